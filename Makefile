@@ -1,0 +1,53 @@
+# Spate build and check targets. `make test` is what CI runs (through .ci/run).
+
+GO ?= go
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+STATICCHECK_VERSION ?= v0.8.2
+
+# Go files to format-check: tracked and untracked (not ignored) files; falls back to
+# find(1) outside a git work tree. Files deleted from the work tree are skipped.
+GO_FILES_CMD = { git ls-files --cached --others --exclude-standard -- '*.go' 2>/dev/null || \
+	find . -name '*.go' -type f -not -path './.git/*'; } | \
+	while IFS= read -r f; do if [ -f "$$f" ]; then printf '%s\n' "$$f"; fi; done
+
+# The targets below run one after another, in the order given, even under make -j.
+.NOTPARALLEL:
+
+.PHONY: test fmt vet staticcheck race benchonce demo bench
+
+# test: every check CI runs, stopping at the first failure.
+test: fmt vet staticcheck race benchonce
+
+# fmt: fails (and lists the files) when any Go file is not gofmt-formatted.
+fmt:
+	@out=$$($(GO_FILES_CMD) | xargs -r -d '\n' $(GOFMT) -l) || { echo 'gofmt failed' >&2; exit 1; }; \
+	if [ -n "$$out" ]; then \
+		echo 'These files are not gofmt-formatted (run gofmt -w on them):' >&2; \
+		echo "$$out" >&2; \
+		exit 1; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+# staticcheck is pinned and run through go run, so nothing needs to be installed first.
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+# benchonce: compiles and runs every benchmark once (and the benchmark program on small
+# data, when it exists), so benchmarks cannot rot.
+benchonce:
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+ifneq ($(wildcard bench/main.go),)
+	$(GO) run ./bench -quick
+endif
+
+demo:
+	$(GO) run ./examples/wordcount
+
+bench:
+	$(GO) run ./bench
+	$(GO) test -run '^$$' -bench . -benchmem ./...

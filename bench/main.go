@@ -1,0 +1,134 @@
+// Command bench runs Spate's benchmark suite: each benchmark times Spate and
+// a hand-written Go baseline on the same pre-generated data, interleaved in
+// one process, and prints one line
+//
+//	name: spate=<Mrec/s> hand=<Mrec/s> ratio=<spate/hand> allocs_per_rec=<n>
+//
+// Throughputs are the median of the rounds; the ratio compares the medians.
+// allocs_per_rec counts Spate's heap allocations per input record.
+//
+// Usage:
+//
+//	go run ./bench                 # every benchmark
+//	go run ./bench -only wordcount # one benchmark
+//	go run ./bench -quick          # small data, one round: checks the benchmarks still run
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"time"
+)
+
+// benchmark is one line of the suite.
+type benchmark struct {
+	name string
+	// setup generates the data (not timed) for the given scale (1 = full
+	// size) and returns the number of input records and the two contenders.
+	setup func(scale float64) (records int, spate, hand func(ctx context.Context) error)
+}
+
+var suite = []benchmark{
+	{name: "wordcount", setup: setupWordCount},
+	{name: "reducebykey1m", setup: setupReduceByKey},
+}
+
+func main() {
+	only := flag.String("only", "", "run only the benchmark with this name")
+	quick := flag.Bool("quick", false, "small data and one round, to check the benchmarks run")
+	rounds := flag.Int("rounds", 5, "timed rounds of each contender")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	scale := 1.0
+	if *quick {
+		scale, *rounds = 0.01, 1
+	}
+	ran := false
+	for _, b := range suite {
+		if *only != "" && b.name != *only {
+			continue
+		}
+		ran = true
+		line, err := run(b, scale, *rounds)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", b.name, err)
+			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+		fmt.Println(line)
+	}
+	if !ran {
+		fmt.Fprintf(os.Stderr, "no benchmark named %q\n", *only)
+		pprof.StopCPUProfile()
+		os.Exit(2)
+	}
+}
+
+func run(b benchmark, scale float64, rounds int) (string, error) {
+	ctx := context.Background()
+	records, spate, hand := b.setup(scale)
+	// One untimed warm-up each, then interleaved timed rounds.
+	if err := spate(ctx); err != nil {
+		return "", err
+	}
+	if err := hand(ctx); err != nil {
+		return "", err
+	}
+	var ts, th []time.Duration
+	var mallocs uint64
+	for range rounds {
+		d, m, err := timed(ctx, spate)
+		if err != nil {
+			return "", err
+		}
+		ts, mallocs = append(ts, d), mallocs+m
+		d, _, err = timed(ctx, hand)
+		if err != nil {
+			return "", err
+		}
+		th = append(th, d)
+	}
+	rs, rh := rate(records, median(ts)), rate(records, median(th))
+	return fmt.Sprintf("%s: spate=%.2f hand=%.2f ratio=%.2f allocs_per_rec=%.4f",
+		b.name, rs, rh, rs/rh, float64(mallocs)/float64(rounds)/float64(records)), nil
+}
+
+// timed runs f after a GC, returning its wall time and heap allocations.
+func timed(ctx context.Context, f func(context.Context) error) (time.Duration, uint64, error) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	err := f(ctx)
+	d := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return d, after.Mallocs - before.Mallocs, err
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// rate returns millions of records per second.
+func rate(records int, d time.Duration) float64 {
+	return float64(records) / d.Seconds() / 1e6
+}

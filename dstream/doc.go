@@ -1,0 +1,55 @@
+// Package dstream is Spate's micro-batch streaming layer, in the style of Spark
+// Streaming: a DStream[T] is a stream of RDDs, one per batch interval, built and run by
+// a Context.
+//
+// # Context and lifecycle
+//
+// A Context owns the batch interval, the clock (the real one, or a manual clock for
+// tests), the graph of DStreams, the job scheduler and the listeners. Building the graph
+// starts nothing: constructors start no goroutines. Run(ctx) validates the graph and
+// runs it; cancelling ctx or calling Stop ends it, and every goroutine Run started has
+// ended when it returns. A graceful stop finishes the batches already generated, with
+// their output (offset commits included), before Run returns.
+//
+// # Batches
+//
+// Every batch interval the Context asks each output stream (ForeachRDD and the other
+// output operators) for the RDD of that batch time. A DStream computes and memoises one
+// RDD per batch time, and forgets the RDDs older than what its windows need (its remember
+// duration). Transformations are top-level generic functions, named as in Spark and in
+// package rdd: dstream.Map(s, f) applies rdd.Map to every batch.
+//
+// # Windows
+//
+// A windowed stream covers the last window length of batches and produces a result every
+// slide; both must be multiples of the batch interval, and a violation is an error from
+// Run before any batch runs — never a panic, never a silently wrong window. With a batch
+// interval of 1s, a window of 3s and a slide of 2s:
+//
+//	batch time   1   2   3   4   5   6   7
+//	batches      b1  b2  b3  b4  b5  b6  b7
+//	window @3   [b1  b2  b3]
+//	window @5           [b3  b4  b5]
+//	window @7                   [b5  b6  b7]
+//
+// ReduceByKeyAndWindow with an inverse function is incremental: a slide adds the
+// batches entering the window and subtracts, with the inverse, those leaving it, so its
+// cost is proportional to the batches that move, not to the window length.
+//
+// # State
+//
+// UpdateStateByKey and MapWithState keep per-key state across batches, with an idle
+// timeout, an initial state and state snapshots. State lives in partitions co-located
+// with the keyed batch data, and is saved by name in checkpoints (package checkpoint),
+// so a rebuilt graph with the same operator names resumes from it.
+//
+// # Metrics and failures
+//
+// Listeners receive, for every batch, its time, the records of each input, and the
+// scheduling, processing and total delays. A failed job stops the Context, and Run
+// returns an error naming the batch time and the operator.
+//
+// Package dstream/dstreamtest provides an in-memory queue source, a manual clock, and a
+// helper that feeds batches of input through an operation and compares each batch's
+// output.
+package dstream

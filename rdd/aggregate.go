@@ -1,0 +1,178 @@
+package rdd
+
+import (
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+// CombineByKey is the general per-key aggregation the other ByKey operators
+// are built on (Spark's combineByKey): each map task folds its pairs into
+// one combiner per key with agg.Create and agg.MergeValue (map-side
+// combine), the combiners are shuffled by key, and each reduce task merges
+// them with agg.MergeCombiners. The result is partitioned by the partitioner
+// (default: hash over the input's partition count); if the input is already
+// partitioned by an equal partitioner, no shuffle happens.
+func CombineByKey[K comparable, V, C any](r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...ShuffleOpt) *RDD[ops.KV[K, C]] {
+	return combineByKey("rdd.CombineByKey", r, agg, opts)
+}
+
+// ReduceByKey merges the values of each key with the associative and
+// commutative function f, combining on the map side before the shuffle.
+func ReduceByKey[K comparable, V any](r *RDD[ops.KV[K, V]], f func(a, b V) V, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+	if f == nil {
+		return failed[ops.KV[K, V]]("rdd.ReduceByKey", r, "nil function")
+	}
+	return combineByKey("rdd.ReduceByKey", r, ops.Reducing(f), opts)
+}
+
+// FoldByKey is ReduceByKey with a neutral zero value that starts each key in
+// each partition. zero must be a value, not a shared pointer, slice or map.
+func FoldByKey[K comparable, V any](r *RDD[ops.KV[K, V]], zero V, f func(a, b V) V, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+	if f == nil {
+		return failed[ops.KV[K, V]]("rdd.FoldByKey", r, "nil function")
+	}
+	return combineByKey("rdd.FoldByKey", r, ops.Folding(zero, f, f), opts)
+}
+
+// AggregateByKey aggregates the values of each key into a U: seqOp folds a
+// value into a partial result that starts from zero in each partition, and
+// combOp merges partial results. zero must be a value, not a shared pointer,
+// slice or map.
+func AggregateByKey[K comparable, V, U any](r *RDD[ops.KV[K, V]], zero U, seqOp func(U, V) U, combOp func(U, U) U, opts ...ShuffleOpt) *RDD[ops.KV[K, U]] {
+	if seqOp == nil || combOp == nil {
+		return failed[ops.KV[K, U]]("rdd.AggregateByKey", r, "nil function")
+	}
+	return combineByKey("rdd.AggregateByKey", r, ops.Folding(zero, seqOp, combOp), opts)
+}
+
+// GroupByKey collects the values of each key into a slice, in input order
+// within each map task. Prefer ReduceByKey or AggregateByKey when the group
+// is only aggregated: they keep one value per key instead of all of them.
+func GroupByKey[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) *RDD[ops.KV[K, []V]] {
+	return combineByKey("rdd.GroupByKey", r, ops.Grouping[V](), opts)
+}
+
+// Distinct returns the distinct elements, deduplicated on the map side
+// first. The order of the result is not the input order.
+func Distinct[T comparable](r *RDD[T], opts ...ShuffleOpt) *RDD[T] {
+	pairs := Map(r, func(t T) ops.KV[T, struct{}] { return ops.KV[T, struct{}]{Key: t} })
+	keyed := combineByKey("rdd.Distinct", pairs, ops.Reducing(func(a, _ struct{}) struct{} { return a }), opts)
+	out := Keys(keyed)
+	out.name = "rdd.Distinct"
+	return out
+}
+
+// failed returns a node carrying a construction error for op over r.
+func failed[U, T any](op string, r *RDD[T], why string) *RDD[U] {
+	return narrow[U](op, r).fail(invalid(op, "%s", why))
+}
+
+func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts []ShuffleOpt) *RDD[ops.KV[K, C]] {
+	if r == nil {
+		return child[ops.KV[K, C]](op, 0, r)
+	}
+	out := child[ops.KV[K, C]](op, 0, r)
+	if !agg.Valid() {
+		return out.fail(invalid(op, "aggregator with a nil function"))
+	}
+	p, err := partitionerFor[K](op, applyShuffleOpts(opts), r.nparts)
+	if err != nil {
+		return out.fail(err)
+	}
+	out.nparts, out.part = p.NumPartitions(), p
+	me := &out.info
+	if shuffle.Same(r.part, p) {
+		// Already partitioned by key: combine each partition in place.
+		out.parents = []node{r}
+		out.setWhole(func(tc *task, q int) ([]ops.KV[K, C], error) {
+			t := shuffle.NewTable[K](agg, 0)
+			err := r.iter(tc, q, func(kv ops.KV[K, V]) bool {
+				tc.cur = me
+				t.Add(kv.Key, kv.Value)
+				return true
+			})
+			return t.Pairs(), err
+		})
+		return out
+	}
+	dep := &combineDep[K, V, C]{from: r, owner: me, agg: agg, part: p}
+	out.shuffles = []shuffleDep{dep}
+	out.setWhole(func(tc *task, q int) ([]ops.KV[K, C], error) {
+		outs, _ := tc.job.output(dep).([]*shuffle.MapOutput[K, V, C])
+		if only := onlyCombined(outs, q); only != nil {
+			// One map task holds this partition's keys, all combined: they
+			// are distinct already.
+			return only, nil
+		}
+		tc.cur = me
+		t, err := shuffle.Reduce(agg, outs, q, tc.tick)
+		if err != nil {
+			return nil, err
+		}
+		return t.Pairs(), nil
+	})
+	return out
+}
+
+// onlyCombined returns bucket q's records if exactly one map output has any
+// for q and they are all combined, else nil.
+func onlyCombined[K comparable, V, C any](outs []*shuffle.MapOutput[K, V, C], q int) []ops.KV[K, C] {
+	var only []ops.KV[K, C]
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		if o.Raw != nil && o.Raw.Size(q) > 0 {
+			return nil
+		}
+		if cs := o.Combined.Chunks(q); len(cs) > 0 {
+			if only != nil || len(cs) > 1 {
+				return nil
+			}
+			only = cs[0]
+		}
+	}
+	return only
+}
+
+// combineDep is the shuffle of an aggregating operator: map-side combine
+// (adaptive, see shuffle.MapSide), bucketed by the partitioner.
+type combineDep[K comparable, V, C any] struct {
+	from  *RDD[ops.KV[K, V]]
+	owner *info
+	agg   ops.Aggregator[V, C]
+	part  shuffle.Partitioner[K]
+}
+
+func (d *combineDep[K, V, C]) parent() node { return d.from }
+
+func (d *combineDep[K, V, C]) runMap(j *job) error {
+	outs := make([]*shuffle.MapOutput[K, V, C], d.from.nparts)
+	err := j.runTasks(d.owner.name, indexes(d.from.nparts), func(tc *task, mp int) error {
+		m := shuffle.NewMapSide(d.agg, d.part)
+		var perr error
+		err := d.from.iter(tc, mp, func(kv ops.KV[K, V]) bool {
+			tc.cur = d.owner
+			perr = m.Add(kv.Key, kv.Value)
+			return perr == nil
+		})
+		if err != nil {
+			return err
+		}
+		if perr != nil {
+			return &TaskError{Op: d.owner.name, Partition: mp, Err: perr}
+		}
+		out, err := m.Finish()
+		if err != nil {
+			return &TaskError{Op: d.owner.name, Partition: mp, Err: err}
+		}
+		outs[mp] = out
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	j.setOutput(d, outs)
+	return nil
+}
+

@@ -1,0 +1,63 @@
+// Package rdd is Spate's batch core: typed, lazy, partitioned datasets
+// (RDD[T], after Spark's resilient distributed datasets) computed by a local
+// executor on all cores. Every micro-batch of a dstream is an RDD.
+//
+// # Model
+//
+// An [RDD] is an immutable node in a lineage graph. Sources ([Parallelize],
+// [FromPartitions], [Range], [Empty]) hold data; transformations are
+// top-level generic functions that record a new node and compute nothing:
+//
+//	lines := rdd.Parallelize(eng, text, 0)
+//	words := rdd.FlatMap(lines, strings.Fields)
+//	pairs := rdd.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+//	counts := rdd.ReduceByKey(pairs, ops.Sum[int])
+//
+// An action ([Collect], [Count], [Reduce], [Foreach], [ForeachPartition],
+// [Take], …) takes a context.Context, runs a job and returns an error.
+//
+// # Narrow and wide operators
+//
+// Narrow operators (Map, FlatMap, Filter, MapPartitions, MapValues,
+// FlatMapValues, Keys, Values, Sample, Glom, Union, Coalesce) compute
+// partition i from the parent's partition i (Union and Coalesce from a fixed
+// set of parent partitions) and are fused: a chain of them runs as one loop
+// per partition, each element pushed through nested function calls, with no
+// channel, goroutine or intermediate slice per element.
+//
+// Wide operators (ReduceByKey, FoldByKey, AggregateByKey, CombineByKey,
+// GroupByKey, Distinct, Repartition, PartitionBy, SortBy, SortByKey, Join,
+// the outer joins, CoGroup, SubtractByKey) go through a shuffle
+// (package shuffle): a stage boundary. After them partition i no longer
+// corresponds to the parent's partition i. Each takes [ShuffleOpt]s: an
+// optional partition count ([Partitions]) and an optional custom partitioner
+// ([WithPartitioner]). Aggregating shuffles combine values on the map side
+// first; a map task whose first records show little repetition of keys
+// stops combining and passes records through, and the reduce side sizes its
+// table from HyperLogLog sketches the map side keeps. An input already
+// partitioned by an equal partitioner is not shuffled again.
+//
+// # Execution
+//
+// A job first runs the shuffle stages the result depends on, parents first,
+// each stage one task per input partition; then one task per result
+// partition. At most the [Engine]'s parallelism tasks run at once (an
+// errgroup): the first failure cancels the others and is the job's error;
+// cancelling the action's context stops it promptly (sources check it every
+// 1024 elements). A panic in user code is recovered in its task and returned
+// as a [*PanicError] naming the operator, the partition and the stack; an
+// error returned by user code is a [*TaskError]. An invalid argument to a
+// transformation (nil function, bad partition count) is reported by the
+// first action as an error wrapping [ErrInvalid]: building a graph never
+// panics.
+//
+// Shuffle outputs belong to the job that computed them; [RDD.Persist] keeps
+// a node's computed partitions for later jobs (windows over past batches
+// need this).
+//
+// # Iterators
+//
+// MapPartitions and ForeachPartition hand user code a partition as an
+// iter.Seq that can be ranged over once; it is only valid during the call.
+// Slices passed to Parallelize and FromPartitions are not copied.
+package rdd

@@ -1,0 +1,62 @@
+package rdd
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid is wrapped by the error an action returns when an operator in
+// its lineage was built with an invalid argument: a nil function or RDD, a
+// partition count below 1, a sampling fraction out of range, a partitioner
+// for the wrong key type.
+var ErrInvalid = errors.New("invalid argument")
+
+// ErrEmpty is returned (wrapped) by Reduce and First on an RDD with no
+// elements.
+var ErrEmpty = errors.New("empty RDD")
+
+// TaskError is a failure of user code in one task: a function that returned
+// an error (MapPartitions, Foreach, ForeachPartition) or a partitioner that
+// answered an impossible partition.
+type TaskError struct {
+	// Op is the operator whose code failed, e.g. "rdd.MapPartitions".
+	Op string
+	// Partition is the index of the partition the task was computing.
+	Partition int
+	// Err is the cause.
+	Err error
+}
+
+func (e *TaskError) Error() string {
+	return fmt.Sprintf("%s (partition %d): %v", e.Op, e.Partition, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// PanicError is a panic in user code, recovered in the task that ran it.
+// It never kills the process.
+type PanicError struct {
+	// Op is the operator whose function panicked, e.g. "rdd.Map".
+	Op string
+	// Partition is the index of the partition the task was computing.
+	Partition int
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%s (partition %d): panic: %v\n\n%s", e.Op, e.Partition, e.Value, e.Stack)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+func invalid(op string, format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %s", op, ErrInvalid, fmt.Sprintf(format, args...))
+}

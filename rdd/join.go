@@ -1,0 +1,208 @@
+package rdd
+
+import (
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+// CoGroup returns, for every key of a or b, all of a's values and all of
+// b's values for it. Both inputs are shuffled by the same partitioner
+// (default: a partitioner one of the inputs already has, else hash over the
+// larger partition count); an input already partitioned that way is read in
+// place, without a shuffle. Keys come out in first-seen order per partition.
+func CoGroup[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
+	return cogroup("rdd.CoGroup", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, ops.CoGrouped[V, W]]) bool) bool {
+		return yield(ops.KV[K, ops.CoGrouped[V, W]]{Key: k, Value: *g})
+	})
+}
+
+// Join returns a pair (k, (v, w)) for every v of a and w of b with the same
+// key k (an inner join, like a nested-loop join per key). See CoGroup for
+// the partitioning.
+func Join[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[V, W]]] {
+	return cogroup("rdd.Join", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, ops.Joined[V, W]]) bool) bool {
+		for _, v := range g.Left {
+			for _, w := range g.Right {
+				if !yield(ops.KV[K, ops.Joined[V, W]]{Key: k, Value: ops.Joined[V, W]{Left: v, Right: w}}) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// LeftOuterJoin is Join that also keeps the pairs of a whose key is not in
+// b, with None on the right.
+func LeftOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
+	type out = ops.KV[K, ops.Joined[V, ops.Maybe[W]]]
+	return cogroup("rdd.LeftOuterJoin", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(out) bool) bool {
+		for _, v := range g.Left {
+			if len(g.Right) == 0 && !yield(out{Key: k, Value: ops.Joined[V, ops.Maybe[W]]{Left: v}}) {
+				return false
+			}
+			for _, w := range g.Right {
+				if !yield(out{Key: k, Value: ops.Joined[V, ops.Maybe[W]]{Left: v, Right: ops.Some(w)}}) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// RightOuterJoin is Join that also keeps the pairs of b whose key is not in
+// a, with None on the left.
+func RightOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
+	type out = ops.KV[K, ops.Joined[ops.Maybe[V], W]]
+	return cogroup("rdd.RightOuterJoin", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(out) bool) bool {
+		if len(g.Left) == 0 {
+			for _, w := range g.Right {
+				if !yield(out{Key: k, Value: ops.Joined[ops.Maybe[V], W]{Right: w}}) {
+					return false
+				}
+			}
+		}
+		for _, v := range g.Left {
+			for _, w := range g.Right {
+				if !yield(out{Key: k, Value: ops.Joined[ops.Maybe[V], W]{Left: ops.Some(v), Right: w}}) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// FullOuterJoin is Join that also keeps the pairs of either side whose key
+// is missing on the other, with None there.
+func FullOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
+	type joined = ops.Joined[ops.Maybe[V], ops.Maybe[W]]
+	type out = ops.KV[K, joined]
+	return cogroup("rdd.FullOuterJoin", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(out) bool) bool {
+		for _, v := range g.Left {
+			if len(g.Right) == 0 && !yield(out{Key: k, Value: joined{Left: ops.Some(v)}}) {
+				return false
+			}
+			for _, w := range g.Right {
+				if !yield(out{Key: k, Value: joined{Left: ops.Some(v), Right: ops.Some(w)}}) {
+					return false
+				}
+			}
+		}
+		if len(g.Left) == 0 {
+			for _, w := range g.Right {
+				if !yield(out{Key: k, Value: joined{Right: ops.Some(w)}}) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// SubtractByKey returns the pairs of a whose key does not occur in b.
+func SubtractByKey[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+	return cogroup("rdd.SubtractByKey", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, V]) bool) bool {
+		if len(g.Right) > 0 {
+			return true
+		}
+		for _, v := range g.Left {
+			if !yield(ops.KV[K, V]{Key: k, Value: v}) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// defaultPartitioner picks a cogroup's partitioner when none is given: an
+// input's own partitioner over K with the most partitions (so that input is
+// not shuffled), as long as it has at least def partitions, else nil.
+func defaultPartitioner[K comparable](def int, parts ...any) shuffle.Partitioner[K] {
+	var best shuffle.Partitioner[K]
+	for _, a := range parts {
+		if p, ok := a.(shuffle.Partitioner[K]); ok && p.NumPartitions() >= def && (best == nil || p.NumPartitions() > best.NumPartitions()) {
+			best = p
+		}
+	}
+	return best
+}
+
+// cogroupSide returns how partition q of a cogroup reads one input: in place
+// when the input is already partitioned by p, else from its shuffle.
+func cogroupSide[K comparable, V any](out *info, r *RDD[ops.KV[K, V]], p shuffle.Partitioner[K]) func(tc *task, q int, yield func(ops.KV[K, V]) bool) error {
+	if shuffle.Same(r.part, p) {
+		out.parents = append(out.parents, r)
+		return r.iter
+	}
+	dep := keyedDep(out, r, p)
+	out.shuffles = append(out.shuffles, dep)
+	return dep.read
+}
+
+// cogroup groups a's and b's values by key in each output partition and
+// hands each key's groups to emit.
+func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts []ShuffleOpt,
+	emit func(k K, g *ops.CoGrouped[V, W], yield func(U) bool) bool) *RDD[U] {
+	out := child[U](op, 0, a, b)
+	if out.err != nil {
+		return out
+	}
+	def := max(a.nparts, b.nparts)
+	c := applyShuffleOpts(opts)
+	var p shuffle.Partitioner[K]
+	if c.part == nil && c.n == 0 && c.bad == "" {
+		p = defaultPartitioner[K](def, a.part, b.part)
+	}
+	if p == nil {
+		var err error
+		if p, err = partitionerFor[K](op, c, def); err != nil {
+			return out.fail(err)
+		}
+	}
+	out.nparts, out.part = p.NumPartitions(), p
+	readA := cogroupSide(&out.info, a, p)
+	readB := cogroupSide(&out.info, b, p)
+	me := &out.info
+	out.compute = func(tc *task, q int, yield func(U) bool) error {
+		index := map[K]int32{}
+		var keys []K
+		var groups []ops.CoGrouped[V, W]
+		slot := func(k K) *ops.CoGrouped[V, W] {
+			i, ok := index[k]
+			if !ok {
+				i = int32(len(keys))
+				index[k] = i
+				keys = append(keys, k)
+				groups = append(groups, ops.CoGrouped[V, W]{})
+			}
+			return &groups[i]
+		}
+		if err := readA(tc, q, func(kv ops.KV[K, V]) bool {
+			g := slot(kv.Key)
+			g.Left = append(g.Left, kv.Value)
+			return true
+		}); err != nil {
+			return err
+		}
+		if err := readB(tc, q, func(kv ops.KV[K, W]) bool {
+			g := slot(kv.Key)
+			g.Right = append(g.Right, kv.Value)
+			return true
+		}); err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if err := tc.tick(); err != nil {
+				return err
+			}
+			tc.cur = me
+			if !emit(k, &groups[i], yield) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,330 @@
+package rdd
+
+import (
+	"context"
+	"iter"
+	"math"
+	"math/rand/v2"
+
+	"github.com/spatedev/spate/ops"
+)
+
+// narrow returns the node of a one-parent narrow operator: partition i is
+// computed from r's partition i alone.
+func narrow[U, T any](name string, r *RDD[T]) *RDD[U] {
+	if r == nil {
+		return child[U](name, 0, r)
+	}
+	out := child[U](name, r.nparts, r)
+	out.parents = []node{r}
+	return out
+}
+
+// Map returns the RDD of f applied to every element. Narrow: it runs fused
+// with its neighbours in one loop per partition.
+func Map[T, U any](r *RDD[T], f func(T) U) *RDD[U] {
+	out := narrow[U]("rdd.Map", r)
+	if f == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		return r.iter(tc, p, func(t T) bool {
+			tc.cur = me
+			return yield(f(t))
+		})
+	}
+	return out
+}
+
+// FlatMap returns the RDD of the elements of f(t) for every element t, in
+// order (Spark's flatMap). f may return nil for no elements.
+func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
+	out := narrow[U]("rdd.FlatMap", r)
+	if f == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		return r.iter(tc, p, func(t T) bool {
+			tc.cur = me
+			for _, u := range f(t) {
+				if !yield(u) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// FlatMapSeq is FlatMap for a function that returns an iterator, such as
+// strings.FieldsSeq, so that no slice is built per element.
+func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
+	out := narrow[U]("rdd.FlatMapSeq", r)
+	if f == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		return r.iter(tc, p, func(t T) bool {
+			tc.cur = me
+			for u := range f(t) {
+				if !yield(u) {
+					return false
+				}
+				tc.cur = me
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// Filter returns the RDD of the elements for which keep returns true. It
+// keeps r's partitioner.
+func Filter[T any](r *RDD[T], keep func(T) bool) *RDD[T] {
+	out := narrow[T]("rdd.Filter", r)
+	if keep == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	out.part = r.part
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(T) bool) error {
+		return r.iter(tc, p, func(t T) bool {
+			tc.cur = me
+			return !keep(t) || yield(t)
+		})
+	}
+	return out
+}
+
+// MapPartitions returns the RDD made by f from each whole partition (Spark's
+// mapPartitionsWithIndex): f gets the action's context, the partition index
+// and the partition's elements as a single-use iterator, and calls emit for
+// each output element. An error from f fails the job as a *TaskError naming
+// the partition. Use it for per-partition set-up, such as one connection or
+// one buffer per partition.
+//
+// If the consumer stops early (Take), emit returns without effect and the
+// iterator ends, so f's loop finishes.
+func MapPartitions[T, U any](r *RDD[T], f func(ctx context.Context, part int, in iter.Seq[T], emit func(U)) error) *RDD[U] {
+	out := narrow[U]("rdd.MapPartitions", r)
+	if f == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		stopped, used := false, false
+		var upErr error
+		in := func(y func(T) bool) {
+			if used || stopped {
+				return
+			}
+			used = true
+			upErr = r.iter(tc, p, func(t T) bool {
+				tc.cur = me
+				return !stopped && y(t)
+			})
+		}
+		emit := func(u U) {
+			if stopped {
+				return
+			}
+			if !yield(u) {
+				stopped = true
+			}
+			tc.cur = me
+		}
+		tc.cur = me
+		err := f(tc.ctx, p, in, emit)
+		if upErr != nil {
+			return upErr
+		}
+		if err != nil {
+			return &TaskError{Op: out.name, Partition: p, Err: err}
+		}
+		return nil
+	}
+	return out
+}
+
+// Union returns the RDD of all of rs's partitions, in argument order (narrow:
+// no data moves). The result has the sum of their partition counts.
+func Union[T any](rs ...*RDD[T]) *RDD[T] {
+	parents := make([]node, len(rs))
+	n := 0
+	for i, r := range rs {
+		parents[i] = r
+		if r != nil {
+			n += r.nparts
+		}
+	}
+	out := child[T]("rdd.Union", n, parents...)
+	if len(rs) == 0 {
+		return out.fail(invalid(out.name, "no RDDs"))
+	}
+	if out.err != nil {
+		return out
+	}
+	out.parents = parents
+	// owner[i], local[i]: which input and which of its partitions is output
+	// partition i.
+	owner, local := make([]int, 0, n), make([]int, 0, n)
+	for i, r := range rs {
+		for p := range r.nparts {
+			owner, local = append(owner, i), append(local, p)
+		}
+	}
+	out.compute = func(tc *task, p int, yield func(T) bool) error {
+		return rs[owner[p]].iter(tc, local[p], yield)
+	}
+	return out
+}
+
+// Coalesce returns r with its partitions merged into n partitions without a
+// shuffle: output partition i is the concatenation of a contiguous run of
+// input partitions. If n is at least r's partition count, the partitions
+// stay as they are (use Repartition to increase them).
+func Coalesce[T any](r *RDD[T], n int) *RDD[T] {
+	out := narrow[T]("rdd.Coalesce", r)
+	if out.err != nil {
+		return out
+	}
+	if n < 1 {
+		return out.fail(invalid(out.name, "partition count %d < 1", n))
+	}
+	in := r.nparts
+	if n > in {
+		n = in
+	}
+	out.nparts = n
+	out.compute = func(tc *task, p int, yield func(T) bool) error {
+		stopped := false
+		y := func(t T) bool {
+			if !yield(t) {
+				stopped = true
+				return false
+			}
+			return true
+		}
+		for q := p * in / n; q < (p+1)*in/n && !stopped; q++ {
+			if err := r.iter(tc, q, y); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out
+}
+
+// Glom returns the RDD with one element per partition: the partition's
+// elements as a slice.
+func Glom[T any](r *RDD[T]) *RDD[[]T] {
+	out := narrow[[]T]("rdd.Glom", r)
+	out.compute = func(tc *task, p int, yield func([]T) bool) error {
+		part := []T{}
+		if err := r.iter(tc, p, func(t T) bool {
+			part = append(part, t)
+			return true
+		}); err != nil {
+			return err
+		}
+		yield(part)
+		return nil
+	}
+	return out
+}
+
+// MapValues returns the pairs with f applied to each value, keys unchanged.
+// It keeps r's partitioner.
+func MapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) W) *RDD[ops.KV[K, W]] {
+	out := narrow[ops.KV[K, W]]("rdd.MapValues", r)
+	if f == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	out.part = r.part
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(ops.KV[K, W]) bool) error {
+		return r.iter(tc, p, func(kv ops.KV[K, V]) bool {
+			tc.cur = me
+			return yield(ops.KV[K, W]{Key: kv.Key, Value: f(kv.Value)})
+		})
+	}
+	return out
+}
+
+// FlatMapValues returns a pair (k, w) for every w in f(v) of every pair
+// (k, v). It keeps r's partitioner.
+func FlatMapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) []W) *RDD[ops.KV[K, W]] {
+	out := narrow[ops.KV[K, W]]("rdd.FlatMapValues", r)
+	if f == nil {
+		return out.fail(invalid(out.name, "nil function"))
+	}
+	out.part = r.part
+	me := &out.info
+	out.compute = func(tc *task, p int, yield func(ops.KV[K, W]) bool) error {
+		return r.iter(tc, p, func(kv ops.KV[K, V]) bool {
+			tc.cur = me
+			for _, w := range f(kv.Value) {
+				if !yield(ops.KV[K, W]{Key: kv.Key, Value: w}) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// Keys returns the keys of the pairs.
+func Keys[K comparable, V any](r *RDD[ops.KV[K, V]]) *RDD[K] {
+	out := narrow[K]("rdd.Keys", r)
+	out.compute = func(tc *task, p int, yield func(K) bool) error {
+		return r.iter(tc, p, func(kv ops.KV[K, V]) bool { return yield(kv.Key) })
+	}
+	return out
+}
+
+// Values returns the values of the pairs.
+func Values[K comparable, V any](r *RDD[ops.KV[K, V]]) *RDD[V] {
+	out := narrow[V]("rdd.Values", r)
+	out.compute = func(tc *task, p int, yield func(V) bool) error {
+		return r.iter(tc, p, func(kv ops.KV[K, V]) bool { return yield(kv.Value) })
+	}
+	return out
+}
+
+// Sample returns a random sample of r, reproducible for a given seed and
+// partitioning. Without replacement each element is kept with probability
+// fraction (in [0, 1]); with replacement each element appears a
+// Poisson(fraction) number of times (fraction >= 0 is the expected count).
+func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint64) *RDD[T] {
+	out := narrow[T]("rdd.Sample", r)
+	switch {
+	case math.IsNaN(fraction) || fraction < 0:
+		return out.fail(invalid(out.name, "fraction %v < 0", fraction))
+	case !withReplacement && fraction > 1:
+		return out.fail(invalid(out.name, "fraction %v > 1 without replacement", fraction))
+	}
+	out.compute = func(tc *task, p int, yield func(T) bool) error {
+		rng := rand.New(rand.NewPCG(seed, uint64(p)))
+		if !withReplacement {
+			return r.iter(tc, p, func(t T) bool {
+				return rng.Float64() >= fraction || yield(t)
+			})
+		}
+		limit := math.Exp(-fraction)
+		return r.iter(tc, p, func(t T) bool {
+			// Knuth's Poisson sampler: fine for the small means sampling uses.
+			for prod := rng.Float64(); prod > limit; prod *= rng.Float64() {
+				if !yield(t) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package rdd
+
+import (
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+// PartitionBy returns the pairs shuffled so that each key's pairs are in the
+// partition the partitioner assigns it (default: hash over the input's
+// partition count), keeping their order within each map task. If r is
+// already partitioned that way it is returned as is. Later keyed operators
+// with an equal partitioner skip their shuffle.
+func PartitionBy[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+	const op = "rdd.PartitionBy"
+	if r == nil {
+		return child[ops.KV[K, V]](op, 0, r)
+	}
+	p, err := partitionerFor[K](op, applyShuffleOpts(opts), r.nparts)
+	if err != nil {
+		return child[ops.KV[K, V]](op, 0, r).fail(err)
+	}
+	if shuffle.Same(r.part, p) {
+		return r
+	}
+	out := child[ops.KV[K, V]](op, p.NumPartitions(), r)
+	out.part = p
+	dep := keyedDep(&out.info, r, p)
+	out.shuffles = []shuffleDep{dep}
+	out.compute = dep.read
+	return out
+}
+
+// Repartition returns r shuffled into n partitions of near-equal size
+// (Spark's repartition): each map task deals its elements round-robin,
+// starting at its own index. Use it to raise the parallelism of a skewed or
+// small input; use Coalesce to lower it without a shuffle. With
+// WithPartitioner (over T), elements go where the partitioner says instead.
+func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
+	const op = "rdd.Repartition"
+	out := child[T](op, n, r)
+	if out.err != nil {
+		return out
+	}
+	if n < 1 {
+		return out.fail(invalid(op, "partition count %d < 1", n))
+	}
+	c := applyShuffleOpts(opts)
+	if c.bad != "" {
+		return out.fail(invalid(op, "%s", c.bad))
+	}
+	var part shuffle.Partitioner[T]
+	if c.part != nil {
+		var ok bool
+		if part, ok = c.part.(shuffle.Partitioner[T]); !ok || part.NumPartitions() != n {
+			return out.fail(invalid(op, "partitioner %T must partition the element type into %d partitions", c.part, n))
+		}
+		out.part = part
+	}
+	me := &out.info
+	dep := &bucketDep[T, T]{from: r, owner: me,
+		mapTask: func(tc *task, mp int) (*shuffle.Buckets[T], error) {
+			b := shuffle.NewBuckets[T](n)
+			q := mp % n
+			var perr error
+			err := r.iter(tc, mp, func(t T) bool {
+				if part != nil {
+					tc.cur = me
+					q = part.Partition(t)
+					if err := shuffle.CheckPartition(q, n, t); err != nil {
+						perr = &TaskError{Op: op, Partition: mp, Err: err}
+						return false
+					}
+					b.Add(q, t)
+					return true
+				}
+				b.Add(q, t)
+				if q++; q == n {
+					q = 0
+				}
+				return true
+			})
+			if perr != nil {
+				return nil, perr
+			}
+			return b, err
+		}}
+	out.shuffles = []shuffleDep{dep}
+	out.compute = dep.read
+	return out
+}

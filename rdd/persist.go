@@ -1,0 +1,74 @@
+package rdd
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// cache holds a persisted RDD's computed partitions.
+type cache[T any] struct {
+	mu    []sync.Mutex
+	parts [][]T
+	done  []atomic.Bool
+	n     atomic.Int64 // partitions computed
+}
+
+func newCache[T any](n int) *cache[T] {
+	return &cache[T]{mu: make([]sync.Mutex, n), parts: make([][]T, n), done: make([]atomic.Bool, n)}
+}
+
+func (c *cache[T]) complete() bool { return c.n.Load() == int64(len(c.parts)) }
+
+// iter yields partition p from the cache, computing and storing the whole
+// partition first if it is not there yet. Concurrent tasks wanting the same
+// partition compute it once.
+func (c *cache[T]) iter(r *RDD[T], tc *task, p int, yield func(T) bool) error {
+	if !c.done[p].Load() {
+		c.mu[p].Lock()
+		if !c.done[p].Load() {
+			var part []T
+			err := r.compute(tc, p, func(t T) bool {
+				part = append(part, t)
+				return true
+			})
+			if err != nil {
+				c.mu[p].Unlock()
+				return err
+			}
+			c.parts[p] = part
+			c.done[p].Store(true)
+			c.n.Add(1)
+		}
+		c.mu[p].Unlock()
+	}
+	return yieldSlice(tc, c.parts[p], yield)
+}
+
+// Persist keeps the RDD's partitions in memory once an action has computed
+// them, so that later actions (and other RDDs built on this one) read them
+// instead of recomputing the lineage. A partition is always computed whole
+// before it is kept, even under Take. Persisting an RDD that is already
+// persisted does nothing. Persist returns r.
+func (r *RDD[T]) Persist() *RDD[T] {
+	if r == nil {
+		return r
+	}
+	r.cache.CompareAndSwap(nil, newCache[T](r.nparts))
+	return r
+}
+
+// Cache is Persist, Spark's shorthand.
+func (r *RDD[T]) Cache() *RDD[T] { return r.Persist() }
+
+// Unpersist drops the kept partitions; later actions recompute them.
+// Actions already running keep what they read. Unpersist returns r.
+func (r *RDD[T]) Unpersist() *RDD[T] {
+	if r == nil {
+		return r
+	}
+	r.cache.Store(nil)
+	return r
+}
+
+// IsPersisted reports whether Persist is in effect.
+func (r *RDD[T]) IsPersisted() bool { return r != nil && r.cache.Load() != nil }

@@ -1,0 +1,171 @@
+package rdd
+
+import (
+	"fmt"
+
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+// ShuffleOpt configures a wide operator (ReduceByKey, Join, SortBy, …).
+type ShuffleOpt func(*shuffleConf)
+
+type shuffleConf struct {
+	n    int
+	part any // a shuffle.Partitioner[K]
+	bad  string
+}
+
+// Partitions sets the number of output partitions. Default: the largest
+// partition count among the operator's inputs.
+func Partitions(n int) ShuffleOpt {
+	return func(c *shuffleConf) {
+		if n < 1 {
+			c.bad = fmt.Sprintf("partition count %d < 1", n)
+		}
+		c.n = n
+	}
+}
+
+// WithPartitioner sets the partitioner that places keys in output
+// partitions. Default: a shuffle.Hash over the partition count. The
+// partitioner's key type must be the operator's key type (for SortBy, the
+// sort key; for Repartition and Distinct, the element).
+func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt {
+	return func(c *shuffleConf) {
+		if p == nil {
+			c.bad = "nil partitioner"
+		}
+		c.part = p
+	}
+}
+
+func applyShuffleOpts(opts []ShuffleOpt) shuffleConf {
+	var c shuffleConf
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// partitionerFor resolves the options of a keyed operator to a partitioner:
+// the given one (checked for key type and against Partitions), else a hash
+// partitioner over Partitions or def partitions.
+func partitionerFor[K comparable](op string, c shuffleConf, def int) (shuffle.Partitioner[K], error) {
+	if c.bad != "" {
+		return nil, invalid(op, "%s", c.bad)
+	}
+	if c.part != nil {
+		p, ok := c.part.(shuffle.Partitioner[K])
+		if !ok {
+			var k K
+			return nil, invalid(op, "partitioner %T does not partition the key type %T", c.part, k)
+		}
+		if c.n != 0 && c.n != p.NumPartitions() {
+			return nil, invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, p.NumPartitions())
+		}
+		if p.NumPartitions() < 1 {
+			return nil, invalid(op, "partitioner has %d partitions", p.NumPartitions())
+		}
+		return p, nil
+	}
+	n := c.n
+	if n == 0 {
+		n = max(def, 1)
+	}
+	return shuffle.NewHash[K](n), nil
+}
+
+// mapOutput is a map stage's output: one set of buckets per map task.
+type mapOutput[O any] []*shuffle.Buckets[O]
+
+// bucketDep is the common shuffle dependency: each map task turns its input
+// partition into buckets of O.
+type bucketDep[T, O any] struct {
+	from    *RDD[T]
+	owner   *info // the shuffled RDD, named in errors
+	mapTask func(tc *task, p int) (*shuffle.Buckets[O], error)
+}
+
+func (d *bucketDep[T, O]) parent() node { return d.from }
+
+func (d *bucketDep[T, O]) runMap(j *job) error {
+	out := make(mapOutput[O], d.from.nparts)
+	err := j.runTasks(d.owner.name, indexes(d.from.nparts), func(tc *task, p int) error {
+		b, err := d.mapTask(tc, p)
+		out[p] = b
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	j.setOutput(d, out)
+	return nil
+}
+
+// read pushes bucket q of every map task, in map task order.
+func (d *bucketDep[T, O]) read(tc *task, q int, yield func(O) bool) error {
+	out, _ := tc.job.output(d).(mapOutput[O])
+	return yieldChunks(tc, out, q, yield)
+}
+
+// yieldChunks pushes bucket q of every map output, in map task order.
+func yieldChunks[O any](tc *task, outs []*shuffle.Buckets[O], q int, yield func(O) bool) error {
+	for _, b := range outs {
+		if b == nil {
+			continue
+		}
+		for _, c := range b.Chunks(q) {
+			for i := range c {
+				if err := tc.tick(); err != nil {
+					return err
+				}
+				if !yield(c[i]) {
+					return nil
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func indexes(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// keyedDep returns the dependency that buckets r's pairs by p without
+// combining (PartitionBy, the sides of CoGroup and Join).
+func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.Partitioner[K]) *bucketDep[ops.KV[K, V], ops.KV[K, V]] {
+	n := p.NumPartitions()
+	h, isHash := p.(*shuffle.Hash[K])
+	return &bucketDep[ops.KV[K, V], ops.KV[K, V]]{from: r, owner: owner,
+		mapTask: func(tc *task, mp int) (*shuffle.Buckets[ops.KV[K, V]], error) {
+			b := shuffle.NewBuckets[ops.KV[K, V]](n)
+			var err, perr error
+			if isHash {
+				err = r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
+					b.Add(h.Partition(kv.Key), kv)
+					return true
+				})
+			} else {
+				err = r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
+					tc.cur = owner
+					if e := shuffle.AddKeyed(b, p, kv); e != nil {
+						perr = &TaskError{Op: owner.name, Partition: mp, Err: e}
+						return false
+					}
+					return true
+				})
+			}
+			if perr != nil {
+				return nil, perr
+			}
+			return b, err
+		}}
+}

@@ -1,0 +1,188 @@
+package rdd
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+// SortBy returns r sorted by key(t), ascending or descending, with a total
+// order across partitions: every element of partition i sorts before every
+// element of partition i+1, so Collect returns the whole RDD in order.
+// Elements with equal keys keep their input order within a map task.
+//
+// The output is range-partitioned (default: as many partitions as r) with
+// bounds chosen from a sample of keys, as Spark's RangePartitioner does; the
+// sample is taken from the computed input inside the job, not by a separate
+// job when SortBy is called. With WithPartitioner (a
+// shuffle.Partitioner[K]) that partitioner places the keys instead, and the
+// order across partitions is total only if it is order-preserving, such as a
+// shuffle.Range.
+func SortBy[T any, K cmp.Ordered](r *RDD[T], key func(T) K, ascending bool, opts ...ShuffleOpt) *RDD[T] {
+	c := cmp.Compare[K]
+	if !ascending {
+		c = func(a, b K) int { return cmp.Compare(b, a) }
+	}
+	return sortBy("rdd.SortBy", r, key, c, opts)
+}
+
+// SortByFunc is SortBy with a comparison function for keys that are not
+// cmp.Ordered: compare(a, b) is negative when a sorts first.
+func SortByFunc[T, K any](r *RDD[T], key func(T) K, compare func(a, b K) int, opts ...ShuffleOpt) *RDD[T] {
+	return sortBy("rdd.SortByFunc", r, key, compare, opts)
+}
+
+// SortByKey returns the pairs sorted by key, ascending or descending, with a
+// total order across partitions (see SortBy).
+func SortByKey[K cmp.Ordered, V any](r *RDD[ops.KV[K, V]], ascending bool, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+	c := cmp.Compare[K]
+	if !ascending {
+		c = func(a, b K) int { return cmp.Compare(b, a) }
+	}
+	return sortBy("rdd.SortByKey", r, func(kv ops.KV[K, V]) K { return kv.Key }, c, opts)
+}
+
+// keyed is an element with its sort key, computed once.
+type keyed[K, T any] struct {
+	k K
+	v T
+}
+
+func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) int, opts []ShuffleOpt) *RDD[T] {
+	out := child[T](op, 0, r)
+	if out.err != nil {
+		return out
+	}
+	if key == nil || compare == nil {
+		return out.fail(invalid(op, "nil function"))
+	}
+	c := applyShuffleOpts(opts)
+	if c.bad != "" {
+		return out.fail(invalid(op, "%s", c.bad))
+	}
+	d := &sortDep[T, K]{from: r, owner: &out.info, key: key, cmp: compare, n: c.n}
+	if d.n == 0 {
+		d.n = max(r.nparts, 1)
+	}
+	if c.part != nil {
+		p, ok := c.part.(shuffle.Partitioner[K])
+		if !ok {
+			var k K
+			return out.fail(invalid(op, "partitioner %T does not partition the sort key type %T", c.part, k))
+		}
+		if c.n != 0 && c.n != p.NumPartitions() {
+			return out.fail(invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, p.NumPartitions()))
+		}
+		d.part, d.n = p, p.NumPartitions()
+	}
+	out.nparts = d.n
+	out.shuffles = []shuffleDep{d}
+	me := &out.info
+	out.compute = func(tc *task, q int, yield func(T) bool) error {
+		out, _ := tc.job.output(d).(mapOutput[keyed[K, T]])
+		var all []keyed[K, T]
+		for _, b := range out {
+			for _, c := range b.Chunks(q) {
+				all = append(all, c...)
+			}
+		}
+		tc.cur = me
+		slices.SortStableFunc(all, func(a, b keyed[K, T]) int { return compare(a.k, b.k) })
+		for i := range all {
+			if err := tc.tick(); err != nil {
+				return err
+			}
+			if !yield(all[i].v) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return out
+}
+
+// sortDep is SortBy's shuffle: the map stage computes each input partition
+// with its keys and a reservoir sample of them, picks range bounds from the
+// weighted samples, then buckets every partition by range.
+type sortDep[T, K any] struct {
+	from  *RDD[T]
+	owner *info
+	key   func(T) K
+	cmp   func(a, b K) int
+	n     int
+	part  shuffle.Partitioner[K] // custom, or nil to sample
+}
+
+func (d *sortDep[T, K]) parent() node { return d.from }
+
+// sampleSize returns how many keys each of nm map tasks samples for n
+// output partitions: Spark's 20 per partition (at most 1e6 in all),
+// oversampled 3 times.
+func sampleSize(n, nm int) int {
+	total := min(20*n, 1_000_000)
+	return (3*total + nm - 1) / nm
+}
+
+func (d *sortDep[T, K]) runMap(j *job) error {
+	nm := d.from.nparts
+	parts := make([][]keyed[K, T], nm)
+	samples := make([][]shuffle.Sample[K], nm)
+	per := sampleSize(d.n, max(nm, 1))
+	err := j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {
+		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
+		var part []keyed[K, T]
+		var sample []K
+		err := d.from.iter(tc, p, func(t T) bool {
+			tc.cur = d.owner
+			k := d.key(t)
+			part = append(part, keyed[K, T]{k, t})
+			if d.part == nil {
+				if i := len(part) - 1; i < per {
+					sample = append(sample, k)
+				} else if s := rng.IntN(i + 1); s < per {
+					sample[s] = k
+				}
+			}
+			return true
+		})
+		parts[p] = part
+		if len(sample) > 0 {
+			w := float64(len(part)) / float64(len(sample))
+			ws := make([]shuffle.Sample[K], len(sample))
+			for i, k := range sample {
+				ws[i] = shuffle.Sample[K]{Key: k, Weight: w}
+			}
+			samples[p] = ws
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	part := d.part
+	if part == nil {
+		part = shuffle.NewRangeFunc(shuffle.RangeBounds(slices.Concat(samples...), d.n, d.cmp), d.cmp)
+	}
+	outs := make(mapOutput[keyed[K, T]], nm)
+	err = j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {
+		b := shuffle.NewBuckets[keyed[K, T]](d.n)
+		tc.cur = d.owner
+		for _, kt := range parts[p] {
+			q := part.Partition(kt.k)
+			if err := shuffle.CheckPartition(q, d.n, kt.k); err != nil {
+				return &TaskError{Op: d.owner.name, Partition: p, Err: err}
+			}
+			b.Add(q, kt)
+		}
+		outs[p] = b
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	j.setOutput(d, outs)
+	return nil
+}

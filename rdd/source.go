@@ -1,0 +1,78 @@
+package rdd
+
+// Parallelize returns an RDD over data split into n contiguous partitions of
+// near-equal size (n < 1: the engine's parallelism; a nil engine: Default).
+// Like Spark's parallelize it does not copy data: changes made to the slice
+// before an action are seen by the action, so do not modify it while the
+// RDD is in use.
+func Parallelize[T any](e *Engine, data []T, n int) *RDD[T] {
+	e = orDefault(e)
+	if n < 1 {
+		n = e.parallelism
+	}
+	parts := make([][]T, n)
+	for i := range n {
+		parts[i] = data[i*len(data)/n : (i+1)*len(data)/n]
+	}
+	r := FromPartitions(e, parts)
+	r.name = "rdd.Parallelize"
+	return r
+}
+
+// FromPartitions returns an RDD whose partition i is parts[i]. Like
+// Parallelize it does not copy the slices.
+func FromPartitions[T any](e *Engine, parts [][]T) *RDD[T] {
+	r := newRDD[T]("rdd.FromPartitions", e, len(parts))
+	r.setWhole(func(_ *task, p int) ([]T, error) { return parts[p], nil })
+	return r
+}
+
+// Empty returns an RDD with no partitions and no elements.
+func Empty[T any](e *Engine) *RDD[T] {
+	r := newRDD[T]("rdd.Empty", e, 0)
+	r.compute = func(*task, int, func(T) bool) error { return nil }
+	return r
+}
+
+// Range returns the RDD of start, start+step, start+2·step, … up to but
+// excluding end (Spark's sc.range), in n partitions of contiguous values
+// (n < 1: the engine's parallelism). step must not be 0; a negative step
+// counts down.
+func Range(e *Engine, start, end, step int64, n int) *RDD[int64] {
+	e = orDefault(e)
+	if n < 1 {
+		n = e.parallelism
+	}
+	r := newRDD[int64]("rdd.Range", e, n)
+	if step == 0 {
+		return r.fail(invalid(r.name, "step is 0"))
+	}
+	var count int64
+	switch {
+	case step > 0 && end > start:
+		count = (end - start + step - 1) / step
+	case step < 0 && end < start:
+		count = (start - end - step - 1) / -step
+	}
+	if count < 0 {
+		return r.fail(invalid(r.name, "range [%d, %d) step %d overflows", start, end, step))
+	}
+	r.compute = func(tc *task, p int, yield func(int64) bool) error {
+		q, rem := count/int64(n), count%int64(n)
+		lo := q*int64(p) + min(int64(p), rem)
+		hi := lo + q
+		if int64(p) < rem {
+			hi++
+		}
+		for i := lo; i < hi; i++ {
+			if err := tc.tick(); err != nil {
+				return err
+			}
+			if !yield(start + i*step) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return r
+}

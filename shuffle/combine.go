@@ -1,0 +1,140 @@
+package shuffle
+
+import "github.com/spatedev/spate/ops"
+
+// Adaptive map-side combine: a map task combines its first CheckAfter
+// records; if they hold more than MaxDistinctRatio distinct keys per record,
+// combining is not shrinking the data, so the task keeps what it combined
+// and passes its remaining records through uncombined (the reduce side
+// combines them). Spark SQL skips partial aggregation on the same evidence.
+const (
+	CheckAfter       = 1 << 16
+	MaxDistinctRatio = 0.5
+)
+
+// MapSide is one map task of an aggregating shuffle: it combines values by
+// key (map-side combine) and buckets the result by output partition.
+type MapSide[K comparable, V, C any] struct {
+	table *Table[K, V, C]
+	part  Partitioner[K]
+	hash  *Hash[K] // part, when it is the default partitioner
+	raw   *Buckets[ops.KV[K, V]]
+	// sketches estimate each bucket's distinct keys (hash partitioner
+	// only): combined keys are added by Finish, raw ones as they pass.
+	sketches []Sketch
+	seen     int
+}
+
+// NewMapSide returns a map task writer that combines with agg and buckets
+// by part.
+func NewMapSide[K comparable, V, C any](agg ops.Aggregator[V, C], part Partitioner[K]) *MapSide[K, V, C] {
+	m := &MapSide[K, V, C]{table: NewTable[K](agg, 0), part: part}
+	m.hash, _ = part.(*Hash[K])
+	if m.hash != nil {
+		m.sketches = make([]Sketch, part.NumPartitions())
+	}
+	return m
+}
+
+// Add takes one record. It fails, naming the key, only if a custom
+// partitioner answers a partition out of range.
+func (m *MapSide[K, V, C]) Add(k K, v V) error {
+	if m.raw == nil {
+		m.table.Add(k, v)
+		if m.seen++; m.seen == CheckAfter && float64(m.table.Len()) > MaxDistinctRatio*float64(m.seen) {
+			m.raw = NewBuckets[ops.KV[K, V]](m.part.NumPartitions())
+		}
+		return nil
+	}
+	if m.hash != nil {
+		h := m.hash.Sum64(k)
+		q := int(h % uint64(m.hash.n))
+		m.sketches[q].Add(h)
+		m.raw.Add(q, ops.KV[K, V]{Key: k, Value: v})
+		return nil
+	}
+	return AddKeyed(m.raw, m.part, ops.KV[K, V]{Key: k, Value: v})
+}
+
+// Combining reports whether the task still combines (false once it has
+// switched to passing records through).
+func (m *MapSide[K, V, C]) Combining() bool { return m.raw == nil }
+
+// Finish returns the task's output.
+func (m *MapSide[K, V, C]) Finish() (*MapOutput[K, V, C], error) {
+	b, err := m.table.Split(m.part)
+	if err != nil {
+		return nil, err
+	}
+	if m.sketches != nil {
+		for _, e := range m.table.entries {
+			h := m.hash.Sum64(e.Key)
+			m.sketches[h%uint64(m.hash.n)].Add(h)
+		}
+	}
+	return &MapOutput[K, V, C]{Combined: b, Raw: m.raw, sketches: m.sketches}, nil
+}
+
+// MapOutput is one map task's output of an aggregating shuffle: combined
+// records (at most one per key) and, if the task stopped combining, the raw
+// records after that point. Raw is nil when every record was combined.
+type MapOutput[K comparable, V, C any] struct {
+	Combined *Buckets[ops.KV[K, C]]
+	Raw      *Buckets[ops.KV[K, V]]
+	sketches []Sketch // per bucket, nil unless hash-partitioned
+}
+
+// Distinct estimates the number of distinct keys in bucket q across outs:
+// from the merged sketches when every output has them, else the number of
+// combined records (an upper bound for them alone).
+func Distinct[K comparable, V, C any](outs []*MapOutput[K, V, C], q int) int {
+	var s Sketch
+	size := 0
+	sketched := true
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		size += o.Combined.Size(q)
+		if o.sketches == nil {
+			sketched = false
+		} else {
+			s.Merge(&o.sketches[q])
+		}
+	}
+	if sketched {
+		return s.Estimate() * 21 / 20 // the estimate's error is about 3%
+	}
+	return size
+}
+
+// Reduce merges bucket q of every output into one table, sized by
+// [Distinct].
+func Reduce[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*MapOutput[K, V, C], q int, tick func() error) (*Table[K, V, C], error) {
+	t := NewTable[K](agg, Distinct(outs, q))
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		for _, c := range o.Combined.Chunks(q) {
+			for _, kv := range c {
+				if err := tick(); err != nil {
+					return nil, err
+				}
+				t.Merge(kv.Key, kv.Value)
+			}
+		}
+		if o.Raw == nil {
+			continue
+		}
+		for _, c := range o.Raw.Chunks(q) {
+			for _, kv := range c {
+				if err := tick(); err != nil {
+					return nil, err
+				}
+				t.Add(kv.Key, kv.Value)
+			}
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,236 @@
+package shuffle
+
+import (
+	"cmp"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"unsafe"
+)
+
+// Partitioner assigns keys to output partitions.
+//
+// Partition must be deterministic, safe for concurrent use and return a value
+// in [0, NumPartitions()).
+type Partitioner[K any] interface {
+	NumPartitions() int
+	Partition(key K) int
+}
+
+// Equaler is implemented by partitioners that can tell whether another
+// partitioner places every key in the same partition. Operators use it to
+// skip a shuffle when the input is already partitioned the way they need
+// (co-partitioned joins, ReduceByKey after PartitionBy).
+type Equaler interface {
+	Equal(other any) bool
+}
+
+// Same reports whether a and b are known to partition keys identically:
+// a implements [Equaler] and says so.
+func Same(a, b any) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	e, ok := a.(Equaler)
+	return ok && e.Equal(b)
+}
+
+// ErrPartition is wrapped by the error returned when a partitioner answers a
+// partition outside [0, NumPartitions()).
+var ErrPartition = fmt.Errorf("shuffle: partition out of range")
+
+// CheckPartition returns an error wrapping [ErrPartition] and naming the
+// key when p is outside [0, n).
+func CheckPartition[K any](p, n int, key K) error {
+	if p < 0 || p >= n {
+		return fmt.Errorf("%w: partitioner returned %d for key %v, want [0, %d)", ErrPartition, p, key, n)
+	}
+	return nil
+}
+
+// seed is the process-wide hash seed: a key hashes to the same partition in
+// every shuffle of this process.
+var seed = maphash.MakeSeed()
+
+type hashKind uint8
+
+const (
+	hashAny hashKind = iota
+	hashString
+	hashInt
+	hashInt64
+	hashInt32
+	hashUint
+	hashUint64
+	hashUint32
+)
+
+// Hash is the default partitioner: hash(key) mod n. Strings and the common
+// integer types take a fast path; any other comparable key is hashed with
+// [maphash.Comparable]. The hash is consistent within a process, not across
+// processes.
+type Hash[K comparable] struct {
+	n    int
+	kind hashKind
+}
+
+// NewHash returns a hash partitioner over n partitions. n below 1 is treated
+// as 1.
+func NewHash[K comparable](n int) *Hash[K] {
+	if n < 1 {
+		n = 1
+	}
+	h := &Hash[K]{n: n}
+	var zero K
+	switch any(zero).(type) {
+	case string:
+		h.kind = hashString
+	case int:
+		h.kind = hashInt
+	case int64:
+		h.kind = hashInt64
+	case int32:
+		h.kind = hashInt32
+	case uint:
+		h.kind = hashUint
+	case uint64:
+		h.kind = hashUint64
+	case uint32:
+		h.kind = hashUint32
+	}
+	return h
+}
+
+// NumPartitions returns n.
+func (h *Hash[K]) NumPartitions() int { return h.n }
+
+// Partition returns the partition of key.
+func (h *Hash[K]) Partition(key K) int {
+	if h.n == 1 {
+		return 0
+	}
+	return int(h.Sum64(key) % uint64(h.n))
+}
+
+// Sum64 returns the 64-bit hash the partitioner uses for key. The unsafe
+// conversions below are guarded by kind, which NewHash derived from K itself.
+func (h *Hash[K]) Sum64(key K) uint64 {
+	p := unsafe.Pointer(&key)
+	switch h.kind {
+	case hashString:
+		return maphash.String(seed, *(*string)(p))
+	case hashInt:
+		return mix64(uint64(*(*int)(p)))
+	case hashUint:
+		return mix64(uint64(*(*uint)(p)))
+	case hashInt64, hashUint64:
+		return mix64(*(*uint64)(p))
+	case hashInt32, hashUint32:
+		return mix64(uint64(*(*uint32)(p)))
+	default:
+		return maphash.Comparable(seed, key)
+	}
+}
+
+// mix64 is the splitmix64 finalizer: consecutive integers land in
+// well-spread partitions.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// Equal reports whether other is a Hash partitioner for the same key type
+// and partition count.
+func (h *Hash[K]) Equal(other any) bool {
+	o, ok := other.(*Hash[K])
+	return ok && o.n == h.n
+}
+
+// String describes the partitioner.
+func (h *Hash[K]) String() string { return fmt.Sprintf("shuffle.Hash(%d)", h.n) }
+
+// Range assigns keys to contiguous ranges: partition i holds the keys k with
+// bounds[i-1] < k <= bounds[i] (in the partitioner's order), the last
+// partition the keys above every bound. With n-1 bounds there are n
+// partitions.
+type Range[K any] struct {
+	bounds []K
+	cmp    func(a, b K) int
+}
+
+// NewRange returns a range partitioner over sorted, distinct bounds for an
+// ordered key type, ascending or descending (for a descending sort the
+// bounds must be sorted in descending order).
+func NewRange[K cmp.Ordered](bounds []K, ascending bool) *Range[K] {
+	c := cmp.Compare[K]
+	if !ascending {
+		c = func(a, b K) int { return cmp.Compare(b, a) }
+	}
+	return NewRangeFunc(bounds, c)
+}
+
+// NewRangeFunc returns a range partitioner over bounds sorted by compare.
+func NewRangeFunc[K any](bounds []K, compare func(a, b K) int) *Range[K] {
+	return &Range[K]{bounds: slices.Clone(bounds), cmp: compare}
+}
+
+// NumPartitions returns len(bounds)+1.
+func (r *Range[K]) NumPartitions() int { return len(r.bounds) + 1 }
+
+// Partition returns the range key falls in, by binary search.
+func (r *Range[K]) Partition(key K) int {
+	i, _ := slices.BinarySearchFunc(r.bounds, key, r.cmp)
+	return i
+}
+
+// Bounds returns a copy of the upper bounds.
+func (r *Range[K]) Bounds() []K { return slices.Clone(r.bounds) }
+
+// Sample is one key of a range partitioner's sample with the number of
+// records it stands for (its partition's size divided by the partition's
+// sample size).
+type Sample[K any] struct {
+	Key    K
+	Weight float64
+}
+
+// RangeBounds picks at most n-1 distinct upper bounds from a weighted sample
+// so that each of the n ranges holds about the same total weight, as Spark's
+// RangePartitioner does. samples is sorted in place.
+func RangeBounds[K any](samples []Sample[K], n int, compare func(a, b K) int) []K {
+	if n <= 1 || len(samples) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(samples, func(a, b Sample[K]) int { return compare(a.Key, b.Key) })
+	var total float64
+	for _, s := range samples {
+		total += s.Weight
+	}
+	step := total / float64(n)
+	bounds := make([]K, 0, n-1)
+	var cum, target float64 = 0, step
+	for i, s := range samples {
+		cum += s.Weight
+		if cum < target {
+			continue
+		}
+		// Never end a range in the middle of a run of equal keys, and keep
+		// the bounds strictly increasing.
+		if i+1 < len(samples) && compare(samples[i+1].Key, s.Key) == 0 {
+			continue
+		}
+		if len(bounds) > 0 && compare(bounds[len(bounds)-1], s.Key) >= 0 {
+			continue
+		}
+		bounds = append(bounds, s.Key)
+		if len(bounds) == n-1 {
+			break
+		}
+		target += step
+	}
+	return bounds
+}

@@ -1,0 +1,170 @@
+package shuffle
+
+import (
+	"github.com/spatedev/spate/ops"
+)
+
+// Table combines values by key: the map-side combine of an aggregating
+// shuffle, and the merge on its reduce side.
+//
+// It is a dense table: a map from key to a slot index plus one slice of
+// entries, so that folding a value into an existing key costs one map
+// lookup, keys keep the order in which they were first seen (outputs are
+// deterministic for a given input order), and reading or splitting the
+// table walks a slice instead of a map. A Table is not safe for concurrent
+// use; each task owns its own.
+type Table[K comparable, V, C any] struct {
+	agg     ops.Aggregator[V, C]
+	index   map[K]int32
+	entries []ops.KV[K, C]
+}
+
+// NewTable returns an empty table sized for about hint distinct keys.
+func NewTable[K comparable, V, C any](agg ops.Aggregator[V, C], hint int) *Table[K, V, C] {
+	hint = max(hint, 0)
+	return &Table[K, V, C]{agg: agg, index: make(map[K]int32, hint), entries: make([]ops.KV[K, C], 0, hint)}
+}
+
+// Add folds value v into key k's combiner (Create for a new key, MergeValue
+// otherwise).
+func (t *Table[K, V, C]) Add(k K, v V) {
+	if i, ok := t.index[k]; ok {
+		e := &t.entries[i]
+		e.Value = t.agg.MergeValue(e.Value, v)
+		return
+	}
+	t.index[k] = int32(len(t.entries))
+	t.entries = append(t.entries, ops.KV[K, C]{Key: k, Value: t.agg.Create(v)})
+}
+
+// Merge folds combiner c into key k's combiner (MergeCombiners), or stores it
+// for a new key.
+func (t *Table[K, V, C]) Merge(k K, c C) {
+	if i, ok := t.index[k]; ok {
+		e := &t.entries[i]
+		e.Value = t.agg.MergeCombiners(e.Value, c)
+		return
+	}
+	t.index[k] = int32(len(t.entries))
+	t.entries = append(t.entries, ops.KV[K, C]{Key: k, Value: c})
+}
+
+// Len returns the number of distinct keys.
+func (t *Table[K, V, C]) Len() int { return len(t.entries) }
+
+// Get returns key k's combiner.
+func (t *Table[K, V, C]) Get(k K) (C, bool) {
+	if i, ok := t.index[k]; ok {
+		return t.entries[i].Value, true
+	}
+	var zero C
+	return zero, false
+}
+
+// Pairs returns the table's contents in first-seen key order. The slice is
+// the table's own.
+func (t *Table[K, V, C]) Pairs() []ops.KV[K, C] { return t.entries }
+
+// Split buckets the table's pairs by p: bucket i holds the keys p assigns to
+// partition i, in first-seen order. It fails, naming the key, if p answers a
+// partition outside [0, p.NumPartitions()).
+func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error) {
+	n := p.NumPartitions()
+	b := NewBuckets[ops.KV[K, C]](n)
+	if n == 1 {
+		b.addChunk(0, t.entries)
+		return b, nil
+	}
+	// Two passes: count, then fill one exactly sized chunk per bucket.
+	dest := make([]int32, len(t.entries))
+	counts := make([]int, n)
+	h, isHash := p.(*Hash[K])
+	for i := range t.entries {
+		var q int
+		if isHash {
+			q = h.Partition(t.entries[i].Key)
+		} else {
+			q = p.Partition(t.entries[i].Key)
+			if err := CheckPartition(q, n, t.entries[i].Key); err != nil {
+				return nil, err
+			}
+		}
+		dest[i] = int32(q)
+		counts[q]++
+	}
+	chunks := make([][]ops.KV[K, C], n)
+	for q, c := range counts {
+		chunks[q] = make([]ops.KV[K, C], 0, c)
+	}
+	for i, q := range dest {
+		chunks[q] = append(chunks[q], t.entries[i])
+	}
+	for q, c := range chunks {
+		b.addChunk(q, c)
+	}
+	return b, nil
+}
+
+// Buckets is one map task's output: one bucket of records per output
+// partition. A bucket is a list of chunks, so that appending never copies
+// what is already there and a later memory budget can spill whole chunks.
+type Buckets[T any] struct {
+	chunks [][][]T
+	sizes  []int
+}
+
+const (
+	firstChunk = 64
+	maxChunk   = 8192
+)
+
+// NewBuckets returns n empty buckets.
+func NewBuckets[T any](n int) *Buckets[T] {
+	return &Buckets[T]{chunks: make([][][]T, n), sizes: make([]int, n)}
+}
+
+// Add appends t to bucket i. The caller checks the range of i.
+func (b *Buckets[T]) Add(i int, t T) {
+	cs := b.chunks[i]
+	if k := len(cs) - 1; k >= 0 && len(cs[k]) < cap(cs[k]) {
+		cs[k] = append(cs[k], t)
+	} else {
+		size := firstChunk
+		if k >= 0 {
+			size = min(2*cap(cs[k]), maxChunk)
+		}
+		c := make([]T, 1, size)
+		c[0] = t
+		b.chunks[i] = append(cs, c)
+	}
+	b.sizes[i]++
+}
+
+// addChunk appends a whole chunk, which the buckets then own.
+func (b *Buckets[T]) addChunk(i int, c []T) {
+	if len(c) > 0 {
+		b.chunks[i] = append(b.chunks[i], c)
+		b.sizes[i] += len(c)
+	}
+}
+
+// Len returns the number of buckets.
+func (b *Buckets[T]) Len() int { return len(b.chunks) }
+
+// Chunks returns bucket i's records as a list of chunks, in order. The
+// slices are the buckets' own: readers must not modify them.
+func (b *Buckets[T]) Chunks(i int) [][]T { return b.chunks[i] }
+
+// Size returns the number of records in bucket i.
+func (b *Buckets[T]) Size(i int) int { return b.sizes[i] }
+
+// AddKeyed appends the pair kv to the bucket p assigns its key, checking the
+// partition p answers.
+func AddKeyed[K comparable, V any](b *Buckets[ops.KV[K, V]], p Partitioner[K], kv ops.KV[K, V]) error {
+	q := p.Partition(kv.Key)
+	if err := CheckPartition(q, len(b.chunks), kv.Key); err != nil {
+		return err
+	}
+	b.Add(q, kv)
+	return nil
+}
