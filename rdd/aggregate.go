@@ -175,4 +175,3 @@ func (d *combineDep[K, V, C]) runMap(j *job) error {
 	j.setOutput(d, outs)
 	return nil
 }
-
