@@ -30,8 +30,12 @@ type benchmark struct {
 	name string
 	// setup generates the data (not timed) for the given scale (1 = full
 	// size) and returns the number of input records and the two contenders.
-	setup func(scale float64) (records int, spate, hand func(ctx context.Context) error)
+	setup func(scale float64) (records int, spate, hand contender)
 }
+
+// contender computes the benchmark's result and returns a check of it,
+// which runs after the timing.
+type contender func(ctx context.Context) (check func() error, err error)
 
 var suite = []benchmark{
 	{name: "wordcount", setup: setupWordCount},
@@ -85,11 +89,10 @@ func run(b benchmark, scale float64, rounds int) (string, error) {
 	ctx := context.Background()
 	records, spate, hand := b.setup(scale)
 	// One untimed warm-up each, then interleaved timed rounds.
-	if err := spate(ctx); err != nil {
-		return "", err
-	}
-	if err := hand(ctx); err != nil {
-		return "", err
+	for _, c := range []contender{spate, hand} {
+		if _, _, err := timed(ctx, c); err != nil {
+			return "", err
+		}
 	}
 	var ts, th []time.Duration
 	var mallocs uint64
@@ -110,15 +113,19 @@ func run(b benchmark, scale float64, rounds int) (string, error) {
 		b.name, rs, rh, rs/rh, float64(mallocs)/float64(rounds)/float64(records)), nil
 }
 
-// timed runs f after a GC, returning its wall time and heap allocations.
-func timed(ctx context.Context, f func(context.Context) error) (time.Duration, uint64, error) {
+// timed runs c after a GC, returning its wall time and heap allocations,
+// then checks its result (untimed).
+func timed(ctx context.Context, c contender) (time.Duration, uint64, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	err := f(ctx)
+	check, err := c(ctx)
 	d := time.Since(start)
 	runtime.ReadMemStats(&after)
+	if err == nil {
+		err = check()
+	}
 	return d, after.Mallocs - before.Mallocs, err
 }
 

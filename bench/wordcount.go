@@ -14,19 +14,19 @@ import (
 // setupWordCount: 10M words drawn Zipf-like from a 100k vocabulary, 10 per
 // line; FlatMap → Map → ReduceByKey → Collect against two goroutines that
 // count their half of the lines in local maps and merge.
-func setupWordCount(scale float64) (int, func(context.Context) error, func(context.Context) error) {
+func setupWordCount(scale float64) (int, contender, contender) {
 	nwords := int(10_000_000 * scale)
 	rng := rand.New(rand.NewPCG(1, 2))
 	lines := zipfText(rng, vocabulary(rng, 100_000), nwords, 10)
 	eng := rdd.NewEngine(rdd.Parallelism(2))
 
-	spate := func(ctx context.Context) error {
+	spate := func(ctx context.Context) (func() error, error) {
 		words := rdd.FlatMap(rdd.Parallelize(eng, lines, 0), strings.Fields)
 		pairs := rdd.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 		counts, err := rdd.Collect(ctx, rdd.ReduceByKey(pairs, ops.Sum[int]))
-		return checkTotal(counts, nwords, err)
+		return func() error { return checkPairs(counts, nwords) }, err
 	}
-	hand := func(context.Context) error {
+	hand := func(context.Context) (func() error, error) {
 		const workers = 2
 		maps := make([]map[string]int, workers)
 		var wg sync.WaitGroup
@@ -45,29 +45,32 @@ func setupWordCount(scale float64) (int, func(context.Context) error, func(conte
 		for k, v := range maps[1] {
 			maps[0][k] += v
 		}
-		total := 0
-		for _, v := range maps[0] {
-			total += v
-		}
-		if total != nwords {
-			return fmt.Errorf("hand total %d, want %d", total, nwords)
-		}
-		return nil
+		return func() error { return checkMap(maps[0], nwords) }, nil
 	}
 	return nwords, spate, hand
 }
 
-// checkTotal checks that counts add up to want.
-func checkTotal(counts []ops.KV[string, int], want int, err error) error {
-	if err != nil {
-		return err
-	}
-	total := 0
+// checkPairs checks that Spate's counts have distinct keys and add up to
+// want.
+func checkPairs(counts []ops.KV[string, int], want int) error {
+	m := make(map[string]int, len(counts))
 	for _, kv := range counts {
-		total += kv.Value
+		if _, dup := m[kv.Key]; dup {
+			return fmt.Errorf("spate: key %q twice", kv.Key)
+		}
+		m[kv.Key] = kv.Value
+	}
+	return checkMap(m, want)
+}
+
+// checkMap checks that counts add up to want.
+func checkMap(counts map[string]int, want int) error {
+	total := 0
+	for _, v := range counts {
+		total += v
 	}
 	if total != want {
-		return fmt.Errorf("spate total %d, want %d", total, want)
+		return fmt.Errorf("total %d, want %d", total, want)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"runtime/debug"
 	"slices"
 
 	"github.com/spatedev/spate/ops"
@@ -38,8 +39,7 @@ func collectParts[T any](ctx context.Context, action string, r *RDD[T]) ([][]T, 
 	}
 	parts := make([][]T, r.nparts)
 	err := runJob(ctx, action, r, nil, func(tc *task, p int) error {
-		if r.whole != nil && r.cache.Load() == nil {
-			part, err := r.whole(tc, p)
+		if part, ok, err := r.materialized(tc, p); ok || err != nil {
 			parts[p] = part
 			return err
 		}
@@ -96,6 +96,7 @@ func Reduce[T any](ctx context.Context, r *RDD[T], f func(a, b T) T) (T, error) 
 	res, err := perPartition(ctx, "rdd.Reduce", r, func(tc *task, p int) (ops.Maybe[T], error) {
 		var acc ops.Maybe[T]
 		err := r.iter(tc, p, func(t T) bool {
+			tc.cur = nil // f is the action's
 			if acc.Ok {
 				acc.Value = f(acc.Value, t)
 			} else {
@@ -109,14 +110,19 @@ func Reduce[T any](ctx context.Context, r *RDD[T], f func(a, b T) T) (T, error) 
 		return zero, err
 	}
 	var acc ops.Maybe[T]
-	for _, m := range res {
-		switch {
-		case !m.Ok:
-		case acc.Ok:
-			acc.Value = f(acc.Value, m.Value)
-		default:
-			acc = m
+	err = merge("rdd.Reduce", func() {
+		for _, m := range res {
+			switch {
+			case !m.Ok:
+			case acc.Ok:
+				acc.Value = f(acc.Value, m.Value)
+			default:
+				acc = m
+			}
 		}
+	})
+	if err != nil {
+		return zero, err
 	}
 	if !acc.Ok {
 		return zero, fmt.Errorf("rdd.Reduce: %w", ErrEmpty)
@@ -149,6 +155,7 @@ func aggregate[T, U any](ctx context.Context, action string, r *RDD[T], zero U, 
 	res, err := perPartition(ctx, action, r, func(tc *task, p int) (U, error) {
 		acc := zero
 		err := r.iter(tc, p, func(t T) bool {
+			tc.cur = nil // seqOp is the action's
 			acc = seqOp(acc, t)
 			return true
 		})
@@ -158,8 +165,13 @@ func aggregate[T, U any](ctx context.Context, action string, r *RDD[T], zero U, 
 		return zero, err
 	}
 	acc := zero
-	for _, u := range res {
-		acc = combOp(acc, u)
+	err = merge(action, func() {
+		for _, u := range res {
+			acc = combOp(acc, u)
+		}
+	})
+	if err != nil {
+		return zero, err
 	}
 	return acc, nil
 }
@@ -239,31 +251,36 @@ func take[T any](ctx context.Context, action string, r *RDD[T], n int) ([]T, err
 		return []T{}, nil
 	}
 	out := make([]T, 0, min(n, 1024))
-	scanned, batch := 0, 1
-	for scanned < r.nparts && len(out) < n {
-		parts := indexes(min(batch, r.nparts-scanned))
-		for i := range parts {
-			parts[i] += scanned
-		}
-		want := n - len(out)
-		got := make([][]T, len(parts))
-		err := runJob(ctx, action, r, parts, func(tc *task, p int) error {
-			var part []T
-			err := r.iter(tc, p, func(t T) bool {
-				part = append(part, t)
-				return len(part) < want
+	err := runJobWaves(ctx, action, r, func(run runFunc) error {
+		for scanned, batch := 0, 1; scanned < r.nparts && len(out) < n; batch *= 4 {
+			parts := indexes(min(batch, r.nparts-scanned))
+			for i := range parts {
+				parts[i] += scanned
+			}
+			want := n - len(out)
+			got := make([][]T, len(parts))
+			first := scanned
+			err := run(parts, func(tc *task, p int) error {
+				var part []T
+				err := r.iter(tc, p, func(t T) bool {
+					part = append(part, t)
+					return len(part) < want
+				})
+				got[p-first] = part
+				return err
 			})
-			got[p-scanned] = part
-			return err
-		})
-		if err != nil {
-			return nil, err
+			if err != nil {
+				return err
+			}
+			for _, part := range got {
+				out = append(out, part[:min(len(part), n-len(out))]...)
+			}
+			scanned += len(parts)
 		}
-		for _, part := range got {
-			out = append(out, part[:min(len(part), n-len(out))]...)
-		}
-		scanned += len(parts)
-		batch *= 4
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -312,6 +329,7 @@ func takeOrdered[T any](ctx context.Context, action string, r *RDD[T], n int, co
 	res, err := perPartition(ctx, action, r, func(tc *task, p int) ([]T, error) {
 		h := &boundedHeap[T]{n: n, cmp: compare}
 		err := r.iter(tc, p, func(t T) bool {
+			tc.cur = nil // compare is the action's
 			h.offer(t)
 			return true
 		})
@@ -321,7 +339,9 @@ func takeOrdered[T any](ctx context.Context, action string, r *RDD[T], n int, co
 		return nil, err
 	}
 	all := slices.Concat(res...)
-	slices.SortStableFunc(all, compare)
+	if err := merge(action, func() { slices.SortStableFunc(all, compare) }); err != nil {
+		return nil, err
+	}
 	return all[:min(n, len(all))], nil
 }
 
@@ -415,8 +435,11 @@ func Lookup[K comparable, V any](ctx context.Context, r *RDD[ops.KV[K, V]], key 
 	}
 	var parts []int
 	if p, ok := r.part.(shuffle.Partitioner[K]); ok && p.NumPartitions() == r.nparts {
-		q := p.Partition(key)
-		if err := shuffle.CheckPartition(q, r.nparts, key); err != nil {
+		q, err := safePartition(p, key)
+		if err == nil {
+			err = shuffle.CheckPartition(q, r.nparts, key)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", action, err)
 		}
 		parts = []int{q}
@@ -434,4 +457,28 @@ func Lookup[K comparable, V any](ctx context.Context, r *RDD[ops.KV[K, V]], key 
 		return nil, err
 	}
 	return slices.Concat(res...), nil
+}
+
+// safePartition asks a user partitioner for key's partition outside any
+// task, turning a panic into an error.
+func safePartition[K any](p shuffle.Partitioner[K], key K) (q int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Op: "rdd.Lookup", Partition: -1, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return p.Partition(key), nil
+}
+
+// merge runs f, an action's merge of its partitions' results in the
+// caller's goroutine, turning a panic in the user function it calls into a
+// *PanicError of the action, outside any partition (-1).
+func merge(action string, f func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%s: %w", action, &PanicError{Op: action, Partition: -1, Value: v, Stack: debug.Stack()})
+		}
+	}()
+	f()
+	return nil
 }

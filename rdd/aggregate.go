@@ -35,9 +35,11 @@ func FoldByKey[K comparable, V any](r *RDD[ops.KV[K, V]], zero V, f func(a, b V)
 }
 
 // AggregateByKey aggregates the values of each key into a U: seqOp folds a
-// value into a partial result that starts from zero in each partition, and
-// combOp merges partial results. zero must be a value, not a shared pointer,
-// slice or map.
+// value into a partial result that starts from zero, and combOp merges
+// partial results. zero must be a value, not a shared pointer, slice or map,
+// and should be neutral: how many partial results a key gets (one per map
+// task that combines it, fewer when map tasks pass records through
+// uncombined) depends on the partitioning.
 func AggregateByKey[K comparable, V, U any](r *RDD[ops.KV[K, V]], zero U, seqOp func(U, V) U, combOp func(U, U) U, opts ...ShuffleOpt) *RDD[ops.KV[K, U]] {
 	if seqOp == nil || combOp == nil {
 		return failed[ops.KV[K, U]]("rdd.AggregateByKey", r, "nil function")

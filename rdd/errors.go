@@ -39,7 +39,10 @@ func (e *TaskError) Unwrap() error { return e.Err }
 type PanicError struct {
 	// Op is the operator whose function panicked, e.g. "rdd.Map".
 	Op string
-	// Partition is the index of the partition the task was computing.
+	// Partition is the index of the partition the task was computing, or
+	// -1 for a panic outside any task: in a function an action calls while
+	// it merges the partitions' results (Reduce, Fold, Aggregate,
+	// TakeOrdered, Top) or a partitioner Lookup asks.
 	Partition int
 	// Value is the value passed to panic.
 	Value any

@@ -83,29 +83,43 @@ func (j *job) setOutput(d shuffleDep, out any) {
 // dependency order, then runs fn for each partition in parts (all
 // partitions when parts is nil) with bounded parallelism.
 func runJob(ctx context.Context, action string, final node, parts []int, fn func(tc *task, p int) error) error {
+	if parts == nil && !isNil(final) {
+		parts = indexes(final.base().nparts)
+	}
+	return runJobWaves(ctx, action, final, func(run runFunc) error { return run(parts, fn) })
+}
+
+// runFunc runs result tasks for parts within a job.
+type runFunc func(parts []int, fn func(tc *task, p int) error) error
+
+// runJobWaves is runJob for actions that run their result tasks in several
+// waves (Take): the shuffle stages run once, then drive calls run as often
+// as it needs.
+func runJobWaves(ctx context.Context, action string, final node, drive func(run runFunc) error) error {
 	if err := validate(final); err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
 	if ctx == nil {
 		return invalid(action, "nil context")
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
 	in := final.base()
 	j := &job{ctx: ctx, eng: in.eng, action: action, outs: map[shuffleDep]any{}}
 	start := time.Now()
+	tasks := 0
 	err := j.plan(final, map[node]bool{})
 	if err == nil {
-		if parts == nil {
-			parts = make([]int, in.nparts)
-			for i := range parts {
-				parts[i] = i
-			}
-		}
-		err = j.runTasks(in.name, parts, fn)
+		err = drive(func(parts []int, fn func(tc *task, p int) error) error {
+			tasks += len(parts)
+			return j.runTasks(action, parts, fn)
+		})
 	}
 	if j.eng.logger.Enabled(ctx, slog.LevelDebug) {
 		j.eng.logger.LogAttrs(ctx, slog.LevelDebug, "rdd job",
 			slog.String("action", action), slog.String("rdd", fmt.Sprintf("%s#%d", in.name, in.id)), slog.Int("stages", j.stages+1),
-			slog.Int("tasks", len(parts)), slog.Duration("duration", time.Since(start)), slog.Any("error", err))
+			slog.Int("tasks", tasks), slog.Duration("duration", time.Since(start)), slog.Any("error", err))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
@@ -161,7 +175,7 @@ func (j *job) runTasks(op string, parts []int, fn func(tc *task, p int) error) e
 				return err
 			}
 		}
-		return nil
+		return j.ctx.Err()
 	}
 	g, gctx := errgroup.WithContext(j.ctx)
 	g.SetLimit(j.eng.parallelism)

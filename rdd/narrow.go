@@ -86,6 +86,9 @@ func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 // keeps r's partitioner.
 func Filter[T any](r *RDD[T], keep func(T) bool) *RDD[T] {
 	out := narrow[T]("rdd.Filter", r)
+	if out.err != nil {
+		return out
+	}
 	if keep == nil {
 		return out.fail(invalid(out.name, "nil function"))
 	}
@@ -241,6 +244,9 @@ func Glom[T any](r *RDD[T]) *RDD[[]T] {
 // It keeps r's partitioner.
 func MapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) W) *RDD[ops.KV[K, W]] {
 	out := narrow[ops.KV[K, W]]("rdd.MapValues", r)
+	if out.err != nil {
+		return out
+	}
 	if f == nil {
 		return out.fail(invalid(out.name, "nil function"))
 	}
@@ -259,6 +265,9 @@ func MapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) W) *RDD[o
 // (k, v). It keeps r's partitioner.
 func FlatMapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) []W) *RDD[ops.KV[K, W]] {
 	out := narrow[ops.KV[K, W]]("rdd.FlatMapValues", r)
+	if out.err != nil {
+		return out
+	}
 	if f == nil {
 		return out.fail(invalid(out.name, "nil function"))
 	}
@@ -299,12 +308,13 @@ func Values[K comparable, V any](r *RDD[ops.KV[K, V]]) *RDD[V] {
 // Sample returns a random sample of r, reproducible for a given seed and
 // partitioning. Without replacement each element is kept with probability
 // fraction (in [0, 1]); with replacement each element appears a
-// Poisson(fraction) number of times (fraction >= 0 is the expected count).
+// Poisson(fraction) number of times (a finite fraction >= 0 is the expected
+// count).
 func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint64) *RDD[T] {
 	out := narrow[T]("rdd.Sample", r)
 	switch {
-	case math.IsNaN(fraction) || fraction < 0:
-		return out.fail(invalid(out.name, "fraction %v < 0", fraction))
+	case math.IsNaN(fraction) || fraction < 0 || math.IsInf(fraction, 1):
+		return out.fail(invalid(out.name, "fraction %v is not a finite number >= 0", fraction))
 	case !withReplacement && fraction > 1:
 		return out.fail(invalid(out.name, "fraction %v > 1 without replacement", fraction))
 	}
@@ -315,10 +325,8 @@ func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint6
 				return rng.Float64() >= fraction || yield(t)
 			})
 		}
-		limit := math.Exp(-fraction)
 		return r.iter(tc, p, func(t T) bool {
-			// Knuth's Poisson sampler: fine for the small means sampling uses.
-			for prod := rng.Float64(); prod > limit; prod *= rng.Float64() {
+			for range poisson(rng, fraction) {
 				if !yield(t) {
 					return false
 				}
@@ -327,4 +335,21 @@ func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint6
 		})
 	}
 	return out
+}
+
+// poisson draws from a Poisson distribution of mean lambda: Knuth's
+// multiplication method on slices of the mean of at most 30 (a sum of
+// Poisson draws is a Poisson draw of the summed means), so that exp(-mean)
+// never underflows.
+func poisson(rng *rand.Rand, lambda float64) int {
+	n := 0
+	for lambda > 0 {
+		step := min(lambda, 30)
+		lambda -= step
+		limit := math.Exp(-step)
+		for prod := rng.Float64(); prod > limit; prod *= rng.Float64() {
+			n++
+		}
+	}
+	return n
 }

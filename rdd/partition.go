@@ -37,7 +37,7 @@ func PartitionBy[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) 
 // WithPartitioner (over T), elements go where the partitioner says instead.
 func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
 	const op = "rdd.Repartition"
-	out := child[T](op, n, r)
+	out := child[T](op, max(n, 0), r)
 	if out.err != nil {
 		return out
 	}
@@ -47,6 +47,9 @@ func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
 	c := applyShuffleOpts(opts)
 	if c.bad != "" {
 		return out.fail(invalid(op, "%s", c.bad))
+	}
+	if c.n != 0 && c.n != n {
+		return out.fail(invalid(op, "Partitions(%d) conflicts with the partition count %d", c.n, n))
 	}
 	var part shuffle.Partitioner[T]
 	if c.part != nil {

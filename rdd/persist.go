@@ -24,24 +24,34 @@ func (c *cache[T]) complete() bool { return c.n.Load() == int64(len(c.parts)) }
 // partition compute it once.
 func (c *cache[T]) iter(r *RDD[T], tc *task, p int, yield func(T) bool) error {
 	if !c.done[p].Load() {
-		c.mu[p].Lock()
-		if !c.done[p].Load() {
-			var part []T
-			err := r.compute(tc, p, func(t T) bool {
-				part = append(part, t)
-				return true
-			})
-			if err != nil {
-				c.mu[p].Unlock()
-				return err
-			}
-			c.parts[p] = part
-			c.done[p].Store(true)
-			c.n.Add(1)
+		if err := c.fill(r, tc, p); err != nil {
+			return err
 		}
-		c.mu[p].Unlock()
 	}
 	return yieldSlice(tc, c.parts[p], yield)
+}
+
+// fill computes and stores partition p unless another task has. A failure
+// (an error, or a panic in user code that the task recovers) stores nothing
+// and leaves the partition to the next action.
+func (c *cache[T]) fill(r *RDD[T], tc *task, p int) error {
+	c.mu[p].Lock()
+	defer c.mu[p].Unlock()
+	if c.done[p].Load() {
+		return nil
+	}
+	var part []T
+	err := r.compute(tc, p, func(t T) bool {
+		part = append(part, t)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	c.parts[p] = part
+	c.done[p].Store(true)
+	c.n.Add(1)
+	return nil
 }
 
 // Persist keeps the RDD's partitions in memory once an action has computed

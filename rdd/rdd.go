@@ -174,6 +174,16 @@ func (r *RDD[T]) fail(err error) *RDD[T] {
 	return r
 }
 
+// materialized returns partition p as a slice readers must not modify, if
+// the node computes it as one anyway (ok false otherwise: use iter).
+func (r *RDD[T]) materialized(tc *task, p int) (s []T, ok bool, err error) {
+	if r.whole == nil || r.cache.Load() != nil {
+		return nil, false, nil
+	}
+	s, err = r.whole(tc, p)
+	return s, err == nil, err
+}
+
 // iter pushes partition p's elements to yield, from the cache when the RDD
 // is persisted.
 func (r *RDD[T]) iter(tc *task, p int, yield func(T) bool) error {

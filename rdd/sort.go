@@ -76,31 +76,37 @@ func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) 
 		if c.n != 0 && c.n != p.NumPartitions() {
 			return out.fail(invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, p.NumPartitions()))
 		}
+		if p.NumPartitions() < 1 {
+			return out.fail(invalid(op, "partitioner has %d partitions", p.NumPartitions()))
+		}
 		d.part, d.n = p, p.NumPartitions()
 	}
 	out.nparts = d.n
 	out.shuffles = []shuffleDep{d}
 	me := &out.info
-	out.compute = func(tc *task, q int, yield func(T) bool) error {
-		out, _ := tc.job.output(d).(mapOutput[keyed[K, T]])
-		var all []keyed[K, T]
-		for _, b := range out {
+	out.setWhole(func(tc *task, q int) ([]T, error) {
+		outs, _ := tc.job.output(d).(mapOutput[keyed[K, T]])
+		size := 0
+		for _, b := range outs {
+			size += b.Size(q)
+		}
+		all := make([]keyed[K, T], 0, size)
+		for _, b := range outs {
 			for _, c := range b.Chunks(q) {
 				all = append(all, c...)
 			}
 		}
 		tc.cur = me
 		slices.SortStableFunc(all, func(a, b keyed[K, T]) int { return compare(a.k, b.k) })
+		sorted := make([]T, len(all))
 		for i := range all {
 			if err := tc.tick(); err != nil {
-				return err
+				return nil, err
 			}
-			if !yield(all[i].v) {
-				return nil
-			}
+			sorted[i] = all[i].v
 		}
-		return nil
-	}
+		return sorted, nil
+	})
 	return out
 }
 
@@ -135,7 +141,7 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		var part []keyed[K, T]
 		var sample []K
-		err := d.from.iter(tc, p, func(t T) bool {
+		add := func(t T) bool {
 			tc.cur = d.owner
 			k := d.key(t)
 			part = append(part, keyed[K, T]{k, t})
@@ -147,7 +153,17 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 				}
 			}
 			return true
-		})
+		}
+		var err error
+		if src, ok, werr := d.from.materialized(tc, p); werr != nil {
+			return werr
+		} else if ok {
+			// A materialized input tells its size: no growing.
+			part = make([]keyed[K, T], 0, len(src))
+			err = yieldSlice(tc, src, add)
+		} else {
+			err = d.from.iter(tc, p, add)
+		}
 		parts[p] = part
 		if len(sample) > 0 {
 			w := float64(len(part)) / float64(len(sample))
@@ -164,7 +180,18 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 	}
 	part := d.part
 	if part == nil {
-		part = shuffle.NewRangeFunc(shuffle.RangeBounds(slices.Concat(samples...), d.n, d.cmp), d.cmp)
+		// Picking the bounds calls the user's compare: do it in a task so
+		// that a panic there is recovered and reported like any other.
+		var bounds []K
+		err = j.runTasks(d.owner.name, []int{0}, func(tc *task, _ int) error {
+			tc.cur = d.owner
+			bounds = shuffle.RangeBounds(slices.Concat(samples...), d.n, d.cmp)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		part = shuffle.NewRangeFunc(bounds, d.cmp)
 	}
 	outs := make(mapOutput[keyed[K, T]], nm)
 	err = j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {

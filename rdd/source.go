@@ -1,5 +1,7 @@
 package rdd
 
+import "math"
+
 // Parallelize returns an RDD over data split into n contiguous partitions of
 // near-equal size (n < 1: the engine's parallelism; a nil engine: Default).
 // Like Spark's parallelize it does not copy data: changes made to the slice
@@ -37,7 +39,7 @@ func Empty[T any](e *Engine) *RDD[T] {
 // Range returns the RDD of start, start+step, start+2·step, … up to but
 // excluding end (Spark's sc.range), in n partitions of contiguous values
 // (n < 1: the engine's parallelism). step must not be 0; a negative step
-// counts down.
+// counts down. The range may not hold more than math.MaxInt64 values.
 func Range(e *Engine, start, end, step int64, n int) *RDD[int64] {
 	e = orDefault(e)
 	if n < 1 {
@@ -47,18 +49,21 @@ func Range(e *Engine, start, end, step int64, n int) *RDD[int64] {
 	if step == 0 {
 		return r.fail(invalid(r.name, "step is 0"))
 	}
-	var count int64
+	// count = ⌈|end-start| / |step|⌉, in uint64 so that no difference
+	// overflows; the values themselves are computed modulo 2⁶⁴ below, which
+	// gives the right int64 since every value lies between start and end.
+	var count uint64
 	switch {
 	case step > 0 && end > start:
-		count = (end - start + step - 1) / step
+		count = (uint64(end)-uint64(start)-1)/uint64(step) + 1
 	case step < 0 && end < start:
-		count = (start - end - step - 1) / -step
+		count = (uint64(start)-uint64(end)-1)/-uint64(step) + 1
 	}
-	if count < 0 {
-		return r.fail(invalid(r.name, "range [%d, %d) step %d overflows", start, end, step))
+	if count > math.MaxInt64 {
+		return r.fail(invalid(r.name, "range [%d, %d) step %d has more than %d values", start, end, step, int64(math.MaxInt64)))
 	}
 	r.compute = func(tc *task, p int, yield func(int64) bool) error {
-		q, rem := count/int64(n), count%int64(n)
+		q, rem := int64(count)/int64(n), int64(count)%int64(n)
 		lo := q*int64(p) + min(int64(p), rem)
 		hi := lo + q
 		if int64(p) < rem {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"reflect"
 	"slices"
 	"unsafe"
 )
@@ -26,10 +27,14 @@ type Equaler interface {
 }
 
 // Same reports whether a and b are known to partition keys identically:
-// a implements [Equaler] and says so.
+// they are the same partitioner (equal with ==, such as one pointer; a
+// partitioner is deterministic), or a implements [Equaler] and says so.
 func Same(a, b any) bool {
 	if a == nil || b == nil {
 		return false
+	}
+	if reflect.ValueOf(a).Comparable() && a == b {
+		return true
 	}
 	e, ok := a.(Equaler)
 	return ok && e.Equal(b)

@@ -71,14 +71,16 @@ func (t *Table[K, V, C]) Pairs() []ops.KV[K, C] { return t.entries }
 func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error) {
 	n := p.NumPartitions()
 	b := NewBuckets[ops.KV[K, C]](n)
-	if n == 1 {
+	h, isHash := p.(*Hash[K])
+	if n == 1 && isHash {
+		// One hash partition holds every key. A custom partitioner is
+		// asked even then, so that a bad answer fails.
 		b.addChunk(0, t.entries)
 		return b, nil
 	}
 	// Two passes: count, then fill one exactly sized chunk per bucket.
 	dest := make([]int32, len(t.entries))
 	counts := make([]int, n)
-	h, isHash := p.(*Hash[K])
 	for i := range t.entries {
 		var q int
 		if isHash {

@@ -1,0 +1,249 @@
+package rdd_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/spatedev/spate/rdd"
+)
+
+// hCheckBalanced checks that parts are near-equal: their sizes differ by at
+// most one.
+func hCheckBalanced[T any](t *testing.T, parts [][]T) {
+	t.Helper()
+	lo, hi := math.MaxInt, -1
+	for _, p := range parts {
+		lo, hi = min(lo, len(p)), max(hi, len(p))
+	}
+	if len(parts) > 0 && hi-lo > 1 {
+		t.Errorf("partition sizes range from %d to %d, want near-equal", lo, hi)
+	}
+}
+
+func TestParallelize(t *testing.T) {
+	ctx := context.Background()
+	for _, e := range hEngines() {
+		for _, size := range []int{0, 1, 3, 10, 1000, 3001} {
+			for _, n := range []int{1, 2, 3, 7, 16} {
+				t.Run(fmt.Sprintf("%s/len%d/n%d", e.name, size, n), func(t *testing.T) {
+					data := make([]int, size)
+					for i := range data {
+						data[i] = i * 7 % 5 // many zeros and repeats
+					}
+					want := append([]int{}, data...)
+					r := rdd.Parallelize(e.eng, data, n)
+					if r.Name() != "rdd.Parallelize" {
+						t.Errorf("Name() = %q", r.Name())
+					}
+					if r.Engine() != e.eng {
+						t.Errorf("Engine() is not the engine given")
+					}
+					if r.Err() != nil {
+						t.Errorf("Err() = %v", r.Err())
+					}
+					if r.NumPartitions() != n {
+						t.Errorf("NumPartitions() = %d, want %d", r.NumPartitions(), n)
+					}
+					parts, err := rdd.CollectPartitions(ctx, r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(parts) != n {
+						t.Fatalf("got %d partitions, want %d", len(parts), n)
+					}
+					// Contiguous split: concatenating the partitions in order gives
+					// the input back.
+					hDiff(t, "concatenated partitions", want, hConcat(parts))
+					hCheckBalanced(t, parts)
+					got, err := rdd.Collect(ctx, r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					hDiff(t, "Collect", want, got)
+				})
+			}
+		}
+	}
+}
+
+func TestParallelizeDefaultPartitions(t *testing.T) {
+	eng := rdd.NewEngine(rdd.Parallelism(3))
+	for _, n := range []int{0, -1} {
+		if got := rdd.Parallelize(eng, hSeq(0, 10), n).NumPartitions(); got != 3 {
+			t.Errorf("Parallelize(n=%d).NumPartitions() = %d, want the parallelism 3", n, got)
+		}
+		if got := rdd.Range(eng, 0, 10, 1, n).NumPartitions(); got != 3 {
+			t.Errorf("Range(n=%d).NumPartitions() = %d, want the parallelism 3", n, got)
+		}
+	}
+	// A nil engine means the default one.
+	r := rdd.Parallelize(nil, []string{"", "a"}, 0)
+	if r.Engine() != rdd.Default() {
+		t.Errorf("Parallelize(nil engine).Engine() is not rdd.Default()")
+	}
+	if got, want := r.NumPartitions(), rdd.Default().Parallelism(); got != want {
+		t.Errorf("NumPartitions() = %d, want the default parallelism %d", got, want)
+	}
+	got, err := rdd.Collect(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hDiff(t, "Collect", []string{"", "a"}, got)
+}
+
+func TestParallelizeDoesNotCopy(t *testing.T) {
+	data := []int{1, 2, 3}
+	r := rdd.Parallelize(rdd.NewEngine(), data, 2)
+	data[0] = 100 // documented: seen by later actions
+	got, err := rdd.Collect(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hDiff(t, "Collect", []int{100, 2, 3}, got)
+	// ... but the results of actions are the caller's own.
+	got[1] = -5
+	parts, err := rdd.CollectPartitions(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts[1][0] = -6
+	hDiff(t, "input after modifying results", []int{100, 2, 3}, data)
+}
+
+func TestFromPartitions(t *testing.T) {
+	hEach(t, hIntCases(), func(t *testing.T, eng *rdd.Engine, c hCase[int]) {
+		orig := hClone(c.parts)
+		r := rdd.FromPartitions(eng, c.parts)
+		if r.Name() != "rdd.FromPartitions" {
+			t.Errorf("Name() = %q", r.Name())
+		}
+		hCheckParts(t, r, orig)
+		hDiff(t, "input after actions", orig, c.parts)
+	})
+	t.Run("nil", func(t *testing.T) {
+		r := rdd.FromPartitions[string](nil, nil)
+		if r.Engine() != rdd.Default() {
+			t.Errorf("Engine() is not rdd.Default()")
+		}
+		hCheckParts(t, r, [][]string{})
+	})
+	t.Run("zero strings", func(t *testing.T) {
+		hCheckParts(t, rdd.FromPartitions(rdd.NewEngine(), [][]string{{"", ""}, {}, {"x", ""}}), [][]string{{"", ""}, {}, {"x", ""}})
+	})
+}
+
+func TestEmpty(t *testing.T) {
+	ctx := context.Background()
+	for _, e := range hEngines() {
+		t.Run(e.name, func(t *testing.T) {
+			r := rdd.Empty[int](e.eng)
+			if r.Name() != "rdd.Empty" || r.Err() != nil {
+				t.Errorf("Name() = %q, Err() = %v", r.Name(), r.Err())
+			}
+			hCheckParts(t, r, [][]int{})
+			if empty, err := rdd.IsEmpty(ctx, r); err != nil || !empty {
+				t.Errorf("IsEmpty = %v, %v; want true, nil", empty, err)
+			}
+			if got, err := rdd.Take(ctx, r, 3); err != nil || len(got) != 0 {
+				t.Errorf("Take = %v, %v; want [], nil", got, err)
+			}
+			if _, err := rdd.First(ctx, r); !errors.Is(err, rdd.ErrEmpty) {
+				t.Errorf("First error = %v, want rdd.ErrEmpty", err)
+			}
+			if _, err := rdd.Reduce(ctx, r, func(a, b int) int { return a + b }); !errors.Is(err, rdd.ErrEmpty) {
+				t.Errorf("Reduce error = %v, want rdd.ErrEmpty", err)
+			}
+			if got, err := rdd.Fold(ctx, r, 0, func(a, b int) int { return a + b }); err != nil || got != 0 {
+				t.Errorf("Fold = %v, %v; want 0, nil", got, err)
+			}
+			if got := rdd.Empty[string](nil).Engine(); got != rdd.Default() {
+				t.Errorf("Empty(nil).Engine() is not rdd.Default()")
+			}
+		})
+	}
+}
+
+// hRangeRef is the Range reference: a plain loop that stops on overflow.
+func hRangeRef(start, end, step int64) []int64 {
+	out := []int64{}
+	for v := start; (step > 0 && v < end) || (step < 0 && v > end); {
+		out = append(out, v)
+		next := v + step
+		if (step > 0 && next < v) || (step < 0 && next > v) {
+			break // the next value is past the int64 range, so past end
+		}
+		v = next
+	}
+	return out
+}
+
+func TestRange(t *testing.T) {
+	const (
+		maxI = math.MaxInt64
+		minI = math.MinInt64
+	)
+	tests := []struct {
+		start, end, step int64
+		n                int
+	}{
+		{0, 10, 1, 3},
+		{0, 10, 3, 2},
+		{10, 0, -3, 2},
+		{5, 5, 1, 2},
+		{0, 10, -1, 2},
+		{10, 0, 1, 2},
+		{-5, 5, 2, 4},
+		{0, 3, 1, 8},
+		{0, 5000, 1, 3},
+		{-1, 0, 1, 1},
+		{0, 1, 100, 1},
+		{maxI - 10, maxI, 3, 2},
+		{minI, minI + 10, 4, 3},
+		{minI + 5, minI, -2, 1},
+		{0, maxI, 1 << 62, 2},
+		{minI, maxI, 1 << 62, 3},
+		{maxI, minI, -(1 << 62), 2},
+		{0, minI, minI, 1},
+		{maxI, minI, minI, 2},
+		{0, maxI, maxI, 2},
+	}
+	for _, e := range hEngines() {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/%d,%d,%d,n%d", e.name, tt.start, tt.end, tt.step, tt.n), func(t *testing.T) {
+				r := rdd.Range(e.eng, tt.start, tt.end, tt.step, tt.n)
+				if err := r.Err(); err != nil {
+					t.Fatalf("Err() = %v", err)
+				}
+				if r.Name() != "rdd.Range" || r.NumPartitions() != tt.n {
+					t.Errorf("Name() = %q, NumPartitions() = %d", r.Name(), r.NumPartitions())
+				}
+				parts, err := rdd.CollectPartitions(context.Background(), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := hRangeRef(tt.start, tt.end, tt.step)
+				hDiff(t, "concatenated partitions", want, hConcat(parts))
+				hCheckBalanced(t, parts)
+				if n, err := rdd.Count(context.Background(), r); err != nil || n != int64(len(want)) {
+					t.Errorf("Count = %d, %v; want %d", n, err, len(want))
+				}
+			})
+		}
+	}
+}
+
+func TestRangeInvalid(t *testing.T) {
+	for _, r := range []*rdd.RDD[int64]{
+		rdd.Range(rdd.NewEngine(), 0, 10, 0, 2),
+		rdd.Range(rdd.NewEngine(), 0, 0, 0, 1),
+		rdd.Range(rdd.NewEngine(), math.MinInt64, math.MaxInt64, 1, 2), // 2⁶⁴-1 values
+	} {
+		hCheckInvalid(t, r.Err(), "rdd.Range")
+		_, err := rdd.Collect(context.Background(), r)
+		hCheckInvalid(t, err, "rdd.Range")
+		hCheckInvalid(t, err, "rdd.Collect")
+	}
+}

@@ -1,0 +1,125 @@
+package shuffle_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+const benchN = 10_000
+
+func BenchmarkHashPartition(b *testing.B) {
+	strs := make([]string, benchN)
+	ints := make([]int, benchN)
+	pts := make([]point, benchN)
+	for i := range strs {
+		strs[i] = "key-" + strconv.Itoa(i)
+		ints[i] = i
+		pts[i] = point{X: i, Y: -i, Tag: "t"}
+	}
+	b.Run("string", func(b *testing.B) {
+		b.ReportAllocs()
+		h := shuffle.NewHash[string](16)
+		sum := 0
+		for b.Loop() {
+			for _, k := range strs {
+				sum += h.Partition(k)
+			}
+		}
+		_ = sum
+	})
+	b.Run("int", func(b *testing.B) {
+		b.ReportAllocs()
+		h := shuffle.NewHash[int](16)
+		sum := 0
+		for b.Loop() {
+			for _, k := range ints {
+				sum += h.Partition(k)
+			}
+		}
+		_ = sum
+	})
+	b.Run("struct", func(b *testing.B) {
+		b.ReportAllocs()
+		h := shuffle.NewHash[point](16)
+		sum := 0
+		for b.Loop() {
+			for _, k := range pts {
+				sum += h.Partition(k)
+			}
+		}
+		_ = sum
+	})
+	// Baseline: a plain modulo, the least any partitioner can cost.
+	b.Run("int-mod-baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		sum := 0
+		for b.Loop() {
+			for _, k := range ints {
+				sum += k % 16
+			}
+		}
+		_ = sum
+	})
+}
+
+func BenchmarkTableAdd(b *testing.B) {
+	for _, keys := range []int{100, benchN} {
+		data := make([]string, benchN)
+		for i := range data {
+			data[i] = "k" + strconv.Itoa(i%keys)
+		}
+		b.Run("keys="+strconv.Itoa(keys), func(b *testing.B) {
+			b.Run("table", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					t := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+					for i, k := range data {
+						t.Add(k, i)
+					}
+				}
+			})
+			b.Run("map-baseline", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					m := map[string]int{}
+					for i, k := range data {
+						m[k] += i
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkMapSide(b *testing.B) {
+	for _, keys := range []int{100, 4 * shuffle.CheckAfter} {
+		data := make([]int, 2*shuffle.CheckAfter)
+		for i := range data {
+			data[i] = (i * 7919) % keys
+		}
+		b.Run("keys="+strconv.Itoa(keys), func(b *testing.B) {
+			b.ReportAllocs()
+			part := shuffle.NewHash[int](8)
+			agg := ops.Reducing(ops.Sum[int])
+			for b.Loop() {
+				m := shuffle.NewMapSide(agg, part)
+				for _, k := range data {
+					_ = m.Add(k, 1)
+				}
+				out, err := m.Finish()
+				if err != nil {
+					b.Fatal(err)
+				}
+				outs := []*shuffle.MapOutput[int, int, int]{out}
+				for q := range 8 {
+					if _, err := shuffle.Reduce(agg, outs, q, func() error { return nil }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,308 @@
+package shuffle_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
+
+func TestMapSideSwitch(t *testing.T) {
+	tests := []struct {
+		name     string
+		distinct int // keys cycle through this many values
+		records  int
+		want     bool // still combining at the end
+	}{
+		{"few keys", 10, 3 * shuffle.CheckAfter, true},
+		{"exactly half distinct", shuffle.CheckAfter / 2, 2 * shuffle.CheckAfter, true},
+		{"just over half distinct", shuffle.CheckAfter/2 + 1, 2 * shuffle.CheckAfter, false},
+		{"all distinct", math.MaxInt, shuffle.CheckAfter + 10, false},
+		{"all distinct, too few to judge", math.MaxInt, shuffle.CheckAfter - 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](4))
+			for i := range tt.records {
+				if err := m.Add(i%tt.distinct, 1); err != nil {
+					t.Fatal(err)
+				}
+				if i < shuffle.CheckAfter-1 && !m.Combining() {
+					t.Fatalf("stopped combining after %d records, before CheckAfter", i+1)
+				}
+			}
+			if m.Combining() != tt.want {
+				t.Errorf("Combining() = %v, want %v", m.Combining(), tt.want)
+			}
+			out, err := m.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (out.Raw == nil) != tt.want {
+				t.Errorf("Raw = %v, want nil iff still combining", out.Raw)
+			}
+			if out.Combined.Len() != 4 {
+				t.Errorf("Combined has %d buckets, want 4", out.Combined.Len())
+			}
+			// Combined output holds at most one record per key.
+			for q := range 4 {
+				seen := map[int]bool{}
+				for _, c := range out.Combined.Chunks(q) {
+					for _, p := range c {
+						if seen[p.Key] {
+							t.Fatalf("key %d combined twice in bucket %d", p.Key, q)
+						}
+						seen[p.Key] = true
+					}
+				}
+			}
+		})
+	}
+}
+
+// task describes one map task's input: record i has key key(i) and value i%5.
+type task struct {
+	n   int
+	key func(i int) string
+}
+
+func TestMapSideReduce(t *testing.T) {
+	tasks := []task{
+		{2 * shuffle.CheckAfter, func(i int) string { return "d" + strconv.Itoa(i) }},    // distinct: passes through
+		{2 * shuffle.CheckAfter, func(i int) string { return "r" + strconv.Itoa(i%97) }}, // repetitive: combines
+		{100, func(i int) string { return "d" + strconv.Itoa(i*3) }},                     // overlaps the first
+		{0, nil},                              // empty
+		{3, func(i int) string { return "" }}, // zero key
+	}
+	want := map[string]int{}
+	for _, tk := range tasks {
+		for i := range tk.n {
+			want[tk.key(i)] += i % 5
+		}
+	}
+	parts := []shuffle.Partitioner[string]{shuffle.NewHash[string](1), shuffle.NewHash[string](7), byLen(4)}
+	for _, p := range parts {
+		t.Run(fmt.Sprint(p), func(t *testing.T) {
+			agg := ops.Reducing(ops.Sum[int])
+			outs := make([]*shuffle.MapOutput[string, int, int], len(tasks)+1) // last one nil: a task with no output
+			for j, tk := range tasks {
+				m := shuffle.NewMapSide(agg, p)
+				for i := range tk.n {
+					if err := m.Add(tk.key(i), i%5); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var err error
+				if outs[j], err = m.Finish(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if outs[0].Raw == nil {
+				t.Fatal("distinct task never switched to pass-through")
+			}
+			if outs[1].Raw != nil {
+				t.Fatal("repetitive task switched to pass-through")
+			}
+			got := map[string]int{}
+			for q := range p.NumPartitions() {
+				tab, err := shuffle.Reduce(agg, outs, q, func() error { return nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				actual := 0
+				for _, kv := range tab.Pairs() {
+					if _, dup := got[kv.Key]; dup {
+						t.Fatalf("key %q reduced twice", kv.Key)
+					}
+					if p.Partition(kv.Key) != q {
+						t.Fatalf("key %q reduced in bucket %d, partitioner says %d", kv.Key, q, p.Partition(kv.Key))
+					}
+					got[kv.Key] = kv.Value
+					actual++
+				}
+				// Distinct sizes the reduce table: within 10% (plus its 5%
+				// headroom) when every map task kept sketches (hash), else
+				// the count of combined records.
+				est := shuffle.Distinct(outs, q)
+				if _, isHash := p.(*shuffle.Hash[string]); isHash {
+					if float64(est) < 0.9*float64(actual) || float64(est) > 1.2*float64(actual)+5 {
+						t.Errorf("bucket %d: Distinct = %d, actual %d", q, est, actual)
+					}
+				} else {
+					combined := 0
+					for _, o := range outs {
+						if o != nil {
+							combined += o.Combined.Size(q)
+						}
+					}
+					if est != combined {
+						t.Errorf("bucket %d: Distinct = %d, want the %d combined records", q, est, combined)
+					}
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d keys, want %d", len(got), len(want))
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("reduced sums differ from the reference")
+			}
+		})
+	}
+}
+
+func TestMapSideGroupingOrder(t *testing.T) {
+	// Grouped values keep their order across the switch to pass-through:
+	// the combined part of a key comes before its raw records.
+	m := shuffle.NewMapSide(ops.Grouping[int](), shuffle.NewHash[int](3))
+	n := shuffle.CheckAfter + 1000
+	for i := range n {
+		k := i
+		if i%100 == 0 {
+			k = -1 // one key that repeats through both phases
+		}
+		if err := m.Add(k, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.Combining() {
+		t.Fatal("still combining")
+	}
+	out, err := m.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := []*shuffle.MapOutput[int, int, []int]{out}
+	var got []int
+	for q := range 3 {
+		tab, err := shuffle.Reduce(ops.Grouping[int](), outs, q, func() error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := tab.Get(-1); ok {
+			got = v
+		}
+	}
+	var want []int
+	for i := 0; i < n; i += 100 {
+		want = append(want, i)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("values of the repeated key (-want +got):\n%s", diff)
+	}
+}
+
+func TestMapSideBadPartitioner(t *testing.T) {
+	bad := &funcPart[int]{n: 2, f: func(k int) int {
+		if k == 4242 {
+			return 2
+		}
+		return k & 1
+	}}
+	// Combining: the error comes from Finish.
+	m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), bad)
+	for i := range 5000 {
+		if err := m.Add(i, 1); err != nil {
+			t.Fatalf("Add while combining: %v", err)
+		}
+	}
+	if _, err := m.Finish(); !errors.Is(err, shuffle.ErrPartition) || !contains(err.Error(), "4242") {
+		t.Errorf("Finish = %v, want ErrPartition naming 4242", err)
+	}
+	// Passing through: the error comes from Add.
+	m = shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), bad)
+	var err error
+	for i := 0; err == nil && i < 2*shuffle.CheckAfter; i++ {
+		k := i + 10_000
+		if i == shuffle.CheckAfter+5 {
+			k = 4242
+		}
+		err = m.Add(k, 1)
+	}
+	if m.Combining() {
+		t.Fatal("still combining")
+	}
+	if !errors.Is(err, shuffle.ErrPartition) || !contains(err.Error(), "4242") {
+		t.Errorf("Add = %v, want ErrPartition naming 4242", err)
+	}
+}
+
+func TestReduceTickError(t *testing.T) {
+	m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](1))
+	for i := range 100 {
+		_ = m.Add(i, i)
+	}
+	out, _ := m.Finish()
+	stop := errors.New("stop")
+	calls := 0
+	_, err := shuffle.Reduce(ops.Reducing(ops.Sum[int]), []*shuffle.MapOutput[int, int, int]{out}, 0, func() error {
+		if calls++; calls == 10 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 10 {
+		t.Errorf("Reduce = %v after %d ticks, want stop after 10", err, calls)
+	}
+}
+
+func TestSketchEstimate(t *testing.T) {
+	h := shuffle.NewHash[int](2) // its Sum64 is the hash the map side feeds
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		var s shuffle.Sketch
+		for i := range n {
+			s.Add(h.Sum64(i))
+		}
+		// Duplicates do not count.
+		for i := range n / 10 {
+			s.Add(h.Sum64(i))
+		}
+		est := s.Estimate()
+		if math.Abs(float64(est-n)) > 0.1*float64(n) {
+			t.Errorf("%d distinct: Estimate() = %d, more than 10%% off", n, est)
+		}
+	}
+	var empty shuffle.Sketch
+	if e := empty.Estimate(); e != 0 {
+		t.Errorf("empty sketch: Estimate() = %d", e)
+	}
+	var one shuffle.Sketch
+	one.Add(h.Sum64(7))
+	one.Add(h.Sum64(7))
+	if e := one.Estimate(); e != 1 {
+		t.Errorf("one hash: Estimate() = %d", e)
+	}
+}
+
+func TestSketchMerge(t *testing.T) {
+	h := shuffle.NewHash[int](2)
+	var a, b, all shuffle.Sketch
+	for i := range 60_000 {
+		all.Add(h.Sum64(i))
+		if i < 40_000 {
+			a.Add(h.Sum64(i))
+		}
+		if i >= 20_000 {
+			b.Add(h.Sum64(i)) // overlaps a on 20_000..39_999
+		}
+	}
+	a.Merge(&b)
+	if a != all {
+		t.Errorf("merged sketch differs from the sketch of the union")
+	}
+	if est := a.Estimate(); math.Abs(float64(est-60_000)) > 6_000 {
+		t.Errorf("merged Estimate() = %d, want about 60000", est)
+	}
+	var empty shuffle.Sketch
+	before := b
+	b.Merge(&empty)
+	if b != before {
+		t.Errorf("merging an empty sketch changed the sketch")
+	}
+}
