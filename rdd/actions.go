@@ -352,6 +352,7 @@ type boundedHeap[T any] struct {
 	cmp   func(a, b T) int
 }
 
+// The heap.Interface methods.
 func (h *boundedHeap[T]) Len() int           { return len(h.items) }
 func (h *boundedHeap[T]) Less(i, j int) bool { return h.cmp(h.items[i], h.items[j]) > 0 }
 func (h *boundedHeap[T]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }

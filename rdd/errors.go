@@ -27,6 +27,7 @@ type TaskError struct {
 	Err error
 }
 
+// Error names the operator and partition, then the cause.
 func (e *TaskError) Error() string {
 	return fmt.Sprintf("%s (partition %d): %v", e.Op, e.Partition, e.Err)
 }
@@ -50,6 +51,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error names the operator and partition, the panic value and the stack.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("%s (partition %d): panic: %v\n\n%s", e.Op, e.Partition, e.Value, e.Stack)
 }
