@@ -390,16 +390,6 @@ func TestTakeOrderedTop(t *testing.T) {
 	})
 }
 
-func hCmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func TestCountByValue(t *testing.T) {
 	hEach(t, hIntCases(), func(t *testing.T, eng *rdd.Engine, c hCase[int]) {
 		want := map[int]int64{}

@@ -5,6 +5,7 @@ package rdd_test
 // helpers of the wide-operator tests.
 
 import (
+	stdcmp "cmp"
 	"context"
 	"errors"
 	"iter"
@@ -285,13 +286,8 @@ func hActions() []hAction {
 	}
 }
 
-// hCmpInt orders ints ascending.
-func hCmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
+// hCmpInt and hCmpString order ascending.
+var (
+	hCmpInt    = stdcmp.Compare[int]
+	hCmpString = stdcmp.Compare[string]
+)
