@@ -22,8 +22,10 @@ func RealClock() Clock { return realClock{} }
 
 type realClock struct{}
 
+// Now returns the wall-clock time.
 func (realClock) Now() time.Time { return time.Now() }
 
+// WaitUntil sleeps on a timer until t.
 func (realClock) WaitUntil(ctx context.Context, t time.Time) error {
 	for {
 		d := time.Until(t)

@@ -3,8 +3,11 @@ package dstream_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/internal/leakcheck"
@@ -145,3 +148,10 @@ func TestRealClock(t *testing.T) {
 		t.Fatalf("WaitUntil(+1h) with a cancelled context = %v, want context.Canceled", err)
 	}
 }
+
+// cmpSorted compares string slices as sets with multiplicity.
+var cmpSorted = cmp.Transformer("sorted", func(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
+})

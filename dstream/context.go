@@ -1,0 +1,128 @@
+package dstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/spatedev/spate/rdd"
+)
+
+// ErrInvalid is wrapped by the error Run returns when the graph was built
+// with an invalid argument (a nil function or stream, a missing batch
+// interval, no output operation).
+var ErrInvalid = errors.New("invalid argument")
+
+// ErrStopped is returned by Run on a Context that has already run.
+var ErrStopped = errors.New("dstream: context already run")
+
+// Context is Spark's StreamingContext: it owns the batch interval, the clock,
+// the graph of DStreams and the scheduler. Build the graph first (sources,
+// transformations, output operations); nothing runs before Run. A Context
+// runs once.
+type Context struct {
+	interval time.Duration
+	clock    Clock
+	eng      *rdd.Engine
+	logger   *slog.Logger
+	remember time.Duration
+
+	mu      sync.Mutex
+	nextID  int
+	errs    []error
+	inputs  []input
+	streams []stream
+	outputs []*output
+	started bool
+	stop    chan struct{}
+	stopped sync.Once
+}
+
+// Opt configures a Context.
+type Opt func(*Context)
+
+// BatchInterval sets the time between batches. Required: there is no
+// default, and Run fails if it is not set to a positive duration.
+func BatchInterval(d time.Duration) Opt { return func(c *Context) { c.interval = d } }
+
+// WithClock sets the clock batches are scheduled by. Default: RealClock().
+// Tests pass a *ManualClock.
+func WithClock(clock Clock) Opt { return func(c *Context) { c.clock = clock } }
+
+// WithEngine sets the executor that runs every batch's RDDs. Default: a new
+// rdd.Engine with GOMAXPROCS parallelism.
+func WithEngine(e *rdd.Engine) Opt { return func(c *Context) { c.eng = e } }
+
+// WithLogger sets the logger for batch events. Default: slog.Default().
+func WithLogger(l *slog.Logger) Opt { return func(c *Context) { c.logger = l } }
+
+// Remember sets how long every stream keeps the RDDs of past batches
+// (Spark's ssc.remember). Default: one batch interval, or what the graph's
+// windows need, whichever is longer.
+func Remember(d time.Duration) Opt { return func(c *Context) { c.remember = d } }
+
+// NewContext returns a Context configured by opts. It starts nothing.
+func NewContext(opts ...Opt) *Context {
+	c := &Context{clock: RealClock(), logger: slog.Default(), stop: make(chan struct{})}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.eng == nil {
+		c.eng = rdd.NewEngine(rdd.WithLogger(c.logger))
+	}
+	return c
+}
+
+// BatchInterval returns the time between batches.
+func (c *Context) BatchInterval() time.Duration { return c.interval }
+
+// Engine returns the executor that runs the batches' RDDs.
+func (c *Context) Engine() *rdd.Engine { return c.eng }
+
+// Clock returns the clock batches are scheduled by.
+func (c *Context) Clock() Clock { return c.clock }
+
+// invalidf records a construction error, reported by Run.
+func (c *Context) invalidf(op, format string, args ...any) error {
+	err := fmt.Errorf("%s: %w: %s", op, ErrInvalid, fmt.Sprintf(format, args...))
+	c.mu.Lock()
+	c.errs = append(c.errs, err)
+	c.mu.Unlock()
+	return err
+}
+
+// register adds a stream to the graph and returns its id.
+func (c *Context) register(s stream) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID++
+	c.streams = append(c.streams, s)
+	return c.nextID
+}
+
+// Stop ends Run gracefully: no batch is generated after the current one,
+// and the batches already generated, with their output operations, finish
+// before Run returns (with nil). Stop may be called from any goroutine,
+// more than once, and before Run (Run then returns at once).
+func (c *Context) Stop() { c.stopped.Do(func() { close(c.stop) }) }
+
+// validate returns every construction error, and the graph-level ones.
+func (c *Context) validate() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	errs := append([]error(nil), c.errs...)
+	if c.interval <= 0 {
+		errs = append(errs, fmt.Errorf("dstream.Context: %w: batch interval %v, want > 0 (set BatchInterval)", ErrInvalid, c.interval))
+	}
+	if c.clock == nil {
+		errs = append(errs, fmt.Errorf("dstream.Context: %w: nil clock", ErrInvalid))
+	}
+	if len(c.outputs) == 0 {
+		errs = append(errs, fmt.Errorf("dstream.Context: %w: no output operation (ForeachRDD, Print, …): nothing would run", ErrInvalid))
+	}
+	return errors.Join(errs...)
+}

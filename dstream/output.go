@@ -1,0 +1,88 @@
+package dstream
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spatedev/spate/rdd"
+)
+
+// output is a registered output operation: for each batch, it prepares the
+// job (computing the stream's RDD graph) when the batch is generated, and
+// runs it when the batch is processed.
+type output struct {
+	name    string
+	prepare func(ctx context.Context, t time.Time) (func(ctx context.Context) error, error)
+}
+
+// addOutput registers an output operation on s's Context.
+func addOutput[T any](name string, s *DStream[T], run func(ctx context.Context, r *rdd.RDD[T], t time.Time) error) {
+	if s == nil || s.ctx == nil {
+		return
+	}
+	s.ctx.mu.Lock()
+	defer s.ctx.mu.Unlock()
+	s.ctx.outputs = append(s.ctx.outputs, &output{name: name,
+		prepare: func(ctx context.Context, t time.Time) (func(context.Context) error, error) {
+			r, err := s.rddAt(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context) error { return run(ctx, r, t) }, nil
+		}})
+}
+
+// ForeachRDD registers f as an output operation: for every batch, in batch
+// order, f gets the batch's RDD and time. This is where results leave the
+// stream (write to a store, commit offsets). An error from f fails the
+// batch: Run stops and returns it, naming the batch time.
+func ForeachRDD[T any](s *DStream[T], f func(ctx context.Context, r *rdd.RDD[T], t time.Time) error) {
+	if f == nil {
+		if s != nil && s.ctx != nil {
+			s.ctx.invalidf("dstream.ForeachRDD", "nil function")
+		}
+		return
+	}
+	addOutput("dstream.ForeachRDD", s, f)
+}
+
+// Print registers an output operation that writes the first n elements of
+// every batch to standard output (see PrintTo).
+func Print[T any](s *DStream[T], n int) { PrintTo(s, os.Stdout, n) }
+
+// PrintTo registers an output operation that writes the first n elements of
+// every batch to w, one per line, under a header with the batch time in
+// milliseconds, as Spark's print does; "..." follows when the batch has
+// more.
+func PrintTo[T any](s *DStream[T], w io.Writer, n int) {
+	if (w == nil || n < 1) && s != nil && s.ctx != nil {
+		s.ctx.invalidf("dstream.Print", "writer %v, n = %d: want a writer and n >= 1", w, n)
+		return
+	}
+	addOutput("dstream.Print", s, func(ctx context.Context, r *rdd.RDD[T], t time.Time) error {
+		first, err := rdd.Take(ctx, r, n+1)
+		if err != nil {
+			return err
+		}
+		const rule = "-------------------------------------------"
+		if _, err := fmt.Fprintf(w, "%s\nTime: %d ms\n%s\n", rule, t.UnixMilli(), rule); err != nil {
+			return err
+		}
+		for i, e := range first {
+			if i == n {
+				_, err = fmt.Fprintln(w, "...")
+				break
+			}
+			if _, err = fmt.Fprintln(w, e); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			_, err = fmt.Fprintln(w)
+		}
+		return err
+	})
+}

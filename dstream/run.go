@@ -1,0 +1,199 @@
+package dstream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// BatchError is a failed batch: the error Run returns when an output
+// operation (or generating a batch's RDDs) fails.
+type BatchError struct {
+	// Time is the batch time.
+	Time time.Time
+	// Op is the output operation or input that failed, e.g. "dstream.ForeachRDD".
+	Op string
+	// Err is the cause.
+	Err error
+}
+
+// Error names the batch time, the operation and the cause.
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("dstream: batch %s: %s: %v", e.Time.Format(time.RFC3339Nano), e.Op, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// batch is a generated batch: its time and one prepared job per output
+// operation, in registration order.
+type batch struct {
+	time time.Time
+	jobs []func(ctx context.Context) error
+	ops  []string
+}
+
+// Run validates the graph, starts the sources and runs a batch every batch
+// interval until ctx is cancelled, Stop is called or a batch fails.
+//
+// Batches are generated on the clock — the first at the first multiple of
+// the batch interval after Run starts — and processed one at a time in
+// time order; when processing falls behind, generated batches queue (their
+// scheduling delay grows) and are never dropped or reordered.
+//
+// After Stop, Run finishes the batches already generated and returns nil.
+// After ctx is cancelled, Run abandons queued batches, waits for the one
+// running (which sees the cancelled context) and returns ctx's error. After
+// a failure, no later batch is generated and Run returns a *BatchError.
+// Every goroutine Run starts has ended when it returns.
+func (c *Context) Run(ctx context.Context) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return ErrStopped
+	}
+	c.started = true
+	inputs, outputs, streams := c.inputs, c.outputs, c.streams
+	c.mu.Unlock()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, in := range inputs {
+		if err := in.start(runCtx); err != nil {
+			stopInputs(inputs[:i], c.logger)
+			return fmt.Errorf("dstream: starting %s: %w", in.name(), err)
+		}
+	}
+	defer stopInputs(inputs, c.logger)
+
+	q := &batchQueue{ready: make(chan struct{}, 1)}
+	genCtx, stopGen := context.WithCancel(runCtx)
+	var wg sync.WaitGroup
+	wg.Go(func() { q.finish(c.generate(genCtx, outputs, q)) })
+	defer wg.Wait()
+	defer stopGen()
+	wg.Go(func() {
+		// Stop ends generation; the processing loop then drains the queue.
+		select {
+		case <-c.stop:
+			stopGen()
+		case <-genCtx.Done():
+		}
+	})
+
+	remember := max(c.remember, c.interval)
+	for {
+		b, genErr, ok := q.next(runCtx)
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return genErr
+		}
+		for i, job := range b.jobs {
+			if err := job(runCtx); err != nil {
+				if ctxErr := ctx.Err(); ctxErr != nil {
+					return ctxErr
+				}
+				return &BatchError{Time: b.time, Op: b.ops[i], Err: err}
+			}
+		}
+		for _, s := range streams {
+			s.forget(b.time.Add(-remember))
+		}
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "dstream batch done", slog.Time("batch", b.time))
+	}
+}
+
+// generate produces a batch at every batch time until ctx ends, and returns
+// the error that stopped it, if a batch could not be generated.
+func (c *Context) generate(ctx context.Context, outputs []*output, q *batchQueue) error {
+	t := c.clock.Now().Truncate(c.interval).Add(c.interval)
+	for {
+		if err := c.clock.WaitUntil(ctx, t); err != nil {
+			return nil // stopped or cancelled: not a failure
+		}
+		b := batch{time: t}
+		for _, o := range outputs {
+			job, err := o.prepare(ctx, t)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return &BatchError{Time: t, Op: o.name, Err: err}
+			}
+			b.jobs, b.ops = append(b.jobs, job), append(b.ops, o.name)
+		}
+		q.push(b)
+		t = t.Add(c.interval)
+	}
+}
+
+func stopInputs(inputs []input, logger *slog.Logger) {
+	for _, in := range inputs {
+		if err := in.stop(); err != nil {
+			logger.Warn("dstream: stopping input failed", "input", in.name(), "error", err)
+		}
+	}
+}
+
+// batchQueue is the unbounded queue of generated batches between the
+// generator and the processing loop.
+type batchQueue struct {
+	mu      sync.Mutex
+	batches []batch
+	done    bool
+	err     error
+	ready   chan struct{} // signalled on push and finish
+}
+
+func (q *batchQueue) push(b batch) {
+	q.mu.Lock()
+	q.batches = append(q.batches, b)
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *batchQueue) finish(err error) {
+	q.mu.Lock()
+	q.done, q.err = true, err
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *batchQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the oldest batch; ok is false once the generator has
+// finished and the queue is empty, or ctx is done (then queued batches are
+// abandoned). genErr is the generator's failure, if any.
+func (q *batchQueue) next(ctx context.Context) (b batch, genErr error, ok bool) {
+	for {
+		q.mu.Lock()
+		if len(q.batches) > 0 && ctx.Err() == nil {
+			b = q.batches[0]
+			q.batches = q.batches[1:]
+			q.mu.Unlock()
+			return b, nil, true
+		}
+		if q.done || ctx.Err() != nil {
+			err := q.err
+			q.mu.Unlock()
+			return batch{}, err, false
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.ready:
+		case <-ctx.Done():
+		}
+	}
+}
