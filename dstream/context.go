@@ -36,6 +36,7 @@ type Context struct {
 	streams []stream
 	outputs []*output
 	started bool
+	zero    time.Time // the time before the first batch, set by Run
 	stop    chan struct{}
 	stopped sync.Once
 }

@@ -12,14 +12,52 @@ import (
 // stream is the untyped view of a DStream that the scheduler walks.
 type stream interface {
 	info() *streamInfo
-	// forget drops the RDDs of batches at or before t.
-	forget(t time.Time)
+	// forget drops the RDDs the stream no longer needs at batch time now.
+	forget(now time.Time, remember time.Duration)
 }
 
 type streamInfo struct {
 	ctx  *Context
 	id   int
 	name string
+	// slide is how often the stream has an RDD: the batch interval for
+	// inputs and per-batch operators, a window's slide for windows (and
+	// what is derived from them). 0 means the batch interval.
+	slide time.Duration
+	// keep is how long past RDDs must stay, for the windows over this
+	// stream or over streams derived from it (0: only the Context's
+	// remember duration).
+	keep time.Duration
+	// parents are the streams this one's RDDs are computed from.
+	parents []stream
+}
+
+// keepFor makes s, and every stream it is computed from, keep its RDDs for
+// at least d (a window over s reads s's past RDDs, which read their
+// parents' RDDs for the same times).
+func keepFor(s stream, d time.Duration) {
+	in := s.info()
+	if in.keep < d {
+		in.keep = d
+	}
+	for _, p := range in.parents {
+		keepFor(p, d)
+	}
+}
+
+// slideOr returns the stream's slide, defaulting to the batch interval.
+func (s *streamInfo) slideOr() time.Duration {
+	if s.slide > 0 {
+		return s.slide
+	}
+	return s.ctx.interval
+}
+
+// validAt reports whether the stream has an RDD at batch time t: t is a
+// whole number of slides after the Context's zero time.
+func (s *streamInfo) validAt(t time.Time) bool {
+	d := t.Sub(s.ctx.zero)
+	return d > 0 && d%s.slideOr() == 0
 }
 
 func (s *streamInfo) info() *streamInfo { return s }
@@ -54,26 +92,45 @@ func newStream[T any](c *Context, name string, compute func(ctx context.Context,
 	return s
 }
 
-// rddAt returns the stream's RDD for batch time t, computing it once.
+// rddAt returns the stream's RDD for batch time t, computing it once, or
+// nil if the stream has no RDD at t (t is not a multiple of its slide, or
+// is not after the Context's zero time).
 func (s *DStream[T]) rddAt(ctx context.Context, t time.Time) (*rdd.RDD[T], error) {
+	if !s.validAt(t) {
+		return nil, nil
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.generated[t]; ok {
+	r, ok := s.generated[t]
+	s.mu.Unlock()
+	if ok {
 		return r, nil
 	}
+	// Computed without the lock: an incremental window's RDD at t is built
+	// on the same stream's RDD at an earlier time.
 	r, err := s.compute(ctx, t)
 	if err != nil {
 		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.generated[t]; ok {
+		return prev, nil
 	}
 	s.generated[t] = r
 	return r, nil
 }
 
-func (s *DStream[T]) forget(t time.Time) {
+// forget drops (and unpersists) the RDDs older than the stream must keep
+// at batch time now: remember is the Context's remember duration.
+func (s *DStream[T]) forget(now time.Time, remember time.Duration) {
+	before := now.Add(-max(remember, s.keep))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for bt := range s.generated {
-		if !bt.After(t) {
+	for bt, r := range s.generated {
+		if !bt.After(before) {
+			if r != nil {
+				r.Unpersist()
+			}
 			delete(s.generated, bt)
 		}
 	}
@@ -98,6 +155,10 @@ type input interface {
 	start(ctx context.Context) error
 	stop() error
 	name() string
+	// generate computes the input's RDD for batch time t, so that every
+	// input is read at every batch time, in time order, whether or not an
+	// output needs it at that time.
+	generate(ctx context.Context, t time.Time) error
 }
 
 type sourceInput[T any] struct {
@@ -108,6 +169,10 @@ type sourceInput[T any] struct {
 func (in *sourceInput[T]) start(ctx context.Context) error { return in.src.Start(ctx) }
 func (in *sourceInput[T]) stop() error                     { return in.src.Stop() }
 func (in *sourceInput[T]) name() string                    { return in.s.String() }
+func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) error {
+	_, err := in.s.rddAt(ctx, t)
+	return err
+}
 
 // FromSource returns the input stream of src, named name (for example
 // "kafka.DirectStream").
@@ -118,7 +183,14 @@ func FromSource[T any](c *Context, name string, src Source[T]) *DStream[T] {
 			return nil, fmt.Errorf("%s: nil source", name)
 		})
 	}
+	var last time.Time
 	s := newStream(c, name, func(ctx context.Context, t time.Time) (*rdd.RDD[T], error) {
+		// A source is read once per batch, in time order: a batch asked
+		// for again after it was forgotten must not read the next data.
+		if !t.After(last) {
+			return nil, fmt.Errorf("%s: batch %v asked for after batch %v (it was forgotten too early)", name, t, last)
+		}
+		last = t
 		r, _, err := src.Batch(ctx, t)
 		return r, err
 	})

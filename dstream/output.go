@@ -28,8 +28,8 @@ func addOutput[T any](name string, s *DStream[T], run func(ctx context.Context, 
 	s.ctx.outputs = append(s.ctx.outputs, &output{name: name,
 		prepare: func(ctx context.Context, t time.Time) (func(context.Context) error, error) {
 			r, err := s.rddAt(ctx, t)
-			if err != nil {
-				return nil, err
+			if err != nil || r == nil {
+				return nil, err // nil: the stream has no RDD at t (a window between slides)
 			}
 			return func(ctx context.Context) error { return run(ctx, r, t) }, nil
 		}})

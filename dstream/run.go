@@ -59,6 +59,7 @@ func (c *Context) Run(ctx context.Context) error {
 	}
 	c.started = true
 	inputs, outputs, streams := c.inputs, c.outputs, c.streams
+	c.zero = c.clock.Now().Truncate(c.interval)
 	c.mu.Unlock()
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -74,7 +75,7 @@ func (c *Context) Run(ctx context.Context) error {
 	q := &batchQueue{ready: make(chan struct{}, 1)}
 	genCtx, stopGen := context.WithCancel(runCtx)
 	var wg sync.WaitGroup
-	wg.Go(func() { q.finish(c.generate(genCtx, outputs, q)) })
+	wg.Go(func() { q.finish(c.generate(genCtx, runCtx, inputs, outputs, q)) })
 	defer wg.Wait()
 	defer stopGen()
 	wg.Go(func() {
@@ -104,30 +105,42 @@ func (c *Context) Run(ctx context.Context) error {
 			}
 		}
 		for _, s := range streams {
-			s.forget(b.time.Add(-remember))
+			s.forget(b.time, remember)
 		}
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "dstream batch done", slog.Time("batch", b.time))
 	}
 }
 
-// generate produces a batch at every batch time until ctx ends, and returns
-// the error that stopped it, if a batch could not be generated.
-func (c *Context) generate(ctx context.Context, outputs []*output, q *batchQueue) error {
-	t := c.clock.Now().Truncate(c.interval).Add(c.interval)
+// generate produces a batch at every batch time until waitCtx ends (Stop),
+// and returns the error that stopped it, if a batch could not be generated.
+// A batch whose time has come is generated whole, with ctx (which only
+// Run's end cancels), even if Stop comes meanwhile.
+func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs []*output, q *batchQueue) error {
+	t := c.zero.Add(c.interval)
 	for {
-		if err := c.clock.WaitUntil(ctx, t); err != nil {
+		if err := c.clock.WaitUntil(waitCtx, t); err != nil {
 			return nil // stopped or cancelled: not a failure
+		}
+		failed := func(op string, err error) error {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return &BatchError{Time: t, Op: op, Err: err}
+		}
+		for _, in := range inputs {
+			if err := in.generate(ctx, t); err != nil {
+				return failed(in.name(), err)
+			}
 		}
 		b := batch{time: t}
 		for _, o := range outputs {
 			job, err := o.prepare(ctx, t)
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return &BatchError{Time: t, Op: o.name, Err: err}
+				return failed(o.name, err)
 			}
-			b.jobs, b.ops = append(b.jobs, job), append(b.ops, o.name)
+			if job != nil {
+				b.jobs, b.ops = append(b.jobs, job), append(b.ops, o.name)
+			}
 		}
 		q.push(b)
 		t = t.Add(c.interval)

@@ -11,20 +11,24 @@ import (
 // parent's RDD for it. A nil parent or a parent from another Context is a
 // construction error reported by Run.
 func derive[T, U any](name string, parent *DStream[T], f func(*rdd.RDD[T]) *rdd.RDD[U]) *DStream[U] {
-	if parent == nil {
+	if parent == nil || parent.ctx == nil {
 		return orphan[U](name)
 	}
-	return newStream(parent.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
+	s := newStream(parent.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
 		r, err := parent.rddAt(ctx, t)
-		if err != nil {
+		if err != nil || r == nil {
 			return nil, err
 		}
 		return f(r), nil
 	})
+	s.slide, s.parents = parent.slide, []stream{parent}
+	return s
 }
 
 // orphan returns a stream for an operator given a nil parent: it belongs
-// to no Context, so using it in a graph is reported by Run.
+// to no Context, so no output can be registered on it and operators on it
+// give orphans too. (The nil is the caller's bug; there is no Context to
+// report it to.)
 func orphan[U any](name string) *DStream[U] {
 	return &DStream[U]{streamInfo: streamInfo{name: name}, generated: map[time.Time]*rdd.RDD[U]{},
 		compute: func(context.Context, time.Time) (*rdd.RDD[U], error) { return nil, nil }}
@@ -62,14 +66,16 @@ func Filter[T any](s *DStream[T], keep func(T) bool) *DStream[T] {
 // join every batch with a fixed RDD.
 func Transform[T, U any](s *DStream[T], f func(r *rdd.RDD[T], t time.Time) *rdd.RDD[U]) *DStream[U] {
 	checkFn(s, "dstream.Transform", f == nil)
-	if s == nil {
+	if s == nil || s.ctx == nil {
 		return orphan[U]("dstream.Transform")
 	}
-	return newStream(s.ctx, "dstream.Transform", func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
+	out := newStream(s.ctx, "dstream.Transform", func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
 		r, err := s.rddAt(ctx, t)
-		if err != nil {
+		if err != nil || r == nil {
 			return nil, err
 		}
 		return f(r, t), nil
 	})
+	out.slide, out.parents = s.slide, []stream{s}
+	return out
 }

@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -82,3 +83,18 @@ func (r *RDD[T]) Unpersist() *RDD[T] {
 
 // IsPersisted reports whether Persist is in effect.
 func (r *RDD[T]) IsPersisted() bool { return r != nil && r.cache.Load() != nil }
+
+// LocalCheckpoint computes r (reading its persisted partitions if it has
+// them) and returns a new RDD holding those partitions in memory, with r's
+// partitioner and none of its lineage (Spark's localCheckpoint). Streams use
+// it to cut chains such as an incremental window built on the previous
+// window, which would otherwise grow with every batch.
+func LocalCheckpoint[T any](ctx context.Context, r *RDD[T]) (*RDD[T], error) {
+	parts, err := collectParts(ctx, "rdd.LocalCheckpoint", r)
+	if err != nil {
+		return nil, err
+	}
+	out := FromPartitions(r.eng, parts)
+	out.name, out.part = "rdd.LocalCheckpoint", r.part
+	return out, nil
+}

@@ -169,3 +169,17 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 			return b, err
 		}}
 }
+
+// PartitionedLike returns the option that partitions a keyed operator's
+// output the way r is partitioned: by r's partitioner when it has one over
+// K (so joining with r needs no shuffle of r), else hash over r's partition
+// count.
+func PartitionedLike[K comparable, V any](r *RDD[ops.KV[K, V]]) ShuffleOpt {
+	if r != nil {
+		if p, ok := r.part.(shuffle.Partitioner[K]); ok {
+			return WithPartitioner(p)
+		}
+		return Partitions(max(r.nparts, 1))
+	}
+	return nil
+}
