@@ -23,11 +23,12 @@ var ErrStopped = errors.New("dstream: context already run")
 // transformations, output operations); nothing runs before Run. A Context
 // runs once.
 type Context struct {
-	interval time.Duration
-	clock    Clock
-	eng      *rdd.Engine
-	logger   *slog.Logger
-	remember time.Duration
+	interval  time.Duration
+	clock     Clock
+	eng       *rdd.Engine
+	logger    *slog.Logger
+	remember  time.Duration
+	listeners []Listener
 
 	mu      sync.Mutex
 	nextID  int

@@ -157,21 +157,23 @@ type input interface {
 	name() string
 	// generate computes the input's RDD for batch time t, so that every
 	// input is read at every batch time, in time order, whether or not an
-	// output needs it at that time.
-	generate(ctx context.Context, t time.Time) error
+	// output needs it at that time. It returns the batch's record count.
+	generate(ctx context.Context, t time.Time) (int64, error)
 }
 
 type sourceInput[T any] struct {
-	s   *DStream[T]
-	src Source[T]
+	s       *DStream[T]
+	src     Source[T]
+	records int64 // of the last batch read
 }
 
 func (in *sourceInput[T]) start(ctx context.Context) error { return in.src.Start(ctx) }
 func (in *sourceInput[T]) stop() error                     { return in.src.Stop() }
 func (in *sourceInput[T]) name() string                    { return in.s.String() }
-func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) error {
+func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) (int64, error) {
+	in.records = 0
 	_, err := in.s.rddAt(ctx, t)
-	return err
+	return in.records, err
 }
 
 // FromSource returns the input stream of src, named name (for example
@@ -184,6 +186,7 @@ func FromSource[T any](c *Context, name string, src Source[T]) *DStream[T] {
 		})
 	}
 	var last time.Time
+	in := &sourceInput[T]{src: src}
 	s := newStream(c, name, func(ctx context.Context, t time.Time) (*rdd.RDD[T], error) {
 		// A source is read once per batch, in time order: a batch asked
 		// for again after it was forgotten must not read the next data.
@@ -191,11 +194,13 @@ func FromSource[T any](c *Context, name string, src Source[T]) *DStream[T] {
 			return nil, fmt.Errorf("%s: batch %v asked for after batch %v (it was forgotten too early)", name, t, last)
 		}
 		last = t
-		r, _, err := src.Batch(ctx, t)
+		r, records, err := src.Batch(ctx, t)
+		in.records = records
 		return r, err
 	})
+	in.s = s
 	c.mu.Lock()
-	c.inputs = append(c.inputs, &sourceInput[T]{s: s, src: src})
+	c.inputs = append(c.inputs, in)
 	c.mu.Unlock()
 	return s
 }

@@ -30,7 +30,7 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // batch is a generated batch: its time and one prepared job per output
 // operation, in registration order.
 type batch struct {
-	time time.Time
+	info BatchInfo
 	jobs []func(ctx context.Context) error
 	ops  []string
 }
@@ -96,19 +96,45 @@ func (c *Context) Run(ctx context.Context) error {
 			}
 			return genErr
 		}
-		for i, job := range b.jobs {
-			if err := job(runCtx); err != nil {
-				if ctxErr := ctx.Err(); ctxErr != nil {
-					return ctxErr
-				}
-				return &BatchError{Time: b.time, Op: b.ops[i], Err: err}
+		if err := c.process(runCtx, &b); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return ctxErr
 			}
+			return err
 		}
 		for _, s := range streams {
-			s.forget(b.time, remember)
+			s.forget(b.info.Time, remember)
 		}
-		c.logger.LogAttrs(ctx, slog.LevelDebug, "dstream batch done", slog.Time("batch", b.time))
 	}
+}
+
+// process runs a batch's output operations in order, telling the
+// listeners, and returns the first failure as a *BatchError.
+func (c *Context) process(ctx context.Context, b *batch) error {
+	b.info.ProcessingStart = c.clock.Now()
+	for _, l := range c.listeners {
+		l.OnBatchStarted(b.info)
+	}
+	for i, job := range b.jobs {
+		o := OutputInfo{Batch: b.info.Time, Index: i, Op: b.ops[i], Start: c.clock.Now()}
+		for _, l := range c.listeners {
+			l.OnOutputStarted(o)
+		}
+		err := job(ctx)
+		o.End, o.Err = c.clock.Now(), err
+		for _, l := range c.listeners {
+			l.OnOutputCompleted(o)
+		}
+		if err != nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: b.ops[i], Err: err}
+			break
+		}
+	}
+	b.info.ProcessingEnd = c.clock.Now()
+	for _, l := range c.listeners {
+		l.OnBatchCompleted(b.info)
+	}
+	return b.info.Err
 }
 
 // generate produces a batch at every batch time until waitCtx ends (Stop),
@@ -127,12 +153,15 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 			}
 			return &BatchError{Time: t, Op: op, Err: err}
 		}
+		b := batch{info: BatchInfo{Time: t, Records: make(map[string]int64, len(inputs))}}
 		for _, in := range inputs {
-			if err := in.generate(ctx, t); err != nil {
+			n, err := in.generate(ctx, t)
+			if err != nil {
 				return failed(in.name(), err)
 			}
+			b.info.Records[in.name()] = n
+			b.info.NumRecords += max(n, 0)
 		}
-		b := batch{time: t}
 		for _, o := range outputs {
 			job, err := o.prepare(ctx, t)
 			if err != nil {
@@ -141,6 +170,10 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 			if job != nil {
 				b.jobs, b.ops = append(b.jobs, job), append(b.ops, o.name)
 			}
+		}
+		b.info.SubmissionTime = c.clock.Now()
+		for _, l := range c.listeners {
+			l.OnBatchSubmitted(b.info)
 		}
 		q.push(b)
 		t = t.Add(c.interval)

@@ -1,0 +1,138 @@
+package dstream
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// BatchInfo describes one batch, as the listeners see it.
+type BatchInfo struct {
+	// Time is the batch time.
+	Time time.Time
+	// Records is the number of records each input read for the batch, by
+	// input stream (name#id); -1 when an input cannot tell.
+	Records map[string]int64
+	// NumRecords is the sum of Records (inputs that cannot tell count 0).
+	NumRecords int64
+	// SubmissionTime is when the batch was generated and queued.
+	SubmissionTime time.Time
+	// ProcessingStart and ProcessingEnd bound its processing (zero until
+	// then).
+	ProcessingStart, ProcessingEnd time.Time
+	// Err is the batch's failure, if it failed.
+	Err error
+}
+
+// SchedulingDelay is how long the batch waited in the queue before its
+// processing started.
+func (b BatchInfo) SchedulingDelay() time.Duration {
+	if b.ProcessingStart.IsZero() {
+		return 0
+	}
+	return b.ProcessingStart.Sub(b.SubmissionTime)
+}
+
+// ProcessingDelay is how long its output operations took.
+func (b BatchInfo) ProcessingDelay() time.Duration {
+	if b.ProcessingEnd.IsZero() {
+		return 0
+	}
+	return b.ProcessingEnd.Sub(b.ProcessingStart)
+}
+
+// TotalDelay is the scheduling delay plus the processing delay.
+func (b BatchInfo) TotalDelay() time.Duration { return b.SchedulingDelay() + b.ProcessingDelay() }
+
+// OutputInfo describes one output operation of one batch.
+type OutputInfo struct {
+	// Batch is the batch time.
+	Batch time.Time
+	// Index is the output operation's position in registration order.
+	Index int
+	// Op names the output operation, e.g. "dstream.ForeachRDD".
+	Op string
+	// Start and End bound its run (End is zero until it completes).
+	Start, End time.Time
+	// Err is its failure, if it failed.
+	Err error
+}
+
+// Listener receives the scheduler's events: Spark's StreamingListener. The
+// calls come from the scheduler's goroutines, in order for any one batch
+// (submitted, started, output started/completed for each output in order,
+// completed); a listener must not block for long, since the next batch
+// waits for it.
+type Listener interface {
+	OnBatchSubmitted(BatchInfo)
+	OnBatchStarted(BatchInfo)
+	OnBatchCompleted(BatchInfo)
+	OnOutputStarted(OutputInfo)
+	OnOutputCompleted(OutputInfo)
+}
+
+// BaseListener implements every Listener method as a no-op: embed it to
+// implement only some.
+type BaseListener struct{}
+
+// OnBatchSubmitted does nothing.
+func (BaseListener) OnBatchSubmitted(BatchInfo) {}
+
+// OnBatchStarted does nothing.
+func (BaseListener) OnBatchStarted(BatchInfo) {}
+
+// OnBatchCompleted does nothing.
+func (BaseListener) OnBatchCompleted(BatchInfo) {}
+
+// OnOutputStarted does nothing.
+func (BaseListener) OnOutputStarted(OutputInfo) {}
+
+// OnOutputCompleted does nothing.
+func (BaseListener) OnOutputCompleted(OutputInfo) {}
+
+// WithListener adds a listener. Listeners are called in the order added.
+func WithListener(l Listener) Opt {
+	return func(c *Context) {
+		if l != nil {
+			c.listeners = append(c.listeners, l)
+		}
+	}
+}
+
+// SlogListener returns a listener that logs every completed batch (at info
+// level, or error level for a failed one) with its records and delays, and
+// the other events at debug level.
+func SlogListener(l *slog.Logger) Listener { return slogListener{l} }
+
+type slogListener struct{ l *slog.Logger }
+
+func batchAttrs(b BatchInfo) []slog.Attr {
+	return []slog.Attr{slog.Time("batch", b.Time), slog.Int64("records", b.NumRecords),
+		slog.Duration("scheduling_delay", b.SchedulingDelay()), slog.Duration("processing_delay", b.ProcessingDelay()),
+		slog.Duration("total_delay", b.TotalDelay())}
+}
+
+func (s slogListener) OnBatchSubmitted(b BatchInfo) {
+	s.l.LogAttrs(context.Background(), slog.LevelDebug, "batch submitted", slog.Time("batch", b.Time), slog.Int64("records", b.NumRecords))
+}
+
+func (s slogListener) OnBatchStarted(b BatchInfo) {
+	s.l.LogAttrs(context.Background(), slog.LevelDebug, "batch started", slog.Time("batch", b.Time), slog.Duration("scheduling_delay", b.SchedulingDelay()))
+}
+
+func (s slogListener) OnBatchCompleted(b BatchInfo) {
+	if b.Err != nil {
+		s.l.LogAttrs(context.Background(), slog.LevelError, "batch failed", append(batchAttrs(b), slog.Any("error", b.Err))...)
+		return
+	}
+	s.l.LogAttrs(context.Background(), slog.LevelInfo, "batch completed", batchAttrs(b)...)
+}
+
+func (s slogListener) OnOutputStarted(o OutputInfo) {
+	s.l.LogAttrs(context.Background(), slog.LevelDebug, "output started", slog.Time("batch", o.Batch), slog.Int("index", o.Index), slog.String("op", o.Op))
+}
+
+func (s slogListener) OnOutputCompleted(o OutputInfo) {
+	s.l.LogAttrs(context.Background(), slog.LevelDebug, "output completed", slog.Time("batch", o.Batch), slog.Int("index", o.Index),
+		slog.String("op", o.Op), slog.Duration("duration", o.End.Sub(o.Start)), slog.Any("error", o.Err))
+}

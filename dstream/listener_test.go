@@ -1,0 +1,128 @@
+package dstream_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/rdd"
+)
+
+// recorder is a Listener that records events as strings and keeps the
+// completed batches.
+type recorder struct {
+	mu        sync.Mutex
+	events    []string
+	completed []dstream.BatchInfo
+	done      chan struct{} // receives one value per completed batch
+}
+
+func (r *recorder) add(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf(format, args...))
+}
+
+func sec(t time.Time) int64 { return int64(t.Sub(epoch) / time.Second) }
+
+func (r *recorder) OnBatchSubmitted(b dstream.BatchInfo) { r.add("submitted %d", sec(b.Time)) }
+func (r *recorder) OnBatchStarted(b dstream.BatchInfo)   { r.add("started %d", sec(b.Time)) }
+func (r *recorder) OnBatchCompleted(b dstream.BatchInfo) {
+	r.add("completed %d err=%v", sec(b.Time), b.Err != nil)
+	r.mu.Lock()
+	r.completed = append(r.completed, b)
+	r.mu.Unlock()
+	r.done <- struct{}{}
+}
+
+// awaitBatch waits (bounded) until the next batch has completed.
+func (r *recorder) awaitBatch(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no batch completed within 5s")
+	}
+}
+func (r *recorder) OnOutputStarted(o dstream.OutputInfo) {
+	r.add("output %d %s started %d", o.Index, o.Op, sec(o.Batch))
+}
+func (r *recorder) OnOutputCompleted(o dstream.OutputInfo) {
+	r.add("output %d %s completed %d err=%v", o.Index, o.Op, sec(o.Batch), o.Err != nil)
+}
+
+func TestListenersSeeMetricsInOrder(t *testing.T) {
+	rec := recorder{done: make(chan struct{}, 2)}
+	var logs bytes.Buffer
+	h := newHarness(t, dstream.WithListener(&rec), dstream.WithListener(dstream.SlogListener(slog.New(slog.NewTextHandler(&logs, nil)))))
+	a, _ := dstream.QueueStream(h.c, true, []int{1, 2, 3}, []int{4})
+	b, _ := dstream.QueueStream(h.c, true, []int{5})
+	const work = 300 * time.Millisecond
+	dstream.ForeachRDD(a, func(context.Context, *rdd.RDD[int], time.Time) error {
+		h.clock.Advance(work) // the output takes 300ms of clock time
+		return nil
+	})
+	boom := errors.New("boom")
+	dstream.ForeachRDD(b, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {
+		if sec(bt) == 2 {
+			return boom
+		}
+		return nil
+	})
+	h.start(context.Background())
+	// One batch at a time: each completes before the clock moves on, so the
+	// events of different batches do not interleave.
+	h.batches(1)
+	rec.awaitBatch(t)
+	h.batches(1)
+	rec.awaitBatch(t)
+	if err := h.result(); !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want boom", err)
+	}
+	want := []string{
+		"submitted 1", "started 1",
+		"output 0 dstream.ForeachRDD started 1", "output 0 dstream.ForeachRDD completed 1 err=false",
+		"output 1 dstream.ForeachRDD started 1", "output 1 dstream.ForeachRDD completed 1 err=false",
+		"completed 1 err=false",
+		"submitted 2", "started 2",
+		"output 0 dstream.ForeachRDD started 2", "output 0 dstream.ForeachRDD completed 2 err=false",
+		"output 1 dstream.ForeachRDD started 2", "output 1 dstream.ForeachRDD completed 2 err=true",
+		"completed 2 err=true",
+	}
+	if diff := cmp.Diff(want, rec.events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if len(rec.completed) != 2 {
+		t.Fatalf("%d completed batches, want 2", len(rec.completed))
+	}
+	first, second := rec.completed[0], rec.completed[1]
+	if diff := cmp.Diff(map[string]int64{"dstream.QueueStream#1": 3, "dstream.QueueStream#2": 1}, first.Records); diff != "" {
+		t.Errorf("batch 1 records (-want +got):\n%s", diff)
+	}
+	if first.NumRecords != 4 || second.NumRecords != 1 {
+		t.Errorf("NumRecords = %d, %d; want 4, 1", first.NumRecords, second.NumRecords)
+	}
+	for i, b := range rec.completed {
+		if b.ProcessingDelay() != work || b.SchedulingDelay() != 0 || b.TotalDelay() != work {
+			t.Errorf("batch %d: delays scheduling=%v processing=%v total=%v, want 0, %v, %v",
+				i+1, b.SchedulingDelay(), b.ProcessingDelay(), b.TotalDelay(), work, work)
+		}
+	}
+	var be *dstream.BatchError
+	if !errors.As(second.Err, &be) || !errors.Is(second.Err, boom) {
+		t.Errorf("batch 2 Err = %v, want a *BatchError wrapping boom", second.Err)
+	}
+	if !strings.Contains(logs.String(), "batch completed") || !strings.Contains(logs.String(), "batch failed") ||
+		!strings.Contains(logs.String(), "processing_delay=300ms") {
+		t.Errorf("slog listener logged:\n%s", logs.String())
+	}
+}
