@@ -243,7 +243,23 @@ func Glom[T any](r *RDD[T]) *RDD[[]T] {
 // MapValues returns the pairs with f applied to each value, keys unchanged.
 // It keeps r's partitioner.
 func MapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) W) *RDD[ops.KV[K, W]] {
-	out := narrow[ops.KV[K, W]]("rdd.MapValues", r)
+	var g func(K, V) W
+	if f != nil {
+		g = func(_ K, v V) W { return f(v) }
+	}
+	return mapValuesWithKey("rdd.MapValues", r, g)
+}
+
+// MapValuesWithKey is MapValues whose function also gets the key. It keeps
+// r's partitioner, so keyed state can be updated in place, partition by
+// partition (Spark reaches this with mapPartitions and
+// preservesPartitioning).
+func MapValuesWithKey[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(K, V) W) *RDD[ops.KV[K, W]] {
+	return mapValuesWithKey("rdd.MapValuesWithKey", r, f)
+}
+
+func mapValuesWithKey[K comparable, V, W any](name string, r *RDD[ops.KV[K, V]], f func(K, V) W) *RDD[ops.KV[K, W]] {
+	out := narrow[ops.KV[K, W]](name, r)
 	if out.err != nil {
 		return out
 	}
@@ -255,7 +271,7 @@ func MapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) W) *RDD[o
 	out.compute = func(tc *task, p int, yield func(ops.KV[K, W]) bool) error {
 		return r.iter(tc, p, func(kv ops.KV[K, V]) bool {
 			tc.cur = me
-			return yield(ops.KV[K, W]{Key: kv.Key, Value: f(kv.Value)})
+			return yield(ops.KV[K, W]{Key: kv.Key, Value: f(kv.Key, kv.Value)})
 		})
 	}
 	return out
