@@ -28,11 +28,14 @@
 //
 //	batch time   1   2   3   4   5   6   7
 //	batches      b1  b2  b3  b4  b5  b6  b7
-//	window @3   [b1  b2  b3]
-//	window @5           [b3  b4  b5]
-//	window @7                   [b5  b6  b7]
+//	window @2   [b1  b2]                      (partial: the first batches so far)
+//	window @4       [b2  b3  b4]
+//	window @6               [b4  b5  b6]
 //
-// ReduceByKeyAndWindow with an inverse function is incremental: a slide adds the
+// A windowed stream (and what is derived from it) has an RDD only at whole slides after
+// the time before the first batch; output operations on it run only then.
+//
+// ReduceByKeyAndWindowInv, with an inverse function, is incremental: a slide adds the
 // batches entering the window and subtracts, with the inverse, those leaving it, so its
 // cost is proportional to the batches that move, not to the window length.
 //
@@ -40,8 +43,9 @@
 //
 // UpdateStateByKey and MapWithState keep per-key state across batches, with an idle
 // timeout, an initial state and state snapshots. State lives in partitions co-located
-// with the keyed batch data, and is saved by name in checkpoints (package checkpoint),
-// so a rebuilt graph with the same operator names resumes from it.
+// with the keyed batch data (it is never shuffled), is kept in memory and is cut from
+// its lineage every batch. Saving it by name in checkpoints (package checkpoint), so
+// that a rebuilt graph resumes from it, is the checkpoint layer's work.
 //
 // # Metrics and failures
 //
