@@ -1,0 +1,34 @@
+// Package dstreamtest tests streaming operations batch by batch, with no
+// real time passing.
+//
+// A test states the input of every batch, the operation under test and the
+// output it wants for every batch. [Run] builds a [dstream.Context] on a
+// [ManualClock], feeds each input batch through a one-at-a-time queue
+// ([QueueStream]), applies the operation, collects every batch's output
+// with a ForeachRDD, and moves the clock one batch interval at a time, each
+// time only once the scheduler waits for its next batch, so no test sleeps.
+// It then stops the Context and compares each batch's output with the
+// wanted one using go-cmp, in order or, with [Unordered], as a multiset:
+//
+//	func TestWordLengths(t *testing.T) {
+//		dstreamtest.Run(t,
+//			[][]string{{"a bb", "ccc"}, nil, {"dd"}},
+//			func(s *dstream.DStream[string]) *dstream.DStream[int] {
+//				words := dstream.FlatMap(s, strings.Fields)
+//				return dstream.Map(words, func(w string) int { return len(w) })
+//			},
+//			[][]int{{1, 2, 3}, nil, {2}},
+//			dstreamtest.Unordered())
+//	}
+//
+// Batch k (counting from 1) has time start + k×interval, where start is a
+// fixed epoch (2026-01-01T00:00:00Z) truncated to the batch interval; a
+// failure names both. [Run2] does the same for an operation of two input
+// streams, and [RunBatches] returns the collected batches for a test to
+// check itself.
+//
+// For tests that need more control (pushing batches while the Context
+// runs, listeners, cancellation), build the Context directly with
+// [NewManualClock] and [QueueStream], which this package re-exports from
+// dstream, and drive the clock with ManualClock.AwaitWaiters and Advance.
+package dstreamtest

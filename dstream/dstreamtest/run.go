@@ -1,0 +1,257 @@
+package dstreamtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/rdd"
+)
+
+// epoch is the time the manual clock starts at, truncated to the batch
+// interval so that batch times are multiples of it.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// timeout bounds every wait of the helpers: for the scheduler to reach its
+// next batch, and for Run to return after Stop. It is a deadline for a
+// hung test, never a measure of speed.
+const timeout = 10 * time.Second
+
+// Opt configures [Run], [Run2] and [RunBatches].
+type Opt func(*config)
+
+type config struct {
+	interval    time.Duration
+	parallelism int
+	unordered   bool
+	cmpOpts     []cmp.Option
+}
+
+func newConfig(opts []Opt) config {
+	cfg := config{interval: time.Second, parallelism: 2}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return cfg
+}
+
+// Interval sets the batch interval of the Context. Default: 1s. It matters
+// to windowed operations, whose lengths and slides are multiples of it.
+func Interval(d time.Duration) Opt { return func(c *config) { c.interval = d } }
+
+// Parallelism sets how many tasks the Context's engine runs at once, and
+// so the default partition count of every input batch. Default: 2. Values
+// below 1 keep the default.
+func Parallelism(n int) Opt {
+	return func(c *config) {
+		if n >= 1 {
+			c.parallelism = n
+		}
+	}
+}
+
+// Unordered makes [Run] and [Run2] compare each batch as a multiset: the
+// order of a batch's elements does not matter (batches are still compared
+// in order). Default: each batch is compared in order. Elements are sorted
+// by their fmt.Sprint form, so they need not be ordered types.
+func Unordered() Opt { return func(c *config) { c.unordered = true } }
+
+// CmpOptions adds go-cmp options to the comparison of [Run] and [Run2],
+// e.g. cmp.AllowUnexported or cmpopts.EquateApprox. Default: none besides
+// cmpopts.EquateEmpty (a nil batch equals an empty one).
+func CmpOptions(opts ...cmp.Option) Opt {
+	return func(c *config) { c.cmpOpts = append(c.cmpOpts, opts...) }
+}
+
+// Run tests op batch by batch: it feeds input[k] as batch k+1 of a queue
+// stream, applies op, runs max(len(input), len(want)) batches on a manual
+// clock and compares the output of each with want. A batch beyond the end
+// of input is empty; a batch beyond the end of want, or a nil one, is
+// expected to be empty. Each differing batch is reported with t.Errorf,
+// naming the batch number (from 1) and time, with a diff (-want +got); a
+// failing Run, or op returning nil, is reported with t.Fatalf.
+func Run[T, U any](t testing.TB, input [][]T, op func(*dstream.DStream[T]) *dstream.DStream[U], want [][]U, opts ...Opt) {
+	t.Helper()
+	cfg := newConfig(opts)
+	got := RunBatches(t, input, op, max(len(input), len(want)), opts...)
+	compare(t, cfg, want, got)
+}
+
+// Run2 is [Run] for an operation of two input streams, fed from a and b;
+// it runs max(len(a), len(b), len(want)) batches.
+func Run2[A, B, U any](t testing.TB, a [][]A, b [][]B, op func(*dstream.DStream[A], *dstream.DStream[B]) *dstream.DStream[U], want [][]U, opts ...Opt) {
+	t.Helper()
+	cfg := newConfig(opts)
+	got := RunBatches2(t, a, b, op, max(len(a), len(b), len(want)), opts...)
+	compare(t, cfg, want, got)
+}
+
+// RunBatches feeds input[k] as batch k+1 of a queue stream, applies op,
+// runs nbatches batches on a manual clock and returns the output of each:
+// element k is batch k+1's, nil when the batch was empty or op's stream
+// had no RDD at its time (a window between slides). A failing Run, or op
+// returning nil, is reported with t.Fatalf. Options that concern the
+// comparison ([Unordered], [CmpOptions]) are ignored.
+func RunBatches[T, U any](t testing.TB, input [][]T, op func(*dstream.DStream[T]) *dstream.DStream[U], nbatches int, opts ...Opt) [][]U {
+	t.Helper()
+	if op == nil {
+		t.Fatalf("dstreamtest: nil op")
+	}
+	return runBatches(t, newConfig(opts), nbatches, func(c *dstream.Context) *dstream.DStream[U] {
+		in, _ := dstream.QueueStream(c, true, input...)
+		return op(in)
+	})
+}
+
+// RunBatches2 is [RunBatches] for an operation of two input streams, fed
+// from a and b.
+func RunBatches2[A, B, U any](t testing.TB, a [][]A, b [][]B, op func(*dstream.DStream[A], *dstream.DStream[B]) *dstream.DStream[U], nbatches int, opts ...Opt) [][]U {
+	t.Helper()
+	if op == nil {
+		t.Fatalf("dstreamtest: nil op")
+	}
+	return runBatches(t, newConfig(opts), nbatches, func(c *dstream.Context) *dstream.DStream[U] {
+		inA, _ := dstream.QueueStream(c, true, a...)
+		inB, _ := dstream.QueueStream(c, true, b...)
+		return op(inA, inB)
+	})
+}
+
+// batchTime returns the time of batch k (from 1) of a run with cfg.
+func (cfg config) batchTime(k int) time.Time {
+	return cfg.start().Add(time.Duration(k) * cfg.interval)
+}
+
+// start is the manual clock's initial time, aligned to the batch interval.
+func (cfg config) start() time.Time { return epoch.Truncate(cfg.interval) }
+
+// runBatches builds a Context with cfg, the graph with build, collects the
+// output of nbatches batches and returns it by batch number.
+func runBatches[U any](t testing.TB, cfg config, nbatches int, build func(*dstream.Context) *dstream.DStream[U]) [][]U {
+	t.Helper()
+	if cfg.interval <= 0 {
+		t.Fatalf("dstreamtest: batch interval %v, want > 0", cfg.interval)
+	}
+	clock := NewManualClock(cfg.start())
+	c := dstream.NewContext(dstream.BatchInterval(cfg.interval), dstream.WithClock(clock),
+		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(cfg.parallelism))))
+	out := build(c)
+	if out == nil {
+		t.Fatalf("dstreamtest: op returned a nil stream")
+	}
+	var (
+		mu  sync.Mutex
+		got = map[time.Time][]U{}
+	)
+	dstream.ForeachRDD(out, func(ctx context.Context, r *rdd.RDD[U], bt time.Time) error {
+		batch, err := rdd.Collect(ctx, r)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got[bt] = batch
+		return nil
+	})
+
+	r := startRun(c)
+	defer r.abandon() // on t.Fatalf (runtime.Goexit): nothing started may outlive the helper
+	for range nbatches {
+		if err := r.awaitScheduler(clock); err != nil {
+			if r.returned.Err() != nil { // Run failed before the batch: say why
+				t.Fatalf("dstreamtest: Run: %v", r.wait())
+			}
+			t.Fatalf("dstreamtest: the scheduler did not wait for the next batch: %v", err)
+		}
+		clock.Advance(cfg.interval)
+	}
+	c.Stop()
+	if err := r.wait(); err != nil {
+		t.Fatalf("dstreamtest: Run: %v", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	batches := make([][]U, nbatches)
+	for k := range batches {
+		batches[k] = got[cfg.batchTime(k+1)]
+	}
+	return batches
+}
+
+// running is a Context's Run in its own goroutine.
+type running struct {
+	cancel   context.CancelFunc
+	returned context.Context // done once Run has returned
+	done     chan struct{}   // closed once err is set
+	err      error
+}
+
+func startRun(c *dstream.Context) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	returned, setReturned := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, returned: returned, done: make(chan struct{})}
+	go func() {
+		defer setReturned()
+		r.err = c.Run(ctx)
+		close(r.done)
+	}()
+	return r
+}
+
+// awaitScheduler waits, bounded, until the scheduler waits for its next
+// batch; it fails early if Run returns meanwhile.
+func (r *running) awaitScheduler(clock *ManualClock) error {
+	ctx, cancel := context.WithTimeout(r.returned, timeout)
+	defer cancel()
+	return clock.AwaitWaiters(ctx, 1)
+}
+
+// wait waits, bounded, for Run to return and returns its error.
+func (r *running) wait() error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-r.done:
+		return r.err
+	case <-timer.C:
+		return fmt.Errorf("did not return within %v of Stop", timeout)
+	}
+}
+
+// abandon cancels Run and waits, bounded, for it to return.
+func (r *running) abandon() {
+	r.cancel()
+	_ = r.wait()
+}
+
+// compare reports, with t.Errorf, every batch of got that differs from
+// want.
+func compare[U any](t testing.TB, cfg config, want, got [][]U) {
+	t.Helper()
+	opts := append([]cmp.Option{cmpopts.EquateEmpty()}, cfg.cmpOpts...)
+	if cfg.unordered {
+		opts = append(opts, cmpopts.SortSlices(func(a, b U) bool { return fmt.Sprint(a) < fmt.Sprint(b) }))
+	}
+	for k := range max(len(want), len(got)) {
+		var w, g []U
+		if k < len(want) {
+			w = want[k]
+		}
+		if k < len(got) {
+			g = got[k]
+		}
+		if diff := cmp.Diff(w, g, opts...); diff != "" {
+			t.Errorf("batch %d (time %s): output mismatch (-want +got):\n%s",
+				k+1, cfg.batchTime(k+1).Format(time.RFC3339Nano), diff)
+		}
+	}
+}
