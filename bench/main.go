@@ -31,6 +31,9 @@ type benchmark struct {
 	// setup generates the data (not timed) for the given scale (1 = full
 	// size) and returns the number of input records and the two contenders.
 	setup func(scale float64) (records int, spate, hand contender)
+	// line, for benchmarks with their own output format, runs the
+	// benchmark and returns its line (setup is then nil).
+	line func(scale float64, rounds int) (string, error)
 }
 
 // contender computes the benchmark's result and returns a check of it,
@@ -40,6 +43,7 @@ type contender func(ctx context.Context) (check func() error, err error)
 var suite = []benchmark{
 	{name: "wordcount", setup: setupWordCount},
 	{name: "reducebykey1m", setup: setupReduceByKey},
+	{name: "batchoverhead", line: batchOverhead},
 }
 
 func main() {
@@ -86,6 +90,9 @@ func main() {
 }
 
 func run(b benchmark, scale float64, rounds int) (string, error) {
+	if b.line != nil {
+		return b.line(scale, rounds)
+	}
 	ctx := context.Background()
 	records, spate, hand := b.setup(scale)
 	// One untimed warm-up each, then interleaved timed rounds.
