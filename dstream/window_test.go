@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -220,5 +221,45 @@ func TestWindowValidation(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestIncrementalWindowMatchesPlainOnRandomInput is a property test: for
+// random batches and random window shapes, the incremental
+// ReduceByKeyAndWindowInv with a filter dropping exhausted keys equals the
+// plain ReduceByKeyAndWindow at every slide.
+func TestIncrementalWindowMatchesPlainOnRandomInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for trial := range 12 {
+		slide := 1 + rng.IntN(3)
+		length := slide * (1 + rng.IntN(4))
+		input := make([][]string, 6+rng.IntN(8))
+		for i := range input {
+			for range rng.IntN(6) {
+				input[i] = append(input[i], string(rune('a'+rng.IntN(5))))
+			}
+		}
+		name := fmt.Sprintf("trial%d_length%d_slide%d", trial, length, slide)
+		t.Run(name, func(t *testing.T) {
+			L, S := time.Duration(length)*interval, time.Duration(slide)*interval
+			pairs := func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
+				return dstream.Map(s, func(w string) ops.KV[string, int] { return ops.Pair(w, len(w)) })
+			}
+			plain := runBatches(t, input, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
+				return dstream.ReduceByKeyAndWindow(pairs(s), ops.Sum[int], L, S)
+			})
+			inc := runBatches(t, input, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
+				return dstream.ReduceByKeyAndWindowInv(pairs(s), ops.SumInv[int](), L, S,
+					func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions(1+rng.IntN(3)))
+			})
+			if len(plain) != len(inc) {
+				t.Fatalf("plain fired %d times, incremental %d", len(plain), len(inc))
+			}
+			for k, p := range plain {
+				if diff := cmp.Diff(pairsToMap(p), pairsToMap(inc[k])); diff != "" {
+					t.Errorf("batch %d: plain vs incremental (-plain +incremental):\n%s", k, diff)
+				}
+			}
+		})
 	}
 }
