@@ -44,6 +44,7 @@ var suite = []benchmark{
 	{name: "wordcount", setup: setupWordCount},
 	{name: "reducebykey1m", setup: setupReduceByKey},
 	{name: "batchoverhead", line: batchOverhead},
+	{name: "window", line: windowBench},
 }
 
 func main() {
