@@ -19,14 +19,7 @@ func windowed[T, U any](name string, s *DStream[T], length, slide time.Duration,
 		return orphan[U](name)
 	}
 	c := s.ctx
-	if base := s.slideOr(); base > 0 {
-		if length <= 0 || length%base != 0 {
-			c.invalidf(name, "window length %v is not a positive multiple of the parent's slide %v (batch interval %v)", length, base, c.interval)
-		}
-		if slide <= 0 || slide%base != 0 {
-			c.invalidf(name, "slide %v is not a positive multiple of the parent's slide %v (batch interval %v)", slide, base, c.interval)
-		}
-	}
+	checkWindow(name, s, length, slide)
 	out := newStream(c, name, func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
 		in, err := s.between(ctx, t.Add(-length), t)
 		if err != nil {
@@ -37,6 +30,20 @@ func windowed[T, U any](name string, s *DStream[T], length, slide time.Duration,
 	out.slide, out.parents = slide, []stream{s}
 	keepFor(s, length)
 	return out
+}
+
+// checkWindow records a construction error unless length and slide are
+// positive multiples of s's slide.
+func checkWindow[T any](name string, s *DStream[T], length, slide time.Duration) {
+	c := s.ctx
+	if base := s.slideOr(); base > 0 {
+		if length <= 0 || length%base != 0 {
+			c.invalidf(name, "window length %v is not a positive multiple of the parent's slide %v (batch interval %v)", length, base, c.interval)
+		}
+		if slide <= 0 || slide%base != 0 {
+			c.invalidf(name, "slide %v is not a positive multiple of the parent's slide %v (batch interval %v)", slide, base, c.interval)
+		}
+	}
 }
 
 // between returns the stream's RDDs for the times in (from, to], oldest
@@ -137,49 +144,78 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindowInv"
 	checkFn(s, name, !r.Valid())
+	if s == nil || s.ctx == nil {
+		return orphan[ops.KV[K, V]](name)
+	}
+	checkWindow(name, s, length, slide)
+	// Each batch is reduced once, and only its reduced pairs (one per key)
+	// are kept for when the batch leaves the window.
+	perBatch := derive(name, s, func(b *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
+		return rdd.ReduceByKey(b, r.Reduce, opts...)
+	})
+	eng := s.ctx.eng
+	// sum reduces the batches of a time range into one RDD partitioned by
+	// popts (a single batch already is).
+	sum := func(ctx context.Context, from, to time.Time, popts []rdd.ShuffleOpt) (*rdd.RDD[ops.KV[K, V]], int, error) {
+		rs, err := perBatch.between(ctx, from, to)
+		if err != nil || len(rs) == 0 {
+			return nil, 0, err
+		}
+		if len(rs) == 1 {
+			return rs[0], 1, nil
+		}
+		return rdd.ReduceByKey(rdd.Union(rs...), r.Reduce, popts...), len(rs), nil
+	}
 	var self *DStream[ops.KV[K, V]]
-	self = windowed(name, s, length, slide, func(ctx context.Context, t time.Time, _ []*rdd.RDD[ops.KV[K, V]]) (*rdd.RDD[ops.KV[K, V]], error) {
-		entering, err := s.between(ctx, t.Add(-slide), t)
-		if err != nil {
-			return nil, err
-		}
-		leaving, err := s.between(ctx, t.Add(-length-slide), t.Add(-length))
-		if err != nil {
-			return nil, err
-		}
+	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
 		var prev *rdd.RDD[ops.KV[K, V]]
+		var err error
 		if prevT := t.Add(-slide); self.validAt(prevT) {
 			if prev, err = self.rddAt(ctx, prevT); err != nil {
 				return nil, err
 			}
 		}
-		eng := s.ctx.eng
 		if prev == nil {
-			// The first window: nothing to take out yet.
-			return filterKeep(rdd.ReduceByKey(union(eng, entering), r.Reduce, opts...), keep).Persist(), nil
+			// The first window: the batches so far, nothing to take out.
+			in, _, err := sum(ctx, t.Add(-length), t, opts)
+			if err != nil {
+				return nil, err
+			}
+			if in == nil {
+				in = rdd.Empty[ops.KV[K, V]](eng)
+			}
+			return filterKeep(in, keep).Persist(), nil
 		}
 		// Cut the chain of windows (each built on the previous one), and
-		// partition everything like the previous window so that it is never
-		// shuffled again.
+		// partition everything like the previous window so that it is
+		// never shuffled again.
 		if prev, err = rdd.LocalCheckpoint(ctx, prev); err != nil {
 			return nil, err
 		}
 		popts := []rdd.ShuffleOpt{rdd.PartitionedLike(prev)}
-		in := rdd.ReduceByKey(union(eng, entering), r.Reduce, popts...)
-		added := rdd.MapValues(rdd.FullOuterJoin(prev, in, popts...), func(j ops.Joined[ops.Maybe[V], ops.Maybe[V]]) V {
-			switch {
-			case j.Left.Ok && j.Right.Ok:
-				return r.Reduce(j.Left.Value, j.Right.Value)
-			case j.Left.Ok:
-				return j.Left.Value
-			default:
-				return j.Right.Value
-			}
-		})
-		out := added
-		if len(leaving) > 0 {
-			out2 := rdd.ReduceByKey(union(eng, leaving), r.Reduce, popts...)
-			out = rdd.MapValues(rdd.LeftOuterJoin(added, out2, popts...), func(j ops.Joined[V, ops.Maybe[V]]) V {
+		out := prev
+		in, _, err := sum(ctx, t.Add(-slide), t, popts)
+		if err != nil {
+			return nil, err
+		}
+		if in != nil {
+			out = rdd.MapValues(rdd.FullOuterJoin(out, in, popts...), func(j ops.Joined[ops.Maybe[V], ops.Maybe[V]]) V {
+				switch {
+				case j.Left.Ok && j.Right.Ok:
+					return r.Reduce(j.Left.Value, j.Right.Value)
+				case j.Left.Ok:
+					return j.Left.Value
+				default:
+					return j.Right.Value
+				}
+			})
+		}
+		leaving, _, err := sum(ctx, t.Add(-length-slide), t.Add(-length), popts)
+		if err != nil {
+			return nil, err
+		}
+		if leaving != nil {
+			out = rdd.MapValues(rdd.LeftOuterJoin(out, leaving, popts...), func(j ops.Joined[V, ops.Maybe[V]]) V {
 				if j.Right.Ok {
 					return r.Inverse(j.Left, j.Right.Value)
 				}
@@ -188,10 +224,11 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		}
 		return filterKeep(out, keep).Persist(), nil
 	})
+	self.slide, self.parents = slide, []stream{perBatch}
 	// Each slide reads the previous result, and the batches that left the
 	// window up to a slide before it.
 	keepFor(self, slide)
-	keepFor(s, length+slide)
+	keepFor(perBatch, length+slide)
 	return self
 }
 
