@@ -156,15 +156,15 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 	eng := s.ctx.eng
 	// sum reduces the batches of a time range into one RDD partitioned by
 	// popts (a single batch already is).
-	sum := func(ctx context.Context, from, to time.Time, popts []rdd.ShuffleOpt) (*rdd.RDD[ops.KV[K, V]], int, error) {
+	sum := func(ctx context.Context, from, to time.Time, popts []rdd.ShuffleOpt) (*rdd.RDD[ops.KV[K, V]], error) {
 		rs, err := perBatch.between(ctx, from, to)
 		if err != nil || len(rs) == 0 {
-			return nil, 0, err
+			return nil, err
 		}
 		if len(rs) == 1 {
-			return rs[0], 1, nil
+			return rs[0], nil
 		}
-		return rdd.ReduceByKey(rdd.Union(rs...), r.Reduce, popts...), len(rs), nil
+		return rdd.ReduceByKey(rdd.Union(rs...), r.Reduce, popts...), nil
 	}
 	var self *DStream[ops.KV[K, V]]
 	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
@@ -177,7 +177,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		}
 		if prev == nil {
 			// The first window: the batches so far, nothing to take out.
-			in, _, err := sum(ctx, t.Add(-length), t, opts)
+			in, err := sum(ctx, t.Add(-length), t, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -194,7 +194,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		}
 		popts := []rdd.ShuffleOpt{rdd.PartitionedLike(prev)}
 		out := prev
-		in, _, err := sum(ctx, t.Add(-slide), t, popts)
+		in, err := sum(ctx, t.Add(-slide), t, popts)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +210,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 				}
 			})
 		}
-		leaving, _, err := sum(ctx, t.Add(-length-slide), t.Add(-length), popts)
+		leaving, err := sum(ctx, t.Add(-length-slide), t.Add(-length), popts)
 		if err != nil {
 			return nil, err
 		}
