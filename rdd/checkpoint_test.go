@@ -64,3 +64,50 @@ func TestLocalCheckpointReportsErrors(t *testing.T) {
 		t.Fatal("LocalCheckpoint of an invalid RDD succeeded")
 	}
 }
+
+func TestComputedAndLocalCheckpointOfAComputedRDD(t *testing.T) {
+	ctx := context.Background()
+	var calls atomic.Int64
+	r := rdd.Map(rdd.Parallelize(rdd.NewEngine(), []int{1, 2, 3, 4}, 2), func(x int) int {
+		calls.Add(1)
+		return x * 10
+	})
+	if r.Computed() {
+		t.Error("an RDD that is not persisted reports Computed")
+	}
+	r.Persist()
+	if _, err := rdd.Take(ctx, r, 1); err != nil { // computes partition 0 only
+		t.Fatal(err)
+	}
+	if r.Computed() {
+		t.Error("Computed with one of two partitions kept")
+	}
+	if _, err := rdd.Count(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Computed() {
+		t.Fatal("not Computed after Count over a persisted RDD")
+	}
+	calls.Store(0)
+	cp, err := rdd.LocalCheckpoint(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rdd.CollectPartitions(ctx, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]int{{10, 20}, {30, 40}}, got); diff != "" {
+		t.Errorf("partitions (-want +got):\n%s", diff)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("checkpointing a computed RDD ran the function %d times, want 0", n)
+	}
+	r.Unpersist()
+	if r.Computed() {
+		t.Error("Computed after Unpersist")
+	}
+	if got, _ := rdd.Collect(ctx, cp); len(got) != 4 {
+		t.Errorf("the checkpoint lost its data when the source was unpersisted: %v", got)
+	}
+}

@@ -74,3 +74,23 @@ func ExampleMapPartitions() {
 	// partition 1: sum 15
 	// partition 2: sum 24
 }
+
+func ExampleZipPartitions() {
+	ctx := context.Background()
+	eng := rdd.NewEngine()
+	names := rdd.Parallelize(eng, []string{"ann", "bob", "cid", "dee"}, 2)
+	scores := rdd.Parallelize(eng, []int{7, 9, 4, 8}, 2)
+	// Partition i of names goes with partition i of scores.
+	paired := rdd.ZipPartitions(names, scores, func(_ context.Context, _ int, ns iter.Seq[string], ss iter.Seq[int], emit func(string)) error {
+		next, stop := iter.Pull(ss)
+		defer stop()
+		for n := range ns {
+			s, _ := next()
+			emit(fmt.Sprintf("%s=%d", n, s))
+		}
+		return nil
+	})
+	got, _ := rdd.Collect(ctx, paired)
+	fmt.Println(got)
+	// Output: [ann=7 bob=9 cid=4 dee=8]
+}

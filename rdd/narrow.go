@@ -117,40 +117,70 @@ func MapPartitions[T, U any](r *RDD[T], f func(ctx context.Context, part int, in
 	if f == nil {
 		return out.fail(invalid(out.name, "nil function"))
 	}
-	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		stopped, used := false, false
-		var upErr error
-		in := func(y func(T) bool) {
-			if used || stopped {
-				return
-			}
-			used = true
-			upErr = r.iter(tc, p, func(t T) bool {
-				tc.cur = me
-				return !stopped && y(t)
-			})
-		}
-		emit := func(u U) {
-			if stopped {
-				return
-			}
-			if !yield(u) {
-				stopped = true
-			}
-			tc.cur = me
-		}
-		tc.cur = me
-		err := f(tc.ctx, p, in, emit)
-		if upErr != nil {
-			return upErr
-		}
-		if err != nil {
-			return &TaskError{Op: out.name, Partition: p, Err: err}
-		}
-		return nil
+		run := partitionRun(tc, &out.info, p, yield)
+		return run.finish(f(tc.ctx, p, seqOf(run, r), run.emit))
 	}
 	return out
+}
+
+// partRun is one run of a user function over whole partitions
+// (MapPartitions, ZipPartitions): it hands the function single-use
+// iterators over the parents' partitions and an emit function, and stops
+// both when the consumer stops early.
+type partRun[U any] struct {
+	tc      *task
+	me      *info
+	p       int
+	stopped bool
+	upErr   error // the first error reading a parent
+	yield   func(U) bool
+}
+
+func partitionRun[U any](tc *task, me *info, p int, yield func(U) bool) *partRun[U] {
+	tc.cur = me
+	return &partRun[U]{tc: tc, me: me, p: p, yield: yield}
+}
+
+func (run *partRun[U]) emit(u U) {
+	if run.stopped {
+		return
+	}
+	if !run.yield(u) {
+		run.stopped = true
+	}
+	run.tc.cur = run.me
+}
+
+// seqOf returns a single-use iterator over partition p of r: a second
+// range over it yields nothing.
+func seqOf[T, U any](run *partRun[U], r *RDD[T]) iter.Seq[T] {
+	used := false
+	return func(y func(T) bool) {
+		if used || run.stopped {
+			return
+		}
+		used = true
+		err := r.iter(run.tc, run.p, func(t T) bool {
+			run.tc.cur = run.me
+			return !run.stopped && y(t)
+		})
+		if err != nil && run.upErr == nil {
+			run.upErr = err
+		}
+	}
+}
+
+// finish returns the run's error: a parent's first, else the function's
+// as a *TaskError naming the partition.
+func (run *partRun[U]) finish(err error) error {
+	if run.upErr != nil {
+		return run.upErr
+	}
+	if err != nil {
+		return &TaskError{Op: run.me.name, Partition: run.p, Err: err}
+	}
+	return nil
 }
 
 // Union returns the RDD of all of rs's partitions, in argument order (narrow:

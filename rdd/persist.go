@@ -84,17 +84,40 @@ func (r *RDD[T]) Unpersist() *RDD[T] {
 // IsPersisted reports whether Persist is in effect.
 func (r *RDD[T]) IsPersisted() bool { return r != nil && r.cache.Load() != nil }
 
+// Computed reports whether r is persisted and every partition has been
+// computed and kept, so that actions on r, and LocalCheckpoint, read memory
+// only.
+func (r *RDD[T]) Computed() bool {
+	c := cacheOf(r)
+	return c != nil && c.complete()
+}
+
 // LocalCheckpoint computes r (reading its persisted partitions if it has
 // them) and returns a new RDD holding those partitions in memory, with r's
 // partitioner and none of its lineage (Spark's localCheckpoint). Streams use
 // it to cut chains such as an incremental window built on the previous
 // window, which would otherwise grow with every batch.
 func LocalCheckpoint[T any](ctx context.Context, r *RDD[T]) (*RDD[T], error) {
-	parts, err := collectParts(ctx, "rdd.LocalCheckpoint", r)
-	if err != nil {
-		return nil, err
+	var parts [][]T
+	if c := cacheOf(r); c != nil && c.complete() {
+		// Kept partitions are never modified: share them instead of
+		// copying.
+		parts = c.parts
+	} else {
+		var err error
+		if parts, err = collectParts(ctx, "rdd.LocalCheckpoint", r); err != nil {
+			return nil, err
+		}
 	}
 	out := FromPartitions(r.eng, parts)
 	out.name, out.part = "rdd.LocalCheckpoint", r.part
 	return out, nil
+}
+
+// cacheOf returns r's cache, or nil for a nil or unpersisted RDD.
+func cacheOf[T any](r *RDD[T]) *cache[T] {
+	if r == nil {
+		return nil
+	}
+	return r.cache.Load()
 }
