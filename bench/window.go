@@ -16,7 +16,8 @@ import (
 // per batch (Zipf over a 100k vocabulary), a one-batch slide, windows of 10
 // and 60 batches, against one batch's plain ReduceByKey in the same run.
 // Once the window is full, a slide should cost about the same whatever the
-// window length. It prints
+// window length. Both sides are medians: of the slides timed once the
+// windows are full, and of repeated single-batch runs. It prints
 //
 //	window: w10_ms=<ms per slide> w60_ms=<ms per slide> batch_ms=<ms> ratio=<w60/batch>
 func windowBench(scale float64, rounds int) (string, error) {
@@ -34,9 +35,10 @@ func windowBench(scale float64, rounds int) (string, error) {
 	}
 	ctx := context.Background()
 
-	// perSlide runs length+measured batches and returns the mean wall time
-	// of the last measured slides.
-	perSlide := func(length int) (time.Duration, error) {
+	// perSlide runs length+measured batches and returns the wall time of
+	// each of the last measured slides (from one batch's output to the
+	// next's).
+	perSlide := func(length int) ([]time.Duration, error) {
 		clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng))
 		in, _ := dstream.QueueStream(c, true, batches[:length+measured]...)
@@ -53,18 +55,22 @@ func windowBench(scale float64, rounds int) (string, error) {
 		go func() { errc <- c.Run(ctx) }()
 		for range length + measured {
 			if err := clock.AwaitWaiters(ctx, 1); err != nil {
-				return 0, err
+				return nil, err
 			}
 			clock.Advance(time.Second)
 		}
 		c.Stop()
 		if err := <-errc; err != nil {
-			return 0, err
+			return nil, err
 		}
 		if len(done) != length+measured {
-			return 0, fmt.Errorf("window %d: %d batches processed, want %d", length, len(done), length+measured)
+			return nil, fmt.Errorf("window %d: %d batches processed, want %d", length, len(done), length+measured)
 		}
-		return done[len(done)-1].Sub(done[length-1]) / measured, nil
+		var slides []time.Duration
+		for i := length; i < len(done); i++ {
+			slides = append(slides, done[i].Sub(done[i-1]))
+		}
+		return slides, nil
 	}
 	oneBatch := func() (time.Duration, error) {
 		start := time.Now()
@@ -82,11 +88,14 @@ func windowBench(scale float64, rounds int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b, err := oneBatch()
-		if err != nil {
-			return "", err
+		for range 5 { // one batch is short: time it more often
+			b, err := oneBatch()
+			if err != nil {
+				return "", err
+			}
+			bs = append(bs, b)
 		}
-		w10s, w60s, bs = append(w10s, w10), append(w60s, w60), append(bs, b)
+		w10s, w60s = append(w10s, w10...), append(w60s, w60...)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	w10, w60, b := median(w10s), median(w60s), median(bs)

@@ -58,6 +58,18 @@ func (h *harness) awaitGenerator() {
 	}
 }
 
+// runBatches starts Run, runs n batches, stops gracefully and fails the
+// test if Run returns an error.
+func (h *harness) runBatches(n int) {
+	h.t.Helper()
+	h.start(context.Background())
+	h.batches(n)
+	h.c.Stop()
+	if err := h.result(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // result waits (bounded) for Run to return.
 func (h *harness) result() error {
 	h.t.Helper()
@@ -155,12 +167,7 @@ func TestOutputsRunInRegistrationOrderAndShareTheBatchRDD(t *testing.T) {
 			return nil
 		})
 	}
-	h.start(context.Background())
-	h.batches(2)
-	h.c.Stop()
-	if err := h.result(); err != nil {
-		t.Fatal(err)
-	}
+	h.runBatches(2)
 	if diff := cmp.Diff([]string{"first", "second", "first", "second"}, order); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
@@ -298,12 +305,7 @@ func TestPrint(t *testing.T) {
 	in, _ := dstream.QueueStream(h.c, true, []int{1, 2, 3}, []int{4})
 	var buf bytes.Buffer
 	dstream.PrintTo(in, &buf, 2)
-	h.start(context.Background())
-	h.batches(2)
-	h.c.Stop()
-	if err := h.result(); err != nil {
-		t.Fatal(err)
-	}
+	h.runBatches(2)
 	rule := "-------------------------------------------"
 	want := rule + "\nTime: 1767225601000 ms\n" + rule + "\n1\n2\n...\n\n" +
 		rule + "\nTime: 1767225602000 ms\n" + rule + "\n4\n\n"
@@ -322,12 +324,7 @@ func TestTransform(t *testing.T) {
 	})
 	var got collector[string]
 	dstream.ForeachRDD(counted, got.foreach)
-	h.start(context.Background())
-	h.batches(1)
-	h.c.Stop()
-	if err := h.result(); err != nil {
-		t.Fatal(err)
-	}
+	h.runBatches(1)
 	if len(got.data) != 1 {
 		t.Fatalf("got %d batches, want 1", len(got.data))
 	}

@@ -37,14 +37,17 @@
 //
 // ReduceByKeyAndWindowInv, with an inverse function, is incremental: a slide adds the
 // batches entering the window and subtracts, with the inverse, those leaving it, so its
-// cost is proportional to the batches that move, not to the window length.
+// cost is proportional to the batches that move, not to the window length. Its running
+// values live in one table per partition, updated in place every slide.
 //
 // # State
 //
 // UpdateStateByKey and MapWithState keep per-key state across batches, with an idle
 // timeout, an initial state and state snapshots. State lives in partitions co-located
-// with the keyed batch data (it is never shuffled), is kept in memory and is cut from
-// its lineage every batch. Saving it by name in checkpoints (package checkpoint), so
+// with the keyed batch data (it is never shuffled) and is kept in memory. Each batch's
+// state RDD is built on the previous one, whose lineage is cut as soon as processing has
+// computed it: the generator never runs a job itself, and the chain is never longer
+// than the queue of batches waiting to be processed. Saving it by name in checkpoints (package checkpoint), so
 // that a rebuilt graph resumes from it, is the checkpoint layer's work.
 //
 // # Metrics and failures

@@ -3,7 +3,6 @@ package dstream
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spatedev/spate/ops"
@@ -110,9 +109,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 			if err != nil {
 				return nil, err
 			}
-			if prev, err = rdd.LocalCheckpoint(ctx, nextStates(pc)); err != nil {
-				return nil, fmt.Errorf("%s: reading the state of %v: %w", name, pt, err)
-			}
+			prev = nextStates(cut(ctx, pc))
 		}
 		var opts []rdd.ShuffleOpt
 		switch {

@@ -67,12 +67,7 @@ func TestMapWithState(t *testing.T) {
 		gotSnaps[int(bt.Sub(epoch)/interval)] = m
 		return err
 	})
-	h.start(context.Background())
-	h.batches(len(windowInput))
-	h.c.Stop()
-	if err := h.result(); err != nil {
-		t.Fatal(err)
-	}
+	h.runBatches(len(windowInput))
 	if updateErr != nil {
 		t.Fatal(updateErr)
 	}

@@ -67,12 +67,7 @@ func TestReduceByKey(t *testing.T) {
 		parts = append(parts, r.NumPartitions())
 		return got.foreach(ctx, r, bt)
 	})
-	h.start(context.Background())
-	h.batches(len(pairInput))
-	h.c.Stop()
-	if err := h.result(); err != nil {
-		t.Fatal(err)
-	}
+	h.runBatches(len(pairInput))
 	if len(got.data) != len(pairInput) {
 		t.Fatalf("got %d batches, want %d", len(got.data), len(pairInput))
 	}

@@ -96,12 +96,7 @@ func TestRepartition(t *testing.T) {
 		parts = append(parts, r.NumPartitions())
 		return got.foreach(ctx, r, bt)
 	})
-	h.start(context.Background())
-	h.batches(len(perBatchInput))
-	h.c.Stop()
-	if err := h.result(); err != nil {
-		t.Fatal(err)
-	}
+	h.runBatches(len(perBatchInput))
 	if diff := cmp.Diff(perBatchInput, got.data, anyOrder[int](), equateEmpty); diff != "" {
 		t.Errorf("batches (-want +got):\n%s", diff)
 	}

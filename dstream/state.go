@@ -44,9 +44,7 @@ func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update f
 		if prev == nil {
 			prev = rdd.Empty[ops.KV[K, S]](s.ctx.eng)
 		} else {
-			if prev, err = rdd.LocalCheckpoint(ctx, prev); err != nil {
-				return nil, fmt.Errorf("%s: reading the state of %v: %w", name, t.Add(-self.slideOr()), err)
-			}
+			prev = cut(ctx, prev)
 			popts = []rdd.ShuffleOpt{rdd.PartitionedLike(prev)}
 		}
 		grouped := rdd.CoGroup(batch, prev, popts...)
@@ -65,6 +63,21 @@ func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update f
 	self.slide, self.parents = s.slide, []stream{s}
 	keepFor(self, self.slideOr())
 	return self
+}
+
+// cut returns r without its lineage if r is persisted and already computed
+// (no job runs: the kept partitions are shared), else r itself. A stateful
+// stream builds each batch's RDD on the previous one: cutting the chain
+// whenever processing has computed it keeps it as short as the queue of
+// batches waiting to be processed, and the generator never runs a job that
+// processing is running too.
+func cut[T any](ctx context.Context, r *rdd.RDD[T]) *rdd.RDD[T] {
+	if r.Computed() {
+		if lc, err := rdd.LocalCheckpoint(ctx, r); err == nil {
+			return lc
+		}
+	}
+	return r
 }
 
 // Slice returns the stream's RDDs for the batch times from from to to,

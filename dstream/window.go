@@ -2,7 +2,9 @@ package dstream
 
 import (
 	"context"
+	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/spatedev/spate/ops"
@@ -134,13 +136,18 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 // ReduceByKeyAndWindowInv is the incremental ReduceByKeyAndWindow: each
 // slide takes the previous window's result, folds in the batches that
 // entered with r.Reduce and takes out the batches that left with
-// r.Inverse, so a slide costs the entering and leaving batches plus the
-// keys, not the whole window. Keys whose value is taken out entirely stay
-// (with the inverse's result, e.g. 0) unless keep is given: then only the
-// pairs for which keep returns true stay. The result is hash-partitioned
-// (Partitions, WithPartitioner as for rdd.ReduceByKey; default: the batch
-// RDD's partition count), which makes the previous window's join with the
-// new batches free of a shuffle.
+// r.Inverse, so a slide costs the entering and leaving batches plus one
+// copy of the result, not the whole window. Keys whose value is taken out
+// entirely stay (with the inverse's result, e.g. 0) unless keep is given:
+// then only the pairs for which keep returns true stay. keep must only
+// drop keys with nothing left in the window: a value still in the window
+// for a dropped key is not taken out when it leaves. The result is
+// hash-partitioned (Partitions, WithPartitioner as for rdd.ReduceByKey;
+// default: the batch RDD's partition count).
+//
+// The window's running values live in one table per partition, owned by
+// the stream and updated in place every slide; each slide's RDD is a
+// persisted copy of the tables.
 func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindowInv"
 	checkFn(s, name, !r.Valid())
@@ -153,90 +160,201 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 	perBatch := derive(name, s, func(b *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
 		return rdd.ReduceByKey(b, r.Reduce, opts...)
 	})
-	eng := s.ctx.eng
 	// sum reduces the batches of a time range into one RDD partitioned by
-	// popts (a single batch already is).
+	// popts.
 	sum := func(ctx context.Context, from, to time.Time, popts []rdd.ShuffleOpt) (*rdd.RDD[ops.KV[K, V]], error) {
 		rs, err := perBatch.between(ctx, from, to)
 		if err != nil || len(rs) == 0 {
 			return nil, err
 		}
 		if len(rs) == 1 {
-			return rs[0], nil
+			return rdd.PartitionBy(rs[0], popts...), nil // free when alike
 		}
 		return rdd.ReduceByKey(rdd.Union(rs...), r.Reduce, popts...), nil
 	}
-	var self *DStream[ops.KV[K, V]]
+	var (
+		self  *DStream[ops.KV[K, V]]
+		popts []rdd.ShuffleOpt // the tables' partitioning, set by the first window
+		state *windowTables[K, V]
+	)
 	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
-		var prev *rdd.RDD[ops.KV[K, V]]
-		var err error
-		if prevT := t.Add(-slide); self.validAt(prevT) {
-			if prev, err = self.rddAt(ctx, prevT); err != nil {
-				return nil, err
-			}
-		}
-		if prev == nil {
+		prevT := t.Add(-slide)
+		if !self.validAt(prevT) {
 			// The first window: the batches so far, nothing to take out.
 			in, err := sum(ctx, t.Add(-length), t, opts)
 			if err != nil {
 				return nil, err
 			}
 			if in == nil {
-				in = rdd.Empty[ops.KV[K, V]](eng)
+				return nil, fmt.Errorf("%s: window %v: no batch in the first window", name, t)
 			}
-			return filterKeep(in, keep).Persist(), nil
+			popts = []rdd.ShuffleOpt{rdd.PartitionedLike(in)}
+			state = newWindowTables[K, V](in.NumPartitions())
+			return state.advance(name, nil, time.Time{}, t, tag(in, false), in, r, keep), nil
 		}
-		// Cut the chain of windows (each built on the previous one), and
-		// partition everything like the previous window so that it is
-		// never shuffled again.
-		if prev, err = rdd.LocalCheckpoint(ctx, prev); err != nil {
-			return nil, err
-		}
-		popts := []rdd.ShuffleOpt{rdd.PartitionedLike(prev)}
-		out := prev
-		in, err := sum(ctx, t.Add(-slide), t, popts)
+		prev, err := self.rddAt(ctx, prevT)
 		if err != nil {
 			return nil, err
 		}
-		if in != nil {
-			out = rdd.MapValues(rdd.FullOuterJoin(out, in, popts...), func(j ops.Joined[ops.Maybe[V], ops.Maybe[V]]) V {
-				switch {
-				case j.Left.Ok && j.Right.Ok:
-					return r.Reduce(j.Left.Value, j.Right.Value)
-				case j.Left.Ok:
-					return j.Left.Value
-				default:
-					return j.Right.Value
-				}
-			})
+		in, err := sum(ctx, prevT, t, popts)
+		if err != nil {
+			return nil, err
+		}
+		if in == nil {
+			return nil, fmt.Errorf("%s: window %v: no batch entered", name, t)
 		}
 		leaving, err := sum(ctx, t.Add(-length-slide), t.Add(-length), popts)
 		if err != nil {
 			return nil, err
 		}
+		delta := tag(in, false)
 		if leaving != nil {
-			out = rdd.MapValues(rdd.LeftOuterJoin(out, leaving, popts...), func(j ops.Joined[V, ops.Maybe[V]]) V {
-				if j.Right.Ok {
-					return r.Inverse(j.Left, j.Right.Value)
-				}
-				return j.Left
-			})
+			delta = rdd.ZipPartitions(delta, tag(leaving, true), concat[ops.KV[K, moving[V]]])
 		}
-		return filterKeep(out, keep).Persist(), nil
+		return state.advance(name, cut(ctx, prev), prevT, t, delta, in, r, keep), nil
 	})
 	self.slide, self.parents = slide, []stream{perBatch}
-	// Each slide reads the previous result, and the batches that left the
-	// window up to a slide before it.
+	// Each slide reads the batches that left the window up to a slide
+	// before it.
 	keepFor(self, slide)
 	keepFor(perBatch, length+slide)
 	return self
 }
 
-func filterKeep[K comparable, V any](r *rdd.RDD[ops.KV[K, V]], keep func(ops.KV[K, V]) bool) *rdd.RDD[ops.KV[K, V]] {
-	if keep == nil {
-		return r
+// moving is a reduced value entering or leaving an incremental window.
+type moving[V any] struct {
+	v       V
+	leaving bool
+}
+
+// tag marks r's values as entering or leaving a window; nil stays nil.
+func tag[K comparable, V any](r *rdd.RDD[ops.KV[K, V]], leaving bool) *rdd.RDD[ops.KV[K, moving[V]]] {
+	if r == nil {
+		return nil
 	}
-	return rdd.Filter(r, keep)
+	return rdd.MapValues(r, func(v V) moving[V] { return moving[V]{v, leaving} })
+}
+
+// concat is the ZipPartitions function that emits a's elements, then b's.
+func concat[T any](_ context.Context, _ int, a, b iter.Seq[T], emit func(T)) error {
+	for x := range a {
+		emit(x)
+	}
+	for x := range b {
+		emit(x)
+	}
+	return nil
+}
+
+// windowTables are an incremental window's running values: one table per
+// partition, each holding the window at time at.
+type windowTables[K comparable, V any] struct {
+	parts []windowTable[K, V]
+}
+
+type windowTable[K comparable, V any] struct {
+	mu      sync.Mutex
+	at      time.Time // the window time the table holds; zero: empty
+	broken  bool      // an update failed midway: the table is unusable
+	index   map[K]int
+	entries []ops.KV[K, V]
+}
+
+func newWindowTables[K comparable, V any](n int) *windowTables[K, V] {
+	return &windowTables[K, V]{parts: make([]windowTable[K, V], n)}
+}
+
+// advance returns the window at t: an RDD, partitioned like like, whose
+// partition p moves table p from the window at from to the window at t by
+// applying delta's partition p, and emits a copy of the table. It is
+// persisted, so each table moves once per slide. prev is the window at
+// from (nil for the first window): when table p has not reached from yet
+// (nothing computed that partition of prev), reading prev's partition p
+// moves it there first.
+func (w *windowTables[K, V]) advance(op string, prev *rdd.RDD[ops.KV[K, V]], from, t time.Time, delta *rdd.RDD[ops.KV[K, moving[V]]], like *rdd.RDD[ops.KV[K, V]], r ops.InvReducer[V], keep func(ops.KV[K, V]) bool) *rdd.RDD[ops.KV[K, V]] {
+	move := func(p int, moved iter.Seq[ops.KV[K, moving[V]]], emit func(ops.KV[K, V])) error {
+		if p >= len(w.parts) {
+			return fmt.Errorf("%s: window %v: partition %d of %d: the batches are partitioned unlike the window", op, t, p, len(w.parts))
+		}
+		tb := &w.parts[p]
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		if tb.broken || !tb.at.Equal(from) {
+			return fmt.Errorf("%s: window %v: partition %d holds the window at %v, want %v (recomputed after it moved on?)", op, t, p, tb.at, from)
+		}
+		if tb.index == nil {
+			tb.index = map[K]int{}
+		}
+		tb.broken = true // until the update completes
+		var rejected []K // keys keep rejected after an update: checked again at the end
+		for m := range moved {
+			i, ok := tb.index[m.Key]
+			switch {
+			case ok && m.Value.leaving:
+				tb.entries[i].Value = r.Inverse(tb.entries[i].Value, m.Value.v)
+			case ok:
+				tb.entries[i].Value = r.Reduce(tb.entries[i].Value, m.Value.v)
+			case m.Value.leaving:
+				// keep dropped the key: nothing is left to take out.
+				continue
+			default:
+				i = len(tb.entries)
+				tb.index[m.Key] = i
+				tb.entries = append(tb.entries, ops.KV[K, V]{Key: m.Key, Value: m.Value.v})
+			}
+			if keep != nil && !keep(tb.entries[i]) {
+				rejected = append(rejected, m.Key)
+			}
+		}
+		tb.drop(rejected, keep)
+		tb.broken, tb.at = false, t
+		for _, kv := range tb.entries {
+			emit(kv)
+		}
+		return nil
+	}
+	var out *rdd.RDD[ops.KV[K, V]]
+	if prev == nil {
+		out = rdd.MapPartitions(delta, func(_ context.Context, p int, moved iter.Seq[ops.KV[K, moving[V]]], emit func(ops.KV[K, V])) error {
+			return move(p, moved, emit)
+		})
+	} else {
+		out = rdd.ZipPartitions(prev, delta, func(_ context.Context, p int, old iter.Seq[ops.KV[K, V]], moved iter.Seq[ops.KV[K, moving[V]]], emit func(ops.KV[K, V])) error {
+			if p < len(w.parts) && !w.parts[p].reached(from) {
+				for range old { // computes prev's partition p, which moves the table
+				}
+			}
+			return move(p, moved, emit)
+		})
+	}
+	return rdd.PreservesPartitioning(out, like).Persist()
+}
+
+// reached reports whether the table holds the window at from or a later
+// one.
+func (tb *windowTable[K, V]) reached(from time.Time) bool {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return !tb.at.Before(from)
+}
+
+// drop removes the entries of the rejected keys that keep still rejects
+// (a key may be rejected after one update of a slide and accepted after the
+// next). Keys no update touched kept their value, which keep accepted.
+func (tb *windowTable[K, V]) drop(rejected []K, keep func(ops.KV[K, V]) bool) {
+	for _, k := range rejected {
+		i, ok := tb.index[k]
+		if !ok || keep(tb.entries[i]) {
+			continue // rejected twice, or accepted after a later update
+		}
+		last := len(tb.entries) - 1
+		if i != last {
+			tb.entries[i] = tb.entries[last]
+			tb.index[tb.entries[i].Key] = i
+		}
+		tb.entries = tb.entries[:last]
+		delete(tb.index, k)
+	}
 }
 
 // CountByValueAndWindow returns, every slide, how many times each element
