@@ -112,6 +112,11 @@ func (c *Context) register(s stream) int {
 // more than once, and before Run (Run then returns at once).
 func (c *Context) Stop() { c.stopped.Do(func() { close(c.stop) }) }
 
+// Stopping returns a channel that is closed when Stop is called: a source
+// whose reads can block (a fetch from a broker) selects on it to give up
+// waiting, so that a graceful stop is not held up by an unreachable system.
+func (c *Context) Stopping() <-chan struct{} { return c.stop }
+
 // validate returns every construction error, and the graph-level ones.
 func (c *Context) validate() error {
 	c.mu.Lock()

@@ -150,11 +150,21 @@ type Source[T any] interface {
 	Stop() error
 }
 
+// BatchCompleter is implemented by a Source that needs to know when each
+// batch has been processed, with its delays: rate control (a PID rate
+// estimator), offset bookkeeping. The Context calls BatchCompleted after
+// the listeners' OnBatchCompleted, in batch order, from the goroutine that
+// processes batches, so it must not block.
+type BatchCompleter interface {
+	BatchCompleted(info BatchInfo)
+}
+
 // input is the untyped view of an input stream.
 type input interface {
 	start(ctx context.Context) error
 	stop() error
 	name() string
+	completed(info BatchInfo)
 	// generate computes the input's RDD for batch time t, so that every
 	// input is read at every batch time, in time order, whether or not an
 	// output needs it at that time. It returns the batch's record count.
@@ -170,6 +180,11 @@ type sourceInput[T any] struct {
 func (in *sourceInput[T]) start(ctx context.Context) error { return in.src.Start(ctx) }
 func (in *sourceInput[T]) stop() error                     { return in.src.Stop() }
 func (in *sourceInput[T]) name() string                    { return in.s.String() }
+func (in *sourceInput[T]) completed(info BatchInfo) {
+	if bc, ok := in.src.(BatchCompleter); ok {
+		bc.BatchCompleted(info)
+	}
+}
 func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) (int64, error) {
 	in.records = 0
 	_, err := in.s.rddAt(ctx, t)

@@ -126,3 +126,44 @@ func TestListenersSeeMetricsInOrder(t *testing.T) {
 		t.Errorf("slog listener logged:\n%s", logs.String())
 	}
 }
+
+// countingSource is a source whose batch k (from 1) holds k records, and
+// that records the batches the Context reports completed.
+type countingSource struct {
+	eng       *rdd.Engine
+	n         int
+	completed []dstream.BatchInfo
+}
+
+func (s *countingSource) Start(context.Context) error { return nil }
+func (s *countingSource) Stop() error                 { return nil }
+func (s *countingSource) Batch(context.Context, time.Time) (*rdd.RDD[int], int64, error) {
+	s.n++
+	return rdd.Parallelize(s.eng, make([]int, s.n), 1), int64(s.n), nil
+}
+func (s *countingSource) BatchCompleted(b dstream.BatchInfo) { s.completed = append(s.completed, b) }
+
+func TestSourceIsToldOfCompletedBatchesAndStop(t *testing.T) {
+	h := newHarness(t)
+	src := &countingSource{eng: h.c.Engine()}
+	in := dstream.FromSource(h.c, "test.Counting", dstream.Source[int](src))
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	select {
+	case <-h.c.Stopping():
+		t.Error("Stopping is closed before Stop")
+	default:
+	}
+	h.runBatches(3)
+	var got []string
+	for _, b := range src.completed {
+		got = append(got, fmt.Sprintf("%d:%d", sec(b.Time), b.NumRecords))
+	}
+	if diff := cmp.Diff([]string{"1:1", "2:2", "3:3"}, got); diff != "" {
+		t.Errorf("completed batches (-want +got):\n%s", diff)
+	}
+	select {
+	case <-h.c.Stopping():
+	default:
+		t.Error("Stopping is not closed after Stop")
+	}
+}

@@ -96,7 +96,7 @@ func (c *Context) Run(ctx context.Context) error {
 			}
 			return genErr
 		}
-		if err := c.process(runCtx, &b); err != nil {
+		if err := c.process(runCtx, &b, inputs); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return ctxErr
 			}
@@ -110,7 +110,7 @@ func (c *Context) Run(ctx context.Context) error {
 
 // process runs a batch's output operations in order, telling the
 // listeners, and returns the first failure as a *BatchError.
-func (c *Context) process(ctx context.Context, b *batch) error {
+func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 	b.info.ProcessingStart = c.clock.Now()
 	for _, l := range c.listeners {
 		l.OnBatchStarted(b.info)
@@ -133,6 +133,9 @@ func (c *Context) process(ctx context.Context, b *batch) error {
 	b.info.ProcessingEnd = c.clock.Now()
 	for _, l := range c.listeners {
 		l.OnBatchCompleted(b.info)
+	}
+	for _, in := range inputs {
+		in.completed(b.info)
 	}
 	return b.info.Err
 }

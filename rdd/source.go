@@ -1,6 +1,9 @@
 package rdd
 
-import "math"
+import (
+	"context"
+	"math"
+)
 
 // Parallelize returns an RDD over data split into n contiguous partitions of
 // near-equal size (n < 1: the engine's parallelism; a nil engine: Default).
@@ -26,6 +29,44 @@ func Parallelize[T any](e *Engine, data []T, n int) *RDD[T] {
 func FromPartitions[T any](e *Engine, parts [][]T) *RDD[T] {
 	r := newRDD[T]("rdd.FromPartitions", e, len(parts))
 	r.setWhole(func(_ *task, p int) ([]T, error) { return parts[p], nil })
+	return r
+}
+
+// Generate returns an RDD of n partitions whose partition p is produced by f:
+// a source that reads an external system, as a custom RDD's compute does in
+// Spark (the Kafka streams read one offset range per partition this way).
+// f gets the action's context and the partition index, and calls yield for
+// each element in order, returning as soon as yield returns false (the
+// consumer needs no more, as under Take). An error from f fails the job as
+// a *TaskError naming the partition. name names the RDD in errors and in
+// DebugString, e.g. "kafka.DirectStream".
+func Generate[T any](e *Engine, name string, n int, f func(ctx context.Context, part int, yield func(T) bool) error) *RDD[T] {
+	r := newRDD[T](name, e, max(n, 0))
+	if n < 0 {
+		return r.fail(invalid(name, "partition count %d < 0", n))
+	}
+	if f == nil {
+		return r.fail(invalid(name, "nil function"))
+	}
+	me := &r.info
+	r.compute = func(tc *task, p int, yield func(T) bool) error {
+		tc.cur = me
+		err := f(tc.ctx, p, func(t T) bool {
+			if tc.tick() != nil {
+				return false
+			}
+			ok := yield(t)
+			tc.cur = me
+			return ok
+		})
+		if err == nil {
+			err = tc.ctx.Err()
+		}
+		if err != nil {
+			return &TaskError{Op: name, Partition: p, Err: err}
+		}
+		return nil
+	}
 	return r
 }
 

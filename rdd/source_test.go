@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spatedev/spate/rdd"
@@ -246,4 +247,71 @@ func TestRangeInvalid(t *testing.T) {
 		hCheckInvalid(t, err, "rdd.Range")
 		hCheckInvalid(t, err, "rdd.Collect")
 	}
+}
+
+func TestGenerate(t *testing.T) {
+	ctx := context.Background()
+	// Partition p holds p copies of p.
+	gen := rdd.Generate(rdd.NewEngine(), "test.Gen", 4, func(_ context.Context, p int, yield func(int) bool) error {
+		for range p {
+			if !yield(p) {
+				return nil
+			}
+		}
+		return nil
+	})
+	hCheckParts(t, gen, [][]int{nil, {1}, {2, 2}, {3, 3, 3}})
+	if gen.Name() != "test.Gen" {
+		t.Errorf("Name() = %q", gen.Name())
+	}
+
+	// Take stops the function early.
+	var produced atomic.Int64
+	endless := rdd.Generate(rdd.NewEngine(), "test.Endless", 1, func(_ context.Context, _ int, yield func(int) bool) error {
+		for i := 0; ; i++ {
+			produced.Add(1)
+			if !yield(i) {
+				return nil
+			}
+		}
+	})
+	got, err := rdd.Take(ctx, endless, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hDiff(t, "Take", []int{0, 1, 2}, got)
+
+	// Cancellation ends an endless source.
+	cctx, cancel := context.WithCancel(ctx)
+	counting := rdd.Generate(rdd.NewEngine(), "test.Endless", 1, func(_ context.Context, _ int, yield func(int) bool) error {
+		for i := 0; ; i++ {
+			if i == 5000 {
+				cancel()
+			}
+			if !yield(i) {
+				return nil
+			}
+		}
+	})
+	if _, err := rdd.Count(cctx, counting); !errors.Is(err, context.Canceled) {
+		t.Errorf("Count after cancel = %v, want context.Canceled", err)
+	}
+
+	// Errors name the RDD and the partition; bad arguments are construction errors.
+	boom := errors.New("boom")
+	failing := rdd.Generate(rdd.NewEngine(), "test.Failing", 3, func(_ context.Context, p int, _ func(int) bool) error {
+		if p == 2 {
+			return boom
+		}
+		return nil
+	})
+	_, err = rdd.Collect(ctx, failing)
+	var te *rdd.TaskError
+	if !errors.As(err, &te) || te.Op != "test.Failing" || te.Partition != 2 || !errors.Is(err, boom) {
+		t.Errorf("Collect = %v, want a *TaskError from test.Failing, partition 2, wrapping boom", err)
+	}
+	_, err = rdd.Collect(ctx, rdd.Generate[int](rdd.NewEngine(), "test.Nil", 1, nil))
+	hCheckInvalid(t, err, "test.Nil")
+	_, err = rdd.Collect(ctx, rdd.Generate(rdd.NewEngine(), "test.Neg", -1, func(context.Context, int, func(int) bool) error { return nil }))
+	hCheckInvalid(t, err, "test.Neg")
 }
