@@ -1,0 +1,235 @@
+// Package kafkatest starts an in-process Kafka-protocol broker on loopback, for the
+// tests, examples and benchmarks of package kafka, and for anyone who wants a Kafka to
+// try Spate with and no set-up.
+//
+// The broker is franz-go's kfake: it speaks the Kafka protocol (produce, fetch, list
+// offsets, metadata, consumer groups, offset commit and fetch), so kafka-go and real
+// external clients such as kcat talk to it as to any Kafka cluster. Its data lives in
+// memory unless DataDir is given, in which case it survives a restart on the same
+// directory. Cluster gives access to its fault injection: failing chosen requests,
+// moving partition leaders, deleting records as retention would.
+//
+//	b, err := kafkatest.Start(kafkatest.Topic("events", 4))
+//	if err != nil { … }
+//	defer b.Close()
+//	stream := kafka.NewDirectStream(ssc, kafka.Subscribe("events"), kafka.String(), kafka.String(),
+//		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"))
+package kafkatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Broker is a running in-process Kafka cluster of one or more brokers on loopback.
+type Broker struct {
+	c     *kfake.Cluster
+	addrs []string
+	tr    *kafkago.Transport
+}
+
+type config struct {
+	brokers    int
+	topics     []topic
+	autoCreate int
+	dataDir    string
+	ports      []int
+	logger     *slog.Logger
+}
+
+type topic struct {
+	name       string
+	partitions int
+}
+
+// Opt configures Start.
+type Opt func(*config)
+
+// Brokers sets how many brokers the cluster has. Default: 1.
+func Brokers(n int) Opt { return func(c *config) { c.brokers = n } }
+
+// Topic creates a topic with the given number of partitions at start. Default: no
+// topics.
+func Topic(name string, partitions int) Opt {
+	return func(c *config) { c.topics = append(c.topics, topic{name, partitions}) }
+}
+
+// AutoCreate lets producing to, or asking metadata for, an unknown topic create it with
+// the given number of partitions. Default: off (an unknown topic is an error, as on a
+// production cluster).
+func AutoCreate(partitions int) Opt { return func(c *config) { c.autoCreate = partitions } }
+
+// DataDir keeps the cluster's data and offsets in dir, so that a broker started again
+// on the same directory finds them. Default: "", in memory only.
+func DataDir(dir string) Opt { return func(c *config) { c.dataDir = dir } }
+
+// Ports sets the brokers' ports on 127.0.0.1, one per broker. Default: ports chosen by
+// the system.
+func Ports(ports ...int) Opt { return func(c *config) { c.ports = ports } }
+
+// WithLogger sets the logger for the broker's own messages (at debug level). Default: the
+// broker logs nothing.
+func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
+
+// Start starts a cluster configured by opts and returns once it accepts connections.
+func Start(opts ...Opt) (*Broker, error) {
+	cfg := config{brokers: 1}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.brokers < 1 {
+		return nil, fmt.Errorf("kafkatest: %d brokers, want at least 1", cfg.brokers)
+	}
+	if len(cfg.ports) > 0 && len(cfg.ports) != cfg.brokers {
+		return nil, fmt.Errorf("kafkatest: %d ports for %d brokers", len(cfg.ports), cfg.brokers)
+	}
+	kopts := []kfake.Opt{kfake.NumBrokers(cfg.brokers)}
+	if cfg.autoCreate > 0 {
+		kopts = append(kopts, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(cfg.autoCreate))
+	}
+	if cfg.dataDir != "" {
+		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
+	}
+	if len(cfg.ports) > 0 {
+		kopts = append(kopts, kfake.Ports(cfg.ports...))
+	}
+	if cfg.logger != nil {
+		kopts = append(kopts, kfake.WithLogger(slogLogger{cfg.logger}))
+	}
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkatest: starting the broker: %w", err)
+	}
+	b := &Broker{c: c, addrs: c.ListenAddrs()}
+	b.tr = &kafkago.Transport{MetadataTTL: 100 * time.Millisecond}
+	// Topics restored from a data directory exist already.
+	for _, t := range cfg.topics {
+		if err := b.CreateTopic(t.name, t.partitions); err != nil && !errors.Is(err, errTopicExists) {
+			b.Close()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+var errTopicExists = errors.New("topic exists")
+
+// Addrs returns the brokers' host:port addresses, the bootstrap servers to give a client.
+func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Cluster returns the underlying kfake cluster, for fault injection (Fault, Control,
+// MoveTopicPartition, DeleteRecords, ShufflePartitionLeaders, …).
+func (b *Broker) Cluster() *kfake.Cluster { return b.c }
+
+// Close stops the brokers and closes their connections. With a data directory, the
+// data stays there for the next Start.
+func (b *Broker) Close() {
+	b.tr.CloseIdleConnections()
+	b.c.Close()
+}
+
+// CreateTopic creates a topic with the given number of partitions.
+func (b *Broker) CreateTopic(name string, partitions int) error {
+	if partitions < 1 {
+		return fmt.Errorf("kafkatest: topic %q with %d partitions, want at least 1", name, partitions)
+	}
+	if b.c.TopicInfo(name) != nil {
+		return fmt.Errorf("kafkatest: creating topic %q: %w", name, errTopicExists)
+	}
+	if err := b.c.CreateTopic(name, int32(partitions), nil); err != nil {
+		return fmt.Errorf("kafkatest: creating topic %q with %d partitions: %w", name, partitions, err)
+	}
+	return nil
+}
+
+// Message is a record to produce.
+type Message struct {
+	// Partition is where the record goes.
+	Partition int
+	// Key and Value are the record's key and value; either may be nil.
+	Key, Value []byte
+	// Headers are the record's headers, if any.
+	Headers map[string][]byte
+	// Time is the record's timestamp; zero means now.
+	Time time.Time
+}
+
+// Produce writes msgs to topic with acknowledgement from all in-sync replicas,
+// preserving their order within each partition, and returns once every message is
+// stored.
+func (b *Broker) Produce(ctx context.Context, topic string, msgs ...Message) error {
+	byPart := map[int][]kafkago.Record{}
+	var order []int
+	for _, m := range msgs {
+		if _, ok := byPart[m.Partition]; !ok {
+			order = append(order, m.Partition)
+		}
+		r := kafkago.Record{Time: m.Time, Key: bytesOrNil(m.Key), Value: bytesOrNil(m.Value)}
+		for k, v := range m.Headers {
+			r.Headers = append(r.Headers, kafkago.Header{Key: k, Value: v})
+		}
+		byPart[m.Partition] = append(byPart[m.Partition], r)
+	}
+	client := &kafkago.Client{Addr: kafkago.TCP(b.addrs...), Transport: b.tr}
+	for _, p := range order {
+		recs := byPart[p]
+		for len(recs) > 0 {
+			n := min(len(recs), 10_000)
+			resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
+				Topic: topic, Partition: p, RequiredAcks: kafkago.RequireAll,
+				Records: kafkago.NewRecordReader(recs[:n]...),
+			})
+			if err == nil && resp.Error != nil {
+				err = resp.Error
+			}
+			if err != nil {
+				return fmt.Errorf("kafkatest: producing to %s/%d: %w", topic, p, err)
+			}
+			recs = recs[n:]
+		}
+	}
+	return nil
+}
+
+func bytesOrNil(b []byte) kafkago.Bytes {
+	if b == nil {
+		return nil
+	}
+	return kafkago.NewBytes(b)
+}
+
+// Offsets returns the first (log start) and the end offset (the high watermark, one past
+// the last record) of a partition.
+func (b *Broker) Offsets(topic string, partition int) (first, end int64, err error) {
+	pi := b.c.PartitionInfo(topic, int32(partition))
+	if pi == nil {
+		return 0, 0, fmt.Errorf("kafkatest: no partition %s/%d", topic, partition)
+	}
+	return pi.LogStartOffset, pi.HighWatermark, nil
+}
+
+// Unreachable returns an address on loopback where nothing listens, for tests of
+// brokers that cannot be reached.
+func Unreachable() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	s.l.Debug(fmt.Sprintf(format, args...), "component", "kfake", "level", level.String())
+}

@@ -1,0 +1,118 @@
+package kafkatest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+func TestBrokerSpeaksKafkaToKafkaGo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := kafkatest.Start(kafkatest.Brokers(2), kafkatest.Topic("t", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var msgs []kafkatest.Message
+	for i := range 30 {
+		msgs = append(msgs, kafkatest.Message{Partition: i % 3, Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint("v", i))})
+	}
+	if err := b.Produce(ctx, "t", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
+
+	lo, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
+		"t": {kafkago.FirstOffsetOf(0), kafkago.LastOffsetOf(0), kafkago.FirstOffsetOf(1), kafkago.LastOffsetOf(1)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, po := range lo.Topics["t"] {
+		if po.Error != nil || po.FirstOffset != 0 || po.LastOffset != 10 {
+			t.Errorf("ListOffsets partition %d = first %d last %d err %v, want 0, 10, nil", po.Partition, po.FirstOffset, po.LastOffset, po.Error)
+		}
+	}
+	if first, end, err := b.Offsets("t", 2); err != nil || first != 0 || end != 10 {
+		t.Errorf("Offsets(t, 2) = %d, %d, %v; want 0, 10, nil", first, end, err)
+	}
+
+	f, err := client.Fetch(ctx, &kafkago.FetchRequest{Topic: "t", Partition: 1, Offset: 4, MaxBytes: 1 << 20})
+	if err != nil || f.Error != nil {
+		t.Fatalf("Fetch: %v, %v", err, f.Error)
+	}
+	var got []int64
+	for {
+		r, err := f.Records.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Offset >= 4 {
+			got = append(got, r.Offset)
+		}
+	}
+	if len(got) != 6 || got[0] != 4 || got[5] != 9 {
+		t.Errorf("fetched offsets %v, want 4..9", got)
+	}
+
+	// A standalone commit (no group membership) and reading it back.
+	oc, err := client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{GroupID: "g", GenerationID: -1,
+		Topics: map[string][]kafkago.OffsetCommit{"t": {{Partition: 0, Offset: 7}}}})
+	if err != nil || oc.Topics["t"][0].Error != nil {
+		t.Fatalf("OffsetCommit: %v %+v", err, oc)
+	}
+	of, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: "g", Topics: map[string][]int{"t": {0, 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range of.Topics["t"] {
+		want := map[int]int64{0: 7, 1: -1}[p.Partition]
+		if p.CommittedOffset != want {
+			t.Errorf("committed offset of t/%d = %d, want %d", p.Partition, p.CommittedOffset, want)
+		}
+	}
+}
+
+func TestDataDirSurvivesRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	b, err := kafkatest.Start(kafkatest.DataDir(dir), kafkatest.Topic("t", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Produce(ctx, "t", kafkatest.Message{Partition: 1, Value: []byte("x")}, kafkatest.Message{Partition: 1, Value: []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = kafkatest.Start(kafkatest.DataDir(dir), kafkatest.Topic("t", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, end, err := b.Offsets("t", 1); err != nil || end != 2 {
+		t.Errorf("after a restart, t/1 ends at %d (%v), want 2", end, err)
+	}
+}
+
+func TestStartRejectsBadOptions(t *testing.T) {
+	if _, err := kafkatest.Start(kafkatest.Brokers(0)); err == nil {
+		t.Error("Start with 0 brokers succeeded")
+	}
+	if _, err := kafkatest.Start(kafkatest.Topic("t", 0)); err == nil {
+		t.Error("Start with a 0-partition topic succeeded")
+	}
+}

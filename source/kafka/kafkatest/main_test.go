@@ -1,0 +1,11 @@
+package kafkatest_test
+
+import (
+	"testing"
+
+	"github.com/spatedev/spate/internal/leakcheck"
+)
+
+// TestMain fails the package if a test leaves goroutines behind: Close must stop the
+// broker's.
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
