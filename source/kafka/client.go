@@ -1,0 +1,353 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// ErrDataLoss is wrapped by the error of a read or a batch that needs offsets Kafka
+// no longer has (see FailOnDataLoss).
+var ErrDataLoss = errors.New("kafka: offsets lost")
+
+// Client is a connection pool to one Kafka cluster, shared by the RDDs of CreateRDD
+// (the streams have their own). It starts no goroutine until used; Close releases its
+// connections.
+type Client struct {
+	cfg  config
+	tr   *kafkago.Transport
+	kc   *kafkago.Client
+	lost atomic.Int64 // records skipped because they were gone (FailOnDataLoss false)
+}
+
+// NewClient returns a Client configured by opts (Brokers is required; the rate,
+// group and sink options do not apply).
+func NewClient(opts ...Opt) (*Client, error) {
+	return newClient(newConfig(opts))
+}
+
+func newClient(cfg config) (*Client, error) {
+	if len(cfg.brokers) == 0 {
+		return nil, fmt.Errorf("kafka: no brokers (set Brokers)")
+	}
+	if cfg.pollTimeout <= 0 {
+		return nil, fmt.Errorf("kafka: PollTimeout %v, want > 0", cfg.pollTimeout)
+	}
+	if cfg.fetchMaxBytes < 1 {
+		return nil, fmt.Errorf("kafka: FetchMaxBytes %d, want > 0", cfg.fetchMaxBytes)
+	}
+	tr := &kafkago.Transport{
+		DialTimeout: cfg.pollTimeout,
+		MetadataTTL: cfg.metadataRefresh,
+		ClientID:    cfg.clientID,
+		TLS:         cfg.tls,
+		SASL:        cfg.sasl,
+	}
+	return &Client{cfg: cfg, tr: tr, kc: &kafkago.Client{Addr: kafkago.TCP(cfg.brokers...), Transport: tr}}, nil
+}
+
+// Close closes the client's connections. An RDD made with the client must not be
+// read after Close.
+func (c *Client) Close() error {
+	c.tr.CloseIdleConnections()
+	return nil
+}
+
+// LostRecords returns how many records were skipped because Kafka no longer had them
+// (only with FailOnDataLoss(false)).
+func (c *Client) LostRecords() int64 { return c.lost.Load() }
+
+// retriable reports whether a failed request may succeed if sent again: a retriable
+// Kafka error (not the leader, leader not available, stale metadata, …), a network
+// error, or the attempt's own timeout.
+func retriable(err error) bool {
+	var ke kafkago.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary()
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// retry runs op, each attempt bounded by the poll timeout, until it succeeds, fails
+// with an error that is not retriable, or a poll timeout has passed since the first
+// attempt; it waits between attempts with exponential backoff. Once stop is closed
+// (the stream is stopping) a failed attempt is not retried. The error names what.
+func (c *Client) retry(ctx context.Context, stop <-chan struct{}, what string, op func(ctx context.Context) error) error {
+	deadline := time.Now().Add(c.cfg.pollTimeout)
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, c.cfg.pollTimeout)
+		err := op(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("kafka: %s: %w", what, ctx.Err())
+		}
+		stopping := false
+		select {
+		case <-stop:
+			stopping = true
+		default:
+		}
+		if !retriable(err) || stopping || time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("kafka: %s (brokers %v): %d attempts: %w", what, c.cfg.brokers, attempt, err)
+		}
+		c.cfg.logger.Debug("kafka: retrying", "what", what, "attempt", attempt, "error", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("kafka: %s: %w", what, ctx.Err())
+		case <-stop:
+			t.Stop()
+			return fmt.Errorf("kafka: %s (brokers %v): stopped while retrying: %w", what, c.cfg.brokers, err)
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// bounds are a partition's first offset (log start) and end offset (high watermark,
+// one past the last record).
+type bounds struct{ first, end int64 }
+
+// offsets returns the bounds of each partition, in one request.
+func (c *Client) offsets(ctx context.Context, stop <-chan struct{}, tps []TopicPartition) (map[TopicPartition]bounds, error) {
+	out := make(map[TopicPartition]bounds, len(tps))
+	if len(tps) == 0 {
+		return out, nil
+	}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for _, tp := range tps {
+		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafkago.FirstOffsetOf(tp.Partition), kafkago.LastOffsetOf(tp.Partition))
+	}
+	err := c.retry(ctx, stop, fmt.Sprintf("listing the offsets of %v", tps), func(ctx context.Context) error {
+		resp, err := c.kc.ListOffsets(ctx, req)
+		if err != nil {
+			return err
+		}
+		for topic, parts := range resp.Topics {
+			for _, p := range parts {
+				if p.Error != nil {
+					return fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error)
+				}
+				out[TopicPartition{topic, p.Partition}] = bounds{p.FirstOffset, p.LastOffset}
+			}
+		}
+		for _, tp := range tps {
+			if _, ok := out[tp]; !ok {
+				return fmt.Errorf("%v: %w", tp, kafkago.UnknownTopicOrPartition)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// committed returns the group's committed offset of each partition that has one.
+func (c *Client) committed(ctx context.Context, stop <-chan struct{}, group string, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	req := &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{}}
+	for _, tp := range tps {
+		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], tp.Partition)
+	}
+	out := map[TopicPartition]int64{}
+	err := c.retry(ctx, stop, fmt.Sprintf("reading the offsets group %q committed", group), func(ctx context.Context) error {
+		resp, err := c.kc.OffsetFetch(ctx, req)
+		if err == nil {
+			err = resp.Error
+		}
+		if err != nil {
+			return err
+		}
+		for topic, parts := range resp.Topics {
+			for _, p := range parts {
+				if p.Error != nil {
+					return fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error)
+				}
+				if p.CommittedOffset >= 0 {
+					out[TopicPartition{topic, p.Partition}] = p.CommittedOffset
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// commit stores offsets (the next offset to read, per partition) for group, as member
+// memberID of generation gen (-1 and "" outside a group generation).
+func (c *Client) commit(ctx context.Context, stop <-chan struct{}, group string, gen int, memberID string, offsets map[TopicPartition]int64) error {
+	req := &kafkago.OffsetCommitRequest{GroupID: group, GenerationID: gen, MemberID: memberID, Topics: map[string][]kafkago.OffsetCommit{}}
+	for tp, off := range offsets {
+		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafkago.OffsetCommit{Partition: tp.Partition, Offset: off})
+	}
+	return c.retry(ctx, stop, fmt.Sprintf("committing offsets %v for group %q", offsets, group), func(ctx context.Context) error {
+		resp, err := c.kc.OffsetCommit(ctx, req)
+		if err != nil {
+			return err
+		}
+		for topic, parts := range resp.Topics {
+			for _, p := range parts {
+				if p.Error != nil {
+					return fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// partitions returns every topic of the cluster with its partition count (internal
+// topics excluded).
+func (c *Client) partitions(ctx context.Context, stop <-chan struct{}) (map[string]int, error) {
+	out := map[string]int{}
+	err := c.retry(ctx, stop, "reading the cluster's topics", func(ctx context.Context) error {
+		resp, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{})
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			if t.Error == nil && !t.Internal {
+				out[t.Name] = len(t.Partitions)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// raw is a fetched record; Key and Value are valid only until the next record.
+type raw struct {
+	offset     int64
+	time       time.Time
+	key, value []byte
+	headers    []Header
+}
+
+// read fetches the records of r in order and hands each to each, until each returns
+// false or the range ends. Records before r.From that a fetch returns are skipped.
+// Offsets that are gone fail the read (ErrDataLoss) or, with FailOnDataLoss(false),
+// are skipped and counted.
+func (c *Client) read(ctx context.Context, stop <-chan struct{}, r OffsetRange, each func(*raw) bool) error {
+	off := r.From
+	var rec raw
+	empty := 0
+	for off < r.Until {
+		var resp *kafkago.FetchResponse
+		err := c.retry(ctx, stop, fmt.Sprintf("fetching %v at offset %d", r, off), func(ctx context.Context) error {
+			var err error
+			resp, err = c.kc.Fetch(ctx, &kafkago.FetchRequest{Topic: r.Topic, Partition: r.Partition, Offset: off,
+				MinBytes: 1, MaxBytes: int64(c.cfg.fetchMaxBytes), MaxWait: 100 * time.Millisecond})
+			if err == nil && resp.Error != nil {
+				err = resp.Error
+			}
+			return err
+		})
+		if errors.Is(err, kafkago.OffsetOutOfRange) {
+			b, berr := c.offsets(ctx, stop, []TopicPartition{r.TopicPartition()})
+			if berr != nil {
+				return berr
+			}
+			first := b[r.TopicPartition()].first
+			if off >= first {
+				return fmt.Errorf("kafka: reading %v: offset %d out of range, log %d..%d: %w", r, off, first, b[r.TopicPartition()].end, err)
+			}
+			if err := c.lose(r.TopicPartition(), off, min(first, r.Until), "reading"); err != nil {
+				return fmt.Errorf("kafka: reading %v: %w", r, err)
+			}
+			off = first
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("kafka: reading %v: %w", r, err)
+		}
+		progressed := false
+		for {
+			pr, err := resp.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("kafka: reading %v: decoding the record after offset %d: %w", r, off-1, err)
+			}
+			if pr.Offset < off {
+				closeBytes(pr.Key, pr.Value)
+				continue
+			}
+			if pr.Offset >= r.Until {
+				closeBytes(pr.Key, pr.Value)
+				return nil
+			}
+			rec.offset, rec.time = pr.Offset, pr.Time
+			if rec.key, err = readBytes(rec.key, pr.Key); err == nil {
+				rec.value, err = readBytes(rec.value, pr.Value)
+			}
+			if err != nil {
+				return fmt.Errorf("kafka: reading %v: record at offset %d: %w", r, pr.Offset, err)
+			}
+			rec.headers = rec.headers[:0]
+			for _, h := range pr.Headers {
+				rec.headers = append(rec.headers, Header{Key: h.Key, Value: h.Value})
+			}
+			if !each(&rec) {
+				return nil
+			}
+			off, progressed = pr.Offset+1, true
+		}
+		if progressed {
+			empty = 0
+			continue
+		}
+		if empty++; empty == 3 {
+			return fmt.Errorf("kafka: reading %v: no record at or after offset %d although the partition ends at %d: the log has a gap (a compacted or transactional topic?)", r, off, resp.HighWatermark)
+		}
+	}
+	return nil
+}
+
+// lose handles the offsets [from, until) of tp that Kafka no longer has: an error
+// wrapping ErrDataLoss, or with FailOnDataLoss(false) a warning and the counter.
+func (c *Client) lose(tp TopicPartition, from, until int64, while string) error {
+	if c.cfg.failOnDataLoss {
+		return fmt.Errorf("%w: %v offsets [%d, %d) are gone (retention or a recreated topic) while %s; set FailOnDataLoss(false) to skip them", ErrDataLoss, tp, from, until, while)
+	}
+	c.lost.Add(until - from)
+	c.cfg.logger.Warn("kafka: skipping offsets that are gone", "partition", tp.String(), "from", from, "until", until, "while", while)
+	return nil
+}
+
+// readBytes reads b into buf (reused) and closes b; nil b gives nil.
+func readBytes(buf []byte, b interface {
+	io.ReadCloser
+	Len() int
+}) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	defer b.Close()
+	n := b.Len()
+	buf = slices.Grow(buf[:0], n)[:n]
+	_, err := io.ReadFull(b, buf)
+	return buf, err
+}
+
+func closeBytes(bs ...io.Closer) {
+	for _, b := range bs {
+		if b != nil {
+			b.Close()
+		}
+	}
+}

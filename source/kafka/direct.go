@@ -1,0 +1,347 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/rdd"
+)
+
+// DirectStream is a Kafka direct stream (Spark's createDirectStream): every batch, one
+// offset range per assigned partition, read in parallel, one RDD partition per range.
+//
+// Stream gives the records as a plain DStream for transformations, which carry no
+// offsets. The offset ranges of a batch, and committing them, are reachable only here,
+// on the stream itself: ForeachBatch hands each batch with its ranges, and CommitAsync
+// commits them — so code after a shuffle, where RDD partition i is no longer Kafka
+// partition i, cannot ask for them by mistake.
+type DirectStream[K, V any] struct {
+	cfg      config
+	strategy ConsumerStrategy
+	keys     Deserializer[K]
+	values   Deserializer[V]
+	sctx     *dstream.Context
+	stream   *dstream.DStream[Record[K, V]]
+
+	// Set by start, used by the generator (Batch), the processing loop
+	// (BatchCompleted, ForeachBatch) and the committer.
+	cl      *Client
+	asg     assigner
+	commits *committer
+
+	mu       sync.Mutex
+	pos      map[TopicPartition]int64 // the next offset to read, per partition read before
+	est      *pidEstimator
+	rate     float64 // the estimator's latest rate; 0: none yet
+	batches  int     // batches generated
+	ranges   map[time.Time][]OffsetRange
+	complete time.Time // the last completed batch
+}
+
+// NewDirectStream returns a direct stream on c reading the partitions strategy says,
+// with keys and values deserialized by the given functions and configured by opts
+// (Brokers is required). It starts nothing: the Context's Run connects, checks the
+// brokers and joins the group; a bad argument or unreachable brokers make Run fail
+// before the first batch.
+func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...Opt) *DirectStream[K, V] {
+	s := &DirectStream[K, V]{cfg: newConfig(opts), strategy: strategy, keys: keys, values: values, sctx: c,
+		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}}
+	s.stream = dstream.FromSource(c, "kafka.DirectStream", dstream.Source[Record[K, V]](directSource[K, V]{s}))
+	return s
+}
+
+// Stream returns the stream of records, for transformations and output operations.
+// Narrow operators (Map, Filter, MapPartitions, …) keep RDD partition i = the batch's
+// offset range i; shuffles (ReduceByKey, Repartition, windows, …) do not.
+func (s *DirectStream[K, V]) Stream() *dstream.DStream[Record[K, V]] { return s.stream }
+
+// Batch is one batch of a direct stream: its records and the offset range each RDD
+// partition holds (Spark's HasOffsetRanges).
+type Batch[K, V any] struct {
+	// Time is the batch time.
+	Time time.Time
+	// RDD holds the batch's records: partition i holds exactly the records of
+	// Ranges[i], in offset order.
+	RDD *rdd.RDD[Record[K, V]]
+	// Ranges are the batch's offset ranges, one per assigned partition, sorted by
+	// topic and partition; a range may be empty.
+	Ranges []OffsetRange
+}
+
+// ForeachBatch registers an output operation that gets every batch with its offset
+// ranges, in batch order. This is where to write results and then store the offsets:
+// CommitAsync(b.Ranges, …) to commit them to Kafka, or your own store in the same
+// transaction as the results. An error fails the batch (and nothing later is
+// committed).
+func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K, V]) error) {
+	if f == nil {
+		dstream.ForeachRDD[Record[K, V]](s.stream, nil) // reports the nil function
+		return
+	}
+	dstream.ForeachRDD(s.stream, func(ctx context.Context, r *rdd.RDD[Record[K, V]], t time.Time) error {
+		s.mu.Lock()
+		ranges, ok := s.ranges[t]
+		s.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("kafka.DirectStream: no offset ranges for batch %v", t)
+		}
+		return f(ctx, Batch[K, V]{Time: t, RDD: r, Ranges: ranges})
+	})
+}
+
+// CommitAsync queues the until offsets of ranges for commit to Kafka under the group
+// (Spark's CanCommitOffsets.commitAsync); call it after the batch's output. Commits are
+// made in the order queued, by one goroutine; queued commits are merged, later offsets
+// winning. A commit failing with a retriable error is retried; done, if not nil, gets
+// the offsets committed and the final error. Offsets of partitions the group has
+// since given to another member are not committed (done does not get them). A graceful
+// stop commits everything queued before Run returns.
+func (s *DirectStream[K, V]) CommitAsync(ranges []OffsetRange, done func(offsets map[TopicPartition]int64, err error)) {
+	offsets := make(map[TopicPartition]int64, len(ranges))
+	for _, r := range ranges {
+		tp := r.TopicPartition()
+		offsets[tp] = max(offsets[tp], r.Until)
+	}
+	s.mu.Lock()
+	c := s.commits
+	s.mu.Unlock()
+	if c == nil {
+		if done != nil {
+			done(nil, errors.New("kafka.DirectStream: CommitAsync while the stream is not running"))
+		}
+		return
+	}
+	c.add(offsets, done)
+}
+
+// LostRecords returns how many records were skipped because Kafka no longer had them
+// (only with FailOnDataLoss(false)).
+func (s *DirectStream[K, V]) LostRecords() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl == nil {
+		return 0
+	}
+	return s.cl.LostRecords()
+}
+
+// directSource is the stream's dstream.Source, kept apart so that Batch and the other
+// source methods are not part of DirectStream's API.
+type directSource[K, V any] struct{ s *DirectStream[K, V] }
+
+func (d directSource[K, V]) Start(ctx context.Context) error {
+	s := d.s
+	switch {
+	case s.strategy == nil:
+		return errors.New("kafka.DirectStream: nil consumer strategy")
+	case s.keys == nil || s.values == nil:
+		return errors.New("kafka.DirectStream: nil key or value deserializer")
+	case s.cfg.maxRate < 0 || s.cfg.minRate < 0 || s.cfg.initialRate < 0:
+		return fmt.Errorf("kafka.DirectStream: negative rate (max %v, min %v, initial %v)", s.cfg.maxRate, s.cfg.minRate, s.cfg.initialRate)
+	}
+	cl, err := newClient(s.cfg)
+	if err != nil {
+		return err
+	}
+	asg, err := s.strategy.newAssigner(cl)
+	if err == nil {
+		// Fail within a bounded time if no broker answers.
+		if _, err = cl.partitions(ctx, nil); err == nil {
+			err = asg.start(ctx)
+		}
+	}
+	if err != nil {
+		cl.Close()
+		return fmt.Errorf("kafka.DirectStream %v: %w", s.strategy, err)
+	}
+	s.mu.Lock()
+	s.cl, s.asg = cl, asg
+	s.commits = newCommitter(asg, s.cfg)
+	if s.cfg.backpressure {
+		s.est = newPIDEstimator(s.sctx.BatchInterval(), s.cfg.pid)
+	}
+	s.mu.Unlock()
+	s.commits.start(ctx)
+	return nil
+}
+
+// Stop commits what is queued, leaves the group and closes the connections.
+func (d directSource[K, V]) Stop() error {
+	s := d.s
+	s.mu.Lock()
+	c, asg, cl := s.commits, s.asg, s.cl
+	s.commits = nil
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	c.stop()
+	asg.stop()
+	return cl.Close()
+}
+
+// BatchCompleted feeds the rate estimator and forgets the ranges of completed batches.
+func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.ranges {
+		if !t.After(info.Time) {
+			delete(s.ranges, t)
+		}
+	}
+	if info.Err != nil {
+		return
+	}
+	s.complete = info.Time
+	if s.est != nil {
+		if rate, ok := s.est.compute(info.ProcessingEnd, info.Records[s.stream.String()], info.ProcessingDelay(), info.SchedulingDelay()); ok {
+			s.rate = rate
+			s.cfg.logger.Debug("kafka: backpressure rate", "stream", s.stream.String(), "records_per_second", rate)
+		}
+	}
+}
+
+// Batch plans the batch at t: one range per assigned partition, from where the last
+// batch ended to the partition's end, capped by rate control.
+func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], int64, error) {
+	s := d.s
+	stop := s.sctx.Stopping()
+	asg, ok := s.asg.current()
+	var ranges []OffsetRange
+	if ok {
+		b, err := s.cl.offsets(ctx, stop, asg.parts)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ranges, err = s.plan(t, asg, b); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		s.cfg.logger.Debug("kafka: the group is rebalancing: empty batch", "batch", t)
+	}
+	records := int64(0)
+	for _, r := range ranges {
+		records += r.Count()
+	}
+	s.mu.Lock()
+	s.ranges[t] = ranges
+	s.mu.Unlock()
+	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
+		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, yield)
+	})
+	return r, records, nil
+}
+
+// plan computes the batch's ranges from the partitions' bounds and moves the
+// positions to their ends.
+func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicPartition]bounds) ([]OffsetRange, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tp := range s.pos {
+		if !slices.Contains(asg.parts, tp) {
+			delete(s.pos, tp) // given to another member: its committed offset rules if it comes back
+		}
+	}
+	from := make(map[TopicPartition]int64, len(asg.parts))
+	lag := make(map[TopicPartition]int64, len(asg.parts))
+	for _, tp := range asg.parts {
+		b := bounds[tp]
+		off, known := s.pos[tp]
+		if !known {
+			if off, known = asg.start[tp]; !known {
+				switch s.cfg.reset {
+				case Earliest:
+					off = b.first
+				case Latest:
+					off = b.end
+				default:
+					return nil, fmt.Errorf("kafka.DirectStream: batch %v: %v has no committed offset and OffsetReset is none", t, tp)
+				}
+			}
+		}
+		switch {
+		case off < b.first:
+			if err := s.cl.lose(tp, off, b.first, fmt.Sprintf("planning batch %v", t)); err != nil {
+				return nil, err
+			}
+			off = b.first
+		case off > b.end:
+			if s.cfg.failOnDataLoss {
+				return nil, fmt.Errorf("kafka.DirectStream: batch %v: %w: %v position %d is past the partition's end %d (was it recreated or truncated?); set FailOnDataLoss(false) to start again at its end", t, ErrDataLoss, tp, off, b.end)
+			}
+			s.cfg.logger.Warn("kafka: position past the partition's end: starting again at its end", "partition", tp.String(), "position", off, "end", b.end)
+			off = b.end
+		}
+		from[tp], lag[tp] = off, b.end-off
+	}
+	rate := s.rate
+	if rate <= 0 && (s.batches == 0 || s.est != nil) {
+		rate = s.cfg.initialRate
+	}
+	limit, capped := limits(lag, rate, s.cfg.maxRate, s.cfg.minRate, s.sctx.BatchInterval())
+	ranges := make([]OffsetRange, 0, len(asg.parts))
+	for _, tp := range asg.parts {
+		until := bounds[tp].end
+		if capped {
+			until = min(until, from[tp]+limit[tp])
+		}
+		ranges = append(ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from[tp], Until: until})
+		s.pos[tp] = until
+	}
+	s.batches++
+	return ranges, nil
+}
+
+// readRecords reads range r and yields its records deserialized.
+func readRecords[K, V any](ctx context.Context, cl *Client, stop <-chan struct{}, r OffsetRange, keys Deserializer[K], values Deserializer[V], yield func(Record[K, V]) bool) error {
+	var decodeErr error
+	err := cl.read(ctx, stop, r, func(raw *raw) bool {
+		rec, ok, err := decode(&cl.cfg, r, raw, keys, values)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		return !ok || yield(rec)
+	})
+	if decodeErr != nil {
+		return decodeErr
+	}
+	return err
+}
+
+// decode deserializes a fetched record; ok is false when the error handler chose to
+// skip it.
+func decode[K, V any](cfg *config, r OffsetRange, raw *raw, keys Deserializer[K], values Deserializer[V]) (rec Record[K, V], ok bool, err error) {
+	rec = Record[K, V]{Topic: r.Topic, Partition: r.Partition, Offset: raw.offset, Timestamp: raw.time}
+	if len(raw.headers) > 0 {
+		rec.Headers = make([]Header, len(raw.headers))
+		for i, h := range raw.headers {
+			rec.Headers[i] = Header{Key: h.Key, Value: slices.Clone(h.Value)}
+		}
+	}
+	what := "key"
+	rec.Key, err = keys(r.Topic, raw.key)
+	if err == nil {
+		what = "value"
+		rec.Value, err = values(r.Topic, raw.value)
+	}
+	if err == nil {
+		return rec, true, nil
+	}
+	err = fmt.Errorf("kafka: deserializing the %s of %s/%d offset %d: %w", what, r.Topic, r.Partition, raw.offset, err)
+	if cfg.onBadRecord == nil {
+		return rec, false, err
+	}
+	bad := Record[[]byte, []byte]{Topic: r.Topic, Partition: r.Partition, Offset: raw.offset, Timestamp: raw.time,
+		Headers: rec.Headers, Key: slices.Clone(raw.key), Value: slices.Clone(raw.value)}
+	if herr := cfg.onBadRecord(bad, err); herr != nil {
+		return rec, false, herr
+	}
+	return rec, false, nil
+}

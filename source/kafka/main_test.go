@@ -1,0 +1,170 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/leakcheck"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+// TestMain fails the package if a test leaves goroutines behind: everything a stream
+// starts must end when Run returns.
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const interval = time.Second
+
+// startBroker starts a broker with the given topics (name, partitions, name, …) and
+// closes it when the test ends.
+func startBroker(t *testing.T, opts ...kafkatest.Opt) *kafkatest.Broker {
+	t.Helper()
+	b, err := kafkatest.Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// produce writes n records to topic, round-robin over its partitions, with values
+// "<prefix><i>" for i from first.
+func produce(t *testing.T, b *kafkatest.Broker, topic string, partitions, first, n int, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs := make([]kafkatest.Message, n)
+	for i := range n {
+		id := first + i
+		msgs[i] = kafkatest.Message{Partition: id % partitions, Key: []byte(strconv.Itoa(id)), Value: []byte(prefix + strconv.Itoa(id))}
+	}
+	if err := b.Produce(ctx, topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run drives a Context on a manual clock, one batch at a time.
+type run struct {
+	t     *testing.T
+	clock *dstream.ManualClock
+	c     *dstream.Context
+	done  chan error
+	// completed receives each completed batch.
+	completed chan dstream.BatchInfo
+}
+
+type completedListener struct {
+	dstream.BaseListener
+	ch chan dstream.BatchInfo
+}
+
+func (l completedListener) OnBatchCompleted(b dstream.BatchInfo) { l.ch <- b }
+
+func newRun(t *testing.T, opts ...dstream.Opt) *run {
+	r := &run{t: t, clock: dstream.NewManualClock(epoch), done: make(chan error, 1), completed: make(chan dstream.BatchInfo, 1000)}
+	opts = append([]dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(r.clock),
+		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))),
+		dstream.WithListener(completedListener{ch: r.completed})}, opts...)
+	r.c = dstream.NewContext(opts...)
+	return r
+}
+
+func (r *run) start() {
+	go func() { r.done <- r.c.Run(context.Background()) }()
+}
+
+// batch moves the clock one interval and waits until that batch completed (or Run
+// ended, whose error it returns).
+func (r *run) batch() error {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waiting := make(chan error, 1)
+	go func() { waiting <- r.clock.AwaitWaiters(ctx, 1) }()
+	select {
+	case err := <-waiting:
+		if err != nil {
+			r.t.Fatalf("the scheduler did not wait for the next batch: %v", err)
+		}
+	case err := <-r.done:
+		r.done <- err
+		return fmt.Errorf("run ended: %w", err)
+	}
+	r.clock.Advance(interval)
+	select {
+	case b := <-r.completed:
+		return b.Err
+	case err := <-r.done:
+		r.done <- err
+		return fmt.Errorf("run ended: %w", err)
+	case <-ctx.Done():
+		r.t.Fatal("the batch did not complete within 30s")
+		return nil
+	}
+}
+
+// batches runs n batches, failing the test if one fails.
+func (r *run) batches(n int) {
+	r.t.Helper()
+	for range n {
+		if err := r.batch(); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// stop stops gracefully and returns Run's result.
+func (r *run) stop() error {
+	r.t.Helper()
+	r.c.Stop()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(60 * time.Second):
+		r.t.Fatal("Run did not return within 60s of Stop")
+		return nil
+	}
+}
+
+// collector gathers, from ForeachBatch, each batch's ranges and each RDD partition's
+// records.
+type collector struct {
+	mu      sync.Mutex
+	batches []kafka.Batch[string, string]
+	parts   [][][]kafka.Record[string, string] // per batch, per partition
+}
+
+func (c *collector) foreach(ctx context.Context, b kafka.Batch[string, string]) error {
+	parts, err := rdd.CollectPartitions(ctx, b.RDD)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches = append(c.batches, b)
+	c.parts = append(c.parts, parts)
+	return nil
+}
+
+// values returns every collected record's value.
+func (c *collector) values() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, b := range c.parts {
+		for _, p := range b {
+			for _, r := range p {
+				out = append(out, r.Value)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go/sasl"
+)
+
+// Reset says where a partition with no committed offset starts (Kafka's
+// auto.offset.reset).
+type Reset int
+
+const (
+	// Latest starts at the end of the partition: only records produced from now on.
+	Latest Reset = iota
+	// Earliest starts at the first record the partition still holds.
+	Earliest
+	// None fails: the stream's Run returns an error naming the partition.
+	None
+)
+
+// String returns "latest", "earliest" or "none".
+func (r Reset) String() string {
+	switch r {
+	case Latest:
+		return "latest"
+	case Earliest:
+		return "earliest"
+	case None:
+		return "none"
+	}
+	return "Reset(?)"
+}
+
+// Acks is how many replicas must have a written record before a write succeeds.
+type Acks int
+
+const (
+	// AcksAll waits for every in-sync replica (Kafka's acks=all).
+	AcksAll Acks = -1
+	// AcksNone does not wait at all: write errors go unnoticed.
+	AcksNone Acks = 0
+	// AcksLeader waits for the partition leader only.
+	AcksLeader Acks = 1
+)
+
+// PID holds the gains of the backpressure rate estimator (Spark's
+// spark.streaming.backpressure.pid.*).
+type PID struct {
+	// Proportional weighs the current error: the latest rate minus the rate the last
+	// batch was processed at.
+	Proportional float64
+	// Integral weighs the accumulated error: the scheduling delay's backlog.
+	Integral float64
+	// Derivative weighs the error's change.
+	Derivative float64
+	// MinRate is the lowest rate, in records per second, the estimator proposes.
+	MinRate float64
+}
+
+// DefaultPID returns Spark's defaults: proportional 1.0, integral 0.2, derivative 0,
+// minimum rate 100 records per second.
+func DefaultPID() PID { return PID{Proportional: 1, Integral: 0.2, MinRate: 100} }
+
+// config is what the options set, for streams, clients and sinks alike.
+type config struct {
+	brokers         []string
+	groupID         string
+	clientID        string
+	reset           Reset
+	maxRate         float64
+	minRate         float64
+	initialRate     float64
+	backpressure    bool
+	pid             PID
+	fetchMaxBytes   int
+	pollTimeout     time.Duration
+	tls             *tls.Config
+	sasl            sasl.Mechanism
+	failOnDataLoss  bool
+	metadataRefresh time.Duration
+	sessionTimeout  time.Duration
+	logger          *slog.Logger
+	onBadRecord     func(r Record[[]byte, []byte], err error) error
+	acks            Acks
+}
+
+func newConfig(opts []Opt) config {
+	c := config{
+		clientID:        "spate",
+		reset:           Latest,
+		minRate:         1,
+		pid:             DefaultPID(),
+		fetchMaxBytes:   4 << 20,
+		pollTimeout:     10 * time.Second,
+		failOnDataLoss:  true,
+		metadataRefresh: 5 * time.Second,
+		sessionTimeout:  10 * time.Second,
+		logger:          slog.Default(),
+		acks:            AcksAll,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// Opt configures a Kafka stream, a Client or a sink.
+type Opt func(*config)
+
+// Brokers sets the bootstrap brokers, as host:port (Kafka's bootstrap.servers).
+// Required.
+func Brokers(addrs ...string) Opt { return func(c *config) { c.brokers = addrs } }
+
+// GroupID sets the consumer group (Kafka's group.id): Subscribe and SubscribePattern
+// share partitions among the group's members, offsets are committed and read back
+// under it. Required for Subscribe, SubscribePattern and CommitAsync. Default: none.
+// Use a separate group for each stream.
+func GroupID(id string) Opt { return func(c *config) { c.groupID = id } }
+
+// ClientID sets the client id the brokers see in their logs and quotas. Default:
+// "spate".
+func ClientID(id string) Opt { return func(c *config) { c.clientID = id } }
+
+// OffsetReset says where a partition with no committed (or given) offset starts.
+// Default: Latest, as Kafka's auto.offset.reset.
+func OffsetReset(r Reset) Opt { return func(c *config) { c.reset = r } }
+
+// MaxRatePerPartition caps the records read per partition per second: a batch reads
+// at most rate × batch seconds from each partition (Spark's
+// spark.streaming.kafka.maxRatePerPartition). Default: 0, no cap.
+func MaxRatePerPartition(rate float64) Opt { return func(c *config) { c.maxRate = rate } }
+
+// MinRatePerPartition is the least a rate limit lets a partition read per second
+// (Spark's spark.streaming.kafka.minRatePerPartition). Default: 1.
+func MinRatePerPartition(rate float64) Opt { return func(c *config) { c.minRate = rate } }
+
+// InitialRate limits the first batch, and with backpressure every batch until the
+// estimator has a rate, to this many records per second over all partitions (Spark's
+// spark.streaming.backpressure.initialRate). Default: 0, no limit.
+func InitialRate(rate float64) Opt { return func(c *config) { c.initialRate = rate } }
+
+// Backpressure turns on rate control by a PID estimator fed with each batch's
+// processing and scheduling delay (Spark's spark.streaming.backpressure.enabled).
+// Default: off.
+func Backpressure(on bool) Opt { return func(c *config) { c.backpressure = on } }
+
+// BackpressurePID sets the backpressure estimator's gains. Default: DefaultPID().
+func BackpressurePID(p PID) Opt { return func(c *config) { c.pid = p } }
+
+// FetchMaxBytes caps the bytes one fetch request returns for a partition (Kafka's
+// max.partition.fetch.bytes); a range is read in as many fetches as it needs.
+// Default: 4 MiB.
+func FetchMaxBytes(n int) Opt { return func(c *config) { c.fetchMaxBytes = n } }
+
+// PollTimeout bounds each request to the brokers (a fetch, an offset lookup, a
+// commit); failed requests are retried, with backoff, within a second PollTimeout.
+// It is also how long Run can take to return when Stop comes while a broker does not
+// answer. Default: 10s.
+func PollTimeout(d time.Duration) Opt { return func(c *config) { c.pollTimeout = d } }
+
+// TLS sets the TLS configuration for connections to the brokers. Default: none,
+// plaintext.
+func TLS(cfg *tls.Config) Opt { return func(c *config) { c.tls = cfg } }
+
+// SASL sets the SASL mechanism to authenticate with, such as kafka-go's plain.Mechanism
+// or a scram.Mechanism. Default: none.
+func SASL(m sasl.Mechanism) Opt { return func(c *config) { c.sasl = m } }
+
+// FailOnDataLoss says what to do when offsets a stream still has to read are gone
+// (deleted by retention, or the partition was recreated): true fails the batch with
+// an error naming the partition and the lost offsets; false skips to the first offset
+// still there, with a warning, and counts the lost records (see LostRecords).
+// Default: true.
+func FailOnDataLoss(fail bool) Opt { return func(c *config) { c.failOnDataLoss = fail } }
+
+// MetadataRefresh sets how often a stream looks for new topics (SubscribePattern) and
+// new partitions (Subscribe, SubscribePattern). Default: 5s.
+func MetadataRefresh(d time.Duration) Opt { return func(c *config) { c.metadataRefresh = d } }
+
+// SessionTimeout sets how long the group coordinator waits for a member's heartbeat
+// before it rebalances the member's partitions to others (Kafka's
+// session.timeout.ms). Default: 10s.
+func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTimeout = d } }
+
+// WithLogger sets the logger for rebalances, data loss, retries and commits. Default:
+// slog.Default().
+func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
+
+// DeserializeErrorHandler decides what happens to a record whose key or value cannot
+// be deserialized: h gets the raw record and the error; returning nil skips the
+// record, returning an error fails the batch with it. Default: none, the batch fails
+// with an error naming the topic, partition and offset.
+func DeserializeErrorHandler(h func(raw Record[[]byte, []byte], err error) error) Opt {
+	return func(c *config) { c.onBadRecord = h }
+}
+
+// RequiredAcks sets how many replicas must acknowledge a write of WriteToKafka.
+// Default: AcksAll.
+func RequiredAcks(a Acks) Opt { return func(c *config) { c.acks = a } }
