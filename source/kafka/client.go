@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,9 +24,15 @@ var ErrDataLoss = errors.New("kafka: offsets lost")
 // connections.
 type Client struct {
 	cfg  config
-	tr   *kafkago.Transport
-	kc   *kafkago.Client
 	lost atomic.Int64 // records skipped because they were gone (FailOnDataLoss false)
+
+	// The connections, replaced when the cached metadata proves stale (kafka-go's
+	// Transport has no other way to refresh it); old ones are closed with the client.
+	mu        sync.Mutex
+	tr        *kafkago.Transport
+	kc        *kafkago.Client
+	old       []*kafkago.Transport
+	refreshed time.Time
 }
 
 // NewClient returns a Client configured by opts (Brokers is required; the rate,
@@ -44,20 +51,71 @@ func newClient(cfg config) (*Client, error) {
 	if cfg.fetchMaxBytes < 1 {
 		return nil, fmt.Errorf("kafka: FetchMaxBytes %d, want > 0", cfg.fetchMaxBytes)
 	}
+	c := &Client{cfg: cfg}
+	c.tr, c.kc = c.connect()
+	return c, nil
+}
+
+func (c *Client) connect() (*kafkago.Transport, *kafkago.Client) {
 	tr := &kafkago.Transport{
-		DialTimeout: cfg.pollTimeout,
-		MetadataTTL: cfg.metadataRefresh,
-		ClientID:    cfg.clientID,
-		TLS:         cfg.tls,
-		SASL:        cfg.sasl,
+		DialTimeout: c.cfg.pollTimeout,
+		MetadataTTL: c.cfg.metadataRefresh,
+		ClientID:    c.cfg.clientID,
+		TLS:         c.cfg.tls,
+		SASL:        c.cfg.sasl,
 	}
-	return &Client{cfg: cfg, tr: tr, kc: &kafkago.Client{Addr: kafkago.TCP(cfg.brokers...), Transport: tr}}, nil
+	return tr, &kafkago.Client{Addr: kafkago.TCP(c.cfg.brokers...), Transport: tr}
+}
+
+// client returns the current kafka-go client.
+func (c *Client) client() *kafkago.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kc
+}
+
+// transport returns the current transport.
+func (c *Client) transport() *kafkago.Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tr
+}
+
+// refresh replaces the connections, so that the next request reads fresh metadata
+// (at most every 100ms).
+func (c *Client) refresh() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.refreshed) < 100*time.Millisecond {
+		return
+	}
+	c.refreshed = time.Now()
+	c.tr.CloseIdleConnections() // in-use ones close when their request is done
+	c.old = append(c.old, c.tr)
+	c.tr, c.kc = c.connect()
+}
+
+// staleMetadata reports whether err says the client's metadata is out of date.
+func staleMetadata(err error) bool {
+	for _, e := range []error{kafkago.NotLeaderForPartition, kafkago.LeaderNotAvailable, kafkago.UnknownTopicOrPartition,
+		kafkago.FencedLeaderEpoch, kafkago.UnknownLeaderEpoch, kafkago.NotCoordinatorForGroup} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // Close closes the client's connections. An RDD made with the client must not be
 // read after Close.
 func (c *Client) Close() error {
-	c.tr.CloseIdleConnections()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tr := range append(c.old, c.tr) {
+		tr.CloseIdleConnections()
+	}
+	c.old = nil
 	return nil
 }
 
@@ -106,6 +164,9 @@ func (c *Client) retry(ctx context.Context, stop <-chan struct{}, what string, o
 			return fmt.Errorf("kafka: %s (brokers %v): %d attempts: %w", what, c.cfg.brokers, attempt, err)
 		}
 		c.cfg.logger.Debug("kafka: retrying", "what", what, "attempt", attempt, "error", err)
+		if staleMetadata(err) {
+			c.refresh()
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
@@ -135,7 +196,7 @@ func (c *Client) offsets(ctx context.Context, stop <-chan struct{}, tps []TopicP
 		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafkago.FirstOffsetOf(tp.Partition), kafkago.LastOffsetOf(tp.Partition))
 	}
 	err := c.retry(ctx, stop, fmt.Sprintf("listing the offsets of %v", tps), func(ctx context.Context) error {
-		resp, err := c.kc.ListOffsets(ctx, req)
+		resp, err := c.client().ListOffsets(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -165,9 +226,12 @@ func (c *Client) committed(ctx context.Context, stop <-chan struct{}, group stri
 	}
 	out := map[TopicPartition]int64{}
 	err := c.retry(ctx, stop, fmt.Sprintf("reading the offsets group %q committed", group), func(ctx context.Context) error {
-		resp, err := c.kc.OffsetFetch(ctx, req)
+		resp, err := c.client().OffsetFetch(ctx, req)
 		if err == nil {
 			err = resp.Error
+		}
+		if errors.Is(err, kafkago.GroupIdNotFound) {
+			return nil // a group that never committed: nothing committed
 		}
 		if err != nil {
 			return err
@@ -195,7 +259,7 @@ func (c *Client) commit(ctx context.Context, stop <-chan struct{}, group string,
 		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafkago.OffsetCommit{Partition: tp.Partition, Offset: off})
 	}
 	return c.retry(ctx, stop, fmt.Sprintf("committing offsets %v for group %q", offsets, group), func(ctx context.Context) error {
-		resp, err := c.kc.OffsetCommit(ctx, req)
+		resp, err := c.client().OffsetCommit(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -215,7 +279,7 @@ func (c *Client) commit(ctx context.Context, stop <-chan struct{}, group string,
 func (c *Client) partitions(ctx context.Context, stop <-chan struct{}) (map[string]int, error) {
 	out := map[string]int{}
 	err := c.retry(ctx, stop, "reading the cluster's topics", func(ctx context.Context) error {
-		resp, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{})
+		resp, err := c.client().Metadata(ctx, &kafkago.MetadataRequest{})
 		if err != nil {
 			return err
 		}
@@ -249,7 +313,7 @@ func (c *Client) read(ctx context.Context, stop <-chan struct{}, r OffsetRange, 
 		var resp *kafkago.FetchResponse
 		err := c.retry(ctx, stop, fmt.Sprintf("fetching %v at offset %d", r, off), func(ctx context.Context) error {
 			var err error
-			resp, err = c.kc.Fetch(ctx, &kafkago.FetchRequest{Topic: r.Topic, Partition: r.Partition, Offset: off,
+			resp, err = c.client().Fetch(ctx, &kafkago.FetchRequest{Topic: r.Topic, Partition: r.Partition, Offset: off,
 				MinBytes: 1, MaxBytes: int64(c.cfg.fetchMaxBytes), MaxWait: 100 * time.Millisecond})
 			if err == nil && resp.Error != nil {
 				err = resp.Error

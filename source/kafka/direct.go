@@ -107,6 +107,12 @@ func (s *DirectStream[K, V]) CommitAsync(ranges []OffsetRange, done func(offsets
 		tp := r.TopicPartition()
 		offsets[tp] = max(offsets[tp], r.Until)
 	}
+	if len(offsets) == 0 { // an empty batch (the group was rebalancing): nothing to commit
+		if done != nil {
+			done(offsets, nil)
+		}
+		return
+	}
 	s.mu.Lock()
 	c := s.commits
 	s.mu.Unlock()

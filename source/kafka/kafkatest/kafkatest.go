@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -32,7 +33,9 @@ import (
 type Broker struct {
 	c     *kfake.Cluster
 	addrs []string
-	tr    *kafkago.Transport
+
+	mu sync.Mutex
+	tr *kafkago.Transport // for Produce
 }
 
 type config struct {
@@ -110,7 +113,7 @@ func Start(opts ...Opt) (*Broker, error) {
 		return nil, fmt.Errorf("kafkatest: starting the broker: %w", err)
 	}
 	b := &Broker{c: c, addrs: c.ListenAddrs()}
-	b.tr = &kafkago.Transport{MetadataTTL: 100 * time.Millisecond}
+	b.tr = &kafkago.Transport{}
 	// Topics restored from a data directory exist already.
 	for _, t := range cfg.topics {
 		if err := b.CreateTopic(t.name, t.partitions); err != nil && !errors.Is(err, errTopicExists) {
@@ -133,7 +136,9 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.c }
 // Close stops the brokers and closes their connections. With a data directory, the
 // data stays there for the next Start.
 func (b *Broker) Close() {
+	b.mu.Lock()
 	b.tr.CloseIdleConnections()
+	b.mu.Unlock()
 	b.c.Close()
 }
 
@@ -148,6 +153,11 @@ func (b *Broker) CreateTopic(name string, partitions int) error {
 	if err := b.c.CreateTopic(name, int32(partitions), nil); err != nil {
 		return fmt.Errorf("kafkatest: creating topic %q with %d partitions: %w", name, partitions, err)
 	}
+	// New connections, whose metadata knows the topic.
+	b.mu.Lock()
+	b.tr.CloseIdleConnections()
+	b.tr = &kafkago.Transport{}
+	b.mu.Unlock()
 	return nil
 }
 
@@ -179,25 +189,49 @@ func (b *Broker) Produce(ctx context.Context, topic string, msgs ...Message) err
 		}
 		byPart[m.Partition] = append(byPart[m.Partition], r)
 	}
+	b.mu.Lock()
 	client := &kafkago.Client{Addr: kafkago.TCP(b.addrs...), Transport: b.tr}
+	b.mu.Unlock()
 	for _, p := range order {
 		recs := byPart[p]
 		for len(recs) > 0 {
 			n := min(len(recs), 10_000)
-			resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
-				Topic: topic, Partition: p, RequiredAcks: kafkago.RequireAll,
-				Records: kafkago.NewRecordReader(recs[:n]...),
-			})
-			if err == nil && resp.Error != nil {
-				err = resp.Error
-			}
-			if err != nil {
-				return fmt.Errorf("kafkatest: producing to %s/%d: %w", topic, p, err)
+			if err := produceRetrying(ctx, client, topic, p, recs[:n]); err != nil {
+				return err
 			}
 			recs = recs[n:]
 		}
 	}
 	return nil
+}
+
+// produceRetrying produces recs to a partition, retrying (for up to 10s) the errors a
+// leader move causes.
+func produceRetrying(ctx context.Context, client *kafkago.Client, topic string, p int, recs []kafkago.Record) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
+			Topic: topic, Partition: p, RequiredAcks: kafkago.RequireAll,
+			Records: kafkago.NewRecordReader(recs...),
+		})
+		if err == nil && resp.Error != nil {
+			err = resp.Error
+		}
+		var ke kafkago.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Temporary() || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("kafkatest: producing to %s/%d: %w", topic, p, err)
+			}
+			return nil
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 }
 
 func bytesOrNil(b []byte) kafkago.Bytes {

@@ -1,0 +1,237 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+var allEvents = []kafka.TopicPartition{{Topic: "events", Partition: 0}, {Topic: "events", Partition: 1}}
+
+// newStream returns a string stream of events/0 and events/1 from the start.
+func newStream(r *run, b *kafkatest.Broker, opts ...kafka.Opt) *kafka.DirectStream[string, string] {
+	return kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest), kafka.PollTimeout(time.Second)}, opts...)...)
+}
+
+func TestUnreachableBrokersFailRunQuicklyNamingThem(t *testing.T) {
+	addr, err := kafkatest.Unreachable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t)
+	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(addr), kafka.GroupID("g"), kafka.PollTimeout(500*time.Millisecond))
+	s.ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	start := time.Now()
+	err = r.c.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("Run = %v, want an error naming the broker %s", err, addr)
+	}
+	// Bounded: a poll timeout of retries, not forever.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run took %v to give up", d)
+	}
+}
+
+func TestNotLeaderAndLeaderMovesAreRetried(t *testing.T) {
+	b := startBroker(t, kafkatest.Brokers(2), kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 20, "v")
+	fault, err := b.Fail(kafkatest.Fetch, "events", kafkatest.NotLeader, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listFault, err := b.Fail(kafkatest.ListOffsets, "events", kafkatest.NotLeader, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t)
+	var col collector
+	newStream(r, b).ForeachBatch(col.foreach)
+	r.start()
+	r.batches(1)
+	// Move both leaders to the other broker: clients with stale metadata are told
+	// they asked the wrong broker, and must find the new leader.
+	for p := range 2 {
+		if err := b.MoveLeader("events", p, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(t, b, "events", 2, 20, 20, "v")
+	r.batches(2)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(col.values()); n != 40 {
+		t.Errorf("read %d records, want 40", n)
+	}
+	if fault.Hits() != 3 || listFault.Hits() != 2 {
+		t.Errorf("faults answered %d fetches and %d offset lookups, want 3 and 2", fault.Hits(), listFault.Hits())
+	}
+}
+
+func TestFetchFailingRepeatedlyFailsTheBatchAndCommitsNothing(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 20, "v")
+	if _, err := b.Fail(kafkatest.Fetch, "events", kafkatest.NotLeader, -1); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t)
+	s := newStream(r, b, kafka.GroupID("g"))
+	s.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
+		var col collector
+		if err := col.foreach(ctx, batch); err != nil {
+			return err
+		}
+		s.CommitAsync(batch.Ranges, nil)
+		return nil
+	})
+	r.start()
+	err := r.batch()
+	var be *dstream.BatchError
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "events/") || !strings.Contains(err.Error(), "[0, 10)") {
+		t.Fatalf("batch error = %v, want a *dstream.BatchError naming the partition and range [0, 10)", err)
+	}
+	if err := r.stop(); err == nil {
+		t.Error("Run returned nil after a failed batch")
+	}
+	// Nothing was committed: a new stream in the group with no reset finds no offset.
+	r2 := newRun(t)
+	s2 := kafka.NewDirectStream(r2.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.None))
+	s2.ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	r2.start()
+	if err := r2.batch(); err == nil || !strings.Contains(err.Error(), "no committed offset") {
+		t.Errorf("after the failure: %v, want no committed offset", err)
+	}
+	r2.stop()
+}
+
+func TestOffsetsLostToRetention(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 100, "v") // 50 per partition
+	if err := b.DeleteRecords("events", 0, 30); err != nil {
+		t.Fatal(err)
+	}
+	from := map[kafka.TopicPartition]int64{allEvents[0]: 0, allEvents[1]: 0}
+
+	r := newRun(t)
+	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, from), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...)).ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	r.start()
+	err := r.batch()
+	if !errors.Is(err, kafka.ErrDataLoss) || !strings.Contains(err.Error(), "events/0 offsets [0, 30)") {
+		t.Errorf("by default: %v, want ErrDataLoss naming events/0 offsets [0, 30)", err)
+	}
+	r.stop()
+
+	r = newRun(t)
+	s := kafka.NewDirectStream(r.c, kafka.Assign(allEvents, from), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.FailOnDataLoss(false))
+	var col collector
+	s.ForeachBatch(col.foreach)
+	r.start()
+	r.batches(1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n, lost := len(col.values()), s.LostRecords(); n != 70 || lost != 30 {
+		t.Errorf("with FailOnDataLoss(false): read %d, lost %d; want 70 and 30", n, lost)
+	}
+}
+
+type event struct{ ID int }
+
+func TestBadRecords(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	ctx := context.Background()
+	if err := b.Produce(ctx, "events",
+		kafkatest.Message{Partition: 1, Value: []byte(`{"ID": 1}`)},
+		kafkatest.Message{Partition: 1, Value: []byte(`{"ID": 2}`)},
+		kafkatest.Message{Partition: 1, Value: []byte(`not json`)},
+		kafkatest.Message{Partition: 1, Value: []byte(`{"ID": 4}`)}); err != nil {
+		t.Fatal(err)
+	}
+	stream := func(r *run, opts ...kafka.Opt) *kafka.DirectStream[string, event] {
+		return kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.JSONDeserializer[event](),
+			append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
+	}
+	r := newRun(t)
+	stream(r).ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, event]) error {
+		_, err := rdd.Collect(ctx, batch.RDD)
+		return err
+	})
+	r.start()
+	if err := r.batch(); err == nil || !strings.Contains(err.Error(), "the value of events/1 offset 2") {
+		t.Errorf("a bad record: %v, want an error naming the value of events/1 offset 2", err)
+	}
+	r.stop()
+
+	r = newRun(t)
+	var mu sync.Mutex
+	var bad []int64
+	var ids []int
+	s := stream(r, kafka.DeserializeErrorHandler(func(raw kafka.Record[[]byte, []byte], err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if string(raw.Value) != "not json" {
+			return errors.New("the handler got the wrong record")
+		}
+		bad = append(bad, raw.Offset)
+		return nil
+	}))
+	s.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, event]) error {
+		evs, err := rdd.Collect(ctx, batch.RDD)
+		for _, e := range evs {
+			ids = append(ids, e.Value.ID)
+		}
+		return err
+	})
+	r.start()
+	r.batches(1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 1 || bad[0] != 2 || len(ids) != 3 {
+		t.Errorf("with a handler: bad offsets %v, ids %v; want [2] and three ids", bad, ids)
+	}
+}
+
+func TestStopWhileAFetchHangs(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 10, "v")
+	const poll = time.Second
+	r := newRun(t)
+	newStream(r, b, kafka.PollTimeout(poll)).ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
+		_, err := rdd.Count(ctx, batch.RDD)
+		return err
+	})
+	release := b.Hang(kafkatest.Fetch)
+	defer release()
+	r.start()
+	if err := r.clock.AwaitWaiters(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(interval) // the batch is generated; its fetches hang
+	start := time.Now()
+	r.c.Stop()
+	select {
+	case err := <-r.done:
+		if err == nil || !strings.Contains(err.Error(), "fetching events/") {
+			t.Errorf("Run = %v, want the hanging fetch's error", err)
+		}
+	case <-time.After(10 * poll):
+		t.Fatal("Run did not return after Stop while a fetch hangs")
+	}
+	if d := time.Since(start); d > 3*poll {
+		t.Errorf("Run returned %v after Stop, want within about the poll timeout %v", d, poll)
+	}
+}

@@ -1,0 +1,153 @@
+package kafka_test
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+// member is one Context of a consumer group, committing after each batch, and what
+// it read.
+type member struct {
+	r         *run
+	mu        sync.Mutex
+	read      map[string]int
+	lastParts []int // the partitions of its last batch with an assignment
+}
+
+func newMember(t *testing.T, b *kafkatest.Broker, strategy kafka.ConsumerStrategy) *member {
+	m := &member{r: newRun(t), read: map[string]int{}}
+	s := kafka.NewDirectStream(m.r.c, strategy, kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("shared"), kafka.OffsetReset(kafka.Earliest),
+		kafka.SessionTimeout(6*time.Second), kafka.MetadataRefresh(200*time.Millisecond))
+	s.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
+		var col collector
+		if err := col.foreach(ctx, batch); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		for _, v := range col.values() {
+			m.read[v]++
+		}
+		if len(batch.Ranges) > 0 {
+			m.lastParts = m.lastParts[:0]
+			for _, rg := range batch.Ranges {
+				m.lastParts = append(m.lastParts, rg.Partition)
+			}
+		}
+		m.mu.Unlock()
+		s.CommitAsync(batch.Ranges, nil)
+		return nil
+	})
+	m.r.start()
+	return m
+}
+
+func (m *member) parts() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.lastParts)
+}
+
+// until runs batches of the members, in turn, until cond holds (30s at most).
+func until(t *testing.T, cond func() bool, members ...*member) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 30s")
+		}
+		for _, m := range members {
+			if err := m.r.batch(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestTwoContextsShareAGroupAndOneTakesOver runs two Contexts with Subscribe in one
+// group: they split the partitions; when one stops, the other takes all of them over,
+// and every record produced along the way is read (at least once, and here exactly
+// once, since each commits after its output and a graceful stop commits the last).
+func TestTwoContextsShareAGroupAndOneTakesOver(t *testing.T) {
+	const parts = 4
+	b := startBroker(t, kafkatest.Topic("events", parts))
+	produced := 0
+	more := func(n int) {
+		produce(t, b, "events", parts, produced, n, "v")
+		produced += n
+	}
+	more(40)
+	a := newMember(t, b, kafka.Subscribe("events"))
+	until(t, func() bool { return len(a.parts()) == parts }, a)
+	more(40)
+	c := newMember(t, b, kafka.Subscribe("events"))
+	split := func() bool {
+		pa, pc := a.parts(), c.parts()
+		return len(pa) > 0 && len(pc) > 0 && len(pa)+len(pc) == parts && !slices.ContainsFunc(pa, func(p int) bool { return slices.Contains(pc, p) })
+	}
+	until(t, split, a, c)
+	t.Logf("split: %v and %v", a.parts(), c.parts())
+	more(40)
+	until(t, func() bool { return len(a.read)+len(c.read) >= produced }, a, c)
+	if err := a.r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	more(40)
+	until(t, func() bool { return len(c.parts()) == parts }, c)
+	until(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i := produced - 40; i < produced; i++ {
+			if c.read["v"+strconv.Itoa(i)] == 0 {
+				return false
+			}
+		}
+		return true
+	}, c)
+	if err := c.r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	dups := 0
+	for i := range produced {
+		v := "v" + strconv.Itoa(i)
+		n := a.read[v] + c.read[v]
+		if n == 0 {
+			t.Errorf("record %s was lost", v)
+		}
+		dups += max(n-1, 0)
+	}
+	if dups > 0 {
+		t.Logf("%d records read twice (allowed: delivery is at least once)", dups)
+	}
+}
+
+// TestSubscribePatternPicksUpNewTopics subscribes to a pattern and creates a matching
+// topic while the stream runs.
+func TestSubscribePatternPicksUpNewTopics(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("logs-a", 1), kafkatest.Topic("other", 1))
+	produce(t, b, "logs-a", 1, 0, 5, "a")
+	produce(t, b, "other", 1, 0, 5, "o")
+	m := newMember(t, b, kafka.SubscribePattern(regexp.MustCompile(`^logs-`)))
+	until(t, func() bool { m.mu.Lock(); defer m.mu.Unlock(); return len(m.read) == 5 }, m)
+	if err := b.CreateTopic("logs-b", 2); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, b, "logs-b", 2, 0, 6, "b")
+	until(t, func() bool { m.mu.Lock(); defer m.mu.Unlock(); return len(m.read) == 11 }, m)
+	if err := m.r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for v := range m.read {
+		if v[0] == 'o' {
+			t.Errorf("read %s from a topic that does not match", v)
+		}
+	}
+}
