@@ -13,7 +13,7 @@ GO_FILES_CMD = { git ls-files --cached --others --exclude-standard -- '*.go' 2>/
 # The targets below run one after another, in the order given, even under make -j.
 .NOTPARALLEL:
 
-.PHONY: test fmt vet staticcheck race benchonce demo bench
+.PHONY: test fmt vet staticcheck race benchonce demo bench deps
 
 # test: every check CI runs, stopping at the first failure.
 test: fmt vet staticcheck race benchonce
@@ -44,6 +44,17 @@ benchonce:
 ifneq ($(wildcard bench/main.go),)
 	$(GO) run ./bench -quick
 endif
+
+# deps installs the Debian packages the tests use besides Go (what .ci/run installs):
+# gcc for the race detector, kcat for the Kafka interoperability test.
+deps:
+	@missing=""; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	if [ -n "$$missing" ]; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
+	fi
 
 demo:
 	$(GO) run ./examples/wordcount

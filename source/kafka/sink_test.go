@@ -1,0 +1,135 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+// readAll reads every record of topic's partitions with CreateRDD.
+func readAll(t *testing.T, b *kafkatest.Broker, topic string, partitions int) []kafka.Record[string, string] {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := kafka.NewClient(kafka.Brokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var ranges []kafka.OffsetRange
+	for p := range partitions {
+		_, end, err := b.Offsets(topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ranges = append(ranges, kafka.OffsetRange{Topic: topic, Partition: p, From: 0, Until: end})
+	}
+	r, err := kafka.CreateRDD(ctx, cl, rdd.NewEngine(), ranges, kafka.StringDeserializer(), kafka.StringDeserializer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := rdd.Collect(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func TestWriteToKafkaThenReadBack(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("out", 3))
+	h := newRun(t)
+	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, true)
+	q.Push([]ops.KV[string, string]{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "a", Value: "3"}})
+	q.Push([]ops.KV[string, string]{{Key: "c", Value: "4"}})
+	kafka.WriteToKafka(in, "out", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
+	h.start()
+	h.batches(2)
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readAll(t, b, "out", 3)
+	got := map[string][]string{}
+	partOf := map[string]int{}
+	for _, r := range recs {
+		got[r.Key] = append(got[r.Key], r.Value)
+		if p, ok := partOf[r.Key]; ok && p != r.Partition {
+			t.Errorf("key %s written to partitions %d and %d", r.Key, p, r.Partition)
+		}
+		partOf[r.Key] = r.Partition
+	}
+	for _, vs := range got {
+		slices.Sort(vs) // tasks write their partitions concurrently
+	}
+	want := map[string][]string{"a": {"1", "3"}, "b": {"2"}, "c": {"4"}}
+	if !maps.EqualFunc(got, want, func(x, y []string) bool { return strings.Join(x, ",") == strings.Join(y, ",") }) {
+		t.Errorf("read back %v, want %v", got, want)
+	}
+}
+
+func TestWriteToKafkaFailureFailsTheBatch(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("out", 1))
+	if _, err := b.Fail(kafkatest.Produce, "out", kafkatest.UnknownServerError, -1); err != nil {
+		t.Fatal(err)
+	}
+	h := newRun(t)
+	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, true)
+	q.Push([]ops.KV[string, string]{{Key: "a", Value: "1"}})
+	kafka.WriteToKafka(in, "out", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...), kafka.PollTimeout(time.Second))
+	h.start()
+	err := h.batch()
+	var be *dstream.BatchError
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "writing 1 records of batch") {
+		t.Errorf("batch = %v, want a failed batch naming the write", err)
+	}
+	h.stop()
+}
+
+func TestCreateRDDChecksTheRanges(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 20, "v")
+	if err := b.DeleteRecords("events", 1, 4); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cl, err := kafka.NewClient(kafka.Brokers(b.Addrs()...), kafka.PollTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	eng := rdd.NewEngine()
+	r, err := kafka.CreateRDD(ctx, cl, eng, []kafka.OffsetRange{{Topic: "events", Partition: 0, From: 3, Until: 7}, {Topic: "events", Partition: 1, From: 5, Until: 5}},
+		kafka.StringDeserializer(), kafka.StringDeserializer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := rdd.CollectPartitions(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 2 || len(parts[0]) != 4 || parts[0][0].Offset != 3 || len(parts[1]) != 0 {
+		t.Errorf("partitions %v, want offsets 3..6 of events/0 and nothing", parts)
+	}
+	for _, c := range []struct {
+		rg   kafka.OffsetRange
+		want string
+	}{
+		{kafka.OffsetRange{Topic: "events", Partition: 0, From: 5, Until: 11}, "past the end of the partition (10)"},
+		{kafka.OffsetRange{Topic: "events", Partition: 1, From: 2, Until: 6}, "before the first offset still in the log (4)"},
+		{kafka.OffsetRange{Topic: "events", Partition: 0, From: 6, Until: 5}, "invalid range"},
+		{kafka.OffsetRange{Topic: "nope", Partition: 0, From: 0, Until: 1}, "nope/0"},
+	} {
+		_, err := kafka.CreateRDD(ctx, cl, eng, []kafka.OffsetRange{c.rg}, kafka.StringDeserializer(), kafka.StringDeserializer())
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CreateRDD(%v) = %v, want an error saying %q", c.rg, err, c.want)
+		}
+	}
+}
