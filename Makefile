@@ -56,8 +56,10 @@ deps:
 		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
 	fi
 
+# demo: the main job, on the embedded default: a direct Kafka word count over an
+# in-process broker that it fills with generated sentences, for about 10 seconds.
 demo:
-	$(GO) run ./examples/wordcount
+	$(GO) run ./examples/directkafkawordcount -duration 10s
 
 bench:
 	$(GO) run ./bench

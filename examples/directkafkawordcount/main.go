@@ -1,0 +1,181 @@
+// Command directkafkawordcount is Spark's DirectKafkaWordCount on Spate: a direct
+// Kafka stream, 1s batches, words counted per batch, offsets committed to Kafka after
+// the output.
+//
+// With no flags it needs nothing installed: it starts an in-process Kafka broker
+// (package kafkatest), creates a 4-partition topic and produces generated sentences
+// into it continuously while the stream runs. With -brokers it reads the given topics
+// of any Kafka cluster and produces nothing; a group with nothing committed starts at
+// the earliest offsets.
+//
+// For every batch it prints each partition's offset range and the batch's most
+// frequent words. On exit (after -duration, or on interrupt) it stops gracefully,
+// which commits the last batch's offsets, and prints as its last line
+//
+//	summary records=<records processed> batches=<batches>
+//
+// Usage:
+//
+//	go run ./examples/directkafkawordcount -duration 10s
+//	go run ./examples/directkafkawordcount -brokers localhost:9092 -topics a,b -group wc
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+func main() {
+	brokers := flag.String("brokers", "", "Kafka bootstrap brokers, comma-separated (default: start an in-process broker and produce into it)")
+	topics := flag.String("topics", "sentences", "topics to read, comma-separated")
+	group := flag.String("group", "spate-directkafkawordcount", "consumer group id")
+	batch := flag.Duration("batch", time.Second, "batch interval")
+	duration := flag.Duration("duration", 0, "stop gracefully after this long (0: run until interrupted)")
+	top := flag.Int("top", 5, "how many words to print per batch")
+	flag.Parse()
+	if err := run(*brokers, *topics, *group, *batch, *duration, *top); err != nil {
+		slog.Error("directkafkawordcount failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(brokers, topics, group string, batch, duration time.Duration, top int) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	topicList := strings.Split(topics, ",")
+	var stopProducing func()
+	if brokers == "" {
+		b, err := kafkatest.Start(kafkatest.Topic(topicList[0], 4))
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = strings.Join(b.Addrs(), ",")
+		fmt.Printf("started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
+		stopProducing = produce(ctx, b, topicList[0], 4)
+	}
+
+	ssc := dstream.NewContext(dstream.BatchInterval(batch))
+	stream := kafka.NewDirectStream(ssc, kafka.Subscribe(topicList...), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest))
+
+	var records, batches atomic.Int64
+	// 1. Each batch's offset ranges, and its record count; the batch's RDD is kept for
+	// the next outputs instead of being read from Kafka again.
+	stream.ForeachBatch(func(ctx context.Context, b kafka.Batch[string, string]) error {
+		b.RDD.Persist()
+		n, err := rdd.Count(ctx, b.RDD)
+		if err != nil {
+			return err
+		}
+		records.Add(n)
+		batches.Add(1)
+		fmt.Printf("--- batch %s: %d records\n", b.Time.Format("15:04:05"), n)
+		for _, r := range b.Ranges {
+			fmt.Printf("    %s/%d offsets [%d, %d)\n", r.Topic, r.Partition, r.From, r.Until)
+		}
+		return nil
+	})
+	// 2. The word count, with the stream operators.
+	words := dstream.FlatMap(stream.Stream(), func(r kafka.Record[string, string]) []string { return strings.Fields(r.Value) })
+	counts := dstream.ReduceByKey(dstream.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }), ops.Sum[int])
+	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		best, err := rdd.Top(ctx, r, top, func(a, b ops.KV[string, int]) int {
+			return cmp.Or(cmp.Compare(a.Value, b.Value), cmp.Compare(b.Key, a.Key))
+		})
+		if err != nil {
+			return err
+		}
+		parts := make([]string, len(best))
+		for i, kv := range best {
+			parts[i] = fmt.Sprintf("%s=%d", kv.Key, kv.Value)
+		}
+		fmt.Printf("    top words: %s\n", strings.Join(parts, " "))
+		return nil
+	})
+	// 3. Only now, after the output, commit the batch's offsets.
+	stream.ForeachBatch(func(_ context.Context, b kafka.Batch[string, string]) error {
+		stream.CommitAsync(b.Ranges, func(_ map[kafka.TopicPartition]int64, err error) {
+			if err != nil {
+				slog.Warn("commit failed", "batch", b.Time, "error", err)
+			}
+		})
+		return nil
+	})
+
+	if duration > 0 {
+		go func() {
+			select {
+			case <-time.After(duration):
+				ssc.Stop()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	go func() { // an interrupt stops gracefully too
+		<-ctx.Done()
+		ssc.Stop()
+	}()
+	err := ssc.Run(context.Background())
+	if stopProducing != nil {
+		stopProducing()
+	}
+	fmt.Printf("summary records=%d batches=%d\n", records.Load(), batches.Load())
+	return err
+}
+
+// produce writes generated sentences to the in-process broker, 200 every 100ms, until
+// the returned function is called.
+func produce(ctx context.Context, b *kafkatest.Broker, topic string, partitions int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		words := strings.Fields("the a stream of records flows through kafka into spate and every batch counts words " +
+			"while offsets move on commit after output exactly once at least once partition range broker topic")
+		z := rand.NewZipf(rng, 1.2, 1, uint64(len(words)-1))
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; ; {
+			msgs := make([]kafkatest.Message, 200)
+			for i := range msgs {
+				var s strings.Builder
+				for j := range 8 {
+					if j > 0 {
+						s.WriteByte(' ')
+					}
+					s.WriteString(words[z.Uint64()])
+				}
+				msgs[i] = kafkatest.Message{Partition: n % partitions, Value: []byte(s.String())}
+				n++
+			}
+			if err := b.Produce(ctx, topic, msgs...); err != nil && !errors.Is(err, context.Canceled) {
+				slog.Warn("producing failed", "error", err)
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return func() { cancel(); wg.Wait() }
+}
