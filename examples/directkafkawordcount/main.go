@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -51,13 +52,13 @@ func main() {
 	duration := flag.Duration("duration", 0, "stop gracefully after this long (0: run until interrupted)")
 	top := flag.Int("top", 5, "how many words to print per batch")
 	flag.Parse()
-	if err := run(*brokers, *topics, *group, *batch, *duration, *top); err != nil {
+	if err := run(os.Stdout, *brokers, *topics, *group, *batch, *duration, *top); err != nil {
 		slog.Error("directkafkawordcount failed", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers, topics, group string, batch, duration time.Duration, top int) error {
+func run(out io.Writer, brokers, topics, group string, batch, duration time.Duration, top int) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	topicList := strings.Split(topics, ",")
@@ -69,7 +70,7 @@ func run(brokers, topics, group string, batch, duration time.Duration, top int) 
 		}
 		defer b.Close()
 		brokers = strings.Join(b.Addrs(), ",")
-		fmt.Printf("started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
+		fmt.Fprintf(out, "started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
 		stopProducing = produce(ctx, b, topicList[0], 4)
 	}
 
@@ -88,9 +89,9 @@ func run(brokers, topics, group string, batch, duration time.Duration, top int) 
 		}
 		records.Add(n)
 		batches.Add(1)
-		fmt.Printf("--- batch %s: %d records\n", b.Time.Format("15:04:05"), n)
+		fmt.Fprintf(out, "--- batch %s: %d records\n", b.Time.Format("15:04:05"), n)
 		for _, r := range b.Ranges {
-			fmt.Printf("    %s/%d offsets [%d, %d)\n", r.Topic, r.Partition, r.From, r.Until)
+			fmt.Fprintf(out, "    %s/%d offsets [%d, %d)\n", r.Topic, r.Partition, r.From, r.Until)
 		}
 		return nil
 	})
@@ -108,7 +109,7 @@ func run(brokers, topics, group string, batch, duration time.Duration, top int) 
 		for i, kv := range best {
 			parts[i] = fmt.Sprintf("%s=%d", kv.Key, kv.Value)
 		}
-		fmt.Printf("    top words: %s\n", strings.Join(parts, " "))
+		fmt.Fprintf(out, "    top words: %s\n", strings.Join(parts, " "))
 		return nil
 	})
 	// 3. Only now, after the output, commit the batch's offsets.
@@ -138,7 +139,7 @@ func run(brokers, topics, group string, batch, duration time.Duration, top int) 
 	if stopProducing != nil {
 		stopProducing()
 	}
-	fmt.Printf("summary records=%d batches=%d\n", records.Load(), batches.Load())
+	fmt.Fprintf(out, "summary records=%d batches=%d\n", records.Load(), batches.Load())
 	return err
 }
 
