@@ -45,6 +45,8 @@ var suite = []benchmark{
 	{name: "reducebykey1m", setup: setupReduceByKey},
 	{name: "batchoverhead", line: batchOverhead},
 	{name: "window", line: windowBench},
+	{name: "kafkadirect", line: kafkaDirect},
+	{name: "kafkawordcount", line: kafkaWordCount},
 }
 
 func main() {
@@ -70,6 +72,7 @@ func main() {
 		scale, *rounds = 0.01, 1
 	}
 	ran := false
+	defer closeFixtures()
 	for _, b := range suite {
 		if *only != "" && b.name != *only {
 			continue
@@ -79,6 +82,7 @@ func main() {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", b.name, err)
 			pprof.StopCPUProfile()
+			closeFixtures()
 			os.Exit(1)
 		}
 		fmt.Println(line)

@@ -195,7 +195,12 @@ func (b *Broker) Produce(ctx context.Context, topic string, msgs ...Message) err
 	for _, p := range order {
 		recs := byPart[p]
 		for len(recs) > 0 {
-			n := min(len(recs), 10_000)
+			// A request's batch stays well under the broker's 1 MiB message limit.
+			n, size := 0, 0
+			for n < len(recs) && (n == 0 || size < 256<<10) {
+				size += recordSize(recs[n])
+				n++
+			}
 			if err := produceRetrying(ctx, client, topic, p, recs[:n]); err != nil {
 				return err
 			}
@@ -232,6 +237,20 @@ func produceRetrying(ctx context.Context, client *kafkago.Client, topic string, 
 			return ctx.Err()
 		}
 	}
+}
+
+func recordSize(r kafkago.Record) int {
+	n := 64
+	if r.Key != nil {
+		n += r.Key.Len()
+	}
+	if r.Value != nil {
+		n += r.Value.Len()
+	}
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func bytesOrNil(b []byte) kafkago.Bytes {
