@@ -1,42 +1,85 @@
 // Package kafka reads Apache Kafka topics as DStreams (package dstream), like Spark
-// Streaming's Kafka integration, using the kafka-go client.
+// Streaming's Kafka integration, using the kafka-go client, and writes DStreams to
+// Kafka.
 //
 // # Direct stream
 //
-// The direct stream is the default and uses no receivers. Every batch, for each assigned
-// partition, it asks Kafka for the latest offset and defines the offset range
-// [from, until) of that batch, capped by rate control. The batch RDD has exactly one
-// partition per Kafka partition (1:1), and the partitions are read in parallel.
+// NewDirectStream is Spark's createDirectStream and uses no receivers. Every batch, for
+// each assigned partition, the stream asks Kafka for the partition's end offset (one
+// ListOffsets request for all partitions) and defines the offset range [from, until) of
+// the batch: from where the previous batch stopped to the end, capped by rate control.
+// The batch RDD has exactly one partition per range (1:1), each read when an action
+// runs, with fetches over connections kept for the stream's life; the engine reads
+// partitions in parallel. An empty range is an empty partition, never a wait. Ranges
+// follow each other with no gap or overlap, also across rebalances (a partition kept
+// continues where it was) and restarts (a partition new to the stream starts at its
+// committed offset).
 //
-// A batch's offset ranges are reachable only from the Kafka stream's own batches, and so
-// is committing them: the methods exist only on the stream and on its batch type, so the
-// type system, not a runtime cast that fails after a shuffle, says where they are
-// available. Narrow operators keep the 1:1 mapping (partition i still holds only Kafka
-// partition i's records); shuffle operators drop it, and any API that maps a partition
-// index back to an offset range says so.
+//	stream := kafka.NewDirectStream(ssc, kafka.Subscribe("events"),
+//		kafka.StringDeserializer(), kafka.JSONDeserializer[Event](),
+//		kafka.Brokers("localhost:9092"), kafka.GroupID("my-job"))
+//	counts := dstream.ReduceByKey(dstream.Map(stream.Stream(), byUser), ops.Sum[int])
+//
+// # Offset ranges and commits live on the stream, not on RDDs
+//
+// In Spark, offset ranges are reached by casting a batch RDD to HasOffsetRanges, which
+// fails at run time after any transformation. Here the type system says where they are:
+// only DirectStream.ForeachBatch hands out a Batch, with the RDD and its Ranges (RDD
+// partition i holds Ranges[i]), and only DirectStream has CommitAsync. Stream returns a
+// plain *dstream.DStream for transformations, which carries no offsets. Narrow operators
+// (Map, Filter, MapPartitions, …) keep RDD partition i = range i; shuffles
+// (ReduceByKey, Repartition, joins, windows) do not, and nothing pretends otherwise.
 //
 // # Consumer strategies and starting offsets
 //
-// Subscribe reads topics as a member of a consumer group, so several processes share the
-// partitions and rebalance; SubscribePattern subscribes to the topics matching a regular
-// expression and picks up new topics and partitions; Assign reads a fixed set of
-// partitions, optionally from given offsets. Where nothing is committed, a stream starts
-// at the earliest offset, at the latest, or fails, as configured.
+// Subscribe reads topics as a member of a consumer group (kafka-go's ConsumerGroup), so
+// several processes with one GroupID share the partitions and rebalance when members
+// come and go or partitions are added; between generations the stream's batches are
+// empty. SubscribePattern subscribes to the topics matching a regular expression, looked
+// up every MetadataRefresh. Assign reads a fixed set of partitions, optionally from
+// given offsets. A partition with no given or committed offset starts where OffsetReset
+// says: the latest offset (the default), the earliest, or none (Run fails, naming it).
 //
-// # Offsets and delivery
+// # Storing offsets
 //
-// Offsets can be stored, in order of increasing reliability: in the checkpoint (package
-// checkpoint); in Kafka, with CommitAsync after the batch's output; or in the user's own
-// transactional store together with the results, for exactly-once output. Nothing is
-// ever committed before it has been output. Offsets lost to retention are an error by
-// default (fail on data loss), or are skipped with a warning and a counter when so
-// configured.
+// As in Spark, in order of increasing reliability: in checkpoints (package checkpoint);
+// in Kafka, with CommitAsync after the batch's output (commits are made in order by one
+// goroutine, retried when the error is retriable, and a graceful stop commits what is
+// queued before Run returns, which Spark lost: SPARK-20050); or in your own
+// transactional store in the same transaction as the results, for exactly-once output.
+// Nothing is ever committed by the stream itself, so nothing is committed before it has
+// been output.
 //
 // # Rate control
 //
-// The records read per partition per second are bounded by a maximum and a minimum, start
-// at an initial rate, and with backpressure follow a PID rate estimator fed by each
-// batch's processing delay, as in Spark.
+// MaxRatePerPartition caps each range to rate × batch seconds; MinRatePerPartition is the
+// least a limit allows; InitialRate limits the first batch. With Backpressure, a PID
+// rate estimator (Spark's, with its defaults: proportional 1, integral 0.2, derivative
+// 0, minimum 100 records/s) fed by each batch's processing and scheduling delay sets
+// the rate, which is split across partitions in proportion to their lag, so a lagging
+// partition is not starved.
+//
+// # Faults and bad input
+//
+// Requests are bounded by PollTimeout and retried with backoff, within another
+// PollTimeout, when the error is retriable (not the leader, a moved leader, stale
+// metadata, a broken connection); stale metadata also renews the connections, whose
+// cached metadata kafka-go does not refresh otherwise. Brokers that cannot be reached
+// make Run fail before the first batch with an error naming them. A fetch that keeps
+// failing fails the batch with an error naming the topic, partition and range, and the
+// Context stops: nothing later is committed. Offsets deleted by retention before they
+// were read fail the batch with ErrDataLoss, or with FailOnDataLoss(false) are skipped
+// with a warning and counted (LostRecords). A record whose key or value cannot be
+// deserialized fails the batch naming its topic, partition and offset, unless a
+// DeserializeErrorHandler skips it. After Stop, a failed request is not retried, so a
+// broker that stopped answering holds Run up for one PollTimeout at most.
+//
+// # Batch jobs and the sink
+//
+// CreateRDD is Spark's createRDD: an RDD over given offset ranges, checked against the
+// log first, read with a Client. WriteToKafka, which Spark's DStream API does not have,
+// is an output operation writing a DStream of pairs to a topic, acknowledged by every
+// in-sync replica by default; a failed write fails the batch (at least once).
 //
 // # Receiver stream
 //
@@ -44,6 +87,7 @@
 // push blocks of records. With the write-ahead log (package checkpoint) enabled, a block
 // is durable in the log before its offsets are committed, so a crash loses nothing.
 //
-// Package source/kafka/kafkatest starts an in-process Kafka-protocol broker on loopback
-// for tests and examples.
+// Package kafkatest starts an in-process Kafka-protocol broker on loopback, with fault
+// injection, for tests and examples; examples/broker serves it to external clients
+// such as kcat.
 package kafka

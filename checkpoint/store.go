@@ -1,0 +1,204 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNoCheckpoint is returned by [Store.Latest] when the directory holds no checkpoint
+// file: the job has never saved one and starts fresh.
+var ErrNoCheckpoint = errors.New("checkpoint: no checkpoint")
+
+// Checkpoint files are named
+//
+//	checkpoint-<time>-<seq>.ckpt
+//
+// where <time> is the checkpoint's Time in UTC as 20060102T150405.000000000Z and <seq> is
+// a 20-digit sequence number, so that names sort by time, then by order of saving.
+const (
+	filePrefix  = "checkpoint-"
+	fileSuffix  = ".ckpt"
+	timeLayout  = "20060102T150405.000000000Z"
+	seqDigits   = 20
+	nameLen     = len(filePrefix) + len(timeLayout) + 1 + seqDigits + len(fileSuffix)
+	tempPattern = ".checkpoint-*.tmp"
+)
+
+// A Store saves checkpoints as files in a directory and finds the newest valid one.
+// Its methods are safe for concurrent use. Only one Store (in any process) may use a
+// directory at a time.
+type Store struct {
+	dir    string
+	keep   int
+	logger *slog.Logger
+
+	mu  sync.Mutex // serializes Save and Latest
+	seq uint64     // sequence number of the next file
+}
+
+// Open returns a Store that keeps its files in dir, creating the directory if needed.
+func Open(dir string, opts ...Opt) (*Store, error) {
+	cfg := storeConfig{keep: 3}
+	for _, o := range opts {
+		o.applyStore(&cfg)
+	}
+	if cfg.keep < 1 {
+		return nil, fmt.Errorf("checkpoint: Keep(%d): must keep at least 1 checkpoint", cfg.keep)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	names, err := listCheckpoints(dir)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	s := &Store{dir: dir, keep: cfg.keep, logger: cfg.logger, seq: 1}
+	for _, name := range names {
+		_, seq, _ := parseName(name)
+		s.seq = max(s.seq, seq+1)
+	}
+	return s, nil
+}
+
+// Dir returns the directory of the store.
+func (s *Store) Dir() string { return s.dir }
+
+// fileName returns the name of the checkpoint file for time t and sequence number seq.
+func fileName(t time.Time, seq uint64) string {
+	return fmt.Sprintf("%s%s-%0*d%s", filePrefix, t.UTC().Format(timeLayout), seqDigits, seq, fileSuffix)
+}
+
+// parseName returns the time and sequence number in a checkpoint file name, and whether
+// name is one.
+func parseName(name string) (time.Time, uint64, bool) {
+	if len(name) != nameLen || !strings.HasPrefix(name, filePrefix) || !strings.HasSuffix(name, fileSuffix) {
+		return time.Time{}, 0, false
+	}
+	ts, seqs, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(name, filePrefix), fileSuffix), "-")
+	if !ok || len(seqs) != seqDigits {
+		return time.Time{}, 0, false
+	}
+	t, err := time.Parse(timeLayout, ts)
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	seq, err := strconv.ParseUint(seqs, 10, 64)
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	return t, seq, true
+}
+
+// listCheckpoints returns the names of the checkpoint files in dir, oldest first.
+func listCheckpoints(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if _, _, ok := parseName(e.Name()); ok && e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Save writes cp as a new checkpoint file, atomically: a crash leaves either the whole
+// file or none of it. When Save returns nil the file is durable. It then deletes all but
+// the newest Keep checkpoint files and any temporary file a crash left behind; failing
+// to delete is logged, not returned, since the checkpoint itself is saved.
+//
+// cp.Time must lie in the years 0 to 9999, and the names of cp.Sources, and of
+// cp.States, must be non-empty and distinct.
+func (s *Store) Save(cp *Checkpoint) error {
+	if cp == nil {
+		return errors.New("checkpoint: Save(nil)")
+	}
+	if y := cp.Time.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("checkpoint: save: time %v is outside the years 0 to 9999", cp.Time)
+	}
+	if err := cp.check(); err != nil {
+		return fmt.Errorf("checkpoint: save: %w", err)
+	}
+	data, err := marshal(cp)
+	if err != nil {
+		return fmt.Errorf("checkpoint: save: %w", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := fileName(cp.Time, s.seq)
+	if err := writeFileAtomic(s.dir, name, tempPattern, data); err != nil {
+		return fmt.Errorf("checkpoint: save %s: %w", filepath.Join(s.dir, name), err)
+	}
+	s.seq++
+	s.prune()
+	return nil
+}
+
+// prune deletes all but the newest s.keep checkpoint files, and temporary files.
+func (s *Store) prune() {
+	if err := removeTemps(s.dir, tempPattern); err != nil {
+		s.logger.Warn("checkpoint: cannot remove temporary files", "dir", s.dir, "err", err)
+	}
+	names, err := listCheckpoints(s.dir)
+	if err != nil {
+		s.logger.Warn("checkpoint: cannot list old checkpoints to delete", "dir", s.dir, "err", err)
+		return
+	}
+	for _, name := range names[:max(0, len(names)-s.keep)] {
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("checkpoint: cannot delete old checkpoint", "file", filepath.Join(s.dir, name), "err", err)
+		}
+	}
+}
+
+// Latest returns the newest valid checkpoint in the store.
+//
+// A checkpoint file that is not valid (see [Parse]) is skipped with a warning that names
+// it and says why, and Latest falls back to the one before. When the directory holds no
+// checkpoint file, Latest returns ErrNoCheckpoint; when it holds some but none is valid,
+// it returns an error that wraps [ErrCorrupt] and lists each file and why it was
+// rejected. A file that cannot be read (as opposed to one that reads but is not valid)
+// is an error, not a reason to fall back. Temporary files are ignored.
+func (s *Store) Latest() (*Checkpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names, err := listCheckpoints(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, ErrNoCheckpoint
+	}
+	var rejected []string
+	for _, name := range slices.Backward(names) {
+		path := filepath.Join(s.dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		cp, err := parse(data)
+		if err == nil {
+			return cp, nil
+		}
+		s.logger.Warn("checkpoint: skipping invalid checkpoint file, falling back to the one before",
+			"file", path, "reason", err)
+		rejected = append(rejected, fmt.Sprintf("%s: %v", name, err))
+	}
+	return nil, fmt.Errorf("%w: none of the %d checkpoint files in %s is valid: %s",
+		ErrCorrupt, len(names), s.dir, strings.Join(rejected, "; "))
+}
