@@ -1,0 +1,133 @@
+package kafka_test
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+// committedOffsets reads what group committed for allEvents, through a stream that
+// fails when a partition has none.
+func committedOffsets(t *testing.T, b *kafkatest.Broker, group string) []kafka.OffsetRange {
+	t.Helper()
+	r := newRun(t)
+	s := kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID(group), kafka.OffsetReset(kafka.None), kafka.MaxRatePerPartition(1), kafka.MinRatePerPartition(0))
+	var first []kafka.OffsetRange
+	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
+		if first == nil {
+			first = batch.Ranges
+		}
+		return nil
+	})
+	r.start()
+	if err := r.batch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	return first
+}
+
+func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 40, "v")
+	fault, err := b.Fail(kafkatest.OffsetCommit, "events", kafkatest.NotLeader, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t)
+	s := newStream(r, b, kafka.GroupID("g"))
+	var mu sync.Mutex
+	var results []error
+	var last map[kafka.TopicPartition]int64
+	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
+		// Two commits queued at once, the later one further: they are made in
+		// order (merged), so the later offsets win.
+		half := make([]kafka.OffsetRange, len(batch.Ranges))
+		for i, rg := range batch.Ranges {
+			half[i] = rg
+			half[i].Until = rg.From + rg.Count()/2
+		}
+		done := func(offsets map[kafka.TopicPartition]int64, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, err)
+			last = maps.Clone(offsets)
+		}
+		s.CommitAsync(half, done)
+		s.CommitAsync(batch.Ranges, done)
+		return nil
+	})
+	r.start()
+	r.batches(1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[0] != nil || results[1] != nil {
+		t.Fatalf("commit results %v, want two successes after retries", results)
+	}
+	if fault.Hits() != 2 {
+		t.Errorf("the commit fault answered %d requests, want 2 (retried)", fault.Hits())
+	}
+	for _, rg := range committedOffsets(t, b, "g") {
+		if rg.From != 20 {
+			t.Errorf("committed %v, want 20 for every partition (the later commit)", rg)
+		}
+	}
+	if last[allEvents[0]] != 20 {
+		t.Errorf("the callback got %v", last)
+	}
+
+	// A commit that keeps failing is reported to the callback.
+	if _, err := b.Fail(kafkatest.OffsetCommit, "events", kafkatest.UnknownServerError, -1); err != nil {
+		t.Fatal(err)
+	}
+	r = newRun(t)
+	s = newStream(r, b, kafka.GroupID("g2"))
+	var failed error
+	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
+		s.CommitAsync(batch.Ranges, func(_ map[kafka.TopicPartition]int64, err error) { failed = err })
+		return nil
+	})
+	r.start()
+	r.batches(1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if failed == nil {
+		t.Error("a failing commit reported no error")
+	}
+}
+
+func TestRecordsCarryTheirMetadata(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8_000_000, time.UTC)
+	if err := b.Produce(context.Background(), "events", kafkatest.Message{Partition: 1, Key: []byte("k"), Value: []byte("v"),
+		Headers: map[string][]byte{"h": []byte("x")}, Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t)
+	var col collector
+	newStream(r, b).ForeachBatch(col.foreach)
+	r.start()
+	r.batches(1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	recs := col.parts[0][1]
+	if len(recs) != 1 {
+		t.Fatalf("read %v", col.parts)
+	}
+	rec := recs[0]
+	if rec.Topic != "events" || rec.Partition != 1 || rec.Offset != 0 || rec.Key != "k" || rec.Value != "v" ||
+		!rec.Timestamp.Equal(at) || len(rec.Headers) != 1 || rec.Headers[0].Key != "h" || string(rec.Headers[0].Value) != "x" {
+		t.Errorf("record %+v", rec)
+	}
+}
