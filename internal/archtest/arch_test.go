@@ -44,6 +44,9 @@ const (
 	franzGo    = "github.com/twmb/franz-go/..."
 	kfake      = "github.com/twmb/franz-go/pkg/kfake/..."
 	internalLy = "internal"
+	// sqlite is a pure-Go SQL database for the exactly-once example and the tests of
+	// source/kafka's OffsetTable.
+	sqlite = "modernc.org/sqlite/..."
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
@@ -70,7 +73,7 @@ var rules = []rule{
 	{
 		layer:     "source/kafka",
 		allow:     kafkaAllow,
-		testAllow: []string{"source/kafka/kafkatest", "dstream/dstreamtest"},
+		testAllow: []string{"source/kafka/kafkatest", "dstream/dstreamtest", sqlite},
 		design:    "source/kafka → dstream, rdd, ops, checkpoint, kafka-go (+ x/sync)",
 	},
 	{
@@ -89,8 +92,8 @@ var rules = []rule{
 	{
 		layer:    "examples",
 		anyLayer: true,
-		allow:    []string{xsync, gocmp},
-		design:   "examples/ use the public API: any package of the module (+ x/sync, go-cmp); nothing imports them",
+		allow:    []string{xsync, gocmp, sqlite},
+		design:   "examples/ use the public API: any package of the module (+ x/sync, go-cmp, modernc.org/sqlite); nothing imports them",
 	},
 	{
 		// The benchmark program measures a raw kafka-go baseline (DESIGN.md, "Tests and
