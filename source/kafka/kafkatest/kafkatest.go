@@ -26,6 +26,9 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -34,11 +37,14 @@ type Broker struct {
 	c     *kfake.Cluster
 	addrs []string
 
+	sasl sasl.Mechanism // how Produce authenticates, if the broker requires it
+
 	mu sync.Mutex
 	tr *kafkago.Transport // for Produce
 }
 
 type config struct {
+	sasl       *saslUser
 	brokers    int
 	topics     []topic
 	autoCreate int
@@ -81,6 +87,15 @@ func Ports(ports ...int) Opt { return func(c *config) { c.ports = ports } }
 // broker logs nothing.
 func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 
+type saslUser struct{ method, user, pass string }
+
+// SASL requires clients to authenticate with SASL, and creates the user (a superuser)
+// with the given mechanism: "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512". Produce
+// authenticates as that user. Default: no authentication.
+func SASL(method, user, password string) Opt {
+	return func(c *config) { c.sasl = &saslUser{method, user, password} }
+}
+
 // Start starts a cluster configured by opts and returns once it accepts connections.
 func Start(opts ...Opt) (*Broker, error) {
 	cfg := config{brokers: 1}
@@ -108,12 +123,30 @@ func Start(opts ...Opt) (*Broker, error) {
 	if cfg.logger != nil {
 		kopts = append(kopts, kfake.WithLogger(slogLogger{cfg.logger}))
 	}
+	var mech sasl.Mechanism
+	if u := cfg.sasl; u != nil {
+		var err error
+		switch u.method {
+		case "PLAIN":
+			mech = plain.Mechanism{Username: u.user, Password: u.pass}
+		case "SCRAM-SHA-256":
+			mech, err = scram.Mechanism(scram.SHA256, u.user, u.pass)
+		case "SCRAM-SHA-512":
+			mech, err = scram.Mechanism(scram.SHA512, u.user, u.pass)
+		default:
+			err = fmt.Errorf("unknown SASL mechanism %q", u.method)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kafkatest: %w", err)
+		}
+		kopts = append(kopts, kfake.EnableSASL(), kfake.Superuser(u.method, u.user, u.pass))
+	}
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkatest: starting the broker: %w", err)
 	}
-	b := &Broker{c: c, addrs: c.ListenAddrs()}
-	b.tr = &kafkago.Transport{}
+	b := &Broker{c: c, addrs: c.ListenAddrs(), sasl: mech}
+	b.tr = &kafkago.Transport{SASL: mech}
 	// Topics restored from a data directory exist already.
 	for _, t := range cfg.topics {
 		if err := b.CreateTopic(t.name, t.partitions); err != nil && !errors.Is(err, errTopicExists) {
@@ -156,7 +189,7 @@ func (b *Broker) CreateTopic(name string, partitions int) error {
 	// New connections, whose metadata knows the topic.
 	b.mu.Lock()
 	b.tr.CloseIdleConnections()
-	b.tr = &kafkago.Transport{}
+	b.tr = &kafkago.Transport{SASL: b.sasl}
 	b.mu.Unlock()
 	return nil
 }
