@@ -46,8 +46,9 @@
 // timeout, an initial state and state snapshots. State lives in partitions co-located
 // with the keyed batch data (it is never shuffled) and is kept in memory. Each batch's
 // state RDD is built on the previous one, whose lineage is cut as soon as processing has
-// computed it: the generator never runs a job itself, and the chain is never longer
-// than the queue of batches waiting to be processed. Saving it by name in checkpoints (package checkpoint), so
+// computed it: the generator never runs a job itself, and the chain is no longer than
+// the queue of batches waiting to be processed (or, under a window that slides less
+// often, than that window's slide). Saving it by name in checkpoints (package checkpoint), so
 // that a rebuilt graph resumes from it, is the checkpoint layer's work.
 //
 // # Metrics and failures

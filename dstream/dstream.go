@@ -30,6 +30,11 @@ type streamInfo struct {
 	keep time.Duration
 	// parents are the streams this one's RDDs are computed from.
 	parents []stream
+	// stateful marks a stream whose RDD for a batch is built on its own
+	// RDD for the previous slide (UpdateStateByKey, MapWithState,
+	// ReduceByKeyAndWindowInv): the outputs computed from it build its RDD
+	// at every one of its slides (see addOutput).
+	stateful bool
 }
 
 // keepFor makes s, and every stream it is computed from, keep its RDDs for
@@ -118,6 +123,13 @@ func (s *DStream[T]) rddAt(ctx context.Context, t time.Time) (*rdd.RDD[T], error
 	}
 	s.generated[t] = r
 	return r, nil
+}
+
+// prepareAt builds the stream's RDD for batch time t, if it has one, as
+// rddAt does (no job runs).
+func (s *DStream[T]) prepareAt(ctx context.Context, t time.Time) error {
+	_, err := s.rddAt(ctx, t)
+	return err
 }
 
 // forget drops (and unpersists) the RDDs older than the stream must keep

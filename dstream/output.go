@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spatedev/spate/rdd"
@@ -23,16 +24,63 @@ func addOutput[T any](name string, s *DStream[T], run func(ctx context.Context, 
 	if s == nil || s.ctx == nil {
 		return
 	}
+	states := statefulAncestors(s)
 	s.ctx.mu.Lock()
 	defer s.ctx.mu.Unlock()
 	s.ctx.outputs = append(s.ctx.outputs, &output{name: name,
 		prepare: func(ctx context.Context, t time.Time) (func(context.Context) error, error) {
+			// A stateful stream builds each RDD on its previous one: build
+			// it at every one of its slides, even when s has no RDD at t (a
+			// window sliding less often), so that it never has to go back
+			// to batches its parents have forgotten.
+			for _, st := range states {
+				if err := st.prepareAt(ctx, t); err != nil {
+					return nil, err
+				}
+			}
 			r, err := s.rddAt(ctx, t)
 			if err != nil || r == nil {
 				return nil, err // nil: the stream has no RDD at t (a window between slides)
 			}
-			return func(ctx context.Context) error { return run(ctx, r, t) }, nil
+			return func(ctx context.Context) (err error) {
+				// A panic in the output function fails the batch, as one in a
+				// task does, instead of the process.
+				defer func() {
+					if v := recover(); v != nil {
+						err = &rdd.PanicError{Op: name, Partition: -1, Value: v, Stack: debug.Stack()}
+					}
+				}()
+				return run(ctx, r, t)
+			}, nil
 		}})
+}
+
+// preparer is the untyped view of a DStream that builds its RDDs.
+type preparer interface {
+	prepareAt(ctx context.Context, t time.Time) error
+}
+
+// statefulAncestors returns the stateful streams that s is computed from,
+// s included, parents before children.
+func statefulAncestors(s stream) []preparer {
+	var out []preparer
+	seen := map[stream]bool{}
+	var walk func(s stream)
+	walk = func(s stream) {
+		in := s.info()
+		if in == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		for _, p := range in.parents {
+			walk(p)
+		}
+		if p, ok := s.(preparer); ok && in.stateful {
+			out = append(out, p)
+		}
+	}
+	walk(s)
+	return out
 }
 
 // ForeachRDD registers f as an output operation: for every batch, in batch

@@ -101,7 +101,7 @@ func derive2[A, B, C any](name string, a *DStream[A], b *DStream[B], f func(ra *
 		if err != nil || rb == nil {
 			return nil, err
 		}
-		return f(ra, rb, t), nil
+		return guard(name, func() *rdd.RDD[C] { return f(ra, rb, t) })
 	})
 	s.slide, s.parents = a.slide, []stream{a, b}
 	return s

@@ -28,11 +28,13 @@ func (e *BatchError) Error() string {
 func (e *BatchError) Unwrap() error { return e.Err }
 
 // batch is a generated batch: its time and one prepared job per output
-// operation, in registration order.
+// operation that has an RDD at that time, in registration order, with the
+// output's name and registration index.
 type batch struct {
 	info BatchInfo
 	jobs []func(ctx context.Context) error
 	ops  []string
+	idx  []int
 }
 
 // Run validates the graph, starts the sources and runs a batch every batch
@@ -116,7 +118,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		l.OnBatchStarted(b.info)
 	}
 	for i, job := range b.jobs {
-		o := OutputInfo{Batch: b.info.Time, Index: i, Op: b.ops[i], Start: c.clock.Now()}
+		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
 		for _, l := range c.listeners {
 			l.OnOutputStarted(o)
 		}
@@ -165,13 +167,13 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 			b.info.Records[in.name()] = n
 			b.info.NumRecords += max(n, 0)
 		}
-		for _, o := range outputs {
+		for i, o := range outputs {
 			job, err := o.prepare(ctx, t)
 			if err != nil {
 				return failed(o.name, err)
 			}
 			if job != nil {
-				b.jobs, b.ops = append(b.jobs, job), append(b.ops, o.name)
+				b.jobs, b.ops, b.idx = append(b.jobs, job), append(b.ops, o.name), append(b.idx, i)
 			}
 		}
 		b.info.SubmissionTime = c.clock.Now()

@@ -2,6 +2,7 @@ package dstream
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 
 	"github.com/spatedev/spate/rdd"
@@ -74,8 +75,21 @@ func Transform[T, U any](s *DStream[T], f func(r *rdd.RDD[T], t time.Time) *rdd.
 		if err != nil || r == nil {
 			return nil, err
 		}
-		return f(r, t), nil
+		return guard("dstream.Transform", func() *rdd.RDD[U] { return f(r, t) })
 	})
 	out.slide, out.parents = s.slide, []stream{s}
 	return out
+}
+
+// guard calls f, user code that builds a batch's RDD while the batch is
+// generated, and turns a panic in it into a *rdd.PanicError of op outside
+// any partition (-1): a failure of the batch, as a panic in a task is,
+// not of the process.
+func guard[U any](op string, f func() *rdd.RDD[U]) (r *rdd.RDD[U], err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &rdd.PanicError{Op: op, Partition: -1, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return f(), nil
 }

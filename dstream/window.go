@@ -30,7 +30,11 @@ func windowed[T, U any](name string, s *DStream[T], length, slide time.Duration,
 		return f(ctx, t, in)
 	})
 	out.slide, out.parents = slide, []stream{s}
-	keepFor(s, length)
+	// The parent keeps its RDDs for a slide too, not just a window length:
+	// a stateful parent builds its RDDs between windows, which nothing
+	// computes until the next window, on its RDD at the previous window,
+	// which must stay persisted until then.
+	keepFor(s, max(length, slide))
 	return out
 }
 
@@ -90,8 +94,8 @@ func Window[T any](s *DStream[T], length, slide time.Duration) *DStream[T] {
 // CountByWindow returns, every slide, the number of elements in the window
 // (one element per RDD).
 func CountByWindow[T any](s *DStream[T], length, slide time.Duration) *DStream[int64] {
-	ones := Map(s, func(T) int64 { return 1 })
-	return ReduceByWindow(ones, ops.Sum[int64], length, slide)
+	// Count, not a reduce of ones: an empty window counts 0.
+	return Count(Window(s, length, slide))
 }
 
 // ReduceByWindow returns, every slide, the reduction with f of all elements
@@ -213,7 +217,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		}
 		return state.advance(name, cut(ctx, prev), prevT, t, delta, in, r, keep), nil
 	})
-	self.slide, self.parents = slide, []stream{perBatch}
+	self.slide, self.parents, self.stateful = slide, []stream{perBatch}, true
 	// Each slide reads the batches that left the window up to a slide
 	// before it.
 	keepFor(self, slide)
