@@ -36,10 +36,12 @@ type Context struct {
 	inputs  []input
 	streams []stream
 	outputs []*output
-	started bool
-	zero    time.Time // the time before the first batch, set by Run
-	stop    chan struct{}
-	stopped sync.Once
+	// statefuls are the stateful streams, in creation order (parents first).
+	statefuls []statefulStream
+	started   bool
+	zero      time.Time // the time before the first batch, set by Run
+	stop      chan struct{}
+	stopped   sync.Once
 }
 
 // Opt configures a Context.

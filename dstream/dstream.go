@@ -125,6 +125,31 @@ func (s *DStream[T]) rddAt(ctx context.Context, t time.Time) (*rdd.RDD[T], error
 	return r, nil
 }
 
+// markStateful marks s stateful and registers it with its Context, which
+// computes its RDD of every batch fully, in batch order, before the batch's
+// outputs run: each of its RDDs is built on the previous one (a table moved
+// in place, a state joined with the next batch), so none may be computed
+// late, partly or twice.
+func markStateful[T any](s *DStream[T]) {
+	s.stateful = true
+	s.ctx.mu.Lock()
+	defer s.ctx.mu.Unlock()
+	s.ctx.statefuls = append(s.ctx.statefuls, s)
+}
+
+// materializeAt computes the stream's RDD for batch time t fully, if it has
+// one and it is not computed yet (it is persisted).
+func (s *DStream[T]) materializeAt(ctx context.Context, t time.Time) error {
+	s.mu.Lock()
+	r := s.generated[t]
+	s.mu.Unlock()
+	if r == nil || r.Computed() {
+		return nil
+	}
+	_, err := rdd.Count(ctx, r)
+	return err
+}
+
 // prepareAt builds the stream's RDD for batch time t, if it has one, as
 // rddAt does (no job runs).
 func (s *DStream[T]) prepareAt(ctx context.Context, t time.Time) error {

@@ -144,7 +144,8 @@ func TestFailurePropagation(t *testing.T) {
 					return v
 				}})
 			return mapped
-		}, fail: 3, op: "dstream.ForeachRDD", cause: panicky},
+			// The state is computed before the outputs: its operator fails.
+		}, fail: 3, op: "dstream.MapWithState", cause: panicky},
 		{name: "panic in a Transform function", build: func(in *dstream.DStream[int]) *dstream.DStream[int] {
 			return dstream.Transform(in, func(r *rdd.RDD[int], t time.Time) *rdd.RDD[int] {
 				if sec(t) == 2 {

@@ -153,7 +153,8 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 			return cell
 		}).Persist(), nil
 	})
-	cells.slide, cells.parents, cells.stateful = s.slide, []stream{s}, true
+	cells.slide, cells.parents = s.slide, []stream{s}
+	markStateful(cells)
 	keepFor(cells, cells.slideOr())
 	mapped = derive(name, cells, func(r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) *rdd.RDD[U] {
 		return rdd.FlatMap(r, func(kv ops.KV[K, stateCell[S, U]]) []U { return kv.Value.mapped })

@@ -55,15 +55,17 @@ func addOutput[T any](name string, s *DStream[T], run func(ctx context.Context, 
 		}})
 }
 
-// preparer is the untyped view of a DStream that builds its RDDs.
-type preparer interface {
+// statefulStream is the untyped view of a stateful DStream.
+type statefulStream interface {
+	stream
 	prepareAt(ctx context.Context, t time.Time) error
+	materializeAt(ctx context.Context, t time.Time) error
 }
 
 // statefulAncestors returns the stateful streams that s is computed from,
 // s included, parents before children.
-func statefulAncestors(s stream) []preparer {
-	var out []preparer
+func statefulAncestors(s stream) []statefulStream {
+	var out []statefulStream
 	seen := map[stream]bool{}
 	var walk func(s stream)
 	walk = func(s stream) {
@@ -75,7 +77,7 @@ func statefulAncestors(s stream) []preparer {
 		for _, p := range in.parents {
 			walk(p)
 		}
-		if p, ok := s.(preparer); ok && in.stateful {
+		if p, ok := s.(statefulStream); ok && in.stateful {
 			out = append(out, p)
 		}
 	}

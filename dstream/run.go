@@ -117,7 +117,18 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 	for _, l := range c.listeners {
 		l.OnBatchStarted(b.info)
 	}
+	// The stateful streams' RDDs first, fully and in order: the next batch's
+	// are built on them.
+	for _, st := range c.statefuls {
+		if err := st.materializeAt(ctx, b.info.Time); err != nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
+			break
+		}
+	}
 	for i, job := range b.jobs {
+		if b.info.Err != nil {
+			break
+		}
 		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
 		for _, l := range c.listeners {
 			l.OnOutputStarted(o)

@@ -60,7 +60,8 @@ func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update f
 		})
 		return next.Persist(), nil
 	})
-	self.slide, self.parents, self.stateful = s.slide, []stream{s}, true
+	self.slide, self.parents = s.slide, []stream{s}
+	markStateful(self)
 	keepFor(self, self.slideOr())
 	return self
 }

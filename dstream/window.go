@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spatedev/spate/ops"
@@ -151,7 +152,10 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 //
 // The window's running values live in one table per partition, owned by
 // the stream and updated in place every slide; each slide's RDD is a
-// persisted copy of the tables.
+// persisted copy of the tables. Each batch is reduced once; where each of
+// its keys went in the table when it entered is remembered, so that taking
+// it out when it leaves needs no lookup. A batch that falls between two
+// windows (a window narrower than its slide) never enters.
 func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindowInv"
 	checkFn(s, name, !r.Valid())
@@ -159,206 +163,219 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		return orphan[ops.KV[K, V]](name)
 	}
 	checkWindow(name, s, length, slide)
-	// Each batch is reduced once, and only its reduced pairs (one per key)
-	// are kept for when the batch leaves the window.
 	perBatch := derive(name, s, func(b *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
 		return rdd.ReduceByKey(b, r.Reduce, opts...)
 	})
-	// sum reduces the batches of a time range into one RDD partitioned by
-	// popts.
-	sum := func(ctx context.Context, from, to time.Time, popts []rdd.ShuffleOpt) (*rdd.RDD[ops.KV[K, V]], error) {
-		rs, err := perBatch.between(ctx, from, to)
-		if err != nil || len(rs) == 0 {
-			return nil, err
-		}
-		if len(rs) == 1 {
-			return rdd.PartitionBy(rs[0], popts...), nil // free when alike
-		}
-		return rdd.ReduceByKey(rdd.Union(rs...), r.Reduce, popts...), nil
-	}
-	var (
-		self  *DStream[ops.KV[K, V]]
-		popts []rdd.ShuffleOpt // the tables' partitioning, set by the first window
-		state *windowTables[K, V]
-	)
+	w := &incWindow[K, V]{name: name, r: r, keep: keep, entered: map[time.Time]*entry[K, V]{}}
+	step := perBatch.slideOr()
+	var self *DStream[ops.KV[K, V]]
 	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
-		prevT := t.Add(-slide)
-		if !self.validAt(prevT) {
-			// The first window: the batches so far, nothing to take out.
-			in, err := sum(ctx, t.Add(-length), t, opts)
+		from := t.Add(-slide)
+		if !self.validAt(from) {
+			from = time.Time{} // the first window
+		}
+		// The batches entering: those in the window (t-length, t] that were
+		// not in the previous one.
+		lo := t.Add(-length)
+		if from.After(lo) {
+			lo = from
+		}
+		var entering []time.Time
+		var pairs []*rdd.RDD[ops.KV[K, V]]
+		for bt := t; bt.After(lo); bt = bt.Add(-step) {
+			p, err := perBatch.rddAt(ctx, bt)
 			if err != nil {
 				return nil, err
 			}
-			if in == nil {
-				return nil, fmt.Errorf("%s: window %v: no batch in the first window", name, t)
+			if p != nil {
+				entering, pairs = append(entering, bt), append(pairs, p)
 			}
-			popts = []rdd.ShuffleOpt{rdd.PartitionedLike(in)}
-			state = newWindowTables[K, V](in.NumPartitions())
-			return state.advance(name, nil, time.Time{}, t, tag(in, false), in, r, keep), nil
 		}
-		prev, err := self.rddAt(ctx, prevT)
-		if err != nil {
-			return nil, err
-		}
-		in, err := sum(ctx, prevT, t, popts)
-		if err != nil {
-			return nil, err
-		}
-		if in == nil {
-			return nil, fmt.Errorf("%s: window %v: no batch entered", name, t)
-		}
-		leaving, err := sum(ctx, t.Add(-length-slide), t.Add(-length), popts)
-		if err != nil {
-			return nil, err
-		}
-		delta := tag(in, false)
-		if leaving != nil {
-			delta = rdd.ZipPartitions(delta, tag(leaving, true), concat[ops.KV[K, moving[V]]])
-		}
-		return state.advance(name, cut(ctx, prev), prevT, t, delta, in, r, keep), nil
+		return w.slide(from, t, entering, pairs, t.Add(-length))
 	})
-	self.slide, self.parents, self.stateful = slide, []stream{perBatch}, true
-	// Each slide reads the batches that left the window up to a slide
-	// before it.
-	keepFor(self, slide)
+	self.slide, self.parents = slide, []stream{perBatch}
+	markStateful(self)
+	// A batch's reduced pairs are read again when they leave the window.
 	keepFor(perBatch, length+slide)
 	return self
 }
 
-// moving is a reduced value entering or leaving an incremental window.
-type moving[V any] struct {
-	v       V
-	leaving bool
+// incWindow is an incremental window's state: one table per partition, and
+// the batches in the window with where their keys went in the tables.
+type incWindow[K comparable, V any] struct {
+	name string
+	r    ops.InvReducer[V]
+	keep func(ops.KV[K, V]) bool
+
+	mu      sync.Mutex
+	like    *rdd.RDD[ops.KV[K, V]] // the first batch's pairs: the tables' partitioning
+	tables  []windowTable[K, V]
+	entered map[time.Time]*entry[K, V] // by batch time
 }
 
-// tag marks r's values as entering or leaving a window; nil stays nil.
-func tag[K comparable, V any](r *rdd.RDD[ops.KV[K, V]], leaving bool) *rdd.RDD[ops.KV[K, moving[V]]] {
-	if r == nil {
-		return nil
-	}
-	return rdd.MapValues(r, func(v V) moving[V] { return moving[V]{v, leaving} })
+// entry is a batch in the window: its reduced pairs and, per partition, the
+// slot each pair went to (filled when it entered).
+type entry[K comparable, V any] struct {
+	pairs *rdd.RDD[ops.KV[K, V]]
+	owned bool // pairs was made here (not the batch's RDD, which its stream unpersists)
+	slots [][]slotRef
+	read  atomic.Int32 // partitions read while leaving
 }
 
-// concat is the ZipPartitions function that emits a's elements, then b's.
-func concat[T any](_ context.Context, _ int, a, b iter.Seq[T], emit func(T)) error {
-	for x := range a {
-		emit(x)
-	}
-	for x := range b {
-		emit(x)
-	}
-	return nil
-}
-
-// windowTables are an incremental window's running values: one table per
-// partition, each holding the window at time at.
-type windowTables[K comparable, V any] struct {
-	parts []windowTable[K, V]
+// slotRef is a table slot and the epoch it had: a slot freed (keep dropped
+// its key) and reused has a new epoch.
+type slotRef struct {
+	slot  int32
+	epoch uint32
 }
 
 type windowTable[K comparable, V any] struct {
-	mu      sync.Mutex
 	at      time.Time // the window time the table holds; zero: empty
 	broken  bool      // an update failed midway: the table is unusable
-	index   map[K]int
-	entries []ops.KV[K, V]
+	index   map[K]int32
+	entries []slotEntry[K, V]
+	free    []int32
 }
 
-func newWindowTables[K comparable, V any](n int) *windowTables[K, V] {
-	return &windowTables[K, V]{parts: make([]windowTable[K, V], n)}
+type slotEntry[K comparable, V any] struct {
+	kv    ops.KV[K, V]
+	live  bool
+	epoch uint32
 }
 
-// advance returns the window at t: an RDD, partitioned like like, whose
-// partition p moves table p from the window at from to the window at t by
-// applying delta's partition p, and emits a copy of the table. It is
-// persisted, so each table moves once per slide. prev is the window at
-// from (nil for the first window): when table p has not reached from yet
-// (nothing computed that partition of prev), reading prev's partition p
-// moves it there first.
-func (w *windowTables[K, V]) advance(op string, prev *rdd.RDD[ops.KV[K, V]], from, t time.Time, delta *rdd.RDD[ops.KV[K, moving[V]]], like *rdd.RDD[ops.KV[K, V]], r ops.InvReducer[V], keep func(ops.KV[K, V]) bool) *rdd.RDD[ops.KV[K, V]] {
-	move := func(p int, moved iter.Seq[ops.KV[K, moving[V]]], emit func(ops.KV[K, V])) error {
-		if p >= len(w.parts) {
-			return fmt.Errorf("%s: window %v: partition %d of %d: the batches are partitioned unlike the window", op, t, p, len(w.parts))
+// slide returns the window at t: an RDD whose partition p moves table p
+// from the window at from to the window at t, adding the entering batches'
+// pairs and taking out those of the batches entered at or before leaveBy,
+// and emits a copy of the table. It is persisted, so each table moves once
+// per slide (the Context computes a stateful stream's RDDs fully, in batch
+// order).
+func (w *incWindow[K, V]) slide(from, t time.Time, entering []time.Time, pairs []*rdd.RDD[ops.KV[K, V]], leaveBy time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.like == nil {
+		if len(pairs) == 0 {
+			return nil, fmt.Errorf("%s: window %v: no batch in the first window", w.name, t)
 		}
-		tb := &w.parts[p]
-		tb.mu.Lock()
-		defer tb.mu.Unlock()
+		w.like = pairs[0]
+	}
+	popts := []rdd.ShuffleOpt{rdd.PartitionedLike(w.like)}
+	n := w.like.NumPartitions()
+	if w.tables == nil {
+		w.tables = make([]windowTable[K, V], n)
+	}
+	var ins, entered []*rdd.RDD[ops.KV[K, V]]
+	var enteredE []*entry[K, V]
+	for i, bt := range entering {
+		p := rdd.PartitionBy(pairs[i], popts...).Persist() // free when alike
+		e := &entry[K, V]{pairs: p, owned: p != pairs[i], slots: make([][]slotRef, n)}
+		w.entered[bt] = e
+		entered, enteredE = append(entered, p), append(enteredE, e)
+	}
+	var leaving []*entry[K, V]
+	for bt, e := range w.entered {
+		if !bt.After(leaveBy) {
+			leaving = append(leaving, e)
+			ins = append(ins, e.pairs)
+			delete(w.entered, bt)
+		}
+	}
+	ins = append(entered, ins...)
+	move := func(p int, ins []iter.Seq[ops.KV[K, V]], emit func(ops.KV[K, V])) error {
+		tb := &w.tables[p] // only this partition's task touches it
 		if tb.broken || !tb.at.Equal(from) {
-			return fmt.Errorf("%s: window %v: partition %d holds the window at %v, want %v (recomputed after it moved on?)", op, t, p, tb.at, from)
-		}
-		if tb.index == nil {
-			tb.index = map[K]int{}
+			return fmt.Errorf("%s: window %v: partition %d holds the window at %v, want %v (a slide computed out of order?)", w.name, t, p, tb.at, from)
 		}
 		tb.broken = true // until the update completes
-		var rejected []K // keys keep rejected after an update: checked again at the end
-		for m := range moved {
-			i, ok := tb.index[m.Key]
-			switch {
-			case ok && m.Value.leaving:
-				tb.entries[i].Value = r.Inverse(tb.entries[i].Value, m.Value.v)
-			case ok:
-				tb.entries[i].Value = r.Reduce(tb.entries[i].Value, m.Value.v)
-			case m.Value.leaving:
-				// keep dropped the key: nothing is left to take out.
-				continue
-			default:
-				i = len(tb.entries)
-				tb.index[m.Key] = i
-				tb.entries = append(tb.entries, ops.KV[K, V]{Key: m.Key, Value: m.Value.v})
+		var rejected []int32
+		for k, e := range enteredE {
+			slots := make([]slotRef, 0, 1024)
+			for kv := range ins[k] {
+				i, ok := tb.index[kv.Key]
+				if ok {
+					tb.entries[i].kv.Value = w.r.Reduce(tb.entries[i].kv.Value, kv.Value)
+				} else {
+					i = tb.add(kv)
+				}
+				slots = append(slots, slotRef{i, tb.entries[i].epoch})
+				if w.keep != nil && !w.keep(tb.entries[i].kv) {
+					rejected = append(rejected, i)
+				}
 			}
-			if keep != nil && !keep(tb.entries[i]) {
-				rejected = append(rejected, m.Key)
+			e.slots[p] = slots
+		}
+		for k, e := range leaving {
+			refs, j := e.slots[p], 0
+			for kv := range ins[len(enteredE)+k] {
+				ref := refs[j]
+				j++
+				se := &tb.entries[ref.slot]
+				if !se.live || se.epoch != ref.epoch || se.kv.Key != kv.Key {
+					continue // keep dropped the key: nothing is left to take out
+				}
+				se.kv.Value = w.r.Inverse(se.kv.Value, kv.Value)
+				if w.keep != nil && !w.keep(se.kv) {
+					rejected = append(rejected, ref.slot)
+				}
+			}
+			if int(e.read.Add(1)) == n && e.owned {
+				e.pairs.Unpersist() // every partition has read it
 			}
 		}
-		tb.drop(rejected, keep)
+		for _, i := range rejected {
+			if se := &tb.entries[i]; se.live && !w.keep(se.kv) {
+				tb.remove(i)
+			}
+		}
 		tb.broken, tb.at = false, t
-		for _, kv := range tb.entries {
-			emit(kv)
+		for i := range tb.entries {
+			if tb.entries[i].live {
+				emit(tb.entries[i].kv)
+			}
 		}
 		return nil
 	}
 	var out *rdd.RDD[ops.KV[K, V]]
-	if prev == nil {
-		out = rdd.MapPartitions(delta, func(_ context.Context, p int, moved iter.Seq[ops.KV[K, moving[V]]], emit func(ops.KV[K, V])) error {
-			return move(p, moved, emit)
-		})
+	if len(ins) == 0 {
+		// Nothing enters or leaves (a window narrower than its slide, between
+		// batches): the table is only copied.
+		out = rdd.MapPartitions(rdd.PartitionBy(rdd.Parallelize(w.like.Engine(), []ops.KV[K, V](nil), n), popts...),
+			func(_ context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(ops.KV[K, V])) error {
+				return move(p, nil, emit)
+			})
 	} else {
-		out = rdd.ZipPartitions(prev, delta, func(_ context.Context, p int, old iter.Seq[ops.KV[K, V]], moved iter.Seq[ops.KV[K, moving[V]]], emit func(ops.KV[K, V])) error {
-			if p < len(w.parts) && !w.parts[p].reached(from) {
-				for range old { // computes prev's partition p, which moves the table
-				}
-			}
-			return move(p, moved, emit)
+		out = rdd.ZipPartitionsN(ins, func(_ context.Context, p int, ins []iter.Seq[ops.KV[K, V]], emit func(ops.KV[K, V])) error {
+			return move(p, ins, emit)
 		})
 	}
-	return rdd.PreservesPartitioning(out, like).Persist()
+	return rdd.PreservesPartitioning(out, w.like).Persist(), nil
 }
 
-// reached reports whether the table holds the window at from or a later
-// one.
-func (tb *windowTable[K, V]) reached(from time.Time) bool {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return !tb.at.Before(from)
-}
-
-// drop removes the entries of the rejected keys that keep still rejects
-// (a key may be rejected after one update of a slide and accepted after the
-// next). Keys no update touched kept their value, which keep accepted.
-func (tb *windowTable[K, V]) drop(rejected []K, keep func(ops.KV[K, V]) bool) {
-	for _, k := range rejected {
-		i, ok := tb.index[k]
-		if !ok || keep(tb.entries[i]) {
-			continue // rejected twice, or accepted after a later update
-		}
-		last := len(tb.entries) - 1
-		if i != last {
-			tb.entries[i] = tb.entries[last]
-			tb.index[tb.entries[i].Key] = i
-		}
-		tb.entries = tb.entries[:last]
-		delete(tb.index, k)
+// add puts a new key in a free slot, or a new one, and returns the slot.
+func (tb *windowTable[K, V]) add(kv ops.KV[K, V]) int32 {
+	if tb.index == nil {
+		tb.index = map[K]int32{}
 	}
+	var i int32
+	if n := len(tb.free); n > 0 {
+		i, tb.free = tb.free[n-1], tb.free[:n-1]
+		tb.entries[i].kv, tb.entries[i].live = kv, true
+	} else {
+		i = int32(len(tb.entries))
+		tb.entries = append(tb.entries, slotEntry[K, V]{kv: kv, live: true})
+	}
+	tb.index[kv.Key] = i
+	return i
+}
+
+// remove frees slot i; its epoch moves on, so old references to it are
+// recognised.
+func (tb *windowTable[K, V]) remove(i int32) {
+	se := &tb.entries[i]
+	delete(tb.index, se.kv.Key)
+	var zero ops.KV[K, V]
+	se.kv, se.live = zero, false
+	se.epoch++
+	tb.free = append(tb.free, i)
 }
 
 // CountByValueAndWindow returns, every slide, how many times each element

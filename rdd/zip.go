@@ -39,6 +39,43 @@ func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context
 	return out
 }
 
+// ZipPartitionsN is ZipPartitions for any number of RDDs of one element type:
+// f gets partition i of each of rs, in argument order. All of rs must have
+// the same number of partitions.
+func ZipPartitionsN[T, U any](rs []*RDD[T], f func(ctx context.Context, part int, ins []iter.Seq[T], emit func(U)) error) *RDD[U] {
+	const op = "rdd.ZipPartitionsN"
+	parents := make([]node, len(rs))
+	for i, r := range rs {
+		parents[i] = r
+	}
+	out := child[U](op, 0, parents...)
+	if out.err != nil {
+		return out
+	}
+	switch {
+	case len(rs) == 0:
+		return out.fail(invalid(op, "no RDDs"))
+	case f == nil:
+		return out.fail(invalid(op, "nil function"))
+	}
+	for _, r := range rs[1:] {
+		if r.nparts != rs[0].nparts {
+			return out.fail(invalid(op, "%v has %d partitions and %v has %d: zipped RDDs need the same partition count", rs[0], rs[0].nparts, r, r.nparts))
+		}
+	}
+	out.nparts = rs[0].nparts
+	out.parents = parents
+	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		run := partitionRun(tc, &out.info, p, yield)
+		ins := make([]iter.Seq[T], len(rs))
+		for i, r := range rs {
+			ins[i] = seqOf(run, r)
+		}
+		return run.finish(f(tc.ctx, p, ins, run.emit))
+	}
+	return out
+}
+
 // PreservesPartitioning returns r marked as partitioned like from: the
 // caller vouches that every pair of r sits in the partition from's
 // partitioner assigns its key, as after a MapPartitions or ZipPartitions

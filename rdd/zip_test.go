@@ -132,3 +132,32 @@ func TestPreservesPartitioning(t *testing.T) {
 	_, err = rdd.Collect(ctx, rdd.PreservesPartitioning(doubled, other))
 	hCheckInvalid(t, err, "rdd.PreservesPartitioning")
 }
+
+func TestZipPartitionsN(t *testing.T) {
+	ctx := context.Background()
+	eng := rdd.NewEngine()
+	a := rdd.Parallelize(eng, []int{1, 2, 3, 4}, 2)
+	b := rdd.Parallelize(eng, []int{10, 20, 30, 40}, 2)
+	c := rdd.Parallelize(eng, []int{100, 200, 300, 400}, 2)
+	// Partition p: the sum of each input's partition p, in argument order.
+	sums := rdd.ZipPartitionsN([]*rdd.RDD[int]{a, b, c}, func(_ context.Context, p int, ins []iter.Seq[int], emit func(string)) error {
+		var parts []string
+		for _, in := range ins {
+			n := 0
+			for x := range in {
+				n += x
+			}
+			parts = append(parts, fmt.Sprint(n))
+		}
+		emit(fmt.Sprintf("%d:%s", p, strings.Join(parts, ",")))
+		return nil
+	})
+	hCheckParts(t, sums, [][]string{{"0:3,30,300"}, {"1:7,70,700"}})
+
+	_, err := rdd.Collect(ctx, rdd.ZipPartitionsN([]*rdd.RDD[int]{a, rdd.Parallelize(eng, []int{1}, 1)}, func(context.Context, int, []iter.Seq[int], func(int)) error { return nil }))
+	hCheckInvalid(t, err, "rdd.ZipPartitionsN")
+	_, err = rdd.Collect(ctx, rdd.ZipPartitionsN[int, int](nil, func(context.Context, int, []iter.Seq[int], func(int)) error { return nil }))
+	hCheckInvalid(t, err, "rdd.ZipPartitionsN")
+	_, err = rdd.Collect(ctx, rdd.ZipPartitionsN[int, int]([]*rdd.RDD[int]{a}, nil))
+	hCheckInvalid(t, err, "rdd.ZipPartitionsN")
+}

@@ -704,15 +704,25 @@ func TestOpReduceByKeyAndWindowInv(t *testing.T) {
 
 // inverseRef is the reference of ReduceByKeyAndWindowInv with a sum and no
 // keep function over n batches: at every slide, the window's sum of every
-// key that has entered a window so far, 0 for those that have left it. The
-// batches that enter windows are those from the first window's start
-// (batch slide-length+1, or 1) on.
+// key that has entered a window so far, 0 for those that have left it. A
+// batch enters a window if it is in one: a window narrower than its slide
+// leaves batches out.
 func inverseRef(input [][]pair, n int, sh shape) [][]pair {
 	out := make([][]pair, n)
-	first := max(1, sh.slide-sh.length+1)
+	inSomeWindow := func(j, upTo int) bool {
+		for k := sh.slide; k <= upTo; k += sh.slide {
+			if j > k-sh.length && j <= k {
+				return true
+			}
+		}
+		return false
+	}
 	for k := sh.slide; k <= n; k += sh.slide {
 		sums := map[string]int{}
-		for j := first; j <= k && j <= len(input); j++ {
+		for j := 1; j <= k && j <= len(input); j++ {
+			if !inSomeWindow(j, k) {
+				continue
+			}
 			for _, p := range input[j-1] {
 				sums[p.Key] = 0 // entered a window
 			}
