@@ -175,11 +175,24 @@ func (s *Store) prune() {
 // rejected. A file that cannot be read (as opposed to one that reads but is not valid)
 // is an error, not a reason to fall back. Temporary files are ignored.
 func (s *Store) Latest() (*Checkpoint, error) {
+	return s.LatestUntil(time.Time{})
+}
+
+// LatestUntil is Latest among the checkpoints whose time is at or before until
+// (the zero time: no limit), as named by their files; newer ones are not read.
+// When no file is that old it returns ErrNoCheckpoint.
+func (s *Store) LatestUntil(until time.Time) (*Checkpoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names, err := listCheckpoints(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if !until.IsZero() {
+		names = slices.DeleteFunc(names, func(name string) bool {
+			t, _, _ := parseName(name)
+			return t.After(until)
+		})
 	}
 	if len(names) == 0 {
 		return nil, ErrNoCheckpoint

@@ -305,3 +305,27 @@ func TestSaveRejects(t *testing.T) {
 
 // discard is a logger for tests that expect warnings but do not look at them.
 var discard = slog.New(slog.DiscardHandler)
+
+func TestStoreLatestUntil(t *testing.T) {
+	s, err := checkpoint.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if err := s.Save(&checkpoint.Checkpoint{Time: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		until, want time.Time
+	}{{t0.Add(time.Second), t0.Add(time.Second)}, {t0.Add(1500 * time.Millisecond), t0.Add(time.Second)}, {t0.Add(time.Hour), t0.Add(2 * time.Second)}} {
+		cp, err := s.LatestUntil(c.until)
+		if err != nil || !cp.Time.Equal(c.want) {
+			t.Errorf("LatestUntil(%v) = %v, %v; want the checkpoint of %v", c.until, cp, err, c.want)
+		}
+	}
+	if _, err := s.LatestUntil(t0.Add(-time.Second)); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		t.Errorf("LatestUntil before every checkpoint = %v, want ErrNoCheckpoint", err)
+	}
+}

@@ -38,10 +38,17 @@ type Context struct {
 	outputs []*output
 	// statefuls are the stateful streams, in creation order (parents first).
 	statefuls []statefulStream
-	started   bool
-	zero      time.Time // the time before the first batch, set by Run
-	stop      chan struct{}
-	stopped   sync.Once
+
+	ckptDir      string
+	ckptInterval time.Duration
+	ckpt         *ckptState // the open checkpoint stores
+	ckptChecked  bool       // GetOrCreate looked for a checkpoint to resume from
+	recovery     *recovery  // what GetOrCreate resumes from, or nil
+	lastGen      time.Time  // the last batch generated (guarded by mu)
+	started      bool
+	zero         time.Time // the time before the first batch, set by Run
+	stop         chan struct{}
+	stopped      sync.Once
 }
 
 // Opt configures a Context.

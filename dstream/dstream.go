@@ -35,6 +35,10 @@ type streamInfo struct {
 	// ReduceByKeyAndWindowInv): the outputs computed from it build its RDD
 	// at every one of its slides (see addOutput).
 	stateful bool
+	// ckptName is the name the stream is saved under in checkpoints (Named).
+	ckptName string
+	// codec saves and restores a stateful stream's state in checkpoints.
+	codec *stateCodec
 }
 
 // keepFor makes s, and every stream it is computed from, keep its RDDs for
@@ -202,6 +206,11 @@ type input interface {
 	stop() error
 	name() string
 	completed(info BatchInfo)
+	info() *streamInfo
+	// checkpointed returns the source's checkpoint methods, if it has them.
+	checkpointed() (CheckpointedSource, bool)
+	// sourceType names the source's type, for checkpoints.
+	sourceType() string
 	// generate computes the input's RDD for batch time t, so that every
 	// input is read at every batch time, in time order, whether or not an
 	// output needs it at that time. It returns the batch's record count.
@@ -217,6 +226,12 @@ type sourceInput[T any] struct {
 func (in *sourceInput[T]) start(ctx context.Context) error { return in.src.Start(ctx) }
 func (in *sourceInput[T]) stop() error                     { return in.src.Stop() }
 func (in *sourceInput[T]) name() string                    { return in.s.String() }
+func (in *sourceInput[T]) info() *streamInfo               { return in.s.info() }
+func (in *sourceInput[T]) checkpointed() (CheckpointedSource, bool) {
+	cs, ok := in.src.(CheckpointedSource)
+	return cs, ok
+}
+func (in *sourceInput[T]) sourceType() string { return fmt.Sprintf("%T", in.src) }
 func (in *sourceInput[T]) completed(info BatchInfo) {
 	if bc, ok := in.src.(BatchCompleter); ok {
 		bc.BatchCompleted(info)

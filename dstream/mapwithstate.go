@@ -155,6 +155,12 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 	})
 	cells.slide, cells.parents = s.slide, []stream{s}
 	markStateful(cells)
+	var popts []rdd.ShuffleOpt
+	if spec.Partitions > 0 {
+		popts = []rdd.ShuffleOpt{rdd.Partitions(spec.Partitions)}
+	}
+	setStateCodec(cells, func(c stateCell[S, U]) (stateEntry[S], bool) { return c.next.Value, c.next.Ok },
+		func(e stateEntry[S]) stateCell[S, U] { return stateCell[S, U]{next: ops.Some(e)} }, popts)
 	keepFor(cells, cells.slideOr())
 	mapped = derive(name, cells, func(r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) *rdd.RDD[U] {
 		return rdd.FlatMap(r, func(kv ops.KV[K, stateCell[S, U]]) []U { return kv.Value.mapped })

@@ -2,9 +2,11 @@ package dstream
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -19,13 +21,25 @@ type Queue[T any] struct {
 	mu     sync.Mutex
 	queued []*rdd.RDD[T]
 	counts []int64
+	elems  [][]T // the elements of each queued batch; nil for PushRDD
+
+	// For checkpoints: what each batch held, by batch time (nil elements: an RDD
+	// or an empty batch), and the batches to produce again after a restart.
+	record   bool                     // the Context checkpoints: keep what each batch held
+	served   map[int64]servedBatch[T] // by batch time in Unix nanoseconds
+	restored map[int64][]T
+}
+
+type servedBatch[T any] struct {
+	elems []T
+	rdd   bool // pushed as an RDD: cannot be checkpointed
 }
 
 // QueueStream returns an input stream reading from a new Queue, and the
 // queue, initially holding batches (each becomes an RDD with the engine's
 // default partitioning).
 func QueueStream[T any](c *Context, oneAtATime bool, batches ...[]T) (*DStream[T], *Queue[T]) {
-	q := &Queue[T]{oneAtATime: oneAtATime, eng: c.eng}
+	q := &Queue[T]{oneAtATime: oneAtATime, eng: c.eng, record: c.ckptDir != ""}
 	for _, b := range batches {
 		q.Push(b)
 	}
@@ -38,6 +52,7 @@ func (q *Queue[T]) Push(batch []T) {
 	defer q.mu.Unlock()
 	q.queued = append(q.queued, rdd.Parallelize(q.eng, batch, 0))
 	q.counts = append(q.counts, int64(len(batch)))
+	q.elems = append(q.elems, batch)
 }
 
 // PushRDD queues one batch as an RDD; its record count (for metrics) is
@@ -47,6 +62,7 @@ func (q *Queue[T]) PushRDD(r *rdd.RDD[T]) {
 	defer q.mu.Unlock()
 	q.queued = append(q.queued, r)
 	q.counts = append(q.counts, -1)
+	q.elems = append(q.elems, nil)
 }
 
 // Len returns how many batches are queued.
@@ -62,29 +78,102 @@ func (q *Queue[T]) Start(context.Context) error { return nil }
 // Stop does nothing.
 func (q *Queue[T]) Stop() error { return nil }
 
-// Batch takes the next queued batch (or all of them), or an empty RDD.
-func (q *Queue[T]) Batch(_ context.Context, _ time.Time) (*rdd.RDD[T], int64, error) {
+// Batch takes the next queued batch (or all of them), or an empty RDD; after a
+// restart from a checkpoint, the batch recorded for t.
+func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], int64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if elems, ok := q.restored[t.UnixNano()]; ok {
+		delete(q.restored, t.UnixNano())
+		q.serve(t, servedBatch[T]{elems: elems})
+		return rdd.Parallelize(q.eng, elems, 0), int64(len(elems)), nil
+	}
 	n := len(q.queued)
 	if n == 0 {
+		q.serve(t, servedBatch[T]{})
 		return rdd.Empty[T](q.eng), 0, nil
 	}
 	if q.oneAtATime {
 		n = 1
 	}
-	taken, counts := q.queued[:n], q.counts[:n]
-	q.queued, q.counts = q.queued[n:], q.counts[n:]
+	taken, counts, elems := q.queued[:n], q.counts[:n], q.elems[:n]
+	q.queued, q.counts, q.elems = q.queued[n:], q.counts[n:], q.elems[n:]
 	records := int64(0)
-	for _, c := range counts {
+	served := servedBatch[T]{}
+	for i, c := range counts {
 		if c < 0 {
-			records = -1
+			records, served.rdd = -1, true
 			break
 		}
 		records += c
+		served.elems = append(served.elems, elems[i]...)
 	}
+	q.serve(t, served)
 	if n == 1 {
 		return taken[0], records, nil
 	}
 	return rdd.Union(taken...), records, nil
+}
+
+// serve records what the batch at t held, for checkpoints.
+func (q *Queue[T]) serve(t time.Time, b servedBatch[T]) {
+	if !q.record {
+		return
+	}
+	if q.served == nil {
+		q.served = map[int64]servedBatch[T]{}
+	}
+	q.served[t.UnixNano()] = b
+}
+
+// queueCheckpoint is a queue's checkpoint: the elements of the batches asked for.
+type queueCheckpoint[T any] struct {
+	Times   []time.Time
+	Batches [][]T
+}
+
+// Checkpoint returns the elements of the batches at times (a queue is a test
+// source: its elements are encoded with msgpack). Batches queued but not yet taken
+// are not saved: a program resuming from the checkpoint queues them again. A batch
+// pushed with PushRDD cannot be checkpointed.
+func (q *Queue[T]) Checkpoint(times []time.Time) ([]byte, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var cp queueCheckpoint[T]
+	for _, t := range times {
+		b, ok := q.served[t.UnixNano()]
+		if !ok {
+			continue
+		}
+		if b.rdd {
+			return nil, fmt.Errorf("dstream.Queue: the batch of %v was pushed as an RDD, which cannot be checkpointed", t)
+		}
+		cp.Times, cp.Batches = append(cp.Times, t), append(cp.Batches, b.elems)
+	}
+	if len(times) > 0 {
+		for t := range q.served {
+			if t < times[0].UnixNano() {
+				delete(q.served, t) // no longer needed by any checkpoint
+			}
+		}
+	}
+	return checkpoint.Encode(cp)
+}
+
+// Restore takes back the batches of a checkpoint, to produce them again.
+func (q *Queue[T]) Restore(data []byte) error {
+	var cp queueCheckpoint[T]
+	if err := checkpoint.Decode(data, &cp); err != nil {
+		return err
+	}
+	if len(cp.Times) != len(cp.Batches) {
+		return fmt.Errorf("dstream.Queue: %d times and %d batches", len(cp.Times), len(cp.Batches))
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.restored = map[int64][]T{}
+	for i, t := range cp.Times {
+		q.restored[t.UnixNano()] = cp.Batches[i]
+	}
+	return nil
 }

@@ -2,10 +2,13 @@ package dstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/spatedev/spate/checkpoint"
 )
 
 // BatchError is a failed batch: the error Run returns when an output
@@ -61,8 +64,19 @@ func (c *Context) Run(ctx context.Context) error {
 	}
 	c.started = true
 	inputs, outputs, streams := c.inputs, c.outputs, c.streams
-	c.zero = c.clock.Now().Truncate(c.interval)
+	if c.recovery == nil {
+		c.zero = c.clock.Now().Truncate(c.interval)
+	}
 	c.mu.Unlock()
+	if c.ckptDir != "" && !c.ckptChecked {
+		// Starting afresh over a checkpoint would overwrite it.
+		if err := c.openCheckpoints(); err != nil {
+			return err
+		}
+		if _, err := c.ckpt.meta.Latest(); err == nil || !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			return fmt.Errorf("dstream: %w: %s holds a checkpoint: resume from it with GetOrCreate, or remove it (%v)", ErrInvalid, c.ckptDir, err)
+		}
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -150,6 +164,14 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 	for _, in := range inputs {
 		in.completed(b.info)
 	}
+	if b.info.Err == nil && c.ckptDir != "" {
+		c.mu.Lock()
+		last := c.lastGen
+		c.mu.Unlock()
+		if err := c.writeCheckpoint(ctx, b.info.Time, last); err != nil {
+			c.logger.Error("dstream: writing the checkpoint failed; a restart resumes from an older one", "batch", b.info.Time, "dir", c.ckptDir, "error", err)
+		}
+	}
 	return b.info.Err
 }
 
@@ -159,6 +181,9 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 // Run's end cancels), even if Stop comes meanwhile.
 func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs []*output, q *batchQueue) error {
 	t := c.zero.Add(c.interval)
+	if c.recovery != nil {
+		t = c.recovery.history.Add(c.interval)
+	}
 	for {
 		if err := c.clock.WaitUntil(waitCtx, t); err != nil {
 			return nil // stopped or cancelled: not a failure
@@ -168,6 +193,17 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 				return nil
 			}
 			return &BatchError{Time: t, Op: op, Err: err}
+		}
+		if c.resumed(t) {
+			// Resuming: the batches up to the restored state are read again for
+			// the windows that need them, without output.
+			for _, in := range inputs {
+				if _, err := in.generate(ctx, t); err != nil {
+					return failed(in.name(), err)
+				}
+			}
+			t = t.Add(c.interval)
+			continue
 		}
 		b := batch{info: BatchInfo{Time: t, Records: make(map[string]int64, len(inputs))}}
 		for _, in := range inputs {
@@ -187,6 +223,9 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 				b.jobs, b.ops, b.idx = append(b.jobs, job), append(b.ops, o.name), append(b.idx, i)
 			}
 		}
+		c.mu.Lock()
+		c.lastGen = t
+		c.mu.Unlock()
 		b.info.SubmissionTime = c.clock.Now()
 		for _, l := range c.listeners {
 			l.OnBatchSubmitted(b.info)

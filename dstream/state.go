@@ -62,6 +62,7 @@ func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update f
 	})
 	self.slide, self.parents = s.slide, []stream{s}
 	markStateful(self)
+	setStateCodec(self, func(v S) (S, bool) { return v, true }, func(v S) S { return v }, opts)
 	keepFor(self, self.slideOr())
 	return self
 }

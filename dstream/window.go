@@ -171,8 +171,8 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 	var self *DStream[ops.KV[K, V]]
 	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
 		from := t.Add(-slide)
-		if !self.validAt(from) {
-			from = time.Time{} // the first window
+		if !self.validAt(from) || self.ctx.resumed(from) {
+			from = time.Time{} // the first window, or the first after a restart
 		}
 		// The batches entering: those in the window (t-length, t] that were
 		// not in the previous one.

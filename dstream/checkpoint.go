@@ -1,0 +1,440 @@
+package dstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+)
+
+// CheckpointDir turns on checkpointing into dir: after every batch the Context saves
+// where its sources are (and the batches they would have to produce again), and on a
+// checkpoint interval the state of its stateful streams. Resume from it with
+// GetOrCreate; Run refuses to start over a directory that already holds a checkpoint.
+// Default: "", no checkpoints.
+func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir } }
+
+// CheckpointInterval sets how often the state of the stateful streams
+// (UpdateStateByKey, MapWithState) is saved; after a restart, the batches since the
+// last saved state run again. Default: the larger of the batch interval and 10s, as in
+// Spark.
+func CheckpointInterval(d time.Duration) Opt { return func(c *Context) { c.ckptInterval = d } }
+
+// Named gives s the name it is saved under in checkpoints, and returns s. Sources and
+// stateful streams (UpdateStateByKey, MapWithState) are matched by name when a graph is
+// rebuilt from a checkpoint. Default: the operator's name and its rank among the
+// streams of that operator, in creation order ("dstream.UpdateStateByKey#1"), which
+// stays the same when stateless operators are added or changed.
+func Named[T any](s *DStream[T], name string) *DStream[T] {
+	if s != nil {
+		s.ckptName = name
+	}
+	return s
+}
+
+// CheckpointedSource is implemented by a Source whose batches can be checkpointed: it
+// can say what it needs to produce the batches of given times again, exactly, and to
+// go on after them; and it can be given that back after a restart, before Start.
+type CheckpointedSource interface {
+	// Checkpoint returns the data to produce again the batches at times, those the
+	// source still has (older times are no longer needed), and to continue after the
+	// last batch it produced.
+	Checkpoint(times []time.Time) ([]byte, error)
+	// Restore takes what Checkpoint returned, before Start: Batch must then produce
+	// the recorded batches again at their times, and continue after the last one.
+	Restore(data []byte) error
+}
+
+// stateCodec saves and restores a stateful stream's state.
+type stateCodec struct {
+	typ     string
+	save    func(ctx context.Context, t time.Time) ([]byte, error)
+	restore func(t time.Time, data []byte) error
+}
+
+// ckptMeta is the Context's own entry of a checkpoint.
+type ckptMeta struct {
+	Zero          time.Time
+	StateTimes    []time.Time // the state checkpoints this one can resume from, oldest first
+	LastGenerated time.Time
+	History       time.Duration // how far back before a resumed state the windows read
+}
+
+const ctxEntry = "dstream.Context"
+
+// ckptState is what a checkpointing Context keeps between batches.
+type ckptState struct {
+	meta, state *checkpoint.Store
+	stateTimes  []time.Time
+}
+
+// recovery is what GetOrCreate found to resume from.
+type recovery struct {
+	zero    time.Time
+	state   time.Time // the batch the restored state is of: later ones run again
+	history time.Time // batches after it and up to state are read again, without output
+}
+
+// GetOrCreate returns a Context that checkpoints into dir, with the graph build
+// makes: if dir holds a checkpoint, the Context resumes from it (Spark's
+// StreamingContext.getOrCreate). Checkpoints hold data, not code: build runs every
+// time, and the sources' positions and the stateful streams' state are restored by
+// name (see Named). A graph whose sources or stateful streams differ from the
+// checkpoint's, in name or type, is an error that lists every difference; other
+// changes (functions, stateless operators, outputs) are fine. On Run, the batches
+// after the restored state run again, from the sources' recorded data (their
+// outputs run again: output is at least once; state is exactly once); windows read
+// again the batches they need from before; new batches follow.
+func GetOrCreate(dir string, build func(c *Context) error, opts ...Opt) (*Context, error) {
+	c := NewContext(append(slices.Clone(opts), CheckpointDir(dir))...)
+	if build == nil {
+		return nil, fmt.Errorf("dstream.GetOrCreate: %w: nil build function", ErrInvalid)
+	}
+	if err := build(c); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.recover(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// openCheckpoints opens the checkpoint stores of the Context's directory.
+func (c *Context) openCheckpoints() error {
+	if c.ckpt != nil || c.ckptDir == "" {
+		return nil
+	}
+	meta, err := checkpoint.Open(c.ckptDir+"/meta", checkpoint.WithLogger(c.logger))
+	if err != nil {
+		return err
+	}
+	state, err := checkpoint.Open(c.ckptDir+"/state", checkpoint.WithLogger(c.logger))
+	if err != nil {
+		return err
+	}
+	c.ckpt = &ckptState{meta: meta, state: state}
+	return nil
+}
+
+// namedInput is a checkpointed source and its name.
+type namedInput struct {
+	name string
+	in   input
+	src  CheckpointedSource
+}
+
+// checkpointNames returns the Context's sources and the stateful streams with
+// state, by checkpoint name, or an error if names collide or a source cannot be
+// checkpointed.
+func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error) {
+	var errs []error
+	count := map[string]int{}
+	name := func(in *streamInfo) string {
+		if in.ckptName != "" {
+			return in.ckptName
+		}
+		count[in.name]++
+		return fmt.Sprintf("%s#%d", in.name, count[in.name])
+	}
+	seen := map[string]bool{}
+	var inputs []namedInput
+	for _, in := range c.inputs {
+		n := name(in.info())
+		if seen[n] {
+			errs = append(errs, fmt.Errorf("two sources named %q", n))
+		}
+		seen[n] = true
+		src, ok := in.checkpointed()
+		if !ok {
+			errs = append(errs, fmt.Errorf("source %s cannot be checkpointed (it does not implement dstream.CheckpointedSource)", n))
+			continue
+		}
+		inputs = append(inputs, namedInput{n, in, src})
+	}
+	states := map[string]*streamInfo{}
+	for _, s := range c.statefuls {
+		in := s.info()
+		if in.codec == nil {
+			continue
+		}
+		n := name(in)
+		if seen[n] {
+			errs = append(errs, fmt.Errorf("two streams named %q", n))
+		}
+		seen[n] = true
+		states[n] = in
+	}
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("dstream: %w: checkpointing: %w", ErrInvalid, errors.Join(errs...))
+	}
+	return inputs, states, nil
+}
+
+// history is how long before a resumed batch the graph reads batches: the longest
+// time a stream keeps its past RDDs for its windows.
+func (c *Context) history() time.Duration {
+	h := time.Duration(0)
+	for _, s := range c.streams {
+		h = max(h, s.info().keep)
+	}
+	return h
+}
+
+// recover loads the newest checkpoint of the directory, if any, checks it against
+// the graph and prepares Run to resume from it.
+func (c *Context) recover() error {
+	c.ckptChecked = true
+	if err := c.openCheckpoints(); err != nil {
+		return err
+	}
+	meta, err := c.ckpt.meta.Latest()
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return nil // a fresh start
+	}
+	if err != nil {
+		return fmt.Errorf("dstream.GetOrCreate: %w", err)
+	}
+	entry, ok := meta.Source(ctxEntry)
+	var cm ckptMeta
+	if !ok {
+		return fmt.Errorf("dstream.GetOrCreate: checkpoint of %v in %s has no %s entry", meta.Time, c.ckptDir, ctxEntry)
+	}
+	if err := checkpoint.Decode(entry.Data, &cm); err != nil {
+		return fmt.Errorf("dstream.GetOrCreate: checkpoint of %v: %w", meta.Time, err)
+	}
+	if meta.Interval != c.interval {
+		return fmt.Errorf("dstream.GetOrCreate: %w: the checkpoint's batch interval is %v, the Context's %v", ErrInvalid, meta.Interval, c.interval)
+	}
+	inputs, states, err := c.checkpointNames()
+	if err != nil {
+		return err
+	}
+	var diffs []string
+	found := map[string]bool{ctxEntry: true}
+	for _, in := range inputs {
+		e, ok := meta.Source(in.name)
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("source %s is not in the checkpoint", in.name))
+		case e.Type != in.in.sourceType():
+			diffs = append(diffs, fmt.Sprintf("source %s was a %s, is a %s", in.name, e.Type, in.in.sourceType()))
+		}
+		found[in.name] = true
+	}
+	for _, e := range meta.Sources {
+		if !found[e.Name] {
+			diffs = append(diffs, fmt.Sprintf("source %s (%s) of the checkpoint is not in the graph", e.Name, e.Type))
+		}
+	}
+	stateTime := meta.Time
+	var st *checkpoint.Checkpoint
+	if len(states) > 0 {
+		st, err = c.ckpt.state.LatestUntil(meta.Time)
+		if err != nil {
+			return fmt.Errorf("dstream.GetOrCreate: the state of the checkpoint of %v: %w", meta.Time, err)
+		}
+		if len(cm.StateTimes) == 0 || st.Time.Before(cm.StateTimes[0]) {
+			return fmt.Errorf("dstream.GetOrCreate: %w: the newest valid state (%v) is older than the sources' checkpointed batches (from %v)", checkpoint.ErrCorrupt, st.Time, cm.StateTimes)
+		}
+		stateTime = st.Time
+		for n, in := range states {
+			e, ok := st.State(n)
+			switch {
+			case !ok:
+				diffs = append(diffs, fmt.Sprintf("stateful stream %s is not in the checkpoint", n))
+			case e.Type != in.codec.typ:
+				diffs = append(diffs, fmt.Sprintf("stateful stream %s was a %s, is a %s", n, e.Type, in.codec.typ))
+			}
+		}
+		for _, e := range st.States {
+			if _, ok := states[e.Name]; !ok {
+				diffs = append(diffs, fmt.Sprintf("stateful stream %s (%s) of the checkpoint is not in the graph", e.Name, e.Type))
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		slices.Sort(diffs)
+		return fmt.Errorf("dstream.GetOrCreate: %w: the graph does not match the checkpoint of %v in %s:\n  %s",
+			ErrInvalid, meta.Time, c.ckptDir, strings.Join(diffs, "\n  "))
+	}
+	// Batch times are derived from the zero time, as in the run that saved them
+	// (decoded times may carry another location, and times are map keys).
+	c.zero = cm.Zero
+	stateTime = c.zero.Add(stateTime.Sub(c.zero))
+	for _, in := range inputs {
+		e, _ := meta.Source(in.name)
+		if err := in.src.Restore(e.Data); err != nil {
+			return fmt.Errorf("dstream.GetOrCreate: restoring source %s: %w", in.name, err)
+		}
+	}
+	for n, in := range states {
+		e, _ := st.State(n)
+		if err := in.codec.restore(stateTime, e.Data); err != nil {
+			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
+		}
+	}
+	history := stateTime.Add(-c.history())
+	if history.Before(cm.Zero) {
+		history = cm.Zero
+	}
+	history = history.Add(-history.Sub(cm.Zero) % c.interval)
+	c.recovery = &recovery{zero: cm.Zero, state: stateTime, history: history}
+	if len(states) > 0 {
+		c.ckpt.stateTimes = slices.DeleteFunc(slices.Clone(cm.StateTimes), func(t time.Time) bool { return t.After(stateTime) })
+	}
+	c.logger.Info("dstream: resuming from a checkpoint", "dir", c.ckptDir, "last_completed", meta.Time,
+		"state", stateTime, "last_generated", cm.LastGenerated)
+	return nil
+}
+
+// resumed reports whether batch time t is at or before the batch the Context
+// resumed from: its RDDs come from history, and a stream built on its previous
+// RDD starts afresh after it.
+func (c *Context) resumed(t time.Time) bool {
+	return c.recovery != nil && !t.After(c.recovery.state)
+}
+
+// writeCheckpoint saves the checkpoint after batch t: the sources' data for the
+// batches a restart may need, and, when due, the stateful streams' state.
+func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Time) error {
+	if err := c.openCheckpoints(); err != nil {
+		return err
+	}
+	inputs, states, err := c.checkpointNames()
+	if err != nil {
+		return err
+	}
+	ck := c.ckpt
+	interval := c.ckptInterval
+	if interval <= 0 {
+		interval = max(c.interval, 10*time.Second)
+	}
+	stateTimes := ck.stateTimes
+	due := len(states) > 0 && (len(stateTimes) == 0 || t.Sub(stateTimes[len(stateTimes)-1]) >= interval)
+	for _, in := range states {
+		if !in.validAt(t) {
+			due = false // every state must have an RDD at a state checkpoint
+		}
+	}
+	if due {
+		stateTimes = append(slices.Clone(stateTimes), t)
+		if len(stateTimes) > 3 { // the state store keeps the newest 3
+			stateTimes = stateTimes[len(stateTimes)-3:]
+		}
+	}
+	// A restart resumes from a saved state (or, with none, from t) and reads
+	// again the batches after it, and the windows' history before it.
+	from := t
+	if len(states) > 0 && len(stateTimes) > 0 {
+		from = stateTimes[0]
+	}
+	from = from.Add(-c.history())
+	var times []time.Time
+	for bt := lastGenerated; bt.After(from) && bt.After(c.zero); bt = bt.Add(-c.interval) {
+		times = append(times, bt)
+	}
+	slices.Reverse(times)
+	cm, err := checkpoint.NewEntry(ctxEntry, ckptMeta{Zero: c.zero, StateTimes: stateTimes, LastGenerated: lastGenerated, History: c.history()})
+	if err != nil {
+		return err
+	}
+	meta := &checkpoint.Checkpoint{Time: t, Interval: c.interval, Sources: []checkpoint.Entry{cm}}
+	for _, in := range inputs {
+		data, err := in.src.Checkpoint(times)
+		if err != nil {
+			return fmt.Errorf("checkpointing source %s: %w", in.name, err)
+		}
+		meta.Sources = append(meta.Sources, checkpoint.Entry{Name: in.name, Type: in.in.sourceType(), Data: data})
+	}
+	// The metadata first: if the state's save fails, a restart resumes from the
+	// state before, which this metadata still covers.
+	if err := ck.meta.Save(meta); err != nil {
+		return err
+	}
+	if !due {
+		return nil
+	}
+	state := &checkpoint.Checkpoint{Time: t, Interval: c.interval}
+	for n, in := range states {
+		data, err := in.codec.save(ctx, t)
+		if err != nil {
+			return fmt.Errorf("checkpointing the state of %s: %w", n, err)
+		}
+		state.States = append(state.States, checkpoint.Entry{Name: n, Type: in.codec.typ, Data: data})
+	}
+	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
+	if err := ck.state.Save(state); err != nil {
+		return err
+	}
+	ck.stateTimes = stateTimes
+	return nil
+}
+
+// savedState is a stateful stream's state as checkpointed: every key's value.
+type savedState[K comparable, V any] struct {
+	Partitions int
+	Keys       []K
+	Values     []V
+}
+
+// setStateCodec lets s's state be checkpointed: at a batch time, every pair of its
+// RDD whose value save turns into a V; restored as pairs of load(V), hash-partitioned
+// by opts (default: as many partitions as when saved).
+func setStateCodec[K comparable, E, V any](s *DStream[ops.KV[K, E]], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt) {
+	s.codec = &stateCodec{
+		typ: fmt.Sprintf("%T", ops.KV[K, V]{}),
+		save: func(ctx context.Context, t time.Time) ([]byte, error) {
+			s.mu.Lock()
+			r := s.generated[t]
+			s.mu.Unlock()
+			if r == nil {
+				return nil, fmt.Errorf("%s has no RDD for batch %v", s, t)
+			}
+			parts, err := rdd.CollectPartitions(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			st := savedState[K, V]{Partitions: r.NumPartitions()}
+			for _, p := range parts {
+				for _, kv := range p {
+					if v, ok := save(kv.Value); ok {
+						st.Keys, st.Values = append(st.Keys, kv.Key), append(st.Values, v)
+					}
+				}
+			}
+			return checkpoint.Encode(st)
+		},
+		restore: func(t time.Time, data []byte) error {
+			var st savedState[K, V]
+			if err := checkpoint.Decode(data, &st); err != nil {
+				return err
+			}
+			if len(st.Keys) != len(st.Values) || st.Partitions < 1 {
+				return fmt.Errorf("%d keys, %d values, %d partitions", len(st.Keys), len(st.Values), st.Partitions)
+			}
+			pairs := make([]ops.KV[K, E], len(st.Keys))
+			for i, k := range st.Keys {
+				pairs[i] = ops.Pair(k, load(st.Values[i]))
+			}
+			popts := opts
+			if len(popts) == 0 {
+				popts = []rdd.ShuffleOpt{rdd.Partitions(st.Partitions)}
+			}
+			// Partitioned anew: hash partitioning differs from one process to the next.
+			r := rdd.PartitionBy(rdd.Parallelize(s.ctx.eng, pairs, 0), popts...).Persist()
+			s.mu.Lock()
+			s.generated[t] = r
+			s.mu.Unlock()
+			return nil
+		},
+	}
+}
