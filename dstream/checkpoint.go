@@ -26,6 +26,9 @@ func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir }
 // Spark.
 func CheckpointInterval(d time.Duration) Opt { return func(c *Context) { c.ckptInterval = d } }
 
+// CheckpointDir returns the directory the Context checkpoints into, "" if none.
+func (c *Context) CheckpointDir() string { return c.ckptDir }
+
 // Named gives s the name it is saved under in checkpoints, and returns s. Sources and
 // stateful streams (UpdateStateByKey, MapWithState) are matched by name when a graph is
 // rebuilt from a checkpoint. Default: the operator's name and its rank among the

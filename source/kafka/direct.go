@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/rdd"
 )
@@ -41,6 +42,11 @@ type DirectStream[K, V any] struct {
 	batches  int     // batches generated
 	ranges   map[time.Time][]OffsetRange
 	complete time.Time // the last completed batch
+
+	// With checkpoints: every batch's ranges by time (Unix ns), until no checkpoint
+	// needs them, and the ranges of batches to produce again after a restart.
+	history  map[int64][]OffsetRange
+	restored map[int64][]OffsetRange
 }
 
 // NewDirectStream returns a direct stream on c reading the partitions strategy says,
@@ -213,14 +219,75 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 	}
 }
 
+// directCheckpoint is a direct stream's checkpoint: the ranges of the batches a
+// restart may produce again, and where each partition goes on.
+type directCheckpoint struct {
+	Times  []time.Time
+	Ranges [][]OffsetRange
+	Next   []OffsetRange // From: the next offset to read (Until unused)
+}
+
+// Checkpoint returns the ranges of the batches at times and the stream's positions.
+func (d directSource[K, V]) Checkpoint(times []time.Time) ([]byte, error) {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cp directCheckpoint
+	for _, t := range times {
+		if r, ok := s.history[t.UnixNano()]; ok {
+			cp.Times, cp.Ranges = append(cp.Times, t), append(cp.Ranges, r)
+		}
+	}
+	if len(times) > 0 {
+		for t := range s.history {
+			if t < times[0].UnixNano() {
+				delete(s.history, t)
+			}
+		}
+	}
+	for tp, off := range s.pos {
+		cp.Next = append(cp.Next, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: off})
+	}
+	return checkpoint.Encode(cp)
+}
+
+// Restore takes back a checkpoint's ranges and positions, before Start.
+func (d directSource[K, V]) Restore(data []byte) error {
+	s := d.s
+	var cp directCheckpoint
+	if err := checkpoint.Decode(data, &cp); err != nil {
+		return err
+	}
+	if len(cp.Times) != len(cp.Ranges) {
+		return fmt.Errorf("kafka.DirectStream: checkpoint with %d times and %d batches", len(cp.Times), len(cp.Ranges))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.restored = map[int64][]OffsetRange{}
+	for i, t := range cp.Times {
+		s.restored[t.UnixNano()] = cp.Ranges[i]
+	}
+	for _, n := range cp.Next {
+		s.pos[n.TopicPartition()] = n.From
+	}
+	s.batches = max(s.batches, 1)
+	return nil
+}
+
 // Batch plans the batch at t: one range per assigned partition, from where the last
 // batch ended to the partition's end, capped by rate control.
 func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], int64, error) {
 	s := d.s
 	stop := s.sctx.Stopping()
+	s.mu.Lock()
+	ranges, again := s.restored[t.UnixNano()]
+	delete(s.restored, t.UnixNano())
+	s.mu.Unlock()
 	asg, ok := s.asg.current()
-	var ranges []OffsetRange
-	if ok {
+	switch {
+	case again:
+		// A batch of before a restart, produced again from the checkpoint.
+	case ok:
 		b, err := s.cl.offsets(ctx, stop, asg.parts)
 		if err != nil {
 			return nil, 0, err
@@ -228,7 +295,7 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 		if ranges, err = s.plan(t, asg, b); err != nil {
 			return nil, 0, err
 		}
-	} else {
+	default:
 		s.cfg.logger.Debug("kafka: the group is rebalancing: empty batch", "batch", t)
 	}
 	records := int64(0)
@@ -237,6 +304,12 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 	}
 	s.mu.Lock()
 	s.ranges[t] = ranges
+	if s.sctx.CheckpointDir() != "" {
+		if s.history == nil {
+			s.history = map[int64][]OffsetRange{}
+		}
+		s.history[t.UnixNano()] = ranges
+	}
 	s.mu.Unlock()
 	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
 		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, yield)
