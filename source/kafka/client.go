@@ -293,6 +293,27 @@ func (c *Client) partitions(ctx context.Context, stop <-chan struct{}) (map[stri
 	return out, err
 }
 
+// Partitions returns every partition of the given topics, sorted: for Assign. A topic
+// that does not exist is an error naming it.
+func (c *Client) Partitions(ctx context.Context, topics ...string) ([]TopicPartition, error) {
+	all, err := c.partitions(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []TopicPartition
+	for _, t := range topics {
+		n, ok := all[t]
+		if !ok {
+			return nil, fmt.Errorf("kafka: no topic %q (brokers %v)", t, c.cfg.brokers)
+		}
+		for p := range n {
+			out = append(out, TopicPartition{Topic: t, Partition: p})
+		}
+	}
+	sortPartitions(out)
+	return out, nil
+}
+
 // raw is a fetched record; Key and Value are valid only until the next record.
 type raw struct {
 	offset     int64

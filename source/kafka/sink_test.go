@@ -133,3 +133,20 @@ func TestCreateRDDChecksTheRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestClientPartitions(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("a", 2), kafkatest.Topic("b", 1))
+	cl, err := kafka.NewClient(kafka.Brokers(b.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got, err := cl.Partitions(context.Background(), "b", "a")
+	want := []kafka.TopicPartition{{Topic: "a", Partition: 0}, {Topic: "a", Partition: 1}, {Topic: "b", Partition: 0}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("Partitions = %v, %v; want %v", got, err, want)
+	}
+	if _, err := cl.Partitions(context.Background(), "nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("Partitions of a missing topic = %v", err)
+	}
+}

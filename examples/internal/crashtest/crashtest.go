@@ -1,0 +1,121 @@
+// Package crashtest runs an example as a child process that a test kills with
+// SIGKILL and starts again, for the examples' crash tests.
+package crashtest
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the example in package directory dir into a temporary binary.
+func Build(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "example")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build %s: %v", dir, err)
+	}
+	if out, err := exec.Command(gobin, "build", "-o", bin, dir).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", dir, err, out)
+	}
+	return bin
+}
+
+// Child is a running example.
+type Child struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	lines chan string // its standard output, line by line; closed at its end
+	mu    sync.Mutex
+	out   []string
+	done  chan error
+}
+
+// Start starts bin with args.
+func Start(t *testing.T, bin string, args ...string) *Child {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Child{t: t, cmd: cmd, lines: make(chan string, 1000), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.out = append(c.out, sc.Text())
+			c.mu.Unlock()
+			select {
+			case c.lines <- sc.Text():
+			default: // nobody is waiting for lines
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		close(c.lines)
+		c.done <- cmd.Wait()
+	}()
+	return c
+}
+
+// AwaitLines waits until the child printed n more lines that start with prefix,
+// or ended (false), within timeout.
+func (c *Child) AwaitLines(prefix string, n int, timeout time.Duration) bool {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for n > 0 {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				return false
+			}
+			if strings.HasPrefix(l, prefix) {
+				n--
+			}
+		case <-deadline:
+			c.t.Fatalf("the child did not print %d more %q lines within %v", n, prefix, timeout)
+		}
+	}
+	return true
+}
+
+// Kill kills the child with SIGKILL and waits for it.
+func (c *Child) Kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// Stop asks the child to stop gracefully (SIGTERM) and returns its output and exit
+// error.
+func (c *Child) Stop(timeout time.Duration) ([]string, error) {
+	c.t.Helper()
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	return c.Wait(timeout)
+}
+
+// Wait waits for the child to end and returns its output and exit error.
+func (c *Child) Wait(timeout time.Duration) ([]string, error) {
+	c.t.Helper()
+	select {
+	case err := <-c.done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.out, err
+	case <-time.After(timeout):
+		_ = c.cmd.Process.Kill()
+		c.t.Fatalf("the child did not end within %v", timeout)
+		return nil, nil
+	}
+}

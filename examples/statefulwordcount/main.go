@@ -1,0 +1,145 @@
+// Command statefulwordcount keeps running word counts of a Kafka topic with
+// UpdateStateByKey, checkpointed into a directory: killed at any moment and started
+// again with the same -checkpoint, it resumes from the checkpoint with its counts and
+// its Kafka positions, and no word is lost or counted twice (the batches after the
+// saved state run again; their output, a print, is at least once).
+//
+// It reads every partition of -topics (kafka.Assign), from the checkpoint's positions
+// or, on a first run, from the earliest offsets; it commits its offsets to Kafka under
+// -group after each batch, for monitoring tools only. With no -brokers it starts an
+// in-process broker and produces generated sentences into it. On exit its last line
+// is
+//
+//	summary records=<records processed in this run> total=<sum of all running counts>
+//
+// Usage:
+//
+//	go run ./examples/statefulwordcount -checkpoint /tmp/wc -duration 10s
+//	go run ./examples/statefulwordcount -brokers localhost:9092 -topics words -checkpoint /tmp/wc
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/examples/internal/gen"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+func main() {
+	brokers := flag.String("brokers", "", "Kafka bootstrap brokers, comma-separated (default: an in-process broker with generated data)")
+	topics := flag.String("topics", "words", "topics to read, comma-separated")
+	group := flag.String("group", "spate-statefulwordcount", "consumer group the offsets are committed under (for monitoring)")
+	checkpoint := flag.String("checkpoint", "statefulwordcount.ckpt", "checkpoint directory")
+	batch := flag.Duration("batch", time.Second, "batch interval")
+	duration := flag.Duration("duration", 0, "stop gracefully after this long (0: run until interrupted)")
+	flag.Parse()
+	if err := run(os.Stdout, *brokers, *topics, *group, *checkpoint, *batch, *duration); err != nil {
+		slog.Error("statefulwordcount failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer, brokers, topics, group, dir string, batch, duration time.Duration) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	topicList := strings.Split(topics, ",")
+	if brokers == "" {
+		// The broker keeps its data in the checkpoint directory, so that a run
+		// started again finds the records and offsets the checkpoint refers to.
+		b, err := kafkatest.Start(kafkatest.Topic(topicList[0], 4), kafkatest.DataDir(dir+"/broker"))
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = strings.Join(b.Addrs(), ",")
+		fmt.Fprintf(out, "started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
+		defer gen.Produce(ctx, b, topicList[0], 4, 200)()
+	}
+	brokerList := strings.Split(brokers, ",")
+	cl, err := kafka.NewClient(kafka.Brokers(brokerList...))
+	if err != nil {
+		return err
+	}
+	parts, err := cl.Partitions(ctx, topicList...)
+	cl.Close()
+	if err != nil {
+		return err
+	}
+
+	var records int64
+	var total int
+	ssc, err := dstream.GetOrCreate(dir, func(ssc *dstream.Context) error {
+		stream := kafka.NewDirectStream(ssc, kafka.Assign(parts, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+			kafka.Brokers(brokerList...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest))
+		words := dstream.FlatMap(stream.Stream(), func(r kafka.Record[string, string]) []string { return strings.Fields(r.Value) })
+		pairs := dstream.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+		counts := dstream.Named(dstream.UpdateStateByKey(pairs, func(new []int, old ops.Maybe[int]) ops.Maybe[int] {
+			n := old.OrElse(0)
+			for _, v := range new {
+				n += v
+			}
+			return ops.Some(n)
+		}), "counts")
+		stream.ForeachBatch(func(ctx context.Context, b kafka.Batch[string, string]) error {
+			for _, r := range b.Ranges {
+				records += r.Count()
+			}
+			return nil
+		})
+		dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], t time.Time) error {
+			all, err := rdd.Collect(ctx, r)
+			if err != nil {
+				return err
+			}
+			total = 0
+			best := ops.Pair("", 0)
+			for _, kv := range all {
+				total += kv.Value
+				if cmp.Or(cmp.Compare(kv.Value, best.Value), cmp.Compare(best.Key, kv.Key)) > 0 {
+					best = kv
+				}
+			}
+			fmt.Fprintf(out, "batch %s: %d words counted, most frequent %q (%d)\n", t.Format("15:04:05.000"), total, best.Key, best.Value)
+			return nil
+		})
+		// For monitoring only: the checkpoint, not Kafka, says where a restart resumes.
+		stream.ForeachBatch(func(_ context.Context, b kafka.Batch[string, string]) error {
+			stream.CommitAsync(b.Ranges, nil)
+			return nil
+		})
+		return nil
+	}, dstream.BatchInterval(batch))
+	if err != nil {
+		return err
+	}
+	if duration > 0 {
+		go func() {
+			select {
+			case <-time.After(duration):
+				ssc.Stop()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		ssc.Stop()
+	}()
+	err = ssc.Run(context.Background())
+	fmt.Fprintf(out, "summary records=%d total=%d\n", records, total)
+	return err
+}
