@@ -47,6 +47,7 @@ var suite = []benchmark{
 	{name: "window", line: windowBench},
 	{name: "kafkadirect", line: kafkaDirect},
 	{name: "kafkawordcount", line: kafkaWordCount},
+	{name: "checkpoint", line: checkpointBench},
 }
 
 func main() {
