@@ -48,8 +48,25 @@
 // state RDD is built on the previous one, whose lineage is cut as soon as processing has
 // computed it: the generator never runs a job itself, and the chain is no longer than
 // the queue of batches waiting to be processed (or, under a window that slides less
-// often, than that window's slide). Saving it by name in checkpoints (package checkpoint), so
-// that a rebuilt graph resumes from it, is the checkpoint layer's work.
+// often, than that window's slide). The Context computes every stateful stream's RDD
+// fully, in batch order, before the batch's outputs run.
+//
+// # Checkpoints and recovery
+//
+// With CheckpointDir, the Context saves after every batch where its sources are and the
+// data they need to produce again the batches a restart may need (sources implement
+// CheckpointedSource: the queue, the Kafka direct stream), and every CheckpointInterval
+// the state of UpdateStateByKey and MapWithState, by name (Named). Checkpoints hold
+// data, never code: GetOrCreate runs the user's code to build the graph, checks its
+// sources and stateful streams against the checkpoint by name and type, and resumes:
+//
+//	           saved state          last batch generated
+//	   history      |   run again       |   new batches
+//	 ---[=========]-S-[===============]-G-[-------------->
+//	  read again for       outputs run again
+//	  windows, no output   (at least once)
+//
+// The state is exactly once; outputs of the batches after the saved state run again.
 //
 // # Metrics and failures
 //
