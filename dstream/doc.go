@@ -60,11 +60,11 @@
 // data, never code: GetOrCreate runs the user's code to build the graph, checks its
 // sources and stateful streams against the checkpoint by name and type, and resumes:
 //
-//	           saved state          last batch generated
-//	   history      |   run again       |   new batches
-//	 ---[=========]-S-[===============]-G-[-------------->
-//	  read again for       outputs run again
-//	  windows, no output   (at least once)
+//	          saved state          last batch generated
+//	  history      |   run again       |   new batches
+//	---[=========]-S-[===============]-G-[-------------->
+//	 read again for       outputs run again
+//	 windows, no output   (at least once)
 //
 // The state is exactly once; outputs of the batches after the saved state run again.
 //
