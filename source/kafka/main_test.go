@@ -85,6 +85,13 @@ func (r *run) start() {
 // ended, whose error it returns).
 func (r *run) batch() error {
 	r.t.Helper()
+	return r.step(interval)
+}
+
+// step moves the clock by d, which must reach the next batch time, and waits until
+// that batch completed (or Run ended, whose error it returns).
+func (r *run) step(d time.Duration) error {
+	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	waiting := make(chan error, 1)
@@ -98,7 +105,7 @@ func (r *run) batch() error {
 		r.done <- err
 		return fmt.Errorf("run ended: %w", err)
 	}
-	r.clock.Advance(interval)
+	r.clock.Advance(d)
 	select {
 	case b := <-r.completed:
 		return b.Err

@@ -85,6 +85,7 @@ type config struct {
 	logger          *slog.Logger
 	onBadRecord     func(r Record[[]byte, []byte], err error) error
 	acks            Acks
+	recv            receiverConfig
 }
 
 func newConfig(opts []Opt) config {

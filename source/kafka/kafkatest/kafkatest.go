@@ -303,6 +303,48 @@ func (b *Broker) Offsets(topic string, partition int) (first, end int64, err err
 	return pi.LogStartOffset, pi.HighWatermark, nil
 }
 
+// Committed returns the offsets group committed for topic's partitions (those with
+// none are missing).
+func (b *Broker) Committed(ctx context.Context, group, topic string) (map[int]int64, error) {
+	pis := b.c.PartitionInfos(topic)
+	if pis == nil {
+		return nil, fmt.Errorf("kafkatest: no topic %q", topic)
+	}
+	parts := make([]int, len(pis))
+	for i, pi := range pis {
+		parts[i] = int(pi.Partition)
+	}
+	b.mu.Lock()
+	client := &kafkago.Client{Addr: kafkago.TCP(b.addrs...), Transport: b.tr}
+	b.mu.Unlock()
+	resp, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err == nil {
+		err = resp.Error
+	}
+	out := map[int]int64{}
+	if errors.Is(err, kafkago.GroupIdNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafkatest: reading the offsets of group %q: %w", group, err)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.CommittedOffset >= 0 {
+			out[p.Partition] = p.CommittedOffset
+		}
+	}
+	return out, nil
+}
+
+// WaitGroup waits until group is stable with the given number of members (each
+// consumer-group reader is one), or ctx ends.
+func (b *Broker) WaitGroup(ctx context.Context, group string, members int) error {
+	if _, err := b.c.WaitGroupStable(ctx, group, members); err != nil {
+		return fmt.Errorf("kafkatest: waiting for group %q to have %d members: %w", group, members, err)
+	}
+	return nil
+}
+
 // Unreachable returns an address on loopback where nothing listens, for tests of
 // brokers that cannot be reached.
 func Unreachable() (string, error) {
