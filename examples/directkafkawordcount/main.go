@@ -23,25 +23,22 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/examples/internal/demo"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
-	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 func main() {
@@ -62,16 +59,13 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	topicList := strings.Split(topics, ",")
-	var stopProducing func()
 	if brokers == "" {
-		b, err := kafkatest.Start(kafkatest.Topic(topicList[0], 4))
+		addrs, stop, err := demo.Broker(ctx, out, topicList[:1], 4, "")
 		if err != nil {
 			return err
 		}
-		defer b.Close()
-		brokers = strings.Join(b.Addrs(), ",")
-		fmt.Fprintf(out, "started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
-		stopProducing = produce(ctx, b, topicList[0], 4)
+		defer stop()
+		brokers = addrs
 	}
 
 	ssc := dstream.NewContext(dstream.BatchInterval(batch))
@@ -122,61 +116,7 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 		return nil
 	})
 
-	if duration > 0 {
-		go func() {
-			select {
-			case <-time.After(duration):
-				ssc.Stop()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	go func() { // an interrupt stops gracefully too
-		<-ctx.Done()
-		ssc.Stop()
-	}()
-	err := ssc.Run(context.Background())
-	if stopProducing != nil {
-		stopProducing()
-	}
+	err := demo.Run(ctx, ssc, duration)
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records.Load(), batches.Load())
 	return err
-}
-
-// produce writes generated sentences to the in-process broker, 200 every 100ms, until
-// the returned function is called.
-func produce(ctx context.Context, b *kafkatest.Broker, topic string, partitions int) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		rng := rand.New(rand.NewPCG(1, 2))
-		words := strings.Fields("the a stream of records flows through kafka into spate and every batch counts words " +
-			"while offsets move on commit after output exactly once at least once partition range broker topic")
-		z := rand.NewZipf(rng, 1.2, 1, uint64(len(words)-1))
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; {
-			msgs := make([]kafkatest.Message, 200)
-			for i := range msgs {
-				var s strings.Builder
-				for j := range 8 {
-					if j > 0 {
-						s.WriteByte(' ')
-					}
-					s.WriteString(words[z.Uint64()])
-				}
-				msgs[i] = kafkatest.Message{Partition: n % partitions, Value: []byte(s.String())}
-				n++
-			}
-			if err := b.Produce(ctx, topic, msgs...); err != nil && !errors.Is(err, context.Canceled) {
-				slog.Warn("producing failed", "error", err)
-			}
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
-	return func() { cancel(); wg.Wait() }
 }

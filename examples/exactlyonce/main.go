@@ -39,11 +39,10 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/spatedev/spate/dstream"
-	"github.com/spatedev/spate/examples/internal/gen"
+	"github.com/spatedev/spate/examples/internal/demo"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
-	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 func main() {
@@ -67,14 +66,12 @@ func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration t
 	if brokers == "" {
 		// The broker keeps its data next to the database, so that a run started
 		// again finds the records and offsets the database refers to.
-		b, err := kafkatest.Start(kafkatest.Topic(topicList[0], 4), kafkatest.DataDir(dbPath+".broker"))
+		addrs, stop, err := demo.Broker(ctx, out, topicList[:1], 4, dbPath+".broker")
 		if err != nil {
 			return err
 		}
-		defer b.Close()
-		brokers = strings.Join(b.Addrs(), ",")
-		fmt.Fprintf(out, "started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
-		defer gen.Produce(ctx, b, topicList[0], 4, 200)()
+		defer stop()
+		brokers = addrs
 	}
 
 	db, err := sql.Open("sqlite", dbPath+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
@@ -137,20 +134,7 @@ func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration t
 		fmt.Fprintf(out, "batch %s: %d records, %d words stored\n", b.Time.Format("15:04:05.000"), n, len(counts))
 		return nil
 	})
-	if duration > 0 {
-		go func() {
-			select {
-			case <-time.After(duration):
-				ssc.Stop()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	go func() { // an interrupt stops gracefully too
-		<-ctx.Done()
-		ssc.Stop()
-	}()
-	err = ssc.Run(context.Background())
+	err = demo.Run(ctx, ssc, duration)
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records, batches)
 	return err
 }

@@ -32,11 +32,10 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/dstream"
-	"github.com/spatedev/spate/examples/internal/gen"
+	"github.com/spatedev/spate/examples/internal/demo"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
-	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 func main() {
@@ -60,14 +59,12 @@ func run(out io.Writer, brokers, topics, group, dir string, batch, duration time
 	if brokers == "" {
 		// The broker keeps its data in the checkpoint directory, so that a run
 		// started again finds the records and offsets the checkpoint refers to.
-		b, err := kafkatest.Start(kafkatest.Topic(topicList[0], 4), kafkatest.DataDir(dir+"/broker"))
+		addrs, stop, err := demo.Broker(ctx, out, topicList[:1], 4, dir+"/broker")
 		if err != nil {
 			return err
 		}
-		defer b.Close()
-		brokers = strings.Join(b.Addrs(), ",")
-		fmt.Fprintf(out, "started an in-process Kafka broker at %s with topic %q (4 partitions)\n", brokers, topicList[0])
-		defer gen.Produce(ctx, b, topicList[0], 4, 200)()
+		defer stop()
+		brokers = addrs
 	}
 	brokerList := strings.Split(brokers, ",")
 	cl, err := kafka.NewClient(kafka.Brokers(brokerList...))
@@ -126,20 +123,7 @@ func run(out io.Writer, brokers, topics, group, dir string, batch, duration time
 	if err != nil {
 		return err
 	}
-	if duration > 0 {
-		go func() {
-			select {
-			case <-time.After(duration):
-				ssc.Stop()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	go func() {
-		<-ctx.Done()
-		ssc.Stop()
-	}()
-	err = ssc.Run(context.Background())
+	err = demo.Run(ctx, ssc, duration)
 	fmt.Fprintf(out, "summary records=%d total=%d\n", records, total)
 	return err
 }

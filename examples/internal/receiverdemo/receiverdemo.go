@@ -17,10 +17,9 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/dstream"
-	"github.com/spatedev/spate/examples/internal/gen"
+	"github.com/spatedev/spate/examples/internal/demo"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
-	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 // Config is what the flags set.
@@ -66,25 +65,18 @@ func Run(out io.Writer, cfg Config, multi bool) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if cfg.Brokers == "" {
-		opts := []kafkatest.Opt{}
-		for _, t := range cfg.Topics {
-			opts = append(opts, kafkatest.Topic(t, 2))
-		}
+		dataDir := ""
 		if cfg.WAL != "" {
 			// The broker keeps its data in the checkpoint directory, so that a run
 			// started again finds the records and offsets it refers to.
-			opts = append(opts, kafkatest.DataDir(cfg.WAL+"/broker"))
+			dataDir = cfg.WAL + "/broker"
 		}
-		b, err := kafkatest.Start(opts...)
+		addrs, stop, err := demo.Broker(ctx, out, cfg.Topics, 2, dataDir)
 		if err != nil {
 			return err
 		}
-		defer b.Close()
-		cfg.Brokers = strings.Join(b.Addrs(), ",")
-		fmt.Fprintf(out, "started an in-process Kafka broker at %s with topics %v\n", cfg.Brokers, cfg.Topics)
-		for _, t := range cfg.Topics {
-			defer gen.Produce(ctx, b, t, 2, 100)()
-		}
+		defer stop()
+		cfg.Brokers = addrs
 	}
 	var file *os.File
 	var w *bufio.Writer
@@ -150,20 +142,7 @@ func Run(out io.Writer, cfg Config, multi bool) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Duration > 0 {
-		go func() {
-			select {
-			case <-time.After(cfg.Duration):
-				ssc.Stop()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	go func() {
-		<-ctx.Done()
-		ssc.Stop()
-	}()
-	err = ssc.Run(context.Background())
+	err = demo.Run(ctx, ssc, cfg.Duration)
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records, batches)
 	return err
 }
