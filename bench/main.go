@@ -48,6 +48,7 @@ var suite = []benchmark{
 	{name: "kafkadirect", line: kafkaDirect},
 	{name: "kafkawordcount", line: kafkaWordCount},
 	{name: "checkpoint", line: checkpointBench},
+	{name: "receiver", line: receiverBench},
 }
 
 func main() {
