@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -244,5 +245,45 @@ func TestCheckpointWindowsReadTheirHistoryAgain(t *testing.T) {
 	want := map[int][]string{1: {"a"}, 2: {"a", "b"}, 3: {"a", "b", "c"}, 4: {"b", "c", "d"}, 5: {"c", "d", "e"}, 6: {"d", "e", "f"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("windows (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheckpointResumesAfterACompatibleCodeChange restarts with other functions and
+// more stateless operators (before and after the state): the names of the source and
+// the stateful stream are the same, so the job resumes with its state.
+func TestCheckpointResumesAfterACompatibleCodeChange(t *testing.T) {
+	j := newCkptJob(t, dstream.CheckpointInterval(interval))
+	if err := j.run([][]string{{"a", "b"}, {"a"}}, 2, false); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	got := map[string]int{}
+	c, err := dstream.GetOrCreate(j.dir, func(c *dstream.Context) error {
+		in, q := dstream.QueueStream[string](c, true)
+		q.Push([]string{"A", "skip", "c"})
+		upper := dstream.Map(dstream.Filter(in, func(w string) bool { return w != "skip" }), strings.ToLower)
+		pairs := dstream.Map(upper, func(w string) ops.KV[string, int] { return ops.Pair(w, 10) })
+		counts := dstream.UpdateStateByKey(pairs, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+			n := st.OrElse(0) // a new function: adds tens
+			for _, v := range vs {
+				n += v
+			}
+			return ops.Some(n)
+		})
+		doubled := dstream.Filter(counts, func(kv ops.KV[string, int]) bool { return kv.Value > 0 })
+		dstream.ForeachRDD(doubled, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+			m, err := rdd.CollectAsMap(ctx, r)
+			maps.Copy(got, m)
+			return err
+		})
+		return nil
+	}, dstream.BatchInterval(interval), dstream.WithClock(h.clock))
+	if err != nil {
+		t.Fatalf("GetOrCreate after a compatible change: %v", err)
+	}
+	h.c = c
+	h.runBatches(3)
+	if diff := cmp.Diff(map[string]int{"a": 12, "b": 1, "c": 10}, got); diff != "" {
+		t.Errorf("state after the restart (-want +got):\n%s", diff)
 	}
 }
