@@ -35,13 +35,12 @@ type DirectStream[K, V any] struct {
 	asg     assigner
 	commits *committer
 
-	mu       sync.Mutex
-	pos      map[TopicPartition]int64 // the next offset to read, per partition read before
-	est      *pidEstimator
-	rate     float64 // the estimator's latest rate; 0: none yet
-	batches  int     // batches generated
-	ranges   map[time.Time][]OffsetRange
-	complete time.Time // the last completed batch
+	mu      sync.Mutex
+	pos     map[TopicPartition]int64 // the next offset to read, per partition read before
+	est     *pidEstimator
+	rate    float64 // the estimator's latest rate; 0: none yet
+	batches int     // batches generated
+	ranges  map[time.Time][]OffsetRange
 
 	// With checkpoints: every batch's ranges by time (Unix ns), until no checkpoint
 	// needs them, and the ranges of batches to produce again after a restart.
@@ -210,7 +209,6 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 	if info.Err != nil {
 		return
 	}
-	s.complete = info.Time
 	if s.est != nil {
 		if rate, ok := s.est.compute(info.ProcessingEnd, info.Records[s.stream.String()], info.ProcessingDelay(), info.SchedulingDelay()); ok {
 			s.rate = rate
