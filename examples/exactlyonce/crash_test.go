@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"database/sql"
-	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spatedev/spate/examples/internal/crashtest"
-	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 // TestCrashesLoseAndDoubleNothing runs the example as a child process against a
@@ -20,31 +16,13 @@ import (
 // exactly the word counts of the N sentences.
 func TestCrashesLoseAndDoubleNothing(t *testing.T) {
 	bin := crashtest.Build(t, ".")
-	b, err := kafkatest.Start(kafkatest.Topic("words", 4), kafkatest.DataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := crashtest.Broker(t, "words")
 	dbPath := filepath.Join(t.TempDir(), "counts.db")
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 7))
+	rng := crashtest.Rand(t)
 	want := map[string]int{}
 	produced := 0
 	produce := func(n int) {
-		msgs := make([]kafkatest.Message, n)
-		for i := range msgs {
-			var words []string
-			for range 1 + rng.IntN(6) {
-				w := fmt.Sprintf("w%d", rng.IntN(50))
-				words = append(words, w)
-				want[w]++
-			}
-			msgs[i] = kafkatest.Message{Partition: rng.IntN(4), Value: []byte(strings.Join(words, " "))}
-		}
-		if err := b.Produce(context.Background(), "words", msgs...); err != nil {
-			t.Fatal(err)
-		}
+		crashtest.Sentences(t, b, "words", rng, n, want)
 		produced += n
 	}
 	args := []string{"-brokers", strings.Join(b.Addrs(), ","), "-topics", "words", "-db", dbPath, "-batch", "100ms"}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,16 +19,10 @@ import (
 // the end every produced record is in its -out file at least once.
 func TestCrashesLoseNothing(t *testing.T) {
 	bin := crashtest.Build(t, ".")
-	b, err := kafkatest.Start(kafkatest.Topic("events", 4), kafkatest.DataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := crashtest.Broker(t, "events")
 	dir := t.TempDir()
 	outFile := filepath.Join(dir, "seen")
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 13))
+	rng := crashtest.Rand(t)
 	produce := func(n int) {
 		msgs := make([]kafkatest.Message, n)
 		for i := range msgs {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/examples/internal/crashtest"
-	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 // TestCrashesLoseAndDoubleNothing runs the example as a child process with a
@@ -21,29 +17,16 @@ import (
 // finish: the sum of its running counts equals the number of words produced.
 func TestCrashesLoseAndDoubleNothing(t *testing.T) {
 	bin := crashtest.Build(t, ".")
-	b, err := kafkatest.Start(kafkatest.Topic("words", 4), kafkatest.DataDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := crashtest.Broker(t, "words")
 	dir := filepath.Join(t.TempDir(), "ckpt")
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 11))
-	words := 0
-	produce := func(n int) {
-		msgs := make([]kafkatest.Message, n)
-		for i := range msgs {
-			var ws []string
-			for range 1 + rng.IntN(6) {
-				ws = append(ws, fmt.Sprintf("w%d", rng.IntN(50)))
-			}
-			words += len(ws)
-			msgs[i] = kafkatest.Message{Partition: rng.IntN(4), Value: []byte(strings.Join(ws, " "))}
+	rng := crashtest.Rand(t)
+	counts := map[string]int{}
+	produce := func(n int) { crashtest.Sentences(t, b, "words", rng, n, counts) }
+	words := func() (n int) {
+		for _, c := range counts {
+			n += c
 		}
-		if err := b.Produce(context.Background(), "words", msgs...); err != nil {
-			t.Fatal(err)
-		}
+		return n
 	}
 	args := []string{"-brokers", strings.Join(b.Addrs(), ","), "-topics", "words", "-checkpoint", dir, "-batch", "100ms"}
 	for range 4 {
@@ -72,14 +55,14 @@ func TestCrashesLoseAndDoubleNothing(t *testing.T) {
 			t.Fatalf("last line %q is not the summary", out[len(out)-1])
 		}
 		total, _ := strconv.Atoi(m[2])
-		if total > words {
-			t.Fatalf("total %d words counted, more than the %d produced: some counted twice", total, words)
+		if total > words() {
+			t.Fatalf("total %d words counted, more than the %d produced: some counted twice", total, words())
 		}
-		if total == words {
+		if total == words() {
 			break
 		}
 		if attempt == 3 {
-			t.Fatalf("total %d words counted after 3 final runs, want %d: some lost", total, words)
+			t.Fatalf("total %d words counted after 3 final runs, want %d: some lost", total, words())
 		}
 	}
 }

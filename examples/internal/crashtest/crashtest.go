@@ -4,7 +4,10 @@ package crashtest
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
 // Build compiles the example in package directory dir into a temporary binary.
@@ -117,5 +122,44 @@ func (c *Child) Wait(timeout time.Duration) ([]string, error) {
 		_ = c.cmd.Process.Kill()
 		c.t.Fatalf("the child did not end within %v", timeout)
 		return nil, nil
+	}
+}
+
+// Broker starts a broker with a data directory and topic (4 partitions) for a crash
+// test, closed when the test ends.
+func Broker(t *testing.T, topic string) *kafkatest.Broker {
+	t.Helper()
+	b, err := kafkatest.Start(kafkatest.Topic(topic, 4), kafkatest.DataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// Rand returns a random source seeded from the clock, and logs the seed so that a
+// failing run can be repeated.
+func Rand(t *testing.T) *rand.Rand {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	return rand.New(rand.NewPCG(seed, 7))
+}
+
+// Sentences produces n sentences of 1 to 6 words ("w0" … "w49") to topic's 4
+// partitions, and adds each word's count to counts.
+func Sentences(t *testing.T, b *kafkatest.Broker, topic string, rng *rand.Rand, n int, counts map[string]int) {
+	t.Helper()
+	msgs := make([]kafkatest.Message, n)
+	for i := range msgs {
+		var words []string
+		for range 1 + rng.IntN(6) {
+			w := fmt.Sprintf("w%d", rng.IntN(50))
+			words = append(words, w)
+			counts[w]++
+		}
+		msgs[i] = kafkatest.Message{Partition: rng.IntN(4), Value: []byte(strings.Join(words, " "))}
+	}
+	if err := b.Produce(context.Background(), topic, msgs...); err != nil {
+		t.Fatal(err)
 	}
 }
