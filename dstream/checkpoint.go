@@ -21,10 +21,26 @@ import (
 func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir } }
 
 // CheckpointInterval sets how often the state of the stateful streams
-// (UpdateStateByKey, MapWithState) is saved; after a restart, the batches since the
-// last saved state run again. Default: the larger of the batch interval and 10s, as in
-// Spark.
+// (UpdateStateByKey, MapWithState) is saved, for those that do not set their own with
+// CheckpointEvery; after a restart, the batches since the last saved state run again.
+// Default: the larger of the batch interval and 10s, as in Spark.
 func CheckpointInterval(d time.Duration) Opt { return func(c *Context) { c.ckptInterval = d } }
+
+// CheckpointEvery sets how often, at least, the state of the stateful stream s
+// (UpdateStateByKey, MapWithState) is saved in checkpoints (Spark's
+// DStream.checkpoint(interval)), and returns s. All states are saved together, at one
+// batch, so that a restart resumes every one of them from the same batch: the
+// shortest interval of the graph's stateful streams applies. Default: the Context's
+// CheckpointInterval.
+func CheckpointEvery[T any](s *DStream[T], d time.Duration) *DStream[T] {
+	if s != nil && s.ctx != nil {
+		if d <= 0 {
+			s.ctx.invalidf("dstream.CheckpointEvery", "interval %v, want > 0", d)
+		}
+		s.ckptEvery = d
+	}
+	return s
+}
 
 // CheckpointDir returns the directory the Context checkpoints into, "" if none.
 func (c *Context) CheckpointDir() string { return c.ckptDir }
@@ -317,9 +333,19 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 		return err
 	}
 	ck := c.ckpt
-	interval := c.ckptInterval
-	if interval <= 0 {
-		interval = max(c.interval, 10*time.Second)
+	def := c.ckptInterval
+	if def <= 0 {
+		def = max(c.interval, 10*time.Second)
+	}
+	interval := time.Duration(0)
+	for _, in := range states {
+		every := def
+		if in.ckptEvery > 0 {
+			every = in.ckptEvery
+		}
+		if interval == 0 || every < interval {
+			interval = every
+		}
 	}
 	stateTimes := ck.stateTimes
 	due := len(states) > 0 && (len(stateTimes) == 0 || t.Sub(stateTimes[len(stateTimes)-1]) >= interval)

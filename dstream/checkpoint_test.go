@@ -28,10 +28,22 @@ type ckptJob struct {
 	opts   []dstream.Opt
 	states map[int]map[string]int // batch → the counts after it
 	runs   map[int]int            // batch → how often its output ran
+	every  time.Duration          // CheckpointEvery of the state, if not 0
 }
 
 func newCkptJob(t *testing.T, opts ...dstream.Opt) *ckptJob {
 	return &ckptJob{t: t, dir: t.TempDir(), opts: opts, states: map[int]map[string]int{}, runs: map[int]int{}}
+}
+
+// completions is a listener sending the number of every completed batch.
+type completions struct{ ch chan int }
+
+func (l completions) OnBatchSubmitted(dstream.BatchInfo)   {}
+func (l completions) OnBatchStarted(dstream.BatchInfo)     {}
+func (l completions) OnOutputStarted(dstream.OutputInfo)   {}
+func (l completions) OnOutputCompleted(dstream.OutputInfo) {}
+func (l completions) OnBatchCompleted(b dstream.BatchInfo) {
+	l.ch <- int(b.Time.Sub(epoch) / interval)
 }
 
 func sumUpdate(values []int, state ops.Maybe[int]) ops.Maybe[int] {
@@ -50,23 +62,25 @@ func (j *ckptJob) run(batches [][]string, n int, crash bool) error {
 	j.t.Helper()
 	h := newHarness(j.t)
 	var q *dstream.Queue[string]
-	done := make(chan int, 100)
+	done := make(chan int, 100) // batches completed, their checkpoint written
 	c, err := dstream.GetOrCreate(j.dir, func(c *dstream.Context) error {
 		in, queue := dstream.QueueStream[string](c, true)
 		q = queue
 		pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 		counts := dstream.UpdateStateByKey(pairs, sumUpdate)
+		if j.every > 0 {
+			dstream.CheckpointEvery(counts, j.every)
+		}
 		dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 			m, err := rdd.CollectAsMap(ctx, r)
 			k := int(bt.Sub(epoch) / interval)
 			j.states[k] = m
 			j.runs[k]++
-			done <- k
 			return err
 		})
 		return nil
 	}, append([]dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(h.clock),
-		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2)))}, j.opts...)...)
+		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))), dstream.WithListener(completions{done})}, j.opts...)...)
 	if err != nil {
 		return err
 	}
@@ -285,5 +299,26 @@ func TestCheckpointResumesAfterACompatibleCodeChange(t *testing.T) {
 	h.runBatches(3)
 	if diff := cmp.Diff(map[string]int{"a": 12, "b": 1, "c": 10}, got); diff != "" {
 		t.Errorf("state after the restart (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheckpointEveryOverridesTheContextInterval saves a stream's state after every
+// batch although the Context's interval is 10 batches: after a crash nothing runs again.
+func TestCheckpointEveryOverridesTheContextInterval(t *testing.T) {
+	j := newCkptJob(t, dstream.CheckpointInterval(10*interval))
+	j.every = interval
+	if err := j.run([][]string{{"a"}, {"b"}, {"a"}}, 3, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.run([][]string{{"c"}}, 4, false); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"a": 2, "b": 1, "c": 1}, j.states[4]); diff != "" {
+		t.Errorf("state after batch 4 (-want +got):\n%s", diff)
+	}
+	for k, n := range j.runs {
+		if n != 1 {
+			t.Errorf("batch %d's output ran %d times: the state was not saved after every batch", k, n)
+		}
 	}
 }

@@ -37,6 +37,9 @@ type streamInfo struct {
 	stateful bool
 	// ckptName is the name the stream is saved under in checkpoints (Named).
 	ckptName string
+	// ckptEvery is how often the stream's state is saved at least
+	// (CheckpointEvery); 0: the Context's CheckpointInterval.
+	ckptEvery time.Duration
 	// codec saves and restores a stateful stream's state in checkpoints.
 	codec *stateCodec
 }

@@ -158,12 +158,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		}
 	}
 	b.info.ProcessingEnd = c.clock.Now()
-	for _, l := range c.listeners {
-		l.OnBatchCompleted(b.info)
-	}
-	for _, in := range inputs {
-		in.completed(b.info)
-	}
+	// The checkpoint first: a batch the listeners hear is complete is in it.
 	if b.info.Err == nil && c.ckptDir != "" {
 		c.mu.Lock()
 		last := c.lastGen
@@ -171,6 +166,12 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		if err := c.writeCheckpoint(ctx, b.info.Time, last); err != nil {
 			c.logger.Error("dstream: writing the checkpoint failed; a restart resumes from an older one", "batch", b.info.Time, "dir", c.ckptDir, "error", err)
 		}
+	}
+	for _, l := range c.listeners {
+		l.OnBatchCompleted(b.info)
+	}
+	for _, in := range inputs {
+		in.completed(b.info)
 	}
 	return b.info.Err
 }
