@@ -61,9 +61,10 @@ func Named[T any](s *DStream[T], name string) *DStream[T] {
 // can say what it needs to produce the batches of given times again, exactly, and to
 // go on after them; and it can be given that back after a restart, before Start.
 type CheckpointedSource interface {
-	// Checkpoint returns the data to produce again the batches at times, those the
-	// source still has (older times are no longer needed), and to continue after the
-	// last batch it produced.
+	// Checkpoint returns the data to produce again the batches at times, and any
+	// it produced after them (the generator may have run meanwhile), and to continue
+	// after the last batch it produced; batches before times[0] are no longer
+	// needed. BatchLog keeps this.
 	Checkpoint(times []time.Time) ([]byte, error)
 	// Restore takes what Checkpoint returned, before Start: Batch must then produce
 	// the recorded batches again at their times, and continue after the last one.

@@ -25,14 +25,13 @@ type Queue[T any] struct {
 
 	// For checkpoints: what each batch held, by batch time (nil elements: an RDD
 	// or an empty batch), and the batches to produce again after a restart.
-	record   bool                     // the Context checkpoints: keep what each batch held
-	served   map[int64]servedBatch[T] // by batch time in Unix nanoseconds
-	restored map[int64][]T
+	record bool // the Context checkpoints: keep what each batch held
+	log    BatchLog[servedBatch[T]]
 }
 
 type servedBatch[T any] struct {
-	elems []T
-	rdd   bool // pushed as an RDD: cannot be checkpointed
+	Elems []T
+	RDD   bool // pushed as an RDD: cannot be checkpointed
 }
 
 // QueueStream returns an input stream reading from a new Queue, and the
@@ -83,10 +82,8 @@ func (q *Queue[T]) Stop() error { return nil }
 func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], int64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if elems, ok := q.restored[t.UnixNano()]; ok {
-		delete(q.restored, t.UnixNano())
-		q.serve(t, servedBatch[T]{elems: elems})
-		return rdd.Parallelize(q.eng, elems, 0), int64(len(elems)), nil
+	if b, ok := q.log.Again(t); ok {
+		return rdd.Parallelize(q.eng, b.Elems, 0), int64(len(b.Elems)), nil
 	}
 	n := len(q.queued)
 	if n == 0 {
@@ -102,11 +99,11 @@ func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], int64, er
 	served := servedBatch[T]{}
 	for i, c := range counts {
 		if c < 0 {
-			records, served.rdd = -1, true
+			records, served.RDD = -1, true
 			break
 		}
 		records += c
-		served.elems = append(served.elems, elems[i]...)
+		served.Elems = append(served.Elems, elems[i]...)
 	}
 	q.serve(t, served)
 	if n == 1 {
@@ -117,44 +114,29 @@ func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], int64, er
 
 // serve records what the batch at t held, for checkpoints.
 func (q *Queue[T]) serve(t time.Time, b servedBatch[T]) {
-	if !q.record {
-		return
+	if q.record {
+		q.log.Record(t, b)
 	}
-	if q.served == nil {
-		q.served = map[int64]servedBatch[T]{}
-	}
-	q.served[t.UnixNano()] = b
 }
 
 // queueCheckpoint is a queue's checkpoint: the elements of the batches asked for.
 type queueCheckpoint[T any] struct {
 	Times   []time.Time
-	Batches [][]T
+	Batches []servedBatch[T]
 }
 
-// Checkpoint returns the elements of the batches at times (a queue is a test
+// Checkpoint returns the elements of the batches from times[0] on (a queue is a test
 // source: its elements are encoded with msgpack). Batches queued but not yet taken
 // are not saved: a program resuming from the checkpoint queues them again. A batch
 // pushed with PushRDD cannot be checkpointed.
 func (q *Queue[T]) Checkpoint(times []time.Time) ([]byte, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	var cp queueCheckpoint[T]
-	for _, t := range times {
-		b, ok := q.served[t.UnixNano()]
-		if !ok {
-			continue
-		}
-		if b.rdd {
-			return nil, fmt.Errorf("dstream.Queue: the batch of %v was pushed as an RDD, which cannot be checkpointed", t)
-		}
-		cp.Times, cp.Batches = append(cp.Times, t), append(cp.Batches, b.elems)
-	}
 	if len(times) > 0 {
-		for t := range q.served {
-			if t < times[0].UnixNano() {
-				delete(q.served, t) // no longer needed by any checkpoint
-			}
+		cp.Times, cp.Batches = q.log.Saved(times[0])
+	}
+	for i, b := range cp.Batches {
+		if b.RDD {
+			return nil, fmt.Errorf("dstream.Queue: the batch of %v was pushed as an RDD, which cannot be checkpointed", cp.Times[i])
 		}
 	}
 	return checkpoint.Encode(cp)
@@ -166,14 +148,5 @@ func (q *Queue[T]) Restore(data []byte) error {
 	if err := checkpoint.Decode(data, &cp); err != nil {
 		return err
 	}
-	if len(cp.Times) != len(cp.Batches) {
-		return fmt.Errorf("dstream.Queue: %d times and %d batches", len(cp.Times), len(cp.Batches))
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.restored = map[int64][]T{}
-	for i, t := range cp.Times {
-		q.restored[t.UnixNano()] = cp.Batches[i]
-	}
-	return nil
+	return q.log.Restore(cp.Times, cp.Batches)
 }

@@ -42,10 +42,9 @@ type DirectStream[K, V any] struct {
 	batches int     // batches generated
 	ranges  map[time.Time][]OffsetRange
 
-	// With checkpoints: every batch's ranges by time (Unix ns), until no checkpoint
-	// needs them, and the ranges of batches to produce again after a restart.
-	history  map[int64][]OffsetRange
-	restored map[int64][]OffsetRange
+	// With checkpoints: every batch's ranges, until no checkpoint needs them, and
+	// the ranges of the batches to produce again after a restart.
+	log dstream.BatchLog[[]OffsetRange]
 }
 
 // NewDirectStream returns a direct stream on c reading the partitions strategy says,
@@ -225,23 +224,17 @@ type directCheckpoint struct {
 	Next   []OffsetRange // From: the next offset to read (Until unused)
 }
 
-// Checkpoint returns the ranges of the batches at times and the stream's positions.
+// Checkpoint returns the ranges of the batches from times[0] on and the stream's
+// positions after them.
 func (d directSource[K, V]) Checkpoint(times []time.Time) ([]byte, error) {
 	s := d.s
+	var cp directCheckpoint
+	// Under mu, which plan holds to move the positions and record the batch: the
+	// positions saved are just past the last batch saved.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var cp directCheckpoint
-	for _, t := range times {
-		if r, ok := s.history[t.UnixNano()]; ok {
-			cp.Times, cp.Ranges = append(cp.Times, t), append(cp.Ranges, r)
-		}
-	}
 	if len(times) > 0 {
-		for t := range s.history {
-			if t < times[0].UnixNano() {
-				delete(s.history, t)
-			}
-		}
+		cp.Times, cp.Ranges = s.log.Saved(times[0])
 	}
 	for tp, off := range s.pos {
 		cp.Next = append(cp.Next, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: off})
@@ -256,15 +249,11 @@ func (d directSource[K, V]) Restore(data []byte) error {
 	if err := checkpoint.Decode(data, &cp); err != nil {
 		return err
 	}
-	if len(cp.Times) != len(cp.Ranges) {
-		return fmt.Errorf("kafka.DirectStream: checkpoint with %d times and %d batches", len(cp.Times), len(cp.Ranges))
+	if err := s.log.Restore(cp.Times, cp.Ranges); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.restored = map[int64][]OffsetRange{}
-	for i, t := range cp.Times {
-		s.restored[t.UnixNano()] = cp.Ranges[i]
-	}
 	for _, n := range cp.Next {
 		s.pos[n.TopicPartition()] = n.From
 	}
@@ -277,10 +266,7 @@ func (d directSource[K, V]) Restore(data []byte) error {
 func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], int64, error) {
 	s := d.s
 	stop := s.sctx.Stopping()
-	s.mu.Lock()
-	ranges, again := s.restored[t.UnixNano()]
-	delete(s.restored, t.UnixNano())
-	s.mu.Unlock()
+	ranges, again := s.log.Again(t)
 	asg, ok := s.asg.current()
 	switch {
 	case again:
@@ -302,12 +288,6 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 	}
 	s.mu.Lock()
 	s.ranges[t] = ranges
-	if s.sctx.CheckpointDir() != "" {
-		if s.history == nil {
-			s.history = map[int64][]OffsetRange{}
-		}
-		s.history[t.UnixNano()] = ranges
-	}
 	s.mu.Unlock()
 	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
 		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, yield)
@@ -370,6 +350,9 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 		}
 		ranges = append(ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from[tp], Until: until})
 		s.pos[tp] = until
+	}
+	if s.sctx.CheckpointDir() != "" {
+		s.log.Record(t, ranges) // with the positions it moved, under mu
 	}
 	s.batches++
 	return ranges, nil

@@ -75,20 +75,21 @@ type ReceiverStream[K, V any] struct {
 
 	cutMu sync.Mutex // one cut at a time
 
-	mu       sync.Mutex
-	space    *sync.Cond // signalled when stored blocks are taken
-	readers  []*kafkago.Reader
-	current  []kafkago.Message
-	from     []int // current[i] came from readers[from[i]]
-	stored   []*block
-	bytes    int64 // of the stored blocks and the current records
-	nextSeq  uint64
-	wal      *checkpoint.WAL
-	logged   map[uint64]*block    // blocks replayed from the log, by sequence number
-	alloc    map[int64]blockRange // every batch's blocks, by batch time (Unix ns), while checkpoints need them
-	restored map[int64]blockRange // batches to produce again after a restart
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	space   *sync.Cond // signalled when stored blocks are taken
+	readers []*kafkago.Reader
+	current []kafkago.Message
+	from    []int // current[i] came from readers[from[i]]
+	stored  []*block
+	bytes   int64 // of the stored blocks and the current records
+	nextSeq uint64
+	wal     *checkpoint.WAL
+	logged  map[uint64]*block // blocks replayed from the log, by sequence number
+	// With checkpoints: the blocks of every batch, while checkpoints need them, and
+	// of the batches to produce again after a restart.
+	log    dstream.BatchLog[blockRange]
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // blockRange is the blocks [From, Until) of a batch, by sequence number.
@@ -125,7 +126,7 @@ type wireRecord struct {
 func NewReceiverStream[K, V any](c *dstream.Context, topics map[string]int, keys Deserializer[K], values Deserializer[V], opts ...Opt) *ReceiverStream[K, V] {
 	cfg := newConfig(opts)
 	s := &ReceiverStream[K, V]{cfg: cfg, topics: maps.Clone(topics), keys: keys, values: values, sctx: c,
-		alloc: map[int64]blockRange{}, logged: map[uint64]*block{}, nextSeq: 1}
+		logged: map[uint64]*block{}, nextSeq: 1}
 	s.space = sync.NewCond(&s.mu)
 	s.stream = dstream.FromSource(c, "kafka.ReceiverStream", dstream.Source[Record[K, V]](receiverSource[K, V]{s}))
 	return s
@@ -226,7 +227,7 @@ func (s *ReceiverStream[K, V]) openWAL() error {
 	defer s.mu.Unlock()
 	s.wal = wal
 	var allocated uint64
-	for _, r := range s.restored {
+	for _, r := range s.log.Restored() {
 		allocated = max(allocated, r.Until)
 	}
 	err = wal.Replay(func(seq uint64, data []byte) error {
@@ -382,8 +383,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 	}
 	s.mu.Lock()
 	var blocks []*block
-	if r, ok := s.restored[t.UnixNano()]; ok {
-		delete(s.restored, t.UnixNano())
+	if r, ok := s.log.Again(t); ok {
 		for seq := r.From; seq < r.Until; seq++ {
 			b, ok := s.logged[seq]
 			if !ok {
@@ -393,7 +393,6 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 			delete(s.logged, seq)
 			blocks = append(blocks, b)
 		}
-		s.alloc[t.UnixNano()] = r
 	} else {
 		blocks, s.stored = s.stored, nil
 		for _, b := range blocks {
@@ -401,7 +400,9 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 		}
 		s.space.Broadcast()
 		if s.sctx.CheckpointDir() != "" && len(blocks) > 0 {
-			s.alloc[t.UnixNano()] = blockRange{From: blocks[0].seq, Until: blocks[len(blocks)-1].seq + 1}
+			// Under mu with the blocks leaving stored: a checkpoint sees them in one
+			// place or the other.
+			s.log.Record(t, blockRange{From: blocks[0].seq, Until: blocks[len(blocks)-1].seq + 1})
 		}
 	}
 	s.mu.Unlock()
@@ -465,7 +466,7 @@ type receiverCheckpoint struct {
 	Blocks []blockRange
 }
 
-// Checkpoint records the blocks of the batches at times, and truncates the
+// Checkpoint records the blocks of the batches from times[0] on, and truncates the
 // write-ahead log below the oldest of them: no restart will read older blocks.
 func (d receiverSource[K, V]) Checkpoint(times []time.Time) ([]byte, error) {
 	s := d.s
@@ -475,18 +476,14 @@ func (d receiverSource[K, V]) Checkpoint(times []time.Time) ([]byte, error) {
 	if len(s.stored) > 0 {
 		keep = s.stored[0].seq
 	}
-	for _, t := range times {
-		if r, ok := s.alloc[t.UnixNano()]; ok {
-			cp.Times, cp.Blocks = append(cp.Times, t), append(cp.Blocks, r)
-			keep = min(keep, r.From)
-		}
-	}
 	if len(times) > 0 {
-		for t := range s.alloc {
-			if t < times[0].UnixNano() {
-				delete(s.alloc, t)
-			}
-		}
+		cp.Times, cp.Blocks = s.log.Saved(times[0])
+	}
+	for _, r := range cp.Blocks {
+		keep = min(keep, r.From)
+	}
+	for _, r := range s.log.Restored() { // not produced again yet
+		keep = min(keep, r.From)
 	}
 	wal := s.wal
 	s.mu.Unlock()
@@ -505,14 +502,5 @@ func (d receiverSource[K, V]) Restore(data []byte) error {
 	if err := checkpoint.Decode(data, &cp); err != nil {
 		return err
 	}
-	if len(cp.Times) != len(cp.Blocks) {
-		return fmt.Errorf("kafka.ReceiverStream: checkpoint with %d times and %d block ranges", len(cp.Times), len(cp.Blocks))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.restored = map[int64]blockRange{}
-	for i, t := range cp.Times {
-		s.restored[t.UnixNano()] = cp.Blocks[i]
-	}
-	return nil
+	return s.log.Restore(cp.Times, cp.Blocks)
 }
