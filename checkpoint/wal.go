@@ -39,11 +39,13 @@ const (
 // A WAL is a write-ahead log: an append-only sequence of records, each with a sequence
 // number one higher than the one before, kept in segment files in a directory. A
 // record is durable when Append returns. Its methods are safe for concurrent use. Only
-// one WAL (in any process) may use a directory at a time.
+// one WAL (in any process) may use a directory at a time: OpenWAL locks it (see Lock)
+// until Close.
 type WAL struct {
 	dir         string
 	segmentSize int64
 	logger      *slog.Logger
+	lock        *DirLock
 
 	mu     sync.Mutex
 	segs   []uint64 // first sequence number of each segment, ascending; the last is active
@@ -62,8 +64,9 @@ type WAL struct {
 // end that is incomplete or fails its checksum (an append cut short by a crash) is cut
 // off with a warning: it was never acknowledged. Corruption anywhere else in that
 // segment is an error naming the segment and the offset; the other segments are checked
-// by Replay.
-func OpenWAL(dir string, opts ...WALOpt) (*WAL, error) {
+// by Replay. A directory that another WAL holds (in this process or another) is an
+// error wrapping ErrLocked that names the holder's pid.
+func OpenWAL(dir string, opts ...WALOpt) (w *WAL, err error) {
 	cfg := walConfig{segmentSize: 64 << 20}
 	for _, o := range opts {
 		o.applyWAL(&cfg)
@@ -74,14 +77,19 @@ func OpenWAL(dir string, opts ...WALOpt) (*WAL, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	lock, err := Lock(dir)
+	if err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	if err := removeTemps(dir, walTempPattern); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
-	w := &WAL{dir: dir, segmentSize: cfg.segmentSize, logger: cfg.logger}
-	var err error
+	w = &WAL{dir: dir, segmentSize: cfg.segmentSize, logger: cfg.logger, lock: lock}
 	if w.low, err = readLowMark(dir); err != nil {
 		return nil, err
 	}
@@ -378,7 +386,11 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	w.closed = true
-	if err := w.f.Close(); err != nil {
+	err := w.f.Close()
+	if uerr := w.lock.Unlock(); err == nil {
+		err = uerr
+	}
+	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
 	return nil

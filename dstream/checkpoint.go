@@ -17,6 +17,7 @@ import (
 // where its sources are (and the batches they would have to produce again), and on a
 // checkpoint interval the state of its stateful streams. Resume from it with
 // GetOrCreate; Run refuses to start over a directory that already holds a checkpoint.
+// While Run runs, the directory is locked: another job on it fails to start.
 // Default: "", no checkpoints.
 func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir } }
 
@@ -58,17 +59,30 @@ func Named[T any](s *DStream[T], name string) *DStream[T] {
 }
 
 // CheckpointedSource is implemented by a Source whose batches can be checkpointed: it
-// can say what it needs to produce the batches of given times again, exactly, and to
-// go on after them; and it can be given that back after a restart, before Start.
+// can say what it needs to produce its batches from a given time on again, exactly,
+// and to go on after them; and it can be given that back after a restart, before
+// Start.
 type CheckpointedSource interface {
-	// Checkpoint returns the data to produce again the batches at times, and any
-	// it produced after them (the generator may have run meanwhile), and to continue
-	// after the last batch it produced; batches before times[0] are no longer
-	// needed. BatchLog keeps this.
-	Checkpoint(times []time.Time) ([]byte, error)
+	// Checkpoint returns the data to produce again every batch it produced at or
+	// after from — including those the generator produced while the Context was
+	// writing the checkpoint — and to continue after the last batch it produced:
+	// what it saves and where it goes on must be taken under one lock, so that no
+	// batch handed out is left out. Batches before from are no longer needed.
+	// BatchLog keeps this.
+	Checkpoint(from time.Time) ([]byte, error)
 	// Restore takes what Checkpoint returned, before Start: Batch must then produce
 	// the recorded batches again at their times, and continue after the last one.
 	Restore(data []byte) error
+}
+
+// CheckpointCleaner is implemented by a CheckpointedSource that keeps data of its own
+// that only checkpoints make unnecessary, such as a write-ahead log: the Context calls
+// CheckpointSaved once the checkpoint that holds what Checkpoint last returned is
+// durable, and only then may the source drop what that checkpoint no longer needs. If
+// the save fails, CheckpointSaved is not called, and the next Checkpoint call starts
+// afresh.
+type CheckpointCleaner interface {
+	CheckpointSaved()
 }
 
 // stateCodec saves and restores a stateful stream's state.
@@ -91,6 +105,7 @@ const ctxEntry = "dstream.Context"
 // ckptState is what a checkpointing Context keeps between batches.
 type ckptState struct {
 	meta, state *checkpoint.Store
+	lock        *checkpoint.DirLock // held from GetOrCreate (or Run) until Run returns
 	stateTimes  []time.Time
 }
 
@@ -111,6 +126,10 @@ type recovery struct {
 // after the restored state run again, from the sources' recorded data (their
 // outputs run again: output is at least once; state is exactly once); windows read
 // again the batches they need from before; new batches follow.
+//
+// The directory is locked (checkpoint.Lock) from GetOrCreate until Run returns: a
+// second job on it, in this process or another, gets an error naming the directory
+// and the holder's pid.
 func GetOrCreate(dir string, build func(c *Context) error, opts ...Opt) (*Context, error) {
 	c := NewContext(append(slices.Clone(opts), CheckpointDir(dir))...)
 	if build == nil {
@@ -123,16 +142,27 @@ func GetOrCreate(dir string, build func(c *Context) error, opts ...Opt) (*Contex
 		return nil, err
 	}
 	if err := c.recover(); err != nil {
+		c.closeCheckpoints()
 		return nil, err
 	}
 	return c, nil
 }
 
-// openCheckpoints opens the checkpoint stores of the Context's directory.
-func (c *Context) openCheckpoints() error {
+// openCheckpoints locks the Context's checkpoint directory, so that no other job
+// uses it meanwhile, and opens its checkpoint stores.
+func (c *Context) openCheckpoints() (err error) {
 	if c.ckpt != nil || c.ckptDir == "" {
 		return nil
 	}
+	lock, err := checkpoint.Lock(c.ckptDir)
+	if err != nil {
+		return fmt.Errorf("dstream: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Unlock()
+		}
+	}()
 	meta, err := checkpoint.Open(c.ckptDir+"/meta", checkpoint.WithLogger(c.logger))
 	if err != nil {
 		return err
@@ -141,8 +171,18 @@ func (c *Context) openCheckpoints() error {
 	if err != nil {
 		return err
 	}
-	c.ckpt = &ckptState{meta: meta, state: state}
+	c.ckpt = &ckptState{meta: meta, state: state, lock: lock}
 	return nil
+}
+
+// closeCheckpoints releases the checkpoint directory, at the end of Run.
+func (c *Context) closeCheckpoints() {
+	if c.ckpt == nil {
+		return
+	}
+	if err := c.ckpt.lock.Unlock(); err != nil {
+		c.logger.Warn("dstream: releasing the checkpoint directory", "dir", c.ckptDir, "error", err)
+	}
 }
 
 // namedInput is a checkpointed source and its name.
@@ -257,7 +297,11 @@ func (c *Context) recover() error {
 	}
 	stateTime := meta.Time
 	var st *checkpoint.Checkpoint
-	if len(states) > 0 {
+	if len(states) > 0 && len(cm.StateTimes) == 0 {
+		// Stopped before the first state was saved: every batch runs again from
+		// the first, on the initial state, from the sources' recorded data.
+		stateTime = cm.Zero
+	} else if len(states) > 0 {
 		st, err = c.ckpt.state.LatestUntil(meta.Time)
 		if err != nil {
 			return fmt.Errorf("dstream.GetOrCreate: the state of the checkpoint of %v: %w", meta.Time, err)
@@ -287,8 +331,9 @@ func (c *Context) recover() error {
 			ErrInvalid, meta.Time, c.ckptDir, strings.Join(diffs, "\n  "))
 	}
 	// Batch times are derived from the zero time, as in the run that saved them
-	// (decoded times may carry another location, and times are map keys).
-	c.zero = cm.Zero
+	// (times are map keys), in the clock's location, as in a fresh start (decoded
+	// times are in time.Local).
+	c.zero = cm.Zero.In(c.clock.Now().Location())
 	stateTime = c.zero.Add(stateTime.Sub(c.zero))
 	for _, in := range inputs {
 		e, _ := meta.Source(in.name)
@@ -297,17 +342,20 @@ func (c *Context) recover() error {
 		}
 	}
 	for n, in := range states {
+		if st == nil {
+			break
+		}
 		e, _ := st.State(n)
 		if err := in.codec.restore(stateTime, e.Data); err != nil {
 			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
 		}
 	}
 	history := stateTime.Add(-c.history())
-	if history.Before(cm.Zero) {
-		history = cm.Zero
+	if history.Before(c.zero) {
+		history = c.zero
 	}
-	history = history.Add(-history.Sub(cm.Zero) % c.interval)
-	c.recovery = &recovery{zero: cm.Zero, state: stateTime, history: history}
+	history = history.Add(-history.Sub(c.zero) % c.interval)
+	c.recovery = &recovery{zero: c.zero, state: stateTime, history: history}
 	if len(states) > 0 {
 		c.ckpt.stateTimes = slices.DeleteFunc(slices.Clone(cm.StateTimes), func(t time.Time) bool { return t.After(stateTime) })
 	}
@@ -355,44 +403,61 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 			due = false // every state must have an RDD at a state checkpoint
 		}
 	}
+	// The state first: a metadata checkpoint never lists a state that is not on
+	// disk. If the state cannot be saved, the metadata is still saved, listing the
+	// states before (a restart resumes from them); the error is returned.
+	var stateErr error
 	if due {
-		stateTimes = append(slices.Clone(stateTimes), t)
-		if len(stateTimes) > 3 { // the state store keeps the newest 3
-			stateTimes = stateTimes[len(stateTimes)-3:]
+		if stateErr = c.saveState(ctx, t, states); stateErr == nil {
+			stateTimes = append(slices.Clone(stateTimes), t)
+			if len(stateTimes) > 3 { // the state store keeps the newest 3
+				stateTimes = stateTimes[len(stateTimes)-3:]
+			}
+			ck.stateTimes = stateTimes
 		}
 	}
-	// A restart resumes from a saved state (or, with none, from t) and reads
-	// again the batches after it, and the windows' history before it.
+	// A restart resumes from the oldest saved state (with states but none saved
+	// yet, from the first batch; with no state, after t) and reads again the
+	// batches after it, and the windows' history before it: the sources keep
+	// every batch from the first of these on, including batches generated while
+	// this checkpoint is written.
 	from := t
-	if len(states) > 0 && len(stateTimes) > 0 {
+	switch {
+	case len(states) > 0 && len(stateTimes) > 0:
 		from = stateTimes[0]
+	case len(states) > 0:
+		from = c.zero
 	}
 	from = from.Add(-c.history())
-	var times []time.Time
-	for bt := lastGenerated; bt.After(from) && bt.After(c.zero); bt = bt.Add(-c.interval) {
-		times = append(times, bt)
+	if from.Before(c.zero) {
+		from = c.zero
 	}
-	slices.Reverse(times)
+	from = from.Add(c.interval)
 	cm, err := checkpoint.NewEntry(ctxEntry, ckptMeta{Zero: c.zero, StateTimes: stateTimes, LastGenerated: lastGenerated, History: c.history()})
 	if err != nil {
-		return err
+		return errors.Join(stateErr, err)
 	}
 	meta := &checkpoint.Checkpoint{Time: t, Interval: c.interval, Sources: []checkpoint.Entry{cm}}
 	for _, in := range inputs {
-		data, err := in.src.Checkpoint(times)
+		data, err := in.src.Checkpoint(from)
 		if err != nil {
-			return fmt.Errorf("checkpointing source %s: %w", in.name, err)
+			return errors.Join(stateErr, fmt.Errorf("checkpointing source %s: %w", in.name, err))
 		}
 		meta.Sources = append(meta.Sources, checkpoint.Entry{Name: in.name, Type: in.in.sourceType(), Data: data})
 	}
-	// The metadata first: if the state's save fails, a restart resumes from the
-	// state before, which this metadata still covers.
 	if err := ck.meta.Save(meta); err != nil {
-		return err
+		return errors.Join(stateErr, err)
 	}
-	if !due {
-		return nil
+	for _, in := range inputs {
+		if cl, ok := in.src.(CheckpointCleaner); ok {
+			cl.CheckpointSaved()
+		}
 	}
+	return stateErr
+}
+
+// saveState saves the state of every stateful stream at batch t in the state store.
+func (c *Context) saveState(ctx context.Context, t time.Time, states map[string]*streamInfo) error {
 	state := &checkpoint.Checkpoint{Time: t, Interval: c.interval}
 	for n, in := range states {
 		data, err := in.codec.save(ctx, t)
@@ -402,11 +467,7 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 		state.States = append(state.States, checkpoint.Entry{Name: n, Type: in.codec.typ, Data: data})
 	}
 	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
-	if err := ck.state.Save(state); err != nil {
-		return err
-	}
-	ck.stateTimes = stateTimes
-	return nil
+	return c.ckpt.state.Save(state)
 }
 
 // savedState is a stateful stream's state as checkpointed: every key's value.

@@ -186,12 +186,27 @@ func (s *DStream[T]) forget(now time.Time, remember time.Duration) {
 type Source[T any] interface {
 	// Start prepares the source; ctx ends when Run ends.
 	Start(ctx context.Context) error
-	// Batch returns the RDD for batch time t and how many records it holds
-	// (for metrics). It is called once per batch, in time order.
-	Batch(ctx context.Context, t time.Time) (r *rdd.RDD[T], records int64, err error)
+	// Batch returns the RDD for batch time t and what it read (for metrics
+	// and listeners). It is called once per batch, in time order. A nil RDD
+	// with a nil error is a failure of the batch: a source with nothing to
+	// read returns an empty RDD.
+	Batch(ctx context.Context, t time.Time) (r *rdd.RDD[T], info InputInfo, err error)
 	// Stop releases what Start took. It is called once, after the last
 	// batch.
 	Stop() error
+}
+
+// InputInfo is what an input read for one batch (Spark's StreamInputInfo).
+type InputInfo struct {
+	// Records is how many records the batch holds; -1 when the source
+	// cannot tell.
+	Records int64
+	// Unavailable, when not nil, says why the input read nothing, or less
+	// than there was to read, for this batch: the system it reads from was
+	// unreachable or busy (brokers down, a consumer group rebalancing). The
+	// batch runs with what was read; a source that stays unavailable for
+	// longer than it allows fails a batch instead.
+	Unavailable error
 }
 
 // BatchCompleter is implemented by a Source that needs to know when each
@@ -216,14 +231,14 @@ type input interface {
 	sourceType() string
 	// generate computes the input's RDD for batch time t, so that every
 	// input is read at every batch time, in time order, whether or not an
-	// output needs it at that time. It returns the batch's record count.
-	generate(ctx context.Context, t time.Time) (int64, error)
+	// output needs it at that time. It returns what the batch read.
+	generate(ctx context.Context, t time.Time) (InputInfo, error)
 }
 
 type sourceInput[T any] struct {
-	s       *DStream[T]
-	src     Source[T]
-	records int64 // of the last batch read
+	s    *DStream[T]
+	src  Source[T]
+	read InputInfo // of the last batch read
 }
 
 func (in *sourceInput[T]) start(ctx context.Context) error { return in.src.Start(ctx) }
@@ -240,10 +255,10 @@ func (in *sourceInput[T]) completed(info BatchInfo) {
 		bc.BatchCompleted(info)
 	}
 }
-func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) (int64, error) {
-	in.records = 0
+func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) (InputInfo, error) {
+	in.read = InputInfo{}
 	_, err := in.s.rddAt(ctx, t)
-	return in.records, err
+	return in.read, err
 }
 
 // FromSource returns the input stream of src, named name (for example
@@ -264,8 +279,8 @@ func FromSource[T any](c *Context, name string, src Source[T]) *DStream[T] {
 			return nil, fmt.Errorf("%s: batch %v asked for after batch %v (it was forgotten too early)", name, t, last)
 		}
 		last = t
-		r, records, err := src.Batch(ctx, t)
-		in.records = records
+		r, info, err := src.Batch(ctx, t)
+		in.read = info
 		return r, err
 	})
 	in.s = s

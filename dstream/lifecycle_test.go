@@ -44,13 +44,13 @@ func (s *recordingSource) record(e string) {
 
 func (s *recordingSource) Start(context.Context) error { s.record("start"); return nil }
 func (s *recordingSource) Stop() error                 { s.record("stop"); return nil }
-func (s *recordingSource) Batch(_ context.Context, t time.Time) (*rdd.RDD[int], int64, error) {
+func (s *recordingSource) Batch(_ context.Context, t time.Time) (*rdd.RDD[int], dstream.InputInfo, error) {
 	k := int(sec(t))
 	s.record(fmt.Sprintf("batch %d", k))
 	if k == s.failAt {
-		return nil, 0, errSource
+		return nil, dstream.InputInfo{}, errSource
 	}
-	return rdd.Parallelize(s.eng, s.data[k], 2), int64(len(s.data[k])), nil
+	return rdd.Parallelize(s.eng, s.data[k], 2), dstream.InputInfo{Records: int64(len(s.data[k]))}, nil
 }
 
 func (s *recordingSource) calls() []string {
@@ -277,20 +277,20 @@ func TestListenerDelaysUnderManualClock(t *testing.T) {
 		Time                          time.Time
 		Submitted, Started, Ended     time.Time
 		Scheduling, Processing, Total time.Duration
-		Records                       map[string]int64
+		Inputs                        map[string]dstream.InputInfo
 		NumRecords                    int64
 	}
 	of := func(b dstream.BatchInfo) delays {
 		return delays{b.Time, b.SubmissionTime, b.ProcessingStart, b.ProcessingEnd,
-			b.SchedulingDelay(), b.ProcessingDelay(), b.TotalDelay(), b.Records, b.NumRecords}
+			b.SchedulingDelay(), b.ProcessingDelay(), b.TotalDelay(), b.Inputs, b.NumRecords}
 	}
 	const input = "dstream.QueueStream#1"
 	half := interval / 2
 	want := []delays{
-		{at(1), at(1), at(1), at(2.5), 0, 3 * half, 3 * half, map[string]int64{input: 2}, 2},
-		{at(2), at(2), at(2.5), at(2.5), half, 0, half, map[string]int64{input: 1}, 1},
-		{at(3), at(3), at(3), at(3), 0, 0, 0, map[string]int64{input: 0}, 0},
-		{at(4), at(4), at(4), at(4), 0, 0, 0, map[string]int64{input: -1}, 0},
+		{at(1), at(1), at(1), at(2.5), 0, 3 * half, 3 * half, map[string]dstream.InputInfo{input: {Records: 2}}, 2},
+		{at(2), at(2), at(2.5), at(2.5), half, 0, half, map[string]dstream.InputInfo{input: {Records: 1}}, 1},
+		{at(3), at(3), at(3), at(3), 0, 0, 0, map[string]dstream.InputInfo{input: {Records: 0}}, 0},
+		{at(4), at(4), at(4), at(4), 0, 0, 0, map[string]dstream.InputInfo{input: {Records: -1}}, 0},
 	}
 	if diff := cmp.Diff(want, []delays{of(first), of(second), of(third), of(fourth)}); diff != "" {
 		t.Errorf("batch infos (-want +got):\n%s", diff)

@@ -10,10 +10,11 @@ import (
 type BatchInfo struct {
 	// Time is the batch time.
 	Time time.Time
-	// Records is the number of records each input read for the batch, by
-	// input stream (name#id); -1 when an input cannot tell.
-	Records map[string]int64
-	// NumRecords is the sum of Records (inputs that cannot tell count 0).
+	// Inputs is what each input read for the batch, by input stream
+	// (name#id).
+	Inputs map[string]InputInfo
+	// NumRecords is the sum of the inputs' records (inputs that cannot
+	// tell count 0).
 	NumRecords int64
 	// SubmissionTime is when the batch was generated and queued.
 	SubmissionTime time.Time

@@ -105,7 +105,7 @@ func TestListenersSeeMetricsInOrder(t *testing.T) {
 		t.Fatalf("%d completed batches, want 2", len(rec.completed))
 	}
 	first, second := rec.completed[0], rec.completed[1]
-	if diff := cmp.Diff(map[string]int64{"dstream.QueueStream#1": 3, "dstream.QueueStream#2": 1}, first.Records); diff != "" {
+	if diff := cmp.Diff(map[string]dstream.InputInfo{"dstream.QueueStream#1": {Records: 3}, "dstream.QueueStream#2": {Records: 1}}, first.Inputs); diff != "" {
 		t.Errorf("batch 1 records (-want +got):\n%s", diff)
 	}
 	if first.NumRecords != 4 || second.NumRecords != 1 {
@@ -137,9 +137,9 @@ type countingSource struct {
 
 func (s *countingSource) Start(context.Context) error { return nil }
 func (s *countingSource) Stop() error                 { return nil }
-func (s *countingSource) Batch(context.Context, time.Time) (*rdd.RDD[int], int64, error) {
+func (s *countingSource) Batch(context.Context, time.Time) (*rdd.RDD[int], dstream.InputInfo, error) {
 	s.n++
-	return rdd.Parallelize(s.eng, make([]int, s.n), 1), int64(s.n), nil
+	return rdd.Parallelize(s.eng, make([]int, s.n), 1), dstream.InputInfo{Records: int64(s.n)}, nil
 }
 func (s *countingSource) BatchCompleted(b dstream.BatchInfo) { s.completed = append(s.completed, b) }
 

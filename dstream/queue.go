@@ -79,16 +79,16 @@ func (q *Queue[T]) Stop() error { return nil }
 
 // Batch takes the next queued batch (or all of them), or an empty RDD; after a
 // restart from a checkpoint, the batch recorded for t.
-func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], int64, error) {
+func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], InputInfo, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if b, ok := q.log.Again(t); ok {
-		return rdd.Parallelize(q.eng, b.Elems, 0), int64(len(b.Elems)), nil
+		return rdd.Parallelize(q.eng, b.Elems, 0), InputInfo{Records: int64(len(b.Elems))}, nil
 	}
 	n := len(q.queued)
 	if n == 0 {
 		q.serve(t, servedBatch[T]{})
-		return rdd.Empty[T](q.eng), 0, nil
+		return rdd.Empty[T](q.eng), InputInfo{}, nil
 	}
 	if q.oneAtATime {
 		n = 1
@@ -107,9 +107,9 @@ func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], int64, er
 	}
 	q.serve(t, served)
 	if n == 1 {
-		return taken[0], records, nil
+		return taken[0], InputInfo{Records: records}, nil
 	}
-	return rdd.Union(taken...), records, nil
+	return rdd.Union(taken...), InputInfo{Records: records}, nil
 }
 
 // serve records what the batch at t held, for checkpoints.
@@ -125,15 +125,13 @@ type queueCheckpoint[T any] struct {
 	Batches []servedBatch[T]
 }
 
-// Checkpoint returns the elements of the batches from times[0] on (a queue is a test
-// source: its elements are encoded with msgpack). Batches queued but not yet taken
-// are not saved: a program resuming from the checkpoint queues them again. A batch
-// pushed with PushRDD cannot be checkpointed.
-func (q *Queue[T]) Checkpoint(times []time.Time) ([]byte, error) {
+// Checkpoint returns the elements of the batches from time from on (a queue is a
+// test source: its elements are encoded with msgpack). Batches queued but not yet
+// taken are not saved: a program resuming from the checkpoint queues them again. A
+// batch pushed with PushRDD cannot be checkpointed.
+func (q *Queue[T]) Checkpoint(from time.Time) ([]byte, error) {
 	var cp queueCheckpoint[T]
-	if len(times) > 0 {
-		cp.Times, cp.Batches = q.log.Saved(times[0])
-	}
+	cp.Times, cp.Batches = q.log.Saved(from)
 	for i, b := range cp.Batches {
 		if b.RDD {
 			return nil, fmt.Errorf("dstream.Queue: the batch of %v was pushed as an RDD, which cannot be checkpointed", cp.Times[i])

@@ -54,15 +54,18 @@ type batch struct {
 // a failure, no later batch is generated and Run returns a *BatchError.
 // Every goroutine Run starts has ended when it returns.
 func (c *Context) Run(ctx context.Context) error {
-	if err := c.validate(); err != nil {
-		return err
-	}
 	c.mu.Lock()
 	if c.started {
 		c.mu.Unlock()
 		return ErrStopped
 	}
 	c.started = true
+	c.mu.Unlock()
+	defer c.closeCheckpoints()
+	if err := c.validate(); err != nil {
+		return err
+	}
+	c.mu.Lock()
 	inputs, outputs, streams := c.inputs, c.outputs, c.streams
 	if c.recovery == nil {
 		c.zero = c.clock.Now().Truncate(c.interval)
@@ -206,14 +209,14 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 			t = t.Add(c.interval)
 			continue
 		}
-		b := batch{info: BatchInfo{Time: t, Records: make(map[string]int64, len(inputs))}}
+		b := batch{info: BatchInfo{Time: t, Inputs: make(map[string]InputInfo, len(inputs))}}
 		for _, in := range inputs {
-			n, err := in.generate(ctx, t)
+			read, err := in.generate(ctx, t)
 			if err != nil {
 				return failed(in.name(), err)
 			}
-			b.info.Records[in.name()] = n
-			b.info.NumRecords += max(n, 0)
+			b.info.Inputs[in.name()] = read
+			b.info.NumRecords += max(read.Records, 0)
 		}
 		for i, o := range outputs {
 			job, err := o.prepare(ctx, t)

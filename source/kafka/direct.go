@@ -209,7 +209,7 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 		return
 	}
 	if s.est != nil {
-		if rate, ok := s.est.compute(info.ProcessingEnd, info.Records[s.stream.String()], info.ProcessingDelay(), info.SchedulingDelay()); ok {
+		if rate, ok := s.est.compute(info.ProcessingEnd, info.Inputs[s.stream.String()].Records, info.ProcessingDelay(), info.SchedulingDelay()); ok {
 			s.rate = rate
 			s.cfg.logger.Debug("kafka: backpressure rate", "stream", s.stream.String(), "records_per_second", rate)
 		}
@@ -224,18 +224,16 @@ type directCheckpoint struct {
 	Next   []OffsetRange // From: the next offset to read (Until unused)
 }
 
-// Checkpoint returns the ranges of the batches from times[0] on and the stream's
+// Checkpoint returns the ranges of the batches from time from on and the stream's
 // positions after them.
-func (d directSource[K, V]) Checkpoint(times []time.Time) ([]byte, error) {
+func (d directSource[K, V]) Checkpoint(from time.Time) ([]byte, error) {
 	s := d.s
 	var cp directCheckpoint
 	// Under mu, which plan holds to move the positions and record the batch: the
 	// positions saved are just past the last batch saved.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(times) > 0 {
-		cp.Times, cp.Ranges = s.log.Saved(times[0])
-	}
+	cp.Times, cp.Ranges = s.log.Saved(from)
 	for tp, off := range s.pos {
 		cp.Next = append(cp.Next, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: off})
 	}
@@ -263,7 +261,7 @@ func (d directSource[K, V]) Restore(data []byte) error {
 
 // Batch plans the batch at t: one range per assigned partition, from where the last
 // batch ended to the partition's end, capped by rate control.
-func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], int64, error) {
+func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], dstream.InputInfo, error) {
 	s := d.s
 	stop := s.sctx.Stopping()
 	ranges, again := s.log.Again(t)
@@ -274,10 +272,10 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 	case ok:
 		b, err := s.cl.offsets(ctx, stop, asg.parts)
 		if err != nil {
-			return nil, 0, err
+			return nil, dstream.InputInfo{}, err
 		}
 		if ranges, err = s.plan(t, asg, b); err != nil {
-			return nil, 0, err
+			return nil, dstream.InputInfo{}, err
 		}
 	default:
 		s.cfg.logger.Debug("kafka: the group is rebalancing: empty batch", "batch", t)
@@ -292,7 +290,7 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
 		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, yield)
 	})
-	return r, records, nil
+	return r, dstream.InputInfo{Records: records}, nil
 }
 
 // plan computes the batch's ranges from the partitions' bounds and moves the

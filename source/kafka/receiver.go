@@ -84,6 +84,7 @@ type ReceiverStream[K, V any] struct {
 	bytes   int64 // of the stored blocks and the current records
 	nextSeq uint64
 	wal     *checkpoint.WAL
+	keep    uint64            // the oldest block the last checkpoint needs; 0: none taken yet
 	logged  map[uint64]*block // blocks replayed from the log, by sequence number
 	// With checkpoints: the blocks of every batch, while checkpoints need them, and
 	// of the batches to produce again after a restart.
@@ -376,7 +377,7 @@ func (s *ReceiverStream[K, V]) commit(ctx context.Context, msgs []kafkago.Messag
 
 // Batch takes the blocks stored since the last batch (cutting the records received
 // so far into one first), or after a restart the blocks of the batch recorded for t.
-func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], int64, error) {
+func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], dstream.InputInfo, error) {
 	s := d.s
 	if err := s.cut(ctx); err != nil {
 		s.cfg.logger.Error("kafka: receiver could not store a block", "group", s.cfg.groupID, "error", err)
@@ -388,7 +389,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 			b, ok := s.logged[seq]
 			if !ok {
 				s.mu.Unlock()
-				return nil, 0, fmt.Errorf("kafka.ReceiverStream: batch %v: block %d is not in the write-ahead log", t, seq)
+				return nil, dstream.InputInfo{}, fmt.Errorf("kafka.ReceiverStream: batch %v: block %d is not in the write-ahead log", t, seq)
 			}
 			delete(s.logged, seq)
 			blocks = append(blocks, b)
@@ -413,7 +414,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 	r := rdd.Generate(s.sctx.Engine(), "kafka.ReceiverStream", len(blocks), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
 		return s.readBlock(blocks[p], yield)
 	})
-	return r, records, nil
+	return r, dstream.InputInfo{Records: records}, nil
 }
 
 // readBlock yields a block's records, deserialized.
@@ -466,33 +467,43 @@ type receiverCheckpoint struct {
 	Blocks []blockRange
 }
 
-// Checkpoint records the blocks of the batches from times[0] on, and truncates the
-// write-ahead log below the oldest of them: no restart will read older blocks.
-func (d receiverSource[K, V]) Checkpoint(times []time.Time) ([]byte, error) {
+// Checkpoint records the blocks of the batches from time from on. Once the
+// checkpoint is durable (CheckpointSaved), the write-ahead log is truncated below the
+// oldest block it needs: no restart from it will read older blocks.
+func (d receiverSource[K, V]) Checkpoint(from time.Time) ([]byte, error) {
 	s := d.s
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var cp receiverCheckpoint
 	keep := s.nextSeq // with no batch to keep, every block allocated so far may go
 	if len(s.stored) > 0 {
 		keep = s.stored[0].seq
 	}
-	if len(times) > 0 {
-		cp.Times, cp.Blocks = s.log.Saved(times[0])
-	}
+	cp.Times, cp.Blocks = s.log.Saved(from)
 	for _, r := range cp.Blocks {
 		keep = min(keep, r.From)
 	}
 	for _, r := range s.log.Restored() { // not produced again yet
 		keep = min(keep, r.From)
 	}
-	wal := s.wal
-	s.mu.Unlock()
-	if wal != nil {
-		if err := wal.Truncate(keep); err != nil {
-			return nil, fmt.Errorf("kafka.ReceiverStream: truncating the write-ahead log: %w", err)
-		}
-	}
+	s.keep = keep
 	return checkpoint.Encode(cp)
+}
+
+// CheckpointSaved truncates the write-ahead log below the oldest block the checkpoint
+// just saved needs.
+func (d receiverSource[K, V]) CheckpointSaved() {
+	s := d.s
+	s.mu.Lock()
+	wal, keep := s.wal, s.keep
+	s.mu.Unlock()
+	if wal == nil || keep == 0 {
+		return
+	}
+	// A failed truncation only keeps blocks longer: the next checkpoint tries again.
+	if err := wal.Truncate(keep); err != nil {
+		s.cfg.logger.Warn("kafka: truncating the write-ahead log failed; it is tried again at the next checkpoint", "dir", s.walDir(), "below", keep, "error", err)
+	}
 }
 
 // Restore takes back which blocks the batches of a checkpoint read, before Start.
