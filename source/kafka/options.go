@@ -82,6 +82,7 @@ type config struct {
 	failOnDataLoss  bool
 	metadataRefresh time.Duration
 	sessionTimeout  time.Duration
+	unavailable     time.Duration
 	logger          *slog.Logger
 	onBadRecord     func(r Record[[]byte, []byte], err error) error
 	acks            Acks
@@ -99,6 +100,7 @@ func newConfig(opts []Opt) config {
 		failOnDataLoss:  true,
 		metadataRefresh: 5 * time.Second,
 		sessionTimeout:  10 * time.Second,
+		unavailable:     5 * time.Minute,
 		logger:          slog.Default(),
 		acks:            AcksAll,
 	}
@@ -187,6 +189,15 @@ func MetadataRefresh(d time.Duration) Opt { return func(c *config) { c.metadataR
 // before it rebalances the member's partitions to others (Kafka's
 // session.timeout.ms). Default: 10s.
 func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTimeout = d } }
+
+// UnavailableTimeout bounds how long a stream goes on while it cannot read: brokers
+// unreachable, requests failing with retriable errors, a consumer group that assigns
+// no partitions (rebalancing, or never settling). Meanwhile failed requests are
+// retried with backoff, batches read nothing (or only what could be read) and say why
+// in their dstream.InputInfo.Unavailable, which listeners see; once the stream has
+// been unable to read for this long, the batch fails with an error naming the brokers
+// and the partitions. Default: 5 minutes.
+func UnavailableTimeout(d time.Duration) Opt { return func(c *config) { c.unavailable = d } }
 
 // WithLogger sets the logger for rebalances, data loss, retries and commits. Default:
 // slog.Default().
