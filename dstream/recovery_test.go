@@ -1,0 +1,236 @@
+package dstream_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+)
+
+// racingQueue is a checkpointed queue whose first Checkpoint lets the generator
+// hand out the next batch before it saves: the moment a checkpoint is written
+// while batch t+1 is generated.
+type racingQueue struct {
+	*dstream.Queue[string]
+	clock     *dstream.ManualClock
+	generated chan time.Time
+	raced     bool
+}
+
+func (q *racingQueue) Batch(ctx context.Context, t time.Time) (*rdd.RDD[string], dstream.InputInfo, error) {
+	r, info, err := q.Queue.Batch(ctx, t)
+	q.generated <- t
+	return r, info, err
+}
+
+func (q *racingQueue) Checkpoint(from time.Time) ([]byte, error) {
+	if !q.raced {
+		q.raced = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := q.clock.AwaitWaiters(ctx, 1); err != nil {
+			return nil, err
+		}
+		next := q.clock.Now().Add(interval)
+		q.clock.Advance(interval)
+		var t time.Time
+		for !t.Equal(next) {
+			select {
+			case t = <-q.generated:
+			case <-ctx.Done():
+				return nil, errors.New("the next batch was not generated")
+			}
+		}
+	}
+	return q.Queue.Checkpoint(from)
+}
+
+// seen records the elements each batch's output saw, by batch number.
+type seen struct {
+	mu sync.Mutex
+	m  map[int][]string
+}
+
+func (s *seen) add(k int, elems []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[int][]string{}
+	}
+	s.m[k] = append(s.m[k], elems...)
+}
+
+func (s *seen) get() map[int][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m
+}
+
+func batchNo(t time.Time) int { return int(t.Sub(epoch) / interval) }
+
+func TestCheckpointKeepsTheBatchGeneratedWhileItIsWritten(t *testing.T) {
+	dir := t.TempDir()
+	var out seen
+	blocked := make(chan struct{})
+	build := func(src dstream.Source[string], block int) func(c *dstream.Context) error {
+		return func(c *dstream.Context) error {
+			in := dstream.FromSource(c, "test.Queue", src)
+			dstream.ForeachRDD(in, func(ctx context.Context, r *rdd.RDD[string], bt time.Time) error {
+				if batchNo(bt) == block {
+					close(blocked)
+					<-ctx.Done() // the process dies while this batch runs
+					return ctx.Err()
+				}
+				elems, err := rdd.Collect(ctx, r)
+				out.add(batchNo(bt), elems)
+				return err
+			})
+			return nil
+		}
+	}
+
+	// Run 1: batch 2 is handed out while batch 1's checkpoint is written; the
+	// process dies during batch 2.
+	h := newHarness(t)
+	// The queue comes from a Context that only lends it (one that checkpoints,
+	// so that the queue records its batches); the job reads it through q.
+	queue := func(batches ...[]string) *dstream.Queue[string] {
+		_, q := dstream.QueueStream(dstream.NewContext(dstream.CheckpointDir(t.TempDir())), true, batches...)
+		return q
+	}
+	q := &racingQueue{Queue: queue([]string{"a"}, []string{"b"}), clock: h.clock, generated: make(chan time.Time, 10)}
+	c, err := dstream.GetOrCreate(dir, build(q, 2), dstream.BatchInterval(interval), dstream.WithClock(h.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.start(ctx)
+	h.batches(1) // batch 1; its checkpoint lets batch 2 be generated
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("batch 2 did not start")
+	}
+	cancel()
+	if err := h.result(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("run 1: %v", err)
+	}
+
+	// Run 2 resumes: batch 2 is produced again from the checkpoint.
+	h = newHarness(t)
+	q = &racingQueue{Queue: queue(), clock: h.clock, generated: make(chan time.Time, 10), raced: true}
+	c, err = dstream.GetOrCreate(dir, build(q, 0), dstream.BatchInterval(interval), dstream.WithClock(h.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.runBatches(2)
+	want := map[int][]string{1: {"a"}, 2: {"b"}}
+	if diff := cmp.Diff(want, out.get()); diff != "" {
+		t.Errorf("what the outputs saw (-want +got):\n%s", diff)
+	}
+}
+
+// unsaveable is a state that msgpack cannot encode: its checkpoint fails.
+type unsaveable struct {
+	N int
+	F func()
+}
+
+func TestAStateThatCannotBeSavedLeavesARecoverableCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	var out seen
+	build := func(push [][]string, q **dstream.Queue[string]) func(c *dstream.Context) error {
+		return func(c *dstream.Context) error {
+			in, queue := dstream.QueueStream(c, true, push...)
+			*q = queue
+			pairs := dstream.Map(in, func(w string) ops.KV[string, unsaveable] { return ops.Pair(w, unsaveable{N: 1}) })
+			counts := dstream.UpdateStateByKey(pairs, func(vs []unsaveable, st ops.Maybe[unsaveable]) ops.Maybe[unsaveable] {
+				n := st.OrElse(unsaveable{}).N
+				for _, v := range vs {
+					n += v.N
+				}
+				return ops.Some(unsaveable{N: n})
+			})
+			dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, unsaveable]], bt time.Time) error {
+				kvs, err := rdd.Collect(ctx, r)
+				var s []string
+				for _, kv := range kvs {
+					s = append(s, kv.Key+"="+strconv.Itoa(kv.Value.N))
+				}
+				out.add(batchNo(bt), s)
+				return err
+			})
+			return nil
+		}
+	}
+	var q *dstream.Queue[string]
+	h := newHarness(t)
+	c, err := dstream.GetOrCreate(dir, build([][]string{{"a"}, {"a"}}, &q),
+		dstream.BatchInterval(interval), dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.runBatches(2)
+
+	// Every state save failed: the metadata lists no state, and a restart runs
+	// every batch again from the first, on the sources' recorded data.
+	h = newHarness(t)
+	c, err = dstream.GetOrCreate(dir, build(nil, &q),
+		dstream.BatchInterval(interval), dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatalf("resuming: %v", err)
+	}
+	h.c = c
+	h.runBatches(2)
+	want := map[int][]string{1: {"a=1", "a=1"}, 2: {"a=2", "a=2"}}
+	if diff := cmp.Diff(want, out.get()); diff != "" {
+		t.Errorf("what the outputs saw in the two runs (-want +got):\n%s", diff)
+	}
+}
+
+func TestASecondJobOnACheckpointDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	build := func(c *dstream.Context) error {
+		in, _ := dstream.QueueStream[int](c, true)
+		dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+		return nil
+	}
+	first, err := dstream.GetOrCreate(dir, build, dstream.BatchInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dstream.GetOrCreate(dir, build, dstream.BatchInterval(interval))
+	var locked *checkpoint.LockedError
+	if !errors.As(err, &locked) || !errors.Is(err, checkpoint.ErrLocked) || locked.PID != os.Getpid() ||
+		!strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second GetOrCreate on %s: %v; want a *checkpoint.LockedError naming the directory and pid %d", dir, err, os.Getpid())
+	}
+	// Run releases the directory when it returns.
+	first.Stop()
+	if err := first.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := dstream.GetOrCreate(dir, build, dstream.BatchInterval(interval))
+	if err != nil {
+		t.Fatalf("after the first job ended: %v", err)
+	}
+	again.Stop()
+	if err := again.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
