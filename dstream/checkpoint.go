@@ -27,6 +27,25 @@ func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir }
 // Default: the larger of the batch interval and 10s, as in Spark.
 func CheckpointInterval(d time.Duration) Opt { return func(c *Context) { c.ckptInterval = d } }
 
+// defaultMaxCheckpointFailures is MaxCheckpointFailures' default.
+const defaultMaxCheckpointFailures = 3
+
+// MaxCheckpointFailures sets how many batches in a row may fail to write their
+// checkpoint before Run fails: each failure is logged and reported to listeners
+// (BatchInfo.CheckpointErr), and the next batch tries again; at the n-th in a row
+// Run returns a *BatchError (Op "dstream.Checkpoint") naming the directory and the
+// last cause. Spark only logs a failed checkpoint write, and a job can run for hours
+// with nothing to resume from; Spate stops it. n must be at least 1. Default: 3.
+func MaxCheckpointFailures(n int) Opt {
+	return func(c *Context) {
+		if n < 1 {
+			c.invalidf("dstream.MaxCheckpointFailures", "%d, want at least 1", n)
+			return
+		}
+		c.maxCkptFailures = n
+	}
+}
+
 // CheckpointEvery sets how often, at least, the state of the stateful stream s
 // (UpdateStateByKey, MapWithState) is saved in checkpoints (Spark's
 // DStream.checkpoint(interval)), and returns s. All states are saved together, at one
@@ -221,10 +240,11 @@ func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error
 		inputs = append(inputs, namedInput{n, in, src})
 	}
 	states := map[string]*streamInfo{}
+	used := c.usedStatefuls()
 	for _, s := range c.statefuls {
 		in := s.info()
-		if in.codec == nil {
-			continue
+		if in.codec == nil || !used[s] {
+			continue // no output computes it: it has no state
 		}
 		n := name(in)
 		if seen[n] {
@@ -237,6 +257,21 @@ func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error
 		return nil, nil, fmt.Errorf("dstream: %w: checkpointing: %w", ErrInvalid, errors.Join(errs...))
 	}
 	return inputs, states, nil
+}
+
+// usedStatefuls returns the stateful streams that an output operation is computed
+// from: the others are never computed (as in Spark, a stream no output reads is not
+// part of the job).
+func (c *Context) usedStatefuls() map[statefulStream]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	used := map[statefulStream]bool{}
+	for _, o := range c.outputs {
+		for _, st := range o.states {
+			used[st] = true
+		}
+	}
+	return used
 }
 
 // history is how long before a resumed batch the graph reads batches: the longest

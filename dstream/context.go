@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,8 +12,12 @@ import (
 )
 
 // ErrInvalid is wrapped by the error Run returns when the graph was built
-// with an invalid argument (a nil function or stream, a missing batch
-// interval, no output operation).
+// with an invalid argument (a nil function, a missing batch interval, no
+// output operation, an invalid option). A nil *DStream (or *Context) given to
+// an operator makes a stream of no Context; an output operation on such a
+// stream is reported, naming where it was called, by the next Context to run
+// in the process (there is no other Context to tell). An output operation
+// added after Run started fails that Run.
 var ErrInvalid = errors.New("invalid argument")
 
 // ErrStopped is returned by Run on a Context that has already run.
@@ -39,16 +44,19 @@ type Context struct {
 	// statefuls are the stateful streams, in creation order (parents first).
 	statefuls []statefulStream
 
-	ckptDir      string
-	ckptInterval time.Duration
-	ckpt         *ckptState // the open checkpoint stores
-	ckptChecked  bool       // GetOrCreate looked for a checkpoint to resume from
-	recovery     *recovery  // what GetOrCreate resumes from, or nil
-	lastGen      time.Time  // the last batch generated (guarded by mu)
-	started      bool
-	zero         time.Time // the time before the first batch, set by Run
-	stop         chan struct{}
-	stopped      sync.Once
+	ckptDir         string
+	ckptInterval    time.Duration
+	maxCkptFailures int        // MaxCheckpointFailures; 0: the default
+	ckptFailures    int        // batches in a row whose checkpoint failed (processing loop only)
+	ckpt            *ckptState // the open checkpoint stores
+	ckptChecked     bool       // GetOrCreate looked for a checkpoint to resume from
+	recovery        *recovery  // what GetOrCreate resumes from, or nil
+	lastGen         time.Time  // the last batch generated (guarded by mu)
+	started         bool
+	abort           func(error) // fails a running Run (guarded by mu; nil when not running)
+	zero            time.Time   // the time before the first batch, set by Run
+	stop            chan struct{}
+	stopped         sync.Once
 }
 
 // Opt configures a Context.
@@ -62,11 +70,12 @@ func BatchInterval(d time.Duration) Opt { return func(c *Context) { c.interval =
 // Tests pass a *ManualClock.
 func WithClock(clock Clock) Opt { return func(c *Context) { c.clock = clock } }
 
-// WithEngine sets the executor that runs every batch's RDDs. Default: a new
-// rdd.Engine with GOMAXPROCS parallelism.
+// WithEngine sets the executor that runs every batch's RDDs. Default (and
+// nil): a new rdd.Engine with GOMAXPROCS parallelism.
 func WithEngine(e *rdd.Engine) Opt { return func(c *Context) { c.eng = e } }
 
-// WithLogger sets the logger for batch events. Default: slog.Default().
+// WithLogger sets the logger for batch events. Default (and nil):
+// slog.Default().
 func WithLogger(l *slog.Logger) Opt { return func(c *Context) { c.logger = l } }
 
 // Remember sets how long every stream keeps the RDDs of past batches
@@ -81,6 +90,9 @@ func NewContext(opts ...Opt) *Context {
 		if o != nil {
 			o(c)
 		}
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
 	}
 	if c.eng == nil {
 		c.eng = rdd.NewEngine(rdd.WithLogger(c.logger))
@@ -128,9 +140,10 @@ func (c *Context) Stopping() <-chan struct{} { return c.stop }
 
 // validate returns every construction error, and the graph-level ones.
 func (c *Context) validate() error {
+	orphaned := takeOrphanOutputs()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	errs := append([]error(nil), c.errs...)
+	errs := append(slices.Clone(c.errs), orphaned...)
 	if c.interval <= 0 {
 		errs = append(errs, fmt.Errorf("dstream.Context: %w: batch interval %v, want > 0 (set BatchInterval)", ErrInvalid, c.interval))
 	}

@@ -2,12 +2,18 @@ package dstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/spatedev/spate/rdd"
 )
+
+// ErrNilRDD is wrapped by the error that fails a batch when a stream that should
+// have an RDD at the batch time has none: a Transform function, or a source, returned
+// nil. (Spark fails the batch too: "Transform function must not return null".)
+var ErrNilRDD = errors.New("nil RDD")
 
 // stream is the untyped view of a DStream that the scheduler walks.
 type stream interface {
@@ -122,6 +128,13 @@ func (s *DStream[T]) rddAt(ctx context.Context, t time.Time) (*rdd.RDD[T], error
 	r, err := s.compute(ctx, t)
 	if err != nil {
 		return nil, err
+	}
+	if r == nil {
+		// Only a stream between its slides has no RDD, and that is known
+		// above: a nil here would make every stream built on this one skip
+		// the batch, and a union drop its other inputs' records.
+		return nil, fmt.Errorf("%s: %w: no RDD for batch %s (a Transform function or a source returned nil; return an empty RDD for an empty batch)",
+			s, ErrNilRDD, t.Format(time.RFC3339Nano))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,6 +277,9 @@ func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) (InputInfo,
 // FromSource returns the input stream of src, named name (for example
 // "kafka.DirectStream").
 func FromSource[T any](c *Context, name string, src Source[T]) *DStream[T] {
+	if c == nil {
+		return orphan[T](name)
+	}
 	if src == nil {
 		c.invalidf(name, "nil source")
 		return newStream(c, name, func(context.Context, time.Time) (*rdd.RDD[T], error) {

@@ -23,6 +23,11 @@ type BatchInfo struct {
 	ProcessingStart, ProcessingEnd time.Time
 	// Err is the batch's failure, if it failed.
 	Err error
+	// CheckpointErr is why the batch's checkpoint could not be written, when
+	// the Context checkpoints and the batch succeeded but its checkpoint
+	// failed: a restart would resume from an older checkpoint (see
+	// MaxCheckpointFailures).
+	CheckpointErr error
 }
 
 // SchedulingDelay is how long the batch waited in the queue before its
@@ -63,7 +68,8 @@ type OutputInfo struct {
 // calls come from the scheduler's goroutines, in order for any one batch
 // (submitted, started, output started/completed for each output in order,
 // completed); a listener must not block for long, since the next batch
-// waits for it.
+// waits for it. A listener that panics is logged (with the event and the
+// stack) and the job goes on, as Spark's listener bus does.
 type Listener interface {
 	OnBatchSubmitted(BatchInfo)
 	OnBatchStarted(BatchInfo)
@@ -102,8 +108,13 @@ func WithListener(l Listener) Opt {
 
 // SlogListener returns a listener that logs every completed batch (at info
 // level, or error level for a failed one) with its records and delays, and
-// the other events at debug level.
-func SlogListener(l *slog.Logger) Listener { return slogListener{l} }
+// the other events at debug level, to l (nil: slog.Default()).
+func SlogListener(l *slog.Logger) Listener {
+	if l == nil {
+		l = slog.Default()
+	}
+	return slogListener{l}
+}
 
 type slogListener struct{ l *slog.Logger }
 

@@ -167,3 +167,47 @@ func TestSourceIsToldOfCompletedBatchesAndStop(t *testing.T) {
 		t.Error("Stopping is not closed after Stop")
 	}
 }
+
+// panicky panics on every event.
+type panicky struct{}
+
+func (panicky) OnBatchSubmitted(dstream.BatchInfo)   { panic("submitted") }
+func (panicky) OnBatchStarted(dstream.BatchInfo)     { panic("started") }
+func (panicky) OnBatchCompleted(dstream.BatchInfo)   { panic("completed") }
+func (panicky) OnOutputStarted(dstream.OutputInfo)   { panic("output started") }
+func (panicky) OnOutputCompleted(dstream.OutputInfo) { panic("output completed") }
+
+func TestAPanickingListenerIsLoggedAndTheJobGoesOn(t *testing.T) {
+	var logs bytes.Buffer
+	var after infos
+	h := newHarness(t, dstream.WithListener(panicky{}), dstream.WithListener(&after),
+		dstream.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2})
+	var got collector[int]
+	dstream.ForeachRDD(in, got.foreach)
+	h.runBatches(2)
+	if len(got.data) != 2 || len(after.get()) != 2 {
+		t.Fatalf("%d batches output, %d heard by the next listener; want 2 and 2", len(got.data), len(after.get()))
+	}
+	for _, event := range []string{"OnBatchSubmitted", "OnBatchStarted", "OnOutputStarted", "OnOutputCompleted", "OnBatchCompleted"} {
+		if !strings.Contains(logs.String(), "event="+event) {
+			t.Errorf("no log of the panic in %s:\n%s", event, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "dstream_test.panicky") {
+		t.Errorf("the log does not name the listener:\n%s", logs.String())
+	}
+}
+
+// failingStop is a source whose Stop fails: the Context logs it.
+type failingStop struct{ countingSource }
+
+func (*failingStop) Stop() error { return errors.New("cannot stop") }
+
+func TestNilLoggersMeanTheDefault(t *testing.T) {
+	h := newHarness(t, dstream.WithLogger(nil), dstream.WithListener(dstream.SlogListener(nil)))
+	src := &failingStop{countingSource{eng: h.c.Engine()}}
+	in := dstream.FromSource(h.c, "test.FailingStop", dstream.Source[int](src))
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	h.runBatches(1)
+}

@@ -17,17 +17,35 @@ import (
 type output struct {
 	name    string
 	prepare func(ctx context.Context, t time.Time) (func(ctx context.Context) error, error)
+	// states are the stateful streams the output is computed from.
+	states []statefulStream
 }
 
 // addOutput registers an output operation on s's Context.
+// An output on a stream of no Context is reported by the next Context to run;
+// one registered after Run started fails that Run (as in Spark, the graph cannot
+// change once started).
 func addOutput[T any](name string, s *DStream[T], run func(ctx context.Context, r *rdd.RDD[T], t time.Time) error) {
-	if s == nil || s.ctx == nil {
+	if s == nil {
+		orphanOutput(name, &streamInfo{name: "nil"})
+		return
+	}
+	if s.ctx == nil {
+		orphanOutput(name, &s.streamInfo)
 		return
 	}
 	states := statefulAncestors(s)
 	s.ctx.mu.Lock()
 	defer s.ctx.mu.Unlock()
-	s.ctx.outputs = append(s.ctx.outputs, &output{name: name,
+	if s.ctx.started {
+		err := fmt.Errorf("%s (called at %s) on %s: %w: output operations cannot be added after Run started", name, callerOutside(), s, ErrInvalid)
+		s.ctx.errs = append(s.ctx.errs, err)
+		if s.ctx.abort != nil {
+			s.ctx.abort(err)
+		}
+		return
+	}
+	s.ctx.outputs = append(s.ctx.outputs, &output{name: name, states: states,
 		prepare: func(ctx context.Context, t time.Time) (func(context.Context) error, error) {
 			// A stateful stream builds each RDD on its previous one: build
 			// it at every one of its slides, even when s has no RDD at t (a

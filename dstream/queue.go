@@ -37,7 +37,17 @@ type servedBatch[T any] struct {
 // QueueStream returns an input stream reading from a new Queue, and the
 // queue, initially holding batches (each becomes an RDD with the engine's
 // default partitioning).
+//
+// A nil c gives a stream of no Context (see ErrInvalid) and a queue that works
+// but feeds nothing.
 func QueueStream[T any](c *Context, oneAtATime bool, batches ...[]T) (*DStream[T], *Queue[T]) {
+	if c == nil {
+		q := &Queue[T]{oneAtATime: oneAtATime, eng: rdd.NewEngine()}
+		for _, b := range batches {
+			q.Push(b)
+		}
+		return orphan[T]("dstream.QueueStream"), q
+	}
 	q := &Queue[T]{oneAtATime: oneAtATime, eng: c.eng, record: c.ckptDir != ""}
 	for _, b := range batches {
 		q.Push(b)

@@ -3,7 +3,9 @@ package dstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,5 +234,110 @@ func TestASecondJobOnACheckpointDirectoryIsRefused(t *testing.T) {
 	again.Stop()
 	if err := again.Run(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// infos is a listener that keeps every completed batch's info.
+type infos struct {
+	dstream.BaseListener
+	mu sync.Mutex
+	bs []dstream.BatchInfo
+}
+
+func (l *infos) OnBatchCompleted(b dstream.BatchInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bs = append(l.bs, b)
+}
+
+func (l *infos) get() []dstream.BatchInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.bs)
+}
+
+func TestAStateWithNoOutputIsNotComputedNorCheckpointed(t *testing.T) {
+	// unused has no output; counts has one. A checkpoint holds counts' state
+	// only, and a restart resumes it.
+	dir := t.TempDir()
+	var states seen
+	build := func(push [][]string) func(c *dstream.Context) error {
+		return func(c *dstream.Context) error {
+			in, _ := dstream.QueueStream(c, true, push...)
+			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+			dstream.Named(dstream.UpdateStateByKey(pairs, sumUpdate), "unused")
+			counts := dstream.Named(dstream.UpdateStateByKey(pairs, sumUpdate), "counts")
+			dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
+				m, err := rdd.CollectAsMap(ctx, r)
+				states.add(batchNo(bt), []string{fmt.Sprint(m)})
+				return err
+			})
+			return nil
+		}
+	}
+	var l infos
+	h := newHarness(t)
+	c, err := dstream.GetOrCreate(dir, build([][]string{{"a"}, {"a", "b"}}), dstream.BatchInterval(interval),
+		dstream.WithClock(h.clock), dstream.CheckpointInterval(interval), dstream.WithListener(&l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.runBatches(2)
+	for _, b := range l.get() {
+		if b.CheckpointErr != nil {
+			t.Errorf("batch %v: checkpoint failed: %v", b.Time, b.CheckpointErr)
+		}
+	}
+	h = newHarness(t)
+	c, err = dstream.GetOrCreate(dir, build([][]string{{"b"}}), dstream.BatchInterval(interval),
+		dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatalf("resuming: %v", err)
+	}
+	h.c = c
+	h.runBatches(3)
+	want := map[int][]string{1: {"map[a:1]"}, 2: {"map[a:2 b:1]"}, 3: {"map[a:2 b:2]"}}
+	if diff := cmp.Diff(want, states.get()); diff != "" {
+		t.Errorf("counts after each batch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunFailsAfterMaxCheckpointFailuresInARow(t *testing.T) {
+	dir := t.TempDir()
+	var l infos
+	h := newHarness(t, dstream.CheckpointDir(dir), dstream.CheckpointInterval(interval),
+		dstream.MaxCheckpointFailures(2), dstream.WithListener(&l))
+	in, _ := dstream.QueueStream(h.c, true, []string{"a"}, []string{"b"}, []string{"c"})
+	pairs := dstream.Map(in, func(w string) ops.KV[string, unsaveable] { return ops.Pair(w, unsaveable{N: 1}) })
+	counts := dstream.UpdateStateByKey(pairs, func(vs []unsaveable, st ops.Maybe[unsaveable]) ops.Maybe[unsaveable] {
+		return ops.Some(unsaveable{N: st.OrElse(unsaveable{}).N + len(vs)})
+	})
+	dstream.ForeachRDD(counts, func(context.Context, *rdd.RDD[ops.KV[string, unsaveable]], time.Time) error { return nil })
+	h.start(context.Background())
+	h.batches(2)
+	err := h.result()
+	var be *dstream.BatchError
+	if !errors.As(err, &be) || be.Op != "dstream.Checkpoint" || !be.Time.Equal(epoch.Add(2*interval)) ||
+		!strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "2 batches in a row") {
+		t.Fatalf("Run: %v; want a *BatchError of dstream.Checkpoint at batch 2 naming %s", err, dir)
+	}
+	bs := l.get()
+	if len(bs) != 2 {
+		t.Fatalf("%d batches completed, want 2", len(bs))
+	}
+	for _, b := range bs {
+		if b.Err != nil || b.CheckpointErr == nil || !strings.Contains(b.CheckpointErr.Error(), "msgpack") {
+			t.Errorf("batch %v: Err %v, CheckpointErr %v; want the batch done and its checkpoint failed", b.Time, b.Err, b.CheckpointErr)
+		}
+	}
+}
+
+func TestMaxCheckpointFailuresMustBePositive(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.MaxCheckpointFailures(0))
+	in, _ := dstream.QueueStream[int](c, true)
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	if err := c.Run(context.Background()); !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "MaxCheckpointFailures") {
+		t.Fatalf("Run: %v; want ErrInvalid naming MaxCheckpointFailures", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -54,16 +55,32 @@ type batch struct {
 // a failure, no later batch is generated and Run returns a *BatchError.
 // Every goroutine Run starts has ended when it returns.
 func (c *Context) Run(ctx context.Context) error {
+	// runCtx ends with Run; abort (an output added while running) cancels it
+	// with its cause, which Run returns.
+	runCtx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
 	c.mu.Lock()
 	if c.started {
 		c.mu.Unlock()
 		return ErrStopped
 	}
-	c.started = true
+	c.started, c.abort = true, abort
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.abort = nil
+		c.mu.Unlock()
+	}()
 	defer c.closeCheckpoints()
 	if err := c.validate(); err != nil {
 		return err
+	}
+	used := c.usedStatefuls()
+	for _, st := range c.statefuls {
+		if !used[st] {
+			c.logger.Warn("dstream: a stateful stream has no output operation: it is not computed, and its state is not kept",
+				"stream", fmt.Sprint(st))
+		}
 	}
 	c.mu.Lock()
 	inputs, outputs, streams := c.inputs, c.outputs, c.streams
@@ -81,8 +98,16 @@ func (c *Context) Run(ctx context.Context) error {
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// ended returns why Run ends early: ctx's end, or an abort's cause, else err.
+	ended := func(err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if cause := context.Cause(runCtx); cause != nil {
+			return cause
+		}
+		return err
+	}
 	for i, in := range inputs {
 		if err := in.start(runCtx); err != nil {
 			stopInputs(inputs[:i], c.logger)
@@ -110,16 +135,10 @@ func (c *Context) Run(ctx context.Context) error {
 	for {
 		b, genErr, ok := q.next(runCtx)
 		if !ok {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return genErr
+			return ended(genErr)
 		}
 		if err := c.process(runCtx, &b, inputs); err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return ctxErr
-			}
-			return err
+			return ended(err)
 		}
 		for _, s := range streams {
 			s.forget(b.info.Time, remember)
@@ -128,12 +147,11 @@ func (c *Context) Run(ctx context.Context) error {
 }
 
 // process runs a batch's output operations in order, telling the
-// listeners, and returns the first failure as a *BatchError.
+// listeners, writes the batch's checkpoint, and returns the first failure as
+// a *BatchError.
 func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 	b.info.ProcessingStart = c.clock.Now()
-	for _, l := range c.listeners {
-		l.OnBatchStarted(b.info)
-	}
+	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
 	// The stateful streams' RDDs first, fully and in order: the next batch's
 	// are built on them.
 	for _, st := range c.statefuls {
@@ -147,14 +165,10 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 			break
 		}
 		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
-		for _, l := range c.listeners {
-			l.OnOutputStarted(o)
-		}
+		c.notify("OnOutputStarted", func(l Listener) { l.OnOutputStarted(o) })
 		err := job(ctx)
 		o.End, o.Err = c.clock.Now(), err
-		for _, l := range c.listeners {
-			l.OnOutputCompleted(o)
-		}
+		c.notify("OnOutputCompleted", func(l Listener) { l.OnOutputCompleted(o) })
 		if err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: b.ops[i], Err: err}
 			break
@@ -162,21 +176,61 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 	}
 	b.info.ProcessingEnd = c.clock.Now()
 	// The checkpoint first: a batch the listeners hear is complete is in it.
+	var ckptFailed error
 	if b.info.Err == nil && c.ckptDir != "" {
-		c.mu.Lock()
-		last := c.lastGen
-		c.mu.Unlock()
-		if err := c.writeCheckpoint(ctx, b.info.Time, last); err != nil {
-			c.logger.Error("dstream: writing the checkpoint failed; a restart resumes from an older one", "batch", b.info.Time, "dir", c.ckptDir, "error", err)
-		}
+		ckptFailed = c.checkpointBatch(ctx, &b.info)
 	}
-	for _, l := range c.listeners {
-		l.OnBatchCompleted(b.info)
-	}
+	c.notify("OnBatchCompleted", func(l Listener) { l.OnBatchCompleted(b.info) })
 	for _, in := range inputs {
 		in.completed(b.info)
 	}
-	return b.info.Err
+	if b.info.Err != nil {
+		return b.info.Err
+	}
+	return ckptFailed
+}
+
+// checkpointBatch writes the checkpoint of a completed batch. A failure is
+// logged and recorded in the batch's CheckpointErr; it is the error of Run once
+// MaxCheckpointFailures batches in a row have failed to checkpoint.
+func (c *Context) checkpointBatch(ctx context.Context, info *BatchInfo) error {
+	c.mu.Lock()
+	last := c.lastGen
+	c.mu.Unlock()
+	err := c.writeCheckpoint(ctx, info.Time, last)
+	if err == nil {
+		c.ckptFailures = 0
+		return nil
+	}
+	info.CheckpointErr = err
+	c.ckptFailures++
+	limit := c.maxCkptFailures
+	if limit == 0 {
+		limit = defaultMaxCheckpointFailures
+	}
+	if c.ckptFailures < limit {
+		c.logger.Error("dstream: writing the checkpoint failed; a restart would resume from an older one",
+			"batch", info.Time, "dir", c.ckptDir, "failures_in_a_row", c.ckptFailures, "limit", limit, "error", err)
+		return nil
+	}
+	return &BatchError{Time: info.Time, Op: "dstream.Checkpoint",
+		Err: fmt.Errorf("%d batches in a row could not be checkpointed into %s (MaxCheckpointFailures): the last: %w", c.ckptFailures, c.ckptDir, err)}
+}
+
+// notify calls f for every listener, in order. A listener that panics is
+// logged and skipped: a listener watches the job, it does not fail it.
+func (c *Context) notify(event string, f func(Listener)) {
+	for i, l := range c.listeners {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					c.logger.Error("dstream: a listener panicked; the job goes on", "listener", fmt.Sprintf("%T", l),
+						"index", i, "event", event, "panic", v, "stack", string(debug.Stack()))
+				}
+			}()
+			f(l)
+		}()
+	}
 }
 
 // generate produces a batch at every batch time until waitCtx ends (Stop),
@@ -231,9 +285,7 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 		c.lastGen = t
 		c.mu.Unlock()
 		b.info.SubmissionTime = c.clock.Now()
-		for _, l := range c.listeners {
-			l.OnBatchSubmitted(b.info)
-		}
+		c.notify("OnBatchSubmitted", func(l Listener) { l.OnBatchSubmitted(b.info) })
 		q.push(b)
 		t = t.Add(c.interval)
 	}

@@ -2,7 +2,11 @@ package dstream
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spatedev/spate/rdd"
@@ -26,13 +30,56 @@ func derive[T, U any](name string, parent *DStream[T], f func(*rdd.RDD[T]) *rdd.
 	return s
 }
 
-// orphan returns a stream for an operator given a nil parent: it belongs
-// to no Context, so no output can be registered on it and operators on it
-// give orphans too. (The nil is the caller's bug; there is no Context to
-// report it to.)
+// orphan returns a stream for an operator given a nil parent (or a nil
+// Context): it belongs to no Context, and operators on it give orphans too.
+// There is no Context to report the mistake to when it is made, so an
+// output operation registered on an orphan is reported by the next Context
+// to run (see orphanOutput).
 func orphan[U any](name string) *DStream[U] {
 	return &DStream[U]{streamInfo: streamInfo{name: name}, generated: map[time.Time]*rdd.RDD[U]{},
 		compute: func(context.Context, time.Time) (*rdd.RDD[U], error) { return nil, nil }}
+}
+
+// orphans holds the output operations registered on streams of no Context.
+var orphans struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// orphanOutput records that the output operation op was registered on stream s,
+// which belongs to no Context because a nil *DStream or a nil *Context was given
+// to the operator that made it (or to one before it). The next Context to run (or
+// to be made by GetOrCreate) fails with this error, naming where op was called.
+func orphanOutput(op string, s *streamInfo) {
+	err := fmt.Errorf("%s (called at %s): %w: its stream (%s) belongs to no Context: a nil *dstream.DStream or *dstream.Context was given to it or to an operator before it",
+		op, callerOutside(), ErrInvalid, s.name)
+	orphans.mu.Lock()
+	defer orphans.mu.Unlock()
+	orphans.errs = append(orphans.errs, err)
+}
+
+// takeOrphanOutputs returns, and forgets, the errors orphanOutput recorded.
+func takeOrphanOutputs() []error {
+	orphans.mu.Lock()
+	defer orphans.mu.Unlock()
+	errs := orphans.errs
+	orphans.errs = nil
+	return errs
+}
+
+// callerOutside returns the file:line of the first caller outside this package.
+func callerOutside() string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "github.com/spatedev/spate/dstream.") {
+			return fmt.Sprintf("%s:%d", f.File, f.Line)
+		}
+		if !more {
+			return "an unknown place"
+		}
+	}
 }
 
 // checkFn records a construction error if fn is nil.
