@@ -1,9 +1,11 @@
 package dstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -56,6 +58,8 @@ type Context struct {
 	abort           func(error) // fails a running Run (guarded by mu; nil when not running)
 	zero            time.Time   // the time before the first batch, set by Run
 	stop            chan struct{}
+	stopSignals     []os.Signal       // StopGracefullyOnShutdown
+	stopWhen        []context.Context // StopGracefullyWhen
 	stopped         sync.Once
 }
 

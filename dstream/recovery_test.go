@@ -341,3 +341,31 @@ func TestMaxCheckpointFailuresMustBePositive(t *testing.T) {
 		t.Fatalf("Run: %v; want ErrInvalid naming MaxCheckpointFailures", err)
 	}
 }
+
+func TestResumedBatchTimesAreInTheClocksLocation(t *testing.T) {
+	zone := time.FixedZone("UTC+3", 3*3600)
+	dir := t.TempDir()
+	var locs []*time.Location
+	run := func(n int) {
+		clock := dstream.NewManualClock(epoch.In(zone))
+		h := &harness{t: t, clock: clock, done: make(chan error, 1)}
+		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
+			in, _ := dstream.QueueStream(c, true, []int{1})
+			dstream.ForeachRDD(in, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {
+				locs = append(locs, bt.Location())
+				return nil
+			})
+			return nil
+		}, dstream.BatchInterval(interval), dstream.WithClock(clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.c = c
+		h.runBatches(n)
+	}
+	run(1)
+	run(2) // resumed: batch 2
+	if len(locs) != 2 || locs[0] != zone || locs[1] != zone {
+		t.Errorf("batch time locations %v; want both %v", locs, zone)
+	}
+}

@@ -49,9 +49,11 @@ type batch struct {
 // time order; when processing falls behind, generated batches queue (their
 // scheduling delay grows) and are never dropped or reordered.
 //
-// After Stop, Run finishes the batches already generated and returns nil.
-// After ctx is cancelled, Run abandons queued batches, waits for the one
-// running (which sees the cancelled context) and returns ctx's error. After
+// After Stop, Run finishes the batches already generated and returns nil;
+// StopGracefullyOnShutdown and StopGracefullyWhen call Stop on a signal or
+// when a context ends. After ctx is cancelled, Run abandons queued batches,
+// waits for the one running (which sees the cancelled context) and returns
+// ctx's error: cancelling ctx is not a graceful stop. After
 // a failure, no later batch is generated and Run returns a *BatchError.
 // Every goroutine Run starts has ended when it returns.
 func (c *Context) Run(ctx context.Context) error {
@@ -108,6 +110,9 @@ func (c *Context) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	watchCtx, endWatch := context.WithCancel(runCtx)
+	defer c.watchStops(watchCtx, abort)()
+	defer endWatch()
 	for i, in := range inputs {
 		if err := in.start(runCtx); err != nil {
 			stopInputs(inputs[:i], c.logger)
