@@ -15,8 +15,13 @@ GO_FILES_CMD = { git ls-files --cached --others --exclude-standard -- '*.go' 2>/
 
 .PHONY: test fmt vet staticcheck race benchonce demo bench deps
 
-# test: every check CI runs, stopping at the first failure.
-test: fmt vet staticcheck race benchonce
+# GOTESTSUM runs the tests and ends with one summary line (DONE n tests, n failures).
+GOTESTSUM_VERSION ?= v1.13.0
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+
+# test: every check CI runs, stopping at the first failure. The tests run last: their
+# summary line (gotestsum's "DONE n tests ... in ...") closes the output.
+test: fmt vet staticcheck benchonce race
 
 # fmt: fails (and lists the files) when any Go file is not gofmt-formatted.
 fmt:
@@ -34,13 +39,21 @@ vet:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+# race: go test -race over every package, through gotestsum: a line per package, the
+# output of failed tests, and a closing summary line.
 race:
-	$(GO) test -race -count=1 ./...
+	$(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -count=1 ./...
 
 # benchonce: compiles and runs every benchmark once (and the benchmark program on small
 # data, when it exists), so benchmarks cannot rot.
 benchonce:
-	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+	@echo 'benchonce: every Go benchmark once, as a smoke check (not measurements)'
+	@log=$$(mktemp); \
+	if $(GO) test -run '^$$' -bench . -benchtime=1x ./... > $$log 2>&1; then \
+		grep -E '^ok' $$log; rm -f $$log; \
+	else \
+		cat $$log; rm -f $$log; exit 1; \
+	fi
 ifneq ($(wildcard bench/main.go),)
 	$(GO) run ./bench -quick
 endif

@@ -72,6 +72,8 @@ func main() {
 	scale := 1.0
 	if *quick {
 		scale, *rounds = 0.01, 1
+		fmt.Println("bench -quick: a smoke check that every benchmark runs, on 1% of the data, one round;")
+		fmt.Println("its figures are not measurements (run `make bench` or `go run ./bench` for those).")
 	}
 	ran := false
 	defer closeFixtures()
@@ -86,6 +88,9 @@ func main() {
 			pprof.StopCPUProfile()
 			closeFixtures()
 			os.Exit(1)
+		}
+		if *quick {
+			line = "  smoke " + line
 		}
 		fmt.Println(line)
 	}
