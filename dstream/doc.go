@@ -7,9 +7,12 @@
 // A Context owns the batch interval, the clock (the real one, or a manual clock for
 // tests), the graph of DStreams, the job scheduler and the listeners. Building the graph
 // starts nothing: constructors start no goroutines. Run(ctx) validates the graph and
-// runs it; cancelling ctx or calling Stop ends it, and every goroutine Run started has
-// ended when it returns. A graceful stop finishes the batches already generated, with
-// their output (offset commits included), before Run returns.
+// runs it; calling Stop ends it gracefully, and cancelling ctx at once, and every
+// goroutine Run started has ended when it returns. A graceful stop finishes the batches
+// already generated, with their output (offset commits included), before Run returns
+// nil; StopGracefullyOnShutdown does this on SIGINT or SIGTERM (Spark's
+// stopGracefullyOnShutdown), StopGracefullyWhen when a context ends. Cancelling ctx
+// abandons the queued batches.
 //
 // # Batches
 //

@@ -28,10 +28,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spatedev/spate/dstream"
@@ -56,8 +54,7 @@ func main() {
 }
 
 func run(out io.Writer, brokers, topics, group string, batch, duration time.Duration, top int) error {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
+	ctx := context.Background()
 	topicList := strings.Split(topics, ",")
 	if brokers == "" {
 		addrs, stop, err := demo.Broker(ctx, out, topicList[:1], 4, "")
@@ -68,7 +65,7 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 		brokers = addrs
 	}
 
-	ssc := dstream.NewContext(dstream.BatchInterval(batch))
+	ssc := dstream.NewContext(dstream.BatchInterval(batch), dstream.StopGracefullyOnShutdown())
 	stream := kafka.NewDirectStream(ssc, kafka.Subscribe(topicList...), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest))
 
@@ -116,7 +113,12 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 		return nil
 	})
 
-	err := demo.Run(ctx, ssc, duration)
+	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops
+	// gracefully: the generated batches finish, with their output and commits.
+	if duration > 0 {
+		defer time.AfterFunc(duration, ssc.Stop).Stop()
+	}
+	err := ssc.Run(ctx)
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records.Load(), batches.Load())
 	return err
 }

@@ -31,9 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -60,8 +58,7 @@ func main() {
 }
 
 func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration time.Duration) error {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
+	ctx := context.Background()
 	topicList := strings.Split(topics, ",")
 	if brokers == "" {
 		// The broker keeps its data next to the database, so that a run started
@@ -102,7 +99,7 @@ func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration t
 		return err
 	}
 
-	ssc := dstream.NewContext(dstream.BatchInterval(batch))
+	ssc := dstream.NewContext(dstream.BatchInterval(batch), dstream.StopGracefullyOnShutdown())
 	stream := kafka.NewDirectStream(ssc, kafka.Assign(parts, stored), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(brokerList...), kafka.OffsetReset(kafka.Earliest))
 	var records, batches int64
@@ -134,7 +131,12 @@ func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration t
 		fmt.Fprintf(out, "batch %s: %d records, %d words stored\n", b.Time.Format("15:04:05.000"), n, len(counts))
 		return nil
 	})
-	err = demo.Run(ctx, ssc, duration)
+	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops
+	// gracefully: the generated batches finish, with their output and commits.
+	if duration > 0 {
+		defer time.AfterFunc(duration, ssc.Stop).Stop()
+	}
+	err = ssc.Run(ctx)
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records, batches)
 	return err
 }

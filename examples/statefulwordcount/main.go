@@ -26,9 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spatedev/spate/dstream"
@@ -53,8 +51,7 @@ func main() {
 }
 
 func run(out io.Writer, brokers, topics, group, dir string, batch, duration time.Duration) error {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
+	ctx := context.Background()
 	topicList := strings.Split(topics, ",")
 	if brokers == "" {
 		// The broker keeps its data in the checkpoint directory, so that a run
@@ -119,11 +116,16 @@ func run(out io.Writer, brokers, topics, group, dir string, batch, duration time
 			return nil
 		})
 		return nil
-	}, dstream.BatchInterval(batch))
+	}, dstream.BatchInterval(batch), dstream.StopGracefullyOnShutdown())
 	if err != nil {
 		return err
 	}
-	err = demo.Run(ctx, ssc, duration)
+	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops
+	// gracefully: the generated batches finish, with their output and commits.
+	if duration > 0 {
+		defer time.AfterFunc(duration, ssc.Stop).Stop()
+	}
+	err = ssc.Run(ctx)
 	fmt.Fprintf(out, "summary records=%d total=%d\n", records, total)
 	return err
 }
