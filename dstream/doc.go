@@ -70,12 +70,26 @@
 //	 windows, no output   (at least once)
 //
 // The state is exactly once; outputs of the batches after the saved state run again.
+// Every batch handed out is recoverable: a source saves every batch it produced from
+// the first one a restart may need, including batches generated while the checkpoint
+// is written. The state is saved before the metadata that lists it, and a job stopped
+// before its first state was saved resumes from its first batch. A stateful stream no
+// output reads is not computed (as in Spark), so it has no state to save; Run warns of
+// it. A source's own cleanup (the receiver's write-ahead log) waits until the
+// checkpoint that permits it is on disk (CheckpointCleaner). The directory is locked
+// while a job uses it: a second job, in any process, fails naming the holder's pid. A
+// checkpoint that cannot be written is reported to listeners (BatchInfo.CheckpointErr)
+// and, MaxCheckpointFailures batches in a row, fails Run.
 //
 // # Metrics and failures
 //
-// Listeners receive, for every batch, its time, the records of each input, and the
-// scheduling, processing and total delays. A failed job stops the Context, and Run
-// returns an error naming the batch time and the operator.
+// Listeners receive, for every batch, its time, what each input read (records, and
+// why it read nothing when its system was unavailable), and the scheduling, processing
+// and total delays. A listener that panics is logged and the job goes on. A failed job
+// stops the Context, and Run returns an error naming the batch time and the operator. A
+// stream that should have an RDD at a batch time and has none (a Transform function or
+// a source returned nil) fails the batch with ErrNilRDD; only a windowed stream between
+// its slides has no RDD.
 //
 // Package dstream/dstreamtest provides an in-memory queue source, a manual clock, and a
 // helper that feeds batches of input through an operation and compares each batch's
