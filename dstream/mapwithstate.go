@@ -112,6 +112,12 @@ type stateCell[S, U any] struct {
 // the batch data it is joined with, never shuffled, and cut from its
 // lineage every batch; unlike it, only keys with data (or timing out) call
 // the function.
+//
+// Both streams derive from one internal state stream: CheckpointEvery on
+// either applies to it. Its state is saved in checkpoints
+// (see CheckpointDir) every CheckpointEvery; default: the Context's
+// CheckpointInterval if set, else 10 times its slide (the batch interval),
+// as Spark's mapWithState.
 func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec StateSpec[K, V, S, U]) (mapped *DStream[U], snapshots *DStream[ops.KV[K, S]]) {
 	const name = "dstream.MapWithState"
 	checkFn(s, name, spec.Func == nil)
@@ -141,6 +147,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 	cells := stateStream(s, name, conf, update, nextStates[K, S, U])
 	setStateCodec(cells, func(c stateCell[S, U]) (stateEntry[S], bool) { return c.next.Value, c.next.Ok },
 		func(e stateEntry[S]) stateCell[S, U] { return stateCell[S, U]{next: ops.Some(e)} }, conf.opts)
+	cells.codec.slides = 10
 	mapped = derive(name, cells, func(r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) *rdd.RDD[U] {
 		return rdd.FlatMap(r, func(kv ops.KV[K, stateCell[S, U]]) []U { return kv.Value.mapped })
 	})
@@ -193,4 +200,19 @@ func nextStates[K comparable, S, U any](r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) 
 		}
 		return nil
 	})
+}
+
+// stateOf returns the stream whose state s holds: s itself if it is stateful
+// with a checkpointed state, the state stream of a MapWithState if s is one
+// of the two streams it returns (no other stream derives from it), or nil.
+func stateOf(s *streamInfo) *streamInfo {
+	if s.codec != nil {
+		return s
+	}
+	if len(s.parents) == 1 {
+		if p := s.parents[0].info(); p.codec != nil && p.name == "dstream.MapWithState" {
+			return p
+		}
+	}
+	return nil
 }

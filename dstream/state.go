@@ -21,6 +21,8 @@ import (
 // batch data partitioned the same way, so the state itself is never
 // shuffled; it is kept in memory and cut from its lineage every batch.
 //
+// Its state is saved in checkpoints (see CheckpointDir) every
+// CheckpointEvery; default: the larger of its slide and 10s, as in Spark.
 // For the batch time and the key, an initial state or a function over whole
 // partitions, use UpdateStateByKeyWith.
 func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update func(values []V, state ops.Maybe[S]) ops.Maybe[S], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, S]] {
@@ -244,6 +246,23 @@ func updatePartitions[K comparable, V, E, R any](name string, t time.Time, g *rd
 		return out
 	}
 	return rdd.PreservesPartitioning(out, g)
+}
+
+// stateEvery returns how often, at least, the state of s, a stream with a
+// checkpointed state, is saved: its CheckpointEvery, else the Context's
+// CheckpointInterval (ctxEvery, 0 if unset), else its default, as in Spark:
+// codec.slides times its slide (MapWithState: 10), or the larger of its
+// slide and 10s (Spark's DStream default).
+func (s *streamInfo) stateEvery(ctxEvery time.Duration) time.Duration {
+	switch {
+	case s.ckptEvery > 0:
+		return s.ckptEvery
+	case ctxEvery > 0:
+		return ctxEvery
+	case s.codec.slides > 0:
+		return time.Duration(s.codec.slides) * s.slideOr()
+	}
+	return max(s.slideOr(), 10*time.Second)
 }
 
 // cut returns r without its lineage if r is persisted and already computed
