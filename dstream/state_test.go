@@ -219,8 +219,8 @@ func refState[S any](input [][]ops.KV[string, int], n int, initial map[string]S,
 	return out
 }
 
-// batchNo is the number of batch time t, from 1.
-func batchNo(t time.Time) int { return int(t.Sub(epoch) / interval) }
+// batchOf is the number of batch time t, from 1.
+func batchOf(t time.Time) int { return int(t.Sub(epoch) / interval) }
 
 // tally is a key's state in TestUpdateStateByKeyWithTimeAndKey: values
 // weighted by their batch number, the last batch with values, and the key
@@ -254,7 +254,7 @@ func TestUpdateStateByKeyWithTimeAndKey(t *testing.T) {
 	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, tally]] {
 		state := dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, tally]{
 			Func: func(t time.Time, key string, values []int, old ops.Maybe[tally]) ops.Maybe[tally] {
-				return update(batchNo(t), key, values, old)
+				return update(batchOf(t), key, values, old)
 			},
 			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 1),
 			Partitioning: []rdd.ShuffleOpt{rdd.Partitions(3)},
@@ -295,7 +295,7 @@ func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
 			PartitionFunc: func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
 				mu.Lock()
-				calls[batchNo(t)] = append(calls[batchNo(t)], part)
+				calls[batchOf(t)] = append(calls[batchOf(t)], part)
 				mu.Unlock()
 				seen := map[string]bool{}
 				for g := range in {
@@ -523,7 +523,7 @@ func TestUpdateStateByKeyInitialStateResumes(t *testing.T) {
 			})
 			dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 				m, err := rdd.CollectAsMap(ctx, r)
-				got[batchNo(bt)] = m
+				got[batchOf(bt)] = m
 				return err
 			})
 			return nil
