@@ -333,7 +333,9 @@ type byAge struct{ n int }
 
 func (p byAge) NumPartitions() int     { return p.n }
 func (p byAge) Partition(key aged) int { return key.Age % p.n }
-func agedInput() [][]ops.KV[aged, int] { // stateInput's words, all of age 0
+
+// agedInput is stateInput's words, all of age 0.
+func agedInput() [][]ops.KV[aged, int] {
 	out := make([][]ops.KV[aged, int], len(stateInput))
 	for k, batch := range stateInput {
 		for _, kv := range batch {
