@@ -24,7 +24,8 @@ func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir }
 // CheckpointInterval sets how often the state of the stateful streams
 // (UpdateStateByKey, MapWithState) is saved, for those that do not set their own with
 // CheckpointEvery; after a restart, the batches since the last saved state run again.
-// Default: the larger of the batch interval and 10s, as in Spark.
+// Default: each stream's own, as in Spark: for UpdateStateByKey the larger of its slide
+// (the batch interval) and 10s, for MapWithState 10 times its slide.
 func CheckpointInterval(d time.Duration) Opt { return func(c *Context) { c.ckptInterval = d } }
 
 // defaultMaxCheckpointFailures is MaxCheckpointFailures' default.
@@ -48,16 +49,26 @@ func MaxCheckpointFailures(n int) Opt {
 
 // CheckpointEvery sets how often, at least, the state of the stateful stream s
 // (UpdateStateByKey, MapWithState) is saved in checkpoints (Spark's
-// DStream.checkpoint(interval)), and returns s. All states are saved together, at one
+// DStream.checkpoint(interval)), and returns s. On either stream MapWithState returns,
+// it applies to the state both derive from. All states are saved together, at one
 // batch, so that a restart resumes every one of them from the same batch: the
 // shortest interval of the graph's stateful streams applies. Default: the Context's
-// CheckpointInterval.
+// CheckpointInterval, if set, else the stream's own (see CheckpointInterval).
+//
+// Unlike Spark, which can checkpoint any stream's RDDs, Spate checkpoints only state:
+// on a stream that holds none it is an error, reported by Run.
 func CheckpointEvery[T any](s *DStream[T], d time.Duration) *DStream[T] {
+	const op = "dstream.CheckpointEvery"
 	if s != nil && s.ctx != nil {
-		if d <= 0 {
-			s.ctx.invalidf("dstream.CheckpointEvery", "interval %v, want > 0", d)
+		st := stateOf(&s.streamInfo)
+		switch {
+		case st == nil:
+			s.ctx.invalidf(op, "%v holds no state to checkpoint: call it on a stream UpdateStateByKey or MapWithState returns", s)
+		case d <= 0:
+			s.ctx.invalidf(op, "interval %v, want > 0", d)
+		default:
+			st.ckptEvery = d
 		}
-		s.ckptEvery = d
 	}
 	return s
 }
@@ -106,7 +117,10 @@ type CheckpointCleaner interface {
 
 // stateCodec saves and restores a stateful stream's state.
 type stateCodec struct {
-	typ     string
+	typ string
+	// slides is the stream's default state checkpoint interval in slides
+	// (MapWithState: 10); 0: the larger of its slide and 10s.
+	slides  int
 	save    func(ctx context.Context, t time.Time) ([]byte, error)
 	restore func(t time.Time, data []byte) error
 }
@@ -417,16 +431,9 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 		return err
 	}
 	ck := c.ckpt
-	def := c.ckptInterval
-	if def <= 0 {
-		def = max(c.interval, 10*time.Second)
-	}
 	interval := time.Duration(0)
 	for _, in := range states {
-		every := def
-		if in.ckptEvery > 0 {
-			every = in.ckptEvery
-		}
+		every := in.stateEvery(c.ckptInterval)
 		if interval == 0 || every < interval {
 			interval = every
 		}

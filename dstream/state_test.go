@@ -2,30 +2,42 @@ package dstream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 )
 
-func TestUpdateStateByKeyRunningCounts(t *testing.T) {
-	// Running word counts; a key whose count passes 3 is dropped.
-	update := func(values []int, state ops.Maybe[int]) ops.Maybe[int] {
+// cappedSum returns an update function of running sums that drops a key
+// whose sum passes limit.
+func cappedSum(limit int) func(values []int, state ops.Maybe[int]) ops.Maybe[int] {
+	return func(values []int, state ops.Maybe[int]) ops.Maybe[int] {
 		n := state.OrElse(0)
 		for _, v := range values {
 			n += v
 		}
-		if n > 3 {
+		if n > limit {
 			return ops.None[int]()
 		}
 		return ops.Some(n)
 	}
+}
+
+func TestUpdateStateByKeyRunningCounts(t *testing.T) {
+	// Running word counts; a key whose count passes 3 is dropped.
+	update := cappedSum(3)
 	got := runBatches(t, windowInput, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
 		pairs := dstream.Map(s, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 		state := dstream.UpdateStateByKey(pairs, update, rdd.Partitions(3))
@@ -152,5 +164,389 @@ func TestSlice(t *testing.T) {
 	}
 	if sliceErr == nil || !strings.Contains(sliceErr.Error(), "forgotten") {
 		t.Errorf("Slice over a forgotten batch = %v, want an error saying so", sliceErr)
+	}
+}
+
+// stateInput feeds the UpdateStateByKeyWith tests: keys that repeat within
+// a batch, come back, go idle, and empty batches.
+var stateInput = [][]ops.KV[string, int]{
+	{{Key: "a", Value: 1}, {Key: "b", Value: 2}, {Key: "a", Value: 3}},
+	{{Key: "c", Value: 4}},
+	nil,
+	{{Key: "a", Value: 5}, {Key: "d", Value: 6}, {Key: "d", Value: 7}, {Key: "b", Value: 8}},
+	{{Key: "e", Value: 9}},
+	nil,
+	{{Key: "b", Value: 10}, {Key: "c", Value: 11}},
+}
+
+// refState is the plain-Go reference of a state updated key by key: after
+// each of n batches (numbered from 1), update runs for every key with state
+// or values, and the state is what it returns.
+func refState[S any](input [][]ops.KV[string, int], n int, initial map[string]S, update func(k int, key string, values []int, old ops.Maybe[S]) ops.Maybe[S]) [][]ops.KV[string, S] {
+	state := maps.Clone(initial)
+	if state == nil {
+		state = map[string]S{}
+	}
+	out := make([][]ops.KV[string, S], n)
+	for k := 1; k <= n; k++ {
+		values := map[string][]int{}
+		if k <= len(input) {
+			for _, kv := range input[k-1] {
+				values[kv.Key] = append(values[kv.Key], kv.Value)
+			}
+		}
+		keys := slices.Sorted(maps.Keys(state))
+		for key := range values {
+			if _, ok := state[key]; !ok {
+				keys = append(keys, key)
+			}
+		}
+		next := map[string]S{}
+		for _, key := range keys {
+			old := ops.None[S]()
+			if st, ok := state[key]; ok {
+				old = ops.Some(st)
+			}
+			if st := update(k, key, values[key], old); st.Ok {
+				next[key] = st.Value
+			}
+		}
+		state = next
+		for _, key := range slices.Sorted(maps.Keys(state)) {
+			out[k-1] = append(out[k-1], ops.Pair(key, state[key]))
+		}
+	}
+	return out
+}
+
+// batchOf is the number of batch time t, from 1.
+func batchOf(t time.Time) int { return int(t.Sub(epoch) / interval) }
+
+// tally is a key's state in TestUpdateStateByKeyWithTimeAndKey: values
+// weighted by their batch number, the last batch with values, and the key
+// the function was given.
+type tally struct {
+	Key         string
+	Total, Last int
+}
+
+// TestUpdateStateByKeyWithTimeAndKey checks UpdateSpec.Func (Spark's
+// (Time, K, Seq[V], Option[S]) form) with an initial state and a partition
+// count: the function gets the batch time and the key, every key with state
+// or values every batch, and the initial state at the first batch.
+func TestUpdateStateByKeyWithTimeAndKey(t *testing.T) {
+	update := func(k int, key string, values []int, old ops.Maybe[tally]) ops.Maybe[tally] {
+		st := old.OrElse(tally{Key: key})
+		if len(values) == 0 {
+			if k-st.Last >= 2 {
+				return ops.None[tally]() // idle for two batches: dropped
+			}
+			return ops.Some(st)
+		}
+		for _, v := range values {
+			st.Total += k * v
+		}
+		st.Last = k
+		return ops.Some(st)
+	}
+	initial := map[string]tally{"a": {Key: "a", Total: 100}, "z": {Key: "z", Total: 50}}
+	want := refState(stateInput, len(stateInput)+3, initial, update)
+	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, tally]] {
+		state := dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, tally]{
+			Func: func(t time.Time, key string, values []int, old ops.Maybe[tally]) ops.Maybe[tally] {
+				return update(batchOf(t), key, values, old)
+			},
+			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 1),
+			Partitioning: []rdd.ShuffleOpt{rdd.Partitions(3)},
+		})
+		return dstream.Transform(state, func(r *rdd.RDD[ops.KV[string, tally]], _ time.Time) *rdd.RDD[ops.KV[string, tally]] {
+			if r.NumPartitions() != 3 || r.Partitioner() == nil {
+				t.Errorf("state RDD has %d partitions, partitioner %v; want 3, hash", r.NumPartitions(), r.Partitioner())
+			}
+			return r
+		})
+	}, want, dstreamtest.Unordered())
+}
+
+// sortedPairs returns m's pairs by key.
+func sortedPairs[V any](m map[string]V) []ops.KV[string, V] {
+	var kvs []ops.KV[string, V]
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		kvs = append(kvs, ops.Pair(k, m[k]))
+	}
+	return kvs
+}
+
+// TestUpdateStateByKeyWithPartitionFunc checks UpdateSpec.PartitionFunc
+// (Spark's iterator form) with an initial state: it runs once per state
+// partition and batch, gets every key of its partition with state or
+// values once, and what it emits is the new state (a key not emitted is
+// dropped).
+func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
+	const parts = 3
+	capped := cappedSum(20)
+	update := func(_ int, _ string, values []int, old ops.Maybe[int]) ops.Maybe[int] { return capped(values, old) }
+	initial := map[string]int{"b": 15, "q": 1}
+	n := len(stateInput) + 2
+	want := refState(stateInput, n, initial, update)
+	var mu sync.Mutex // PartitionFunc runs in parallel tasks
+	calls := map[int][]int{}
+	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
+		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
+			PartitionFunc: func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
+				mu.Lock()
+				calls[batchOf(t)] = append(calls[batchOf(t)], part)
+				mu.Unlock()
+				seen := map[string]bool{}
+				for g := range in {
+					if seen[g.Key] {
+						return fmt.Errorf("key %s given twice", g.Key)
+					}
+					seen[g.Key] = true
+					if st := update(0, g.Key, g.Values, g.State); st.Ok {
+						emit(ops.Pair(g.Key, st.Value))
+					}
+				}
+				return nil
+			},
+			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 2),
+			Partitioning: []rdd.ShuffleOpt{rdd.Partitions(parts)},
+		})
+	}, want, dstreamtest.Unordered())
+	for k := 1; k <= n; k++ {
+		slices.Sort(calls[k])
+		if !slices.Equal(calls[k], []int{0, 1, 2}) {
+			t.Errorf("batch %d: PartitionFunc ran for partitions %v, want each of 0..%d once", k, calls[k], parts-1)
+		}
+	}
+}
+
+// aged is a key of TestUpdateStateByKeyWithRepartitionState: a word and
+// how many batches ago its values came.
+type aged struct {
+	Word string
+	Age  int
+}
+
+// byAge partitions aged keys by age: a key that ages changes partition.
+type byAge struct{ n int }
+
+func (p byAge) NumPartitions() int     { return p.n }
+func (p byAge) Partition(key aged) int { return key.Age % p.n }
+
+// agedInput is stateInput's words, all of age 0.
+func agedInput() [][]ops.KV[aged, int] {
+	out := make([][]ops.KV[aged, int], len(stateInput))
+	for k, batch := range stateInput {
+		for _, kv := range batch {
+			out[k] = append(out[k], ops.Pair(aged{kv.Key, 0}, kv.Value))
+		}
+	}
+	return out
+}
+
+// ageing is a PartitionFunc that moves every key: the sum of a word's new
+// values goes to age 1, and each state ages by one batch, up to 3.
+func ageing(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[aged, int, int]], emit func(ops.KV[aged, int])) error {
+	for g := range in {
+		if g.State.Ok && g.Key.Age < 3 {
+			emit(ops.Pair(aged{g.Key.Word, g.Key.Age + 1}, g.State.Value))
+		}
+		if len(g.Values) > 0 {
+			sum := 0
+			for _, v := range g.Values {
+				sum += v
+			}
+			emit(ops.Pair(aged{g.Key.Word, 1}, sum))
+		}
+	}
+	return nil
+}
+
+// TestUpdateStateByKeyWithRepartitionState checks a PartitionFunc that
+// emits keys other than those it is given (Spark's rememberPartitioner =
+// false): the state is partitioned again for the next batch, so every key
+// meets its values and state.
+func TestUpdateStateByKeyWithRepartitionState(t *testing.T) {
+	n := len(stateInput) + 3
+	want := make([][]ops.KV[aged, int], n)
+	for k := 1; k <= n; k++ {
+		for age := 1; age <= 3 && age <= k; age++ {
+			if j := k - age + 1; j <= len(stateInput) {
+				sums := map[string]int{}
+				for _, kv := range stateInput[j-1] {
+					sums[kv.Key] += kv.Value
+				}
+				for w, sum := range sums {
+					want[k-1] = append(want[k-1], ops.Pair(aged{w, age}, sum))
+				}
+			}
+		}
+	}
+	for name, opts := range map[string][]rdd.ShuffleOpt{"hash": nil, "by age": {rdd.WithPartitioner[aged](byAge{3})}} {
+		t.Run(name, func(t *testing.T) {
+			dstreamtest.Run(t, agedInput(), func(s *dstream.DStream[ops.KV[aged, int]]) *dstream.DStream[ops.KV[aged, int]] {
+				return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[aged, int, int]{PartitionFunc: ageing, RepartitionState: true, Partitioning: opts})
+			}, want, dstreamtest.Unordered())
+		})
+	}
+}
+
+// runStateFailure runs build's stream over stateInput for two batches and
+// returns Run's error.
+func runStateFailure(t *testing.T, build func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]]) error {
+	t.Helper()
+	h := newHarness(t)
+	in, _ := dstream.QueueStream(h.c, true, stateInput...)
+	dstream.ForeachRDD(build(in), func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		_, err := rdd.Count(ctx, r)
+		return err
+	})
+	h.start(context.Background())
+	h.batches(2)
+	h.c.Stop()
+	return h.result()
+}
+
+// TestUpdateStateByKeyWithMisuse checks that what would silently corrupt the
+// state fails the batch, naming the operator, the batch and the key: a
+// PartitionFunc emitting a key of another partition without
+// RepartitionState, a key emitted twice, an initial state with a key twice.
+func TestUpdateStateByKeyWithMisuse(t *testing.T) {
+	t.Run("key of another partition", func(t *testing.T) {
+		h := newHarness(t)
+		in, _ := dstream.QueueStream(h.c, true, agedInput()...)
+		state := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[aged, int, int]{
+			PartitionFunc: ageing, Partitioning: []rdd.ShuffleOpt{rdd.WithPartitioner[aged](byAge{3})}})
+		dstream.ForeachRDD(state, func(context.Context, *rdd.RDD[ops.KV[aged, int]], time.Time) error { return nil })
+		h.start(context.Background())
+		h.batches(1)
+		h.c.Stop()
+		err := h.result()
+		for _, want := range []string{"dstream.UpdateStateByKey", "batch 2026-01-01T00:00:01Z", "of partition 1", "RepartitionState"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Run = %v, want an error saying %q", err, want)
+			}
+		}
+	})
+	t.Run("key emitted twice", func(t *testing.T) {
+		err := runStateFailure(t, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
+			return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
+				PartitionFunc: func(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
+					for g := range in {
+						emit(ops.Pair(g.Key, 1))
+						emit(ops.Pair(g.Key, 2))
+					}
+					return nil
+				}})
+		})
+		for _, want := range []string{"dstream.UpdateStateByKey", "batch 2026-01-01T00:00:02Z", "has 2 states"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Run = %v, want an error saying %q", err, want)
+			}
+		}
+	})
+	t.Run("initial state with a key twice", func(t *testing.T) {
+		err := runStateFailure(t, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
+			return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
+				Func:    func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st },
+				Initial: rdd.Parallelize(s.Context().Engine(), []ops.KV[string, int]{{Key: "q", Value: 1}, {Key: "q", Value: 2}}, 2),
+			})
+		})
+		if err == nil || !strings.Contains(err.Error(), "key q has 2 states") {
+			t.Errorf("Run = %v, want an error saying key q has 2 states", err)
+		}
+	})
+}
+
+// TestUpdateStateByKeyWithInvalidSpec checks the specs Run refuses before
+// any batch: no function, two functions, RepartitionState with Func.
+func TestUpdateStateByKeyWithInvalidSpec(t *testing.T) {
+	fn := func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st }
+	pfn := func(context.Context, time.Time, int, iter.Seq[dstream.StateInput[string, int, int]], func(ops.KV[string, int])) error {
+		return nil
+	}
+	for name, spec := range map[string]dstream.UpdateSpec[string, int, int]{
+		"no function":            {},
+		"two functions":          {Func: fn, PartitionFunc: pfn},
+		"RepartitionState, Func": {Func: fn, RepartitionState: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			in, _ := dstream.QueueStream[ops.KV[string, int]](h.c, true)
+			dstream.ForeachRDD(dstream.UpdateStateByKeyWith(in, spec), func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error { return nil })
+			err := runRefused(t, h)
+			if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.UpdateStateByKeyWith") {
+				t.Errorf("Run = %v, want ErrInvalid naming dstream.UpdateStateByKeyWith", err)
+			}
+		})
+	}
+}
+
+// runRefused runs h's Context, which must refuse its graph: it returns Run's
+// error, or fails the test if Run starts generating batches.
+func runRefused(t *testing.T, h *harness) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.start(ctx)
+	waiting := make(chan error, 1)
+	go func() { waiting <- h.clock.AwaitWaiters(ctx, 1) }()
+	select {
+	case err := <-h.done:
+		return err
+	case <-waiting:
+		cancel()
+		t.Fatalf("Run accepted the graph and waits for its first batch (then %v)", h.result())
+		return nil
+	}
+}
+
+// TestUpdateStateByKeyInitialStateResumes runs a job with an initial state
+// that checkpoints its state every batch, then resumes it: the resumed job
+// goes on from the restored state and does not apply the initial state
+// again.
+func TestUpdateStateByKeyInitialStateResumes(t *testing.T) {
+	dir := t.TempDir()
+	got := map[int]map[string]int{}
+	run := func(batches [][]string, n int) {
+		t.Helper()
+		h := newHarness(t)
+		var q *dstream.Queue[string]
+		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
+			in, queue := dstream.QueueStream[string](c, true)
+			q = queue
+			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+			counts := dstream.UpdateStateByKeyWith(pairs, dstream.UpdateSpec[string, int, int]{
+				Func: func(_ time.Time, _ string, values []int, st ops.Maybe[int]) ops.Maybe[int] {
+					return sumUpdate(values, st)
+				},
+				Initial: rdd.Parallelize(c.Engine(), []ops.KV[string, int]{{Key: "a", Value: 100}, {Key: "z", Value: 7}}, 1),
+			})
+			dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
+				m, err := rdd.CollectAsMap(ctx, r)
+				got[batchOf(bt)] = m
+				return err
+			})
+			return nil
+		}, dstream.BatchInterval(interval), dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.c = c
+		for _, b := range batches {
+			q.Push(b)
+		}
+		h.runBatches(n)
+	}
+	run([][]string{{"a", "b"}, {"a"}}, 2)
+	run([][]string{{"b"}}, 3) // resumes after batch 2
+	want := map[int]map[string]int{
+		1: {"a": 101, "b": 1, "z": 7},
+		2: {"a": 102, "b": 1, "z": 7},
+		3: {"a": 102, "b": 2, "z": 7},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("state after each batch (-want +got):\n%s", diff)
 	}
 }

@@ -25,10 +25,13 @@ func Collect[T any](ctx context.Context, r *RDD[T]) ([]T, error) {
 // CollectPartitions runs the job and returns each partition's elements.
 func CollectPartitions[T any](ctx context.Context, r *RDD[T]) ([][]T, error) {
 	parts, err := collectParts(ctx, "rdd.CollectPartitions", r)
+	if err != nil {
+		return nil, err
+	}
 	for i, p := range parts {
 		parts[i] = slices.Clone(p)
 	}
-	return parts, err
+	return parts, nil
 }
 
 // collectParts returns each partition's elements. The slices may be shared
@@ -72,18 +75,22 @@ func perPartition[T, A any](ctx context.Context, action string, r *RDD[T], fn fu
 	return res, err
 }
 
-// Count returns the number of elements.
+// Count returns the number of elements. If the job fails, it returns 0 and
+// the error, never the count of the partitions that succeeded.
 func Count[T any](ctx context.Context, r *RDD[T]) (int64, error) {
 	counts, err := perPartition(ctx, "rdd.Count", r, func(tc *task, p int) (int64, error) {
 		var n int64
 		err := r.iter(tc, p, func(T) bool { n++; return true })
 		return n, err
 	})
+	if err != nil {
+		return 0, err
+	}
 	var total int64
 	for _, n := range counts {
 		total += n
 	}
-	return total, err
+	return total, nil
 }
 
 // Reduce combines all elements with the associative and commutative
@@ -132,10 +139,12 @@ func Reduce[T any](ctx context.Context, r *RDD[T], f func(a, b T) T) (T, error) 
 
 // Fold combines all elements with f, starting each partition and the final
 // merge from zero (Spark's fold). zero must be neutral for f and must be a
-// value, not a shared pointer, slice or map.
+// value, not a shared pointer, slice or map. If the job fails, it returns
+// T's zero value (not zero, the fold of no elements) and the error.
 func Fold[T any](ctx context.Context, r *RDD[T], zero T, f func(a, b T) T) (T, error) {
 	if f == nil {
-		return zero, invalid("rdd.Fold", "nil function")
+		var none T
+		return none, invalid("rdd.Fold", "nil function")
 	}
 	return aggregate(ctx, "rdd.Fold", r, zero, f, f)
 }
@@ -143,15 +152,18 @@ func Fold[T any](ctx context.Context, r *RDD[T], zero T, f func(a, b T) T) (T, e
 // Aggregate folds each partition's elements into a U with seqOp, starting
 // from zero, then merges the partition results with combOp, starting from
 // zero (Spark's aggregate). zero must be a value, not a shared pointer,
-// slice or map.
+// slice or map. If the job fails, it returns U's zero value (not zero) and
+// the error.
 func Aggregate[T, U any](ctx context.Context, r *RDD[T], zero U, seqOp func(U, T) U, combOp func(U, U) U) (U, error) {
 	if seqOp == nil || combOp == nil {
-		return zero, invalid("rdd.Aggregate", "nil function")
+		var none U
+		return none, invalid("rdd.Aggregate", "nil function")
 	}
 	return aggregate(ctx, "rdd.Aggregate", r, zero, seqOp, combOp)
 }
 
 func aggregate[T, U any](ctx context.Context, action string, r *RDD[T], zero U, seqOp func(U, T) U, combOp func(U, U) U) (U, error) {
+	var none U
 	res, err := perPartition(ctx, action, r, func(tc *task, p int) (U, error) {
 		acc := zero
 		err := r.iter(tc, p, func(t T) bool {
@@ -162,7 +174,7 @@ func aggregate[T, U any](ctx context.Context, action string, r *RDD[T], zero U, 
 		return acc, err
 	})
 	if err != nil {
-		return zero, err
+		return none, err
 	}
 	acc := zero
 	err = merge(action, func() {
@@ -171,7 +183,7 @@ func aggregate[T, U any](ctx context.Context, action string, r *RDD[T], zero U, 
 		}
 	})
 	if err != nil {
-		return zero, err
+		return none, err
 	}
 	return acc, nil
 }
@@ -299,10 +311,14 @@ func First[T any](ctx context.Context, r *RDD[T]) (T, error) {
 }
 
 // IsEmpty reports whether the RDD has no elements. It stops at the first
-// element it finds.
+// element it finds. If the job fails, it returns false and the error: a
+// failure says nothing about emptiness.
 func IsEmpty[T any](ctx context.Context, r *RDD[T]) (bool, error) {
 	got, err := take(ctx, "rdd.IsEmpty", r, 1)
-	return len(got) == 0, err
+	if err != nil {
+		return false, err
+	}
+	return len(got) == 0, nil
 }
 
 // TakeOrdered returns the n smallest elements by compare, smallest first.

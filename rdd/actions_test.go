@@ -441,3 +441,61 @@ func TestKeyedActions(t *testing.T) {
 		}
 	})
 }
+
+// TestActionsReturnZeroOnFailure runs every action that returns a value over
+// an RDD whose last partition fails after the others succeeded: each returns
+// its type's zero value with the error, never a result of the partitions that
+// succeeded (a partial count, "empty", the fold's starting value).
+func TestActionsReturnZeroOnFailure(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	// One task at a time, in partition order: partitions 0 and 1 are done
+	// when partition 2 fails.
+	eng := rdd.NewEngine(rdd.Parallelism(1))
+	r := rdd.MapPartitions(rdd.FromPartitions(eng, [][]int{{1, 2}, {3}, {4}}),
+		func(_ context.Context, part int, in iter.Seq[int], emit func(int)) error {
+			if part == 2 {
+				return boom
+			}
+			for x := range in {
+				emit(x)
+			}
+			return nil
+		})
+	kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
+	check := func(name string, got any, isZero bool, err error) {
+		t.Helper()
+		if !errors.Is(err, boom) {
+			t.Errorf("%s: error %v, want the task's", name, err)
+		}
+		if !isZero {
+			t.Errorf("%s = %v with an error, want the zero value", name, got)
+		}
+	}
+	n, err := rdd.Count(ctx, r)
+	check("Count", n, n == 0, err)
+	empty, err := rdd.IsEmpty(ctx, rdd.Filter(r, func(x int) bool { return x > 3 }))
+	check("IsEmpty", empty, !empty, err)
+	f, err := rdd.Fold(ctx, r, 10, func(a, b int) int { return max(a, b) })
+	check("Fold", f, f == 0, err)
+	a, err := rdd.Aggregate(ctx, r, 10, func(n, _ int) int { return n + 1 }, ops.Sum[int])
+	check("Aggregate", a, a == 0, err)
+	sum, err := rdd.Reduce(ctx, r, ops.Sum[int])
+	check("Reduce", sum, sum == 0, err)
+	all, err := rdd.Collect(ctx, r)
+	check("Collect", all, all == nil, err)
+	parts, err := rdd.CollectPartitions(ctx, r)
+	check("CollectPartitions", parts, parts == nil, err)
+	first, err := rdd.Take(ctx, r, 10)
+	check("Take", first, first == nil, err)
+	ordered, err := rdd.TakeOrdered(ctx, r, 2, hCmpInt)
+	check("TakeOrdered", ordered, ordered == nil, err)
+	byValue, err := rdd.CountByValue(ctx, r)
+	check("CountByValue", byValue, byValue == nil, err)
+	byKey, err := rdd.CountByKey(ctx, kv)
+	check("CountByKey", byKey, byKey == nil, err)
+	m, err := rdd.CollectAsMap(ctx, kv)
+	check("CollectAsMap", m, m == nil, err)
+	vs, err := rdd.Lookup(ctx, kv, 1)
+	check("Lookup", vs, vs == nil, err)
+}
