@@ -130,12 +130,12 @@ func recordMapWithState(mapped *dstream.DStream[string], snaps *dstream.DStream[
 	dstream.ForeachRDD(mapped, func(ctx context.Context, r *rdd.RDD[string], bt time.Time) error {
 		xs, err := rdd.Collect(ctx, r)
 		slices.Sort(xs)
-		gotMapped[batchOf(bt)] = xs
+		gotMapped[batchNo(bt)] = xs
 		return err
 	})
 	dstream.ForeachRDD(snaps, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 		m, err := rdd.CollectAsMap(ctx, r)
-		gotSnaps[batchOf(bt)] = m
+		gotSnaps[batchNo(bt)] = m
 		return err
 	})
 	return gotMapped, gotSnaps

@@ -219,9 +219,6 @@ func refState[S any](input [][]ops.KV[string, int], n int, initial map[string]S,
 	return out
 }
 
-// batchOf is the number of batch time t, from 1.
-func batchOf(t time.Time) int { return int(t.Sub(epoch) / interval) }
-
 // tally is a key's state in TestUpdateStateByKeyWithTimeAndKey: values
 // weighted by their batch number, the last batch with values, and the key
 // the function was given.
@@ -254,7 +251,7 @@ func TestUpdateStateByKeyWithTimeAndKey(t *testing.T) {
 	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, tally]] {
 		state := dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, tally]{
 			Func: func(t time.Time, key string, values []int, old ops.Maybe[tally]) ops.Maybe[tally] {
-				return update(batchOf(t), key, values, old)
+				return update(batchNo(t), key, values, old)
 			},
 			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 1),
 			Partitioning: []rdd.ShuffleOpt{rdd.Partitions(3)},
@@ -295,7 +292,7 @@ func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
 			PartitionFunc: func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
 				mu.Lock()
-				calls[batchOf(t)] = append(calls[batchOf(t)], part)
+				calls[batchNo(t)] = append(calls[batchNo(t)], part)
 				mu.Unlock()
 				seen := map[string]bool{}
 				for g := range in {
@@ -525,7 +522,7 @@ func TestUpdateStateByKeyInitialStateResumes(t *testing.T) {
 			})
 			dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 				m, err := rdd.CollectAsMap(ctx, r)
-				got[batchOf(bt)] = m
+				got[batchNo(bt)] = m
 				return err
 			})
 			return nil
