@@ -80,12 +80,34 @@ func (c *Context) CheckpointDir() string { return c.ckptDir }
 // stateful streams (UpdateStateByKey, MapWithState) are matched by name when a graph is
 // rebuilt from a checkpoint. Default: the operator's name and its rank among the
 // streams of that operator, in creation order ("dstream.UpdateStateByKey#1"), which
-// stays the same when stateless operators are added or changed.
+// stays the same when stateless operators are added or changed. On either stream
+// MapWithState returns, it names their state. Naming another stream, which a
+// checkpoint does not hold, is an error reported by Run.
 func Named[T any](s *DStream[T], name string) *DStream[T] {
-	if s != nil {
+	if s == nil || s.ctx == nil {
+		return s
+	}
+	switch st := stateOf(&s.streamInfo); {
+	case st != nil:
+		st.ckptName = name
+	case s.ctx.isInput(&s.streamInfo):
 		s.ckptName = name
+	default:
+		s.ctx.invalidf("dstream.Named", "%v is neither a source nor a stream with state: a checkpoint holds nothing of it to name %q", s, name)
 	}
 	return s
+}
+
+// isInput reports whether s is one of the Context's input streams.
+func (c *Context) isInput(s *streamInfo) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, in := range c.inputs {
+		if in.info() == s {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckpointedSource is implemented by a Source whose batches can be checkpointed: it

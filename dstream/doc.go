@@ -58,8 +58,11 @@
 //
 // With CheckpointDir, the Context saves after every batch where its sources are and the
 // data they need to produce again the batches a restart may need (sources implement
-// CheckpointedSource: the queue, the Kafka direct stream), and every CheckpointInterval
-// the state of UpdateStateByKey and MapWithState, by name (Named). Checkpoints hold
+// CheckpointedSource: the queue, the Kafka streams), and, at the state checkpoint
+// interval, the state of UpdateStateByKey and MapWithState, by name (Named). The
+// interval is a stream's CheckpointEvery, else the Context's CheckpointInterval, else
+// Spark's defaults: 10 slides for MapWithState, the larger of its slide and 10s for
+// UpdateStateByKey; all states are saved together, at the shortest. Checkpoints hold
 // data, never code: GetOrCreate runs the user's code to build the graph, checks its
 // sources and stateful streams against the checkpoint by name and type, and resumes:
 //

@@ -369,3 +369,63 @@ func TestResumedBatchTimesAreInTheClocksLocation(t *testing.T) {
 		t.Errorf("batch time locations %v; want both %v", locs, zone)
 	}
 }
+
+func TestNamedOnMapWithStateNamesItsState(t *testing.T) {
+	dir := t.TempDir()
+	var out seen
+	build := func(push [][]string, name string) func(c *dstream.Context) error {
+		return func(c *dstream.Context) error {
+			in, _ := dstream.QueueStream(c, true, push...)
+			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+			mapped, _ := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
+				Func: func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
+					n, _ := st.Get()
+					n += v.OrElse(0)
+					if err := st.Update(n); err != nil {
+						return ops.None[string]()
+					}
+					return ops.Some(k + "=" + strconv.Itoa(n))
+				}})
+			dstream.ForeachRDD(dstream.Named(mapped, name), func(ctx context.Context, r *rdd.RDD[string], bt time.Time) error {
+				got, err := rdd.Collect(ctx, r)
+				out.add(batchNo(bt), got)
+				return err
+			})
+			return nil
+		}
+	}
+	h := newHarness(t)
+	c, err := dstream.GetOrCreate(dir, build([][]string{{"a"}}, "counts"), dstream.BatchInterval(interval),
+		dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.runBatches(1)
+	// Renamed: the checkpoint's state is not this graph's.
+	_, err = dstream.GetOrCreate(dir, build(nil, "renamed"), dstream.BatchInterval(interval), dstream.WithClock(h.clock))
+	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "stateful stream counts (") || !strings.Contains(err.Error(), "stateful stream renamed is not in the checkpoint") {
+		t.Fatalf("GetOrCreate with the state renamed: %v; want the difference listed", err)
+	}
+	h = newHarness(t)
+	c, err = dstream.GetOrCreate(dir, build([][]string{{"a"}}, "counts"), dstream.BatchInterval(interval),
+		dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.runBatches(2)
+	if diff := cmp.Diff(map[int][]string{1: {"a=1"}, 2: {"a=2"}}, out.get()); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}
+
+func TestNamedOnAStreamWithoutStateIsAnError(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(interval))
+	in, _ := dstream.QueueStream[int](c, true)
+	dstream.ForeachRDD(dstream.Named(dstream.Map(in, func(x int) int { return x }), "doubled"),
+		func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	if err := c.Run(context.Background()); !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), `dstream.Named: invalid argument: dstream.Map#2 is neither a source nor a stream with state`) {
+		t.Fatalf("Run: %v; want ErrInvalid from Named", err)
+	}
+}
