@@ -14,7 +14,9 @@
 //	counts := rdd.ReduceByKey(pairs, ops.Sum[int])
 //
 // An action ([Collect], [Count], [Reduce], [Foreach], [ForeachPartition],
-// [Take], …) takes a context.Context, runs a job and returns an error.
+// [Take], …) takes a context.Context, runs a job and returns an error. A
+// failed action returns its type's zero value with the error, never a partial
+// result (a count of the partitions that succeeded, say).
 //
 // # Narrow and wide operators
 //
