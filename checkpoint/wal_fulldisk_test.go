@@ -75,3 +75,20 @@ func TestWALRepairOfAGoodLogDoesNothing(t *testing.T) {
 		t.Errorf("Repair after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestLockFailsWhenItCannotWriteThePID: a lock whose holder cannot be named is an
+// error, and leaves the directory unlocked.
+func TestLockFailsWhenItCannotWriteThePID(t *testing.T) {
+	dir := t.TempDir()
+	lift := fulldisk.Limit(t, 1)
+	if l, err := checkpoint.Lock(dir); !errors.Is(err, syscall.EFBIG) {
+		l.Unlock()
+		t.Fatalf("Lock on a full disk: %v, want EFBIG", err)
+	}
+	lift()
+	l, err := checkpoint.Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+}
