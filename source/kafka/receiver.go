@@ -56,8 +56,8 @@ func MemoryBudget(bytes int64) Opt { return func(c *config) { c.recv.budget = by
 // receivers fetch records continuously from the partitions the consumer group assigns
 // to the stream and cut them into blocks every BlockInterval; each batch takes the
 // blocks received since the last one, one RDD partition per block. The group owns the
-// partition assignment and the offsets: a block's offsets are committed once the block
-// is stored.
+// partition assignment and the offsets: a block's offsets are committed once it is in
+// the write-ahead log or, without one, once a batch takes it.
 //
 // The stream is one member of its group, whatever the number of receivers (as a Spark
 // receiver is one consumer with several threads). With a checkpoint directory, the
@@ -66,8 +66,9 @@ func MemoryBudget(bytes int64) Opt { return func(c *config) { c.recv.budget = by
 // left, instead of waiting, as a new member would, for their session to time out.
 // Stop leaves the group.
 //
-// Without a write-ahead log, a block is stored in memory only: a crash loses the
-// blocks received (and committed) but not yet processed, as in Spark. With the Context
+// Without a write-ahead log, a block is stored in memory only: a crash loses the blocks
+// that batches took (and committed) but did not finish, as in Spark; the blocks no
+// batch took yet were not committed, and the group gives them again. With the Context
 // checkpointing (dstream.CheckpointDir), each block is appended to a write-ahead log
 // in the checkpoint directory, and fsynced, before its offsets are committed; a
 // restart replays the logged blocks not yet processed, and the log is truncated once
@@ -124,11 +125,12 @@ type blockRange struct{ From, Until uint64 }
 
 // block is a cut of received records.
 type block struct {
-	seq   uint64
-	recs  []wireRecord // StoreValues
-	data  []byte       // StoreSerialized: msgpack of recs
-	n     int
-	bytes int64
+	seq     uint64
+	recs    []wireRecord // StoreValues
+	data    []byte       // StoreSerialized: msgpack of recs
+	n       int
+	bytes   int64
+	offsets map[TopicPartition]int64 // the offset to commit after it, of each partition it has records of
 }
 
 // wireRecord is a received record before deserialization, as blocks keep and log it.
@@ -316,9 +318,10 @@ func (s *ReceiverStream[K, V]) cutBlocks(ctx context.Context) {
 }
 
 // cut makes a block of the records received so far: logs it (with a write-ahead log),
-// stores it for the next batch, and has its offsets committed. A block that cannot be
-// made or logged is kept as current records and tried again at the next cut; the
-// failure is an outage of the stream (see failing).
+// stores it for the next batch, and has its offsets committed (with a write-ahead log;
+// without one, the batch that takes it does). A block that cannot be
+// logged is kept as current records and tried again at the next cut; the failure is
+// an outage of the stream (see failing).
 func (s *ReceiverStream[K, V]) cut() {
 	s.cutMu.Lock()
 	defer s.cutMu.Unlock()
@@ -338,12 +341,16 @@ func (s *ReceiverStream[K, V]) cut() {
 		s.current = append(recs, s.current...)
 		s.mu.Unlock()
 	}
-	b := &block{recs: recs, n: len(recs), bytes: size}
+	b := &block{recs: recs, n: len(recs), bytes: size, offsets: map[TopicPartition]int64{}}
+	for _, r := range recs {
+		tp := TopicPartition{r.Topic, r.Partition}
+		b.offsets[tp] = max(b.offsets[tp], r.Offset+1)
+	}
 	if s.cfg.recv.storage == StoreSerialized {
 		data, err := checkpoint.Encode(recs)
-		if err != nil {
+		if err != nil { // records of bytes and strings always encode: a bug
 			putBack()
-			s.failing("encode a block", fmt.Errorf("encoding a block of %d records: %w", len(recs), err), true)
+			s.fail(fmt.Errorf("kafka.ReceiverStream: encoding a block of %d records: %w", len(recs), err))
 			return
 		}
 		b.data, b.recs, b.bytes = data, nil, int64(len(data))
@@ -371,12 +378,18 @@ func (s *ReceiverStream[K, V]) cut() {
 	s.nextSeq = b.seq + 1
 	s.bytes += b.bytes - size
 	s.stored = append(s.stored, b)
-	for _, r := range recs {
-		tp := TopicPartition{r.Topic, r.Partition}
-		s.pending[tp] = max(s.pending[tp], r.Offset+1)
+	if s.wal != nil { // logged: it may be committed
+		s.toCommitLocked(b)
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
+}
+
+// toCommitLocked has b's offsets committed. s.mu is held.
+func (s *ReceiverStream[K, V]) toCommitLocked(b *block) {
+	for tp, off := range b.offsets {
+		s.pending[tp] = max(s.pending[tp], off)
+	}
 	select {
 	case s.commits <- struct{}{}:
 	default: // a commit is already due
@@ -409,6 +422,9 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 		blocks, s.stored = s.stored, nil
 		for _, b := range blocks {
 			s.bytes -= b.bytes
+			if s.wal == nil { // in memory only: committed once a batch takes it
+				s.toCommitLocked(b)
+			}
 		}
 		s.space.Broadcast()
 		if s.sctx.CheckpointDir() != "" && len(blocks) > 0 {
@@ -465,18 +481,10 @@ func (d receiverSource[K, V]) Stop() error {
 	s.mu.Lock()
 	unlogged := len(s.current)
 	walOutage := s.outages[s.walWhat()]
-	unprocessed := 0
-	for _, b := range s.stored {
-		unprocessed += b.n
-	}
 	s.mu.Unlock()
 	if s.wal != nil && unlogged > 0 && walOutage != nil {
 		errs = append(errs, fmt.Errorf("kafka.ReceiverStream: %d received records could not be logged in the write-ahead log %s (they were not committed: the group gives them again): %w",
 			unlogged, s.walDir(), walOutage.err))
-	}
-	if s.wal == nil && unprocessed > 0 {
-		s.cfg.logger.Warn("kafka: receiver stream stopped with blocks received and committed but not processed: without a write-ahead log (a checkpoint directory) they are lost",
-			"group", s.cfg.groupID, "records", unprocessed)
 	}
 	if s.wal != nil {
 		errs = append(errs, s.wal.Close())

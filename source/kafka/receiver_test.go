@@ -25,8 +25,9 @@ type receiverRun struct {
 	s           *kafka.ReceiverStream[string, string]
 	mu          sync.Mutex
 	read        map[string]int
-	blocks      []int   // partitions per non-empty batch
-	unavailable []error // the receiver's InputInfo.Unavailable of each batch that had one
+	blocks      []int         // partitions per non-empty batch
+	unavailable []error       // the receiver's InputInfo.Unavailable of each batch that had one
+	hold        chan struct{} // if not nil, the next batch's output closes it and waits for Run's end
 }
 
 // newReceiverRun builds the Context on clock, checkpointing into dir with
@@ -41,6 +42,15 @@ func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock 
 				kafka.SessionTimeout(6 * time.Second), kafka.BlockInterval(200 * time.Millisecond)}, opts...)...)
 		r.s = s
 		dstream.ForeachRDD(s.Stream(), func(ctx context.Context, rd *rdd.RDD[kafka.Record[string, string]], _ time.Time) error {
+			r.mu.Lock()
+			hold := r.hold
+			r.hold = nil
+			r.mu.Unlock()
+			if hold != nil { // a crash in the middle of this batch
+				close(hold)
+				<-ctx.Done()
+				return ctx.Err()
+			}
 			parts, err := rdd.CollectPartitions(ctx, rd)
 			if err != nil {
 				return err
@@ -181,16 +191,21 @@ func TestReceiverStreamBlocksAndBatches(t *testing.T) {
 }
 
 // TestReceiverWriteAheadLogLosesNothing crashes a receiver stream (Run cancelled)
-// while blocks are received, stored and committed but not yet processed, and starts
-// it again: with the write-ahead log (the Context checkpoints) the logged blocks are
-// replayed and every record is read; without it, those records are lost, the data
-// loss window the seeds describe.
+// with 50 records received and cut into a block, either stored for the next batch or
+// taken by a batch whose output has not finished, and starts it again. With the
+// write-ahead log (the Context checkpoints) the block was logged and committed, and
+// the restart replays it: nothing is lost. Without it, a block is committed once a
+// batch takes it: stored only, it was not committed and the group gives its records
+// again; taken by the unfinished batch, it is lost, the data loss window the seeds
+// describe.
 func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
-	for _, wal := range []bool{true, false} {
-		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
+	for _, tc := range []struct {
+		wal, midBatch, lose bool
+	}{{true, false, false}, {true, true, false}, {false, false, false}, {false, true, true}} {
+		t.Run(fmt.Sprintf("wal=%v,midBatch=%v", tc.wal, tc.midBatch), func(t *testing.T) {
 			b := startBroker(t, kafkatest.Topic("events", 4))
 			dir := ""
-			if wal {
+			if tc.wal {
 				dir = t.TempDir()
 			}
 			clock := dstream.NewManualClock(epoch)
@@ -199,40 +214,47 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() { r.done <- r.c.Run(ctx) }()
 			r.until(func() bool { return r.count() >= 100 })
-			// 50 more: received and cut into a block (committed), but no batch takes
-			// it: the clock moves one block interval, short of the next batch.
+
 			produce(t, b, "events", 4, 100, 50, "v")
-			committed := func() int {
-				offsets, err := b.Committed(context.Background(), "g", "events")
-				if err != nil {
-					t.Fatal(err)
-				}
-				n := 0
-				for _, o := range offsets {
-					n += int(o)
-				}
-				return n
-			}
-			// Received, then cut into a block, logged and committed at the next
-			// block interval.
 			wait, stopWaiting := context.WithTimeout(context.Background(), 30*time.Second)
 			defer stopWaiting()
 			if err := kafka.AwaitReceiver(wait, r.s, func(st kafka.ReceiverState) bool { return st.Received >= 50 }); err != nil {
 				t.Fatal(err)
 			}
-			clock.Advance(200 * time.Millisecond)
+			if tc.midBatch {
+				// The next batch takes the 50 records; its output waits for the crash.
+				entered := make(chan struct{})
+				r.mu.Lock()
+				r.hold = entered
+				r.mu.Unlock()
+				clock.Set(clock.Now().Truncate(interval).Add(interval))
+				select {
+				case <-entered:
+				case <-wait.Done():
+					t.Fatal("the batch did not start within 30s")
+				}
+			} else {
+				clock.Advance(200 * time.Millisecond) // a block interval: a cut, short of the next batch
+			}
 			err := kafka.AwaitReceiver(wait, r.s, func(st kafka.ReceiverState) bool {
-				return st.Received == 0 && st.Stored >= 50 && st.Uncommitted == 0
+				return st.Received == 0 && (st.Stored >= 50) != tc.midBatch && st.Uncommitted == 0
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := committed(); n != 150 {
-				t.Fatalf("%d offsets committed, want 150", n)
+			offsets, err := b.Committed(context.Background(), "g", "events")
+			if err != nil {
+				t.Fatal(err)
 			}
-			pending := 150 - r.count()
-			if pending == 0 {
-				t.Fatal("no block was left unprocessed before the crash")
+			committed := 0
+			for _, o := range offsets {
+				committed += int(o)
+			}
+			if want := map[bool]int{false: 100, true: 150}[tc.wal || tc.midBatch]; committed != want {
+				t.Fatalf("%d offsets committed before the crash, want %d", committed, want)
+			}
+			if n := r.count(); n != 100 {
+				t.Fatalf("%d records processed before the crash, want 100", n)
 			}
 			cancel() // the crash
 			<-r.done
@@ -240,12 +262,12 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 
 			r = newReceiverRun(t, b, "g", dir, clock)
 			r.start()
-			if wal {
-				r.until(func() bool { return r.count() >= 50 })
-			} else {
+			if tc.lose {
 				for range 3 {
 					r.advance()
 				}
+			} else {
+				r.until(func() bool { return r.count() >= 50 })
 			}
 			if err := r.stop(); err != nil {
 				t.Fatal(err)
@@ -258,12 +280,10 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 				}
 			}
 			switch {
-			case wal && lost > 0:
-				t.Errorf("with the write-ahead log, %d records were lost", lost)
-			case wal && r.count() == 0:
-				t.Error("with the write-ahead log, the restart replayed nothing")
-			case !wal && lost == 0:
-				t.Errorf("without the write-ahead log, nothing was lost of the %d records stored but not processed", pending)
+			case tc.lose && lost == 0:
+				t.Error("nothing was lost of the block taken by the unfinished batch")
+			case !tc.lose && lost > 0:
+				t.Errorf("%d records were lost", lost)
 			}
 		})
 	}
