@@ -452,12 +452,12 @@ func TestReceiverReportsThenFailsAnOutage(t *testing.T) {
 		kafka.WithLogger(slog.New(logs)))
 	r.start()
 	err = r.untilRunFails()
-	for _, want := range []string{"could not fetch [events/", "UnavailableTimeout", b.Addrs()[0], `group "g"`} {
+	for _, want := range []string{"could not fetch events/", "UnavailableTimeout", b.Addrs()[0], `group "g"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Run's error %q does not name %q", err, want)
 		}
 	}
-	if !r.wasUnavailable("cannot fetch [events/") {
+	if !r.wasUnavailable("cannot fetch events/") {
 		t.Errorf("no batch said the receivers could not fetch; unavailable: %v", r.unavailable)
 	}
 	// Two receivers ("events": 2), one partition each.

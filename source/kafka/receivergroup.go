@@ -222,7 +222,7 @@ func (s *ReceiverStream[K, V]) runGeneration(ctx, gctx context.Context, gen *gen
 				mine = append(mine, parts[j])
 			}
 			if len(mine) > 0 {
-				wg.Go(func() { s.receive(gctx, fmt.Sprintf("fetch %v", mine), gen, mine) })
+				wg.Go(func() { s.receive(gctx, gen, mine) })
 			}
 		}
 	}
@@ -241,14 +241,20 @@ func (s *ReceiverStream[K, V]) runGeneration(ctx, gctx context.Context, gen *gen
 }
 
 // setGeneration makes gen the generation the receivers read in (nil between
-// generations). The offsets to commit and the positions of partitions gen does not
-// assign to the stream are dropped: their next owner starts at the committed offset.
+// generations). The offsets to commit, the positions and the outages of partitions
+// gen does not assign to the stream are dropped: their next owner starts at the
+// committed offset.
 func (s *ReceiverStream[K, V]) setGeneration(gen *generation) {
 	s.mu.Lock()
 	s.gen = gen
 	if gen != nil {
 		maps.DeleteFunc(s.pending, func(tp TopicPartition, _ int64) bool { return !gen.owns(tp) })
 		maps.DeleteFunc(s.pos, func(tp TopicPartition, _ int64) bool { return !gen.owns(tp) })
+		owned := map[string]bool{}
+		for _, tp := range gen.assigned {
+			owned[fetchWhat(tp)] = true
+		}
+		maps.DeleteFunc(s.outages, func(what string, _ *outage) bool { return strings.HasPrefix(what, "fetch ") && !owned[what] })
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -261,9 +267,12 @@ func (s *ReceiverStream[K, V]) setGeneration(gen *generation) {
 		"member", gen.memberID, "partitions", fmt.Sprint(gen.assigned))
 }
 
+// fetchWhat is the outage of a partition that cannot be fetched.
+func fetchWhat(tp TopicPartition) string { return "fetch " + tp.String() }
+
 // receive fetches parts, assigned to the stream in gen (ctx is for gen), into the
-// current records until ctx ends. what names it in outages.
-func (s *ReceiverStream[K, V]) receive(ctx context.Context, what string, gen *generation, parts []TopicPartition) {
+// current records until ctx ends.
+func (s *ReceiverStream[K, V]) receive(ctx context.Context, gen *generation, parts []TopicPartition) {
 	pos := map[TopicPartition]int64{}
 	var reset []TopicPartition
 	s.mu.Lock()
@@ -278,8 +287,12 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, what string, gen *ge
 	}
 	s.mu.Unlock()
 	backoff := 100 * time.Millisecond
-	retry := func(err error) bool {
-		s.failing(what, err, true)
+	// retry records that tps cannot be fetched (warning for the first only: one
+	// warning for one failure) and waits to try again, false if ctx ends.
+	retry := func(err error, tps ...TopicPartition) bool {
+		for i, tp := range tps {
+			s.failing(fetchWhat(tp), err, i == 0)
+		}
 		ok := sleep(ctx, backoff)
 		backoff = min(2*backoff, 5*time.Second)
 		return ok
@@ -294,7 +307,7 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, what string, gen *ge
 			return
 		}
 		if err != nil {
-			if !retry(err) {
+			if !retry(err, reset...) {
 				return
 			}
 			continue
@@ -316,7 +329,7 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, what string, gen *ge
 			return
 		}
 		if err != nil {
-			if !retry(err) {
+			if !retry(err, parts...) {
 				return
 			}
 			continue
@@ -347,7 +360,7 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, what string, gen *ge
 			}
 			if err != nil {
 				failed = true
-				if !retry(err) {
+				if !retry(err, tp) {
 					return
 				}
 				break
@@ -359,7 +372,9 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, what string, gen *ge
 		if failed {
 			continue
 		}
-		s.recovered(what)
+		for _, tp := range parts {
+			s.recovered(fetchWhat(tp))
+		}
 		backoff = 100 * time.Millisecond
 		if !read && !sleep(ctx, 100*time.Millisecond) { // nothing new: poll again soon
 			return
