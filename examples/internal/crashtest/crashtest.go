@@ -36,6 +36,7 @@ func Build(t *testing.T, dir string) string {
 	if out, err := exec.Command(gobin, append(args, dir)...).CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", dir, err, out)
 	}
+	t.Logf("built %s (race detector: %v)", dir, race)
 	return bin
 }
 
