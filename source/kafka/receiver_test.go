@@ -496,3 +496,17 @@ func (w *warnings) count(part string) int {
 	}
 	return n
 }
+
+// TestReceiverOffsetResetNoneFailsRun: with OffsetReset(None), a partition the group
+// has no committed offset for fails Run with an error naming it, rather than starting
+// somewhere silently.
+func TestReceiverOffsetResetNoneFailsRun(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 10, "v")
+	r := newReceiverRun(t, b, "g", "", dstream.NewManualClock(epoch), kafka.OffsetReset(kafka.None))
+	r.start()
+	err := r.untilRunFails()
+	if !strings.Contains(err.Error(), "no committed offset for [events/") || !strings.Contains(err.Error(), "OffsetReset(None)") {
+		t.Errorf("Run's error %q does not name the partitions and the policy", err)
+	}
+}

@@ -105,21 +105,7 @@ func (s *ReceiverStream[K, V]) runGroup(ctx context.Context) {
 		clientID = s.member
 		s.evictPrevious(ctx)
 	}
-	start := kafkago.LastOffset
-	if cfg.reset == Earliest {
-		start = kafkago.FirstOffset
-	}
-	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID: cfg.groupID, Brokers: cfg.brokers, Topics: s.topicList(),
-		Dialer:                &kafkago.Dialer{ClientID: clientID, Timeout: cfg.pollTimeout, DualStack: true, TLS: cfg.tls, SASLMechanism: cfg.sasl},
-		WatchPartitionChanges: true, PartitionWatchInterval: cfg.metadataRefresh,
-		SessionTimeout: cfg.sessionTimeout, HeartbeatInterval: max(cfg.sessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
-		StartOffset: start, Timeout: cfg.pollTimeout,
-		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
-			cfg.logger.Debug("kafka-go consumer group: "+fmt.Sprintf(format, args...), "group", cfg.groupID)
-		}),
-	})
+	cg, err := newConsumerGroup(cfg, clientID, s.topicList())
 	if err != nil {
 		s.fail(fmt.Errorf("kafka.ReceiverStream: consumer group %q: %w", cfg.groupID, err))
 		return
@@ -153,6 +139,26 @@ func (s *ReceiverStream[K, V]) runGroup(ctx context.Context) {
 		// The next join waits for the function to return.
 		gen.Start(func(gctx context.Context) { s.runGeneration(ctx, gctx, g) })
 	}
+}
+
+// newConsumerGroup returns a kafka-go ConsumerGroup for topics, configured by cfg,
+// whose member has the client id clientID. (The member of Subscribe builds the same.)
+func newConsumerGroup(cfg *config, clientID string, topics []string) (*kafkago.ConsumerGroup, error) {
+	start := kafkago.LastOffset
+	if cfg.reset == Earliest {
+		start = kafkago.FirstOffset
+	}
+	return kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID: cfg.groupID, Brokers: cfg.brokers, Topics: topics,
+		Dialer:                &kafkago.Dialer{ClientID: clientID, Timeout: cfg.pollTimeout, DualStack: true, TLS: cfg.tls, SASLMechanism: cfg.sasl},
+		WatchPartitionChanges: true, PartitionWatchInterval: cfg.metadataRefresh,
+		SessionTimeout: cfg.sessionTimeout, HeartbeatInterval: max(cfg.sessionTimeout/10, 100*time.Millisecond),
+		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
+		StartOffset: start, Timeout: cfg.pollTimeout,
+		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
+			cfg.logger.Debug("kafka-go consumer group: "+fmt.Sprintf(format, args...), "group", cfg.groupID)
+		}),
+	})
 }
 
 // evictPrevious removes from the group the members that a previous run of the stream
@@ -297,31 +303,9 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, gen *generation, par
 		backoff = min(2*backoff, 5*time.Second)
 		return ok
 	}
-	for len(reset) > 0 {
-		if s.cfg.reset == None {
-			s.fail(fmt.Errorf("kafka.ReceiverStream: no committed offset for %v in group %q, and OffsetReset(None)", reset, s.cfg.groupID))
-			return
-		}
-		b, err := s.cl.offsets(ctx, nil, reset)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if !retry(err, reset...) {
-				return
-			}
-			continue
-		}
-		s.mu.Lock()
-		for _, tp := range reset {
-			off := b[tp].end
-			if s.cfg.reset == Earliest {
-				off = b[tp].first
-			}
-			pos[tp], s.pos[tp] = off, off
-		}
-		s.mu.Unlock()
-		reset = nil
+	if len(reset) > 0 && s.cfg.reset == None {
+		s.fail(fmt.Errorf("kafka.ReceiverStream: no committed offset for %v in group %q, and OffsetReset(None)", reset, s.cfg.groupID))
+		return
 	}
 	for ctx.Err() == nil {
 		ends, err := s.cl.offsets(ctx, nil, parts)
@@ -336,7 +320,16 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, gen *generation, par
 		}
 		read, failed := false, false
 		for _, tp := range parts {
-			off, b := pos[tp], ends[tp]
+			b := ends[tp]
+			off, ok := pos[tp]
+			if !ok { // nothing committed: where the reset policy says
+				off = b.end
+				if s.cfg.reset == Earliest {
+					off = b.first
+				}
+				pos[tp] = off
+				s.setPos(tp, off)
+			}
 			if off > b.end { // the partition ends before what was received: recreated, or truncated
 				if off, err = s.resetOffset(tp, b); err != nil {
 					s.fail(err)
