@@ -405,7 +405,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 	unavailable, err := s.availabilityLocked()
 	if err != nil {
 		s.mu.Unlock()
-		return nil, dstream.InputInfo{}, fmt.Errorf("kafka.ReceiverStream: batch %v: %w", t, err)
+		return nil, dstream.InputInfo{}, err
 	}
 	var blocks []*block
 	if r, ok := s.log.Again(t); ok {
@@ -602,8 +602,8 @@ func (s *ReceiverStream[K, V]) fail(err error) {
 }
 
 // availabilityLocked returns why the stream cannot receive now (nil if nothing keeps
-// it from it), and the error the batch must fail with: the stream failed, or an outage
-// has lasted UnavailableTimeout. s.mu is held.
+// it from it), and the error the batch must fail with (the Context names the batch):
+// the stream failed, or an outage has lasted UnavailableTimeout. s.mu is held.
 func (s *ReceiverStream[K, V]) availabilityLocked() (unavailable, err error) {
 	if s.failed != nil {
 		return nil, s.failed
@@ -612,7 +612,7 @@ func (s *ReceiverStream[K, V]) availabilityLocked() (unavailable, err error) {
 	for _, what := range slices.Sorted(maps.Keys(s.outages)) {
 		o := s.outages[what]
 		if d := time.Since(o.since); s.cfg.unavailable > 0 && d >= s.cfg.unavailable {
-			return nil, fmt.Errorf("could not %s for %v (UnavailableTimeout %v; brokers %v, group %q, topics %v): %w",
+			return nil, fmt.Errorf("kafka.ReceiverStream: could not %s for %v (UnavailableTimeout %v; brokers %v, group %q, topics %v): %w",
 				what, d.Round(time.Millisecond), s.cfg.unavailable, s.cfg.brokers, s.cfg.groupID, s.topicList(), o.err)
 		}
 		errs = append(errs, fmt.Errorf("cannot %s since %v: %w", what, o.since.Format(time.RFC3339Nano), o.err))

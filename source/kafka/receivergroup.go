@@ -331,7 +331,7 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, gen *generation, par
 				s.setPos(tp, off)
 			}
 			if off > b.end { // the partition ends before what was received: recreated, or truncated
-				if off, err = s.resetOffset(tp, b); err != nil {
+				if off, err = s.resetOffset(tp, off, b); err != nil {
 					s.fail(err)
 					return
 				}
@@ -375,12 +375,9 @@ func (s *ReceiverStream[K, V]) receive(ctx context.Context, gen *generation, par
 	}
 }
 
-// resetOffset returns where to go on in tp, whose log (b) ends before the offset to
-// receive next, by the reset policy, with a warning.
-func (s *ReceiverStream[K, V]) resetOffset(tp TopicPartition, b bounds) (int64, error) {
-	s.mu.Lock()
-	off := s.pos[tp]
-	s.mu.Unlock()
+// resetOffset returns where to go on in tp, whose log (b) ends before off, the offset
+// to receive next, by the reset policy, with a warning.
+func (s *ReceiverStream[K, V]) resetOffset(tp TopicPartition, off int64, b bounds) (int64, error) {
 	if s.cfg.reset == None {
 		return 0, fmt.Errorf("kafka.ReceiverStream: %v ends at offset %d, before %d, the next to receive (the topic was recreated or its log truncated), and OffsetReset(None)", tp, b.end, off)
 	}
