@@ -232,7 +232,8 @@ func readLowMark(dir string) (uint64, error) {
 // shorter than 4 GiB.
 //
 // When a write or fsync fails, the state of the file is unknown: Append returns the
-// error and refuses every later append; open the log again to go on.
+// error and refuses every later append until Repair succeeds (or the log is opened
+// again).
 func (w *WAL) Append(record []byte) (seq uint64, err error) {
 	if uint64(len(record)) > math.MaxUint32 {
 		return 0, fmt.Errorf("wal: record of %d bytes is too large (at most %d)", len(record), uint64(math.MaxUint32))
@@ -264,13 +265,46 @@ func (w *WAL) Append(record []byte) (seq uint64, err error) {
 	}
 	if err != nil {
 		w.f.Truncate(w.size) // best effort: the log is refused below anyway
-		w.broken = fmt.Errorf("wal: append to %s failed, the log takes no more appends until it is opened again: %w",
+		w.broken = fmt.Errorf("wal: append to %s failed, the log takes no more appends until it is repaired: %w",
 			w.f.Name(), err)
 		return 0, w.broken
 	}
 	w.size += int64(len(buf))
 	w.next++
 	return seq, nil
+}
+
+// Repair makes a log that refuses appends after a failed write or fsync (see Append)
+// take them again, once the cause is gone (a full disk with space freed): it opens the
+// active segment again and cuts it back to the end of its last acknowledged record,
+// fsynced, without giving up the directory's lock. If that fails too, the log goes on
+// refusing appends and Repair returns the error. On a log that takes appends, Repair
+// does nothing.
+func (w *WAL) Repair() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if w.broken == nil {
+		return nil
+	}
+	path := filepath.Join(w.dir, segName(w.segs[len(w.segs)-1]))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("wal: repairing %s: %w", path, err)
+	}
+	if err = f.Truncate(w.size); err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("wal: repairing %s: cutting it back to %d bytes: %w", path, w.size, err)
+	}
+	w.f.Close() // its state is unknown; what it holds up to w.size was fsynced
+	w.f, w.broken = f, nil
+	w.logger.Info("wal: repaired after a failed append: appending again", "segment", path, "bytes", w.size)
+	return nil
 }
 
 // Replay calls fn for every record in the log, in order of sequence number, skipping

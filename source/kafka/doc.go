@@ -83,9 +83,14 @@
 //
 // # Receiver stream
 //
-// The receiver-based stream (Spark's older approach) runs consumer-group readers that
-// push blocks of records. With the write-ahead log (package checkpoint) enabled, a block
-// is durable in the log before its offsets are committed, so a crash loses nothing.
+// The receiver-based stream (Spark's older approach) is one member of a consumer group
+// whose receivers fetch the partitions assigned to it and push blocks of records. With
+// the write-ahead log (package checkpoint) enabled, a block is durable in the log before
+// its offsets are committed, so a crash loses nothing; started again after a crash, the
+// stream removes from the group the member its crash left, so the group does not wait
+// for its session to time out. A log that cannot be written (a full disk), like brokers
+// that cannot be reached, is retried and reported to listeners until
+// UnavailableTimeout, then fails the stream.
 //
 // Package kafkatest starts an in-process Kafka-protocol broker on loopback, with fault
 // injection, for tests and examples; examples/broker serves it to external clients

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/dstream"
@@ -54,17 +53,35 @@ func BlockStorage(s Storage) Opt { return func(c *config) { c.recv.storage = s }
 func MemoryBudget(bytes int64) Opt { return func(c *config) { c.recv.budget = bytes } }
 
 // ReceiverStream is Spark's receiver-based Kafka stream (KafkaUtils.createStream):
-// receivers, members of a consumer group, fetch records continuously and cut them into
-// blocks every BlockInterval; each batch takes the blocks received since the last one,
-// one RDD partition per block. The group owns the partition assignment and the
-// offsets: a block's offsets are committed once the block is stored.
+// receivers fetch records continuously from the partitions the consumer group assigns
+// to the stream and cut them into blocks every BlockInterval; each batch takes the
+// blocks received since the last one, one RDD partition per block. The group owns the
+// partition assignment and the offsets: a block's offsets are committed once it is in
+// the write-ahead log or, without one, once a batch takes it.
 //
-// Without a write-ahead log, a block is stored in memory only: a crash loses the
-// blocks received (and committed) but not yet processed, as in Spark. With the Context
+// The stream is one member of its group, whatever the number of receivers (as a Spark
+// receiver is one consumer with several threads). With a checkpoint directory, the
+// member's client id is kept in it (the ClientID and a random suffix): started again
+// after a crash, the stream first removes from the group the members its previous run
+// left, instead of waiting, as a new member would, for their session to time out.
+// Stop leaves the group.
+//
+// Without a write-ahead log, a block is stored in memory only: a crash loses the blocks
+// that batches took (and committed) but did not finish, as in Spark; the blocks no
+// batch took yet were not committed, and the group gives them again. With the Context
 // checkpointing (dstream.CheckpointDir), each block is appended to a write-ahead log
 // in the checkpoint directory, and fsynced, before its offsets are committed; a
 // restart replays the logged blocks not yet processed, and the log is truncated once
-// the batches that read them are complete and checkpointed: a crash loses nothing.
+// the batches that read them are complete and their checkpoint is durable: a crash
+// loses nothing.
+//
+// Commits are asynchronous and a failed one is retried with the next block; until a
+// commit succeeds, a restart or a rebalance gives the records again (at least once),
+// so a failed commit is only logged. What keeps the stream from receiving — brokers
+// unreachable, a group rebalancing, a write-ahead log that cannot be written (a full
+// disk) — is retried: meanwhile each batch says so in its
+// dstream.InputInfo.Unavailable, and once it has lasted UnavailableTimeout the next
+// batch fails with an error naming it.
 type ReceiverStream[K, V any] struct {
 	cfg    config
 	topics map[string]int
@@ -73,13 +90,20 @@ type ReceiverStream[K, V any] struct {
 	sctx   *dstream.Context
 	stream *dstream.DStream[Record[K, V]]
 
-	cutMu sync.Mutex // one cut at a time
+	cl     *Client // metadata, offsets, fetches and commits
+	member string  // the client id of the stream's group member, with a checkpoint directory
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	cutMu        sync.Mutex // one cut at a time
+	commitMu     sync.Mutex // one commit at a time, and commitWarned
+	commitWarned time.Time  // when a failed commit was last logged
+	commits      chan struct{}
 
 	mu      sync.Mutex
-	space   *sync.Cond // signalled when stored blocks are taken
-	readers []*kafkago.Reader
-	current []kafkago.Message
-	from    []int // current[i] came from readers[from[i]]
+	space   *sync.Cond    // signalled when stored blocks are taken, or a generation ends
+	changed chan struct{} // closed and replaced at every change of what the stream holds
+	current []wireRecord  // received, not yet in a block
 	stored  []*block
 	bytes   int64 // of the stored blocks and the current records
 	nextSeq uint64
@@ -88,9 +112,12 @@ type ReceiverStream[K, V any] struct {
 	logged  map[uint64]*block // blocks replayed from the log, by sequence number
 	// With checkpoints: the blocks of every batch, while checkpoints need them, and
 	// of the batches to produce again after a restart.
-	log    dstream.BatchLog[blockRange]
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	log     dstream.BatchLog[blockRange]
+	gen     *generation              // the group generation the receivers read in; nil between generations
+	pos     map[TopicPartition]int64 // next offset to receive of the partitions assigned in gen
+	pending map[TopicPartition]int64 // offset to commit of the partitions with stored blocks not yet committed
+	outages map[string]*outage       // what keeps the stream from receiving, by what it cannot do
+	failed  error                    // the stream cannot go on: the next batch fails with it
 }
 
 // blockRange is the blocks [From, Until) of a batch, by sequence number.
@@ -98,11 +125,12 @@ type blockRange struct{ From, Until uint64 }
 
 // block is a cut of received records.
 type block struct {
-	seq   uint64
-	recs  []wireRecord // StoreValues
-	data  []byte       // StoreSerialized: msgpack of recs
-	n     int
-	bytes int64
+	seq     uint64
+	recs    []wireRecord // StoreValues
+	data    []byte       // StoreSerialized: msgpack of recs
+	n       int
+	bytes   int64
+	offsets map[TopicPartition]int64 // the offset to commit after it, of each partition it has records of
 }
 
 // wireRecord is a received record before deserialization, as blocks keep and log it.
@@ -116,18 +144,22 @@ type wireRecord struct {
 	Headers   []Header
 }
 
+// size is what a record counts for in the memory budget before it is in a block.
+func (r *wireRecord) size() int64 { return int64(len(r.Key) + len(r.Value) + 64) }
+
 // NewReceiverStream returns a receiver stream on c (Spark's createStream): topics maps
-// each topic to the number of receivers (consumer goroutines, each a member of the
-// group) reading it. As in the seeds, more receivers for a topic only means more
-// goroutines receiving in this stream, not more parallelism in processing: for that,
-// union several receiver streams (dstream.Union). Brokers replace Spark's ZooKeeper
-// quorum (kafka-go's group protocol needs no ZooKeeper); GroupID is required. Keys and
-// values are deserialized when a batch reads its blocks. It starts nothing: Run
-// starts the receivers.
+// each topic to its number of receivers, the goroutines that fetch the topic's
+// partitions assigned to the stream (dealt to them in turn). As in the seeds, more
+// receivers for a topic only means more goroutines receiving in this stream, not more
+// parallelism in processing: for that, union several receiver streams
+// (dstream.Union). Brokers replace Spark's ZooKeeper quorum (the group protocol needs
+// no ZooKeeper); GroupID is required. Keys and values are deserialized when a batch
+// reads its blocks. It starts nothing: Run starts the receivers.
 func NewReceiverStream[K, V any](c *dstream.Context, topics map[string]int, keys Deserializer[K], values Deserializer[V], opts ...Opt) *ReceiverStream[K, V] {
 	cfg := newConfig(opts)
 	s := &ReceiverStream[K, V]{cfg: cfg, topics: maps.Clone(topics), keys: keys, values: values, sctx: c,
-		logged: map[uint64]*block{}, nextSeq: 1}
+		logged: map[uint64]*block{}, nextSeq: 1, changed: make(chan struct{}), commits: make(chan struct{}, 1),
+		pos: map[TopicPartition]int64{}, pending: map[TopicPartition]int64{}, outages: map[string]*outage{}}
 	s.space = sync.NewCond(&s.mu)
 	s.stream = dstream.FromSource(c, "kafka.ReceiverStream", dstream.Source[Record[K, V]](receiverSource[K, V]{s}))
 	return s
@@ -143,11 +175,18 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // walDir is where the stream's write-ahead log lives in the checkpoint directory.
 func (s *ReceiverStream[K, V]) walDir() string {
-	topics := slices.Sorted(maps.Keys(s.topics))
-	return s.sctx.CheckpointDir() + "/receivers/" + unsafeName.ReplaceAllString(s.cfg.groupID+"-"+strings.Join(topics, "-"), "_")
+	return s.sctx.CheckpointDir() + "/receivers/" + unsafeName.ReplaceAllString(s.cfg.groupID+"-"+strings.Join(s.topicList(), "-"), "_")
 }
 
-func (d receiverSource[K, V]) Start(ctx context.Context) error {
+// walWhat is the outage of a write-ahead log that cannot be written.
+func (s *ReceiverStream[K, V]) walWhat() string {
+	return "log received records in the write-ahead log " + s.walDir()
+}
+
+// topicList returns the stream's topics, sorted.
+func (s *ReceiverStream[K, V]) topicList() []string { return slices.Sorted(maps.Keys(s.topics)) }
+
+func (d receiverSource[K, V]) Start(ctx context.Context) (err error) {
 	s := d.s
 	switch {
 	case len(s.cfg.brokers) == 0:
@@ -159,26 +198,35 @@ func (d receiverSource[K, V]) Start(ctx context.Context) error {
 	case s.keys == nil || s.values == nil:
 		return errors.New("kafka.ReceiverStream: nil key or value deserializer")
 	}
+	for t, n := range s.topics {
+		if n < 1 {
+			return fmt.Errorf("kafka.ReceiverStream: %d receivers for topic %q, want at least 1", n, t)
+		}
+	}
 	if s.cfg.recv.blockInterval <= 0 {
 		s.cfg.recv.blockInterval = 200 * time.Millisecond
 	}
 	if s.cfg.recv.budget <= 0 {
 		s.cfg.recv.budget = 256 << 20
 	}
-	// Fail early, within a bounded time, if no broker answers.
-	cl, err := newClient(s.cfg)
-	if err != nil {
-		return err
+	if s.cfg.logger == nil {
+		s.cfg.logger = slog.Default()
 	}
-	topics, err := cl.partitions(ctx, nil)
-	cl.Close()
+	cl, err := newClient(s.cfg)
 	if err != nil {
 		return fmt.Errorf("kafka.ReceiverStream: %w", err)
 	}
-	for t, n := range s.topics {
-		if n < 1 {
-			return fmt.Errorf("kafka.ReceiverStream: %d receivers for topic %q, want at least 1", n, t)
+	defer func() {
+		if err != nil {
+			cl.Close()
 		}
+	}()
+	// Fail early, within a bounded time, if no broker answers or a topic is missing.
+	topics, err := cl.partitions(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("kafka.ReceiverStream: %w", err)
+	}
+	for _, t := range s.topicList() {
 		if _, ok := topics[t]; !ok {
 			return fmt.Errorf("kafka.ReceiverStream: no topic %q (brokers %v)", t, s.cfg.brokers)
 		}
@@ -189,44 +237,30 @@ func (d receiverSource[K, V]) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	start := kafkago.LastOffset
-	if s.cfg.reset == Earliest {
-		start = kafkago.FirstOffset
-	}
+	s.cl = cl
 	ctx, s.cancel = context.WithCancel(ctx)
-	for _, topic := range slices.Sorted(maps.Keys(s.topics)) {
-		for range s.topics[topic] {
-			r := kafkago.NewReader(kafkago.ReaderConfig{
-				Brokers: s.cfg.brokers, GroupID: s.cfg.groupID, Topic: topic,
-				Dialer:   &kafkago.Dialer{ClientID: s.cfg.clientID, Timeout: s.cfg.pollTimeout, DualStack: true, TLS: s.cfg.tls, SASLMechanism: s.cfg.sasl},
-				MinBytes: 1, MaxBytes: s.cfg.fetchMaxBytes, MaxWait: 100 * time.Millisecond,
-				StartOffset: start, SessionTimeout: s.cfg.sessionTimeout, HeartbeatInterval: max(s.cfg.sessionTimeout/10, 100*time.Millisecond),
-				RebalanceTimeout: s.cfg.sessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
-				WatchPartitionChanges: true, PartitionWatchInterval: s.cfg.metadataRefresh,
-				ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
-					s.cfg.logger.Debug("kafka-go reader: "+fmt.Sprintf(format, args...), "group", s.cfg.groupID, "topic", topic)
-				}),
-			})
-			i := len(s.readers)
-			s.readers = append(s.readers, r)
-			s.wg.Go(func() { s.receive(ctx, i, r) })
-		}
-	}
+	s.wg.Go(func() { s.runGroup(ctx) })
+	s.wg.Go(func() { s.commitLoop(ctx) })
 	s.wg.Go(func() { s.cutBlocks(ctx) })
 	return nil
 }
 
 // openWAL opens the write-ahead log and takes back the blocks it holds: those a
 // restored batch reads, and the others, received but not yet in a batch, which the
-// next batch takes.
+// next batch takes. It also reads (or makes) the client id of the stream's group
+// member.
 func (s *ReceiverStream[K, V]) openWAL() error {
 	wal, err := checkpoint.OpenWAL(s.walDir(), checkpoint.WithLogger(s.cfg.logger))
 	if err != nil {
 		return fmt.Errorf("kafka.ReceiverStream: %w", err)
 	}
+	member, err := memberClientID(s.walDir(), s.cfg.clientID)
+	if err != nil {
+		wal.Close()
+		return fmt.Errorf("kafka.ReceiverStream: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.wal = wal
 	var allocated uint64
 	for _, r := range s.log.Restored() {
 		allocated = max(allocated, r.Until)
@@ -247,43 +281,28 @@ func (s *ReceiverStream[K, V]) openWAL() error {
 		return nil
 	})
 	if err != nil {
+		wal.Close()
 		return fmt.Errorf("kafka.ReceiverStream: replaying the write-ahead log: %w", err)
 	}
+	s.wal, s.member = wal, member
 	if n := len(s.stored) + len(s.logged); n > 0 {
 		s.cfg.logger.Info("kafka: receiver stream replays blocks from its write-ahead log", "blocks", n, "dir", s.walDir())
 	}
 	return nil
 }
 
-// receive fetches records with r into the current block until ctx ends, waiting while
-// the blocks held reach the memory budget.
-func (s *ReceiverStream[K, V]) receive(ctx context.Context, i int, r *kafkago.Reader) {
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.cfg.logger.Warn("kafka: receiver fetch failed", "group", s.cfg.groupID, "error", err)
-			t := time.NewTimer(100 * time.Millisecond)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			}
-			continue
-		}
-		size := int64(len(m.Key) + len(m.Value) + 64)
-		s.mu.Lock()
-		for s.bytes+size > s.cfg.recv.budget && len(s.current) > 0 && ctx.Err() == nil {
-			s.space.Wait()
-		}
-		s.current = append(s.current, m)
-		s.from = append(s.from, i)
-		s.bytes += size
-		s.mu.Unlock()
-	}
+// notifyLocked tells whoever waits on s.changed that the stream changed. s.mu is held.
+func (s *ReceiverStream[K, V]) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// wake wakes the receivers waiting for room in the memory budget, to see that their
+// generation ended.
+func (s *ReceiverStream[K, V]) wake() {
+	s.mu.Lock()
+	s.space.Broadcast()
+	s.mu.Unlock()
 }
 
 // cutBlocks cuts a block every block interval, on the Context's clock.
@@ -294,53 +313,64 @@ func (s *ReceiverStream[K, V]) cutBlocks(ctx context.Context) {
 		if err := s.sctx.Clock().WaitUntil(ctx, next); err != nil {
 			return
 		}
-		if err := s.cut(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.logger.Error("kafka: receiver could not store a block", "group", s.cfg.groupID, "error", err)
-		}
+		s.cut()
 	}
 }
 
 // cut makes a block of the records received so far: logs it (with a write-ahead log),
-// commits its offsets, and stores it for the next batch. A block that cannot be
-// logged is kept as current records and tried again at the next cut.
-func (s *ReceiverStream[K, V]) cut(ctx context.Context) error {
+// stores it for the next batch, and has its offsets committed (with a write-ahead log;
+// without one, the batch that takes it does). A block that cannot be
+// logged is kept as current records and tried again at the next cut; the failure is
+// an outage of the stream (see failing).
+func (s *ReceiverStream[K, V]) cut() {
 	s.cutMu.Lock()
 	defer s.cutMu.Unlock()
 	s.mu.Lock()
-	msgs, from := s.current, s.from
-	s.current, s.from = nil, nil
+	recs := s.current
+	s.current = nil
 	s.mu.Unlock()
-	if len(msgs) == 0 {
-		return nil
+	if len(recs) == 0 {
+		return
 	}
-	recs := make([]wireRecord, len(msgs))
 	size := int64(0)
-	for i, m := range msgs {
-		recs[i] = wireRecord{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time, Key: m.Key, Value: m.Value}
-		for _, h := range m.Headers {
-			recs[i].Headers = append(recs[i].Headers, Header{Key: h.Key, Value: h.Value})
-		}
-		size += int64(len(m.Key) + len(m.Value) + 64)
+	for i := range recs {
+		size += recs[i].size()
 	}
-	b := &block{recs: recs, n: len(recs), bytes: size}
+	putBack := func() {
+		s.mu.Lock()
+		s.current = append(recs, s.current...)
+		s.mu.Unlock()
+	}
+	b := &block{recs: recs, n: len(recs), bytes: size, offsets: map[TopicPartition]int64{}}
+	for _, r := range recs {
+		tp := TopicPartition{r.Topic, r.Partition}
+		b.offsets[tp] = max(b.offsets[tp], r.Offset+1)
+	}
 	if s.cfg.recv.storage == StoreSerialized {
 		data, err := checkpoint.Encode(recs)
-		if err != nil {
-			return err
+		if err != nil { // records of bytes and strings always encode: a bug
+			putBack()
+			s.fail(fmt.Errorf("kafka.ReceiverStream: encoding a block of %d records: %w", len(recs), err))
+			return
 		}
 		b.data, b.recs, b.bytes = data, nil, int64(len(data))
 	}
 	if s.wal != nil {
+		what := s.walWhat()
 		seq, err := s.wal.Append(b.data) // durable before the offsets are committed
 		if err != nil {
-			s.mu.Lock()
-			s.current, s.from = append(msgs, s.current...), append(from, s.from...)
-			s.mu.Unlock()
-			return fmt.Errorf("logging a block of %d records: %w", len(recs), err)
+			putBack()
+			s.failing(what, fmt.Errorf("logging a block of %d records: %w", len(recs), err), true)
+			// The log refuses appends after a failed write: make it take them again
+			// once the cause is gone (space freed), for the next cut.
+			if rerr := s.wal.Repair(); rerr != nil {
+				s.cfg.logger.Debug("kafka: the write-ahead log cannot be repaired yet", "dir", s.walDir(), "error", rerr)
+			}
+			return
 		}
+		s.recovered(what)
 		b.seq = seq
 	}
-	s.commit(ctx, msgs, from)
 	s.mu.Lock()
 	if s.wal == nil {
 		b.seq = s.nextSeq
@@ -348,30 +378,21 @@ func (s *ReceiverStream[K, V]) cut(ctx context.Context) error {
 	s.nextSeq = b.seq + 1
 	s.bytes += b.bytes - size
 	s.stored = append(s.stored, b)
+	if s.wal != nil { // logged: it may be committed
+		s.toCommitLocked(b)
+	}
+	s.notifyLocked()
 	s.mu.Unlock()
-	return nil
 }
 
-// commit commits, for each reader, the last offset of each partition in msgs. A
-// failed commit is logged: the records come again (at least once).
-func (s *ReceiverStream[K, V]) commit(ctx context.Context, msgs []kafkago.Message, from []int) {
-	last := map[int]map[TopicPartition]kafkago.Message{}
-	for i, m := range msgs {
-		if last[from[i]] == nil {
-			last[from[i]] = map[TopicPartition]kafkago.Message{}
-		}
-		tp := TopicPartition{m.Topic, m.Partition}
-		if prev, ok := last[from[i]][tp]; !ok || m.Offset > prev.Offset {
-			last[from[i]][tp] = m
-		}
+// toCommitLocked has b's offsets committed. s.mu is held.
+func (s *ReceiverStream[K, V]) toCommitLocked(b *block) {
+	for tp, off := range b.offsets {
+		s.pending[tp] = max(s.pending[tp], off)
 	}
-	for r, byTP := range last {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.pollTimeout)
-		err := s.readers[r].CommitMessages(cctx, slices.Collect(maps.Values(byTP))...)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			s.cfg.logger.Warn("kafka: receiver commit failed: the records will come again", "group", s.cfg.groupID, "error", err)
-		}
+	select {
+	case s.commits <- struct{}{}:
+	default: // a commit is already due
 	}
 }
 
@@ -379,17 +400,20 @@ func (s *ReceiverStream[K, V]) commit(ctx context.Context, msgs []kafkago.Messag
 // so far into one first), or after a restart the blocks of the batch recorded for t.
 func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], dstream.InputInfo, error) {
 	s := d.s
-	if err := s.cut(ctx); err != nil {
-		s.cfg.logger.Error("kafka: receiver could not store a block", "group", s.cfg.groupID, "error", err)
-	}
+	s.cut()
 	s.mu.Lock()
+	unavailable, err := s.availabilityLocked()
+	if err != nil {
+		s.mu.Unlock()
+		return nil, dstream.InputInfo{}, err
+	}
 	var blocks []*block
 	if r, ok := s.log.Again(t); ok {
 		for seq := r.From; seq < r.Until; seq++ {
 			b, ok := s.logged[seq]
 			if !ok {
 				s.mu.Unlock()
-				return nil, dstream.InputInfo{}, fmt.Errorf("kafka.ReceiverStream: batch %v: block %d is not in the write-ahead log", t, seq)
+				return nil, dstream.InputInfo{}, fmt.Errorf("kafka.ReceiverStream: batch %v: block %d is not in the write-ahead log %s", t, seq, s.walDir())
 			}
 			delete(s.logged, seq)
 			blocks = append(blocks, b)
@@ -398,6 +422,9 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 		blocks, s.stored = s.stored, nil
 		for _, b := range blocks {
 			s.bytes -= b.bytes
+			if s.wal == nil { // in memory only: committed once a batch takes it
+				s.toCommitLocked(b)
+			}
 		}
 		s.space.Broadcast()
 		if s.sctx.CheckpointDir() != "" && len(blocks) > 0 {
@@ -406,6 +433,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 			s.log.Record(t, blockRange{From: blocks[0].seq, Until: blocks[len(blocks)-1].seq + 1})
 		}
 	}
+	s.notifyLocked()
 	s.mu.Unlock()
 	records := int64(0)
 	for _, b := range blocks {
@@ -414,7 +442,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 	r := rdd.Generate(s.sctx.Engine(), "kafka.ReceiverStream", len(blocks), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
 		return s.readBlock(blocks[p], yield)
 	})
-	return r, dstream.InputInfo{Records: records}, nil
+	return r, dstream.InputInfo{Records: records, Unavailable: unavailable}, nil
 }
 
 // readBlock yields a block's records, deserialized.
@@ -438,26 +466,30 @@ func (s *ReceiverStream[K, V]) readBlock(b *block, yield func(Record[K, V]) bool
 	return nil
 }
 
-// Stop stops the receivers (leaving the group) and closes the log. Records received
-// but not yet in a block were not committed: the group gives them again.
+// Stop stops the receivers, commits the offsets of the blocks stored, leaves the group
+// and closes the log. Records received but not yet in a block were not committed: the
+// group gives them again. If the write-ahead log could not take them, Stop says so.
 func (d receiverSource[K, V]) Stop() error {
 	s := d.s
 	if s.cancel == nil {
 		return nil
 	}
 	s.cancel()
-	s.mu.Lock()
-	s.space.Broadcast()
-	readers := s.readers
-	s.mu.Unlock()
-	var errs []error
-	for _, r := range readers {
-		errs = append(errs, r.Close())
-	}
+	s.wake()
 	s.wg.Wait()
+	var errs []error
+	s.mu.Lock()
+	unlogged := len(s.current)
+	walOutage := s.outages[s.walWhat()]
+	s.mu.Unlock()
+	if s.wal != nil && unlogged > 0 && walOutage != nil {
+		errs = append(errs, fmt.Errorf("kafka.ReceiverStream: %d received records could not be logged in the write-ahead log %s (they were not committed: the group gives them again): %w",
+			unlogged, s.walDir(), walOutage.err))
+	}
 	if s.wal != nil {
 		errs = append(errs, s.wal.Close())
 	}
+	errs = append(errs, s.cl.Close())
 	return errors.Join(errs...)
 }
 
@@ -514,4 +546,76 @@ func (d receiverSource[K, V]) Restore(data []byte) error {
 		return err
 	}
 	return s.log.Restore(cp.Times, cp.Blocks)
+}
+
+// warnEvery bounds how often the same failure to receive is logged.
+const warnEvery = 30 * time.Second
+
+// An outage is something the stream has been unable to do since a time.
+type outage struct {
+	since  time.Time // in real time: receiving is real time, whatever the Context's clock
+	err    error     // the last failure
+	warned time.Time // when it was last logged
+}
+
+// failing records that the stream cannot do what (a phrase after "cannot"): a first
+// failure starts an outage. It logs a warning, at most every warnEvery, if warn.
+func (s *ReceiverStream[K, V]) failing(what string, err error, warn bool) {
+	s.mu.Lock()
+	o, ok := s.outages[what]
+	if !ok {
+		o = &outage{since: time.Now()}
+		s.outages[what] = o
+	}
+	o.err = err
+	warn = warn && time.Since(o.warned) >= warnEvery
+	if warn {
+		o.warned = time.Now()
+	}
+	since := o.since
+	s.mu.Unlock()
+	if warn {
+		s.cfg.logger.Warn("kafka: receiver stream cannot "+what+"; retrying", "group", s.cfg.groupID,
+			"since", since, "timeout", s.cfg.unavailable, "error", err)
+	}
+}
+
+// recovered ends the outage of what, if there is one.
+func (s *ReceiverStream[K, V]) recovered(what string) {
+	s.mu.Lock()
+	o, ok := s.outages[what]
+	delete(s.outages, what)
+	s.mu.Unlock()
+	if ok && !o.warned.IsZero() {
+		s.cfg.logger.Info("kafka: receiver stream can "+what+" again", "group", s.cfg.groupID, "since", o.since)
+	}
+}
+
+// fail records an error the stream cannot go on after: the next batch fails with it.
+func (s *ReceiverStream[K, V]) fail(err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.cfg.logger.Error("kafka: receiver stream failed: the next batch fails", "group", s.cfg.groupID, "error", err)
+}
+
+// availabilityLocked returns why the stream cannot receive now (nil if nothing keeps
+// it from it), and the error the batch must fail with (the Context names the batch):
+// the stream failed, or an outage has lasted UnavailableTimeout. s.mu is held.
+func (s *ReceiverStream[K, V]) availabilityLocked() (unavailable, err error) {
+	if s.failed != nil {
+		return nil, s.failed
+	}
+	var errs []error
+	for _, what := range slices.Sorted(maps.Keys(s.outages)) {
+		o := s.outages[what]
+		if d := time.Since(o.since); s.cfg.unavailable > 0 && d >= s.cfg.unavailable {
+			return nil, fmt.Errorf("kafka.ReceiverStream: could not %s for %v (UnavailableTimeout %v; brokers %v, group %q, topics %v): %w",
+				what, d.Round(time.Millisecond), s.cfg.unavailable, s.cfg.brokers, s.cfg.groupID, s.topicList(), o.err)
+		}
+		errs = append(errs, fmt.Errorf("cannot %s since %v: %w", what, o.since.Format(time.RFC3339Nano), o.err))
+	}
+	return errors.Join(errs...), nil
 }

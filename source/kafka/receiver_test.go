@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,9 +22,12 @@ import (
 // collected: the values read, and each batch's partitions (its blocks).
 type receiverRun struct {
 	*run
-	mu     sync.Mutex
-	read   map[string]int
-	blocks []int // partitions per non-empty batch
+	s           *kafka.ReceiverStream[string, string]
+	mu          sync.Mutex
+	read        map[string]int
+	blocks      []int         // partitions per non-empty batch
+	unavailable []error       // the receiver's InputInfo.Unavailable of each batch that had one
+	hold        chan struct{} // if not nil, the next batch's output closes it and waits for Run's end
 }
 
 // newReceiverRun builds the Context on clock, checkpointing into dir with
@@ -34,7 +40,17 @@ func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock 
 		s := kafka.NewReceiverStream(c, map[string]int{"events": 2}, kafka.StringDeserializer(), kafka.StringDeserializer(),
 			append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest),
 				kafka.SessionTimeout(6 * time.Second), kafka.BlockInterval(200 * time.Millisecond)}, opts...)...)
+		r.s = s
 		dstream.ForeachRDD(s.Stream(), func(ctx context.Context, rd *rdd.RDD[kafka.Record[string, string]], _ time.Time) error {
+			r.mu.Lock()
+			hold := r.hold
+			r.hold = nil
+			r.mu.Unlock()
+			if hold != nil { // a crash in the middle of this batch
+				close(hold)
+				<-ctx.Done()
+				return ctx.Err()
+			}
 			parts, err := rdd.CollectPartitions(ctx, rd)
 			if err != nil {
 				return err
@@ -56,7 +72,8 @@ func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock 
 		})
 		return nil
 	}
-	copts := []dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(clock), dstream.WithListener(completedListener{ch: r.completed})}
+	copts := []dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(clock), dstream.WithListener(completedListener{ch: r.completed}),
+		dstream.WithListener(unavailableListener{r: r})}
 	if dir == "" {
 		r.c = dstream.NewContext(copts...)
 		if err := build(r.c); err != nil {
@@ -70,6 +87,49 @@ func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock 
 	}
 	r.c = c
 	return r
+}
+
+// unavailableListener keeps the receiver's InputInfo.Unavailable of every batch.
+type unavailableListener struct {
+	dstream.BaseListener
+	r *receiverRun
+}
+
+func (l unavailableListener) OnBatchCompleted(b dstream.BatchInfo) {
+	for _, in := range b.Inputs {
+		if in.Unavailable != nil {
+			l.r.mu.Lock()
+			l.r.unavailable = append(l.r.unavailable, in.Unavailable)
+			l.r.mu.Unlock()
+		}
+	}
+}
+
+// wasUnavailable reports whether a batch said the receiver was unavailable with an
+// error that contains part.
+func (r *receiverRun) wasUnavailable(part string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, err := range r.unavailable {
+		if strings.Contains(err.Error(), part) {
+			return true
+		}
+	}
+	return false
+}
+
+// untilRunFails runs batches until Run fails (30s at most), and returns its error.
+func (r *receiverRun) untilRunFails() error {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		next := r.clock.Now().Truncate(interval).Add(interval)
+		if err := r.step(next.Sub(r.clock.Now())); err != nil {
+			return err
+		}
+	}
+	r.t.Fatal("Run did not fail within 30s")
+	return nil
 }
 
 func (r *receiverRun) count() int {
@@ -119,26 +179,33 @@ func TestReceiverStreamBlocksAndBatches(t *testing.T) {
 			t.Errorf("record v%d read %d times, want 1", i, n)
 		}
 	}
-	// A batch has one partition per block: at most one per block interval (5 in a
-	// 1s batch, the last cut by the batch itself).
+	// A batch has one partition per block: at most one per block interval, the
+	// interval's both ends included (6 cuts in a 1s batch when the cut at its start
+	// comes after the previous batch and the cut at its end before it), and the one
+	// the batch cuts itself.
 	for _, n := range r.blocks {
-		if n < 1 || n > 5 {
+		if n < 1 || n > 7 {
 			t.Errorf("a batch with %d blocks", n)
 		}
 	}
 }
 
 // TestReceiverWriteAheadLogLosesNothing crashes a receiver stream (Run cancelled)
-// while blocks are received, stored and committed but not yet processed, and starts
-// it again: with the write-ahead log (the Context checkpoints) the logged blocks are
-// replayed and every record is read; without it, those records are lost, the data
-// loss window the seeds describe.
+// with 50 records received and cut into a block, either stored for the next batch or
+// taken by a batch whose output has not finished, and starts it again. With the
+// write-ahead log (the Context checkpoints) the block was logged and committed, and
+// the restart replays it: nothing is lost. Without it, a block is committed once a
+// batch takes it: stored only, it was not committed and the group gives its records
+// again; taken by the unfinished batch, it is lost, the data loss window the seeds
+// describe.
 func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
-	for _, wal := range []bool{true, false} {
-		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
+	for _, tc := range []struct {
+		wal, midBatch, lose bool
+	}{{true, false, false}, {true, true, false}, {false, false, false}, {false, true, true}} {
+		t.Run(fmt.Sprintf("wal=%v,midBatch=%v", tc.wal, tc.midBatch), func(t *testing.T) {
 			b := startBroker(t, kafkatest.Topic("events", 4))
 			dir := ""
-			if wal {
+			if tc.wal {
 				dir = t.TempDir()
 			}
 			clock := dstream.NewManualClock(epoch)
@@ -147,36 +214,47 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			go func() { r.done <- r.c.Run(ctx) }()
 			r.until(func() bool { return r.count() >= 100 })
-			// 50 more: received and cut into blocks (committed), but no batch takes
-			// them: the clock moves in block intervals, short of the next batch.
+
 			produce(t, b, "events", 4, 100, 50, "v")
-			committed := func() int {
-				offsets, err := b.Committed(context.Background(), "g", "events")
-				if err != nil {
-					t.Fatal(err)
-				}
-				n := 0
-				for _, o := range offsets {
-					n += int(o)
-				}
-				return n
+			wait, stopWaiting := context.WithTimeout(context.Background(), 30*time.Second)
+			defer stopWaiting()
+			if err := kafka.AwaitReceiver(wait, r.s, func(st kafka.ReceiverState) bool { return st.Received >= 50 }); err != nil {
+				t.Fatal(err)
 			}
-			for range 4 {
-				if committed() == 150 {
-					break
+			if tc.midBatch {
+				// The next batch takes the 50 records; its output waits for the crash.
+				entered := make(chan struct{})
+				r.mu.Lock()
+				r.hold = entered
+				r.mu.Unlock()
+				clock.Set(clock.Now().Truncate(interval).Add(interval))
+				select {
+				case <-entered:
+				case <-wait.Done():
+					t.Fatal("the batch did not start within 30s")
 				}
-				clock.Advance(200 * time.Millisecond)
-				// Give the receivers (real) time to fetch and the cut to commit.
-				for deadline := time.Now().Add(2 * time.Second); committed() < 150 && time.Now().Before(deadline); {
-					select {
-					case <-time.After(20 * time.Millisecond):
-					case <-t.Context().Done():
-					}
-				}
+			} else {
+				clock.Advance(200 * time.Millisecond) // a block interval: a cut, short of the next batch
 			}
-			pending := 150 - r.count()
-			if pending == 0 {
-				t.Fatal("no block was left unprocessed before the crash")
+			err := kafka.AwaitReceiver(wait, r.s, func(st kafka.ReceiverState) bool {
+				return st.Received == 0 && (st.Stored >= 50) != tc.midBatch && st.Uncommitted == 0
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			offsets, err := b.Committed(context.Background(), "g", "events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			committed := 0
+			for _, o := range offsets {
+				committed += int(o)
+			}
+			if want := map[bool]int{false: 100, true: 150}[tc.wal || tc.midBatch]; committed != want {
+				t.Fatalf("%d offsets committed before the crash, want %d", committed, want)
+			}
+			if n := r.count(); n != 100 {
+				t.Fatalf("%d records processed before the crash, want 100", n)
 			}
 			cancel() // the crash
 			<-r.done
@@ -184,12 +262,12 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 
 			r = newReceiverRun(t, b, "g", dir, clock)
 			r.start()
-			if wal {
-				r.until(func() bool { return r.count() >= 50 })
-			} else {
+			if tc.lose {
 				for range 3 {
 					r.advance()
 				}
+			} else {
+				r.until(func() bool { return r.count() >= 50 })
 			}
 			if err := r.stop(); err != nil {
 				t.Fatal(err)
@@ -202,12 +280,10 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 				}
 			}
 			switch {
-			case wal && lost > 0:
-				t.Errorf("with the write-ahead log, %d records were lost", lost)
-			case wal && r.count() == 0:
-				t.Error("with the write-ahead log, the restart replayed nothing")
-			case !wal && lost == 0:
-				t.Errorf("without the write-ahead log, nothing was lost of the %d records stored but not processed", pending)
+			case tc.lose && lost == 0:
+				t.Error("nothing was lost of the block taken by the unfinished batch")
+			case !tc.lose && lost > 0:
+				t.Errorf("%d records were lost", lost)
 			}
 		})
 	}
@@ -221,10 +297,10 @@ func TestReceiverStreamsShareAGroup(t *testing.T) {
 	c := newReceiverRun(t, b, "shared", "", dstream.NewManualClock(epoch))
 	a.start()
 	c.start()
-	// Both streams' receivers (two each) in the group before any record.
+	// Both streams in the group (one member each) before any record.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := b.WaitGroup(ctx, "shared", 4); err != nil {
+	if err := b.WaitGroup(ctx, "shared", 2); err != nil {
 		t.Fatal(err)
 	}
 	produce(t, b, "events", 4, 0, 400, "v")
@@ -250,5 +326,187 @@ func TestReceiverStreamsShareAGroup(t *testing.T) {
 	}
 	if a.count() == 0 || c.count() == 0 {
 		t.Errorf("one stream read nothing (%d and %d): the group did not split the partitions", a.count(), c.count())
+	}
+}
+
+// TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved drives a receiver stream's
+// source as the Context does around a checkpoint: Checkpoint from a time after a
+// batch no longer needs that batch's block, but the write-ahead log keeps it until
+// CheckpointSaved (the checkpoint is durable): a crash, or a failed save, in between
+// must still find it at the restart.
+func TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 20, "v")
+	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)), dstream.CheckpointDir(t.TempDir()))
+	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
+	src := kafka.SourceOf(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := src.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := src.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := kafka.AwaitReceiver(ctx, s, func(st kafka.ReceiverState) bool { return st.Received == 20 }); err != nil {
+		t.Fatal(err)
+	}
+	t1 := epoch.Add(interval)
+	rd, info, err := src.Batch(ctx, t1) // cuts the 20 records into block 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdd.Count(ctx, rd); err != nil || n != 20 || info.Records != 20 {
+		t.Fatalf("batch %v: %d records (info %d), %v; want 20", t1, n, info.Records, err)
+	}
+	logged := func() []uint64 {
+		t.Helper()
+		seqs, err := kafka.LoggedBlocks(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seqs
+	}
+	if got := logged(); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("logged blocks %v, want [1]", got)
+	}
+	// Batch t1 is complete: the checkpoint from t1+interval no longer needs block 1.
+	if _, err := src.Checkpoint(t1.Add(interval)); err != nil {
+		t.Fatal(err)
+	}
+	if got := logged(); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("after Checkpoint, before the checkpoint is saved, the log holds blocks %v, want [1]", got)
+	}
+	src.CheckpointSaved()
+	if got := logged(); len(got) != 0 {
+		t.Errorf("after CheckpointSaved the log holds blocks %v, want none", got)
+	}
+}
+
+// TestReceiverRestartRemovesTheMembersItsCrashLeft stops a receiver stream that cannot
+// leave its group (its LeaveGroup requests fail), so that its member stays, as a
+// killed process's does, with a 2-minute session. Started again from its checkpoint
+// directory, the stream removes that member and reads at once, in a group of one
+// member; a new member that waited for the dead one would wait its session out.
+func TestReceiverRestartRemovesTheMembersItsCrashLeft(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 4))
+	dir := t.TempDir()
+	clock := dstream.NewManualClock(epoch)
+	session := kafka.SessionTimeout(2 * time.Minute)
+	produce(t, b, "events", 4, 0, 100, "v")
+	r := newReceiverRun(t, b, "g", dir, clock, session)
+	r.start()
+	r.until(func() bool { return r.count() >= 100 })
+	fault, err := b.Fail(kafkatest.LeaveGroup, "", kafkatest.UnknownServerError, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if fault.Hits() == 0 {
+		t.Fatal("the stream did not try to leave its group")
+	}
+	fault.Remove()
+
+	produce(t, b, "events", 4, 100, 100, "w")
+	r = newReceiverRun(t, b, "g", dir, clock, session)
+	r.start()
+	r.until(func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i := 100; i < 200; i++ {
+			if r.read["w"+strconv.Itoa(i)] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.WaitGroup(ctx, "g", 1); err != nil {
+		t.Error(err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReceiverReportsThenFailsAnOutage makes every fetch fail: each batch says the
+// receivers cannot fetch (InputInfo.Unavailable), the retries are logged at most once
+// per warnEvery (30s) for each receiver, and once UnavailableTimeout has passed the
+// next batch fails Run with an error naming the partitions, the brokers and the group.
+func TestReceiverReportsThenFailsAnOutage(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 10, "v")
+	fault, err := b.Fail(kafkatest.Fetch, "events", kafkatest.UnknownServerError, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fault.Remove()
+	logs := &warnings{}
+	r := newReceiverRun(t, b, "g", "", dstream.NewManualClock(epoch), kafka.UnavailableTimeout(time.Second),
+		kafka.WithLogger(slog.New(logs)))
+	r.start()
+	err = r.untilRunFails()
+	for _, want := range []string{"could not fetch events/", "UnavailableTimeout", b.Addrs()[0], `group "g"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Run's error %q does not name %q", err, want)
+		}
+	}
+	if !r.wasUnavailable("cannot fetch events/") {
+		t.Errorf("no batch said the receivers could not fetch; unavailable: %v", r.unavailable)
+	}
+	// Two receivers ("events": 2), one partition each.
+	if n := logs.count("cannot fetch"); n != 2 || fault.Hits() <= 2 {
+		t.Errorf("%d warnings for %d failed fetches, want 2: one for each receiver", n, fault.Hits())
+	}
+}
+
+// warnings is a slog.Handler that keeps the messages of warnings.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(context.Context, slog.Level) bool { return true }
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *warnings) WithGroup(string) slog.Handler            { return w }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn {
+		w.mu.Lock()
+		w.msgs = append(w.msgs, r.Message)
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+// count returns how many warnings contain part.
+func (w *warnings) count(part string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.msgs {
+		if strings.Contains(m, part) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReceiverOffsetResetNoneFailsRun: with OffsetReset(None), a partition the group
+// has no committed offset for fails Run with an error naming it, rather than starting
+// somewhere silently.
+func TestReceiverOffsetResetNoneFailsRun(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 10, "v")
+	r := newReceiverRun(t, b, "g", "", dstream.NewManualClock(epoch), kafka.OffsetReset(kafka.None))
+	r.start()
+	err := r.untilRunFails()
+	if !strings.Contains(err.Error(), "no committed offset for [events/") || !strings.Contains(err.Error(), "OffsetReset(None)") {
+		t.Errorf("Run's error %q does not name the partitions and the policy", err)
 	}
 }

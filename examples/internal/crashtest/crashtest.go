@@ -20,7 +20,8 @@ import (
 	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
-// Build compiles the example in package directory dir into a temporary binary.
+// Build compiles the example in package directory dir into a temporary binary, with
+// the race detector if the test binary has it (go test -race).
 func Build(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "example")
@@ -28,9 +29,14 @@ func Build(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatalf("the go command is needed to build %s: %v", dir, err)
 	}
-	if out, err := exec.Command(gobin, "build", "-o", bin, dir).CombinedOutput(); err != nil {
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command(gobin, append(args, dir)...).CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", dir, err, out)
 	}
+	t.Logf("built %s (race detector: %v)", dir, race)
 	return bin
 }
 
@@ -44,7 +50,8 @@ type Child struct {
 	done  chan error
 }
 
-// Start starts bin with args.
+// Start starts bin with args. The child is killed when the test ends, if it still
+// runs (a test that fails leaves none behind).
 func Start(t *testing.T, bin string, args ...string) *Child {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -72,6 +79,14 @@ func Start(t *testing.T, bin string, args ...string) *Child {
 		close(c.lines)
 		c.done <- cmd.Wait()
 	}()
+	t.Cleanup(func() {
+		select {
+		case err := <-c.done: // ended, and already waited for
+			c.done <- err
+		default:
+			c.Kill()
+		}
+	})
 	return c
 }
 
@@ -99,7 +114,8 @@ func (c *Child) AwaitLines(prefix string, n int, timeout time.Duration) bool {
 // Kill kills the child with SIGKILL and waits for it.
 func (c *Child) Kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	<-c.done
+	err := <-c.done
+	c.done <- err // for the next Kill, Wait or the cleanup
 }
 
 // Stop asks the child to stop gracefully (SIGTERM) and returns its output and exit
@@ -115,11 +131,12 @@ func (c *Child) Wait(timeout time.Duration) ([]string, error) {
 	c.t.Helper()
 	select {
 	case err := <-c.done:
+		c.done <- err
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.out, err
 	case <-time.After(timeout):
-		_ = c.cmd.Process.Kill()
+		c.Kill()
 		c.t.Fatalf("the child did not end within %v", timeout)
 		return nil, nil
 	}

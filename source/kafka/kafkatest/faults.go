@@ -19,6 +19,7 @@ const (
 	Metadata     API = API(kmsg.Metadata)
 	OffsetCommit API = API(kmsg.OffsetCommit)
 	OffsetFetch  API = API(kmsg.OffsetFetch)
+	LeaveGroup   API = API(kmsg.LeaveGroup)
 )
 
 // ErrorCode is the Kafka error a faulted request gets.
