@@ -209,5 +209,12 @@ func TestNilLoggersMeanTheDefault(t *testing.T) {
 	src := &failingStop{countingSource{eng: h.c.Engine()}}
 	in := dstream.FromSource(h.c, "test.FailingStop", dstream.Source[int](src))
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
-	h.runBatches(1)
+	h.start(context.Background())
+	h.batches(1)
+	h.c.Stop()
+	// The source's failure to stop is logged (with the default logger) and is
+	// Run's error: the run would otherwise have ended well.
+	if err := h.result(); err == nil || err.Error() != "dstream: stopping test.FailingStop#1: cannot stop" {
+		t.Fatalf("Run: %v; want the source's failure to stop", err)
+	}
 }

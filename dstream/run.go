@@ -54,9 +54,11 @@ type batch struct {
 // when a context ends. After ctx is cancelled, Run abandons queued batches,
 // waits for the one running (which sees the cancelled context) and returns
 // ctx's error: cancelling ctx is not a graceful stop. After
-// a failure, no later batch is generated and Run returns a *BatchError.
+// a failure, no later batch is generated and Run returns a *BatchError. A
+// source that fails to stop is logged and, if nothing else failed, its
+// error is Run's.
 // Every goroutine Run starts has ended when it returns.
-func (c *Context) Run(ctx context.Context) error {
+func (c *Context) Run(ctx context.Context) (err error) {
 	// runCtx ends with Run; abort (an output added while running) cancels it
 	// with its cause, which Run returns.
 	runCtx, abort := context.WithCancelCause(ctx)
@@ -115,11 +117,17 @@ func (c *Context) Run(ctx context.Context) error {
 	defer endWatch()
 	for i, in := range inputs {
 		if err := in.start(runCtx); err != nil {
-			stopInputs(inputs[:i], c.logger)
+			_ = stopInputs(inputs[:i], c.logger) // logged; the start's failure is the error
 			return fmt.Errorf("dstream: starting %s: %w", in.name(), err)
 		}
 	}
-	defer stopInputs(inputs, c.logger)
+	defer func() {
+		// A source that could not stop cleanly (records received but not
+		// stored) makes a run that would end well fail.
+		if stopErr := stopInputs(inputs, c.logger); err == nil {
+			err = stopErr
+		}
+	}()
 
 	q := &batchQueue{ready: make(chan struct{}, 1)}
 	genCtx, stopGen := context.WithCancel(runCtx)
@@ -296,12 +304,16 @@ func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs
 	}
 }
 
-func stopInputs(inputs []input, logger *slog.Logger) {
+// stopInputs stops every input, logs their failures and returns them joined.
+func stopInputs(inputs []input, logger *slog.Logger) error {
+	var errs []error
 	for _, in := range inputs {
 		if err := in.stop(); err != nil {
 			logger.Warn("dstream: stopping input failed", "input", in.name(), "error", err)
+			errs = append(errs, fmt.Errorf("dstream: stopping %s: %w", in.name(), err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // batchQueue is the unbounded queue of generated batches between the

@@ -1,6 +1,5 @@
 // Package demo is what the examples share: an in-process broker that generated
-// sentences are produced into (their embedded default), and running a Context until
-// a duration passes or the process is interrupted.
+// sentences are produced into (their embedded default).
 package demo
 
 import (
@@ -14,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
@@ -85,25 +83,4 @@ func Broker(ctx context.Context, out io.Writer, topics []string, partitions int,
 		}
 		b.Close()
 	}, nil
-}
-
-// Run runs ssc until it fails, duration passes (0: forever) or the process is
-// interrupted (SIGINT, SIGTERM); the last two stop it gracefully.
-func Run(ctx context.Context, ssc *dstream.Context, duration time.Duration) error {
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		var after <-chan time.Time
-		if duration > 0 {
-			after = time.After(duration)
-		}
-		select {
-		case <-after:
-		case <-ctx.Done():
-		case <-stopped:
-			return
-		}
-		ssc.Stop()
-	}()
-	return ssc.Run(context.Background())
 }

@@ -11,9 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spatedev/spate/dstream"
@@ -62,8 +60,7 @@ func Main(name string, cfg Config, multi bool) {
 // multi, one per topic unioned, and processes every batch: it counts the records and
 // appends them to cfg.Out. Its last line is "summary records=<n> batches=<n>".
 func Run(out io.Writer, cfg Config, multi bool) error {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
+	ctx := context.Background()
 	if cfg.Brokers == "" {
 		dataDir := ""
 		if cfg.WAL != "" {
@@ -130,7 +127,7 @@ func Run(out io.Writer, cfg Config, multi bool) error {
 		})
 		return nil
 	}
-	copts := []dstream.Opt{dstream.BatchInterval(cfg.Batch)}
+	copts := []dstream.Opt{dstream.BatchInterval(cfg.Batch), dstream.StopGracefullyOnShutdown()}
 	var ssc *dstream.Context
 	var err error
 	if cfg.WAL != "" {
@@ -142,7 +139,12 @@ func Run(out io.Writer, cfg Config, multi bool) error {
 	if err != nil {
 		return err
 	}
-	err = demo.Run(ctx, ssc, cfg.Duration)
+	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of Duration, stops
+	// gracefully: the generated batches finish, with their output.
+	if cfg.Duration > 0 {
+		defer time.AfterFunc(cfg.Duration, ssc.Stop).Stop()
+	}
+	err = ssc.Run(ctx)
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records, batches)
 	return err
 }
