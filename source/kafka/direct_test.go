@@ -229,13 +229,7 @@ func TestCommitThenRestartResumesAtTheCommittedOffsets(t *testing.T) {
 // started, before the first batch, is read by the first batch; one produced before
 // Run is not.
 func TestOffsetResetLatestReadsWhatIsProducedAfterStart(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		strategy kafka.ConsumerStrategy
-	}{
-		{"Assign", kafka.Assign(allEvents, nil)},
-		{"Subscribe", kafka.Subscribe("events")},
-	} {
+	for _, tc := range strategies {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startBroker(t, kafkatest.Topic("events", 2))
 			produce(t, b, "events", 2, 0, 10, "before")

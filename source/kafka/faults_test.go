@@ -55,39 +55,50 @@ func TestUnreachableBrokersFailRunAtStartNamingThem(t *testing.T) {
 	}
 }
 
-func TestNotLeaderAndLeaderMovesAreRetried(t *testing.T) {
-	b := startBroker(t, kafkatest.Brokers(2), kafkatest.Topic("events", 2))
-	produce(t, b, "events", 2, 0, 20, "v")
-	fault, err := b.Fail(kafkatest.Fetch, "events", kafkatest.NotLeader, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	listFault, err := b.Fail(kafkatest.ListOffsets, "events", kafkatest.NotLeader, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newRun(t)
-	var col collector
-	newStream(r, b).ForeachBatch(col.foreach)
-	r.start()
-	r.batches(1)
-	// Move both leaders to the other broker: clients with stale metadata are told
-	// they asked the wrong broker, and must find the new leader.
-	for p := range 2 {
-		if err := b.MoveLeader("events", p, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	produce(t, b, "events", 2, 20, 20, "v")
-	r.batches(2)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(col.values()); n != 40 {
-		t.Errorf("read %d records, want 40", n)
-	}
-	if fault.Hits() != 3 || listFault.Hits() != 2 {
-		t.Errorf("faults answered %d fetches and %d offset lookups, want 3 and 2", fault.Hits(), listFault.Hits())
+// TestRetriableErrorsAndLeaderMovesAreRetried answers fetches and offset lookups with
+// an error a retry can get past, then moves the partitions' leaders: every record is
+// read. UNKNOWN_SERVER_ERROR (-1) is one: kafka-go also gives it to every partition
+// of a request whose part failed in transit, as right after a broker restart.
+func TestRetriableErrorsAndLeaderMovesAreRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code kafkatest.ErrorCode
+	}{{"NotLeader", kafkatest.NotLeader}, {"UnknownServerError", kafkatest.UnknownServerError}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, kafkatest.Brokers(2), kafkatest.Topic("events", 2))
+			produce(t, b, "events", 2, 0, 20, "v")
+			fault, err := b.Fail(kafkatest.Fetch, "events", tc.code, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listFault, err := b.Fail(kafkatest.ListOffsets, "events", tc.code, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRun(t)
+			var col collector
+			newStream(r, b).ForeachBatch(col.foreach)
+			r.start()
+			r.batches(1)
+			// Move both leaders to the other broker: clients with stale metadata are
+			// told they asked the wrong broker, and must find the new leader.
+			for p := range 2 {
+				if err := b.MoveLeader("events", p, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			produce(t, b, "events", 2, 20, 20, "v")
+			r.batches(2)
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(col.values()); n != 40 {
+				t.Errorf("read %d records, want 40", n)
+			}
+			if fault.Hits() != 3 || listFault.Hits() != 2 {
+				t.Errorf("faults answered %d fetches and %d offset lookups, want 3 and 2", fault.Hits(), listFault.Hits())
+			}
+		})
 	}
 }
 

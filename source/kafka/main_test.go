@@ -107,27 +107,19 @@ func (r *run) batchInfo() (dstream.BatchInfo, error) {
 // stepInfo is step, returning what listeners heard of the batch.
 func (r *run) stepInfo(d time.Duration) (dstream.BatchInfo, error) {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	waiting := make(chan error, 1)
-	go func() { waiting <- r.clock.AwaitWaiters(ctx, 1) }()
-	select {
-	case err := <-waiting:
-		if err != nil {
-			r.t.Fatalf("the scheduler did not wait for the next batch: %v", err)
-		}
-	case err := <-r.done:
-		r.done <- err
+	if ended, err := r.awaitScheduler(); ended {
 		return dstream.BatchInfo{}, fmt.Errorf("run ended: %w", err)
 	}
 	r.clock.Advance(d)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
 	select {
 	case b := <-r.completed:
 		return b, b.Err
 	case err := <-r.done:
 		r.done <- err
 		return dstream.BatchInfo{}, fmt.Errorf("run ended: %w", err)
-	case <-ctx.Done():
+	case <-deadline.C:
 		r.t.Fatal("the batch did not complete within 30s")
 		return dstream.BatchInfo{}, nil
 	}
@@ -137,6 +129,15 @@ func (r *run) stepInfo(d time.Duration) (dstream.BatchInfo, error) {
 // batch time.
 func (r *run) awaitStarted() {
 	r.t.Helper()
+	if ended, err := r.awaitScheduler(); ended {
+		r.t.Fatalf("Run ended: %v", err)
+	}
+}
+
+// awaitScheduler waits until the scheduler waits for its next batch time, or Run
+// ended (ended is true, with Run's error, which stays in r.done).
+func (r *run) awaitScheduler() (ended bool, err error) {
+	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	waiting := make(chan error, 1)
@@ -144,10 +145,12 @@ func (r *run) awaitStarted() {
 	select {
 	case err := <-waiting:
 		if err != nil {
-			r.t.Fatalf("Run did not start: %v", err)
+			r.t.Fatalf("the scheduler did not wait for the next batch: %v", err)
 		}
+		return false, nil
 	case err := <-r.done:
-		r.t.Fatalf("Run ended: %v", err)
+		r.done <- err
+		return true, err
 	}
 }
 
@@ -284,4 +287,14 @@ func (l *logRecorder) await(t *testing.T, mark int, level slog.Level, prefix str
 			t.Fatalf("no log record %q within 30s", prefix)
 		}
 	}
+}
+
+// strategies are Assign and Subscribe of events/0 and events/1, for tests that
+// both must pass.
+var strategies = []struct {
+	name     string
+	strategy kafka.ConsumerStrategy
+}{
+	{"Assign", kafka.Assign(allEvents, nil)},
+	{"Subscribe", kafka.Subscribe("events")},
 }

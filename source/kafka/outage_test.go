@@ -28,13 +28,7 @@ func inputOf(info dstream.BatchInfo, s *kafka.DirectStream[string, string]) dstr
 // error naming the brokers and the partitions. Warnings are bounded in rate, not
 // one per attempt.
 func TestBrokerOutage(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		strategy kafka.ConsumerStrategy
-	}{
-		{"Assign", kafka.Assign(allEvents, nil)},
-		{"Subscribe", kafka.Subscribe("events")},
-	} {
+	for _, tc := range strategies {
 		t.Run(tc.name, func(t *testing.T) {
 			testBrokerOutage(t, tc.strategy)
 		})
@@ -185,36 +179,6 @@ func TestGroupErrorThatRetryingCannotFix(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not fail within 30s")
-	}
-}
-
-// TestUnknownServerErrorIsRetried answers offset lookups and fetches with
-// UNKNOWN_SERVER_ERROR (-1), which kafka-go also reports for a request that failed in
-// transit, as right after a broker restart: they are retried, not fatal.
-func TestUnknownServerErrorIsRetried(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
-	produce(t, b, "events", 2, 0, 20, "v")
-	list, err := b.Fail(kafkatest.ListOffsets, "events", kafkatest.UnknownServerError, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetch, err := b.Fail(kafkatest.Fetch, "events", kafkatest.UnknownServerError, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newRun(t)
-	var col collector
-	newStream(r, b).ForeachBatch(col.foreach)
-	r.start()
-	r.batches(1)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(col.values()); n != 20 {
-		t.Errorf("read %d records, want 20", n)
-	}
-	if list.Hits() != 2 || fetch.Hits() != 2 {
-		t.Errorf("the faults answered %d offset lookups and %d fetches, want 2 and 2", list.Hits(), fetch.Hits())
 	}
 }
 
