@@ -42,7 +42,8 @@
 // from given offsets; a partition that does not exist makes Run fail at start.
 //
 // A partition with no given or committed offset starts where OffsetReset says: the
-// latest offset (the default), the earliest, or none (the batch fails, naming it).
+// latest offset (the default), the earliest, or none (the first batch fails, and Run
+// with it, naming the partition).
 // Latest is the partition's end when the stream starts (Assign) or when the group
 // assigns the partition (Subscribe, during Run's start for the first assignment), as
 // Spark fixes positions in its start(): records produced after that are read by the
@@ -124,6 +125,6 @@
 //
 // Package kafkatest starts an in-process Kafka-protocol broker on loopback, with fault
 // injection (failing or hanging requests, moving leaders, retention, stopping and
-// restarting the whole cluster), for tests and examples; examples/broker serves it to external clients
-// such as kcat.
+// restarting the whole cluster), for tests and examples; examples/broker serves it to
+// external clients such as kcat.
 package kafka
