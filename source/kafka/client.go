@@ -13,6 +13,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // ErrDataLoss is wrapped by the error of a read or a batch that needs offsets Kafka
@@ -25,6 +26,7 @@ var ErrDataLoss = errors.New("kafka: offsets lost")
 type Client struct {
 	cfg  config
 	lost atomic.Int64 // records skipped because they were gone (FailOnDataLoss false)
+	warn limiter      // of the warnings about requests that keep failing
 
 	// The connections, replaced when the cached metadata proves stale (kafka-go's
 	// Transport has no other way to refresh it); old ones are closed with the client.
@@ -50,6 +52,9 @@ func newClient(cfg config) (*Client, error) {
 	}
 	if cfg.fetchMaxBytes < 1 {
 		return nil, fmt.Errorf("kafka: FetchMaxBytes %d, want > 0", cfg.fetchMaxBytes)
+	}
+	if cfg.unavailable <= 0 {
+		return nil, fmt.Errorf("kafka: UnavailableTimeout %v, want > 0", cfg.unavailable)
 	}
 	c := &Client{cfg: cfg}
 	c.tr, c.kc = c.connect()
@@ -95,10 +100,12 @@ func (c *Client) refresh() {
 	c.tr, c.kc = c.connect()
 }
 
-// staleMetadata reports whether err says the client's metadata is out of date.
+// staleMetadata reports whether err says the client's metadata, or its connections,
+// are out of date.
 func staleMetadata(err error) bool {
 	for _, e := range []error{kafkago.NotLeaderForPartition, kafkago.LeaderNotAvailable, kafkago.UnknownTopicOrPartition,
-		kafkago.FencedLeaderEpoch, kafkago.UnknownLeaderEpoch, kafkago.NotCoordinatorForGroup} {
+		kafkago.FencedLeaderEpoch, kafkago.UnknownLeaderEpoch, kafkago.NotCoordinatorForGroup, kafkago.Unknown,
+		protocol.ErrNoTopic, protocol.ErrNoPartition, protocol.ErrNoLeader} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -125,11 +132,19 @@ func (c *Client) LostRecords() int64 { return c.lost.Load() }
 
 // retriable reports whether a failed request may succeed if sent again: a retriable
 // Kafka error (not the leader, leader not available, stale metadata, …), a network
-// error, or the attempt's own timeout.
+// error, the attempt's own timeout, or kafka-go's own "topic not found", "partition
+// not found" and "no leader" from stale cached metadata (as after a broker restart).
+// UNKNOWN_SERVER_ERROR (-1) is retried too: kafka-go gives it to each partition of a
+// request it split by leader when one of the parts failed in transit (as right after
+// a broker restart), and a broker that really keeps failing is still bounded by the
+// caller's retry limit.
 func retriable(err error) bool {
 	var ke kafkago.Error
 	if errors.As(err, &ke) {
-		return ke.Temporary()
+		return ke.Temporary() || ke == kafkago.Unknown
+	}
+	if errors.Is(err, protocol.ErrNoTopic) || errors.Is(err, protocol.ErrNoPartition) || errors.Is(err, protocol.ErrNoLeader) {
+		return true
 	}
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -139,10 +154,21 @@ func retriable(err error) bool {
 
 // retry runs op, each attempt bounded by the poll timeout, until it succeeds, fails
 // with an error that is not retriable, or a poll timeout has passed since the first
-// attempt; it waits between attempts with exponential backoff. Once stop is closed
-// (the stream is stopping) a failed attempt is not retried. The error names what.
+// attempt: retryFor(…, PollTimeout, …).
 func (c *Client) retry(ctx context.Context, stop <-chan struct{}, what string, op func(ctx context.Context) error) error {
-	deadline := time.Now().Add(c.cfg.pollTimeout)
+	return c.retryFor(ctx, stop, what, c.cfg.pollTimeout, op)
+}
+
+// retryFor runs op, each attempt bounded by the poll timeout, until it succeeds,
+// fails with an error that is not retriable, or bound has passed since the first
+// attempt (0: one attempt); it waits between attempts with exponential backoff (50ms
+// doubling up to 1s). Once stop is closed (the stream is stopping) a failed attempt is
+// not retried. Attempts are logged at debug level; an operation still failing after a
+// poll timeout is warned about, at most every warnEvery for the client. The error
+// names what, the brokers and the number of attempts.
+func (c *Client) retryFor(ctx context.Context, stop <-chan struct{}, what string, bound time.Duration, op func(ctx context.Context) error) error {
+	start := time.Now()
+	deadline := start.Add(bound)
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, c.cfg.pollTimeout)
@@ -163,7 +189,12 @@ func (c *Client) retry(ctx context.Context, stop <-chan struct{}, what string, o
 		if !retriable(err) || stopping || time.Now().Add(backoff).After(deadline) {
 			return fmt.Errorf("kafka: %s (brokers %v): %d attempts: %w", what, c.cfg.brokers, attempt, err)
 		}
-		c.cfg.logger.Debug("kafka: retrying", "what", what, "attempt", attempt, "error", err)
+		if failing := time.Since(start); failing >= c.cfg.pollTimeout && c.warn.allow(time.Now()) {
+			c.cfg.logger.Warn("kafka: a request keeps failing: retrying", "what", what, "brokers", c.cfg.brokers,
+				"failing_for", failing.Round(time.Millisecond), "gives_up_after", bound, "attempt", attempt, "error", err)
+		} else {
+			c.cfg.logger.Debug("kafka: retrying", "what", what, "attempt", attempt, "error", err)
+		}
 		if staleMetadata(err) {
 			c.refresh()
 		}
@@ -185,8 +216,14 @@ func (c *Client) retry(ctx context.Context, stop <-chan struct{}, what string, o
 // one past the last record).
 type bounds struct{ first, end int64 }
 
-// offsets returns the bounds of each partition, in one request.
+// offsets returns the bounds of each partition, in one request (retried within a
+// poll timeout).
 func (c *Client) offsets(ctx context.Context, stop <-chan struct{}, tps []TopicPartition) (map[TopicPartition]bounds, error) {
+	return c.offsetsWithin(ctx, stop, tps, c.cfg.pollTimeout)
+}
+
+// offsetsWithin is offsets with the request retried within bound (0: one attempt).
+func (c *Client) offsetsWithin(ctx context.Context, stop <-chan struct{}, tps []TopicPartition, bound time.Duration) (map[TopicPartition]bounds, error) {
 	out := make(map[TopicPartition]bounds, len(tps))
 	if len(tps) == 0 {
 		return out, nil
@@ -195,7 +232,7 @@ func (c *Client) offsets(ctx context.Context, stop <-chan struct{}, tps []TopicP
 	for _, tp := range tps {
 		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafkago.FirstOffsetOf(tp.Partition), kafkago.LastOffsetOf(tp.Partition))
 	}
-	err := c.retry(ctx, stop, fmt.Sprintf("listing the offsets of %v", tps), func(ctx context.Context) error {
+	err := c.retryFor(ctx, stop, fmt.Sprintf("listing the offsets of %v", tps), bound, func(ctx context.Context) error {
 		resp, err := c.client().ListOffsets(ctx, req)
 		if err != nil {
 			return err
@@ -325,14 +362,15 @@ type raw struct {
 // read fetches the records of r in order and hands each to each, until each returns
 // false or the range ends. Records before r.From that a fetch returns are skipped.
 // Offsets that are gone fail the read (ErrDataLoss) or, with FailOnDataLoss(false),
-// are skipped and counted.
+// are skipped and counted. A failing fetch is retried through an outage for up to
+// UnavailableTimeout: the range must be read, there is no skipping it.
 func (c *Client) read(ctx context.Context, stop <-chan struct{}, r OffsetRange, each func(*raw) bool) error {
 	off := r.From
 	var rec raw
 	empty := 0
 	for off < r.Until {
 		var resp *kafkago.FetchResponse
-		err := c.retry(ctx, stop, fmt.Sprintf("fetching %v at offset %d", r, off), func(ctx context.Context) error {
+		err := c.retryFor(ctx, stop, fmt.Sprintf("fetching %v at offset %d", r, off), c.cfg.unavailable, func(ctx context.Context) error {
 			var err error
 			resp, err = c.client().Fetch(ctx, &kafkago.FetchRequest{Topic: r.Topic, Partition: r.Partition, Offset: off,
 				MinBytes: 1, MaxBytes: int64(c.cfg.fetchMaxBytes), MaxWait: 100 * time.Millisecond})

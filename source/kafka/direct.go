@@ -35,6 +35,10 @@ type DirectStream[K, V any] struct {
 	asg     assigner
 	commits *committer
 
+	// Used by Start and then by the generator (Batch) only.
+	out          outage    // while the stream cannot read
+	missingSince time.Time // since when subscribed topics are missing; zero: none is
+
 	mu      sync.Mutex
 	pos     map[TopicPartition]int64 // the next offset to read, per partition read before
 	est     *pidEstimator
@@ -151,8 +155,9 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 		return errors.New("kafka.DirectStream: nil consumer strategy")
 	case s.keys == nil || s.values == nil:
 		return errors.New("kafka.DirectStream: nil key or value deserializer")
-	case s.cfg.maxRate < 0 || s.cfg.minRate < 0 || s.cfg.initialRate < 0:
-		return fmt.Errorf("kafka.DirectStream: negative rate (max %v, min %v, initial %v)", s.cfg.maxRate, s.cfg.minRate, s.cfg.initialRate)
+	}
+	if err := s.cfg.validateStream(); err != nil {
+		return fmt.Errorf("kafka.DirectStream: %w", err)
 	}
 	cl, err := newClient(s.cfg)
 	if err != nil {
@@ -168,6 +173,9 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 	if err != nil {
 		cl.Close()
 		return fmt.Errorf("kafka.DirectStream %v: %w", s.strategy, err)
+	}
+	if len(asg.missing()) > 0 {
+		s.missingSince = s.sctx.Clock().Now()
 	}
 	s.mu.Lock()
 	s.cl, s.asg = cl, asg
@@ -260,29 +268,21 @@ func (d directSource[K, V]) Restore(data []byte) error {
 }
 
 // Batch plans the batch at t: one range per assigned partition, from where the last
-// batch ended to the partition's end, capped by rate control.
+// batch ended to the partition's end, capped by rate control. When the stream cannot
+// read, the batch has no ranges and its InputInfo says why, until UnavailableTimeout.
 func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Record[K, V]], dstream.InputInfo, error) {
 	s := d.s
 	stop := s.sctx.Stopping()
+	var info dstream.InputInfo
 	ranges, again := s.log.Again(t)
-	asg, ok := s.asg.current()
-	switch {
-	case again:
-		// A batch of before a restart, produced again from the checkpoint.
-	case ok:
-		b, err := s.cl.offsets(ctx, stop, asg.parts)
-		if err != nil {
+	if !again { // else a batch of before a restart, produced again from the checkpoint
+		var err error
+		if ranges, info.Unavailable, err = s.next(ctx, stop, t); err != nil {
 			return nil, dstream.InputInfo{}, err
 		}
-		if ranges, err = s.plan(t, asg, b); err != nil {
-			return nil, dstream.InputInfo{}, err
-		}
-	default:
-		s.cfg.logger.Debug("kafka: the group is rebalancing: empty batch", "batch", t)
 	}
-	records := int64(0)
 	for _, r := range ranges {
-		records += r.Count()
+		info.Records += r.Count()
 	}
 	s.mu.Lock()
 	s.ranges[t] = ranges
@@ -290,7 +290,91 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
 		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, yield)
 	})
-	return r, dstream.InputInfo{Records: records}, nil
+	return r, info, nil
+}
+
+// next plans the batch at t. When the stream cannot read (the group has no
+// assignment, the offset lookup fails with a retriable error), the batch has no
+// ranges and unavailable says why; the positions stay where they are, so nothing is
+// skipped. Once that has lasted UnavailableTimeout, or topics have been missing for
+// MissingTopicTimeout, err fails the batch.
+func (s *DirectStream[K, V]) next(ctx context.Context, stop <-chan struct{}, t time.Time) (ranges []OffsetRange, unavailable, err error) {
+	now := s.sctx.Clock().Now()
+	missing, err := s.missingTopics(t, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	asg, why := s.asg.current()
+	if perm := (*permanentError)(nil); errors.As(why, &perm) {
+		return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, t, perm.error)
+	}
+	if why == nil {
+		why = s.out.waiting(now) // backing off after a failed lookup
+	}
+	if why == nil {
+		bound := s.cfg.pollTimeout
+		if s.out.down() {
+			bound = 0 // one attempt a batch (with backoff) until it can read again
+		}
+		b, err := s.cl.offsetsWithin(ctx, stop, asg.parts, bound)
+		switch {
+		case err == nil:
+			if ranges, err = s.plan(t, asg, b); err != nil {
+				return nil, nil, err
+			}
+			if lasted, n := s.out.readable(now); n > 0 {
+				s.cfg.logger.Info("kafka: reading again", "stream", s.stream.String(), "batch", t, "unavailable_for", lasted, "empty_batches", n)
+			}
+			return ranges, missing, nil
+		case ctx.Err() != nil || !retriable(err):
+			return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, t, err)
+		}
+		s.out.lookupFailed(now, err)
+		why = err
+	}
+	lasted, first := s.out.unreadable(now)
+	parts := any(asg.parts)
+	if len(asg.parts) == 0 {
+		parts = s.strategy.String()
+	}
+	if lasted >= s.cfg.unavailable {
+		return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w: nothing could be read for %v (UnavailableTimeout %v) from brokers %v, partitions %v: %w",
+			s.strategy, t, ErrUnavailable, lasted, s.cfg.unavailable, s.cfg.brokers, parts, why)
+	}
+	if s.out.warn.allow(now) {
+		msg := "kafka: cannot read: batches read nothing (positions unchanged) until it can"
+		if !first {
+			msg = "kafka: still cannot read"
+		}
+		s.cfg.logger.Warn(msg, "stream", s.stream.String(), "batch", t, "unavailable_for", lasted, "fails_after", s.cfg.unavailable,
+			"brokers", s.cfg.brokers, "partitions", parts, "error", why)
+	}
+	s.mu.Lock()
+	if s.sctx.CheckpointDir() != "" {
+		s.log.Record(t, nil) // an empty batch: a restart produces it empty again
+	}
+	s.mu.Unlock()
+	return nil, why, nil
+}
+
+// missingTopics returns an error naming the subscribed topics that do not exist, if
+// any, for the batch's InputInfo; err fails the batch once they have been missing for
+// MissingTopicTimeout (unless WaitForTopics).
+func (s *DirectStream[K, V]) missingTopics(t, now time.Time) (missing, err error) {
+	absent := s.asg.missing()
+	if len(absent) == 0 {
+		s.missingSince = time.Time{}
+		return nil, nil
+	}
+	if s.missingSince.IsZero() {
+		s.missingSince = now
+	}
+	missing = fmt.Errorf("%w: %v (brokers %v)", ErrMissingTopic, absent, s.cfg.brokers)
+	if lasted := now.Sub(s.missingSince); !s.cfg.waitForTopics && lasted >= s.cfg.missingTopics {
+		return nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w for %v (MissingTopicTimeout %v): create them, or set WaitForTopics(true) to wait for them",
+			s.strategy, t, missing, lasted, s.cfg.missingTopics)
+	}
+	return missing, nil
 }
 
 // plan computes the batch's ranges from the partitions' bounds and moves the
@@ -305,6 +389,7 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 	}
 	from := make(map[TopicPartition]int64, len(asg.parts))
 	lag := make(map[TopicPartition]int64, len(asg.parts))
+	maxRate := make(map[TopicPartition]float64, len(asg.parts))
 	for _, tp := range asg.parts {
 		b := bounds[tp]
 		off, known := s.pos[tp]
@@ -313,7 +398,7 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 				switch s.cfg.reset {
 				case Earliest:
 					off = b.first
-				case Latest:
+				case Latest: // fixed at start or at the assignment; here only if that was skipped
 					off = b.end
 				default:
 					return nil, fmt.Errorf("kafka.DirectStream: batch %v: %v has no committed offset and OffsetReset is none", t, tp)
@@ -333,18 +418,22 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 			s.cfg.logger.Warn("kafka: position past the partition's end: starting again at its end", "partition", tp.String(), "position", off, "end", b.end)
 			off = b.end
 		}
-		from[tp], lag[tp] = off, b.end-off
+		r, err := s.cfg.maxRateOf(tp)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.DirectStream: batch %v: %w", t, err)
+		}
+		from[tp], lag[tp], maxRate[tp] = off, b.end-off, r
 	}
 	rate := s.rate
 	if rate <= 0 && (s.batches == 0 || s.est != nil) {
 		rate = s.cfg.initialRate
 	}
-	limit, capped := limits(lag, rate, s.cfg.maxRate, s.cfg.minRate, s.sctx.BatchInterval())
+	limit := limits(lag, rate, maxRate, s.cfg.minRate, s.sctx.BatchInterval())
 	ranges := make([]OffsetRange, 0, len(asg.parts))
 	for _, tp := range asg.parts {
 		until := bounds[tp].end
-		if capped {
-			until = min(until, from[tp]+limit[tp])
+		if l, capped := limit[tp]; capped {
+			until = min(until, from[tp]+l)
 		}
 		ranges = append(ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from[tp], Until: until})
 		s.pos[tp] = until

@@ -222,3 +222,39 @@ func TestCommitThenRestartResumesAtTheCommittedOffsets(t *testing.T) {
 		t.Errorf("the restart's first ranges are %v, want them to start at the committed 20", rg)
 	}
 }
+
+// TestOffsetResetLatestReadsWhatIsProducedAfterStart checks that with OffsetReset
+// Latest (the default) the positions are fixed when the stream starts, as Spark's
+// start() does, not when the first batch is planned: a record produced once Run has
+// started, before the first batch, is read by the first batch; one produced before
+// Run is not.
+func TestOffsetResetLatestReadsWhatIsProducedAfterStart(t *testing.T) {
+	for _, tc := range strategies {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, kafkatest.Topic("events", 2))
+			produce(t, b, "events", 2, 0, 10, "before")
+			r := newRun(t)
+			s := kafka.NewDirectStream(r.c, tc.strategy, kafka.StringDeserializer(), kafka.StringDeserializer(),
+				kafka.Brokers(b.Addrs()...), kafka.GroupID("latest"))
+			var col collector
+			s.ForeachBatch(col.foreach)
+			r.start()
+			r.awaitStarted()
+			produce(t, b, "events", 2, 0, 10, "after")
+			r.batches(1)
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			got := col.values()
+			slices.Sort(got)
+			var want []string
+			for i := range 10 {
+				want = append(want, "after"+strconv.Itoa(i))
+			}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("the first batch read %v, want the 10 records produced after the start: %v", got, want)
+			}
+		})
+	}
+}

@@ -35,10 +35,28 @@
 // Subscribe reads topics as a member of a consumer group (kafka-go's ConsumerGroup), so
 // several processes with one GroupID share the partitions and rebalance when members
 // come and go or partitions are added; between generations the stream's batches are
-// empty. SubscribePattern subscribes to the topics matching a regular expression, looked
-// up every MetadataRefresh. Assign reads a fixed set of partitions, optionally from
-// given offsets. A partition with no given or committed offset starts where OffsetReset
-// says: the latest offset (the default), the earliest, or none (Run fails, naming it).
+// empty, and their dstream.InputInfo.Unavailable says the group is rebalancing.
+// SubscribePattern subscribes to the topics whose whole name matches a regular
+// expression (anchored at both ends, as in Kafka and Spark: `logs-.*` for a prefix),
+// looked up every MetadataRefresh. Assign reads a fixed set of partitions, optionally
+// from given offsets; a partition that does not exist makes Run fail at start.
+//
+// A partition with no given or committed offset starts where OffsetReset says: the
+// latest offset (the default), the earliest, or none (the first batch fails, and Run
+// with it, naming the partition).
+// Latest is the partition's end when the stream starts (Assign) or when the group
+// assigns the partition (Subscribe, during Run's start for the first assignment), as
+// Spark fixes positions in its start(): records produced after that are read by the
+// first batch, not skipped because the first batch came later. Earliest is resolved
+// when the first batch is planned, so records deleted by retention meanwhile are not
+// reported lost.
+//
+// A topic given to Subscribe that does not exist is warned about once per
+// MetadataRefresh, naming it; the stream reads the other topics without churning the
+// group, joins again when the topic is created, and fails the batch after
+// MissingTopicTimeout (default one minute) with an error wrapping ErrMissingTopic,
+// unless WaitForTopics(true) says to wait for it however long it takes. Spark (the
+// Kafka consumer) waits silently.
 //
 // # Storing offsets
 //
@@ -52,27 +70,45 @@
 //
 // # Rate control
 //
-// MaxRatePerPartition caps each range to rate × batch seconds; MinRatePerPartition is the
-// least a limit allows; InitialRate limits the first batch. With Backpressure, a PID
-// rate estimator (Spark's, with its defaults: proportional 1, integral 0.2, derivative
-// 0, minimum 100 records/s) fed by each batch's processing and scheduling delay sets
-// the rate, which is split across partitions in proportion to their lag, so a lagging
-// partition is not starved.
+// MaxRatePerPartition caps each range to rate × batch seconds, and
+// MaxRatePerPartitionFunc gives each partition its own cap (Spark's
+// PerPartitionConfig); MinRatePerPartition is the least a limit allows, as a rate
+// (Spark's code takes it as records per batch); InitialRate limits the first batch.
+// With Backpressure, a PID rate estimator (Spark's, with its defaults: proportional 1,
+// integral 0.2, derivative 0, minimum 100 records/s) fed by each batch's processing
+// and scheduling delay sets the rate, which is split across partitions in proportion
+// to their lag, so a lagging partition is not starved.
 //
 // # Faults and bad input
 //
-// Requests are bounded by PollTimeout and retried with backoff, within another
-// PollTimeout, when the error is retriable (not the leader, a moved leader, stale
-// metadata, a broken connection); stale metadata also renews the connections, whose
-// cached metadata kafka-go does not refresh otherwise. Brokers that cannot be reached
-// make Run fail before the first batch with an error naming them. A fetch that keeps
-// failing fails the batch with an error naming the topic, partition and range, and the
-// Context stops: nothing later is committed. Offsets deleted by retention before they
-// were read fail the batch with ErrDataLoss, or with FailOnDataLoss(false) are skipped
-// with a warning and counted (LostRecords). A record whose key or value cannot be
-// deserialized fails the batch naming its topic, partition and offset, unless a
-// DeserializeErrorHandler skips it. After Stop, a failed request is not retried, so a
-// broker that stopped answering holds Run up for one PollTimeout at most.
+// Requests are bounded by PollTimeout and retried with backoff when the error is
+// retriable (not the leader, a moved leader, stale metadata, a broken connection,
+// UNKNOWN_SERVER_ERROR, which kafka-go also reports for a request that failed in
+// transit); stale metadata also renews the connections, whose cached metadata kafka-go
+// does not refresh otherwise. Brokers that cannot be reached when Run starts and
+// invalid option values make Run fail before the first batch, naming them; so does a
+// consumer group error that retrying cannot fix (an invalid session timeout, an
+// unauthorized group), which fails the batch if it comes later.
+//
+// Once running, Subscribe and Assign follow one outage policy. When the offsets cannot
+// be looked up (brokers down) or the group assigns nothing (rebalancing, or never
+// settling), the batch reads nothing, its positions unchanged so nothing is skipped,
+// and its dstream.InputInfo.Unavailable, which listeners see, says why and names the
+// brokers; the lookup is tried again at later batches with backoff. A warning is
+// logged when this starts, then at most every 30 seconds, and an info when the stream
+// reads again. After UnavailableTimeout (default five minutes) the batch fails with
+// an error wrapping ErrUnavailable and naming the brokers and the partitions. The
+// fetches of a batch already planned are retried through an outage for up to
+// UnavailableTimeout: a fetch that still fails fails the batch with an error naming
+// the topic, partition and range, and the Context stops: nothing later is committed.
+// Spark has no such policy of its own: it relies on the Kafka consumer's timeouts.
+//
+// Offsets deleted by retention before they were read fail the batch with ErrDataLoss,
+// or with FailOnDataLoss(false) are skipped with a warning and counted (LostRecords). A
+// record whose key or value cannot be deserialized fails the batch naming its topic,
+// partition and offset, unless a DeserializeErrorHandler skips it. After Stop, a
+// failed request is not retried, so a broker that stopped answering holds Run up for
+// one PollTimeout at most.
 //
 // # Batch jobs and the sink
 //
@@ -93,6 +129,7 @@
 // UnavailableTimeout, then fails the stream.
 //
 // Package kafkatest starts an in-process Kafka-protocol broker on loopback, with fault
-// injection, for tests and examples; examples/broker serves it to external clients
-// such as kcat.
+// injection (failing or hanging requests, moving leaders, retention, stopping and
+// restarting the whole cluster), for tests and examples; examples/broker serves it to
+// external clients such as kcat.
 package kafka

@@ -135,7 +135,7 @@ func TestSubscribePatternPicksUpNewTopics(t *testing.T) {
 	b := startBroker(t, kafkatest.Topic("logs-a", 1), kafkatest.Topic("other", 1))
 	produce(t, b, "logs-a", 1, 0, 5, "a")
 	produce(t, b, "other", 1, 0, 5, "o")
-	m := newMember(t, b, kafka.SubscribePattern(regexp.MustCompile(`^logs-`)))
+	m := newMember(t, b, kafka.SubscribePattern(regexp.MustCompile(`logs-.*`)))
 	until(t, func() bool { m.mu.Lock(); defer m.mu.Unlock(); return len(m.read) == 5 }, m)
 	if err := b.CreateTopic("logs-b", 2); err != nil {
 		t.Fatal(err)
@@ -149,5 +149,26 @@ func TestSubscribePatternPicksUpNewTopics(t *testing.T) {
 		if v[0] == 'o' {
 			t.Errorf("read %s from a topic that does not match", v)
 		}
+	}
+}
+
+// TestSubscribePatternMatchesWholeTopicNames checks that the pattern is anchored at
+// both ends, as Kafka's and Spark's are: pat\d matches pat1, not xpat1 nor pat12.
+func TestSubscribePatternMatchesWholeTopicNames(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("pat1", 1), kafkatest.Topic("xpat1", 1), kafkatest.Topic("pat12", 1))
+	for _, topic := range []string{"pat1", "xpat1", "pat12"} {
+		produce(t, b, topic, 1, 0, 1, topic+"-")
+	}
+	m := newMember(t, b, kafka.SubscribePattern(regexp.MustCompile(`pat\d`)))
+	m.r.batches(3)
+	if err := m.r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for v := range m.read {
+		read = append(read, v)
+	}
+	if !slices.Equal(read, []string{"pat1-0"}) {
+		t.Errorf("read %v, want only pat1's record", read)
 	}
 }

@@ -19,11 +19,13 @@ import (
 // TestInteropWithKcat has Debian's kcat (librdkafka, the C client) produce keyed
 // records that a direct stream counts by key, writes the counts with WriteToKafka, and
 // has kcat read them back: the stream and the sink work with another Kafka client, not
-// only with kafka-go. .ci/run installs kcat (make deps does too).
+// only with kafka-go. kcat is required: without it the test fails (it does not skip),
+// saying how to install it; .ci/run installs it, and so does make deps.
 func TestInteropWithKcat(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Fatalf("kcat is not installed (apt-get install kcat, or make deps): %v", err)
+		t.Fatalf("kcat is not installed, and this test requires it (it does not skip): install it with "+
+			"`apt-get install kcat` (Debian, Ubuntu) or `make deps`, which installs what the tests need: %v", err)
 	}
 	b := startBroker(t, kafkatest.Topic("words", 2), kafkatest.Topic("counts", 2))
 	brokers := strings.Join(b.Addrs(), ",")

@@ -3,7 +3,9 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,6 +94,50 @@ func (r *run) batch() error {
 // that batch completed (or Run ended, whose error it returns).
 func (r *run) step(d time.Duration) error {
 	r.t.Helper()
+	_, err := r.stepInfo(d)
+	return err
+}
+
+// batchInfo is batch, returning what listeners heard of the batch.
+func (r *run) batchInfo() (dstream.BatchInfo, error) {
+	r.t.Helper()
+	return r.stepInfo(interval)
+}
+
+// stepInfo is step, returning what listeners heard of the batch.
+func (r *run) stepInfo(d time.Duration) (dstream.BatchInfo, error) {
+	r.t.Helper()
+	if ended, err := r.awaitScheduler(); ended {
+		return dstream.BatchInfo{}, fmt.Errorf("run ended: %w", err)
+	}
+	r.clock.Advance(d)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	select {
+	case b := <-r.completed:
+		return b, b.Err
+	case err := <-r.done:
+		r.done <- err
+		return dstream.BatchInfo{}, fmt.Errorf("run ended: %w", err)
+	case <-deadline.C:
+		r.t.Fatal("the batch did not complete within 30s")
+		return dstream.BatchInfo{}, nil
+	}
+}
+
+// awaitStarted waits until Run has started every source and waits for the first
+// batch time.
+func (r *run) awaitStarted() {
+	r.t.Helper()
+	if ended, err := r.awaitScheduler(); ended {
+		r.t.Fatalf("Run ended: %v", err)
+	}
+}
+
+// awaitScheduler waits until the scheduler waits for its next batch time, or Run
+// ended (ended is true, with Run's error, which stays in r.done).
+func (r *run) awaitScheduler() (ended bool, err error) {
+	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	waiting := make(chan error, 1)
@@ -101,20 +147,10 @@ func (r *run) step(d time.Duration) error {
 		if err != nil {
 			r.t.Fatalf("the scheduler did not wait for the next batch: %v", err)
 		}
+		return false, nil
 	case err := <-r.done:
 		r.done <- err
-		return fmt.Errorf("run ended: %w", err)
-	}
-	r.clock.Advance(d)
-	select {
-	case b := <-r.completed:
-		return b.Err
-	case err := <-r.done:
-		r.done <- err
-		return fmt.Errorf("run ended: %w", err)
-	case <-ctx.Done():
-		r.t.Fatal("the batch did not complete within 30s")
-		return nil
+		return true, err
 	}
 }
 
@@ -174,4 +210,91 @@ func (c *collector) values() []string {
 		}
 	}
 	return out
+}
+
+// logRecorder is a slog.Handler that keeps every record, at every level, for tests
+// to count and wait for. Attributes given to WithAttrs and groups are dropped.
+type logRecorder struct {
+	mu      sync.Mutex
+	recs    []slog.Record
+	changed chan struct{} // closed and replaced on every record
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{changed: make(chan struct{})} }
+
+func (l *logRecorder) logger() *slog.Logger { return slog.New(l) }
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r.Clone())
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return nil
+}
+
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// mark returns how many records there are, for since and await.
+func (l *logRecorder) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recs)
+}
+
+// matching returns the records from mark on at level (any level if -100) whose
+// message starts with prefix, as text: the message and the attributes.
+func (l *logRecorder) matching(mark int, level slog.Level, prefix string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.recs[mark:] {
+		if (level != anyLevel && r.Level != level) || !strings.HasPrefix(r.Message, prefix) {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+			return true
+		})
+		out = append(out, b.String())
+	}
+	return out
+}
+
+const anyLevel = slog.Level(-100)
+
+// await waits (30s at most) until a record from mark on at level has a message
+// starting with prefix.
+func (l *logRecorder) await(t *testing.T, mark int, level slog.Level, prefix string) {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		changed := l.changed
+		l.mu.Unlock()
+		if len(l.matching(mark, level, prefix)) > 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("no log record %q within 30s", prefix)
+		}
+	}
+}
+
+// strategies are Assign and Subscribe of events/0 and events/1, for tests that
+// both must pass.
+var strategies = []struct {
+	name     string
+	strategy kafka.ConsumerStrategy
+}{
+	{"Assign", kafka.Assign(allEvents, nil)},
+	{"Subscribe", kafka.Subscribe("events")},
 }

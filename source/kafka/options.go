@@ -2,7 +2,10 @@ package kafka
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go/sasl"
@@ -71,6 +74,7 @@ type config struct {
 	clientID        string
 	reset           Reset
 	maxRate         float64
+	maxRateFunc     func(TopicPartition) float64
 	minRate         float64
 	initialRate     float64
 	backpressure    bool
@@ -83,6 +87,8 @@ type config struct {
 	metadataRefresh time.Duration
 	sessionTimeout  time.Duration
 	unavailable     time.Duration
+	missingTopics   time.Duration
+	waitForTopics   bool
 	logger          *slog.Logger
 	onBadRecord     func(r Record[[]byte, []byte], err error) error
 	acks            Acks
@@ -101,7 +107,7 @@ func newConfig(opts []Opt) config {
 		metadataRefresh: 5 * time.Second,
 		sessionTimeout:  10 * time.Second,
 		unavailable:     5 * time.Minute,
-		logger:          slog.Default(),
+		missingTopics:   time.Minute,
 		acks:            AcksAll,
 	}
 	for _, o := range opts {
@@ -109,7 +115,50 @@ func newConfig(opts []Opt) config {
 			o(&c)
 		}
 	}
+	if c.logger == nil { // WithLogger(nil), or none
+		c.logger = slog.Default()
+	}
 	return c
+}
+
+// validateStream checks the options a stream uses, for Run to fail at start on a
+// value it cannot use rather than ignore it.
+func (c *config) validateStream() error {
+	bad := func(name string, v any, want string) error {
+		return fmt.Errorf("kafka: %s(%v), want %s", name, v, want)
+	}
+	switch {
+	case c.maxRate < 0 || math.IsNaN(c.maxRate):
+		return bad("MaxRatePerPartition", c.maxRate, ">= 0")
+	case c.minRate < 0 || math.IsNaN(c.minRate):
+		return bad("MinRatePerPartition", c.minRate, ">= 0")
+	case c.initialRate < 0 || math.IsNaN(c.initialRate):
+		return bad("InitialRate", c.initialRate, ">= 0")
+	case c.maxRate > 0 && c.maxRateFunc != nil:
+		return errors.New("kafka: both MaxRatePerPartition and MaxRatePerPartitionFunc are set: set one (the function can return the common rate)")
+	case c.unavailable <= 0:
+		return bad("UnavailableTimeout", c.unavailable, "> 0")
+	case c.missingTopics <= 0:
+		return bad("MissingTopicTimeout", c.missingTopics, "> 0 (WaitForTopics(true) waits without a bound)")
+	case c.metadataRefresh <= 0:
+		return bad("MetadataRefresh", c.metadataRefresh, "> 0")
+	case c.sessionTimeout <= 0:
+		return bad("SessionTimeout", c.sessionTimeout, "> 0")
+	}
+	return nil
+}
+
+// maxRateOf returns the MaxRatePerPartition of tp, 0 for no cap; an error if
+// MaxRatePerPartitionFunc gives a negative rate or NaN.
+func (c *config) maxRateOf(tp TopicPartition) (float64, error) {
+	if c.maxRateFunc == nil {
+		return c.maxRate, nil
+	}
+	r := c.maxRateFunc(tp)
+	if r < 0 || math.IsNaN(r) {
+		return 0, fmt.Errorf("kafka: MaxRatePerPartitionFunc gives %v for %v, want >= 0", r, tp)
+	}
+	return r, nil
 }
 
 // Opt configures a Kafka stream, a Client or a sink.
@@ -135,11 +184,35 @@ func OffsetReset(r Reset) Opt { return func(c *config) { c.reset = r } }
 
 // MaxRatePerPartition caps the records read per partition per second: a batch reads
 // at most rate × batch seconds from each partition (Spark's
-// spark.streaming.kafka.maxRatePerPartition). Default: 0, no cap.
+// spark.streaming.kafka.maxRatePerPartition). Default: 0, no cap. A negative rate
+// makes Run fail at start. For a cap that differs by partition, see
+// MaxRatePerPartitionFunc.
 func MaxRatePerPartition(rate float64) Opt { return func(c *config) { c.maxRate = rate } }
 
-// MinRatePerPartition is the least a rate limit lets a partition read per second
-// (Spark's spark.streaming.kafka.minRatePerPartition). Default: 1.
+// MaxRatePerPartitionFunc caps each partition's records per second with its own rate,
+// f(partition), asked for each partition at every batch (it must not block); 0 means
+// no cap for that partition (Spark's
+// PerPartitionConfig.maxRatePerPartition). It replaces MaxRatePerPartition: setting
+// both makes Run fail at start, and a negative rate (or NaN) from f fails the batch,
+// naming the partition. Default: none.
+//
+// Spark differs for a partition whose rate is 0 while others have one: without
+// backpressure it caps that partition to MinRatePerPartition records per batch; here
+// it reads with no cap.
+func MaxRatePerPartitionFunc(f func(TopicPartition) float64) Opt {
+	return func(c *config) { c.maxRateFunc = f }
+}
+
+// MinRatePerPartition is the least a rate limit lets a partition read per second:
+// when MaxRatePerPartition, InitialRate or backpressure limit a batch, each partition
+// may still read rate × batch seconds records (Spark's
+// spark.streaming.kafka.minRatePerPartition). Default: 1. A negative rate makes Run
+// fail at start.
+//
+// Spark's code applies this setting as a number of records per batch, whatever the
+// batch interval, although its name and documentation say a rate; here it is a rate,
+// as the name says: with 10-second batches, MinRatePerPartition(5) lets a partition
+// read at least 50 records a batch where Spark lets it read 5.
 func MinRatePerPartition(rate float64) Opt { return func(c *config) { c.minRate = rate } }
 
 // InitialRate limits the first batch, and with backpressure every batch until the
@@ -161,7 +234,8 @@ func BackpressurePID(p PID) Opt { return func(c *config) { c.pid = p } }
 func FetchMaxBytes(n int) Opt { return func(c *config) { c.fetchMaxBytes = n } }
 
 // PollTimeout bounds each request to the brokers (a fetch, an offset lookup, a
-// commit); failed requests are retried, with backoff, within a second PollTimeout.
+// commit); failed requests are retried, with backoff, within a second PollTimeout
+// (the fetches of a planned batch, within UnavailableTimeout).
 // It is also how long Run can take to return when Stop comes while a broker does not
 // answer. Default: 10s.
 func PollTimeout(d time.Duration) Opt { return func(c *config) { c.pollTimeout = d } }
@@ -181,13 +255,14 @@ func SASL(m sasl.Mechanism) Opt { return func(c *config) { c.sasl = m } }
 // Default: true.
 func FailOnDataLoss(fail bool) Opt { return func(c *config) { c.failOnDataLoss = fail } }
 
-// MetadataRefresh sets how often a stream looks for new topics (SubscribePattern) and
-// new partitions (Subscribe, SubscribePattern). Default: 5s.
+// MetadataRefresh sets how often a stream looks for new topics (SubscribePattern),
+// topics created or deleted (Subscribe) and new partitions (Subscribe,
+// SubscribePattern). Default: 5s. A value <= 0 makes Run fail at start.
 func MetadataRefresh(d time.Duration) Opt { return func(c *config) { c.metadataRefresh = d } }
 
 // SessionTimeout sets how long the group coordinator waits for a member's heartbeat
 // before it rebalances the member's partitions to others (Kafka's
-// session.timeout.ms). Default: 10s.
+// session.timeout.ms). Default: 10s. A value <= 0 makes Run fail at start.
 func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTimeout = d } }
 
 // UnavailableTimeout bounds how long a stream goes on while it cannot read: brokers
@@ -197,10 +272,43 @@ func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTim
 // in their dstream.InputInfo.Unavailable, which listeners see; once the stream has
 // been unable to read for this long, the batch fails with an error naming the brokers
 // and the partitions. Default: 5 minutes.
+//
+// For a direct stream: the offset lookup that plans a batch is retried within the
+// batch for up to PollTimeout; if it still fails, the batch and the ones after it read
+// nothing, their positions unchanged (nothing is skipped), while the lookup is tried
+// again at later batches with backoff (100ms doubling up to 5s); the time is the
+// Context's clock. The fetches of a batch already planned, which must be read, are
+// retried for up to UnavailableTimeout (wall clock), also by a Client (CreateRDD).
+// A warning is logged when the stream becomes unable to read, then at most every 30
+// seconds, and an info when it reads again.
+//
+// For a receiver stream: what keeps it from receiving — being in a generation of its
+// group, fetching a partition, writing its write-ahead log — is each an outage,
+// measured in real time (receiving goes on in the background, whatever the Context's
+// clock), retried, logged at most every 30 seconds, and named by every batch's
+// InputInfo.Unavailable; the first batch after one has lasted this long fails.
+//
+// Either way the failure wraps ErrUnavailable. Spark has no such bound of its own: it
+// relies on the Kafka consumer's timeouts. A value <= 0 makes Run (or NewClient) fail.
 func UnavailableTimeout(d time.Duration) Opt { return func(c *config) { c.unavailable = d } }
 
+// MissingTopicTimeout bounds how long a Subscribe stream goes on while topics it
+// subscribes to do not exist: it reads the topics that exist, warns once per
+// MetadataRefresh naming the missing ones (which the batches' InputInfo.Unavailable
+// also names), joins the group again when they are created, and once they have been
+// missing for this long (the Context's clock) fails the batch with an error wrapping
+// ErrMissingTopic and naming them. Default: 1 minute. A value <= 0 makes Run fail at
+// start; to wait for the topics however long it takes, use WaitForTopics. Spark (the
+// Kafka consumer) waits for them silently.
+func MissingTopicTimeout(d time.Duration) Opt { return func(c *config) { c.missingTopics = d } }
+
+// WaitForTopics, when true, makes a Subscribe stream wait for missing topics to be
+// created with no bound (MissingTopicTimeout does not apply), still warning once per
+// MetadataRefresh that they are missing. Default: false.
+func WaitForTopics(wait bool) Opt { return func(c *config) { c.waitForTopics = wait } }
+
 // WithLogger sets the logger for rebalances, data loss, retries and commits. Default:
-// slog.Default().
+// slog.Default(), also when l is nil.
 func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 
 // DeserializeErrorHandler decides what happens to a record whose key or value cannot

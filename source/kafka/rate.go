@@ -53,11 +53,16 @@ func (e *pidEstimator) compute(end time.Time, records int64, processing, schedul
 // limits caps the records each partition reads in a batch (Spark's
 // maxMessagesPerPartition). lag is each partition's records available past its
 // position; rate is the limit over all partitions in records per second (from the
-// estimator or the initial rate), 0 for none. The rate is split among partitions in
+// estimator or the initial rate), 0 for none; maxRate is each partition's
+// MaxRatePerPartition, 0 for no cap. The rate is split among partitions in
 // proportion to their lag, so a lagging partition is not starved; each share is
-// capped by maxRate, and no partition is held below minRate. ok is false when no limit
-// applies.
-func limits(lag map[TopicPartition]int64, rate, maxRate, minRate float64, interval time.Duration) (limit map[TopicPartition]int64, ok bool) {
+// capped by the partition's maxRate, and no capped partition is held below minRate
+// (a rate, where Spark's code takes it as records per batch). A partition missing
+// from limit has no cap.
+//
+// With no rate, a partition whose maxRate is 0 has no cap, where Spark caps it to
+// minRate records per batch if another partition has a max rate.
+func limits(lag map[TopicPartition]int64, rate float64, maxRate map[TopicPartition]float64, minRate float64, interval time.Duration) (limit map[TopicPartition]int64) {
 	perPart := make(map[TopicPartition]float64, len(lag))
 	sum := 0.0
 	if rate > 0 {
@@ -70,25 +75,27 @@ func limits(lag map[TopicPartition]int64, rate, maxRate, minRate float64, interv
 			if total > 0 {
 				share = float64(l) / float64(total) * rate
 			}
-			if maxRate > 0 {
-				share = math.Min(share, maxRate)
+			if m := maxRate[tp]; m > 0 {
+				share = math.Min(share, m)
 			}
 			perPart[tp] = share
 			sum += share
 		}
 	} else {
 		for tp := range lag {
-			perPart[tp] = maxRate
-			sum += maxRate
+			if m := maxRate[tp]; m > 0 {
+				perPart[tp] = m
+				sum += m
+			}
 		}
 	}
 	if sum <= 0 {
-		return nil, false
+		return nil
 	}
 	secs := interval.Seconds()
 	limit = make(map[TopicPartition]int64, len(perPart))
 	for tp, r := range perPart {
 		limit[tp] = max(int64(secs*r), int64(secs*minRate))
 	}
-	return limit, true
+	return limit
 }

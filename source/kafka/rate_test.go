@@ -46,23 +46,29 @@ func TestPIDEstimatorFollowsSpark(t *testing.T) {
 func TestLimitsSplitTheRateByLag(t *testing.T) {
 	a, b, c := TopicPartition{"t", 0}, TopicPartition{"t", 1}, TopicPartition{"t", 2}
 	lag := map[TopicPartition]int64{a: 3000, b: 1000, c: 0}
+	all := func(r float64) map[TopicPartition]float64 { return map[TopicPartition]float64{a: r, b: r, c: r} }
 	tests := []struct {
-		name                   string
-		rate, maxRate, minRate float64
-		interval               time.Duration
-		want                   map[TopicPartition]int64
-		capped                 bool
+		name     string
+		rate     float64
+		maxRate  map[TopicPartition]float64
+		minRate  float64
+		interval time.Duration
+		want     map[TopicPartition]int64
 	}{
-		{"no limit", 0, 0, 1, time.Second, nil, false},
-		{"max rate only", 0, 100, 1, 2 * time.Second, map[TopicPartition]int64{a: 200, b: 200, c: 200}, true},
-		{"rate split by lag", 400, 0, 1, time.Second, map[TopicPartition]int64{a: 300, b: 100, c: 1}, true},
-		{"rate split by lag, capped by max", 400, 150, 1, time.Second, map[TopicPartition]int64{a: 150, b: 100, c: 1}, true},
-		{"min rate floor", 40, 0, 20, time.Second, map[TopicPartition]int64{a: 30, b: 20, c: 20}, true},
+		{"no limit", 0, all(0), 1, time.Second, nil},
+		{"max rate only", 0, all(100), 1, 2 * time.Second, map[TopicPartition]int64{a: 200, b: 200, c: 200}},
+		{"rate split by lag", 400, all(0), 1, time.Second, map[TopicPartition]int64{a: 300, b: 100, c: 1}},
+		{"rate split by lag, capped by max", 400, all(150), 1, time.Second, map[TopicPartition]int64{a: 150, b: 100, c: 1}},
+		{"min rate floor", 40, all(0), 20, time.Second, map[TopicPartition]int64{a: 30, b: 20, c: 20}},
+		{"min rate is a rate: 20/s over 2s batches", 40, all(0), 20, 2 * time.Second, map[TopicPartition]int64{a: 60, b: 40, c: 40}},
+		// Per partition (MaxRatePerPartitionFunc): b has no cap.
+		{"max rate per partition", 0, map[TopicPartition]float64{a: 10, b: 0, c: 50}, 1, 2 * time.Second, map[TopicPartition]int64{a: 20, c: 100}},
+		{"rate split by lag, capped per partition", 400, map[TopicPartition]float64{a: 50, b: 0, c: 5}, 1, time.Second, map[TopicPartition]int64{a: 50, b: 100, c: 1}},
 	}
 	for _, tc := range tests {
-		got, capped := limits(lag, tc.rate, tc.maxRate, tc.minRate, tc.interval)
-		if capped != tc.capped || !maps.Equal(got, tc.want) {
-			t.Errorf("%s: limits = %v, %v; want %v, %v", tc.name, got, capped, tc.want, tc.capped)
+		got := limits(lag, tc.rate, tc.maxRate, tc.minRate, tc.interval)
+		if !maps.Equal(got, tc.want) {
+			t.Errorf("%s: limits = %v; want %v", tc.name, got, tc.want)
 		}
 	}
 }

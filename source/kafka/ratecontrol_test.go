@@ -2,6 +2,8 @@ package kafka_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +74,64 @@ func TestBackpressureLowersTheRateWhenProcessingIsSlow(t *testing.T) {
 	// Without backpressure the same stream reads the whole backlog.
 	if got := rangeTotals(t, b, 2, 2*time.Second); got[0] != 20000 {
 		t.Errorf("without backpressure: batch totals %v, want the whole backlog first", got)
+	}
+}
+
+// TestMaxRatePerPartitionFunc caps each partition with its own rate (Spark's
+// PerPartitionConfig): 10/s for events/0, none for events/1, 30/s for events/2.
+func TestMaxRatePerPartitionFunc(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 3))
+	produce(t, b, "events", 3, 0, 300, "v") // 100 per partition
+	rates := map[int]float64{0: 10, 1: 0, 2: 30}
+	r := newRun(t)
+	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest),
+		kafka.MaxRatePerPartitionFunc(func(tp kafka.TopicPartition) float64 { return rates[tp.Partition] }))
+	var counts [][]int64
+	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
+		var c []int64
+		for _, rg := range batch.Ranges {
+			c = append(c, rg.Count())
+		}
+		counts = append(counts, c)
+		return nil
+	})
+	r.start()
+	r.batches(2)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int64{{10, 100, 30}, {10, 0, 30}}
+	if !slices.EqualFunc(counts, want, slices.Equal) {
+		t.Errorf("records per partition per batch %v, want %v", counts, want)
+	}
+}
+
+// TestMaxRatePerPartitionFuncMistakes checks that a negative rate from the function
+// fails the batch naming the partition, and that setting both max rate options
+// fails Run at start.
+func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 10, "v")
+	r := newRun(t)
+	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest),
+		kafka.MaxRatePerPartitionFunc(func(tp kafka.TopicPartition) float64 { return float64(-tp.Partition) })).
+		ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	r.start()
+	if err := r.batch(); err == nil || !strings.Contains(err.Error(), "events/1") || !strings.Contains(err.Error(), "-1") {
+		t.Errorf("a negative rate: %v, want an error naming events/1 and -1", err)
+	}
+	r.stop()
+
+	r = newRun(t)
+	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.MaxRatePerPartition(5),
+		kafka.MaxRatePerPartitionFunc(func(kafka.TopicPartition) float64 { return 1 })).
+		ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // Run fails at start
+	defer cancel()
+	if err := r.c.Run(ctx); err == nil || !strings.Contains(err.Error(), "MaxRatePerPartitionFunc") {
+		t.Errorf("both options: Run = %v, want an error naming them", err)
 	}
 }

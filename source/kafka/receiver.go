@@ -116,7 +116,7 @@ type ReceiverStream[K, V any] struct {
 	gen     *generation              // the group generation the receivers read in; nil between generations
 	pos     map[TopicPartition]int64 // next offset to receive of the partitions assigned in gen
 	pending map[TopicPartition]int64 // offset to commit of the partitions with stored blocks not yet committed
-	outages map[string]*outage       // what keeps the stream from receiving, by what it cannot do
+	outages map[string]*recvOutage   // what keeps the stream from receiving, by what it cannot do
 	failed  error                    // the stream cannot go on: the next batch fails with it
 }
 
@@ -159,7 +159,7 @@ func NewReceiverStream[K, V any](c *dstream.Context, topics map[string]int, keys
 	cfg := newConfig(opts)
 	s := &ReceiverStream[K, V]{cfg: cfg, topics: maps.Clone(topics), keys: keys, values: values, sctx: c,
 		logged: map[uint64]*block{}, nextSeq: 1, changed: make(chan struct{}), commits: make(chan struct{}, 1),
-		pos: map[TopicPartition]int64{}, pending: map[TopicPartition]int64{}, outages: map[string]*outage{}}
+		pos: map[TopicPartition]int64{}, pending: map[TopicPartition]int64{}, outages: map[string]*recvOutage{}}
 	s.space = sync.NewCond(&s.mu)
 	s.stream = dstream.FromSource(c, "kafka.ReceiverStream", dstream.Source[Record[K, V]](receiverSource[K, V]{s}))
 	return s
@@ -197,6 +197,9 @@ func (d receiverSource[K, V]) Start(ctx context.Context) (err error) {
 		return errors.New("kafka.ReceiverStream: no topics")
 	case s.keys == nil || s.values == nil:
 		return errors.New("kafka.ReceiverStream: nil key or value deserializer")
+	}
+	if err := s.cfg.validateStream(); err != nil {
+		return fmt.Errorf("kafka.ReceiverStream: %w", err)
 	}
 	for t, n := range s.topics {
 		if n < 1 {
@@ -548,14 +551,12 @@ func (d receiverSource[K, V]) Restore(data []byte) error {
 	return s.log.Restore(cp.Times, cp.Blocks)
 }
 
-// warnEvery bounds how often the same failure to receive is logged.
-const warnEvery = 30 * time.Second
-
-// An outage is something the stream has been unable to do since a time.
-type outage struct {
-	since  time.Time // in real time: receiving is real time, whatever the Context's clock
-	err    error     // the last failure
-	warned time.Time // when it was last logged
+// A recvOutage is something a receiver stream has been unable to do since a time,
+// in real time: receiving goes on in the background, whatever the Context's clock.
+type recvOutage struct {
+	since time.Time
+	err   error   // the last failure
+	warn  limiter // a warning at most every warnEvery
 }
 
 // failing records that the stream cannot do what (a phrase after "cannot"): a first
@@ -564,14 +565,11 @@ func (s *ReceiverStream[K, V]) failing(what string, err error, warn bool) {
 	s.mu.Lock()
 	o, ok := s.outages[what]
 	if !ok {
-		o = &outage{since: time.Now()}
+		o = &recvOutage{since: time.Now()}
 		s.outages[what] = o
 	}
 	o.err = err
-	warn = warn && time.Since(o.warned) >= warnEvery
-	if warn {
-		o.warned = time.Now()
-	}
+	warn = warn && o.warn.allow(time.Now())
 	since := o.since
 	s.mu.Unlock()
 	if warn {
@@ -586,7 +584,7 @@ func (s *ReceiverStream[K, V]) recovered(what string) {
 	o, ok := s.outages[what]
 	delete(s.outages, what)
 	s.mu.Unlock()
-	if ok && !o.warned.IsZero() {
+	if ok && o.warn.warned() {
 		s.cfg.logger.Info("kafka: receiver stream can "+what+" again", "group", s.cfg.groupID, "since", o.since)
 	}
 }
@@ -611,9 +609,9 @@ func (s *ReceiverStream[K, V]) availabilityLocked() (unavailable, err error) {
 	var errs []error
 	for _, what := range slices.Sorted(maps.Keys(s.outages)) {
 		o := s.outages[what]
-		if d := time.Since(o.since); s.cfg.unavailable > 0 && d >= s.cfg.unavailable {
-			return nil, fmt.Errorf("kafka.ReceiverStream: could not %s for %v (UnavailableTimeout %v; brokers %v, group %q, topics %v): %w",
-				what, d.Round(time.Millisecond), s.cfg.unavailable, s.cfg.brokers, s.cfg.groupID, s.topicList(), o.err)
+		if d := time.Since(o.since); d >= s.cfg.unavailable {
+			return nil, fmt.Errorf("kafka.ReceiverStream: %w: could not %s for %v (UnavailableTimeout %v; brokers %v, group %q, topics %v): %w",
+				ErrUnavailable, what, d.Round(time.Millisecond), s.cfg.unavailable, s.cfg.brokers, s.cfg.groupID, s.topicList(), o.err)
 		}
 		errs = append(errs, fmt.Errorf("cannot %s since %v: %w", what, o.since.Format(time.RFC3339Nano), o.err))
 	}

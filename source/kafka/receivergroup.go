@@ -260,7 +260,7 @@ func (s *ReceiverStream[K, V]) setGeneration(gen *generation) {
 		for _, tp := range gen.assigned {
 			owned[fetchWhat(tp)] = true
 		}
-		maps.DeleteFunc(s.outages, func(what string, _ *outage) bool { return strings.HasPrefix(what, "fetch ") && !owned[what] })
+		maps.DeleteFunc(s.outages, func(what string, _ *recvOutage) bool { return strings.HasPrefix(what, "fetch ") && !owned[what] })
 	}
 	s.notifyLocked()
 	s.mu.Unlock()

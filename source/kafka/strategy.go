@@ -25,18 +25,33 @@ type ConsumerStrategy interface {
 // Subscribe reads topics as a member of the consumer group (GroupID): the group's
 // members share the partitions, and when a member joins or leaves, or partitions are
 // added, the partitions are rebalanced among them. A partition new to a member starts
-// at the group's committed offset, or where OffsetReset says.
+// at the group's committed offset, or where OffsetReset says; with Latest, at the
+// partition's end when the group assigns it to the member (during Run's start for the
+// first assignment), not when a batch is later planned, so nothing produced from then
+// on is missed.
+//
+// A topic that does not exist is warned about once per MetadataRefresh, naming it; the
+// stream reads the others without churning the group, joins again when it is created,
+// and after MissingTopicTimeout fails the batch (unless WaitForTopics). Spark's
+// consumer waits for it silently.
 func Subscribe(topics ...string) ConsumerStrategy {
 	return subscribe{topics: slices.Clone(topics)}
 }
 
-// SubscribePattern is Subscribe for every topic whose name matches re, looked up every
-// MetadataRefresh: topics created later that match are read too.
-func SubscribePattern(re *regexp.Regexp) ConsumerStrategy { return subscribe{pattern: re} }
+// SubscribePattern is Subscribe for every topic whose whole name matches re, looked
+// up every MetadataRefresh: topics created later that match are read too. The
+// expression is anchored at both ends, as Kafka's and Spark's patterns are: `logs-\d`
+// matches logs-1 but neither xlogs-1 nor logs-12; write `logs-.*` for a prefix. While
+// no topic matches, batches are empty (that is not an error).
+func SubscribePattern(re *regexp.Regexp) ConsumerStrategy {
+	return subscribe{pattern: re, isPattern: true}
+}
 
 // Assign reads a fixed set of partitions, with no group membership. A partition starts
 // at its offset in from if it has one, else at the group's committed offset (with
-// GroupID), else where OffsetReset says.
+// GroupID), else where OffsetReset says: with Latest, at the partition's end when Run
+// starts (as Spark's start() does), so a record produced once Run has started is read
+// by the first batch. A partition that does not exist makes Run fail at start.
 func Assign(partitions []TopicPartition, from map[TopicPartition]int64) ConsumerStrategy {
 	return assign{parts: slices.Clone(partitions), from: from}
 }
@@ -45,17 +60,24 @@ func Assign(partitions []TopicPartition, from map[TopicPartition]int64) Consumer
 type assignment struct {
 	parts []TopicPartition // sorted
 	// start is where each partition new to the stream starts; a partition missing
-	// here has no committed offset.
+	// here has no committed offset (and, with OffsetReset Earliest or None, starts
+	// where the plan of its first batch says).
 	start map[TopicPartition]int64
 }
 
 // assigner tracks a stream's partitions and commits its offsets.
 type assigner interface {
-	// start prepares the assigner (joins the group); ctx ends when Run ends.
+	// start prepares the assigner (joins the group) and fixes where partitions
+	// with no committed offset start with OffsetReset Latest; ctx ends when Run
+	// ends.
 	start(ctx context.Context) error
-	// current returns the partitions to read now; ok is false while the group
-	// rebalances (there is no assignment to read).
-	current() (asg assignment, ok bool)
+	// current returns the partitions to read now. When the stream has partitions
+	// to read but cannot tell which (the group is rebalancing, or its coordinator
+	// cannot be reached), why says so, and asg holds the last partitions it had.
+	current() (asg assignment, why error)
+	// missing returns the subscribed topics that did not exist at the last
+	// metadata refresh, sorted.
+	missing() []string
 	// commit stores offsets for the group; partitions no longer assigned are
 	// dropped, and returned.
 	commit(ctx context.Context, stop <-chan struct{}, offsets map[TopicPartition]int64) (dropped []TopicPartition, err error)
@@ -105,6 +127,15 @@ type fixed struct {
 }
 
 func (f *fixed) start(ctx context.Context) error {
+	all, err := f.cl.partitions(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, tp := range f.asg.parts {
+		if n, ok := all[tp.Topic]; !ok || tp.Partition < 0 || tp.Partition >= n {
+			return fmt.Errorf("kafka: Assign: %v does not exist (brokers %v)", tp, f.cl.cfg.brokers)
+		}
+	}
 	if g := f.cl.cfg.groupID; g != "" {
 		committed, err := f.cl.committed(ctx, nil, g, f.asg.parts)
 		if err != nil {
@@ -117,10 +148,34 @@ func (f *fixed) start(ctx context.Context) error {
 	for tp, off := range f.from { // given offsets win over committed ones
 		f.asg.start[tp] = off
 	}
+	if f.cl.cfg.reset != Latest {
+		return nil
+	}
+	// Latest is the end of the partition now, when the stream starts (Spark's
+	// start()), not when the first batch is planned: a record produced once Run has
+	// started is read.
+	var latest []TopicPartition
+	for _, tp := range f.asg.parts {
+		if _, ok := f.asg.start[tp]; !ok {
+			latest = append(latest, tp)
+		}
+	}
+	if len(latest) == 0 {
+		return nil
+	}
+	b, err := f.cl.offsets(ctx, nil, latest)
+	if err != nil {
+		return err
+	}
+	for _, tp := range latest {
+		f.asg.start[tp] = b[tp].end
+	}
 	return nil
 }
 
-func (f *fixed) current() (assignment, bool) { return f.asg, true }
+func (f *fixed) current() (assignment, error) { return f.asg, nil }
+
+func (f *fixed) missing() []string { return nil }
 
 func (f *fixed) commit(ctx context.Context, stop <-chan struct{}, offsets map[TopicPartition]int64) ([]TopicPartition, error) {
 	if f.cl.cfg.groupID == "" {
@@ -132,13 +187,14 @@ func (f *fixed) commit(ctx context.Context, stop <-chan struct{}, offsets map[To
 func (f *fixed) stop() {}
 
 type subscribe struct {
-	topics  []string
-	pattern *regexp.Regexp
+	topics    []string
+	pattern   *regexp.Regexp
+	isPattern bool
 }
 
 func (s subscribe) String() string {
-	if s.pattern != nil {
-		return fmt.Sprintf("SubscribePattern(%s)", s.pattern)
+	if s.isPattern {
+		return fmt.Sprintf("SubscribePattern(%v)", s.pattern)
 	}
 	return fmt.Sprintf("Subscribe(%s)", strings.Join(s.topics, ", "))
 }
@@ -147,22 +203,40 @@ func (s subscribe) newAssigner(cl *Client) (assigner, error) {
 	if cl.cfg.groupID == "" {
 		return nil, fmt.Errorf("kafka: %v needs a consumer group (set GroupID)", s)
 	}
-	if s.pattern == nil && len(s.topics) == 0 {
+	m := &member{cl: cl, sub: s}
+	switch {
+	case s.isPattern && s.pattern == nil:
+		return nil, fmt.Errorf("kafka: SubscribePattern of a nil regexp")
+	case s.isPattern:
+		// The whole topic name must match, as with Kafka's and Spark's patterns.
+		re, err := regexp.Compile(`^(?:` + s.pattern.String() + `)$`)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: SubscribePattern(%v): %w", s.pattern, err)
+		}
+		m.re = re
+	case len(s.topics) == 0:
 		return nil, fmt.Errorf("kafka: Subscribe to no topics")
 	}
-	return &member{cl: cl, sub: s}, nil
+	return m, nil
 }
 
 // member is the assigner of Subscribe and SubscribePattern: a member of the consumer
 // group, through kafka-go's ConsumerGroup, which follows rebalances.
 type member struct {
-	cl  *Client
-	sub subscribe
+	cl   *Client
+	sub  subscribe
+	re   *regexp.Regexp // the pattern, anchored
+	warn limiter        // of the warnings about the group and the metadata
 
 	mu     sync.Mutex
 	gen    *kafkago.Generation // nil while rebalancing
-	asg    assignment
-	genSet chan struct{} // closed and replaced whenever gen changes
+	asg    assignment          // of gen, or of the last generation
+	genSet chan struct{}       // closed and replaced whenever gen changes
+	idle   bool                // no topic to subscribe to: not in the group
+	reason error               // why there is no generation, if known
+	fatal  error               // a group error that joining again cannot fix
+	fatalC chan struct{}       // closed when fatal is set
+	absent []string            // subscribed topics that do not exist
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -170,22 +244,30 @@ type member struct {
 
 func (m *member) start(ctx context.Context) error {
 	// Fail early, and within a bounded time, if the brokers cannot be reached.
-	if _, err := m.cl.partitions(ctx, nil); err != nil {
+	topics, err := m.refresh(ctx, true)
+	if err != nil {
 		return err
 	}
 	ctx, m.cancel = context.WithCancel(ctx)
-	m.genSet, m.done = make(chan struct{}), make(chan struct{})
+	m.genSet, m.done, m.idle, m.fatalC = make(chan struct{}), make(chan struct{}), len(topics) == 0, make(chan struct{})
 	first := m.genSet
 	go func() {
 		defer close(m.done)
-		m.run(ctx)
+		m.run(ctx, topics)
 	}()
+	if len(topics) == 0 {
+		return nil
+	}
 	// Wait (a poll timeout at most) for the first assignment, so that the first
 	// batches are not empty only because the group is still forming.
 	t := time.NewTimer(m.cl.cfg.pollTimeout)
 	defer t.Stop()
 	select {
 	case <-first:
+	case <-m.fatalC:
+		m.stop()
+		_, err := m.current()
+		return err
 	case <-t.C:
 		m.cl.cfg.logger.Warn("kafka: no partitions assigned yet: batches are empty until the group assigns some", "group", m.cl.cfg.groupID, "waited", m.cl.cfg.pollTimeout)
 	case <-ctx.Done():
@@ -193,41 +275,72 @@ func (m *member) start(ctx context.Context) error {
 	return nil
 }
 
-// topics returns the topics to subscribe to now, sorted.
-func (m *member) topics(ctx context.Context) ([]string, error) {
-	if m.sub.pattern == nil {
-		return slices.Sorted(slices.Values(m.sub.topics)), nil
-	}
+// refresh returns the topics to subscribe to now, sorted, and notes the subscribed
+// topics that do not exist; with warn, it warns about them.
+func (m *member) refresh(ctx context.Context, warn bool) ([]string, error) {
 	all, err := m.cl.partitions(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for t := range all {
-		if m.sub.pattern.MatchString(t) {
-			out = append(out, t)
+	var topics, absent []string
+	if m.re != nil {
+		for t := range all {
+			if m.re.MatchString(t) {
+				topics = append(topics, t)
+			}
+		}
+	} else {
+		for _, t := range m.sub.topics {
+			if _, ok := all[t]; ok {
+				topics = append(topics, t)
+			} else {
+				absent = append(absent, t)
+			}
 		}
 	}
-	slices.Sort(out)
-	return out, nil
+	slices.Sort(topics)
+	slices.Sort(absent)
+	topics, absent = slices.Compact(topics), slices.Compact(absent)
+	m.mu.Lock()
+	m.absent = absent
+	m.mu.Unlock()
+	if warn && len(absent) > 0 {
+		cfg := m.cl.cfg
+		bound := any(cfg.missingTopics)
+		if cfg.waitForTopics {
+			bound = "never (WaitForTopics)"
+		}
+		cfg.logger.Warn("kafka: subscribed topics do not exist: reading the others, and joining the group again when they are created",
+			"group", cfg.groupID, "missing", absent, "brokers", cfg.brokers, "fails_after", bound)
+	}
+	return topics, nil
 }
 
 // run keeps the member in the group until ctx ends, joining again with the new topic
-// list whenever SubscribePattern's matches change.
-func (m *member) run(ctx context.Context) {
-	log := m.cl.cfg.logger
+// list whenever the topics to subscribe to change (SubscribePattern's matches, or
+// Subscribe's topics being created or deleted).
+func (m *member) run(ctx context.Context, topics []string) {
+	known := true // topics come from a successful refresh
 	for ctx.Err() == nil {
-		topics, err := m.topics(ctx)
-		if err != nil {
-			log.Warn("kafka: listing topics failed", "strategy", m.sub.String(), "error", err)
+		if known && len(topics) == 0 {
+			m.setIdle()
 		}
-		if len(topics) == 0 {
-			if !m.wait(ctx, m.cl.cfg.metadataRefresh) {
-				return
+		if len(topics) > 0 {
+			if next, ok := m.runGroup(ctx, topics); ok {
+				topics = next
+				continue
 			}
-			continue
+		} else if !m.wait(ctx, m.cl.cfg.metadataRefresh) {
+			return
 		}
-		m.runGroup(ctx, topics)
+		if ctx.Err() != nil {
+			return
+		}
+		var err error
+		topics, err = m.refresh(ctx, true)
+		if known = err == nil; !known {
+			m.failed(fmt.Errorf("listing the topics: %w", err))
+		}
 	}
 }
 
@@ -242,10 +355,51 @@ func (m *member) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// runGroup is a member for topics until ctx ends or, with a pattern, the matching
-// topics change.
-func (m *member) runGroup(ctx context.Context, topics []string) {
+// permanent reports whether a consumer group error is one that joining again cannot
+// fix (an invalid session timeout, a group not authorized, …): a Kafka error that is
+// not retriable and not the group's own churn.
+func permanent(err error) bool {
+	var ke kafkago.Error
+	if !errors.As(err, &ke) || retriable(err) {
+		return false
+	}
+	switch ke {
+	case kafkago.RebalanceInProgress, kafkago.UnknownMemberId, kafkago.IllegalGeneration, kafkago.MemberIDRequired,
+		kafkago.GroupMaxSizeReached, kafkago.FencedInstanceID:
+		return false
+	}
+	return true
+}
+
+// failed notes why the member has no generation, and warns (at most every
+// warnEvery). An error that joining again cannot fix is kept: current reports it.
+func (m *member) failed(err error) {
+	m.mu.Lock()
+	m.reason = err
+	if permanent(err) && m.fatal == nil {
+		m.fatal = err
+		close(m.fatalC)
+	}
+	m.mu.Unlock()
 	cfg := m.cl.cfg
+	if errors.Is(err, kafkago.RebalanceInProgress) {
+		cfg.logger.Debug("kafka: the consumer group is rebalancing", "group", cfg.groupID, "error", err)
+		return
+	}
+	if m.warn.allow(time.Now()) {
+		cfg.logger.Warn("kafka: the consumer group has no assignment: retrying with backoff", "group", cfg.groupID, "brokers", cfg.brokers, "error", err)
+	} else {
+		cfg.logger.Debug("kafka: the consumer group has no assignment: retrying with backoff", "group", cfg.groupID, "error", err)
+	}
+}
+
+// runGroup is a member for topics until ctx ends or the topics to subscribe to
+// change; it returns the new topics if it knows them.
+func (m *member) runGroup(ctx context.Context, topics []string) (next []string, known bool) {
+	cfg := m.cl.cfg
+	m.mu.Lock()
+	m.idle = false
+	m.mu.Unlock()
 	start := kafkago.LastOffset
 	if cfg.reset == Earliest {
 		start = kafkago.FirstOffset
@@ -255,33 +409,62 @@ func (m *member) runGroup(ctx context.Context, topics []string) {
 		Dialer:                &kafkago.Dialer{ClientID: cfg.clientID, Timeout: cfg.pollTimeout, DualStack: true, TLS: cfg.tls, SASLMechanism: cfg.sasl},
 		WatchPartitionChanges: true, PartitionWatchInterval: cfg.metadataRefresh,
 		SessionTimeout: cfg.sessionTimeout, HeartbeatInterval: max(cfg.sessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
+		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: minBackoff,
 		StartOffset: start, Timeout: cfg.pollTimeout,
 		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
 			cfg.logger.Debug("kafka-go consumer group: "+fmt.Sprintf(format, args...), "group", cfg.groupID)
 		}),
 	})
 	if err != nil {
-		cfg.logger.Error("kafka: cannot join the consumer group", "group", cfg.groupID, "error", err)
+		m.failed(fmt.Errorf("creating the consumer group: %w", err))
 		m.wait(ctx, cfg.metadataRefresh)
-		return
+		return nil, false
 	}
 	defer cg.Close() // leaves the group
+	// The watcher closes changed, after setting changedTo, once the topics differ.
 	changed := make(chan struct{})
-	if m.sub.pattern != nil {
-		wctx, stopWatch := context.WithCancel(ctx)
-		defer stopWatch()
-		go m.watchTopics(wctx, topics, changed)
-	}
+	var changedTo []string
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	defer func() {
+		stopWatch()
+		<-watched
+	}()
+	go func() {
+		defer close(watched)
+		for m.wait(wctx, cfg.metadataRefresh) {
+			now, err := m.refresh(wctx, true)
+			if err == nil && !slices.Equal(now, topics) {
+				changedTo = now
+				close(changed)
+				return
+			}
+		}
+	}()
+	failures := 0
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return nil, false
 			}
-			cfg.logger.Warn("kafka: consumer group error", "group", cfg.groupID, "error", err)
-			continue
+			// kafka-go does not try to join again until Next is called: waiting
+			// here is the backoff.
+			failures++
+			m.failed(err)
+			t := time.NewTimer(backoff(failures))
+			select {
+			case <-t.C:
+				continue
+			case <-changed:
+				t.Stop()
+				return changedTo, true
+			case <-ctx.Done():
+				t.Stop()
+				return nil, false
+			}
 		}
+		failures = 0
 		ended := make(chan struct{})
 		gen.Start(func(gctx context.Context) {
 			select {
@@ -290,62 +473,142 @@ func (m *member) runGroup(ctx context.Context, topics []string) {
 			}
 			close(ended)
 		})
-		m.setGeneration(gen)
-		select {
-		case <-ended:
-		case <-ctx.Done():
+		if asg, ok := m.assignmentOf(ctx, gen, ended); ok {
+			m.setGeneration(gen, asg)
+			select {
+			case <-ended:
+			case <-ctx.Done():
+			}
+			m.setGeneration(nil, assignment{})
 		}
-		m.setGeneration(nil)
 		select {
 		case <-changed:
-			cfg.logger.Info("kafka: the topics matching the pattern changed: joining again", "group", cfg.groupID)
-			return
+			cfg.logger.Info("kafka: the topics to subscribe to changed: joining the group again", "group", cfg.groupID, "topics", changedTo)
+			return changedTo, true
 		case <-ctx.Done():
-			return
+			return nil, false
 		default:
 		}
-	}
-}
-
-// watchTopics closes changed once the topics matching the pattern differ from topics.
-func (m *member) watchTopics(ctx context.Context, topics []string, changed chan struct{}) {
-	for m.wait(ctx, m.cl.cfg.metadataRefresh) {
-		now, err := m.topics(ctx)
-		if err == nil && !slices.Equal(now, topics) {
-			close(changed)
-			return
+		// The generation ended by itself. If a topic was deleted, kafka-go ends
+		// every generation at once: join again without it rather than churn.
+		if now, err := m.refresh(ctx, false); err == nil && !slices.Equal(now, topics) {
+			return now, true
 		}
 	}
 }
 
-func (m *member) setGeneration(gen *kafkago.Generation) {
+// assignmentOf returns the partitions gen assigns and where each starts. With
+// OffsetReset Latest, a partition with no committed offset starts at its end now, when
+// it is assigned (Spark's start()), not when a batch is later planned; one the
+// member had in the last generation keeps the start it had. ok is false if the
+// generation or ctx ended first.
+func (m *member) assignmentOf(ctx context.Context, gen *kafkago.Generation, ended <-chan struct{}) (asg assignment, ok bool) {
+	asg.start = map[TopicPartition]int64{}
+	var none []TopicPartition
+	for topic, parts := range gen.Assignments {
+		for _, p := range parts {
+			tp := TopicPartition{topic, p.ID}
+			asg.parts = append(asg.parts, tp)
+			if p.Offset >= 0 { // kafka-go gives FirstOffset/LastOffset when none is committed
+				asg.start[tp] = p.Offset
+			} else {
+				none = append(none, tp)
+			}
+		}
+	}
+	sortPartitions(asg.parts)
+	if m.cl.cfg.reset != Latest {
+		return asg, true
+	}
+	m.mu.Lock()
+	prev := m.asg
+	m.mu.Unlock()
+	var latest []TopicPartition
+	for _, tp := range none {
+		if off, kept := prev.start[tp]; kept && slices.Contains(prev.parts, tp) {
+			asg.start[tp] = off
+		} else {
+			latest = append(latest, tp)
+		}
+	}
+	for failures := 1; len(latest) > 0; failures++ {
+		b, err := m.cl.offsets(ctx, nil, latest)
+		if err == nil {
+			for _, tp := range latest {
+				asg.start[tp] = b[tp].end
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return asg, false
+		}
+		m.failed(fmt.Errorf("finding where the partitions assigned start (OffsetReset latest): %w", err))
+		t := time.NewTimer(backoff(failures))
+		select {
+		case <-t.C:
+		case <-ended:
+			t.Stop()
+			return asg, false
+		case <-ctx.Done():
+			t.Stop()
+			return asg, false
+		}
+	}
+	return asg, true
+}
+
+// setGeneration sets the current generation and its assignment (nil: rebalancing).
+func (m *member) setGeneration(gen *kafkago.Generation, asg assignment) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen = gen
 	if gen != nil {
-		asg := assignment{start: map[TopicPartition]int64{}}
-		for topic, parts := range gen.Assignments {
-			for _, p := range parts {
-				tp := TopicPartition{topic, p.ID}
-				asg.parts = append(asg.parts, tp)
-				if p.Offset >= 0 { // kafka-go gives FirstOffset/LastOffset when none is committed
-					asg.start[tp] = p.Offset
-				}
-			}
+		log := m.cl.cfg.logger.Debug
+		if !slices.Equal(asg.parts, m.asg.parts) {
+			log = m.cl.cfg.logger.Info
 		}
-		sortPartitions(asg.parts)
-		m.asg = asg
-		m.cl.cfg.logger.Info("kafka: partitions assigned", "group", m.cl.cfg.groupID, "generation", gen.ID, "partitions", fmt.Sprint(asg.parts))
+		log("kafka: partitions assigned", "group", m.cl.cfg.groupID, "generation", gen.ID, "partitions", fmt.Sprint(asg.parts))
+		m.asg, m.reason = asg, nil
 	}
 	close(m.genSet)
 	m.genSet = make(chan struct{})
 }
 
-func (m *member) current() (assignment, bool) {
+// setIdle notes that there is no topic to subscribe to.
+func (m *member) setIdle() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.asg, m.gen != nil
+	m.idle, m.reason = true, nil
 }
+
+func (m *member) current() (assignment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.fatal != nil:
+		return m.asg, &permanentError{fmt.Errorf("kafka: consumer group %q (brokers %v): %w", m.cl.cfg.groupID, m.cl.cfg.brokers, m.fatal)}
+	case m.gen != nil:
+		return m.asg, nil
+	case m.idle && m.reason == nil:
+		return assignment{}, nil
+	}
+	why := m.reason
+	if why == nil {
+		why = errors.New("the group is rebalancing")
+	}
+	return m.asg, fmt.Errorf("kafka: consumer group %q has no partitions assigned (brokers %v): %w", m.cl.cfg.groupID, m.cl.cfg.brokers, why)
+}
+
+func (m *member) missing() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.absent)
+}
+
+// permanentError is an error of current that retrying cannot fix: the batch fails.
+type permanentError struct{ error }
+
+func (e *permanentError) Unwrap() error { return e.error }
 
 // commit commits with the current generation, waiting (up to a poll timeout) for one
 // while the group rebalances.

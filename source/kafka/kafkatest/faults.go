@@ -1,7 +1,9 @@
 package kafkatest
 
 import (
+	"context"
 	"fmt"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -19,7 +21,12 @@ const (
 	Metadata     API = API(kmsg.Metadata)
 	OffsetCommit API = API(kmsg.OffsetCommit)
 	OffsetFetch  API = API(kmsg.OffsetFetch)
-	LeaveGroup   API = API(kmsg.LeaveGroup)
+	// The consumer group requests, which carry no topic: fail them with topic "".
+	FindCoordinator API = API(kmsg.FindCoordinator)
+	JoinGroup       API = API(kmsg.JoinGroup)
+	SyncGroup       API = API(kmsg.SyncGroup)
+	Heartbeat       API = API(kmsg.Heartbeat)
+	LeaveGroup      API = API(kmsg.LeaveGroup)
 )
 
 // ErrorCode is the Kafka error a faulted request gets.
@@ -34,6 +41,12 @@ const (
 	UnknownServerError ErrorCode = -1
 	// OffsetOutOfRange is OFFSET_OUT_OF_RANGE.
 	OffsetOutOfRange ErrorCode = 1
+	// CoordinatorNotAvailable is COORDINATOR_NOT_AVAILABLE: the group's coordinator
+	// is loading or moving.
+	CoordinatorNotAvailable ErrorCode = 15
+	// RebalanceInProgress is REBALANCE_IN_PROGRESS: on JoinGroup or SyncGroup, a
+	// consumer group that does not settle.
+	RebalanceInProgress ErrorCode = 27
 )
 
 // Fault is an injected failure: requests of one API for one topic answer with an
@@ -52,7 +65,8 @@ func (f *Fault) Hits() int { return f.h.Hits() }
 func (f *Fault) Remove() { f.h.Remove() }
 
 // Fail makes the next n requests of api for topic (n < 0: every one until Remove) fail
-// with code.
+// with code; topic "" matches every request of api, including those that carry no
+// topic (the consumer group requests).
 func (b *Broker) Fail(api API, topic string, code ErrorCode, n int) (*Fault, error) {
 	e := kerr.ErrorForCode(int16(code))
 	ke, ok := e.(*kerr.Error)
@@ -62,37 +76,76 @@ func (b *Broker) Fail(api API, topic string, code ErrorCode, n int) (*Fault, err
 	if n == 0 {
 		return nil, fmt.Errorf("kafkatest: a fault for 0 requests")
 	}
-	h := b.c.Fault(kfakeFault(api, topic, ke, n))
+	h := b.cluster().Fault(kfakeFault(api, topic, ke, n))
 	return &Fault{h}, nil
 }
 
-// Hang makes every request of api go unanswered (the client times out) until the
-// returned function is called; requests already hanging stay unanswered.
-func (b *Broker) Hang(api API) (release func()) {
+// Hung is the requests a Hang leaves unanswered.
+type Hung struct {
+	mu      sync.Mutex
+	hits    int
+	changed chan struct{} // closed and replaced on every hit
+	release func()
+}
+
+// Hits returns how many requests have been left unanswered so far.
+func (h *Hung) Hits() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hits
+}
+
+// Wait blocks until at least n requests have been left unanswered, or ctx ends
+// (then it returns ctx's error).
+func (h *Hung) Wait(ctx context.Context, n int) error {
+	for {
+		h.mu.Lock()
+		hits, changed := h.hits, h.changed
+		h.mu.Unlock()
+		if hits >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("kafkatest: %d requests hung, waiting for %d: %w", hits, n, ctx.Err())
+		}
+	}
+}
+
+// Release ends the hang: requests from now on are answered (those already hanging
+// stay unanswered). Calling it again does nothing.
+func (h *Hung) Release() { h.release() }
+
+// Hang makes every request of api go unanswered (the client times out) until Release.
+func (b *Broker) Hang(api API) *Hung {
+	c := b.cluster()
 	done := make(chan struct{})
-	b.c.ControlKey(int16(api), func(kmsg.Request) (kmsg.Response, error, bool) {
+	h := &Hung{changed: make(chan struct{})}
+	c.ControlKey(int16(api), func(kmsg.Request) (kmsg.Response, error, bool) {
 		select {
 		case <-done:
-			b.c.DropControl()
+			c.DropControl()
 			return nil, nil, false
 		default:
-			b.c.KeepControl()
+			c.KeepControl()
+			h.mu.Lock()
+			h.hits++
+			close(h.changed)
+			h.changed = make(chan struct{})
+			h.mu.Unlock()
 			return nil, nil, true // handled, no answer
 		}
 	})
-	var closed bool
-	return func() {
-		if !closed {
-			closed = true
-			close(done)
-		}
-	}
+	var once sync.Once
+	h.release = func() { once.Do(func() { close(done) }) }
+	return h
 }
 
 // DeleteRecords deletes a partition's records before offset, as retention would: its
 // log then starts at offset.
 func (b *Broker) DeleteRecords(topic string, partition int, offset int64) error {
-	if err := b.c.DeleteRecords(topic, int32(partition), offset); err != nil {
+	if err := b.cluster().DeleteRecords(topic, int32(partition), offset); err != nil {
 		return fmt.Errorf("kafkatest: deleting records of %s/%d before %d: %w", topic, partition, offset, err)
 	}
 	return nil
@@ -101,7 +154,7 @@ func (b *Broker) DeleteRecords(topic string, partition int, offset int64) error 
 // MoveLeader makes broker node (0, 1, … in start order) the leader of a partition;
 // clients with stale metadata get NOT_LEADER errors until they refresh it.
 func (b *Broker) MoveLeader(topic string, partition, node int) error {
-	if err := b.c.MoveTopicPartition(topic, int32(partition), int32(node)); err != nil {
+	if err := b.cluster().MoveTopicPartition(topic, int32(partition), int32(node)); err != nil {
 		return fmt.Errorf("kafkatest: moving the leader of %s/%d to %d: %w", topic, partition, node, err)
 	}
 	return nil

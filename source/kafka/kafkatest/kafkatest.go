@@ -6,8 +6,10 @@
 // offsets, metadata, consumer groups, offset commit and fetch), so kafka-go and real
 // external clients such as kcat talk to it as to any Kafka cluster. Its data lives in
 // memory unless DataDir is given, in which case it survives a restart on the same
-// directory. Cluster gives access to its fault injection: failing chosen requests,
-// moving partition leaders, deleting records as retention would.
+// directory. Fault injection: Fail answers chosen requests with an error, Hang leaves
+// them unanswered, MoveLeader moves a partition's leader, DeleteRecords deletes records
+// as retention would, Stop and Restart take the whole cluster down and up again on the
+// same addresses (with DataDir, its data survives); Cluster gives kfake's own.
 //
 //	b, err := kafkatest.Start(kafkatest.Topic("events", 4))
 //	if err != nil { … }
@@ -22,6 +24,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -34,13 +38,16 @@ import (
 
 // Broker is a running in-process Kafka cluster of one or more brokers on loopback.
 type Broker struct {
-	c     *kfake.Cluster
 	addrs []string
+	cfg   config
+	kopts []kfake.Opt // to start the cluster again on the same ports (Restart)
 
 	sasl sasl.Mechanism // how Produce authenticates, if the broker requires it
 
-	mu sync.Mutex
-	tr *kafkago.Transport // for Produce
+	mu      sync.Mutex
+	c       *kfake.Cluster // replaced by Restart
+	stopped bool
+	tr      *kafkago.Transport // for Produce
 }
 
 type config struct {
@@ -49,6 +56,7 @@ type config struct {
 	topics     []topic
 	autoCreate int
 	dataDir    string
+	minSession time.Duration
 	ports      []int
 	logger     *slog.Logger
 }
@@ -78,6 +86,11 @@ func AutoCreate(partitions int) Opt { return func(c *config) { c.autoCreate = pa
 // DataDir keeps the cluster's data and offsets in dir, so that a broker started again
 // on the same directory finds them. Default: "", in memory only.
 func DataDir(dir string) Opt { return func(c *config) { c.dataDir = dir } }
+
+// MinSessionTimeout sets the shortest consumer group session timeout the brokers
+// accept (Kafka's group.min.session.timeout.ms), for tests of groups that must notice
+// a lost member quickly. Default: 6s, as Kafka's.
+func MinSessionTimeout(d time.Duration) Opt { return func(c *config) { c.minSession = d } }
 
 // Ports sets the brokers' ports on 127.0.0.1, one per broker. Default: ports chosen by
 // the system.
@@ -120,6 +133,9 @@ func Start(opts ...Opt) (*Broker, error) {
 	if len(cfg.ports) > 0 {
 		kopts = append(kopts, kfake.Ports(cfg.ports...))
 	}
+	if cfg.minSession > 0 {
+		kopts = append(kopts, kfake.GroupMinSessionTimeout(cfg.minSession))
+	}
 	if cfg.logger != nil {
 		kopts = append(kopts, kfake.WithLogger(slogLogger{cfg.logger}))
 	}
@@ -145,16 +161,77 @@ func Start(opts ...Opt) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkatest: starting the broker: %w", err)
 	}
-	b := &Broker{c: c, addrs: c.ListenAddrs(), sasl: mech}
+	b := &Broker{c: c, addrs: c.ListenAddrs(), cfg: cfg, kopts: kopts, sasl: mech}
 	b.tr = &kafkago.Transport{SASL: mech}
-	// Topics restored from a data directory exist already.
-	for _, t := range cfg.topics {
-		if err := b.CreateTopic(t.name, t.partitions); err != nil && !errors.Is(err, errTopicExists) {
-			b.Close()
-			return nil, err
-		}
+	if err := b.createTopics(); err != nil {
+		b.Close()
+		return nil, err
 	}
 	return b, nil
+}
+
+// createTopics creates the topics of the Topic options; those restored from a data
+// directory exist already.
+func (b *Broker) createTopics() error {
+	for _, t := range b.cfg.topics {
+		if err := b.CreateTopic(t.name, t.partitions); err != nil && !errors.Is(err, errTopicExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+// cluster returns the running cluster.
+func (b *Broker) cluster() *kfake.Cluster {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.c
+}
+
+// Stop stops the brokers as a crash of the whole cluster would, for tests of outages:
+// their connections close and new ones are refused until Restart. The broker's
+// methods other than Restart and Close must not be called while it is stopped.
+func (b *Broker) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return
+	}
+	b.stopped = true
+	b.tr.CloseIdleConnections()
+	b.c.Close()
+}
+
+// Restart starts a stopped cluster again on the same addresses. With DataDir the
+// topics, records and committed offsets are back; without, the topics of the Topic
+// options are created again, empty. Faults and hangs of before the stop are gone.
+// It fails if another process took one of the ports meanwhile.
+func (b *Broker) Restart() error {
+	b.mu.Lock()
+	if !b.stopped {
+		b.mu.Unlock()
+		return errors.New("kafkatest: Restart of a broker that is not stopped")
+	}
+	ports := make([]int, len(b.addrs))
+	for i, a := range b.addrs {
+		_, p, err := net.SplitHostPort(a)
+		if err == nil {
+			ports[i], err = strconv.Atoi(p)
+		}
+		if err != nil {
+			b.mu.Unlock()
+			return fmt.Errorf("kafkatest: the address %q: %w", a, err)
+		}
+	}
+	c, err := kfake.NewCluster(append(slices.Clone(b.kopts), kfake.Ports(ports...))...)
+	if err != nil {
+		b.mu.Unlock()
+		return fmt.Errorf("kafkatest: restarting the broker on %v: %w", b.addrs, err)
+	}
+	b.c, b.stopped = c, false
+	b.tr = &kafkago.Transport{SASL: b.sasl}
+	b.mu.Unlock()
+	return b.createTopics()
 }
 
 var errTopicExists = errors.New("topic exists")
@@ -163,15 +240,16 @@ var errTopicExists = errors.New("topic exists")
 func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
 
 // Cluster returns the underlying kfake cluster, for fault injection (Fault, Control,
-// MoveTopicPartition, DeleteRecords, ShufflePartitionLeaders, …).
-func (b *Broker) Cluster() *kfake.Cluster { return b.c }
+// MoveTopicPartition, DeleteRecords, ShufflePartitionLeaders, …). After Restart it is
+// a new one.
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster() }
 
 // Close stops the brokers and closes their connections. With a data directory, the
 // data stays there for the next Start.
 func (b *Broker) Close() {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.tr.CloseIdleConnections()
-	b.mu.Unlock()
 	b.c.Close()
 }
 
@@ -180,10 +258,11 @@ func (b *Broker) CreateTopic(name string, partitions int) error {
 	if partitions < 1 {
 		return fmt.Errorf("kafkatest: topic %q with %d partitions, want at least 1", name, partitions)
 	}
-	if b.c.TopicInfo(name) != nil {
+	c := b.cluster()
+	if c.TopicInfo(name) != nil {
 		return fmt.Errorf("kafkatest: creating topic %q: %w", name, errTopicExists)
 	}
-	if err := b.c.CreateTopic(name, int32(partitions), nil); err != nil {
+	if err := c.CreateTopic(name, int32(partitions), nil); err != nil {
 		return fmt.Errorf("kafkatest: creating topic %q with %d partitions: %w", name, partitions, err)
 	}
 	// New connections, whose metadata knows the topic.
@@ -296,7 +375,7 @@ func bytesOrNil(b []byte) kafkago.Bytes {
 // Offsets returns the first (log start) and the end offset (the high watermark, one past
 // the last record) of a partition.
 func (b *Broker) Offsets(topic string, partition int) (first, end int64, err error) {
-	pi := b.c.PartitionInfo(topic, int32(partition))
+	pi := b.cluster().PartitionInfo(topic, int32(partition))
 	if pi == nil {
 		return 0, 0, fmt.Errorf("kafkatest: no partition %s/%d", topic, partition)
 	}
@@ -306,7 +385,7 @@ func (b *Broker) Offsets(topic string, partition int) (first, end int64, err err
 // Committed returns the offsets group committed for topic's partitions (those with
 // none are missing).
 func (b *Broker) Committed(ctx context.Context, group, topic string) (map[int]int64, error) {
-	pis := b.c.PartitionInfos(topic)
+	pis := b.cluster().PartitionInfos(topic)
 	if pis == nil {
 		return nil, fmt.Errorf("kafkatest: no topic %q", topic)
 	}
@@ -339,7 +418,7 @@ func (b *Broker) Committed(ctx context.Context, group, topic string) (map[int]in
 // WaitGroup waits until group is stable with the given number of members (each
 // consumer-group reader is one), or ctx ends.
 func (b *Broker) WaitGroup(ctx context.Context, group string, members int) error {
-	if _, err := b.c.WaitGroupStable(ctx, group, members); err != nil {
+	if _, err := b.cluster().WaitGroupStable(ctx, group, members); err != nil {
 		return fmt.Errorf("kafkatest: waiting for group %q to have %d members: %w", group, members, err)
 	}
 	return nil

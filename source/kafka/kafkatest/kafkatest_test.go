@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -114,5 +116,39 @@ func TestStartRejectsBadOptions(t *testing.T) {
 	}
 	if _, err := kafkatest.Start(kafkatest.Topic("t", 0)); err == nil {
 		t.Error("Start with a 0-partition topic succeeded")
+	}
+}
+
+func TestStopAndRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := kafkatest.Start(kafkatest.DataDir(t.TempDir()), kafkatest.Topic("t", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Produce(ctx, "t", kafkatest.Message{Value: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	addrs := b.Addrs()
+	b.Stop()
+	if conn, err := net.Dial("tcp", addrs[0]); err == nil {
+		conn.Close()
+		t.Errorf("a stopped broker accepted a connection on %s", addrs[0])
+	}
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Addrs(); !slices.Equal(got, addrs) {
+		t.Errorf("restarted on %v, want %v", got, addrs)
+	}
+	if err := b.Produce(ctx, "t", kafkatest.Message{Value: []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, end, err := b.Offsets("t", 0); err != nil || end != 2 {
+		t.Errorf("after a restart, t/0 ends at %d (%v), want 2", end, err)
+	}
+	if err := b.Restart(); err == nil {
+		t.Error("Restart of a running broker succeeded")
 	}
 }
