@@ -142,7 +142,8 @@ func (s *ReceiverStream[K, V]) runGroup(ctx context.Context) {
 }
 
 // newConsumerGroup returns a kafka-go ConsumerGroup for topics, configured by cfg,
-// whose member has the client id clientID. (The member of Subscribe builds the same.)
+// whose member has the client id clientID: the group member of a receiver stream, and
+// of a direct stream's Subscribe.
 func newConsumerGroup(cfg *config, clientID string, topics []string) (*kafkago.ConsumerGroup, error) {
 	start := kafkago.LastOffset
 	if cfg.reset == Earliest {
@@ -153,7 +154,7 @@ func newConsumerGroup(cfg *config, clientID string, topics []string) (*kafkago.C
 		Dialer:                &kafkago.Dialer{ClientID: clientID, Timeout: cfg.pollTimeout, DualStack: true, TLS: cfg.tls, SASLMechanism: cfg.sasl},
 		WatchPartitionChanges: true, PartitionWatchInterval: cfg.metadataRefresh,
 		SessionTimeout: cfg.sessionTimeout, HeartbeatInterval: max(cfg.sessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
+		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: minBackoff,
 		StartOffset: start, Timeout: cfg.pollTimeout,
 		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
 			cfg.logger.Debug("kafka-go consumer group: "+fmt.Sprintf(format, args...), "group", cfg.groupID)

@@ -330,7 +330,7 @@ func (m *member) run(ctx context.Context, topics []string) {
 				topics = next
 				continue
 			}
-		} else if !m.wait(ctx, m.cl.cfg.metadataRefresh) {
+		} else if !sleep(ctx, m.cl.cfg.metadataRefresh) {
 			return
 		}
 		if ctx.Err() != nil {
@@ -341,17 +341,6 @@ func (m *member) run(ctx context.Context, topics []string) {
 		if known = err == nil; !known {
 			m.failed(fmt.Errorf("listing the topics: %w", err))
 		}
-	}
-}
-
-func (m *member) wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -400,24 +389,10 @@ func (m *member) runGroup(ctx context.Context, topics []string) (next []string, 
 	m.mu.Lock()
 	m.idle = false
 	m.mu.Unlock()
-	start := kafkago.LastOffset
-	if cfg.reset == Earliest {
-		start = kafkago.FirstOffset
-	}
-	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID: cfg.groupID, Brokers: cfg.brokers, Topics: topics,
-		Dialer:                &kafkago.Dialer{ClientID: cfg.clientID, Timeout: cfg.pollTimeout, DualStack: true, TLS: cfg.tls, SASLMechanism: cfg.sasl},
-		WatchPartitionChanges: true, PartitionWatchInterval: cfg.metadataRefresh,
-		SessionTimeout: cfg.sessionTimeout, HeartbeatInterval: max(cfg.sessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: minBackoff,
-		StartOffset: start, Timeout: cfg.pollTimeout,
-		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
-			cfg.logger.Debug("kafka-go consumer group: "+fmt.Sprintf(format, args...), "group", cfg.groupID)
-		}),
-	})
+	cg, err := newConsumerGroup(&cfg, cfg.clientID, topics)
 	if err != nil {
 		m.failed(fmt.Errorf("creating the consumer group: %w", err))
-		m.wait(ctx, cfg.metadataRefresh)
+		sleep(ctx, cfg.metadataRefresh)
 		return nil, false
 	}
 	defer cg.Close() // leaves the group
@@ -432,7 +407,7 @@ func (m *member) runGroup(ctx context.Context, topics []string) (next []string, 
 	}()
 	go func() {
 		defer close(watched)
-		for m.wait(wctx, cfg.metadataRefresh) {
+		for sleep(wctx, cfg.metadataRefresh) {
 			now, err := m.refresh(wctx, true)
 			if err == nil && !slices.Equal(now, topics) {
 				changedTo = now
