@@ -26,7 +26,7 @@ func TestCrashesLoseAndDoubleNothing(t *testing.T) {
 		produced += n
 	}
 	args := []string{"-brokers", strings.Join(b.Addrs(), ","), "-topics", "words", "-db", dbPath, "-batch", "100ms"}
-	for range 4 {
+	for range crashtest.Cycles(t) {
 		produce(500 + rng.IntN(500))
 		child := crashtest.Start(t, bin, args...)
 		// Kill it after a random number of batches, at a random moment in the next.

@@ -38,7 +38,7 @@ func TestCrashesLoseNothing(t *testing.T) {
 	}
 	args := []string{"-brokers", strings.Join(b.Addrs(), ","), "-topics", "events", "-group", "zdl",
 		"-wal", filepath.Join(dir, "wal"), "-out", outFile, "-batch", "1s", "-parallelism", "2"}
-	for range 4 {
+	for range crashtest.Cycles(t) {
 		child := crashtest.Start(t, bin, args...)
 		produce(300 + rng.IntN(300))
 		child.AwaitLines("batch ", 1+rng.IntN(3), 60*time.Second)

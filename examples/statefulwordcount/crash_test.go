@@ -29,7 +29,7 @@ func TestCrashesLoseAndDoubleNothing(t *testing.T) {
 		return n
 	}
 	args := []string{"-brokers", strings.Join(b.Addrs(), ","), "-topics", "words", "-checkpoint", dir, "-batch", "100ms"}
-	for range 4 {
+	for range crashtest.Cycles(t) {
 		produce(500 + rng.IntN(500))
 		child := crashtest.Start(t, bin, args...)
 		child.AwaitLines("batch ", 1+rng.IntN(5), 30*time.Second)

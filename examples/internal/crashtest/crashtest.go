@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -152,6 +153,27 @@ func Broker(t *testing.T, topic string) *kafkatest.Broker {
 	}
 	t.Cleanup(b.Close)
 	return b
+}
+
+// CyclesEnv names the environment variable that sets how many times a crash test
+// kills its child and starts it again (default 4): SPATE_CRASH_CYCLES=20 go test
+// -race -run TestCrashes ./examples/... runs 20 cycles in a row in each test.
+const CyclesEnv = "SPATE_CRASH_CYCLES"
+
+// Cycles returns how many kill and restart cycles a crash test runs: CyclesEnv's
+// value, or 4.
+func Cycles(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv(CyclesEnv)
+	if v == "" {
+		return 4
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a number of cycles >= 1", CyclesEnv, v)
+	}
+	t.Logf("%d kill and restart cycles (%s)", n, CyclesEnv)
+	return n
 }
 
 // Rand returns a random source seeded from the clock, and logs the seed so that a
