@@ -50,20 +50,21 @@ const (
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
-var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", kafkaGo, xsync}
+var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, xsync}
 
 // rules is the dependency direction of DESIGN.md. Every package of the module must be in
 // one of these layers.
 var rules = []rule{
 	{layer: "ops", design: "ops is a leaf: stdlib only"},
 	{layer: "checkpoint", allow: []string{msgpack}, design: "checkpoint is a leaf: stdlib and msgpack"},
+	{layer: "state", allow: []string{"checkpoint"}, testAllow: []string{gocmp}, design: "state → checkpoint (the state store)"},
 	{layer: "shuffle", allow: []string{"ops"}, design: "shuffle → ops"},
 	{layer: "rdd", allow: []string{"ops", "shuffle", xsync}, design: "rdd → ops, shuffle (+ x/sync)"},
 	{
 		layer:     "dstream",
-		allow:     []string{"rdd", "ops", "checkpoint", xsync},
+		allow:     []string{"rdd", "ops", "checkpoint", "state", xsync},
 		testAllow: []string{"dstream/dstreamtest"},
-		design:    "dstream → rdd, ops, checkpoint (+ x/sync)",
+		design:    "dstream → rdd, ops, checkpoint, state (+ x/sync)",
 	},
 	{
 		layer:  "dstream/dstreamtest",
@@ -348,8 +349,8 @@ func TestCheckImport(t *testing.T) {
 		{m("rdd"), m("dstream"), imports, "rdd → ops, shuffle (+ x/sync)"},
 		{m("rdd/internal/exec"), m("checkpoint"), imports, "rdd → ops, shuffle (+ x/sync)"},
 		{m("checkpoint"), m("ops"), imports, "checkpoint is a leaf: stdlib and msgpack"},
-		{m("dstream"), m("dstream/dstreamtest"), imports, "dstream → rdd, ops, checkpoint (+ x/sync)"},
-		{m("dstream"), m("source/kafka"), imports, "dstream → rdd, ops, checkpoint (+ x/sync)"},
+		{m("dstream"), m("dstream/dstreamtest"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
+		{m("dstream"), m("source/kafka"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
 		{m("dstream"), "github.com/segmentio/kafka-go", imports, "only source/kafka and source/kafka/kafkatest import a Kafka client (bench: raw baseline)"},
 		{m("rdd"), "github.com/twmb/franz-go/pkg/kgo", imports, "only source/kafka and source/kafka/kafkatest import a Kafka client"},
 		{m("source/kafka"), "github.com/twmb/franz-go/pkg/kfake", imports, "nothing but source/kafka/kafkatest imports kfake"},
