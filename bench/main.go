@@ -48,6 +48,7 @@ var suite = []benchmark{
 	{name: "kafkadirect", line: kafkaDirect},
 	{name: "kafkawordcount", line: kafkaWordCount},
 	{name: "checkpoint", line: checkpointBench},
+	{name: "state", line: stateBench},
 	{name: "receiver", line: receiverBench},
 }
 

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
-	"github.com/spatedev/spate/ops"
-	"github.com/spatedev/spate/rdd"
 )
 
 // CheckpointDir turns on checkpointing into dir: after every batch the Context saves
@@ -532,64 +530,4 @@ func (c *Context) saveState(ctx context.Context, t time.Time, states map[string]
 	}
 	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
 	return c.ckpt.state.Save(state)
-}
-
-// savedState is a stateful stream's state as checkpointed: every key's value.
-type savedState[K comparable, V any] struct {
-	Partitions int
-	Keys       []K
-	Values     []V
-}
-
-// setStateCodec lets s's state be checkpointed: at a batch time, every pair of its
-// RDD whose value save turns into a V; restored as pairs of load(V), hash-partitioned
-// by opts (default: as many partitions as when saved).
-func setStateCodec[K comparable, E, V any](s *DStream[ops.KV[K, E]], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt) {
-	s.codec = &stateCodec{
-		typ: fmt.Sprintf("%T", ops.KV[K, V]{}),
-		save: func(ctx context.Context, t time.Time) ([]byte, error) {
-			s.mu.Lock()
-			r := s.generated[t]
-			s.mu.Unlock()
-			if r == nil {
-				return nil, fmt.Errorf("%s has no RDD for batch %v", s, t)
-			}
-			parts, err := rdd.CollectPartitions(ctx, r)
-			if err != nil {
-				return nil, err
-			}
-			st := savedState[K, V]{Partitions: r.NumPartitions()}
-			for _, p := range parts {
-				for _, kv := range p {
-					if v, ok := save(kv.Value); ok {
-						st.Keys, st.Values = append(st.Keys, kv.Key), append(st.Values, v)
-					}
-				}
-			}
-			return checkpoint.Encode(st)
-		},
-		restore: func(t time.Time, data []byte) error {
-			var st savedState[K, V]
-			if err := checkpoint.Decode(data, &st); err != nil {
-				return err
-			}
-			if len(st.Keys) != len(st.Values) || st.Partitions < 1 {
-				return fmt.Errorf("%d keys, %d values, %d partitions", len(st.Keys), len(st.Values), st.Partitions)
-			}
-			pairs := make([]ops.KV[K, E], len(st.Keys))
-			for i, k := range st.Keys {
-				pairs[i] = ops.Pair(k, load(st.Values[i]))
-			}
-			popts := opts
-			if len(popts) == 0 {
-				popts = []rdd.ShuffleOpt{rdd.Partitions(st.Partitions)}
-			}
-			// Partitioned anew: hash partitioning differs from one process to the next.
-			r := rdd.PartitionBy(rdd.Parallelize(s.ctx.eng, pairs, 0), popts...).Persist()
-			s.mu.Lock()
-			s.generated[t] = r
-			s.mu.Unlock()
-			return nil
-		},
-	}
 }

@@ -45,6 +45,8 @@ type Context struct {
 	outputs []*output
 	// statefuls are the stateful streams, in creation order (parents first).
 	statefuls []statefulStream
+	// views are the streams that read a state store (see newStoreView).
+	views []viewStream
 
 	ckptDir         string
 	ckptInterval    time.Duration

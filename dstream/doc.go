@@ -46,13 +46,18 @@
 // # State
 //
 // UpdateStateByKey and MapWithState keep per-key state across batches, with an idle
-// timeout, an initial state and state snapshots. State lives in partitions co-located
-// with the keyed batch data (it is never shuffled) and is kept in memory. Each batch's
-// state RDD is built on the previous one, whose lineage is cut as soon as processing has
-// computed it: the generator never runs a job itself, and the chain is no longer than
-// the queue of batches waiting to be processed (or, under a window that slides less
-// often, than that window's slide). The Context computes every stateful stream's RDD
-// fully, in batch order, before the batch's outputs run.
+// timeout, an initial state and state snapshots. The state lives in a state store
+// (package state): one store per state partition, a map updated in place by the task
+// that owns the partition, with each batch's data partitioned the same way, so the
+// state never moves and a batch costs what it touches: MapWithState its records and
+// the timeouts due (found through an index of keys by the batch that last touched
+// them, not a scan), UpdateStateByKeyWith with OnlyValues the keys of the batch, and
+// UpdateStateByKey, whose function runs for every key as in Spark, the whole state.
+// The Context applies each batch to the stores once, in batch order, before the
+// batch's outputs run, and then commits the batch's changes as its version, or rolls
+// them back if the batch failed. A stream that reads the state (UpdateStateByKey's,
+// MapWithState's snapshots) reads the stores in its own batch: kept for a window, each
+// batch's is copied then.
 //
 // # Checkpoints and recovery
 //

@@ -48,6 +48,12 @@ type streamInfo struct {
 	ckptEvery time.Duration
 	// codec saves and restores a stateful stream's state in checkpoints.
 	codec *stateCodec
+	// store is set on a stateful stream whose state is in a state store: the
+	// Context calls it around each batch's update, and settles the batch.
+	store storeHooks
+	// stateOwner is, for a stream derived from a state (a view of it), the
+	// stream that holds the state (see stateOf).
+	stateOwner *streamInfo
 }
 
 // keepFor makes s, and every stream it is computed from, keep its RDDs for
@@ -166,8 +172,18 @@ func (s *DStream[T]) materializeAt(ctx context.Context, t time.Time) error {
 	if r == nil || r.Computed() {
 		return nil
 	}
-	_, err := rdd.Count(ctx, r)
-	return err
+	if s.store != nil {
+		if err := s.store.begin(t); err != nil {
+			return err
+		}
+	}
+	if _, err := rdd.Count(ctx, r); err != nil {
+		return err
+	}
+	if s.store != nil {
+		return s.store.end(t)
+	}
+	return nil
 }
 
 // prepareAt builds the stream's RDD for batch time t, if it has one, as

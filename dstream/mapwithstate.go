@@ -8,6 +8,7 @@ import (
 
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/state"
 )
 
 // ErrStateTimingOut is returned by State.Update and State.Remove on a state
@@ -92,32 +93,32 @@ type StateSpec[K comparable, V, S, U any] struct {
 	Partitions int
 }
 
-// stateEntry is one key's stored state and when it last received data.
+// stateEntry is one key's stored state and when it last received data (a batch
+// time in Unix nanoseconds: 8 bytes, not a time.Time's 24).
 type stateEntry[S any] struct {
 	Value S
-	Seen  time.Time
-}
-
-// stateCell is one key's result for a batch: its next state, if any, and
-// what the function emitted.
-type stateCell[S, U any] struct {
-	next   ops.Maybe[stateEntry[S]]
-	mapped []U
+	Seen  int64
 }
 
 // MapWithState keeps a state per key across batches and maps each record
 // with it (Spark's mapWithState). It returns the stream of what
 // spec.Func emitted and the stream of state snapshots (every key's state
-// after each batch). Like UpdateStateByKey, the state is partitioned like
-// the batch data it is joined with, never shuffled, and cut from its
-// lineage every batch; unlike it, only keys with data (or timing out) call
-// the function.
+// after each batch). Only keys with data call the function, and keys whose
+// state has been idle for spec.Timeout once more as they time out: a batch
+// costs its records and the timeouts due, not the whole state. Timeouts are
+// found without scanning the state: keys are indexed by the batch that last
+// touched them.
 //
-// Both streams derive from one internal state stream: CheckpointEvery on
-// either applies to it. Its state is saved in checkpoints
-// (see CheckpointDir) every CheckpointEvery; default: the Context's
-// CheckpointInterval if set, else 10 times its slide (the batch interval),
-// as Spark's mapWithState.
+// The state lives in a state store (package state): one store per state
+// partition (spec.Partitions; default: the first batch's partition count),
+// updated in place by the task that owns the partition; each batch's data is
+// partitioned the same way, so the state never moves. The snapshots are read
+// from the stores in their batch (a window over them copies each).
+//
+// Both streams derive from one state: CheckpointEvery and Named on either
+// apply to it. Its state is saved in checkpoints (see CheckpointDir) every
+// CheckpointEvery; default: the Context's CheckpointInterval if set, else 10
+// times its slide (the batch interval), as Spark's mapWithState.
 func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec StateSpec[K, V, S, U]) (mapped *DStream[U], snapshots *DStream[ops.KV[K, S]]) {
 	const name = "dstream.MapWithState"
 	checkFn(s, name, spec.Func == nil)
@@ -127,92 +128,83 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 	if spec.Partitions < 0 || spec.Timeout < 0 {
 		s.ctx.invalidf(name, "Partitions %d and Timeout %v must not be negative", spec.Partitions, spec.Timeout)
 	}
-	conf := stateConf[K, stateEntry[S]]{keys: keysKept}
+	var opts []rdd.ShuffleOpt
 	if spec.Partitions > 0 {
-		conf.opts = []rdd.ShuffleOpt{rdd.Partitions(spec.Partitions)}
+		opts = []rdd.ShuffleOpt{rdd.Partitions(spec.Partitions)}
 	}
+	ks := &keyedStore[K, stateEntry[S]]{}
+	if spec.Timeout > 0 {
+		ks.seen = func(e stateEntry[S]) int64 { return e.Seen }
+	}
+	var initial func(time.Time) *rdd.RDD[ops.KV[K, stateEntry[S]]]
 	if spec.Initial != nil {
-		conf.initial = func(t time.Time) *rdd.RDD[ops.KV[K, stateEntry[S]]] {
-			return rdd.MapValues(spec.Initial, func(v S) stateEntry[S] { return stateEntry[S]{Value: v, Seen: t} })
+		initial = func(t time.Time) *rdd.RDD[ops.KV[K, stateEntry[S]]] {
+			return rdd.MapValues(spec.Initial, func(v S) stateEntry[S] { return stateEntry[S]{Value: v, Seen: t.UnixNano()} })
 		}
 	}
-	update := func(_ context.Context, t time.Time, _ int, in iter.Seq[StateInput[K, V, stateEntry[S]]], emit func(ops.KV[K, stateCell[S, U]])) error {
-		for g := range in {
-			if cell := mapKey(t, g, spec); cell.next.Ok || len(cell.mapped) > 0 {
-				emit(ops.Pair(g.Key, cell))
+	apply := func(ctx context.Context, t time.Time, st *state.Store[K, stateEntry[S]], p int, in iter.Seq[ops.KV[K, V]], emit func(U)) error {
+		tn := t.UnixNano()
+		idx := ks.timeoutsOf(p)
+		for kv := range in {
+			e, ok := st.Get(kv.Key)
+			// The handle is fresh for each call (Spark's StateImpl.wrap): Remove
+			// in one call does not stop the next from setting a new state.
+			h := State[S]{value: e.Value, exists: ok}
+			if m := spec.Func(t, kv.Key, ops.Some(kv.Value), &h); m.Ok {
+				emit(m.Value)
 			}
+			switch {
+			case h.exists:
+				st.Put(kv.Key, stateEntry[S]{Value: h.value, Seen: tn})
+				if idx != nil && (!ok || e.Seen != tn) {
+					idx.Touch(kv.Key, tn)
+				}
+			case ok:
+				st.Delete(kv.Key)
+			}
+		}
+		if idx == nil {
+			return nil
+		}
+		i := 0
+		for k, at := range idx.Due(tn - spec.Timeout.Nanoseconds()) {
+			if i++; i%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			e, ok := st.Get(k)
+			if !ok || e.Seen != at {
+				continue // gone, or touched since
+			}
+			h := State[S]{value: e.Value, exists: true, timingOut: true}
+			if m := spec.Func(t, k, ops.None[V](), &h); m.Ok {
+				emit(m.Value)
+			}
+			st.Delete(k)
 		}
 		return nil
 	}
-	cells := stateStream(s, name, conf, update, nextStates[K, S, U])
-	setStateCodec(cells, func(c stateCell[S, U]) (stateEntry[S], bool) { return c.next.Value, c.next.Ok },
-		func(e stateEntry[S]) stateCell[S, U] { return stateCell[S, U]{next: ops.Some(e)} }, conf.opts)
-	cells.codec.slides = 10
-	mapped = derive(name, cells, func(r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) *rdd.RDD[U] {
-		return rdd.FlatMap(r, func(kv ops.KV[K, stateCell[S, U]]) []U { return kv.Value.mapped })
-	})
-	snapshots = derive(name+".Snapshots", cells, func(r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) *rdd.RDD[ops.KV[K, S]] {
-		return rdd.MapValues(nextStates(r), func(e stateEntry[S]) S { return e.Value })
-	})
+	mapped = newStoreStream(s, name, ks, opts, initial, partitionBatch[K, V], apply)
+	setStoreCodec(mapped, ks, func(e stateEntry[S]) (stateEntry[S], bool) { return e, true },
+		func(e stateEntry[S]) stateEntry[S] { return e }, opts)
+	mapped.codec.slides = 10
+	snapshots = newStoreView(mapped, name+".Snapshots", ks, func(e stateEntry[S]) S { return e.Value })
 	return mapped, snapshots
 }
 
-// mapKey calls spec.Func for each of a key's values of batch t, or, if it
-// had none and its state has been idle for spec.Timeout, once with None as
-// it times out; it returns the key's next state and what Func emitted. The
-// State handle is fresh for each call (Spark's StateImpl.wrap): Remove in
-// one call does not stop the next from setting a new state.
-func mapKey[K comparable, V, S, U any](t time.Time, g StateInput[K, V, stateEntry[S]], spec StateSpec[K, V, S, U]) stateCell[S, U] {
-	var st State[S]
-	seen := t
-	if g.State.Ok {
-		st.value, st.exists, seen = g.State.Value.Value, true, g.State.Value.Seen
-	}
-	var cell stateCell[S, U]
-	call := func(v ops.Maybe[V]) {
-		st.removed = false
-		if m := spec.Func(t, g.Key, v, &st); m.Ok {
-			cell.mapped = append(cell.mapped, m.Value)
-		}
-	}
-	for _, v := range g.Values {
-		call(ops.Some(v))
-	}
-	if len(g.Values) > 0 {
-		seen = t
-	} else if spec.Timeout > 0 && st.exists && t.Sub(seen) >= spec.Timeout {
-		st.timingOut = true
-		call(ops.None[V]())
-		st.exists = false
-	}
-	if st.exists {
-		cell.next = ops.Some(stateEntry[S]{Value: st.value, Seen: seen})
-	}
-	return cell
-}
-
-// nextStates returns the keys' next states from a batch's cells, keeping
-// the partitioner.
-func nextStates[K comparable, S, U any](r *rdd.RDD[ops.KV[K, stateCell[S, U]]]) *rdd.RDD[ops.KV[K, stateEntry[S]]] {
-	return rdd.FlatMapValues(r, func(c stateCell[S, U]) []stateEntry[S] {
-		if c.next.Ok {
-			return []stateEntry[S]{c.next.Value}
-		}
-		return nil
-	})
+// partitionBatch partitions a batch by opts.
+func partitionBatch[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *rdd.RDD[ops.KV[K, V]] {
+	return rdd.PartitionBy(batch, opts...)
 }
 
 // stateOf returns the stream whose state s holds: s itself if it is stateful
-// with a checkpointed state, the state stream of a MapWithState if s is one
-// of the two streams it returns (no other stream derives from it), or nil.
+// with a checkpointed state, the stream holding the state s is a view of
+// (UpdateStateByKey's stream, MapWithState's snapshots), or nil.
 func stateOf(s *streamInfo) *streamInfo {
-	if s.codec != nil {
+	switch {
+	case s.codec != nil:
 		return s
-	}
-	if len(s.parents) == 1 {
-		if p := s.parents[0].info(); p.codec != nil && p.name == "dstream.MapWithState" {
-			return p
-		}
+	case s.stateOwner != nil:
+		return s.stateOwner
 	}
 	return nil
 }

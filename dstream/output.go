@@ -80,8 +80,14 @@ type statefulStream interface {
 	materializeAt(ctx context.Context, t time.Time) error
 }
 
-// statefulAncestors returns the stateful streams that s is computed from,
-// s included, parents before children.
+// viewStream is the untyped view of a stream that reads a state store: kept
+// for windows, its RDD must be computed in its own batch.
+type viewStream interface {
+	materializeView(ctx context.Context, t time.Time) error
+}
+
+// statefulAncestors returns the stateful streams, and the views of states,
+// that s is computed from, s included, parents before children.
 func statefulAncestors(s stream) []statefulStream {
 	var out []statefulStream
 	seen := map[stream]bool{}
@@ -95,7 +101,9 @@ func statefulAncestors(s stream) []statefulStream {
 		for _, p := range in.parents {
 			walk(p)
 		}
-		if p, ok := s.(statefulStream); ok && in.stateful {
+		// A view of a state is built at every batch too: kept for a window,
+		// it must be read in its own batch, before the state moves on.
+		if p, ok := s.(statefulStream); ok && (in.stateful || in.stateOwner != nil) {
 			out = append(out, p)
 		}
 	}

@@ -173,6 +173,15 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 			break
 		}
 	}
+	// The views of states kept for windows: read while the stores hold the batch.
+	for _, v := range c.views {
+		if b.info.Err != nil {
+			break
+		}
+		if err := v.materializeView(ctx, b.info.Time); err != nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: fmt.Sprint(v), Err: err}
+		}
+	}
 	for i, job := range b.jobs {
 		if b.info.Err != nil {
 			break
@@ -185,6 +194,16 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		if err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: b.ops[i], Err: err}
 			break
+		}
+	}
+	// The state stores keep the batch's changes as its version, or roll them back.
+	for _, st := range c.statefuls {
+		h := st.info().store
+		if h == nil {
+			continue
+		}
+		if err := h.settle(b.info.Time, b.info.Err == nil); err != nil && b.info.Err == nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
 		}
 	}
 	b.info.ProcessingEnd = c.clock.Now()

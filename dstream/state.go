@@ -4,22 +4,31 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/state"
 )
 
 // UpdateStateByKey keeps a state per key across batches (Spark's
 // updateStateByKey): every batch, update gets each key's new values (empty
 // if the key had none this batch) and its previous state (None for a new
-// key), and returns the new state, or None to drop the key. update runs for
-// every key with state, every batch.
+// key), and returns the new state, or None to drop the key.
 //
-// The state RDD is hash-partitioned (Partitions, WithPartitioner; default:
-// the batch's partition count) and each batch's state is joined with the
-// batch data partitioned the same way, so the state itself is never
-// shuffled; it is kept in memory and cut from its lineage every batch.
+// As in Spark, update runs for every key with state, every batch: a batch
+// costs the whole state (one call per key, and, for the batch's rollback,
+// a copy of each key's previous value), whatever the batch holds. When keys
+// without new values keep their state as it is, use UpdateStateByKeyWith
+// with OnlyValues, which costs only the keys of the batch.
+//
+// The state lives in a state store (package state): one store per state
+// partition, hash-partitioned (Partitions, WithPartitioner; default: the
+// batch's partition count), updated in place by the task that owns the
+// partition; each batch's data is partitioned the same way, so the state
+// itself never moves. The stream's RDD at a batch is every key's state after
+// it, read from the stores in that batch (kept for windows, it is copied).
 //
 // Its state is saved in checkpoints (see CheckpointDir) every
 // CheckpointEvery; default: the larger of its slide and 10s, as in Spark.
@@ -63,10 +72,15 @@ type UpdateSpec[K comparable, V, S any] struct {
 	// rdd.WithPartitioner). Default: like the first batch's data.
 	Partitioning []rdd.ShuffleOpt
 	// RepartitionState lets PartitionFunc emit any key, such as keys it
-	// renames: the new state is then partitioned again (shuffled) to be
-	// joined with the next batch (Spark's rememberPartitioner = false).
-	// Only with PartitionFunc. Default false: the state never moves.
+	// renames: a key of another partition moves to that partition's store
+	// after the batch's update (Spark's rememberPartitioner = false). Only
+	// with PartitionFunc. Default false: the state never moves.
 	RepartitionState bool
+	// OnlyValues runs Func only for the keys with values in the batch: the
+	// other keys keep their state, and the batch costs its own keys, not the
+	// whole state (Spark has no such variant: its function runs for every
+	// key). Only with Func. Default false.
+	OnlyValues bool
 }
 
 // StateInput is one key's input to an UpdateSpec's PartitionFunc: its values
@@ -91,6 +105,8 @@ func UpdateStateByKeyWith[K comparable, V, S any](s *DStream[ops.KV[K, V]], spec
 			s.ctx.invalidf(op, "both Func and PartitionFunc are set: give one")
 		case spec.Func != nil && spec.RepartitionState:
 			s.ctx.invalidf(op, "RepartitionState is for a PartitionFunc, which may change keys: Func cannot")
+		case spec.PartitionFunc != nil && spec.OnlyValues:
+			s.ctx.invalidf(op, "OnlyValues is for a Func: a PartitionFunc gets every key of its partition")
 		}
 	}
 	return updateStateByKey(op, s, spec)
@@ -104,148 +120,157 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 	if s == nil || s.ctx == nil {
 		return orphan[ops.KV[K, S]](name)
 	}
-	conf := stateConf[K, S]{opts: spec.Partitioning, keys: keysChecked}
+	ks := &keyedStore[K, S]{}
+	var initial func(time.Time) *rdd.RDD[ops.KV[K, S]]
 	if spec.Initial != nil {
-		conf.initial = func(time.Time) *rdd.RDD[ops.KV[K, S]] { return spec.Initial }
+		initial = func(time.Time) *rdd.RDD[ops.KV[K, S]] { return spec.Initial }
 	}
-	update := spec.PartitionFunc
+	var apply func(ctx context.Context, t time.Time, st *state.Store[K, S], p int, in iter.Seq[ops.KV[K, []V]], emit func(struct{})) error
 	switch {
-	case spec.Func != nil:
-		conf.keys = keysKept
-		update = func(_ context.Context, t time.Time, _ int, in iter.Seq[StateInput[K, V, S]], emit func(ops.KV[K, S])) error {
-			for g := range in {
-				if st := spec.Func(t, g.Key, g.Values, g.State); st.Ok {
-					emit(ops.Pair(g.Key, st.Value))
-				}
+	case spec.Func != nil && spec.OnlyValues:
+		apply = func(_ context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
+			for kv := range in {
+				cur, ok := st.Get(kv.Key)
+				putState(st, kv.Key, spec.Func(t, kv.Key, kv.Value, maybe(cur, ok)))
 			}
 			return nil
 		}
-	case spec.RepartitionState:
-		conf.keys = keysMoved
-	}
-	self := stateStream(s, name, conf, update, ops.Identity[*rdd.RDD[ops.KV[K, S]]])
-	setStateCodec(self, func(v S) (S, bool) { return v, true }, func(v S) S { return v }, spec.Partitioning)
-	return self
-}
-
-// keyPolicy is what a stateful stream's update may do with keys.
-type keyPolicy int
-
-const (
-	// keysKept: it emits only keys it is given, so its output stays
-	// partitioned like the state.
-	keysKept keyPolicy = iota
-	// keysChecked: it may emit other keys, each of the partition it runs
-	// on: checked, a key of another partition fails the batch.
-	keysChecked
-	// keysMoved: it may emit any key; its output is partitioned again to
-	// be joined with the next batch.
-	keysMoved
-)
-
-// stateConf is how a stateful stream joins its state with the batches.
-type stateConf[K comparable, E any] struct {
-	opts    []rdd.ShuffleOpt                         // the state's partitioning; default: like the first batch
-	initial func(t time.Time) *rdd.RDD[ops.KV[K, E]] // the state before the first batch, at batch t; nil: none
-	keys    keyPolicy
-}
-
-// stateStream returns the stateful stream over s named name whose RDD at a
-// batch time t is what update emits, partition by partition, from the
-// batch's values cogrouped by key with the state before it: state of the
-// stream's own RDD of the previous slide (cut from its lineage), or, at the
-// first batch, conf.initial. The state is partitioned by conf.opts at the
-// first batch, and stays so (it is never shuffled) unless conf.keys is
-// keysMoved. A key with more than one state fails the batch. The caller
-// sets the stream's checkpoint codec.
-func stateStream[K comparable, V, E, R any](s *DStream[ops.KV[K, V]], name string, conf stateConf[K, E],
-	update func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, E]], emit func(ops.KV[K, R])) error,
-	state func(*rdd.RDD[ops.KV[K, R]]) *rdd.RDD[ops.KV[K, E]]) *DStream[ops.KV[K, R]] {
-	var self *DStream[ops.KV[K, R]]
-	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, R]], error) {
-		batch, err := s.rddAt(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		if batch == nil {
-			batch = rdd.Empty[ops.KV[K, V]](s.ctx.eng)
-		}
-		var prev *rdd.RDD[ops.KV[K, E]]
-		if pt := t.Add(-self.slideOr()); self.validAt(pt) {
-			pr, err := self.rddAt(ctx, pt)
-			if err != nil {
-				return nil, err
-			}
-			prev = state(cut(ctx, pr))
-		}
-		opts := conf.opts
-		switch {
-		case prev == nil && conf.initial != nil:
-			prev = conf.initial(t)
-		case prev == nil:
-			prev = rdd.Empty[ops.KV[K, E]](s.ctx.eng)
-		case prev.Partitioner() != nil || len(opts) == 0:
-			opts = []rdd.ShuffleOpt{rdd.PartitionedLike(prev)}
-		}
-		return updatePartitions(name, t, rdd.CoGroup(batch, prev, opts...), conf.keys, update).Persist(), nil
-	})
-	self.slide, self.parents = s.slide, []stream{s}
-	markStateful(self)
-	keepFor(self, self.slideOr())
-	return self
-}
-
-// updatePartitions runs update over every partition of g, a batch's values
-// cogrouped with the state, and returns what it emits, partitioned like g
-// unless keys is keysMoved.
-func updatePartitions[K comparable, V, E, R any](name string, t time.Time, g *rdd.RDD[ops.KV[K, ops.CoGrouped[V, E]]], keys keyPolicy,
-	update func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, E]], emit func(ops.KV[K, R])) error) *rdd.RDD[ops.KV[K, R]] {
-	where, _ := g.Partitioner().(interface{ Partition(key K) int })
-	out := rdd.MapPartitions(g, func(ctx context.Context, part int, in iter.Seq[ops.KV[K, ops.CoGrouped[V, E]]], emit func(ops.KV[K, R])) error {
-		var bad error // the first misuse found: it fails the partition
-		inputs := func(yield func(StateInput[K, V, E]) bool) {
+	case spec.Func != nil:
+		apply = func(ctx context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
+			values := map[K][]V{}
 			for kv := range in {
-				if bad != nil {
+				values[kv.Key] = kv.Value
+			}
+			i := 0
+			for k, cur := range st.All() {
+				if i++; i%4096 == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				vs, ok := values[k]
+				if ok {
+					delete(values, k)
+				}
+				putState(st, k, spec.Func(t, k, vs, ops.Some(cur)))
+			}
+			for k, vs := range values { // new keys
+				putState(st, k, spec.Func(t, k, vs, ops.None[S]()))
+			}
+			return nil
+		}
+	default:
+		apply = partitionUpdate(name, ks, spec)
+	}
+	self := newStoreStream(s, name, ks, spec.Partitioning, initial, groupValues[K, V], apply)
+	setStoreCodec(self, ks, func(v S) (S, bool) { return v, true }, func(v S) S { return v }, spec.Partitioning)
+	return newStoreView(self, name, ks, ops.Identity[S])
+}
+
+// groupValues partitions a batch by opts and groups each key's values.
+func groupValues[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *rdd.RDD[ops.KV[K, []V]] {
+	return rdd.GroupByKey(batch, opts...)
+}
+
+func maybe[S any](v S, ok bool) ops.Maybe[S] {
+	if ok {
+		return ops.Some(v)
+	}
+	return ops.None[S]()
+}
+
+// putState sets k's state to st, or removes it for None.
+func putState[K comparable, S any](store *state.Store[K, S], k K, st ops.Maybe[S]) {
+	if st.Ok {
+		store.Put(k, st.Value)
+	} else {
+		store.Delete(k)
+	}
+}
+
+// partitionUpdate returns the update of a PartitionFunc: it gets every key of its
+// partition with state or values, and what it emits is the partition's new state. A
+// key emitted twice fails the batch; so does a key of another partition, unless
+// RepartitionState, when it moves to its partition's store once every partition is
+// updated (ks.afterApply).
+func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], spec UpdateSpec[K, V, S]) func(context.Context, time.Time, *state.Store[K, S], int, iter.Seq[ops.KV[K, []V]], func(struct{})) error {
+	var moved [][]ops.KV[K, S] // per partition: the keys it emitted for others
+	var movedMu sync.Mutex
+	if spec.RepartitionState {
+		ks.afterApply = func(t time.Time) error {
+			movedMu.Lock()
+			defer movedMu.Unlock()
+			for _, kvs := range moved {
+				for _, kv := range kvs {
+					part, _ := ks.partitioning()
+					st, err := ks.store(part.Partition(kv.Key), t)
+					if err != nil {
+						return err
+					}
+					if _, dup := st.Get(kv.Key); dup {
+						return fmt.Errorf("%s: key %v was emitted twice, by two partitions", name, kv.Key)
+					}
+					st.Put(kv.Key, kv.Value)
+				}
+			}
+			moved = nil
+			return nil
+		}
+	}
+	return func(ctx context.Context, t time.Time, st *state.Store[K, S], p int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
+		part, _ := ks.partitioning()
+		values := map[K][]V{}
+		for kv := range in {
+			values[kv.Key] = kv.Value
+		}
+		inputs := func(yield func(StateInput[K, V, S]) bool) {
+			for k, cur := range st.All() {
+				if !yield(StateInput[K, V, S]{Key: k, Values: values[k], State: ops.Some(cur)}) {
 					return
 				}
-				if n := len(kv.Value.Right); n > 1 {
-					bad = fmt.Errorf("%s: key %v has %d states: the initial state, or the state the update emitted at the batch before, holds it more than once",
-						name, kv.Key, n)
-					return
-				}
-				st := ops.None[E]()
-				if len(kv.Value.Right) == 1 {
-					st = ops.Some(kv.Value.Right[0])
-				}
-				if !yield(StateInput[K, V, E]{Key: kv.Key, Values: kv.Value.Left, State: st}) {
+			}
+			for k, vs := range values {
+				if _, ok := st.Get(k); !ok && !yield(StateInput[K, V, S]{Key: k, Values: vs, State: ops.None[S]()}) {
 					return
 				}
 			}
 		}
-		put := emit
-		if keys == keysChecked && where != nil {
-			put = func(kv ops.KV[K, R]) {
-				if bad != nil {
-					return
-				}
-				if q := where.Partition(kv.Key); q != part {
-					bad = fmt.Errorf("%s: the update of partition %d emitted key %v, of partition %d: emit only the keys of the partition, or set RepartitionState",
-						name, part, kv.Key, q)
-					return
-				}
-				emit(kv)
+		next := map[K]S{}
+		var foreign []ops.KV[K, S]
+		var bad error
+		emit := func(kv ops.KV[K, S]) {
+			switch _, dup := next[kv.Key]; {
+			case bad != nil:
+			case dup:
+				bad = fmt.Errorf("%s: the update of partition %d emitted key %v twice", name, p, kv.Key)
+			case part.Partition(kv.Key) != p && !spec.RepartitionState:
+				bad = fmt.Errorf("%s: the update of partition %d emitted key %v, of partition %d: emit only the keys of the partition, or set RepartitionState",
+					name, p, kv.Key, part.Partition(kv.Key))
+			case part.Partition(kv.Key) != p:
+				foreign = append(foreign, kv)
+			default:
+				next[kv.Key] = kv.Value
 			}
 		}
-		err := update(ctx, t, part, inputs, put)
+		if err := spec.PartitionFunc(ctx, t, p, inputs, emit); err != nil {
+			return err
+		}
 		if bad != nil {
 			return bad
 		}
-		return err
-	})
-	if keys == keysMoved || where == nil {
-		return out
+		for k := range st.All() {
+			if _, ok := next[k]; !ok {
+				st.Delete(k)
+			}
+		}
+		for k, v := range next {
+			st.Put(k, v)
+		}
+		if len(foreign) > 0 {
+			movedMu.Lock()
+			moved = append(moved, foreign)
+			movedMu.Unlock()
+		}
+		return nil
 	}
-	return rdd.PreservesPartitioning(out, g)
 }
 
 // stateEvery returns how often, at least, the state of s, a stream with a
@@ -263,21 +288,6 @@ func (s *streamInfo) stateEvery(ctxEvery time.Duration) time.Duration {
 		return time.Duration(s.codec.slides) * s.slideOr()
 	}
 	return max(s.slideOr(), 10*time.Second)
-}
-
-// cut returns r without its lineage if r is persisted and already computed
-// (no job runs: the kept partitions are shared), else r itself. A stateful
-// stream builds each batch's RDD on the previous one: cutting the chain
-// whenever processing has computed it keeps it as short as the queue of
-// batches waiting to be processed, and the generator never runs a job that
-// processing is running too.
-func cut[T any](ctx context.Context, r *rdd.RDD[T]) *rdd.RDD[T] {
-	if r.Computed() {
-		if lc, err := rdd.LocalCheckpoint(ctx, r); err == nil {
-			return lc
-		}
-	}
-	return r
 }
 
 // Slice returns the stream's RDDs for the batch times from from to to,

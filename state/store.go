@@ -16,27 +16,47 @@ var ErrVersion = errors.New("state: versions must increase")
 // the last save tracked for delta checkpoints. A Store is not safe for concurrent use:
 // one task at a time owns it.
 //
-// Its memory is the map's, plus, for the current version only, the old value of every
-// key it changed (for Rollback), plus one entry per key changed since the last save.
+// Its memory is the map's, plus, for the current version only, the old value of each
+// change (for Rollback), plus, with TrackDirty, one entry per key changed since the
+// last save.
 type Store[K comparable, V any] struct {
 	m       map[K]V
 	version int64
-	// undo holds, for every key changed since the last commit, its value before
-	// (ok false: it had none), for Rollback, in the order first changed.
-	undo  map[K]old[V]
-	order []K
-	// dirty holds the keys changed since the last MarkSaved.
+	// undo holds, for every change since the last commit, the key's value before
+	// it (had false: none), in order: Rollback restores them from the last. A
+	// key changed twice is in it twice; appending is cheaper than finding it.
+	undo []undoEntry[K, V]
+	// dirty holds the keys changed since the last MarkSaved (nil: not tracked).
 	dirty map[K]struct{}
 }
 
-type old[V any] struct {
-	v  V
-	ok bool
+// Opt configures a Store.
+type Opt func(*config)
+
+type config struct{ dirty bool }
+
+// TrackDirty makes the store track the keys changed since the last save, for Delta:
+// one more map entry per key changed between two saves. Default: off (Delta yields
+// nothing, and Dirty is 0).
+func TrackDirty() Opt { return func(c *config) { c.dirty = true } }
+
+type undoEntry[K comparable, V any] struct {
+	k   K
+	v   V
+	had bool
 }
 
-// New returns an empty store at version 0.
-func New[K comparable, V any]() *Store[K, V] {
-	return &Store[K, V]{m: map[K]V{}, undo: map[K]old[V]{}, dirty: map[K]struct{}{}}
+// New returns an empty store at version 0, configured by opts.
+func New[K comparable, V any](opts ...Opt) *Store[K, V] {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	s := &Store[K, V]{m: map[K]V{}}
+	if c.dirty {
+		s.dirty = map[K]struct{}{}
+	}
+	return s
 }
 
 // Len returns the number of keys.
@@ -63,14 +83,13 @@ func (s *Store[K, V]) Delete(k K) {
 	delete(s.m, k)
 }
 
-// remember keeps k's value before its first change of the version.
+// remember keeps k's value before a change.
 func (s *Store[K, V]) remember(k K) {
-	if _, ok := s.undo[k]; !ok {
-		v, had := s.m[k]
-		s.undo[k] = old[V]{v, had}
-		s.order = append(s.order, k)
+	v, had := s.m[k]
+	s.undo = append(s.undo, undoEntry[K, V]{k, v, had})
+	if s.dirty != nil {
+		s.dirty[k] = struct{}{}
 	}
-	s.dirty[k] = struct{}{}
 }
 
 // All yields every key and value, in no particular order. The values may be changed
@@ -90,7 +109,7 @@ func (s *Store[K, V]) All() iter.Seq2[K, V] {
 func (s *Store[K, V]) Version() int64 { return s.version }
 
 // Changed reports whether there are changes since the last commit.
-func (s *Store[K, V]) Changed() bool { return len(s.order) > 0 }
+func (s *Store[K, V]) Changed() bool { return len(s.undo) > 0 }
 
 // Change is a key's change: its new value, or Deleted.
 type Change[K comparable, V any] struct {
@@ -104,9 +123,14 @@ type Change[K comparable, V any] struct {
 // records.
 func (s *Store[K, V]) Changes() iter.Seq[Change[K, V]] {
 	return func(yield func(Change[K, V]) bool) {
-		for _, k := range s.order {
-			v, ok := s.m[k]
-			if !yield(Change[K, V]{Key: k, Value: v, Deleted: !ok}) {
+		seen := make(map[K]struct{}, len(s.undo))
+		for _, u := range s.undo {
+			if _, dup := seen[u.k]; dup {
+				continue
+			}
+			seen[u.k] = struct{}{}
+			v, ok := s.m[u.k]
+			if !yield(Change[K, V]{Key: u.k, Value: v, Deleted: !ok}) {
 				return
 			}
 		}
@@ -127,12 +151,12 @@ func (s *Store[K, V]) Commit(v int64) error {
 // Rollback undoes the changes since the last commit: the store is again as at
 // Version(). It costs the keys changed.
 func (s *Store[K, V]) Rollback() {
-	for _, k := range s.order {
-		o := s.undo[k]
-		if o.ok {
-			s.m[k] = o.v
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		u := &s.undo[i]
+		if u.had {
+			s.m[u.k] = u.v
 		} else {
-			delete(s.m, k)
+			delete(s.m, u.k)
 		}
 	}
 	// A key changed and rolled back is no longer dirty unless it was before this
@@ -141,24 +165,25 @@ func (s *Store[K, V]) Rollback() {
 	s.forgetUndo()
 }
 
+// forgetUndo empties the undo log. A log that held many changes (a large first
+// load, an update of every key) is let go, so that its memory does not stay with
+// the store.
 func (s *Store[K, V]) forgetUndo() {
-	if len(s.order) == 0 {
+	if len(s.undo) > 4096 {
+		s.undo = nil
 		return
 	}
-	clear(s.undo)
-	clear(s.order)
-	s.order = s.order[:0]
-	if cap(s.order) > 1024 && cap(s.order) > 4*len(s.m) {
-		s.order = nil // do not keep a large batch's capacity for ever
-	}
+	clear(s.undo) // no references kept in the spare capacity
+	s.undo = s.undo[:0]
 }
 
-// Dirty returns the number of keys changed since the last MarkSaved.
+// Dirty returns the number of keys changed since the last MarkSaved (with
+// TrackDirty).
 func (s *Store[K, V]) Dirty() int { return len(s.dirty) }
 
 // Delta yields the keys changed since the last MarkSaved with their values now (or
-// Deleted): what a delta checkpoint of the store saves. With uncommitted changes,
-// they are included: save after Commit.
+// Deleted): what a delta checkpoint of the store saves (with TrackDirty; else
+// nothing). With uncommitted changes, they are included: save after Commit.
 func (s *Store[K, V]) Delta() iter.Seq[Change[K, V]] {
 	return func(yield func(Change[K, V]) bool) {
 		for k := range s.dirty {
@@ -172,7 +197,13 @@ func (s *Store[K, V]) Delta() iter.Seq[Change[K, V]] {
 
 // MarkSaved forgets which keys changed: the store's state is saved, and the next
 // Delta starts from here.
-func (s *Store[K, V]) MarkSaved() { clear(s.dirty) }
+func (s *Store[K, V]) MarkSaved() {
+	if len(s.dirty) > 1024 {
+		s.dirty = map[K]struct{}{} // let a large set go (see forgetUndo)
+		return
+	}
+	clear(s.dirty)
+}
 
 // Apply sets the changes of a delta or a changelog, as part of the current version
 // (commit after): a restore reads a snapshot, then the deltas after it, in order.

@@ -61,7 +61,7 @@ func TestStoreCommitAndRollback(t *testing.T) {
 }
 
 func TestStoreDeltaHoldsEveryKeyChangedSinceTheSave(t *testing.T) {
-	s := state.New[int, string]()
+	s := state.New[int, string](state.TrackDirty())
 	s.Put(1, "x")
 	s.Put(2, "y")
 	s.Commit(1)
@@ -188,5 +188,14 @@ func TestTimeoutsYieldDueKeysOnce(t *testing.T) {
 	}
 	if diff := cmp.Diff([]due{{"e", 30}}, got); diff != "" {
 		t.Errorf("after a break (-want +got):\n%s", diff)
+	}
+}
+
+func TestStoreWithoutTrackDirtyKeepsNoDelta(t *testing.T) {
+	s := state.New[int, int]()
+	s.Put(1, 1)
+	s.Commit(1)
+	if s.Dirty() != 0 || len(changes(s.Delta())) != 0 {
+		t.Errorf("%d dirty keys without TrackDirty", s.Dirty())
 	}
 }

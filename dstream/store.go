@@ -1,0 +1,381 @@
+package dstream
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/state"
+)
+
+// partitioner is shuffle.Partitioner's method set: a value of it is a
+// shuffle.Partitioner[K] wherever one is wanted (rdd.WithPartitioner).
+type partitioner[K any] interface {
+	NumPartitions() int
+	Partition(key K) int
+}
+
+// keyedStore is a stateful stream's state: one state.Store per partition of the
+// state's partitioner, each updated in place by the task of its partition when a
+// batch is applied (see storeStream). A batch is applied once, in batch order, by the
+// processing loop (begin, the update job, end), then committed as the batch's version
+// once the batch succeeded, or rolled back (settle).
+type keyedStore[K comparable, E any] struct {
+	name string // the stream's, for errors
+
+	// part and like are set when the first batch is generated (or by a restore)
+	// and never change: the generator sets them, the processing loop reads them.
+	mu     sync.Mutex
+	part   partitioner[K]
+	like   *rdd.RDD[ops.KV[K, E]] // an empty RDD partitioned by part: what views are partitioned like
+	stores []*state.Store[K, E]
+	at     time.Time // the batch the stores hold (committed or not); zero: none yet
+	done   time.Time // the last batch committed; zero: none yet
+
+	// seen, if set, is when an entry was last touched (batch time in Unix
+	// nanoseconds): the stores then have a timeout index each, which follows
+	// them through rollbacks and restores.
+	seen     func(E) int64
+	timeouts []*state.Timeouts[K]
+	// storeOpts configure each partition's store.
+	storeOpts []state.Opt
+	// afterApply, if set, runs once the update job of a batch has succeeded, in
+	// the processing loop (what the tasks left to do across partitions).
+	afterApply func(t time.Time) error
+}
+
+// partitioning returns the state's partitioner (nil before the first batch) and its
+// partition count.
+func (ks *keyedStore[K, E]) partitioning() (partitioner[K], int) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.part == nil {
+		return nil, 0
+	}
+	return ks.part, ks.part.NumPartitions()
+}
+
+// setPartitioner fixes the state's partitioner and makes its stores.
+func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p partitioner[K]) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.part = p
+	ks.like = rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](eng), rdd.WithPartitioner[K](p))
+	ks.stores = make([]*state.Store[K, E], p.NumPartitions())
+	for i := range ks.stores {
+		ks.stores[i] = state.New[K, E](ks.storeOpts...)
+	}
+	if ks.seen != nil {
+		ks.timeouts = make([]*state.Timeouts[K], p.NumPartitions())
+		for i := range ks.timeouts {
+			ks.timeouts[i] = state.NewTimeouts[K]()
+		}
+	}
+}
+
+// timeoutsOf returns partition p's timeout index (nil without one).
+func (ks *keyedStore[K, E]) timeoutsOf(p int) *state.Timeouts[K] {
+	if ks.timeouts == nil {
+		return nil
+	}
+	return ks.timeouts[p]
+}
+
+// reindex rebuilds partition p's timeout index from its store (after a rollback or
+// a restore: the index's buckets drained by a failed batch come back). ks.mu is held.
+func (ks *keyedStore[K, E]) reindex(p int) {
+	if ks.timeouts == nil {
+		return
+	}
+	idx := ks.timeouts[p]
+	idx.Reset()
+	for k, e := range ks.stores[p].All() {
+		idx.Touch(k, ks.seen(e))
+	}
+}
+
+// store returns partition p's store, checking that it holds batch t.
+func (ks *keyedStore[K, E]) store(p int, t time.Time) (*state.Store[K, E], error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	switch {
+	case ks.stores == nil:
+		return nil, fmt.Errorf("%s: no state yet at batch %s", ks.name, t.Format(time.RFC3339Nano))
+	case !ks.at.Equal(t):
+		return nil, fmt.Errorf("%s: the state of batch %s is no longer held: the stores hold batch %s (a stateful stream's RDD is read in its own batch; keep it with a window or Persist to read it later)",
+			ks.name, t.Format(time.RFC3339Nano), ks.at.Format(time.RFC3339Nano))
+	}
+	return ks.stores[p], nil
+}
+
+// begin checks, before the update job of batch t, that the stores hold the batch
+// before it (prev; zero for the first), and marks them as holding t.
+func (ks *keyedStore[K, E]) begin(t, prev time.Time) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if !ks.at.Equal(prev) {
+		return fmt.Errorf("%s: batch %s applied to the state of batch %s, want the state of batch %s",
+			ks.name, t.Format(time.RFC3339Nano), ks.at.Format(time.RFC3339Nano), prev.Format(time.RFC3339Nano))
+	}
+	ks.at = t
+	return nil
+}
+
+// settle commits the stores' changes as batch t's version, or rolls them back to
+// the last committed batch.
+func (ks *keyedStore[K, E]) settle(t time.Time, ok bool) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if !ks.at.Equal(t) || ks.done.Equal(t) {
+		return nil // the stream had no batch at t, or it is settled
+	}
+	if ok {
+		for p, st := range ks.stores {
+			if err := st.Commit(t.UnixNano()); err != nil {
+				return fmt.Errorf("%s: partition %d: %w", ks.name, p, err)
+			}
+		}
+		ks.done = t
+		return nil
+	}
+	for p, st := range ks.stores {
+		st.Rollback()
+		ks.reindex(p)
+	}
+	ks.at = ks.done
+	return nil
+}
+
+// storeHooks is what the Context calls around a store stream's batches.
+type storeHooks interface {
+	// begin is called before the update job of batch t, and end after it
+	// succeeded.
+	begin(t time.Time) error
+	end(t time.Time) error
+	// settle is called once batch t succeeded (ok) or failed.
+	settle(t time.Time, ok bool) error
+}
+
+// storeStream is a stateful stream whose RDD at a batch is what apply emits while it
+// updates each partition's store with the batch's data of that partition.
+type storeStream[K comparable, E any] struct {
+	ks    *keyedStore[K, E]
+	slide func() time.Duration
+	valid func(time.Time) bool
+}
+
+func (h storeStream[K, E]) begin(t time.Time) error {
+	prev := t.Add(-h.slide())
+	if !h.valid(prev) {
+		prev = time.Time{}
+	}
+	return h.ks.begin(t, prev)
+}
+
+func (h storeStream[K, E]) end(t time.Time) error {
+	if h.ks.afterApply == nil {
+		return nil
+	}
+	return h.ks.afterApply(t)
+}
+
+func (h storeStream[K, E]) settle(t time.Time, ok bool) error { return h.ks.settle(t, ok) }
+
+// newStoreStream returns the stateful stream named name over s whose state is ks:
+// every batch, prepare partitions (and may group) the batch by the state's
+// partitioner — given by opts at the first batch (default: the batch's own count,
+// hash-partitioned), the same one after — and apply updates the store of each
+// partition with its part of the batch, emitting what the stream's RDD holds. At the
+// first batch, if initial is not nil, each store first gets its keys of initial (a
+// key twice is an error). The RDD is persisted: it holds what apply emitted.
+func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name string, ks *keyedStore[K, E], opts []rdd.ShuffleOpt,
+	initial func(t time.Time) *rdd.RDD[ops.KV[K, E]],
+	prepare func(batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *rdd.RDD[ops.KV[K, X]],
+	apply func(ctx context.Context, t time.Time, st *state.Store[K, E], p int, in iter.Seq[ops.KV[K, X]], emit func(U)) error) *DStream[U] {
+	eng := s.ctx.eng
+	ks.name = name
+	var self *DStream[U]
+	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
+		batch, err := s.rddAt(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if batch == nil {
+			batch = rdd.Empty[ops.KV[K, V]](eng)
+		}
+		part, _ := ks.partitioning()
+		var data *rdd.RDD[ops.KV[K, X]]
+		if part == nil { // the first batch fixes the partitioner
+			data = prepare(batch, opts...)
+			p, ok := data.Partitioner().(partitioner[K])
+			if !ok {
+				return nil, fmt.Errorf("%s: the batch partitioned for the state has no partitioner of its keys (%T)", name, data.Partitioner())
+			}
+			ks.setPartitioner(eng, p)
+		} else {
+			data = prepare(batch, rdd.WithPartitioner[K](part))
+		}
+		if first := !self.validAt(t.Add(-self.slideOr())); first && initial != nil {
+			part, _ := ks.partitioning()
+			init := rdd.PartitionBy(initial(t), rdd.WithPartitioner[K](part))
+			return rdd.ZipPartitions(data, init, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], init iter.Seq[ops.KV[K, E]], emit func(U)) error {
+				st, err := ks.store(p, t)
+				if err != nil {
+					return err
+				}
+				idx := ks.timeoutsOf(p)
+				for kv := range init {
+					if _, dup := st.Get(kv.Key); dup {
+						return fmt.Errorf("%s: key %v has two initial states", name, kv.Key)
+					}
+					st.Put(kv.Key, kv.Value)
+					if idx != nil {
+						idx.Touch(kv.Key, ks.seen(kv.Value))
+					}
+				}
+				return apply(ctx, t, st, p, in, emit)
+			}).Persist(), nil
+		}
+		return rdd.MapPartitions(data, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], emit func(U)) error {
+			st, err := ks.store(p, t)
+			if err != nil {
+				return err
+			}
+			return apply(ctx, t, st, p, in, emit)
+		}).Persist(), nil
+	})
+	self.slide, self.parents = s.slide, []stream{s}
+	self.store = storeStream[K, E]{ks: ks, slide: self.slideOr, valid: self.validAt}
+	markStateful(self)
+	return self
+}
+
+// newStoreView returns a stream named name whose RDD at a batch is every key's state
+// after the batch, conv(entry), read from the stores of owner's state ks (when an
+// output reads it, in that batch: a view, not a copy, unless the stream is kept for
+// windows, when each batch's is copied once). It is partitioned like the state.
+func newStoreView[K comparable, E, S, U any](owner *DStream[U], name string, ks *keyedStore[K, E], conv func(E) S) *DStream[ops.KV[K, S]] {
+	eng := owner.ctx.eng
+	var view *DStream[ops.KV[K, S]]
+	view = newStream(owner.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, S]], error) {
+		if _, err := owner.rddAt(ctx, t); err != nil {
+			return nil, err
+		}
+		_, n := ks.partitioning()
+		r := rdd.Generate(eng, name, n, func(ctx context.Context, p int, yield func(ops.KV[K, S]) bool) error {
+			st, err := ks.store(p, t)
+			if err != nil {
+				return err
+			}
+			i := 0
+			for k, e := range st.All() {
+				if i++; i%1024 == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if !yield(ops.Pair(k, conv(e))) {
+					return nil
+				}
+			}
+			return nil
+		})
+		ks.mu.Lock()
+		like := ks.like
+		ks.mu.Unlock()
+		r = rdd.PreservesPartitioning(r, like)
+		if view.keep > view.slideOr() {
+			r = r.Persist() // computed in its batch (materializeAt): windows read it later
+		}
+		return r, nil
+	})
+	view.slide, view.parents, view.stateOwner = owner.slide, []stream{owner}, &owner.streamInfo
+	view.ctx.mu.Lock()
+	view.ctx.views = append(view.ctx.views, view)
+	view.ctx.mu.Unlock()
+	return view
+}
+
+// materializeView computes the view's RDD of batch t, if it is kept for windows: it
+// must be read while the stores hold t.
+func (s *DStream[T]) materializeView(ctx context.Context, t time.Time) error {
+	if s.keep <= s.slideOr() {
+		return nil
+	}
+	return s.materializeAt(ctx, t)
+}
+
+// savedStore is a stateful stream's state as checkpointed: every key's value.
+type savedStore[K comparable, V any] struct {
+	Partitions int
+	Keys       []K
+	Values     []V
+}
+
+// setStoreCodec lets the state of s, kept in ks, be checkpointed: every key whose
+// entry save turns into a V; restored as load(V), partitioned by opts (default: as
+// many hash partitions as when saved).
+func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt) {
+	s.codec = &stateCodec{
+		typ: fmt.Sprintf("%T", ops.KV[K, V]{}),
+		save: func(_ context.Context, t time.Time) ([]byte, error) {
+			ks.mu.Lock()
+			defer ks.mu.Unlock()
+			if !ks.done.Equal(t) {
+				return nil, fmt.Errorf("%s: the state of batch %v is not what the stores hold (batch %v)", s, t, ks.done)
+			}
+			st := savedStore[K, V]{Partitions: len(ks.stores)}
+			for _, store := range ks.stores {
+				for k, e := range store.All() {
+					if v, ok := save(e); ok {
+						st.Keys, st.Values = append(st.Keys, k), append(st.Values, v)
+					}
+				}
+			}
+			data, err := checkpoint.Encode(st)
+			if err == nil {
+				for _, store := range ks.stores {
+					store.MarkSaved()
+				}
+			}
+			return data, err
+		},
+		restore: func(t time.Time, data []byte) error {
+			var st savedStore[K, V]
+			if err := checkpoint.Decode(data, &st); err != nil {
+				return err
+			}
+			if len(st.Keys) != len(st.Values) || st.Partitions < 1 {
+				return fmt.Errorf("%d keys, %d values, %d partitions", len(st.Keys), len(st.Values), st.Partitions)
+			}
+			popts := opts
+			if len(popts) == 0 {
+				popts = []rdd.ShuffleOpt{rdd.Partitions(st.Partitions)}
+			}
+			// Partitioned anew: hash partitioning differs from one process to the next.
+			like := rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](s.ctx.eng), popts...)
+			p, ok := like.Partitioner().(partitioner[K])
+			if !ok {
+				return fmt.Errorf("the state's partitioning gives no partitioner of its keys (%T)", like.Partitioner())
+			}
+			ks.setPartitioner(s.ctx.eng, p)
+			ks.mu.Lock()
+			defer ks.mu.Unlock()
+			for i, k := range st.Keys {
+				ks.stores[p.Partition(k)].Put(k, load(st.Values[i]))
+			}
+			for i, store := range ks.stores {
+				if err := store.Commit(t.UnixNano()); err != nil {
+					return err
+				}
+				store.MarkSaved()
+				ks.reindex(i)
+			}
+			ks.at, ks.done = t, t
+			return nil
+		},
+	}
+}

@@ -1,0 +1,131 @@
+package dstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+)
+
+// TestUpdateStateByKeyOnlyValues checks the variant that runs the function only
+// for the keys of the batch: the others keep their state, untouched.
+func TestUpdateStateByKeyOnlyValues(t *testing.T) {
+	type pair = ops.KV[string, int]
+	input := [][]pair{{ops.Pair("a", 1), ops.Pair("b", 1)}, {ops.Pair("a", 2)}, {}, {ops.Pair("b", 5)}}
+	var calls []string
+	op := func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
+		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
+			OnlyValues: true,
+			Func: func(t time.Time, k string, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+				calls = append(calls, fmt.Sprintf("%d:%s", batchNo(t), k))
+				n := st.OrElse(0)
+				for _, v := range vs {
+					n += v
+				}
+				return ops.Some(n)
+			}})
+	}
+	want := [][]pair{
+		{ops.Pair("a", 1), ops.Pair("b", 1)},
+		{ops.Pair("a", 3), ops.Pair("b", 1)},
+		{ops.Pair("a", 3), ops.Pair("b", 1)},
+		{ops.Pair("a", 3), ops.Pair("b", 6)},
+	}
+	dstreamtest.Run(t, input, op, want, dstreamtest.Unordered())
+	sort.Strings(calls)
+	if diff := cmp.Diff([]string{"1:a", "1:b", "2:a", "4:b"}, calls); diff != "" {
+		t.Errorf("the function's calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestAStatesRDDIsReadInItsBatch checks that a stateful stream's RDD read after the
+// state moved on (Slice from a later batch) is a clear error, not the later state.
+func TestAStatesRDDIsReadInItsBatch(t *testing.T) {
+	h := newHarness(t, dstream.Remember(3*interval))
+	in, _ := dstream.QueueStream(h.c, true, []ops.KV[string, int]{ops.Pair("a", 1)}, []ops.KV[string, int]{ops.Pair("a", 1)})
+	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.OrElse(0) + len(vs)) })
+	dstream.ForeachRDD(counts, func(ctx context.Context, _ *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
+		if batchNo(bt) != 2 {
+			return nil
+		}
+		rs, err := dstream.Slice(counts, bt.Add(-interval), bt.Add(-interval))
+		if err != nil {
+			return err
+		}
+		_, err = rdd.Collect(ctx, rs[0])
+		return err
+	})
+	h.start(context.Background())
+	h.batches(2)
+	h.c.Stop()
+	err := h.result()
+	if err == nil || !strings.Contains(err.Error(), "the state of batch 2026-01-01T00:00:01Z is no longer held") {
+		t.Fatalf("Run: %v; want an error saying batch 1's state is no longer held", err)
+	}
+}
+
+// TestAFailedBatchLeavesNoTraceInTheCheckpoint checks that a batch whose output fails
+// leaves no trace in the saved state: the checkpoint written before it holds the
+// state before it, and a restart from it counts every record once.
+func TestAFailedBatchLeavesNoTraceInTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	var states seen
+	failAt := 2
+	build := func(push [][]string) func(c *dstream.Context) error {
+		return func(c *dstream.Context) error {
+			in, _ := dstream.QueueStream(c, true, push...)
+			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+			mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, int]{
+				Func: func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+					n, _ := st.Get()
+					_ = st.Update(n + v.OrElse(0))
+					return ops.None[int]()
+				}})
+			dstream.ForeachRDD(mapped, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+			dstream.ForeachRDD(snaps, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
+				m, err := rdd.CollectAsMap(ctx, r)
+				if batchNo(bt) == failAt {
+					return errors.New("the output fails")
+				}
+				states.add(batchNo(bt), []string{fmt.Sprint(m)})
+				return err
+			})
+			return nil
+		}
+	}
+	h := newHarness(t)
+	c, err := dstream.GetOrCreate(dir, build([][]string{{"a"}, {"a", "b"}}), dstream.BatchInterval(interval),
+		dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.start(context.Background())
+	h.batches(2)
+	if err := h.result(); err == nil || !strings.Contains(err.Error(), "the output fails") {
+		t.Fatalf("run 1: %v; want the output's failure", err)
+	}
+	failAt = 0
+	h = newHarness(t)
+	c, err = dstream.GetOrCreate(dir, build(nil), dstream.BatchInterval(interval),
+		dstream.WithClock(h.clock), dstream.CheckpointInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	h.runBatches(2)
+	want := map[int][]string{1: {"map[a:1]"}, 2: {"map[a:2 b:1]"}}
+	if diff := cmp.Diff(want, states.get()); diff != "" {
+		t.Errorf("the state after each batch (-want +got):\n%s", diff)
+	}
+}
