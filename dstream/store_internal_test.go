@@ -12,7 +12,7 @@ import (
 // modN is a partitioner of ints by their value mod n.
 type modN struct{ n int }
 
-func (m modN) NumPartitions() int   { return m.n }
+func (m modN) NumPartitions() int  { return m.n }
 func (m modN) Partition(k int) int { return k % m.n }
 
 func TestKeyedStoreSettleCommitsOrRollsBack(t *testing.T) {
@@ -26,7 +26,7 @@ func TestKeyedStoreSettleCommitsOrRollsBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.Put(k, stateEntry[string]{v, at.UnixNano()})
-		ks.timeoutsOf(k % 2).Touch(k, at.UnixNano())
+		ks.timeoutsOf(k%2).Touch(k, at.UnixNano())
 	}
 	contents := func() map[int]string {
 		out := map[int]string{}
