@@ -26,6 +26,11 @@ type walOpt func(*walConfig)
 
 func (o walOpt) applyWAL(c *walConfig) { o(c) }
 
+// KeepAll makes a Store keep every checkpoint file: Save deletes none, and the owner
+// deletes what it no longer needs with PruneBefore (a chain of delta checkpoints
+// needs files back to its snapshot, whatever their number).
+func KeepAll() Opt { return storeOpt(func(c *storeConfig) { c.keep = -1 }) }
+
 // Keep is how many of the newest checkpoint files a Store keeps; after each save it
 // deletes the older ones. It must be at least 1. The default is 3, so that recovery can
 // fall back twice when the newest files are damaged.

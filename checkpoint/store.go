@@ -50,7 +50,7 @@ func Open(dir string, opts ...Opt) (*Store, error) {
 	for _, o := range opts {
 		o.applyStore(&cfg)
 	}
-	if cfg.keep < 1 {
+	if cfg.keep < 1 && cfg.keep != -1 {
 		return nil, fmt.Errorf("checkpoint: Keep(%d): must keep at least 1 checkpoint", cfg.keep)
 	}
 	if cfg.logger == nil {
@@ -149,21 +149,54 @@ func (s *Store) Save(cp *Checkpoint) error {
 	return nil
 }
 
-// prune deletes all but the newest s.keep checkpoint files, and temporary files.
+// prune deletes all but the newest s.keep checkpoint files (none with KeepAll), and
+// temporary files.
 func (s *Store) prune() {
 	if err := removeTemps(s.dir, tempPattern); err != nil {
 		s.logger.Warn("checkpoint: cannot remove temporary files", "dir", s.dir, "err", err)
+	}
+	if s.keep < 0 {
+		return
 	}
 	names, err := listCheckpoints(s.dir)
 	if err != nil {
 		s.logger.Warn("checkpoint: cannot list old checkpoints to delete", "dir", s.dir, "err", err)
 		return
 	}
-	for _, name := range names[:max(0, len(names)-s.keep)] {
+	s.remove(names[:max(0, len(names)-s.keep)])
+}
+
+// remove deletes the named files, logging failures: a file left only takes room.
+func (s *Store) remove(names []string) {
+	for _, name := range names {
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.logger.Warn("checkpoint: cannot delete old checkpoint", "file", filepath.Join(s.dir, name), "err", err)
 		}
 	}
+}
+
+// PruneBefore deletes the checkpoint files whose time is before t (for a Store with
+// KeepAll, whose owner knows what it still needs). Failing to delete is logged.
+func (s *Store) PruneBefore(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names, err := listCheckpoints(s.dir)
+	if err != nil {
+		s.logger.Warn("checkpoint: cannot list old checkpoints to delete", "dir", s.dir, "err", err)
+		return
+	}
+	s.remove(slices.DeleteFunc(names, func(name string) bool {
+		ft, _, _ := parseName(name)
+		return !ft.Before(t)
+	}))
+}
+
+// At returns the newest valid checkpoint whose time is t, as named by its file; an
+// invalid newer file of that time is skipped with a warning, as by Latest. No file of
+// that time is ErrNoCheckpoint; files of which none is valid, an error wrapping
+// ErrCorrupt.
+func (s *Store) At(t time.Time) (*Checkpoint, error) {
+	return s.newest(func(ft time.Time) bool { return ft.Equal(t) })
 }
 
 // Latest returns the newest valid checkpoint in the store.
@@ -182,18 +215,21 @@ func (s *Store) Latest() (*Checkpoint, error) {
 // (the zero time: no limit), as named by their files; newer ones are not read.
 // When no file is that old it returns ErrNoCheckpoint.
 func (s *Store) LatestUntil(until time.Time) (*Checkpoint, error) {
+	return s.newest(func(ft time.Time) bool { return until.IsZero() || !ft.After(until) })
+}
+
+// newest returns the newest valid checkpoint among the files whose time is wanted.
+func (s *Store) newest(wanted func(time.Time) bool) (*Checkpoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names, err := listCheckpoints(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if !until.IsZero() {
-		names = slices.DeleteFunc(names, func(name string) bool {
-			t, _, _ := parseName(name)
-			return t.After(until)
-		})
-	}
+	names = slices.DeleteFunc(names, func(name string) bool {
+		t, _, _ := parseName(name)
+		return !wanted(t)
+	})
 	if len(names) == 0 {
 		return nil, ErrNoCheckpoint
 	}

@@ -329,3 +329,46 @@ func TestStoreLatestUntil(t *testing.T) {
 		t.Errorf("LatestUntil before every checkpoint = %v, want ErrNoCheckpoint", err)
 	}
 }
+
+func TestKeepAllAtAndPruneBefore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := checkpoint.Open(dir, checkpoint.KeepAll())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(k int) time.Time { return t0.Add(time.Duration(k) * time.Second) }
+	for k := range 6 {
+		if err := s.Save(sample(t, at(k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(checkpointFiles(t, dir)); n != 6 {
+		t.Fatalf("%d files with KeepAll, want 6", n)
+	}
+	// Two files of one time: At gives the newest valid one.
+	second := sample(t, at(3))
+	second.Interval = 42 * time.Second
+	if err := s.Save(second); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := s.At(at(3)); err != nil || cp.Interval != 42*time.Second {
+		t.Fatalf("At(3) = %v, %v; want the newer file of that time", cp, err)
+	}
+	files := checkpointFiles(t, dir) // 0, 1, 2, 3, 3 (the newer), 4, 5
+	if err := os.WriteFile(filepath.Join(dir, files[4]), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := s.At(at(3)); err != nil || cp.Interval == 42*time.Second {
+		t.Fatalf("At(3) with its newer file damaged = %v, %v; want the older file of that time", cp, err)
+	}
+	if _, err := s.At(at(9)); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		t.Errorf("At of a time with no file: %v; want ErrNoCheckpoint", err)
+	}
+	s.PruneBefore(at(4))
+	if n := len(checkpointFiles(t, dir)); n != 2 {
+		t.Errorf("%d files after PruneBefore(4), want 2 (4 and 5)", n)
+	}
+	if _, err := s.At(at(3)); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		t.Errorf("At(3) after pruning: %v; want ErrNoCheckpoint", err)
+	}
+}

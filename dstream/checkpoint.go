@@ -1,6 +1,7 @@
 package dstream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -140,9 +141,16 @@ type stateCodec struct {
 	typ string
 	// slides is the stream's default state checkpoint interval in slides
 	// (MapWithState: 10); 0: the larger of its slide and 10s.
-	slides  int
-	save    func(ctx context.Context, t time.Time) ([]byte, error)
-	restore func(t time.Time, data []byte) error
+	slides int
+	// save returns the state at batch t: a snapshot if base is zero, else the
+	// keys changed since the save at base (see stateHeader); saved is called once
+	// that is durable.
+	save  func(ctx context.Context, t, base time.Time) ([]byte, error)
+	saved func()
+	// merge makes a snapshot of a snapshot and the deltas after it, oldest
+	// first; restore sets the state of batch t from them.
+	merge   func(chain [][]byte) ([]byte, error)
+	restore func(t time.Time, chain [][]byte) error
 }
 
 // ckptMeta is the Context's own entry of a checkpoint.
@@ -160,6 +168,9 @@ type ckptState struct {
 	meta, state *checkpoint.Store
 	lock        *checkpoint.DirLock // held from GetOrCreate (or Run) until Run returns
 	stateTimes  []time.Time
+	lastSave    time.Time  // the last state saved (a restart's restored state); zero: none yet
+	deltas      int        // deltas saved since the last snapshot
+	compactor   *compactor // while Run runs, with states to save
 }
 
 // recovery is what GetOrCreate found to resume from.
@@ -220,7 +231,7 @@ func (c *Context) openCheckpoints() (err error) {
 	if err != nil {
 		return err
 	}
-	state, err := checkpoint.Open(c.ckptDir+"/state", checkpoint.WithLogger(c.logger))
+	state, err := checkpoint.Open(c.ckptDir+"/state", checkpoint.WithLogger(c.logger), checkpoint.KeepAll())
 	if err != nil {
 		return err
 	}
@@ -365,19 +376,28 @@ func (c *Context) recover() error {
 		}
 	}
 	stateTime := meta.Time
-	var st *checkpoint.Checkpoint
+	var st *checkpoint.Checkpoint      // the newest of chain
+	var chain []*checkpoint.Checkpoint // the restored state: a snapshot and the deltas after it
 	if len(states) > 0 && len(cm.StateTimes) == 0 {
 		// Stopped before the first state was saved: every batch runs again from
 		// the first, on the initial state, from the sources' recorded data.
 		stateTime = cm.Zero
 	} else if len(states) > 0 {
-		st, err = c.ckpt.state.LatestUntil(meta.Time)
-		if err != nil {
-			return fmt.Errorf("dstream.GetOrCreate: the state of the checkpoint of %v: %w", meta.Time, err)
+		// The newest state the sources' saved batches go back to, whose files
+		// can be read, from its snapshot on; else an older one.
+		var errs []string
+		for _, at := range slices.Backward(cm.StateTimes) {
+			if chain, err = stateChain(c.ckpt.state, at); err == nil {
+				break
+			}
+			c.logger.Warn("dstream: a saved state cannot be read: falling back to an older one", "dir", c.ckptDir, "state", at, "error", err)
+			errs = append(errs, err.Error())
 		}
-		if len(cm.StateTimes) == 0 || st.Time.Before(cm.StateTimes[0]) {
-			return fmt.Errorf("dstream.GetOrCreate: %w: the newest valid state (%v) is older than the sources' checkpointed batches (from %v)", checkpoint.ErrCorrupt, st.Time, cm.StateTimes)
+		if chain == nil {
+			return fmt.Errorf("dstream.GetOrCreate: %w: none of the states the checkpoint of %v lists (%v) can be read: %s",
+				checkpoint.ErrCorrupt, meta.Time, cm.StateTimes, strings.Join(errs, "; "))
 		}
+		st = chain[len(chain)-1]
 		stateTime = st.Time
 		for n, in := range states {
 			e, ok := st.State(n)
@@ -411,11 +431,14 @@ func (c *Context) recover() error {
 		}
 	}
 	for n, in := range states {
-		if st == nil {
+		if chain == nil {
 			break
 		}
-		e, _ := st.State(n)
-		if err := in.codec.restore(stateTime, e.Data); err != nil {
+		datas, err := chainData(chain, n)
+		if err == nil {
+			err = in.codec.restore(stateTime, datas)
+		}
+		if err != nil {
 			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
 		}
 	}
@@ -427,6 +450,9 @@ func (c *Context) recover() error {
 	c.recovery = &recovery{zero: c.zero, state: stateTime, history: history}
 	if len(states) > 0 {
 		c.ckpt.stateTimes = slices.DeleteFunc(slices.Clone(cm.StateTimes), func(t time.Time) bool { return t.After(stateTime) })
+	}
+	if chain != nil {
+		c.ckpt.lastSave, c.ckpt.deltas = stateTime, len(chain)-1
 	}
 	c.logger.Info("dstream: resuming from a checkpoint", "dir", c.ckptDir, "last_completed", meta.Time,
 		"state", stateTime, "last_generated", cm.LastGenerated)
@@ -470,12 +496,20 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 	// states before (a restart resumes from them); the error is returned.
 	var stateErr error
 	if due {
-		if stateErr = c.saveState(ctx, t, states); stateErr == nil {
+		base := ck.lastSave
+		if stateErr = c.saveState(ctx, t, base, states); stateErr == nil {
 			stateTimes = append(slices.Clone(stateTimes), t)
-			if len(stateTimes) > 3 { // the state store keeps the newest 3
+			if len(stateTimes) > 3 { // a restart may fall back twice
 				stateTimes = stateTimes[len(stateTimes)-3:]
 			}
-			ck.stateTimes = stateTimes
+			ck.stateTimes, ck.lastSave = stateTimes, t
+			if ck.deltas++; base.IsZero() {
+				ck.deltas = 0
+			}
+			if every := cmp.Or(c.snapshotEvery, defaultStateSnapshotEvery); ck.deltas >= every && ck.compactor != nil {
+				ck.deltas = 0
+				ck.compactor.request(compaction{at: t, keep: stateTimes[0]})
+			}
 		}
 	}
 	// A restart resumes from the oldest saved state (with states but none saved
@@ -516,18 +550,4 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 		}
 	}
 	return stateErr
-}
-
-// saveState saves the state of every stateful stream at batch t in the state store.
-func (c *Context) saveState(ctx context.Context, t time.Time, states map[string]*streamInfo) error {
-	state := &checkpoint.Checkpoint{Time: t, Interval: c.interval}
-	for n, in := range states {
-		data, err := in.codec.save(ctx, t)
-		if err != nil {
-			return fmt.Errorf("checkpointing the state of %s: %w", n, err)
-		}
-		state.States = append(state.States, checkpoint.Entry{Name: n, Type: in.codec.typ, Data: data})
-	}
-	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
-	return c.ckpt.state.Save(state)
 }

@@ -51,6 +51,7 @@ type Context struct {
 	ckptDir         string
 	ckptInterval    time.Duration
 	maxCkptFailures int        // MaxCheckpointFailures; 0: the default
+	snapshotEvery   int        // StateSnapshotEvery; 0: the default
 	ckptFailures    int        // batches in a row whose checkpoint failed (processing loop only)
 	ckpt            *ckptState // the open checkpoint stores
 	ckptChecked     bool       // GetOrCreate looked for a checkpoint to resume from

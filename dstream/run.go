@@ -135,6 +135,11 @@ func (c *Context) Run(ctx context.Context) (err error) {
 	wg.Go(func() { q.finish(c.generate(genCtx, runCtx, inputs, outputs, q)) })
 	defer wg.Wait()
 	defer stopGen()
+	if k := c.newCompactor(); k != nil {
+		compCtx, stopCompactor := context.WithCancel(context.WithoutCancel(runCtx))
+		defer stopCompactor() // before wg.Wait: a compaction not started waits for the next run
+		wg.Go(func() { k.run(compCtx) })
+	}
 	wg.Go(func() {
 		// Stop ends generation; the processing loop then drains the queue.
 		select {

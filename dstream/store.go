@@ -308,52 +308,138 @@ func (s *DStream[T]) materializeView(ctx context.Context, t time.Time) error {
 	return s.materializeAt(ctx, t)
 }
 
-// savedStore is a stateful stream's state as checkpointed: every key's value.
+// savedStore is a stateful stream's state as checkpointed (see stateHeader): every
+// key's value (a snapshot), or the keys changed since the save at Base, with their
+// values, and the keys deleted.
 type savedStore[K comparable, V any] struct {
+	Snapshot   bool
+	Base       time.Time
 	Partitions int
 	Keys       []K
 	Values     []V
+	Deleted    []K
+}
+
+// decodeStore decodes a saved state and checks its shape.
+func decodeStore[K comparable, V any](data []byte) (*savedStore[K, V], error) {
+	var st savedStore[K, V]
+	if err := checkpoint.Decode(data, &st); err != nil {
+		return nil, err
+	}
+	if len(st.Keys) != len(st.Values) || st.Partitions < 1 || st.Snapshot && len(st.Deleted) > 0 {
+		return nil, fmt.Errorf("%w: a saved state of %d keys, %d values, %d deleted keys, %d partitions",
+			checkpoint.ErrCorrupt, len(st.Keys), len(st.Values), len(st.Deleted), st.Partitions)
+	}
+	return &st, nil
+}
+
+// replay decodes a snapshot and the deltas after it, oldest first, and hands every
+// key's value (and, for the deltas, every deleted key) to set, in order; it returns
+// the snapshot's partition count.
+func replay[K comparable, V any](chain [][]byte, set func(k K, v V, deleted bool)) (partitions int, err error) {
+	for i, data := range chain {
+		st, err := decodeStore[K, V](data)
+		if err != nil {
+			return 0, err
+		}
+		if st.Snapshot != (i == 0) {
+			return 0, fmt.Errorf("%w: a state chain whose entry %d is a snapshot: %v", checkpoint.ErrCorrupt, i, st.Snapshot)
+		}
+		if i == 0 {
+			partitions = st.Partitions
+		}
+		for j, k := range st.Keys {
+			set(k, st.Values[j], false)
+		}
+		for _, k := range st.Deleted {
+			var zero V
+			set(k, zero, true)
+		}
+	}
+	return partitions, nil
 }
 
 // setStoreCodec lets the state of s, kept in ks, be checkpointed: every key whose
-// entry save turns into a V; restored as load(V), partitioned by opts (default: as
-// many hash partitions as when saved).
+// entry save turns into a V (a snapshot), or those changed since the last save (a
+// delta); restored as load(V), partitioned by opts (default: as many hash partitions
+// as when saved). With a checkpoint directory, the stores track the keys changed
+// between saves.
 func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt) {
+	if s.ctx.ckptDir != "" {
+		ks.storeOpts = append(ks.storeOpts, state.TrackDirty())
+	}
 	s.codec = &stateCodec{
 		typ: fmt.Sprintf("%T", ops.KV[K, V]{}),
-		save: func(_ context.Context, t time.Time) ([]byte, error) {
+		save: func(ctx context.Context, t, base time.Time) ([]byte, error) {
 			ks.mu.Lock()
 			defer ks.mu.Unlock()
 			if !ks.done.Equal(t) {
 				return nil, fmt.Errorf("%s: the state of batch %v is not what the stores hold (batch %v)", s, t, ks.done)
 			}
-			st := savedStore[K, V]{Partitions: len(ks.stores)}
+			st := savedStore[K, V]{Snapshot: base.IsZero(), Base: base, Partitions: len(ks.stores)}
+			put := func(k K, e E) {
+				if v, ok := save(e); ok {
+					st.Keys, st.Values = append(st.Keys, k), append(st.Values, v)
+				} else if !st.Snapshot {
+					st.Deleted = append(st.Deleted, k)
+				}
+			}
 			for _, store := range ks.stores {
-				for k, e := range store.All() {
-					if v, ok := save(e); ok {
-						st.Keys, st.Values = append(st.Keys, k), append(st.Values, v)
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				if st.Snapshot {
+					for k, e := range store.All() {
+						put(k, e)
+					}
+					continue
+				}
+				for c := range store.Delta() {
+					if c.Deleted {
+						st.Deleted = append(st.Deleted, c.Key)
+					} else {
+						put(c.Key, c.Value)
 					}
 				}
 			}
-			data, err := checkpoint.Encode(st)
-			if err == nil {
-				for _, store := range ks.stores {
-					store.MarkSaved()
-				}
-			}
-			return data, err
+			return checkpoint.Encode(st)
 		},
-		restore: func(t time.Time, data []byte) error {
-			var st savedStore[K, V]
-			if err := checkpoint.Decode(data, &st); err != nil {
-				return err
+		saved: func() {
+			ks.mu.Lock()
+			defer ks.mu.Unlock()
+			for _, store := range ks.stores {
+				store.MarkSaved()
 			}
-			if len(st.Keys) != len(st.Values) || st.Partitions < 1 {
-				return fmt.Errorf("%d keys, %d values, %d partitions", len(st.Keys), len(st.Values), st.Partitions)
+		},
+		merge: func(chain [][]byte) ([]byte, error) {
+			m := map[K]V{}
+			partitions, err := replay(chain, func(k K, v V, deleted bool) {
+				if deleted {
+					delete(m, k)
+				} else {
+					m[k] = v
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+			st := savedStore[K, V]{Snapshot: true, Partitions: partitions, Keys: make([]K, 0, len(m)), Values: make([]V, 0, len(m))}
+			for k, v := range m {
+				st.Keys, st.Values = append(st.Keys, k), append(st.Values, v)
+			}
+			return checkpoint.Encode(st)
+		},
+		restore: func(t time.Time, chain [][]byte) error {
+			if len(chain) == 0 {
+				return fmt.Errorf("%w: no saved state", checkpoint.ErrCorrupt)
+			}
+			first, err := decodeStore[K, V](chain[0])
+			if err != nil {
+				return err
 			}
 			popts := opts
 			if len(popts) == 0 {
-				popts = []rdd.ShuffleOpt{rdd.Partitions(st.Partitions)}
+				popts = []rdd.ShuffleOpt{rdd.Partitions(first.Partitions)}
 			}
 			// Partitioned anew: hash partitioning differs from one process to the next.
 			like := rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](s.ctx.eng), popts...)
@@ -364,8 +450,14 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			ks.setPartitioner(s.ctx.eng, p)
 			ks.mu.Lock()
 			defer ks.mu.Unlock()
-			for i, k := range st.Keys {
-				ks.stores[p.Partition(k)].Put(k, load(st.Values[i]))
+			if _, err := replay(chain, func(k K, v V, deleted bool) {
+				if deleted {
+					ks.stores[p.Partition(k)].Delete(k)
+				} else {
+					ks.stores[p.Partition(k)].Put(k, load(v))
+				}
+			}); err != nil {
+				return err
 			}
 			for i, store := range ks.stores {
 				if err := store.Commit(t.UnixNano()); err != nil {

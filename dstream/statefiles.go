@@ -1,0 +1,249 @@
+package dstream
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spatedev/spate/checkpoint"
+)
+
+// State checkpoints are deltas: the first save of a run (and of a resumed run that
+// has no state yet) is a snapshot, every key; each later one holds only the keys
+// changed since the save before (its Base). A compactor, in the background, merges
+// the newest snapshot and the deltas after it into a new snapshot once there are
+// StateSnapshotEvery deltas, and deletes the files no restart can need any longer.
+// The state at a save time is its file and, back along the bases, the files to the
+// newest snapshot (a compaction's snapshot of a time replaces, when it can be read,
+// the delta of that time).
+//
+//	save:      S1   d2   d3 … d10  d11  d12 …
+//	compactor:                S10            (S1…d10 merged; files before the
+//	                                          snapshot before S10 are deleted)
+
+// defaultStateSnapshotEvery is StateSnapshotEvery's default.
+const defaultStateSnapshotEvery = 10
+
+// StateSnapshotEvery sets after how many delta state checkpoints the state is
+// compacted into a full snapshot, in the background: a state checkpoint costs the keys
+// changed since the last one, and a restart reads the newest snapshot and at most n
+// deltas. n must be at least 1. Default: 10.
+func StateSnapshotEvery(n int) Opt {
+	return func(c *Context) {
+		if n < 1 {
+			c.invalidf("dstream.StateSnapshotEvery", "%d, want at least 1", n)
+			return
+		}
+		c.snapshotEvery = n
+	}
+}
+
+// stateHeader is how every saved state entry starts: a snapshot, or the changes since
+// the state saved at Base.
+type stateHeader struct {
+	Snapshot bool
+	Base     time.Time
+}
+
+// stateChain returns the state checkpoints that make the state saved at t, oldest
+// first: the newest snapshot of t or before, and the deltas after it to t.
+func stateChain(store *checkpoint.Store, t time.Time) ([]*checkpoint.Checkpoint, error) {
+	var chain []*checkpoint.Checkpoint
+	for at := t; ; {
+		cp, err := store.At(at)
+		if err != nil {
+			return nil, fmt.Errorf("the state saved at %v: %w", at, err)
+		}
+		h, err := chainHeader(cp)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, cp)
+		if h.Snapshot {
+			break
+		}
+		if !h.Base.Before(at) {
+			return nil, fmt.Errorf("%w: the state delta saved at %v has base %v", checkpoint.ErrCorrupt, at, h.Base)
+		}
+		at = h.Base
+	}
+	slices.Reverse(chain)
+	return chain, nil
+}
+
+// chainHeader returns the header that every state entry of cp has (they are saved
+// together: all snapshots, or all deltas on one base).
+func chainHeader(cp *checkpoint.Checkpoint) (stateHeader, error) {
+	if len(cp.States) == 0 {
+		return stateHeader{}, fmt.Errorf("%w: the state checkpoint of %v holds no state", checkpoint.ErrCorrupt, cp.Time)
+	}
+	var first stateHeader
+	for i, e := range cp.States {
+		var h stateHeader
+		if err := checkpoint.Decode(e.Data, &h); err != nil {
+			return stateHeader{}, fmt.Errorf("the state of %s saved at %v: %w", e.Name, cp.Time, err)
+		}
+		if i == 0 {
+			first = h
+		} else if h.Snapshot != first.Snapshot || !h.Base.Equal(first.Base) {
+			return stateHeader{}, fmt.Errorf("%w: the states saved at %v are not of one kind (%s: %+v, %s: %+v)",
+				checkpoint.ErrCorrupt, cp.Time, cp.States[0].Name, first, e.Name, h)
+		}
+	}
+	return first, nil
+}
+
+// chainData returns the data of the state named name in every checkpoint of chain,
+// oldest first.
+func chainData(chain []*checkpoint.Checkpoint, name string) ([][]byte, error) {
+	out := make([][]byte, len(chain))
+	for i, cp := range chain {
+		e, ok := cp.State(name)
+		if !ok {
+			return nil, fmt.Errorf("%w: the state checkpoint of %v has no state %s", checkpoint.ErrCorrupt, cp.Time, name)
+		}
+		out[i] = e.Data
+	}
+	return out, nil
+}
+
+// saveState saves the state of every stateful stream at batch t in the state store: a
+// snapshot if base is zero, else the changes since the save at base. Once the file is
+// durable, the streams forget which keys changed.
+func (c *Context) saveState(ctx context.Context, t, base time.Time, states map[string]*streamInfo) error {
+	state := &checkpoint.Checkpoint{Time: t, Interval: c.interval}
+	for n, in := range states {
+		data, err := in.codec.save(ctx, t, base)
+		if err != nil {
+			return fmt.Errorf("checkpointing the state of %s: %w", n, err)
+		}
+		state.States = append(state.States, checkpoint.Entry{Name: n, Type: in.codec.typ, Data: data})
+	}
+	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
+	if err := c.ckpt.state.Save(state); err != nil {
+		return err
+	}
+	for _, in := range states {
+		in.codec.saved()
+	}
+	return nil
+}
+
+// compactor merges state deltas into snapshots in the background (see
+// StateSnapshotEvery) and deletes the state files no restart needs.
+type compactor struct {
+	store  *checkpoint.Store
+	codecs map[string]*stateCodec
+	jobs   chan compaction
+	logger func(msg string, args ...any)
+
+	mu    sync.Mutex
+	snaps []time.Time // the snapshots this compactor wrote and has not deleted, oldest first
+	err   error       // of the last compaction
+}
+
+// compaction asks for the state saved at at to be made a snapshot; files before the
+// snapshot that the state saved at keep needs may go.
+type compaction struct{ at, keep time.Time }
+
+// newCompactor returns the compactor of a checkpointing Context with states to save,
+// and makes it the one writeCheckpoint asks; nil if there is none to run.
+func (c *Context) newCompactor() *compactor {
+	if c.ckpt == nil {
+		return nil
+	}
+	_, states, err := c.checkpointNames()
+	if err != nil || len(states) == 0 {
+		return nil
+	}
+	codecs := make(map[string]*stateCodec, len(states))
+	for n, in := range states {
+		codecs[n] = in.codec
+	}
+	k := &compactor{store: c.ckpt.state, codecs: codecs, jobs: make(chan compaction, 1), logger: c.logger.Warn}
+	c.ckpt.compactor = k
+	return k
+}
+
+// request queues a compaction, replacing one not started yet.
+func (k *compactor) request(job compaction) {
+	for {
+		select {
+		case k.jobs <- job:
+			return
+		default:
+		}
+		select {
+		case <-k.jobs: // superseded
+		default:
+		}
+	}
+}
+
+// run compacts until ctx ends.
+func (k *compactor) run(ctx context.Context) {
+	for {
+		select {
+		case job := <-k.jobs:
+			err := k.compact(job)
+			k.mu.Lock()
+			k.err = err
+			k.mu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				k.logger("dstream: compacting the state checkpoints failed; the deltas stay, and the next compaction tries again",
+					"at", job.at, "error", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// compact writes the state saved at job.at as a snapshot, then deletes the files
+// before the snapshot before it, if no restart needs them.
+func (k *compactor) compact(job compaction) error {
+	chain, err := stateChain(k.store, job.at)
+	if err != nil {
+		return err
+	}
+	if len(chain) > 1 {
+		snap := &checkpoint.Checkpoint{Time: job.at, Interval: chain[len(chain)-1].Interval}
+		for _, e := range chain[len(chain)-1].States {
+			codec, ok := k.codecs[e.Name]
+			if !ok {
+				return fmt.Errorf("no codec for the state %s", e.Name)
+			}
+			datas, err := chainData(chain, e.Name)
+			if err != nil {
+				return err
+			}
+			data, err := codec.merge(datas)
+			if err != nil {
+				return fmt.Errorf("merging the state of %s: %w", e.Name, err)
+			}
+			snap.States = append(snap.States, checkpoint.Entry{Name: e.Name, Type: e.Type, Data: data})
+		}
+		if err := k.store.Save(snap); err != nil {
+			return err
+		}
+	}
+	// The state saved at job.keep (the oldest a restart may resume from) is made
+	// of the files from the newest snapshot at or before it on. The files before
+	// the snapshot before that one go: one more chain stays, for a restart to fall
+	// back on if the newest snapshot cannot be read.
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.snaps = append(k.snaps, job.at)
+	i, _ := slices.BinarySearchFunc(k.snaps, job.keep, func(a, b time.Time) int { return a.Compare(b) })
+	if i < len(k.snaps) && k.snaps[i].Equal(job.keep) {
+		i++
+	}
+	if i > 1 {
+		k.store.PruneBefore(k.snaps[i-2])
+		k.snaps = k.snaps[i-2:]
+	}
+	return nil
+}
