@@ -100,8 +100,7 @@ func checkNames(kind string, entries []Entry) error {
 // Encode encodes v with msgpack. Sources and operators use it for Entry.Data, so that
 // every part of a checkpoint is encoded the same way.
 //
-// Integers take the fewest bytes that hold their value, whatever their Go type; map
-// keys are sorted, so that a value always encodes to the same bytes.
+// Integers take the fewest bytes that hold their value, whatever their Go type.
 func Encode(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := encode(&buf, v); err != nil {
@@ -113,7 +112,6 @@ func Encode(v any) ([]byte, error) {
 func encode(buf *bytes.Buffer, v any) error {
 	enc := msgpack.NewEncoder(buf)
 	enc.UseCompactInts(true)
-	enc.SetSortMapKeys(true) // the same value, the same bytes
 	return enc.Encode(v)
 }
 
