@@ -451,11 +451,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			ks.mu.Lock()
 			defer ks.mu.Unlock()
 			if _, err := replay(chain, func(k K, v V, deleted bool) {
-				if deleted {
-					ks.stores[p.Partition(k)].Delete(k)
-				} else {
-					ks.stores[p.Partition(k)].Put(k, load(v))
-				}
+				ks.stores[p.Partition(k)].Load(k, load(v), deleted)
 			}); err != nil {
 				return err
 			}
@@ -463,7 +459,6 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 				if err := store.Commit(t.UnixNano()); err != nil {
 					return err
 				}
-				store.MarkSaved()
 				ks.reindex(i)
 			}
 			ks.at, ks.done = t, t

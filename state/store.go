@@ -74,6 +74,17 @@ func (s *Store[K, V]) Put(k K, v V) {
 	s.m[k] = v
 }
 
+// Load sets the value of k, or removes it (deleted), as part of the committed state:
+// Rollback does not undo it and Delta does not hold it. It is how a saved state is
+// read back into a store, before the store's next version.
+func (s *Store[K, V]) Load(k K, v V, deleted bool) {
+	if deleted {
+		delete(s.m, k)
+		return
+	}
+	s.m[k] = v
+}
+
 // Delete removes k, if it has a value.
 func (s *Store[K, V]) Delete(k K) {
 	if _, ok := s.m[k]; !ok {

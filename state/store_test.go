@@ -199,3 +199,17 @@ func TestStoreWithoutTrackDirtyKeepsNoDelta(t *testing.T) {
 		t.Errorf("%d dirty keys without TrackDirty", s.Dirty())
 	}
 }
+
+func TestStoreLoadIsCommittedState(t *testing.T) {
+	s := state.New[int, int](state.TrackDirty())
+	s.Load(1, 10, false)
+	s.Load(2, 20, false)
+	s.Load(2, 0, true)
+	s.Rollback()
+	if diff := cmp.Diff(map[int]int{1: 10}, contents(s)); diff != "" {
+		t.Errorf("loaded, then rolled back (-want +got):\n%s", diff)
+	}
+	if s.Changed() || s.Dirty() != 0 {
+		t.Errorf("changed %v, %d dirty keys after loading: want none", s.Changed(), s.Dirty())
+	}
+}
