@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,12 +23,15 @@ import (
 func TestUpdateStateByKeyOnlyValues(t *testing.T) {
 	type pair = ops.KV[string, int]
 	input := [][]pair{{ops.Pair("a", 1), ops.Pair("b", 1)}, {ops.Pair("a", 2)}, {}, {ops.Pair("b", 5)}}
+	var mu sync.Mutex // the partitions' tasks call the function concurrently
 	var calls []string
 	op := func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
 		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
 			OnlyValues: true,
 			Func: func(t time.Time, k string, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+				mu.Lock()
 				calls = append(calls, fmt.Sprintf("%d:%s", batchNo(t), k))
+				mu.Unlock()
 				n := st.OrElse(0)
 				for _, v := range vs {
 					n += v
