@@ -162,20 +162,14 @@ type storeHooks interface {
 }
 
 // storeStream is a stateful stream whose RDD at a batch is what apply emits while it
-// updates each partition's store with the batch's data of that partition.
+// updates each partition's store with the batch's data of that partition; prev gives
+// the batch the stores must hold before batch t (zero: none, the stores are new).
 type storeStream[K comparable, E any] struct {
-	ks    *keyedStore[K, E]
-	slide func() time.Duration
-	valid func(time.Time) bool
+	ks   *keyedStore[K, E]
+	prev func(t time.Time) time.Time
 }
 
-func (h storeStream[K, E]) begin(t time.Time) error {
-	prev := t.Add(-h.slide())
-	if !h.valid(prev) {
-		prev = time.Time{}
-	}
-	return h.ks.begin(t, prev)
-}
+func (h storeStream[K, E]) begin(t time.Time) error { return h.ks.begin(t, h.prev(t)) }
 
 func (h storeStream[K, E]) end(t time.Time) error {
 	if h.ks.afterApply == nil {
@@ -250,7 +244,12 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 		}).Persist(), nil
 	})
 	self.slide, self.parents = s.slide, []stream{s}
-	self.store = storeStream[K, E]{ks: ks, slide: self.slideOr, valid: self.validAt}
+	self.store = storeStream[K, E]{ks: ks, prev: func(t time.Time) time.Time {
+		if prev := t.Add(-self.slideOr()); self.validAt(prev) {
+			return prev
+		}
+		return time.Time{}
+	}}
 	markStateful(self)
 	return self
 }

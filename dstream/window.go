@@ -141,21 +141,21 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 // ReduceByKeyAndWindowInv is the incremental ReduceByKeyAndWindow: each
 // slide takes the previous window's result, folds in the batches that
 // entered with r.Reduce and takes out the batches that left with
-// r.Inverse, so a slide costs the entering and leaving batches plus one
-// copy of the result, not the whole window. Keys whose value is taken out
-// entirely stay (with the inverse's result, e.g. 0) unless keep is given:
-// then only the pairs for which keep returns true stay. keep must only
-// drop keys with nothing left in the window: a value still in the window
-// for a dropped key is not taken out when it leaves. The result is
-// hash-partitioned (Partitions, WithPartitioner as for rdd.ReduceByKey;
-// default: the batch RDD's partition count).
+// r.Inverse, so a slide costs the entering and leaving batches, not the
+// whole window. Keys whose value is taken out entirely stay (with the
+// inverse's result, e.g. 0) unless keep is given: then only the pairs for
+// which keep returns true stay. keep must only drop keys with nothing left
+// in the window: a value still in the window for a dropped key is not taken
+// out when it leaves. The result is hash-partitioned (Partitions,
+// WithPartitioner as for rdd.ReduceByKey; default: the batch RDD's
+// partition count).
 //
-// The window's running values live in one table per partition, owned by
-// the stream and updated in place every slide; each slide's RDD is a
-// persisted copy of the tables. Each batch is reduced once; where each of
-// its keys went in the table when it entered is remembered, so that taking
-// it out when it leaves needs no lookup. A batch that falls between two
-// windows (a window narrower than its slide) never enters.
+// The window's running values live in a state store (package state), one
+// store per partition, updated in place every slide; each batch is reduced
+// once, when it enters. The stream's RDD at a slide is the window's values,
+// read from the stores in that slide (kept for a window over it, it is
+// copied). A batch that falls between two windows (a window narrower than
+// its slide) never enters.
 func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindowInv"
 	checkFn(s, name, !r.Valid())
@@ -166,19 +166,25 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 	perBatch := derive(name, s, func(b *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
 		return rdd.ReduceByKey(b, r.Reduce, opts...)
 	})
-	w := &incWindow[K, V]{name: name, r: r, keep: keep, entered: map[time.Time]*entry[K, V]{}}
+	ks := &keyedStore[K, V]{name: name}
+	w := &incWindow[K, V]{name: name, r: r, keep: keep, ks: ks, entered: map[time.Time]*rdd.RDD[ops.KV[K, V]]{}}
 	step := perBatch.slideOr()
-	var self *DStream[ops.KV[K, V]]
-	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
-		from := t.Add(-slide)
-		if !self.validAt(from) || self.ctx.resumed(from) {
-			from = time.Time{} // the first window, or the first after a restart
+	var self *DStream[struct{}]
+	// from is the window before t that the stores must hold, zero for the first
+	// window, or the first after a restart (windows are rebuilt from their
+	// batches, which the restart reads again).
+	from := func(t time.Time) time.Time {
+		if f := t.Add(-slide); self.validAt(f) && !self.ctx.resumed(f) {
+			return f
 		}
+		return time.Time{}
+	}
+	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[struct{}], error) {
 		// The batches entering: those in the window (t-length, t] that were
 		// not in the previous one.
 		lo := t.Add(-length)
-		if from.After(lo) {
-			lo = from
+		if f := from(t); f.After(lo) {
+			lo = f
 		}
 		var entering []time.Time
 		var pairs []*rdd.RDD[ops.KV[K, V]]
@@ -191,191 +197,113 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 				entering, pairs = append(entering, bt), append(pairs, p)
 			}
 		}
-		return w.slide(from, t, entering, pairs, t.Add(-length))
+		return w.slide(t, entering, pairs, t.Add(-length))
 	})
 	self.slide, self.parents = slide, []stream{perBatch}
+	self.store = storeStream[K, V]{ks: ks, prev: from}
 	markStateful(self)
 	// A batch's reduced pairs are read again when they leave the window.
 	keepFor(perBatch, length+slide)
-	return self
+	return newStoreView(self, name, ks, ops.Identity[V])
 }
 
-// incWindow is an incremental window's state: one table per partition, and
-// the batches in the window with where their keys went in the tables.
+// incWindow is an incremental window's state: the stores of its running
+// values, and the batches in the window, partitioned like the stores.
 type incWindow[K comparable, V any] struct {
 	name string
 	r    ops.InvReducer[V]
 	keep func(ops.KV[K, V]) bool
+	ks   *keyedStore[K, V]
 
 	mu      sync.Mutex
-	like    *rdd.RDD[ops.KV[K, V]] // the first batch's pairs: the tables' partitioning
-	tables  []windowTable[K, V]
-	entered map[time.Time]*entry[K, V] // by batch time
+	entered map[time.Time]*rdd.RDD[ops.KV[K, V]] // by batch time
 }
 
-// entry is a batch in the window: its reduced pairs and, per partition, the
-// slot each pair went to (filled when it entered).
-type entry[K comparable, V any] struct {
-	pairs *rdd.RDD[ops.KV[K, V]]
-	owned bool // pairs was made here (not the batch's RDD, which its stream unpersists)
-	slots [][]slotRef
-	read  atomic.Int32 // partitions read while leaving
-}
-
-// slotRef is a table slot and the epoch it had: a slot freed (keep dropped
-// its key) and reused has a new epoch.
-type slotRef struct {
-	slot  int32
-	epoch uint32
-}
-
-type windowTable[K comparable, V any] struct {
-	at      time.Time // the window time the table holds; zero: empty
-	broken  bool      // an update failed midway: the table is unusable
-	index   map[K]int32
-	entries []slotEntry[K, V]
-	free    []int32
-}
-
-type slotEntry[K comparable, V any] struct {
-	kv    ops.KV[K, V]
-	live  bool
-	epoch uint32
-}
-
-// slide returns the window at t: an RDD whose partition p moves table p
-// from the window at from to the window at t, adding the entering batches'
-// pairs and taking out those of the batches entered at or before leaveBy,
-// and emits a copy of the table. It is persisted, so each table moves once
-// per slide (the Context computes a stateful stream's RDDs fully, in batch
-// order).
-func (w *incWindow[K, V]) slide(from, t time.Time, entering []time.Time, pairs []*rdd.RDD[ops.KV[K, V]], leaveBy time.Time) (*rdd.RDD[ops.KV[K, V]], error) {
+// slide returns the update of the window at t: an RDD whose partition p
+// folds the entering batches' pairs of partition p into its store and takes
+// out those of the batches entered at or before leaveBy. It is persisted
+// (it holds nothing), so each store moves once per slide.
+func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.RDD[ops.KV[K, V]], leaveBy time.Time) (*rdd.RDD[struct{}], error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.like == nil {
+	part, n := w.ks.partitioning()
+	if part == nil {
 		if len(pairs) == 0 {
 			return nil, fmt.Errorf("%s: window %v: no batch in the first window", w.name, t)
 		}
-		w.like = pairs[0]
+		p, ok := pairs[0].Partitioner().(partitioner[K])
+		if !ok {
+			return nil, fmt.Errorf("%s: the reduced batch has no partitioner of its keys (%T)", w.name, pairs[0].Partitioner())
+		}
+		w.ks.setPartitioner(pairs[0].Engine(), p)
+		part, n = p, p.NumPartitions()
 	}
-	popts := []rdd.ShuffleOpt{rdd.PartitionedLike(w.like)}
-	n := w.like.NumPartitions()
-	if w.tables == nil {
-		w.tables = make([]windowTable[K, V], n)
-	}
-	var ins, entered []*rdd.RDD[ops.KV[K, V]]
-	var enteredE []*entry[K, V]
+	var ins []*rdd.RDD[ops.KV[K, V]]
 	for i, bt := range entering {
-		p := rdd.PartitionBy(pairs[i], popts...).Persist() // free when alike
-		e := &entry[K, V]{pairs: p, owned: p != pairs[i], slots: make([][]slotRef, n)}
-		w.entered[bt] = e
-		entered, enteredE = append(entered, p), append(enteredE, e)
+		p := rdd.PartitionBy(pairs[i], rdd.WithPartitioner[K](part)).Persist() // free when alike
+		w.entered[bt] = p
+		ins = append(ins, p)
 	}
-	var leaving []*entry[K, V]
-	for bt, e := range w.entered {
+	nEntering := len(ins)
+	var leaving []*rdd.RDD[ops.KV[K, V]]
+	for bt, p := range w.entered {
 		if !bt.After(leaveBy) {
-			leaving = append(leaving, e)
-			ins = append(ins, e.pairs)
+			leaving = append(leaving, p)
 			delete(w.entered, bt)
 		}
 	}
-	ins = append(entered, ins...)
-	move := func(p int, ins []iter.Seq[ops.KV[K, V]], emit func(ops.KV[K, V])) error {
-		tb := &w.tables[p] // only this partition's task touches it
-		if tb.broken || !tb.at.Equal(from) {
-			return fmt.Errorf("%s: window %v: partition %d holds the window at %v, want %v (a slide computed out of order?)", w.name, t, p, tb.at, from)
+	ins = append(ins, leaving...)
+	var read atomic.Int32 // partitions done: the leaving batches are unpersisted after the last
+	move := func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
+		st, err := w.ks.store(p, t)
+		if err != nil {
+			return err
 		}
-		tb.broken = true // until the update completes
-		var rejected []int32
-		for k, e := range enteredE {
-			slots := make([]slotRef, 0, 1024)
-			for kv := range ins[k] {
-				i, ok := tb.index[kv.Key]
-				if ok {
-					tb.entries[i].kv.Value = w.r.Reduce(tb.entries[i].kv.Value, kv.Value)
-				} else {
-					i = tb.add(kv)
-				}
-				slots = append(slots, slotRef{i, tb.entries[i].epoch})
-				if w.keep != nil && !w.keep(tb.entries[i].kv) {
-					rejected = append(rejected, i)
-				}
-			}
-			e.slots[p] = slots
-		}
-		for k, e := range leaving {
-			refs, j := e.slots[p], 0
-			for kv := range ins[len(enteredE)+k] {
-				ref := refs[j]
-				j++
-				se := &tb.entries[ref.slot]
-				if !se.live || se.epoch != ref.epoch || se.kv.Key != kv.Key {
+		var check []K // keys keep may drop, once every batch moved
+		for i, in := range ins {
+			leave := i >= nEntering
+			for kv := range in {
+				cur, ok := st.Get(kv.Key)
+				switch {
+				case !ok && leave:
 					continue // keep dropped the key: nothing is left to take out
+				case !ok:
+					cur = kv.Value
+				case leave:
+					cur = w.r.Inverse(cur, kv.Value)
+				default:
+					cur = w.r.Reduce(cur, kv.Value)
 				}
-				se.kv.Value = w.r.Inverse(se.kv.Value, kv.Value)
-				if w.keep != nil && !w.keep(se.kv) {
-					rejected = append(rejected, ref.slot)
+				st.Put(kv.Key, cur)
+				if w.keep != nil && !w.keep(ops.Pair(kv.Key, cur)) {
+					check = append(check, kv.Key)
 				}
 			}
-			if int(e.read.Add(1)) == n && e.owned {
-				e.pairs.Unpersist() // every partition has read it
+		}
+		for _, k := range check {
+			if cur, ok := st.Get(k); ok && !w.keep(ops.Pair(k, cur)) {
+				st.Delete(k)
 			}
 		}
-		for _, i := range rejected {
-			if se := &tb.entries[i]; se.live && !w.keep(se.kv) {
-				tb.remove(i)
+		if int(read.Add(1)) == n {
+			for _, l := range leaving {
+				l.Unpersist() // every partition has read it
 			}
 		}
-		tb.broken, tb.at = false, t
-		for i := range tb.entries {
-			if tb.entries[i].live {
-				emit(tb.entries[i].kv)
-			}
-		}
-		return nil
+		return ctx.Err()
 	}
-	var out *rdd.RDD[ops.KV[K, V]]
+	var out *rdd.RDD[struct{}]
 	if len(ins) == 0 {
 		// Nothing enters or leaves (a window narrower than its slide, between
-		// batches): the table is only copied.
-		out = rdd.MapPartitions(rdd.PartitionBy(rdd.Parallelize(w.like.Engine(), []ops.KV[K, V](nil), n), popts...),
-			func(_ context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(ops.KV[K, V])) error {
-				return move(p, nil, emit)
-			})
-	} else {
-		out = rdd.ZipPartitionsN(ins, func(_ context.Context, p int, ins []iter.Seq[ops.KV[K, V]], emit func(ops.KV[K, V])) error {
-			return move(p, ins, emit)
+		// batches): the stores only move to the new window.
+		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner[K](part))
+		out = rdd.MapPartitions(empty, func(ctx context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(struct{})) error {
+			return move(ctx, p, nil, emit)
 		})
-	}
-	return rdd.PreservesPartitioning(out, w.like).Persist(), nil
-}
-
-// add puts a new key in a free slot, or a new one, and returns the slot.
-func (tb *windowTable[K, V]) add(kv ops.KV[K, V]) int32 {
-	if tb.index == nil {
-		tb.index = map[K]int32{}
-	}
-	var i int32
-	if n := len(tb.free); n > 0 {
-		i, tb.free = tb.free[n-1], tb.free[:n-1]
-		tb.entries[i].kv, tb.entries[i].live = kv, true
 	} else {
-		i = int32(len(tb.entries))
-		tb.entries = append(tb.entries, slotEntry[K, V]{kv: kv, live: true})
+		out = rdd.ZipPartitionsN(ins, move)
 	}
-	tb.index[kv.Key] = i
-	return i
-}
-
-// remove frees slot i; its epoch moves on, so old references to it are
-// recognised.
-func (tb *windowTable[K, V]) remove(i int32) {
-	se := &tb.entries[i]
-	delete(tb.index, se.kv.Key)
-	var zero ops.KV[K, V]
-	se.kv, se.live = zero, false
-	se.epoch++
-	tb.free = append(tb.free, i)
+	return out.Persist(), nil
 }
 
 // CountByValueAndWindow returns, every slide, how many times each element
