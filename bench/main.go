@@ -49,6 +49,8 @@ var suite = []benchmark{
 	{name: "kafkawordcount", line: kafkaWordCount},
 	{name: "checkpoint", line: checkpointBench},
 	{name: "receiver", line: receiverBench},
+	{name: "union", line: unionBench},
+	{name: "catchup", line: catchupBench},
 }
 
 func main() {
