@@ -12,7 +12,8 @@ import (
 
 // catchupBench measures a Context catching up: 1,000 small batches (100
 // records, Map, ReduceByKey, Count) queued at once — the manual clock jumps
-// 1,000 batch intervals — and drained. A per-batch cost that grows with the
+// 1,000 batch intervals and the first batch's output waits until all are
+// generated — and drained. A per-batch cost that grows with the
 // backlog or with the history shows as a ratio far from 1. It prints
 //
 //	catchup: batches=1000 first_ms=<ms per batch> last_ms=<ms per batch> ratio=<last/first>
@@ -40,8 +41,12 @@ func catchupBench(scale float64, rounds int) (string, error) {
 		sums := dstream.ReduceByKey(pairs, ops.Sum[int])
 		done := make([]time.Time, 0, nbatches)
 		all := make(chan struct{})
+		release := make(chan struct{})
 		var bad error
 		dstream.ForeachRDD(sums, func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], t time.Time) error {
+			if len(done) == 0 {
+				<-release // until the whole backlog is generated
+			}
 			n, err := rdd.Count(ctx, r)
 			if err == nil && n != 10 && bad == nil {
 				bad = fmt.Errorf("batch %v: %d keys, want 10", t, n)
@@ -57,6 +62,11 @@ func catchupBench(scale float64, rounds int) (string, error) {
 			return 0, 0, err
 		}
 		clock.Advance(time.Duration(nbatches) * time.Second)
+		err = clock.AwaitWaiters(ctx, 1) // the generator waits for the batch after the backlog
+		close(release)
+		if err != nil {
+			return 0, 0, err
+		}
 		select {
 		case <-all:
 			c.Stop()
