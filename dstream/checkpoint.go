@@ -587,7 +587,7 @@ func setStateCodec[K comparable, E, V any](s *DStream[ops.KV[K, E]], save func(E
 			// Partitioned anew: hash partitioning differs from one process to the next.
 			r := rdd.PartitionBy(rdd.Parallelize(s.ctx.eng, pairs, 0), popts...).Persist()
 			s.mu.Lock()
-			s.generated[t] = r
+			s.record(t, r)
 			s.mu.Unlock()
 			return nil
 		},
