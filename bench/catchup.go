@@ -58,14 +58,18 @@ func catchupBench(scale float64, rounds int) (string, error) {
 		})
 		errc := make(chan error, 1)
 		go func() { errc <- c.Run(ctx) }()
-		if err := clock.AwaitWaiters(ctx, 1); err != nil {
-			return 0, 0, err
+		wait, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		err = clock.AwaitWaiters(wait, 1)
+		if err == nil {
+			clock.Advance(time.Duration(nbatches) * time.Second)
+			err = clock.AwaitWaiters(wait, 1) // the generator waits for the batch after the backlog
 		}
-		clock.Advance(time.Duration(nbatches) * time.Second)
-		err = clock.AwaitWaiters(ctx, 1) // the generator waits for the batch after the backlog
 		close(release)
 		if err != nil {
-			return 0, 0, err
+			c.Stop()
+			<-errc
+			return 0, 0, fmt.Errorf("catchup: the generator did not wait for its next batch: %w", err)
 		}
 		select {
 		case <-all:
@@ -73,7 +77,7 @@ func catchupBench(scale float64, rounds int) (string, error) {
 			err = <-errc
 		case err = <-errc:
 			if err == nil {
-				err = fmt.Errorf("Run ended after %d of %d batches", len(done), nbatches)
+				err = fmt.Errorf("catchup: Run ended after %d of %d batches", len(done), nbatches)
 			}
 		}
 		if err == nil {
