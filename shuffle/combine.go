@@ -66,15 +66,18 @@ func (m *MapSide[K, V, C]) Finish() (*MapOutput[K, V, C], error) {
 	var b *Buckets[ops.KV[K, C]]
 	if m.hash != nil {
 		// One hash per key places it and feeds its bucket's sketch.
-		n := uint64(m.hash.n)
+		n := m.hash.n
 		dest := make([]int32, len(m.table.entries))
+		codes := make([]uint16, len(m.table.entries))
+		counts := make([]int, n)
 		for i := range m.table.entries {
 			h := m.hash.Sum64(m.table.entries[i].Key)
-			q := h % n
-			m.sketches[q].Add(h)
-			dest[i] = int32(q)
+			q := int32(h % uint64(n))
+			dest[i], codes[i] = q, encode(h)
+			counts[q]++
 		}
-		b = m.table.bucketsOf(m.hash.n, dest)
+		addAll(m.sketches, dest, codes, counts)
+		b = m.table.bucketsOf(n, dest, counts)
 	} else {
 		var err error
 		if b, err = m.table.Split(m.part); err != nil {

@@ -32,10 +32,38 @@ type Sketch struct {
 }
 
 // Add records one hash.
-func (s *Sketch) Add(h uint64) {
+func (s *Sketch) Add(h uint64) { s.add(encode(h)) }
+
+// encode returns the register update of hash h: the register index (its
+// top sketchBits bits) above the rank of the rest (at most 55: 6 bits).
+func encode(h uint64) uint16 {
 	i := h >> (64 - sketchBits)
-	r := uint8(bits.LeadingZeros64(h<<sketchBits|1<<(sketchBits-1))) + 1 // at most 55: fits 6 bits
-	s.add(uint16(i)<<6 | uint16(r))
+	r := bits.LeadingZeros64(h<<sketchBits|1<<(sketchBits-1)) + 1
+	return uint16(i)<<6 | uint16(r)
+}
+
+// addAll adds codes[i] to sketches[dest[i]], where counts[q] is how many
+// codes go to sketch q. The sparse lists of the sketches still empty share
+// one allocation, sized exactly; a sketch that will hold more than
+// sparseMax updates takes its registers at once.
+func addAll(sketches []Sketch, dest []int32, codes []uint16, counts []int) {
+	total := 0
+	for q, c := range counts {
+		if sk := &sketches[q]; c > sparseMax && sk.dense == nil {
+			sk.densify()
+		} else if sk.dense == nil && len(sk.sparse) == 0 {
+			total += c
+		}
+	}
+	backing := make([]uint16, total)
+	for q, c := range counts {
+		if sk := &sketches[q]; sk.dense == nil && len(sk.sparse) == 0 && c > 0 {
+			sk.sparse, backing = backing[:0:c], backing[c:]
+		}
+	}
+	for i, e := range codes {
+		sketches[dest[i]].add(e)
+	}
 }
 
 // add records one encoded register update.

@@ -74,7 +74,7 @@ func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error)
 	if n == 1 && isHash {
 		// One hash partition holds every key. A custom partitioner is
 		// asked even then, so that a bad answer fails.
-		return t.bucketsOf(1, nil), nil
+		return t.bucketsOf(1, nil, nil), nil
 	}
 	dest := make([]int32, len(t.entries))
 	for i := range t.entries {
@@ -89,21 +89,24 @@ func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error)
 		}
 		dest[i] = int32(q)
 	}
-	return t.bucketsOf(n, dest), nil
+	return t.bucketsOf(n, dest, nil), nil
 }
 
 // bucketsOf buckets the table's pairs into n buckets, pair i into bucket
 // dest[i] (in range; dest is not read when n is 1), in first-seen order.
-func (t *Table[K, V, C]) bucketsOf(n int, dest []int32) *Buckets[ops.KV[K, C]] {
+// counts, if not nil, holds how many pairs go to each bucket.
+func (t *Table[K, V, C]) bucketsOf(n int, dest []int32, counts []int) *Buckets[ops.KV[K, C]] {
 	b := NewBuckets[ops.KV[K, C]](n)
 	if n == 1 {
 		b.addChunk(0, t.entries)
 		return b
 	}
 	// Two passes: count, then fill one exactly sized chunk per bucket.
-	counts := make([]int, n)
-	for _, q := range dest {
-		counts[q]++
+	if counts == nil {
+		counts = make([]int, n)
+		for _, q := range dest {
+			counts[q]++
+		}
 	}
 	chunks := make([][]ops.KV[K, C], n)
 	for q, c := range counts {
