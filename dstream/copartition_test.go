@@ -12,37 +12,20 @@ import (
 	"github.com/spatedev/spate/shuffle"
 )
 
-// TestStateCoPartitionedWithWideBatches runs the stateful operators over
-// batches of 30 partitions on an engine of parallelism 2: their state takes
-// the default partition count (at most 4 times the parallelism, not the
-// batch's 30), keeps the same partitioner every batch (the state is never
-// shuffled: each batch is partitioned like it), and the results are right.
-func TestStateCoPartitionedWithWideBatches(t *testing.T) {
-	type kv = ops.KV[string, int]
-	const maxParts = 8 // 4 × the harness engine's parallelism
-	running := func(k int) map[string]int {
-		m := map[string]int{}
-		for _, b := range windowInput[:k] {
-			for _, w := range b {
-				m[w]++
-			}
-		}
-		return m
-	}
-	windowed := func(k int) map[string]int {
-		m := map[string]int{}
-		for _, b := range windowOf(windowInput, k, 3) {
-			for _, w := range b {
-				m[w]++
-			}
-		}
-		return m
-	}
-	tests := []struct {
-		name  string
-		build func(*dstream.DStream[kv]) *dstream.DStream[kv]
-		want  func(k int) map[string]int
-	}{
+// statefulCase is a stateful operator over word pairs and the counts its
+// output holds after batch k of windowInput (1-based).
+type statefulCase struct {
+	name  string
+	build func(*dstream.DStream[kv]) *dstream.DStream[kv]
+	want  func(k int) map[string]int
+}
+
+// statefulCases are running word counts kept by UpdateStateByKey and
+// MapWithState (its snapshots), and counts over a window of 3 batches kept
+// by ReduceByKeyAndWindowInv.
+func statefulCases() []statefulCase {
+	running := func(k int) map[string]int { return countWords(windowInput[:k]) }
+	return []statefulCase{
 		{"UpdateStateByKey", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
 			return dstream.UpdateStateByKey(s, sumUpdate)
 		}, running},
@@ -58,9 +41,18 @@ func TestStateCoPartitionedWithWideBatches(t *testing.T) {
 		{"ReduceByKeyAndWindowInv", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
 			return dstream.ReduceByKeyAndWindowInv(s, ops.SumInv[int](), 3*interval, interval,
 				func(p kv) bool { return p.Value != 0 })
-		}, windowed},
+		}, func(k int) map[string]int { return countWords(windowOf(windowInput, k, 3)) }},
 	}
-	for _, tt := range tests {
+}
+
+// TestStateCoPartitionedWithWideBatches runs the stateful operators over
+// batches of 30 partitions on an engine of parallelism 2: their state takes
+// the default partition count (at most 4 times the parallelism, not the
+// batch's 30), keeps the same partitioner every batch (the state is never
+// shuffled: each batch is partitioned like it), and the results are right.
+func TestStateCoPartitionedWithWideBatches(t *testing.T) {
+	const maxParts = 8 // 4 × the harness engine's parallelism
+	for _, tt := range statefulCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			var first any
 			got := runBatches(t, windowInput, func(s *dstream.DStream[string]) *dstream.DStream[kv] {
