@@ -213,7 +213,6 @@ func (s *DStream[T]) forget(now time.Time, remember time.Duration) {
 		}
 		delete(s.generated, s.times[i])
 	}
-	clear(s.times[:i]) // the dropped times' locations
 	s.times = s.times[i:]
 }
 

@@ -21,10 +21,9 @@ import (
 // gathered, in push order, into one RDD with the engine's default
 // partitioning (its parallelism), and the pushed RDDs are unioned after it,
 // then coalesced (no shuffle) to the engine's parallelism when the union has
-// more partitions. Spark unions
-// every pushed RDD instead: a thousand pushes would make a batch of
-// thousands of partitions, and every shuffle over it a cost of
-// partitions².
+// more partitions. Spark unions every pushed RDD instead: a thousand pushes
+// would make a batch of thousands of partitions, and every shuffle over it a
+// cost of partitions².
 type Queue[T any] struct {
 	oneAtATime bool
 	eng        *rdd.Engine

@@ -103,8 +103,9 @@ const smallBucket = 1024
 
 // Distinct estimates the number of distinct keys in bucket q across outs:
 // from the merged sketches when every output has them, else the number of
-// combined records (an upper bound for them alone). A bucket of at most
-// smallBucket records in all is not sketched: their number is the answer.
+// combined records (an upper bound for them alone). For a bucket of at most
+// smallBucket records in all, their number is the answer: the sketches are
+// not merged.
 func Distinct[K comparable, V, C any](outs []*MapOutput[K, V, C], q int) int {
 	size, records := 0, 0
 	sketched := true
