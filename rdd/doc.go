@@ -43,8 +43,8 @@
 // again (co-partitioning). Aggregating shuffles combine values on the map
 // side first; a map task whose first records show little repetition of keys
 // stops combining and passes records through, and the reduce side sizes its
-// table from HyperLogLog sketches the map side keeps (sized by the keys they
-// hold, and left out for small buckets).
+// table from HyperLogLog sketches the map side keeps (each sized by the keys
+// it holds; a small bucket's are not merged).
 //
 // # Execution
 //
