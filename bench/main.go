@@ -50,6 +50,8 @@ var suite = []benchmark{
 	{name: "checkpoint", line: checkpointBench},
 	{name: "state", line: stateBench},
 	{name: "receiver", line: receiverBench},
+	{name: "union", line: unionBench},
+	{name: "catchup", line: catchupBench},
 }
 
 func main() {

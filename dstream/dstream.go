@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +98,10 @@ type DStream[T any] struct {
 
 	mu        sync.Mutex
 	generated map[time.Time]*rdd.RDD[T]
+	// times holds generated's batch times, oldest first, so that forget
+	// drops from the front: it costs what it forgets, not the batches
+	// generated and still queued (a backlog).
+	times []time.Time
 }
 
 // Name returns the name of the operator that made the stream, e.g.
@@ -147,8 +152,26 @@ func (s *DStream[T]) rddAt(ctx context.Context, t time.Time) (*rdd.RDD[T], error
 	if prev, ok := s.generated[t]; ok {
 		return prev, nil
 	}
-	s.generated[t] = r
+	s.record(t, r)
 	return r, nil
+}
+
+// record stores r as the stream's RDD for batch time t: every RDD in
+// generated goes through it, so that forget finds it in times. Batches are
+// generated in time order, so t is almost always the latest time and is
+// appended. s.mu is held.
+func (s *DStream[T]) record(t time.Time, r *rdd.RDD[T]) {
+	if _, ok := s.generated[t]; ok {
+		s.generated[t] = r
+		return
+	}
+	s.generated[t] = r
+	if n := len(s.times); n == 0 || t.After(s.times[n-1]) {
+		s.times = append(s.times, t)
+		return
+	}
+	i, _ := slices.BinarySearchFunc(s.times, t, time.Time.Compare)
+	s.times = slices.Insert(s.times, i, t)
 }
 
 // markStateful marks s stateful and registers it with its Context, which
@@ -199,14 +222,14 @@ func (s *DStream[T]) forget(now time.Time, remember time.Duration) {
 	before := now.Add(-max(remember, s.keep))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for bt, r := range s.generated {
-		if !bt.After(before) {
-			if r != nil {
-				r.Unpersist()
-			}
-			delete(s.generated, bt)
+	i := 0
+	for ; i < len(s.times) && !s.times[i].After(before); i++ {
+		if r := s.generated[s.times[i]]; r != nil {
+			r.Unpersist()
 		}
+		delete(s.generated, s.times[i])
 	}
+	s.times = s.times[i:]
 }
 
 // Source is what an input stream reads batches from: the queue stream, the

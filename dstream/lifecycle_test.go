@@ -419,47 +419,7 @@ func TestCancelAbandonsQueuedBatches(t *testing.T) {
 // they can): the state must still be built from every batch.
 func TestStatefulStreamsUnderHoppingWindow(t *testing.T) {
 	const slide = 4
-	type kv = ops.KV[string, int]
-	sum := func(vs []int, old ops.Maybe[int]) ops.Maybe[int] {
-		n := old.OrElse(0)
-		for _, v := range vs {
-			n += v
-		}
-		return ops.Some(n)
-	}
-	// Reference: each word's count over batches from..to (1-based).
-	counts := func(from, to int) map[string]int {
-		m := map[string]int{}
-		for k := max(from, 1); k <= to; k++ {
-			for _, w := range windowInput[k-1] {
-				m[w]++
-			}
-		}
-		return m
-	}
-	tests := []struct {
-		name  string
-		build func(*dstream.DStream[kv]) *dstream.DStream[kv]
-		want  func(k int) map[string]int
-	}{
-		{"UpdateStateByKey", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
-			return dstream.UpdateStateByKey(s, sum)
-		}, func(k int) map[string]int { return counts(1, k) }},
-		{"MapWithState", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
-			_, snaps := dstream.MapWithState(s, dstream.StateSpec[string, int, int, int]{
-				Func: func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-					n, _ := st.Get()
-					_ = st.Update(n + v.Value)
-					return ops.None[int]()
-				}})
-			return snaps
-		}, func(k int) map[string]int { return counts(1, k) }},
-		{"ReduceByKeyAndWindowInv", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
-			return dstream.ReduceByKeyAndWindowInv(s, ops.SumInv[int](), 3*interval, interval,
-				func(p kv) bool { return p.Value != 0 })
-		}, func(k int) map[string]int { return counts(k-2, k) }},
-	}
-	for _, tt := range tests {
+	for _, tt := range statefulCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			leakcheck.Check(t)
 			l := newBatchListener()

@@ -89,7 +89,8 @@ type StateSpec[K comparable, V, S, U any] struct {
 	// Initial is the state before the first batch. Default: none.
 	Initial *rdd.RDD[ops.KV[K, S]]
 	// Partitions is the number of state partitions. Default: the first
-	// batch's partition count.
+	// batch's partition count, at most 4 × the engine's parallelism (see
+	// rdd.Partitions).
 	Partitions int
 }
 
@@ -110,7 +111,7 @@ type stateEntry[S any] struct {
 // touched them.
 //
 // The state lives in a state store (package state): one store per state
-// partition (spec.Partitions; default: the first batch's partition count),
+// partition (spec.Partitions; default: see StateSpec.Partitions),
 // updated in place by the task that owns the partition; each batch's data is
 // partitioned the same way, so the state never moves. The snapshots are read
 // from the stores in their batch (a window over them copies each).

@@ -3,6 +3,7 @@ package dstream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,19 +15,32 @@ import (
 // takes the next queued slice or RDD, or, when created with oneAtATime
 // false, everything queued, as one RDD; an empty queue gives an empty batch.
 // Push may be called while the Context runs.
+//
+// A batch that takes several queued items is one RDD of a bounded partition
+// count, whatever the number of pushes: the pushed slices' elements are
+// gathered, in push order, into one RDD with the engine's default
+// partitioning (its parallelism), and the pushed RDDs are unioned after it,
+// then coalesced (no shuffle) to the engine's parallelism when the union has
+// more partitions. Spark unions every pushed RDD instead: a thousand pushes
+// would make a batch of thousands of partitions, and every shuffle over it a
+// cost of partitions².
 type Queue[T any] struct {
 	oneAtATime bool
 	eng        *rdd.Engine
 
 	mu     sync.Mutex
-	queued []*rdd.RDD[T]
-	counts []int64
-	elems  [][]T // the elements of each queued batch; nil for PushRDD
+	queued []queuedBatch[T]
 
 	// For checkpoints: what each batch held, by batch time (nil elements: an RDD
 	// or an empty batch), and the batches to produce again after a restart.
 	record bool // the Context checkpoints: keep what each batch held
 	log    BatchLog[servedBatch[T]]
+}
+
+// queuedBatch is one Push (elems) or PushRDD (r).
+type queuedBatch[T any] struct {
+	elems []T
+	r     *rdd.RDD[T] // nil for Push
 }
 
 type servedBatch[T any] struct {
@@ -55,23 +69,22 @@ func QueueStream[T any](c *Context, oneAtATime bool, batches ...[]T) (*DStream[T
 	return FromSource(c, "dstream.QueueStream", Source[T](q)), q
 }
 
-// Push queues one batch of elements. The slice is not copied.
+// Push queues one batch of elements. The slice is not copied, unless a
+// batch takes it with others (then their elements are gathered into one).
 func (q *Queue[T]) Push(batch []T) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.queued = append(q.queued, rdd.Parallelize(q.eng, batch, 0))
-	q.counts = append(q.counts, int64(len(batch)))
-	q.elems = append(q.elems, batch)
+	q.queued = append(q.queued, queuedBatch[T]{elems: batch})
 }
 
 // PushRDD queues one batch as an RDD; its record count (for metrics) is
-// reported as -1, unknown.
+// reported as -1, unknown. A batch that takes only r is r itself, with its
+// partitions and partitioner; with other items, r's partitions may be
+// coalesced with theirs (see Queue).
 func (q *Queue[T]) PushRDD(r *rdd.RDD[T]) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.queued = append(q.queued, r)
-	q.counts = append(q.counts, -1)
-	q.elems = append(q.elems, nil)
+	q.queued = append(q.queued, queuedBatch[T]{r: r})
 }
 
 // Len returns how many batches are queued.
@@ -103,23 +116,51 @@ func (q *Queue[T]) Batch(_ context.Context, t time.Time) (*rdd.RDD[T], InputInfo
 	if q.oneAtATime {
 		n = 1
 	}
-	taken, counts, elems := q.queued[:n], q.counts[:n], q.elems[:n]
-	q.queued, q.counts, q.elems = q.queued[n:], q.counts[n:], q.elems[n:]
-	records := int64(0)
-	served := servedBatch[T]{}
-	for i, c := range counts {
-		if c < 0 {
-			records, served.RDD = -1, true
-			break
-		}
-		records += c
-		served.Elems = append(served.Elems, elems[i]...)
-	}
+	taken := q.queued[:n:n]
+	q.queued = q.queued[n:]
+	r, served := q.gather(taken)
+	clear(taken) // the queue's array no longer holds the batch
 	q.serve(t, served)
-	if n == 1 {
-		return taken[0], InputInfo{Records: records}, nil
+	if served.RDD {
+		return r, InputInfo{Records: -1}, nil
 	}
-	return rdd.Union(taken...), InputInfo{Records: records}, nil
+	return r, InputInfo{Records: int64(len(served.Elems))}, nil
+}
+
+// gather returns the RDD of one batch made of the taken items, and what it
+// held for checkpoints: the pushed slices' elements, in push order, as one
+// RDD of the engine's default partitioning (one slice is not copied), then
+// the pushed RDDs, unioned and coalesced to the engine's parallelism if that
+// union has more partitions. A batch of one pushed RDD is that RDD.
+func (q *Queue[T]) gather(taken []queuedBatch[T]) (*rdd.RDD[T], servedBatch[T]) {
+	if len(taken) == 1 && taken[0].r != nil {
+		return taken[0].r, servedBatch[T]{RDD: true}
+	}
+	var pushed [][]T
+	var rdds []*rdd.RDD[T]
+	for _, b := range taken {
+		if b.r != nil {
+			rdds = append(rdds, b.r)
+		} else {
+			pushed = append(pushed, b.elems)
+		}
+	}
+	served := servedBatch[T]{RDD: len(rdds) > 0}
+	if len(pushed) > 0 {
+		served.Elems = pushed[0]
+		if len(pushed) > 1 {
+			served.Elems = slices.Concat(pushed...)
+		}
+		rdds = append([]*rdd.RDD[T]{rdd.Parallelize(q.eng, served.Elems, 0)}, rdds...)
+	}
+	if len(rdds) == 1 {
+		return rdds[0], served
+	}
+	u := rdd.Union(rdds...)
+	if n := q.eng.Parallelism(); u.NumPartitions() > n {
+		return rdd.Coalesce(u, n), served
+	}
+	return u, served
 }
 
 // serve records what the batch at t held, for checkpoints.

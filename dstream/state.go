@@ -24,8 +24,9 @@ import (
 // with OnlyValues, which costs only the keys of the batch.
 //
 // The state lives in a state store (package state): one store per state
-// partition, hash-partitioned (Partitions, WithPartitioner; default: the
-// batch's partition count), updated in place by the task that owns the
+// partition, hash-partitioned (Partitions, WithPartitioner; default: as for
+// rdd.ReduceByKey, the batch's partition count, at most 4 × the engine's
+// parallelism), updated in place by the task that owns the
 // partition; each batch's data is partitioned the same way, so the state
 // itself never moves. The stream's RDD at a batch is every key's state after
 // it, read from the stores in that batch (kept for windows, it is copied).

@@ -148,7 +148,7 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 // in the window: a value still in the window for a dropped key is not taken
 // out when it leaves. The result is hash-partitioned (Partitions,
 // WithPartitioner as for rdd.ReduceByKey; default: the batch RDD's
-// partition count).
+// partition count, at most 4 × the engine's parallelism).
 //
 // The window's running values live in a state store (package state), one
 // store per partition, updated in place every slide; each batch is reduced

@@ -10,14 +10,17 @@ import (
 // one combiner per key with agg.Create and agg.MergeValue (map-side
 // combine), the combiners are shuffled by key, and each reduce task merges
 // them with agg.MergeCombiners. The result is partitioned by the partitioner
-// (default: hash over the input's partition count); if the input is already
-// partitioned by an equal partitioner, no shuffle happens.
+// (default: the input's own partitioner over K, else hash over the input's
+// partition count, at most 4 times the Engine's parallelism: see
+// Partitions); if the input is already partitioned by an equal partitioner,
+// no shuffle happens.
 func CombineByKey[K comparable, V, C any](r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...ShuffleOpt) *RDD[ops.KV[K, C]] {
 	return combineByKey("rdd.CombineByKey", r, agg, opts)
 }
 
 // ReduceByKey merges the values of each key with the associative and
 // commutative function f, combining on the map side before the shuffle.
+// Its partitioning is CombineByKey's.
 func ReduceByKey[K comparable, V any](r *RDD[ops.KV[K, V]], f func(a, b V) V, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
 	if f == nil {
 		return failed[ops.KV[K, V]]("rdd.ReduceByKey", r, "nil function")
@@ -77,7 +80,7 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg o
 	if !agg.Valid() {
 		return out.fail(invalid(op, "aggregator with a nil function"))
 	}
-	p, err := partitionerFor[K](op, applyShuffleOpts(opts), r.nparts)
+	p, err := partitionerFor[K](op, applyShuffleOpts(opts), &r.info)
 	if err != nil {
 		return out.fail(err)
 	}

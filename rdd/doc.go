@@ -33,11 +33,18 @@
 // (package shuffle): a stage boundary. After them partition i no longer
 // corresponds to the parent's partition i. Each takes [ShuffleOpt]s: an
 // optional partition count ([Partitions]) and an optional custom partitioner
-// ([WithPartitioner]). Aggregating shuffles combine values on the map side
-// first; a map task whose first records show little repetition of keys
+// ([WithPartitioner]). By default a wide operator has as many partitions as
+// its input with the most, but at most 4 times the [Engine]'s parallelism
+// (Spark has no such bound): every map task writes a bucket per output
+// partition, so a shuffle's cost grows with map tasks × output partitions,
+// and the bound keeps it linear in the input's partitions. A keyed operator
+// keeps by default a partitioner over its key that an input already has,
+// and an input already partitioned by an equal partitioner is not shuffled
+// again (co-partitioning). Aggregating shuffles combine values on the map
+// side first; a map task whose first records show little repetition of keys
 // stops combining and passes records through, and the reduce side sizes its
-// table from HyperLogLog sketches the map side keeps. An input already
-// partitioned by an equal partitioner is not shuffled again.
+// table from HyperLogLog sketches the map side keeps (each sized by the keys
+// it holds; a small bucket's are not merged).
 //
 // # Execution
 //

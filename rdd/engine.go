@@ -21,9 +21,10 @@ type Engine struct {
 // EngineOpt configures an [Engine].
 type EngineOpt func(*Engine)
 
-// Parallelism sets how many tasks run at once, and the default partition
-// count of [Parallelize] and [Range]. Default: runtime.GOMAXPROCS(0). Values
-// below 1 keep the default.
+// Parallelism sets how many tasks run at once, the default partition count
+// of [Parallelize] and [Range], and bounds that of wide operators (at most 4
+// times the parallelism: see [Partitions]). Default: runtime.GOMAXPROCS(0).
+// Values below 1 keep the default.
 func Parallelism(n int) EngineOpt {
 	return func(e *Engine) {
 		if n >= 1 {

@@ -8,8 +8,9 @@ import (
 // CoGroup returns, for every key of a or b, all of a's values and all of
 // b's values for it. Both inputs are shuffled by the same partitioner
 // (default: a partitioner one of the inputs already has, else hash over the
-// larger partition count); an input already partitioned that way is read in
-// place, without a shuffle. Keys come out in first-seen order per partition.
+// larger partition count, at most 4 times the Engine's parallelism: see
+// Partitions); an input already partitioned that way is read in place,
+// without a shuffle. Keys come out in first-seen order per partition.
 func CoGroup[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
 	return cogroup("rdd.CoGroup", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, ops.CoGrouped[V, W]]) bool) bool {
 		return yield(ops.KV[K, ops.CoGrouped[V, W]]{Key: k, Value: *g})
@@ -116,19 +117,6 @@ func SubtractByKey[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K
 	})
 }
 
-// defaultPartitioner picks a cogroup's partitioner when none is given: an
-// input's own partitioner over K with the most partitions (so that input is
-// not shuffled), as long as it has at least def partitions, else nil.
-func defaultPartitioner[K comparable](def int, parts ...any) shuffle.Partitioner[K] {
-	var best shuffle.Partitioner[K]
-	for _, a := range parts {
-		if p, ok := a.(shuffle.Partitioner[K]); ok && p.NumPartitions() >= def && (best == nil || p.NumPartitions() > best.NumPartitions()) {
-			best = p
-		}
-	}
-	return best
-}
-
 // cogroupSide returns how partition q of a cogroup reads one input: in place
 // when the input is already partitioned by p, else from its shuffle.
 func cogroupSide[K comparable, V any](out *info, r *RDD[ops.KV[K, V]], p shuffle.Partitioner[K]) func(tc *task, q int, yield func(ops.KV[K, V]) bool) error {
@@ -149,17 +137,9 @@ func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[
 	if out.err != nil {
 		return out
 	}
-	def := max(a.nparts, b.nparts)
-	c := applyShuffleOpts(opts)
-	var p shuffle.Partitioner[K]
-	if c.part == nil && c.n == 0 && c.bad == "" {
-		p = defaultPartitioner[K](def, a.part, b.part)
-	}
-	if p == nil {
-		var err error
-		if p, err = partitionerFor[K](op, c, def); err != nil {
-			return out.fail(err)
-		}
+	p, err := partitionerFor[K](op, applyShuffleOpts(opts), &a.info, &b.info)
+	if err != nil {
+		return out.fail(err)
 	}
 	out.nparts, out.part = p.NumPartitions(), p
 	readA := cogroupSide(&out.info, a, p)

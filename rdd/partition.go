@@ -6,16 +6,17 @@ import (
 )
 
 // PartitionBy returns the pairs shuffled so that each key's pairs are in the
-// partition the partitioner assigns it (default: hash over the input's
-// partition count), keeping their order within each map task. If r is
-// already partitioned that way it is returned as is. Later keyed operators
-// with an equal partitioner skip their shuffle.
+// partition the partitioner assigns it (default: r's own partitioner over K,
+// else hash over r's partition count, at most 4 times the Engine's
+// parallelism: see Partitions), keeping their order within each map task.
+// If r is already partitioned that way it is returned as is. Later keyed
+// operators with an equal partitioner skip their shuffle.
 func PartitionBy[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
 	const op = "rdd.PartitionBy"
 	if r == nil {
 		return child[ops.KV[K, V]](op, 0, r)
 	}
-	p, err := partitionerFor[K](op, applyShuffleOpts(opts), r.nparts)
+	p, err := partitionerFor[K](op, applyShuffleOpts(opts), &r.info)
 	if err != nil {
 		return child[ops.KV[K, V]](op, 0, r).fail(err)
 	}

@@ -16,8 +16,23 @@ type shuffleConf struct {
 	bad  string
 }
 
-// Partitions sets the number of output partitions. Default: the largest
-// partition count among the operator's inputs.
+// Partitions sets the number of output partitions of a wide operator.
+//
+// Default: as many as the operator's input with the most, but at most 4
+// times the Engine's parallelism (at least 1). A keyed operator (the ByKey
+// operators, Distinct, PartitionBy, Join and the other cogroups) first looks
+// for a partitioner over its key that an input already has, with at least
+// that many partitions (the one with the most, if several): it keeps it, and
+// that input is not shuffled (co-partitioning: ReduceByKey after
+// PartitionBy, a join with a partitioned state).
+//
+// Spark differs on purpose: unless spark.default.parallelism is set, it gives
+// a shuffle as many partitions as its largest input, however many that is.
+// A local engine runs only parallelism tasks at once, and every map task
+// writes a bucket for every output partition: a ReduceByKey over the union
+// of hundreds of small RDDs (a queue batch of many pushes) would make
+// partitions² buckets. A few partitions per task are enough to even out
+// skew.
 func Partitions(n int) ShuffleOpt {
 	return func(c *shuffleConf) {
 		if n < 1 {
@@ -28,7 +43,8 @@ func Partitions(n int) ShuffleOpt {
 }
 
 // WithPartitioner sets the partitioner that places keys in output
-// partitions. Default: a shuffle.Hash over the partition count. The
+// partitions. Default: a partitioner an input already has, else a
+// shuffle.Hash over the partition count (see [Partitions]). The
 // partitioner's key type must be the operator's key type (for SortBy, the
 // sort key; for Repartition and Distinct, the element).
 func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt {
@@ -50,10 +66,38 @@ func applyShuffleOpts(opts []ShuffleOpt) shuffleConf {
 	return c
 }
 
-// partitionerFor resolves the options of a keyed operator to a partitioner:
-// the given one (checked for key type and against Partitions), else a hash
-// partitioner over Partitions or def partitions.
-func partitionerFor[K comparable](op string, c shuffleConf, def int) (shuffle.Partitioner[K], error) {
+// maxDefaultPerTask bounds a wide operator's default partition count: at
+// most this many times the Engine's parallelism (see Partitions).
+const maxDefaultPerTask = 4
+
+// defaultPartitions returns the default partition count of a wide operator
+// over ins (see Partitions).
+func defaultPartitions(ins ...*info) int {
+	n := 1
+	for _, in := range ins {
+		n = max(n, in.nparts)
+	}
+	return min(n, maxDefaultPerTask*orDefault(ins[0].eng).parallelism)
+}
+
+// partitionerFor resolves the options of a keyed operator over ins to a
+// partitioner: the given one (checked for key type and against
+// Partitions), else a hash partitioner over Partitions; with neither, the
+// default (see Partitions).
+func partitionerFor[K comparable](op string, c shuffleConf, ins ...*info) (shuffle.Partitioner[K], error) {
+	if c.part == nil && c.n == 0 && c.bad == "" {
+		def := defaultPartitions(ins...)
+		var best shuffle.Partitioner[K]
+		for _, in := range ins {
+			if p, ok := in.part.(shuffle.Partitioner[K]); ok && p.NumPartitions() >= def && (best == nil || p.NumPartitions() > best.NumPartitions()) {
+				best = p
+			}
+		}
+		if best != nil {
+			return best, nil
+		}
+		return shuffle.NewHash[K](def), nil
+	}
 	if c.bad != "" {
 		return nil, invalid(op, "%s", c.bad)
 	}
@@ -71,11 +115,7 @@ func partitionerFor[K comparable](op string, c shuffleConf, def int) (shuffle.Pa
 		}
 		return p, nil
 	}
-	n := c.n
-	if n == 0 {
-		n = max(def, 1)
-	}
-	return shuffle.NewHash[K](n), nil
+	return shuffle.NewHash[K](c.n), nil
 }
 
 // mapOutput is a map stage's output: one set of buckets per map task.

@@ -14,7 +14,8 @@ import (
 // element of partition i+1, so Collect returns the whole RDD in order.
 // Elements with equal keys keep their input order within a map task.
 //
-// The output is range-partitioned (default: as many partitions as r) with
+// The output is range-partitioned (default: as many partitions as r, at most
+// 4 times the Engine's parallelism: see Partitions) with
 // bounds chosen from a sample of keys, as Spark's RangePartitioner does; the
 // sample is taken from the computed input inside the job, not by a separate
 // job when SortBy is called. With WithPartitioner (a
@@ -65,7 +66,7 @@ func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) 
 	}
 	d := &sortDep[T, K]{from: r, owner: &out.info, key: key, cmp: compare, n: c.n}
 	if d.n == 0 {
-		d.n = max(r.nparts, 1)
+		d.n = defaultPartitions(&r.info)
 	}
 	if c.part != nil {
 		p, ok := c.part.(shuffle.Partitioner[K])

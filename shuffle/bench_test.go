@@ -123,3 +123,36 @@ func BenchmarkMapSide(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkManySmallMapTasks runs 600 map tasks of 200 records each (over
+// 10k keys) into 8 or 600 output partitions, then every reduce task: a
+// per-partition cost in each map task (a fixed-size sketch per bucket)
+// shows as partitions² in the 600 case.
+func BenchmarkManySmallMapTasks(b *testing.B) {
+	const tasks, per = 600, 200
+	agg := ops.Reducing(ops.Sum[int])
+	for _, n := range []int{8, 600} {
+		b.Run("partitions="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			part := shuffle.NewHash[int](n)
+			outs := make([]*shuffle.MapOutput[int, int, int], tasks)
+			for b.Loop() {
+				for j := range outs {
+					m := shuffle.NewMapSide(agg, part)
+					for i := range per {
+						_ = m.Add((j*per+i*7919)%10_000, 1)
+					}
+					var err error
+					if outs[j], err = m.Finish(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for q := range n {
+					if _, err := shuffle.Reduce(agg, outs, q, func() error { return nil }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

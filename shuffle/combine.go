@@ -21,6 +21,7 @@ type MapSide[K comparable, V, C any] struct {
 	raw   *Buckets[ops.KV[K, V]]
 	// sketches estimate each bucket's distinct keys (hash partitioner
 	// only): combined keys are added by Finish, raw ones as they pass.
+	// Each is sized by its bucket (see Sketch).
 	sketches []Sketch
 	seen     int
 }
@@ -62,14 +63,25 @@ func (m *MapSide[K, V, C]) Combining() bool { return m.raw == nil }
 
 // Finish returns the task's output.
 func (m *MapSide[K, V, C]) Finish() (*MapOutput[K, V, C], error) {
-	b, err := m.table.Split(m.part)
-	if err != nil {
-		return nil, err
-	}
-	if m.sketches != nil {
-		for _, e := range m.table.entries {
-			h := m.hash.Sum64(e.Key)
-			m.sketches[h%uint64(m.hash.n)].Add(h)
+	var b *Buckets[ops.KV[K, C]]
+	if m.hash != nil {
+		// One hash per key places it and feeds its bucket's sketch.
+		n := m.hash.n
+		dest := make([]int32, len(m.table.entries))
+		codes := make([]uint16, len(m.table.entries))
+		counts := make([]int, n)
+		for i := range m.table.entries {
+			h := m.hash.Sum64(m.table.entries[i].Key)
+			q := int32(h % uint64(n))
+			dest[i], codes[i] = q, encode(h)
+			counts[q]++
+		}
+		addAll(m.sketches, dest, codes, counts)
+		b = m.table.bucketsOf(n, dest, counts)
+	} else {
+		var err error
+		if b, err = m.table.Split(m.part); err != nil {
+			return nil, err
 		}
 	}
 	return &MapOutput[K, V, C]{Combined: b, Raw: m.raw, sketches: m.sketches}, nil
@@ -84,28 +96,43 @@ type MapOutput[K comparable, V, C any] struct {
 	sketches []Sketch // per bucket, nil unless hash-partitioned
 }
 
+// smallBucket is the most records a bucket may hold across every map
+// output for Distinct to answer their number instead of merging sketches:
+// a table that many keys too large costs less than the merge.
+const smallBucket = 1024
+
 // Distinct estimates the number of distinct keys in bucket q across outs:
 // from the merged sketches when every output has them, else the number of
-// combined records (an upper bound for them alone).
+// combined records (an upper bound for them alone). For a bucket of at most
+// smallBucket records in all, their number is the answer: the sketches are
+// not merged.
 func Distinct[K comparable, V, C any](outs []*MapOutput[K, V, C], q int) int {
-	var s Sketch
-	size := 0
+	size, records := 0, 0
 	sketched := true
 	for _, o := range outs {
 		if o == nil {
 			continue
 		}
 		size += o.Combined.Size(q)
-		if o.sketches == nil {
-			sketched = false
-		} else {
+		records += o.Combined.Size(q)
+		if o.Raw != nil {
+			records += o.Raw.Size(q)
+		}
+		sketched = sketched && o.sketches != nil
+	}
+	if !sketched {
+		return size
+	}
+	if records <= smallBucket {
+		return records
+	}
+	var s Sketch
+	for _, o := range outs {
+		if o != nil {
 			s.Merge(&o.sketches[q])
 		}
 	}
-	if sketched {
-		return s.Estimate() * 21 / 20 // the estimate's error is about 3%
-	}
-	return size
+	return s.Estimate() * 21 / 20 // the estimate's error is about 3%
 }
 
 // Reduce merges bucket q of every output into one table, sized by

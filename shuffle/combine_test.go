@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -282,27 +283,106 @@ func TestSketchEstimate(t *testing.T) {
 
 func TestSketchMerge(t *testing.T) {
 	h := shuffle.NewHash[int](2)
-	var a, b, all shuffle.Sketch
-	for i := range 60_000 {
-		all.Add(h.Sum64(i))
-		if i < 40_000 {
-			a.Add(h.Sum64(i))
+	// sketch returns the sketch of the integers [from, to).
+	sketch := func(from, to int) *shuffle.Sketch {
+		var s shuffle.Sketch
+		for i := from; i < to; i++ {
+			s.Add(h.Sum64(i))
 		}
-		if i >= 20_000 {
-			b.Add(h.Sum64(i)) // overlaps a on 20_000..39_999
+		return &s
+	}
+	tests := []struct {
+		name       string
+		a, b       [2]int // ranges, overlapping
+		wantApprox int    // distinct, for the estimate's accuracy
+	}{
+		{"dense into dense", [2]int{0, 40_000}, [2]int{20_000, 60_000}, 60_000},
+		{"sparse into sparse", [2]int{0, 100}, [2]int{50, 200}, 200},
+		{"sparse into sparse, past the sparse size", [2]int{0, 400}, [2]int{300, 800}, 800},
+		{"sparse into dense", [2]int{0, 5_000}, [2]int{4_900, 5_100}, 5_100},
+		{"dense into sparse", [2]int{4_900, 5_100}, [2]int{0, 5_000}, 5_100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := sketch(tt.a[0], tt.a[1]), sketch(tt.b[0], tt.b[1])
+			all := sketch(min(tt.a[0], tt.b[0]), max(tt.a[1], tt.b[1]))
+			a.Merge(b)
+			if got, want := a.Estimate(), all.Estimate(); got != want {
+				t.Errorf("merged Estimate() = %d, the union's sketch says %d", got, want)
+			}
+			if est := a.Estimate(); math.Abs(float64(est-tt.wantApprox)) > 0.1*float64(tt.wantApprox) {
+				t.Errorf("merged Estimate() = %d, want about %d", est, tt.wantApprox)
+			}
+		})
+	}
+	for _, n := range []int{0, 10, 10_000} {
+		b := sketch(0, n)
+		before := b.Estimate()
+		b.Merge(&shuffle.Sketch{})
+		if after := b.Estimate(); after != before {
+			t.Errorf("merging an empty sketch into one of %d changed its estimate from %d to %d", n, before, after)
 		}
 	}
-	a.Merge(&b)
-	if a != all {
-		t.Errorf("merged sketch differs from the sketch of the union")
+}
+
+// TestSketchSize checks that a sketch costs what it holds: 2 bytes per hash
+// up to the size of the registers, never more than the 1 KiB of registers.
+// (A map task keeps one sketch per output partition: a fixed 1 KiB each
+// made a shuffle's memory grow with partitions².)
+func TestSketchSize(t *testing.T) {
+	h := shuffle.NewHash[int](2)
+	var s shuffle.Sketch
+	if b := s.Bytes(); b != 0 {
+		t.Errorf("empty sketch: Bytes() = %d, want 0", b)
 	}
-	if est := a.Estimate(); math.Abs(float64(est-60_000)) > 6_000 {
-		t.Errorf("merged Estimate() = %d, want about 60000", est)
+	for i := range 5_000 {
+		s.Add(h.Sum64(i))
+		if b, want := s.Bytes(), min(2*(i+1), 1024); b > want {
+			t.Fatalf("after %d hashes: Bytes() = %d, want at most %d", i+1, b, want)
+		}
 	}
-	var empty shuffle.Sketch
-	before := b
-	b.Merge(&empty)
-	if b != before {
-		t.Errorf("merging an empty sketch changed the sketch")
+}
+
+// TestMapSideMemoryLinearInPartitions runs small map tasks over many
+// output partitions: a task's memory must grow with its records plus a few
+// words per partition, not a 1 KiB sketch per partition (which made a
+// shuffle of n map tasks into n partitions hold n² KiB).
+func TestMapSideMemoryLinearInPartitions(t *testing.T) {
+	agg := ops.Reducing(ops.Sum[int])
+	for _, n := range []int{100, 1000} {
+		part := shuffle.NewHash[int](n)
+		outs := make([]*shuffle.MapOutput[int, int, int], 20)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for j := range outs {
+			m := shuffle.NewMapSide(agg, part)
+			for i := range 50 {
+				if err := m.Add(j*50+i, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			if outs[j], err = m.Finish(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		perTask := (after.TotalAlloc - before.TotalAlloc) / uint64(len(outs))
+		if limit := uint64(128*n + 16<<10); perTask > limit {
+			t.Errorf("%d partitions: a map task of 50 records allocated %d bytes, want at most %d", n, perTask, limit)
+		}
+		// Every key is still found by the reduce side.
+		total := 0
+		for q := range n {
+			tab, err := shuffle.Reduce(agg, outs, q, func() error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += tab.Len()
+		}
+		if total != 50*len(outs) {
+			t.Errorf("%d partitions: %d keys reduced, want %d", n, total, 50*len(outs))
+		}
 	}
 }

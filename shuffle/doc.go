@@ -12,7 +12,12 @@
 // the shuffle; [Table.Split] then buckets the combined records. A
 // non-aggregating shuffle (PartitionBy, Repartition, Join, SortBy) appends
 // records straight into [Buckets]. Reduce task p reads bucket p of every map
-// task; an aggregating reduce task merges them again in a [Table].
+// task; an aggregating reduce task merges them again in a [Table], sized
+// from the [Sketch] of distinct keys each hash-partitioned map task keeps
+// per bucket ([Distinct]). A sketch costs what its bucket holds (2 bytes a
+// key, at most 1 KiB), and the reduce side of a small bucket counts its
+// records instead of merging sketches, so a shuffle's cost grows with map
+// tasks × output partitions only by a few words per bucket.
 //
 // Everything is in memory for now. The map output types ([Buckets] and the
 // result of [Table.Split]) are the only places a map task's records live, so

@@ -70,17 +70,13 @@ func (t *Table[K, V, C]) Pairs() []ops.KV[K, C] { return t.entries }
 // partition outside [0, p.NumPartitions()).
 func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error) {
 	n := p.NumPartitions()
-	b := NewBuckets[ops.KV[K, C]](n)
 	h, isHash := p.(*Hash[K])
 	if n == 1 && isHash {
 		// One hash partition holds every key. A custom partitioner is
 		// asked even then, so that a bad answer fails.
-		b.addChunk(0, t.entries)
-		return b, nil
+		return t.bucketsOf(1, nil, nil), nil
 	}
-	// Two passes: count, then fill one exactly sized chunk per bucket.
 	dest := make([]int32, len(t.entries))
-	counts := make([]int, n)
 	for i := range t.entries {
 		var q int
 		if isHash {
@@ -92,7 +88,25 @@ func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error)
 			}
 		}
 		dest[i] = int32(q)
-		counts[q]++
+	}
+	return t.bucketsOf(n, dest, nil), nil
+}
+
+// bucketsOf buckets the table's pairs into n buckets, pair i into bucket
+// dest[i] (in range; dest is not read when n is 1), in first-seen order.
+// counts, if not nil, holds how many pairs go to each bucket.
+func (t *Table[K, V, C]) bucketsOf(n int, dest []int32, counts []int) *Buckets[ops.KV[K, C]] {
+	b := NewBuckets[ops.KV[K, C]](n)
+	if n == 1 {
+		b.addChunk(0, t.entries)
+		return b
+	}
+	// Two passes: count, then fill one exactly sized chunk per bucket.
+	if counts == nil {
+		counts = make([]int, n)
+		for _, q := range dest {
+			counts[q]++
+		}
 	}
 	chunks := make([][]ops.KV[K, C], n)
 	for q, c := range counts {
@@ -104,7 +118,7 @@ func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error)
 	for q, c := range chunks {
 		b.addChunk(q, c)
 	}
-	return b, nil
+	return b
 }
 
 // Buckets is one map task's output: one bucket of records per output
