@@ -47,6 +47,8 @@ type Context struct {
 	statefuls []statefulStream
 	// views are the streams that read a state store (see newStoreView).
 	views []viewStream
+	// stores are the stateful streams' stores (see addStores).
+	stores []stateMemory
 
 	ckptDir         string
 	ckptInterval    time.Duration

@@ -76,6 +76,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		c.mu.Unlock()
 	}()
 	defer c.closeCheckpoints()
+	defer c.closeStores()
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -209,6 +210,11 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		}
 		if err := h.settle(b.info.Time, b.info.Err == nil); err != nil && b.info.Err == nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
+		}
+	}
+	if b.info.Err == nil {
+		if err := c.fitStates(); err != nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: "dstream.MemoryBudget", Err: err}
 		}
 	}
 	b.info.ProcessingEnd = c.clock.Now()

@@ -1,9 +1,12 @@
 package dstream
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,15 +63,20 @@ func (ks *keyedStore[K, E]) partitioning() (partitioner[K], int) {
 	return ks.part, ks.part.NumPartitions()
 }
 
-// setPartitioner fixes the state's partitioner and makes its stores.
+// setPartitioner fixes the state's partitioner and makes its stores: with a memory
+// budget, each can spill its cold entries to a file in the engine's spill directory.
 func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p partitioner[K]) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	ks.part = p
 	ks.like = rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](eng), rdd.WithPartitioner[K](p))
+	opts := ks.storeOpts
+	if eng.MemoryBudget() > 0 {
+		opts = append(slices.Clip(opts), state.Spill(eng.SpillDir()))
+	}
 	ks.stores = make([]*state.Store[K, E], p.NumPartitions())
 	for i := range ks.stores {
-		ks.stores[i] = state.New[K, E](ks.storeOpts...)
+		ks.stores[i] = state.New[K, E](opts...)
 	}
 	if ks.seen != nil {
 		ks.timeouts = make([]*state.Timeouts[K], p.NumPartitions())
@@ -76,6 +84,41 @@ func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p partitioner[K]) {
 			ks.timeouts[i] = state.NewTimeouts[K]()
 		}
 	}
+}
+
+// memBytes estimates the memory the stores' entries take.
+func (ks *keyedStore[K, E]) memBytes() int64 {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	var n int64
+	for _, st := range ks.stores {
+		n += st.MemBytes()
+	}
+	return n
+}
+
+// evictTo moves cold entries of every store to its file until it holds share of
+// the memory it holds now.
+func (ks *keyedStore[K, E]) evictTo(share float64) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for p, st := range ks.stores {
+		if _, err := st.Evict(int64(float64(st.MemBytes()) * share)); err != nil {
+			return fmt.Errorf("%s: partition %d: %w", ks.name, p, err)
+		}
+	}
+	return nil
+}
+
+// close deletes the stores' spill files.
+func (ks *keyedStore[K, E]) close() error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	var errs []error
+	for _, st := range ks.stores {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // timeoutsOf returns partition p's timeout index (nil without one).
@@ -232,7 +275,7 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 						idx.Touch(kv.Key, ks.seen(kv.Value))
 					}
 				}
-				return apply(ctx, t, st, p, in, emit)
+				return cmp.Or(apply(ctx, t, st, p, in, emit), st.Err())
 			}).Persist(), nil
 		}
 		return rdd.MapPartitions(data, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], emit func(U)) error {
@@ -240,10 +283,11 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 			if err != nil {
 				return err
 			}
-			return apply(ctx, t, st, p, in, emit)
+			return cmp.Or(apply(ctx, t, st, p, in, emit), st.Err())
 		}).Persist(), nil
 	})
 	self.slide, self.parents = s.slide, []stream{s}
+	s.ctx.addStores(ks)
 	self.store = storeStream[K, E]{ks: ks, prev: func(t time.Time) time.Time {
 		if prev := t.Add(-self.slideOr()); self.validAt(prev) {
 			return prev
@@ -277,10 +321,10 @@ func newStoreView[K comparable, E, S, U any](owner *DStream[U], name string, ks 
 					return ctx.Err()
 				}
 				if !yield(ops.Pair(k, conv(e))) {
-					return nil
+					break
 				}
 			}
-			return nil
+			return st.Err()
 		})
 		ks.mu.Lock()
 		like := ks.like

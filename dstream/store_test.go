@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -131,5 +132,64 @@ func TestAFailedBatchLeavesNoTraceInTheCheckpoint(t *testing.T) {
 	want := map[int][]string{1: {"map[a:1]"}, 2: {"map[a:2 b:1]"}}
 	if diff := cmp.Diff(want, states.get()); diff != "" {
 		t.Errorf("the state after each batch (-want +got):\n%s", diff)
+	}
+}
+
+// TestStateBeyondTheMemoryBudgetSpills runs MapWithState and UpdateStateByKey over
+// more keys than a small memory budget holds: their cold entries go to spill files,
+// the results are those of a plain map, and the files are gone after Run.
+func TestStateBeyondTheMemoryBudgetSpills(t *testing.T) {
+	spillDir := t.TempDir()
+	eng := rdd.NewEngine(rdd.Parallelism(2), rdd.MemoryBudget(32<<10), rdd.SpillDir(spillDir))
+	h := newHarness(t, dstream.WithEngine(eng))
+	const keys = 1500
+	var batches [][]ops.KV[int, int]
+	for b := range 6 {
+		var batch []ops.KV[int, int]
+		for i := range keys / 2 {
+			batch = append(batch, ops.Pair((b*keys/4+i)%keys, 1))
+		}
+		batches = append(batches, batch)
+	}
+	in, _ := dstream.QueueStream(h.c, true, batches...)
+	_, snaps := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
+		Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+			n, _ := st.Get()
+			_ = st.Update(n + v.OrElse(0))
+			return ops.None[int]()
+		}})
+	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.OrElse(0) + len(vs)) })
+	var mws, ustate []map[int]int
+	var spilled []int
+	dstream.ForeachRDD(snaps, func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
+		m, err := rdd.CollectAsMap(ctx, r)
+		mws = append(mws, m)
+		files, _ := filepath.Glob(filepath.Join(spillDir, "*.spill"))
+		spilled = append(spilled, len(files))
+		return err
+	})
+	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
+		m, err := rdd.CollectAsMap(ctx, r)
+		ustate = append(ustate, m)
+		return err
+	})
+	h.runBatches(len(batches))
+	want := map[int]int{}
+	for b, batch := range batches {
+		for _, kv := range batch {
+			want[kv.Key] += kv.Value
+		}
+		if diff := cmp.Diff(want, mws[b]); diff != "" {
+			t.Fatalf("MapWithState after batch %d (-want +got):\n%s", b+1, diff)
+		}
+		if diff := cmp.Diff(want, ustate[b]); diff != "" {
+			t.Fatalf("UpdateStateByKey after batch %d (-want +got):\n%s", b+1, diff)
+		}
+	}
+	if spilled[len(spilled)-1] == 0 {
+		t.Errorf("spill files during the run: %v; want some (the state is beyond the budget)", spilled)
+	}
+	if files, _ := filepath.Glob(filepath.Join(spillDir, "*")); len(files) != 0 {
+		t.Errorf("spill files left after Run: %v", files)
 	}
 }

@@ -1,6 +1,7 @@
 package dstream
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
@@ -167,6 +168,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		return rdd.ReduceByKey(b, r.Reduce, opts...)
 	})
 	ks := &keyedStore[K, V]{name: name}
+	s.ctx.addStores(ks)
 	w := &incWindow[K, V]{name: name, r: r, keep: keep, ks: ks, entered: map[time.Time]*rdd.RDD[ops.KV[K, V]]{}}
 	step := perBatch.slideOr()
 	var self *DStream[struct{}]
@@ -290,7 +292,7 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 				l.Unpersist() // every partition has read it
 			}
 		}
-		return ctx.Err()
+		return cmp.Or(st.Err(), ctx.Err())
 	}
 	var out *rdd.RDD[struct{}]
 	if len(ins) == 0 {

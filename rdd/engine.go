@@ -13,9 +13,12 @@ import (
 // Engine holds no goroutines between actions and is safe for concurrent use:
 // several actions may run at once, each bounded by the parallelism.
 type Engine struct {
-	parallelism int
-	logger      *slog.Logger
-	nextID      atomic.Int64
+	parallelism  int
+	logger       *slog.Logger
+	nextID       atomic.Int64
+	memoryBudget int64 // MemoryBudget, if budgetSet
+	budgetSet    bool
+	spillDir     string
 }
 
 // EngineOpt configures an [Engine].

@@ -28,12 +28,21 @@ type Store[K comparable, V any] struct {
 	undo []undoEntry[K, V]
 	// dirty holds the keys changed since the last MarkSaved (nil: not tracked).
 	dirty map[K]struct{}
+
+	// The file tier (Spill): the entries Evict moved out of memory.
+	spillDir string
+	sp       *spill[K, V]
+	recent   map[K]struct{} // keys changed in the last committed version: evicted last
+	err      error          // the first error of the file tier
 }
 
 // Opt configures a Store.
 type Opt func(*config)
 
-type config struct{ dirty bool }
+type config struct {
+	dirty    bool
+	spillDir string
+}
 
 // TrackDirty makes the store track the keys changed since the last save, for Delta:
 // one more map entry per key changed between two saves. Default: off (Delta yields
@@ -52,20 +61,33 @@ func New[K comparable, V any](opts ...Opt) *Store[K, V] {
 	for _, o := range opts {
 		o(&c)
 	}
-	s := &Store[K, V]{m: map[K]V{}}
+	s := &Store[K, V]{m: map[K]V{}, spillDir: c.spillDir}
 	if c.dirty {
 		s.dirty = map[K]struct{}{}
 	}
 	return s
 }
 
-// Len returns the number of keys.
-func (s *Store[K, V]) Len() int { return len(s.m) }
+// Len returns the number of keys, in memory and spilled.
+func (s *Store[K, V]) Len() int { return len(s.m) + s.Spilled() }
 
-// Get returns the value of k and whether it has one.
+// Get returns the value of k and whether it has one. A spilled entry comes back to
+// memory.
 func (s *Store[K, V]) Get(k K) (V, bool) {
 	v, ok := s.m[k]
+	if !ok && s.onDisk() {
+		s.promote(k)
+		v, ok = s.m[k]
+	}
 	return v, ok
+}
+
+// peek is Get without bringing a spilled entry back to memory.
+func (s *Store[K, V]) peek(k K) (V, bool) {
+	if v, ok := s.m[k]; ok {
+		return v, true
+	}
+	return s.fromDisk(k)
 }
 
 // Put sets the value of k.
@@ -87,25 +109,31 @@ func (s *Store[K, V]) Load(k K, v V, deleted bool) {
 
 // Delete removes k, if it has a value.
 func (s *Store[K, V]) Delete(k K) {
-	if _, ok := s.m[k]; !ok {
+	if _, ok := s.Get(k); !ok {
 		return
 	}
 	s.remember(k)
 	delete(s.m, k)
 }
 
-// remember keeps k's value before a change.
+// remember keeps k's value before a change (bringing a spilled entry back to memory
+// first, so that memory holds what the version changes).
 func (s *Store[K, V]) remember(k K) {
 	v, had := s.m[k]
+	if !had && s.onDisk() {
+		s.promote(k)
+		v, had = s.m[k]
+	}
 	s.undo = append(s.undo, undoEntry[K, V]{k, v, had})
 	if s.dirty != nil {
 		s.dirty[k] = struct{}{}
 	}
 }
 
-// All yields every key and value, in no particular order. The values may be changed
-// with Put and keys removed with Delete during the iteration (as in a range over a
-// map); keys added during it may or may not be yielded.
+// All yields every key and value, in no particular order: those in memory, then
+// those spilled. The values may be changed with Put and keys removed with Delete
+// during the iteration (as in a range over a map); keys added during it may or may
+// not be yielded.
 func (s *Store[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
 		for k, v := range s.m {
@@ -113,6 +141,7 @@ func (s *Store[K, V]) All() iter.Seq2[K, V] {
 				return
 			}
 		}
+		s.diskAll(yield)
 	}
 }
 
@@ -140,7 +169,7 @@ func (s *Store[K, V]) Changes() iter.Seq[Change[K, V]] {
 				continue
 			}
 			seen[u.k] = struct{}{}
-			v, ok := s.m[u.k]
+			v, ok := s.m[u.k] // changed this version: in memory
 			if !yield(Change[K, V]{Key: u.k, Value: v, Deleted: !ok}) {
 				return
 			}
@@ -155,6 +184,12 @@ func (s *Store[K, V]) Commit(v int64) error {
 		return fmt.Errorf("%w: commit of version %d after version %d", ErrVersion, v, s.version)
 	}
 	s.version = v
+	if s.spillDir != "" { // what Evict keeps in memory
+		s.recent = make(map[K]struct{}, len(s.undo))
+		for _, u := range s.undo {
+			s.recent[u.k] = struct{}{}
+		}
+	}
 	s.forgetUndo()
 	return nil
 }
@@ -198,7 +233,7 @@ func (s *Store[K, V]) Dirty() int { return len(s.dirty) }
 func (s *Store[K, V]) Delta() iter.Seq[Change[K, V]] {
 	return func(yield func(Change[K, V]) bool) {
 		for k := range s.dirty {
-			v, ok := s.m[k]
+			v, ok := s.peek(k) // may have been spilled since it changed
 			if !yield(Change[K, V]{Key: k, Value: v, Deleted: !ok}) {
 				return
 			}

@@ -43,6 +43,7 @@ const (
 	kafkaGo    = "github.com/segmentio/kafka-go/..."
 	franzGo    = "github.com/twmb/franz-go/..."
 	kfake      = "github.com/twmb/franz-go/pkg/kfake/..."
+	bbolt      = "go.etcd.io/bbolt/..."
 	internalLy = "internal"
 	// sqlite is a pure-Go SQL database for the exactly-once example and the tests of
 	// source/kafka's OffsetTable.
@@ -57,7 +58,7 @@ var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaG
 var rules = []rule{
 	{layer: "ops", design: "ops is a leaf: stdlib only"},
 	{layer: "checkpoint", allow: []string{msgpack}, design: "checkpoint is a leaf: stdlib and msgpack"},
-	{layer: "state", allow: []string{"checkpoint"}, testAllow: []string{gocmp}, design: "state → checkpoint (the state store)"},
+	{layer: "state", allow: []string{"checkpoint", bbolt}, testAllow: []string{gocmp}, design: "state → checkpoint, bbolt (the state store and its spill files)"},
 	{layer: "shuffle", allow: []string{"ops"}, design: "shuffle → ops"},
 	{layer: "rdd", allow: []string{"ops", "shuffle", xsync}, design: "rdd → ops, shuffle (+ x/sync)"},
 	{

@@ -1,0 +1,66 @@
+package rdd
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// MemoryBudget sets how many bytes the engine's users may hold in memory for data
+// that can go to disk: shuffle outputs, and the state of stateful streams (package
+// dstream keeps half of it for its state stores, which move their cold entries to
+// files beyond that). Default: half the memory the process may use (its cgroup's
+// limit, else the machine's), or no budget where neither can be read. 0: no budget,
+// nothing spills.
+func MemoryBudget(bytes int64) EngineOpt {
+	return func(e *Engine) { e.memoryBudget, e.budgetSet = max(bytes, 0), true }
+}
+
+// SpillDir sets the directory where data beyond the memory budget goes, in files
+// deleted when they are no longer needed. Default: os.TempDir().
+func SpillDir(dir string) EngineOpt { return func(e *Engine) { e.spillDir = dir } }
+
+// MemoryBudget returns the engine's memory budget in bytes; 0: none.
+func (e *Engine) MemoryBudget() int64 {
+	if !e.budgetSet {
+		return defaultBudget()
+	}
+	return e.memoryBudget
+}
+
+// SpillDir returns the directory data beyond the memory budget goes to.
+func (e *Engine) SpillDir() string {
+	if e.spillDir == "" {
+		return os.TempDir()
+	}
+	return e.spillDir
+}
+
+// defaultBudget is half the memory the process may use: its cgroup's limit if it has
+// one, else the machine's memory; 0 if neither can be read.
+var defaultBudget = sync.OnceValue(readDefaultBudget)
+
+func readDefaultBudget() int64 {
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			return n / 2
+		}
+	}
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			fields := strings.Fields(rest)
+			if n, err := strconv.ParseInt(fields[0], 10, 64); err == nil && len(fields) == 2 && fields[1] == "kB" {
+				return n * 1024 / 2
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,390 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"unsafe"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/spatedev/spate/checkpoint"
+)
+
+// A store's cold entries can move to a file (Spill, Evict), so that a state larger
+// than its memory budget does not grow the heap until the process dies. The file is a
+// B+tree (bbolt: one file, no background goroutines, reads through the page cache),
+// opened when the store first evicts, written without fsync (it is a cache of the
+// store, which checkpoints make durable) and deleted by Close. An entry is in memory
+// or in the file, never in both: reading or changing an entry of the file brings it
+// back to memory (the file's copy is deleted at its next write).
+
+var bucketName = []byte("state")
+
+// spill is a store's file tier.
+type spill[K comparable, V any] struct {
+	path string
+	db   *bolt.DB
+	n    int            // entries in the file, stale ones included
+	gone map[K]struct{} // keys whose copy in the file is stale (back in memory): deleted at the next write
+}
+
+// Spill lets the store move cold entries to a file in dir (created when first
+// needed) with Evict. Default: none, every entry stays in memory.
+func Spill(dir string) Opt { return func(c *config) { c.spillDir = dir } }
+
+// Err returns the first error of the store's file tier (reading, writing or decoding
+// an entry); once it is set, the store's contents are not to be trusted, and the
+// batch that uses it must fail.
+func (s *Store[K, V]) Err() error { return s.err }
+
+// fail records the first error of the file tier.
+func (s *Store[K, V]) fail(err error) {
+	if s.err == nil {
+		s.err = fmt.Errorf("state: spill file %s: %w", s.sp.path, err)
+	}
+}
+
+// onDisk reports whether the file may hold entries.
+func (s *Store[K, V]) onDisk() bool { return s.sp != nil && s.sp.n > len(s.sp.gone) }
+
+// fromDisk returns k's entry from the file, if it is there and not stale.
+func (s *Store[K, V]) fromDisk(k K) (v V, ok bool) {
+	if !s.onDisk() {
+		return v, false
+	}
+	if _, stale := s.sp.gone[k]; stale {
+		return v, false
+	}
+	kb, err := encodeKey(k)
+	if err != nil {
+		s.fail(err)
+		return v, false
+	}
+	var data []byte
+	err = s.sp.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketName).Get(kb); b != nil {
+			data = append([]byte(nil), b...) // valid only inside the transaction
+		}
+		return nil
+	})
+	if err == nil && data != nil {
+		err = checkpoint.Decode(data, &v)
+		ok = err == nil
+	}
+	if err != nil {
+		s.fail(err)
+	}
+	return v, ok
+}
+
+// promote brings k back to memory from the file, if it is there.
+func (s *Store[K, V]) promote(k K) {
+	if v, ok := s.fromDisk(k); ok {
+		s.m[k] = v
+		s.sp.gone[k] = struct{}{}
+	}
+}
+
+// Evict moves entries from memory to the file until the memory the store's entries
+// take (MemBytes) is at most target, leaving the keys changed in the last committed
+// version (hot) in memory as long as others can go. It needs Spill, and no
+// uncommitted change. It returns how many entries moved.
+func (s *Store[K, V]) Evict(target int64) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.spillDir == "" {
+		return 0, errors.New("state: Evict without Spill")
+	}
+	if len(s.undo) > 0 {
+		return 0, errors.New("state: Evict with uncommitted changes")
+	}
+	per := s.entryBytes()
+	excess := int(max(0, (s.MemBytes()-target+per-1)/per))
+	if excess == 0 {
+		return 0, nil
+	}
+	if err := s.openSpill(); err != nil {
+		s.fail(err)
+		return 0, s.err
+	}
+	moved := 0
+	err := s.sp.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketName)
+		if err := s.dropStale(b); err != nil {
+			return err
+		}
+		for pass := 0; pass < 2 && moved < excess; pass++ {
+			for k, v := range s.m {
+				if moved == excess {
+					break
+				}
+				if _, hot := s.recent[k]; hot && pass == 0 {
+					continue // cold keys first
+				}
+				kb, err := encodeKey(k)
+				if err != nil {
+					return err
+				}
+				vb, err := checkpoint.Encode(v)
+				if err != nil {
+					return err
+				}
+				if err := b.Put(kb, vb); err != nil {
+					return err
+				}
+				delete(s.m, k)
+				s.sp.n++
+				moved++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.fail(err)
+		return moved, s.err
+	}
+	return moved, nil
+}
+
+// dropStale deletes from the file the copies of the entries back in memory.
+func (s *Store[K, V]) dropStale(b *bolt.Bucket) error {
+	for k := range s.sp.gone {
+		kb, err := encodeKey(k)
+		if err != nil {
+			return err
+		}
+		if err := b.Delete(kb); err != nil {
+			return err
+		}
+		s.sp.n--
+	}
+	clear(s.sp.gone)
+	return nil
+}
+
+// openSpill opens the store's file, the first time.
+func (s *Store[K, V]) openSpill() error {
+	if s.sp != nil {
+		return nil
+	}
+	if err := os.MkdirAll(s.spillDir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.spillDir, "state-*.spill")
+	if err != nil {
+		return err
+	}
+	path := f.Name()
+	f.Close()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, NoFreelistSync: true, NoGrowSync: true})
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucketName)
+			return err
+		})
+	}
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		os.Remove(path)
+		return err
+	}
+	s.sp = &spill[K, V]{path: path, db: db, gone: map[K]struct{}{}}
+	return nil
+}
+
+// Spilled returns how many entries are in the file.
+func (s *Store[K, V]) Spilled() int {
+	if s.sp == nil {
+		return 0
+	}
+	return s.sp.n - len(s.sp.gone)
+}
+
+// Close deletes the store's file, if it has one; the store is then empty of its
+// spilled entries.
+func (s *Store[K, V]) Close() error {
+	if s.sp == nil {
+		return nil
+	}
+	sp := s.sp
+	s.sp = nil
+	err := sp.db.Close()
+	if rerr := os.Remove(sp.path); err == nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = rerr
+	}
+	return err
+}
+
+// diskAll yields the entries of the file that are not stale, decoded.
+func (s *Store[K, V]) diskAll(yield func(K, V) bool) {
+	if !s.onDisk() {
+		return
+	}
+	// The entries are read in pages, outside the read transaction, so that the
+	// caller may change the store (which reads the file) while it iterates.
+	var after []byte
+	for {
+		type kv struct {
+			k K
+			v V
+		}
+		var page []kv
+		err := s.sp.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketName).Cursor()
+			var kb, vb []byte
+			if after == nil {
+				kb, vb = c.First()
+			} else if kb, vb = c.Seek(after); kb != nil && string(kb) == string(after) {
+				kb, vb = c.Next()
+			}
+			for ; kb != nil && len(page) < 1024; kb, vb = c.Next() {
+				k, err := decodeKey[K](kb)
+				if err != nil {
+					return err
+				}
+				var v V
+				if err := checkpoint.Decode(vb, &v); err != nil {
+					return err
+				}
+				page = append(page, kv{k, v})
+				after = append(after[:0], kb...)
+			}
+			return nil
+		})
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		for _, e := range page {
+			if _, stale := s.sp.gone[e.k]; stale {
+				continue
+			}
+			if _, inMem := s.m[e.k]; inMem {
+				continue
+			}
+			if !yield(e.k, e.v) {
+				return
+			}
+		}
+		if len(page) < 1024 {
+			return
+		}
+	}
+}
+
+// encodeKey returns the bytes a key is stored under in the file: the string's bytes,
+// an integer's 8 bytes big endian, else its msgpack encoding (deterministic for the
+// comparable types a state key has: scalars, strings, arrays and structs of them).
+func encodeKey[K comparable](k K) ([]byte, error) {
+	switch x := any(k).(type) {
+	case string:
+		return []byte(x), nil
+	case int:
+		return binary.BigEndian.AppendUint64(nil, uint64(x)), nil
+	case int64:
+		return binary.BigEndian.AppendUint64(nil, uint64(x)), nil
+	case int32:
+		return binary.BigEndian.AppendUint64(nil, uint64(x)), nil
+	case uint64:
+		return binary.BigEndian.AppendUint64(nil, x), nil
+	}
+	if !spillable(reflect.TypeFor[K]()) {
+		return nil, fmt.Errorf("keys of type %v cannot be spilled to a file (they hold pointers, interfaces or channels)", reflect.TypeFor[K]())
+	}
+	return checkpoint.Encode(k)
+}
+
+// decodeKey is encodeKey's inverse.
+func decodeKey[K comparable](b []byte) (K, error) {
+	var k K
+	switch p := any(&k).(type) {
+	case *string:
+		*p = string(b)
+		return k, nil
+	case *int:
+		*p = int(binary.BigEndian.Uint64(b))
+		return k, nil
+	case *int64:
+		*p = int64(binary.BigEndian.Uint64(b))
+		return k, nil
+	case *int32:
+		*p = int32(binary.BigEndian.Uint64(b))
+		return k, nil
+	case *uint64:
+		*p = binary.BigEndian.Uint64(b)
+		return k, nil
+	}
+	err := checkpoint.Decode(b, &k)
+	return k, err
+}
+
+// spillable reports whether values of t are plain data (no pointers, interfaces,
+// channels or functions), whose encoding decodes back to an equal key.
+func spillable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Map, reflect.Slice:
+		return false
+	case reflect.Array:
+		return spillable(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !spillable(t.Field(i).Type) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// MemBytes estimates the memory the entries in memory take: their count times an
+// entry's size (see entryBytes).
+func (s *Store[K, V]) MemBytes() int64 { return int64(len(s.m)) * s.entryBytes() }
+
+// mapOverhead is what a Go map adds to each entry (control bytes, load factor).
+const mapOverhead = 16
+
+// entryBytes estimates an entry's size: its key's and value's, plus the map's
+// overhead, plus, for types whose size varies (strings, slices, maps), the encoded
+// size of their contents, sampled from a few entries.
+func (s *Store[K, V]) entryBytes() int64 {
+	fixed := int64(unsafe.Sizeof(*new(K))+unsafe.Sizeof(*new(V))) + mapOverhead
+	if !varies(reflect.TypeFor[K]()) && !varies(reflect.TypeFor[V]()) {
+		return fixed
+	}
+	var sum, n int64
+	for k, v := range s.m {
+		kb, _ := checkpoint.Encode(k)
+		vb, _ := checkpoint.Encode(v)
+		sum += int64(len(kb) + len(vb))
+		if n++; n == 32 {
+			break
+		}
+	}
+	if n == 0 {
+		return fixed
+	}
+	return fixed + sum/n
+}
+
+// varies reports whether values of t hold memory beyond their size.
+func varies(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
+		return true
+	case reflect.Array:
+		return varies(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if varies(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,159 @@
+package state_test
+
+import (
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/spatedev/spate/state"
+)
+
+func TestEvictMovesColdEntriesToAFile(t *testing.T) {
+	dir := t.TempDir()
+	s := state.New[string, int](state.Spill(dir), state.TrackDirty())
+	defer s.Close()
+	for i := range 1000 {
+		s.Put(strings.Repeat("k", i%7+1)+string(rune('a'+i%26))+string(rune('A'+i/26)), i)
+	}
+	want := contents(s)
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	s.MarkSaved()
+	s.Put("hot", 1)
+	s.Commit(2)
+	moved, err := s.Evict(s.MemBytes() / 10)
+	if err != nil || moved < 800 {
+		t.Fatalf("Evict moved %d, %v; want most entries", moved, err)
+	}
+	if _, inMem := maps.Collect(s.All())["hot"]; !inMem || s.Spilled() != moved || s.Len() != 1001 {
+		t.Errorf("spilled %d, len %d", s.Spilled(), s.Len())
+	}
+	want["hot"] = 1
+	if diff := cmp.Diff(want, contents(s)); diff != "" {
+		t.Fatalf("All over memory and file (-want +got):\n%s", diff)
+	}
+	// A spilled entry read, changed or deleted comes back to memory, and a
+	// rolled-back version leaves the store as it was.
+	var spilled []string
+	for k := range want {
+		if k != "hot" {
+			spilled = append(spilled, k)
+		}
+	}
+	slices.Sort(spilled)
+	a, b, c := spilled[0], spilled[1], spilled[2]
+	s.Put(a, -1)
+	s.Delete(b)
+	if v, ok := s.Get(c); !ok || v != want[c] {
+		t.Errorf("Get(%s) = %d, %v; want %d", c, v, ok, want[c])
+	}
+	s.Rollback()
+	if diff := cmp.Diff(want, contents(s)); diff != "" {
+		t.Fatalf("after a rollback (-want +got):\n%s", diff)
+	}
+	s.Put(a, -1)
+	s.Delete(b)
+	s.Commit(3)
+	want[a] = -1
+	delete(want, b)
+	if diff := cmp.Diff(want, contents(s)); diff != "" {
+		t.Fatalf("after version 3 (-want +got):\n%s", diff)
+	}
+	// The delta holds the keys changed since the save, spilled or not.
+	if _, err := s.Evict(0); err != nil {
+		t.Fatal(err)
+	}
+	got := changes(s.Delta())
+	slices.SortFunc(got, func(x, y state.Change[string, int]) int { return strings.Compare(x.Key, y.Key) })
+	wantDelta := []state.Change[string, int]{{Key: a, Value: -1}, {Key: b, Deleted: true}, {Key: "hot", Value: 1}}
+	slices.SortFunc(wantDelta, func(x, y state.Change[string, int]) int { return strings.Compare(x.Key, y.Key) })
+	if diff := cmp.Diff(wantDelta, got); diff != "" {
+		t.Errorf("delta (-want +got):\n%s", diff)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 {
+		t.Fatalf("spill files %v, want 1", files)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
+		t.Errorf("the spill file is still there after Close: %v", err)
+	}
+}
+
+// TestSpillingStoreAgainstAMap runs random versions of random changes, some rolled
+// back, with evictions between them, against a plain map kept by hand.
+func TestSpillingStoreAgainstAMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := state.New[int, int](state.Spill(t.TempDir()))
+	defer s.Close()
+	committed := map[int]int{}
+	for v := int64(1); v <= 200; v++ {
+		now := maps.Clone(committed)
+		for range rng.IntN(30) {
+			k := rng.IntN(100)
+			switch rng.IntN(4) {
+			case 0:
+				s.Delete(k)
+				delete(now, k)
+			case 1:
+				got, ok := s.Get(k)
+				if want, wok := now[k]; ok != wok || got != want {
+					t.Fatalf("version %d: Get(%d) = %d, %v; want %d, %v", v, k, got, ok, want, wok)
+				}
+			default:
+				x := rng.Int()
+				s.Put(k, x)
+				now[k] = x
+			}
+		}
+		if rng.IntN(4) == 0 {
+			s.Rollback()
+		} else {
+			if err := s.Commit(v); err != nil {
+				t.Fatal(err)
+			}
+			committed = now
+		}
+		if rng.IntN(3) == 0 {
+			if _, err := s.Evict(s.MemBytes() * int64(rng.IntN(100)) / 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if diff := cmp.Diff(committed, contents(s)); diff != "" {
+			t.Fatalf("version %d (-want +got):\n%s", v, diff)
+		}
+		if s.Len() != len(committed) {
+			t.Fatalf("version %d: Len %d, want %d", v, s.Len(), len(committed))
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeysWithPointersCannotBeSpilled(t *testing.T) {
+	type key struct{ p *int }
+	s := state.New[key, int](state.Spill(t.TempDir()))
+	defer s.Close()
+	x := 1
+	s.Put(key{&x}, 1)
+	s.Commit(1)
+	if _, err := s.Evict(0); err == nil || !strings.Contains(err.Error(), "cannot be spilled") || s.Err() == nil {
+		t.Fatalf("Evict of pointer keys: %v; want an error saying they cannot be spilled", err)
+	}
+	if _, err := state.New[int, int]().Evict(0); err == nil {
+		t.Error("Evict without Spill: want an error")
+	}
+}
