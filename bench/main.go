@@ -49,6 +49,7 @@ var suite = []benchmark{
 	{name: "kafkawordcount", line: kafkaWordCount},
 	{name: "checkpoint", line: checkpointBench},
 	{name: "state", line: stateBench},
+	{name: "spill", line: spillState},
 	{name: "receiver", line: receiverBench},
 	{name: "union", line: unionBench},
 	{name: "catchup", line: catchupBench},

@@ -146,6 +146,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 	apply := func(ctx context.Context, t time.Time, st *state.Store[K, stateEntry[S]], p int, in iter.Seq[ops.KV[K, V]], emit func(U)) error {
 		tn := t.UnixNano()
 		idx := ks.timeoutsOf(p)
+		in = warmed(st, in)
 		for kv := range in {
 			e, ok := st.Get(kv.Key)
 			// The handle is fresh for each call (Spark's StateImpl.wrap): Remove

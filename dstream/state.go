@@ -130,7 +130,7 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 	switch {
 	case spec.Func != nil && spec.OnlyValues:
 		apply = func(_ context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
-			for kv := range in {
+			for kv := range warmed(st, in) {
 				cur, ok := st.Get(kv.Key)
 				putState(st, kv.Key, spec.Func(t, kv.Key, kv.Value, maybe(cur, ok)))
 			}

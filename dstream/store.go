@@ -194,6 +194,22 @@ func (ks *keyedStore[K, E]) settle(t time.Time, ok bool) error {
 	return nil
 }
 
+// warmed returns in, having brought back to memory, in one read, the spilled
+// entries of its keys (if the store has spilled any): the records are read once, and
+// yielded from memory.
+func warmed[K comparable, E, V any](st *state.Store[K, E], in iter.Seq[ops.KV[K, V]]) iter.Seq[ops.KV[K, V]] {
+	if st.Spilled() == 0 {
+		return in
+	}
+	recs := slices.Collect(in)
+	keys := make([]K, len(recs))
+	for i, kv := range recs {
+		keys[i] = kv.Key
+	}
+	st.Warm(keys)
+	return slices.Values(recs)
+}
+
 // storeHooks is what the Context calls around a store stream's batches.
 type storeHooks interface {
 	// begin is called before the update job of batch t, and end after it

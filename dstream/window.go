@@ -264,7 +264,7 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		var check []K // keys keep may drop, once every batch moved
 		for i, in := range ins {
 			leave := i >= nEntering
-			for kv := range in {
+			for kv := range warmed(st, in) {
 				cur, ok := st.Get(kv.Key)
 				switch {
 				case !ok && leave:

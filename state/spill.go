@@ -1,11 +1,13 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
@@ -80,6 +82,60 @@ func (s *Store[K, V]) fromDisk(k K) (v V, ok bool) {
 	return v, ok
 }
 
+// Warm brings back to memory, in one read of the file, the spilled entries of keys
+// (those not in memory): a batch that is about to touch many keys warms them first
+// rather than reading the file once per key.
+func (s *Store[K, V]) Warm(keys []K) {
+	if !s.onDisk() {
+		return
+	}
+	type want struct {
+		k  K
+		kb []byte
+	}
+	var wanted []want
+	for _, k := range keys {
+		if _, inMem := s.m[k]; inMem {
+			continue
+		}
+		if _, stale := s.sp.gone[k]; stale {
+			continue
+		}
+		kb, err := encodeKey(k)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		wanted = append(wanted, want{k, kb})
+	}
+	if len(wanted) == 0 {
+		return
+	}
+	slices.SortFunc(wanted, func(a, b want) int { return bytes.Compare(a.kb, b.kb) })
+	err := s.sp.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketName)
+		for _, w := range wanted {
+			data := b.Get(w.kb)
+			if data == nil {
+				continue
+			}
+			if _, done := s.m[w.k]; done {
+				continue // a key given twice
+			}
+			var v V
+			if err := checkpoint.Decode(data, &v); err != nil {
+				return err
+			}
+			s.m[w.k] = v
+			s.sp.gone[w.k] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		s.fail(err)
+	}
+}
+
 // promote brings k back to memory from the file, if it is there.
 func (s *Store[K, V]) promote(k K) {
 	if v, ok := s.fromDisk(k); ok {
@@ -111,44 +167,64 @@ func (s *Store[K, V]) Evict(target int64) (int, error) {
 		s.fail(err)
 		return 0, s.err
 	}
-	moved := 0
-	err := s.sp.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketName)
-		if err := s.dropStale(b); err != nil {
-			return err
-		}
-		for pass := 0; pass < 2 && moved < excess; pass++ {
-			for k, v := range s.m {
-				if moved == excess {
-					break
-				}
-				if _, hot := s.recent[k]; hot && pass == 0 {
-					continue // cold keys first
-				}
-				kb, err := encodeKey(k)
-				if err != nil {
-					return err
-				}
-				vb, err := checkpoint.Encode(v)
-				if err != nil {
-					return err
-				}
-				if err := b.Put(kb, vb); err != nil {
-					return err
-				}
-				delete(s.m, k)
-				s.sp.n++
-				moved++
+	// The entries go in key order, in transactions of a bounded size: bbolt
+	// splits its nodes at commit, so a large transaction of keys in random
+	// order would insert into ever larger nodes.
+	type entry struct {
+		k      K
+		kb, vb []byte
+	}
+	var victims []entry
+	for pass := 0; pass < 2 && len(victims) < excess; pass++ {
+		for k, v := range s.m {
+			if len(victims) == excess {
+				break
 			}
+			_, hot := s.recent[k]
+			if hot != (pass == 1) {
+				continue // cold keys first, then hot ones if need be
+			}
+			kb, err := encodeKey(k)
+			if err == nil {
+				var vb []byte
+				if vb, err = checkpoint.Encode(v); err == nil {
+					victims = append(victims, entry{k, kb, vb})
+					continue
+				}
+			}
+			s.fail(err)
+			return 0, s.err
 		}
-		return nil
-	})
+	}
+	slices.SortFunc(victims, func(a, b entry) int { return bytes.Compare(a.kb, b.kb) })
+	err := s.sp.db.Update(func(tx *bolt.Tx) error { return s.dropStale(tx.Bucket(bucketName)) })
+	for i := 0; err == nil && i < len(victims); i += evictTx {
+		chunk := victims[i:min(i+evictTx, len(victims))]
+		err = s.sp.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketName)
+			for _, e := range chunk {
+				if err := b.Put(e.kb, e.vb); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, e := range chunk {
+				delete(s.m, e.k)
+			}
+			s.sp.n += len(chunk)
+		}
+	}
 	if err != nil {
 		s.fail(err)
-		return moved, s.err
+		return 0, s.err
 	}
-	return moved, nil
+	return len(victims), nil
 }
+
+// evictTx is how many entries one spill transaction writes at most.
+const evictTx = 20_000
 
 // dropStale deletes from the file the copies of the entries back in memory.
 func (s *Store[K, V]) dropStale(b *bolt.Bucket) error {
