@@ -222,17 +222,7 @@ func TestReceiverCutterThatFallsBehindCutsOnce(t *testing.T) {
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(clock))
 	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.BlockInterval(200*time.Millisecond))
-	src := kafka.SourceOf(s) // no Run: the cutter is the clock's only user
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := src.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := src.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	_, ctx := startSource(t, s) // no Run: the cutter is the clock's only user
 	if err := clock.AwaitWaiters(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +374,25 @@ func TestReceiverStreamsShareAGroup(t *testing.T) {
 	}
 }
 
+// startSource starts s's source as Run would, without a Run (30s at most), and
+// stops it when the test ends; ctx ends then too.
+func startSource[K, V any](t *testing.T, s *kafka.ReceiverStream[K, V]) (src kafka.ReceiverSource[K, V], ctx context.Context) {
+	t.Helper()
+	src = kafka.SourceOf(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := src.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := src.Stop(); err != nil {
+			t.Error(err)
+		}
+		cancel()
+	})
+	return src, ctx
+}
+
 // TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved drives a receiver stream's
 // source as the Context does around a checkpoint: Checkpoint from a time after a
 // batch no longer needs that batch's block, but the write-ahead log keeps it until
@@ -395,17 +404,7 @@ func TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved(t *testing.T) {
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)), dstream.CheckpointDir(t.TempDir()))
 	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
-	src := kafka.SourceOf(s)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := src.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := src.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	src, ctx := startSource(t, s)
 	if err := kafka.AwaitReceiver(ctx, s, func(st kafka.ReceiverState) bool { return st.Received == 20 }); err != nil {
 		t.Fatal(err)
 	}
