@@ -40,7 +40,10 @@ type receiverConfig struct {
 
 // BlockInterval sets how often a receiver stream cuts the records received into a
 // block; a batch's RDD has one partition per block (Spark's
-// spark.streaming.blockInterval). Default: 200ms.
+// spark.streaming.blockInterval). Default: 200ms. When the cutting falls behind (a
+// starved process), it cuts once for the block times it missed; Spark's block
+// generator cuts once per missed block time, back to back, which only adds small
+// blocks.
 func BlockInterval(d time.Duration) Opt { return func(c *config) { c.recv.blockInterval = d } }
 
 // BlockStorage sets how a receiver stream keeps its blocks until they are processed.
