@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,16 +18,26 @@ import (
 // it read.
 type member struct {
 	r         *run
+	s         *kafka.DirectStream[string, string]
+	logs      *logRecorder
 	mu        sync.Mutex
 	read      map[string]int
 	lastParts []int // the partitions of its last batch with an assignment
 }
 
 func newMember(t *testing.T, b *kafkatest.Broker, strategy kafka.ConsumerStrategy) *member {
-	m := &member{r: newRun(t), read: map[string]int{}}
+	m := &member{r: newRun(t), logs: newLogRecorder(), read: map[string]int{}}
 	s := kafka.NewDirectStream(m.r.c, strategy, kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("shared"), kafka.OffsetReset(kafka.Earliest),
-		kafka.SessionTimeout(6*time.Second), kafka.MetadataRefresh(200*time.Millisecond))
+		kafka.SessionTimeout(6*time.Second), kafka.MetadataRefresh(200*time.Millisecond), kafka.WithLogger(m.logs.logger()))
+	m.s = s
+	t.Cleanup(func() {
+		if t.Failed() { // the member's log, which the recorder keeps from the test output
+			for _, rec := range m.logs.matching(0, anyLevel, "") {
+				t.Log(rec)
+			}
+		}
+	})
 	s.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
 		var col collector
 		if err := col.foreach(ctx, batch); err != nil {
@@ -56,6 +67,38 @@ func (m *member) parts() []int {
 	return slices.Clone(m.lastParts)
 }
 
+// haveRead reports whether the members, together, read every value in want.
+func haveRead(want []string, members ...*member) bool {
+	for _, v := range want {
+		if !slices.ContainsFunc(members, func(m *member) bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.read[v] > 0
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// batch runs one batch of the member. A batch that read nothing because the group was
+// rebalancing is followed by a wait (30s at most) until the group assigns the member
+// partitions again: the group forms in real time, and batches run back to back
+// meanwhile would only move the manual clock, by an interval each, towards
+// UnavailableTimeout (5 minutes: 300 empty batches, a fraction of a second when
+// they are empty).
+func (m *member) batch(t *testing.T) {
+	t.Helper()
+	mark := m.logs.mark()
+	info, err := m.r.batchInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := inputOf(info, m.s); in.Unavailable != nil && strings.Contains(in.Unavailable.Error(), "has no partitions assigned") {
+		m.logs.await(t, mark, anyLevel, "kafka: partitions assigned")
+	}
+}
+
 // until runs batches of the members, in turn, until cond holds (30s at most).
 func until(t *testing.T, cond func() bool, members ...*member) {
 	t.Helper()
@@ -65,9 +108,7 @@ func until(t *testing.T, cond func() bool, members ...*member) {
 			t.Fatal("condition not reached within 30s")
 		}
 		for _, m := range members {
-			if err := m.r.batch(); err != nil {
-				t.Fatal(err)
-			}
+			m.batch(t)
 		}
 	}
 }
@@ -96,22 +137,13 @@ func TestTwoContextsShareAGroupAndOneTakesOver(t *testing.T) {
 	until(t, split, a, c)
 	t.Logf("split: %v and %v", a.parts(), c.parts())
 	more(40)
-	until(t, func() bool { return len(a.read)+len(c.read) >= produced }, a, c)
+	until(t, func() bool { return haveRead(values(0, produced), a, c) }, a, c)
 	if err := a.r.stop(); err != nil {
 		t.Fatal(err)
 	}
 	more(40)
 	until(t, func() bool { return len(c.parts()) == parts }, c)
-	until(t, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for i := produced - 40; i < produced; i++ {
-			if c.read["v"+strconv.Itoa(i)] == 0 {
-				return false
-			}
-		}
-		return true
-	}, c)
+	until(t, func() bool { return haveRead(values(produced-40, produced), c) }, c)
 	if err := c.r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +159,15 @@ func TestTwoContextsShareAGroupAndOneTakesOver(t *testing.T) {
 	if dups > 0 {
 		t.Logf("%d records read twice (allowed: delivery is at least once)", dups)
 	}
+}
+
+// values returns "v<i>" for i in [from, to), the values produce writes with prefix v.
+func values(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, "v"+strconv.Itoa(i))
+	}
+	return out
 }
 
 // TestSubscribePatternPicksUpNewTopics subscribes to a pattern and creates a matching
@@ -160,7 +201,11 @@ func TestSubscribePatternMatchesWholeTopicNames(t *testing.T) {
 		produce(t, b, topic, 1, 0, 1, topic+"-")
 	}
 	m := newMember(t, b, kafka.SubscribePattern(regexp.MustCompile(`pat\d`)))
-	m.r.batches(3)
+	// The batch that reads pat1-0 reads every partition assigned to its end; two
+	// more give a wrongly matched topic time to show.
+	until(t, func() bool { return haveRead([]string{"pat1-0"}, m) }, m)
+	m.batch(t)
+	m.batch(t)
 	if err := m.r.stop(); err != nil {
 		t.Fatal(err)
 	}

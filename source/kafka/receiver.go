@@ -40,7 +40,10 @@ type receiverConfig struct {
 
 // BlockInterval sets how often a receiver stream cuts the records received into a
 // block; a batch's RDD has one partition per block (Spark's
-// spark.streaming.blockInterval). Default: 200ms.
+// spark.streaming.blockInterval). Default: 200ms. When the cutting falls behind (a
+// starved process), it cuts once for the block times it missed; Spark's block
+// generator cuts once per missed block time, back to back, which only adds small
+// blocks.
 func BlockInterval(d time.Duration) Opt { return func(c *config) { c.recv.blockInterval = d } }
 
 // BlockStorage sets how a receiver stream keeps its blocks until they are processed.
@@ -308,12 +311,21 @@ func (s *ReceiverStream[K, V]) wake() {
 	s.mu.Unlock()
 }
 
-// cutBlocks cuts a block every block interval, on the Context's clock.
+// cutBlocks cuts a block every block interval, on the Context's clock. A cutter that
+// falls behind (its goroutine starved, the clock jumped) cuts once, for every block
+// time passed, and waits for the next block time after now, as a time.Ticker drops
+// the ticks its reader missed: cutting once per block time missed, back to back,
+// would split the records arriving meanwhile into more blocks (RDD partitions) than
+// one per block interval.
 func (s *ReceiverStream[K, V]) cutBlocks(ctx context.Context) {
-	next := s.sctx.Clock().Now()
+	clock, every := s.sctx.Clock(), s.cfg.recv.blockInterval
+	next := clock.Now()
 	for {
-		next = next.Add(s.cfg.recv.blockInterval)
-		if err := s.sctx.Clock().WaitUntil(ctx, next); err != nil {
+		next = next.Add(every)
+		if behind := clock.Now().Sub(next); behind >= 0 {
+			next = next.Add((behind/every + 1) * every) // the first block time after now
+		}
+		if err := clock.WaitUntil(ctx, next); err != nil {
 			return
 		}
 		s.cut()

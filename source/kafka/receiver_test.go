@@ -179,14 +179,59 @@ func TestReceiverStreamBlocksAndBatches(t *testing.T) {
 			t.Errorf("record v%d read %d times, want 1", i, n)
 		}
 	}
-	// A batch has one partition per block: at most one per block interval, the
-	// interval's both ends included (6 cuts in a 1s batch when the cut at its start
-	// comes after the previous batch and the cut at its end before it), and the one
-	// the batch cuts itself.
+	// A batch has one partition per block: at most one per block time in its
+	// interval (5 in a 1s batch), one for the cutter's cut of the block times up to
+	// the batch's start when that comes after the previous batch (a cutter behind
+	// cuts once for all the block times it missed), and the one the batch cuts
+	// itself.
 	for _, n := range r.blocks {
 		if n < 1 || n > 7 {
 			t.Errorf("a batch with %d blocks", n)
 		}
+	}
+}
+
+// waitRecorder is a ManualClock that records every WaitUntil.
+type waitRecorder struct {
+	*dstream.ManualClock
+	mu    sync.Mutex
+	calls []string // "<time waited for> at <clock time at the call>", both since epoch
+}
+
+func (c *waitRecorder) WaitUntil(ctx context.Context, t time.Time) error {
+	c.mu.Lock()
+	c.calls = append(c.calls, fmt.Sprintf("%v at %v", t.Sub(epoch), c.Now().Sub(epoch)))
+	c.mu.Unlock()
+	return c.ManualClock.WaitUntil(ctx, t)
+}
+
+func (c *waitRecorder) waits() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.calls)
+}
+
+// TestReceiverCutterThatFallsBehindCutsOnce moves the clock past five block times
+// at once, as a starved cutter goroutine sees a real clock: the cutter cuts once and
+// waits for the next block time after now (as a time.Ticker drops the ticks its
+// reader missed), rather than cutting once per block time missed, back to back,
+// which splits what arrives meanwhile into more blocks than one per block interval.
+func TestReceiverCutterThatFallsBehindCutsOnce(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 1))
+	clock := &waitRecorder{ManualClock: dstream.NewManualClock(epoch)}
+	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(clock))
+	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.BlockInterval(200*time.Millisecond))
+	_, ctx := startSource(t, s) // no Run: the cutter is the clock's only user
+	if err := clock.AwaitWaiters(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second) // five block times
+	if err := clock.AwaitWaiters(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := clock.waits(), []string{"200ms at 0s", "1.2s at 1s"}; !slices.Equal(got, want) {
+		t.Errorf("the cutter waited for %q, want %q", got, want)
 	}
 }
 
@@ -329,6 +374,25 @@ func TestReceiverStreamsShareAGroup(t *testing.T) {
 	}
 }
 
+// startSource starts s's source as Run would, without a Run (30s at most), and
+// stops it when the test ends; ctx ends then too.
+func startSource[K, V any](t *testing.T, s *kafka.ReceiverStream[K, V]) (src kafka.ReceiverSource[K, V], ctx context.Context) {
+	t.Helper()
+	src = kafka.SourceOf(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := src.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := src.Stop(); err != nil {
+			t.Error(err)
+		}
+		cancel()
+	})
+	return src, ctx
+}
+
 // TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved drives a receiver stream's
 // source as the Context does around a checkpoint: Checkpoint from a time after a
 // batch no longer needs that batch's block, but the write-ahead log keeps it until
@@ -340,17 +404,7 @@ func TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved(t *testing.T) {
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)), dstream.CheckpointDir(t.TempDir()))
 	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
-	src := kafka.SourceOf(s)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := src.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := src.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	src, ctx := startSource(t, s)
 	if err := kafka.AwaitReceiver(ctx, s, func(st kafka.ReceiverState) bool { return st.Received == 20 }); err != nil {
 		t.Fatal(err)
 	}
