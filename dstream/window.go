@@ -265,21 +265,22 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		for i, in := range ins {
 			leave := i >= nEntering
 			for kv := range warmed(st, in) {
-				cur, ok := st.Get(kv.Key)
-				switch {
-				case !ok && leave:
-					continue // keep dropped the key: nothing is left to take out
-				case !ok:
-					cur = kv.Value
-				case leave:
-					cur = w.r.Inverse(cur, kv.Value)
-				default:
-					cur = w.r.Reduce(cur, kv.Value)
-				}
-				st.Put(kv.Key, cur)
-				if w.keep != nil && !w.keep(ops.Pair(kv.Key, cur)) {
-					check = append(check, kv.Key)
-				}
+				st.Update(kv.Key, func(cur V, ok bool) (V, bool) {
+					switch {
+					case !ok && leave:
+						return cur, false // keep dropped the key: nothing is left to take out
+					case !ok:
+						cur = kv.Value
+					case leave:
+						cur = w.r.Inverse(cur, kv.Value)
+					default:
+						cur = w.r.Reduce(cur, kv.Value)
+					}
+					if w.keep != nil && !w.keep(ops.Pair(kv.Key, cur)) {
+						check = append(check, kv.Key)
+					}
+					return cur, true
+				})
 			}
 		}
 		for _, k := range check {

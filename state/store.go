@@ -116,6 +116,22 @@ func (s *Store[K, V]) Delete(k K) {
 	delete(s.m, k)
 }
 
+// Update sets k's value to what f returns from its value now (ok false: it has
+// none), or removes it if f returns keep false: Get and Put (or Delete) with one
+// lookup of k fewer.
+func (s *Store[K, V]) Update(k K, f func(v V, ok bool) (next V, keep bool)) {
+	v, ok := s.Get(k)
+	next, keep := f(v, ok)
+	switch {
+	case keep:
+		s.record(k, v, ok)
+		s.m[k] = next
+	case ok:
+		s.record(k, v, ok)
+		delete(s.m, k)
+	}
+}
+
 // remember keeps k's value before a change (bringing a spilled entry back to memory
 // first, so that memory holds what the version changes).
 func (s *Store[K, V]) remember(k K) {
@@ -124,6 +140,11 @@ func (s *Store[K, V]) remember(k K) {
 		s.promote(k)
 		v, had = s.m[k]
 	}
+	s.record(k, v, had)
+}
+
+// record keeps k's value v before a change (had false: none).
+func (s *Store[K, V]) record(k K, v V, had bool) {
 	s.undo = append(s.undo, undoEntry[K, V]{k, v, had})
 	if s.dirty != nil {
 		s.dirty[k] = struct{}{}
@@ -211,11 +232,11 @@ func (s *Store[K, V]) Rollback() {
 	s.forgetUndo()
 }
 
-// forgetUndo empties the undo log. A log that held many changes (a large first
-// load, an update of every key) is let go, so that its memory does not stay with
-// the store.
+// forgetUndo empties the undo log, keeping its room for the next version unless
+// it holds more changes than the store has keys (a large first load): a log kept
+// costs at most about what the store's entries do.
 func (s *Store[K, V]) forgetUndo() {
-	if len(s.undo) > 4096 {
+	if cap(s.undo) > 4096 && cap(s.undo) > 2*len(s.m) {
 		s.undo = nil
 		return
 	}

@@ -213,3 +213,24 @@ func TestStoreLoadIsCommittedState(t *testing.T) {
 		t.Errorf("changed %v, %d dirty keys after loading: want none", s.Changed(), s.Dirty())
 	}
 }
+
+func TestStoreUpdate(t *testing.T) {
+	s := state.New[string, int]()
+	s.Put("a", 1)
+	s.Put("b", 2)
+	s.Commit(1)
+	add := func(n int) func(int, bool) (int, bool) {
+		return func(v int, ok bool) (int, bool) { return v + n, v+n != 0 }
+	}
+	s.Update("a", add(10)) // 11
+	s.Update("b", add(-2)) // removed
+	s.Update("c", add(5))  // new
+	s.Update("d", add(0))  // no value, none kept: nothing happens
+	if diff := cmp.Diff(map[string]int{"a": 11, "c": 5}, contents(s)); diff != "" {
+		t.Errorf("after the updates (-want +got):\n%s", diff)
+	}
+	s.Rollback()
+	if diff := cmp.Diff(map[string]int{"a": 1, "b": 2}, contents(s)); diff != "" {
+		t.Errorf("after the rollback (-want +got):\n%s", diff)
+	}
+}
