@@ -35,6 +35,7 @@
 //	go run ./bench -only wordcount # one benchmark
 //	go run ./bench -quick          # small data, one round: checks the benchmarks still run
 //	go run ./bench -only wordcount -cpuprofile cpu.out
+//	go run ./bench -only wordcount -v   # and each contender's wall and CPU time per round
 //
 // With -cpuprofile f, a benchmark that runs in the parent is profiled into
 // f, and each child writes the profile of its rounds (not of its set-up)
@@ -50,6 +51,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -110,6 +112,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles: this process's to this file, each contender's to <file>.<benchmark>.<role>")
 	child := flag.String(childFlag, "", "internal: run as the process of contender bench:role")
 	scale := flag.Float64("scale", 1, "internal: the data scale of a -child process")
+	verbose := flag.Bool("v", false, "print each contender's median wall and CPU time per round, allocations and RSS, after its line")
 	broker := flag.Bool(brokerFlag, false, "internal: run as the Kafka fixture's broker process")
 	flag.Parse()
 	if *child != "" || *broker {
@@ -150,7 +153,7 @@ func main() {
 			continue
 		}
 		ran = true
-		line, err := run(b, *scale, *rounds, *cpuprofile)
+		line, err := run(b, *scale, *rounds, *cpuprofile, *verbose)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", b.name, err)
 			pprof.StopCPUProfile()
@@ -169,7 +172,7 @@ func main() {
 	}
 }
 
-func run(b benchmark, scale float64, rounds int, cpuprofile string) (string, error) {
+func run(b benchmark, scale float64, rounds int, cpuprofile string, verbose bool) (string, error) {
 	if b.line != nil {
 		return b.line(scale, rounds)
 	}
@@ -177,23 +180,36 @@ func run(b benchmark, scale float64, rounds int, cpuprofile string) (string, err
 	if err != nil {
 		return "", err
 	}
-	return b.pair.format(r), nil
+	line := b.pair.format(r)
+	if verbose {
+		line += "\n" + strings.TrimSuffix(describe(b.name, r), "\n")
+	}
+	return line, nil
 }
 
-// timed runs c after a GC, returning its outcome, wall time and heap
-// allocations, then checks its result (untimed).
-func timed(ctx context.Context, c contender) (outcome, time.Duration, uint64, error) {
+// timed runs c after a GC and returns its outcome and what it cost: wall
+// time, CPU time of the process (every goroutine's, the GC's included) and
+// heap allocations. It then checks c's result (untimed).
+func timed(ctx context.Context, c contender) (outcome, cost, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu := cpuTime()
 	start := time.Now()
 	o, err := c(ctx)
 	d := time.Since(start)
+	cpu = cpuTime() - cpu
 	runtime.ReadMemStats(&after)
 	if err == nil && o.check != nil {
 		err = o.check()
 	}
-	return o, d, after.Mallocs - before.Mallocs, err
+	return o, cost{wall: d, cpu: cpu, allocs: after.Mallocs - before.Mallocs}, err
+}
+
+// cost is what one run of a contender cost.
+type cost struct {
+	wall, cpu time.Duration
+	allocs    uint64
 }
 
 // throughputLine formats the line of a benchmark whose contenders each

@@ -29,7 +29,7 @@ import (
 //
 //	child:  ready records=<n> data_kb=<resident KiB after setup>
 //	parent: run
-//	child:  ok wall=<ns> allocs=<n> [<name>=<ns> …]   or   err <message>
+//	child:  ok wall=<ns> cpu=<ns> allocs=<n> [<name>=<ns> …]   or   err <message>
 //	parent: (closes stdin)
 //	child:  done peak_kb=<KiB, or -1 when unknown>
 //
@@ -291,13 +291,13 @@ func childMain(spec string, scale float64, cpuprofile string) error {
 		if in.Text() != "run" {
 			return fmt.Errorf("unknown command %q", in.Text())
 		}
-		o, d, allocs, err := timed(ctx, c)
+		o, cost, err := timed(ctx, c)
 		if err != nil {
 			say("err %s", strings.ReplaceAll(err.Error(), "\n", " "))
 			continue
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "ok wall=%d allocs=%d", d.Nanoseconds(), allocs)
+		fmt.Fprintf(&b, "ok wall=%d cpu=%d allocs=%d", cost.wall.Nanoseconds(), cost.cpu.Nanoseconds(), cost.allocs)
 		for _, k := range slices.Sorted(maps.Keys(o.times)) {
 			fmt.Fprintf(&b, " %s=%d", k, o.times[k].Nanoseconds())
 		}
@@ -306,6 +306,31 @@ func childMain(spec string, scale float64, cpuprofile string) error {
 	pprof.StopCPUProfile()
 	say("done peak_kb=%d", procStatusKB("VmHWM"))
 	return in.Err()
+}
+
+// cpuTime returns the CPU time (user and system) the process has used, or
+// 0 where getrusage is missing.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// describe returns one line per role of r: the medians of its timings, its
+// allocations per record and its peak RSS (the -v output).
+func describe(name string, r *pairResult) string {
+	var b strings.Builder
+	for _, role := range slices.Sorted(maps.Keys(r.roles)) {
+		res := r.roles[role]
+		fmt.Fprintf(&b, "  %s %s:", name, role)
+		for _, k := range slices.Sorted(maps.Keys(res.times)) {
+			fmt.Fprintf(&b, " %s_ms=%.1f", k, float64(res.median(k).Microseconds())/1000)
+		}
+		fmt.Fprintf(&b, " allocs_per_rec=%.4f rss_mb=%.0f data_mb=%.0f\n", res.allocsPerRec(r.records), res.rssMB(), float64(res.dataKB)/1024)
+	}
+	return b.String()
 }
 
 // procStatusKB returns the field of /proc/self/status in KiB, or -1 where
