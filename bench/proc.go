@@ -287,11 +287,17 @@ func childMain(spec string, scale float64, cpuprofile string) error {
 	}
 	ctx := context.Background()
 	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
+	for round := 0; in.Scan(); round++ {
 		if in.Text() != "run" {
 			return fmt.Errorf("unknown command %q", in.Text())
 		}
 		o, cost, err := timed(ctx, c)
+		// Every round's result is checked, untimed; under -cpuprofile only
+		// the first's (the warm-up), so that the profile shows the
+		// contender alone.
+		if err == nil && o.check != nil && (round == 0 || cpuprofile == "") {
+			err = o.check()
+		}
 		if err != nil {
 			say("err %s", strings.ReplaceAll(err.Error(), "\n", " "))
 			continue

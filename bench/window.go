@@ -69,7 +69,7 @@ func setupWindow(scale float64, role string) (int, contender, error) {
 func spateWindow(batches [][]string) contender {
 	eng := rdd.NewEngine(rdd.Parallelism(2))
 	pairs := func(r *rdd.RDD[string]) *rdd.RDD[ops.KV[string, int]] {
-		return rdd.Map(rdd.FlatMap(r, strings.Fields), func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+		return rdd.Map(rdd.FlatMapSeq(r, strings.FieldsSeq), func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	}
 	// perSlide runs length+windowMeasured batches and returns the wall time
 	// of each of the last windowMeasured slides (from one batch's output to

@@ -12,12 +12,12 @@ import (
 )
 
 // wordCountPair: 10M words drawn Zipf-like from a 100k vocabulary, 10 per
-// line; Spate's FlatMap → Map → ReduceByKey → Collect on two partitions,
-// against two goroutines that count their half of the lines in a local map
-// each and merge the two (hand: with a 100k vocabulary the merge is small,
-// and this beats partitioning every word by hash first), and against one
-// goroutine's map (hand1). The baselines split lines with
-// strings.FieldsSeq, which allocates nothing.
+// line; Spate's FlatMapSeq(strings.FieldsSeq) → Map → ReduceByKey → Collect
+// on two partitions, against two goroutines that count their half of the
+// lines in a local map each and merge the two (hand: with a 100k vocabulary
+// the merge is small, and this beats partitioning every word by hash
+// first), and against one goroutine's map (hand1). Every contender splits
+// lines with strings.FieldsSeq, which builds no slice per line.
 var wordCountPair = &paired{
 	roles: []string{"spate", "hand", "hand1"},
 	setup: setupWordCount,
@@ -34,7 +34,7 @@ func setupWordCount(scale float64, role string) (int, contender, error) {
 	case "spate":
 		eng := rdd.NewEngine(rdd.Parallelism(2))
 		return nwords, func(ctx context.Context) (outcome, error) {
-			words := rdd.FlatMap(rdd.Parallelize(eng, lines, 0), strings.Fields)
+			words := rdd.FlatMapSeq(rdd.Parallelize(eng, lines, 0), strings.FieldsSeq)
 			pairs := rdd.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 			counts, err := rdd.Collect(ctx, rdd.ReduceByKey(pairs, ops.Sum[int]))
 			return outcome{check: func() error { return checkPairs(counts, nwords) }}, err
