@@ -20,10 +20,7 @@ import (
 // Once the window is full, a slide should cost about the same whatever the
 // window length, and about what one batch's plain ReduceByKey costs
 // (batch_ms, timed in Spate's process). The baseline (hand) is the same
-// incremental window written by hand on two goroutines: each batch's words
-// are counted per goroutine into one map per hash partition, each goroutine
-// then adds the entering batch's counts of its partition to its window map
-// and subtracts the leaving batch's (deleting keys that reach zero). All
+// incremental window written by hand on two goroutines (handWindow). All
 // times are medians of the slides timed once the window is full. It prints
 //
 //	window: w10_ms=<ms per slide> w60_ms=<ms per slide> hand_ms=<ms per slide, 60 batches> ratio=<hand_ms/w60_ms> batch_ms=<ms> w60_batch=<w60/batch> rss_mb=… hand_rss_mb=… data_mb=…
@@ -131,50 +128,72 @@ func spateWindow(batches [][]string) contender {
 
 // handWindow runs the hand-written incremental window of length batches
 // over batches on workers goroutines and returns the wall time of each
-// slide once the window is full. Each batch of nwords words leaves behind
-// counts[w][q], worker w's counts of the keys of hash partition q, so that
-// the slide that drops it can subtract them.
+// slide once the window is full. A slide has two phases. First each worker
+// counts the words of its share of the batch's lines in its own map (one
+// hash per word), then splits the counted keys by hash partition into
+// lists of (word, count). Then worker q adds partition q's lists to its
+// window map and subtracts those of the batch that leaves the window
+// (deleting keys that reach zero). Each batch's lists are kept until it
+// leaves; maps and lists are reused, so that once the window is full
+// nothing grows from empty.
 func handWindow(batches [][]string, nwords, length, workers int) ([]time.Duration, error) {
+	type count struct {
+		word string
+		n    int
+	}
 	seed := maphash.MakeSeed()
 	window := make([]map[string]int, workers) // window[q]: partition q's counts
+	local := make([]map[string]int, workers)  // local[w]: worker w's counts of this batch
 	for q := range window {
-		window[q] = map[string]int{}
+		window[q], local[q] = map[string]int{}, map[string]int{}
 	}
-	kept := make([][][]map[string]int, len(batches)) // kept[b][w][q]
+	kept := make([][][]count, len(batches)) // kept[b][w*workers+q]: batch b's counts by worker w of partition q
+	var free [][][]count
 	var slides []time.Duration
 	var wg sync.WaitGroup
 	for b, lines := range batches {
 		start := time.Now()
-		counts := make([][]map[string]int, workers)
+		var parts [][]count
+		if n := len(free); n > 0 {
+			parts, free = free[n-1], free[:n-1]
+		} else {
+			parts = make([][]count, workers*workers)
+		}
 		for w := range workers {
 			wg.Go(func() {
-				local := make([]map[string]int, workers)
-				for q := range local {
-					local[q] = map[string]int{}
-				}
+				m := local[w]
+				clear(m)
 				for _, line := range lines[w*len(lines)/workers : (w+1)*len(lines)/workers] {
 					for word := range strings.FieldsSeq(line) {
-						local[maphash.String(seed, word)%uint64(workers)][word]++
+						m[word]++
 					}
 				}
-				counts[w] = local
+				mine := parts[w*workers : (w+1)*workers]
+				for q := range mine {
+					mine[q] = mine[q][:0]
+				}
+				for k, v := range m {
+					q := maphash.String(seed, k) % uint64(workers)
+					mine[q] = append(mine[q], count{k, v})
+				}
 			})
 		}
 		wg.Wait()
-		kept[b] = counts
+		kept[b] = parts
+		old := b - length
 		for q := range workers {
 			wg.Go(func() {
 				win := window[q]
 				for w := range workers {
-					for k, v := range counts[w][q] {
-						win[k] += v
+					for _, c := range parts[w*workers+q] {
+						win[c.word] += c.n
 					}
 				}
-				if old := b - length; old >= 0 {
+				if old >= 0 {
 					for w := range workers {
-						for k, v := range kept[old][w][q] {
-							if win[k] -= v; win[k] == 0 {
-								delete(win, k)
+						for _, c := range kept[old][w*workers+q] {
+							if win[c.word] -= c.n; win[c.word] == 0 {
+								delete(win, c.word)
 							}
 						}
 					}
@@ -182,8 +201,8 @@ func handWindow(batches [][]string, nwords, length, workers int) ([]time.Duratio
 			})
 		}
 		wg.Wait()
-		if old := b - length; old >= 0 {
-			kept[old] = nil
+		if old >= 0 {
+			free, kept[old] = append(free, kept[old]), nil
 		}
 		distinct := 0
 		for _, m := range window {
