@@ -22,7 +22,8 @@ import (
 // without hashing a key again (a slot's hash bits give its place), and a
 // probe reads a key only when 32 bits of its hash match. Keys are hashed as
 // the [Hash] partitioner hashes them. Like a Go map, a key that is not equal
-// to itself (a NaN) never matches: each Add of it makes a new entry.
+// to itself (a NaN) never matches: each Add of it makes a new entry. A
+// table holds at most 2³¹ keys (an index of 2³² slots, 32 GiB).
 type Table[K comparable, V, C any] struct {
 	agg     ops.Aggregator[V, C]
 	hash    *Hash[K]
@@ -95,8 +96,13 @@ func (t *Table[K, V, C]) resize(n int) {
 
 // Add folds value v into key k's combiner (Create for a new key, MergeValue
 // otherwise).
-func (t *Table[K, V, C]) Add(k K, v V) {
-	h := t.hash.Sum64(k)
+func (t *Table[K, V, C]) Add(k K, v V) { t.AddHashed(t.hash.Sum64(k), k, v) }
+
+// AddHashed is Add for a caller that has hashed k already: h must be
+// k's [Hash.Sum64] (any Hash over K; the seed is the process's). A shuffle's
+// map side hashes each key to place it, so that its reduce side need not
+// hash it again.
+func (t *Table[K, V, C]) AddHashed(h uint64, k K, v V) {
 	i, ok := t.find(h, k)
 	if ok {
 		e := &t.entries[i]

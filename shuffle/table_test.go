@@ -134,6 +134,26 @@ func checkManyKeys[K comparable](t *testing.T, hint int, key func(int) K) {
 	}
 }
 
+// TestTableAddHashed checks that AddHashed with the partitioner's hash of
+// each key and Add build the same table, and find each other's keys.
+func TestTableAddHashed(t *testing.T) {
+	h := shuffle.NewHash[string](7)
+	a := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	b := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	for i := range 5000 {
+		k := "k" + strconv.Itoa(i%1000)
+		a.Add(k, i)
+		if i%2 == 0 {
+			b.AddHashed(h.Sum64(k), k, i)
+		} else {
+			b.Add(k, i)
+		}
+	}
+	if diff := cmp.Diff(a.Pairs(), b.Pairs()); diff != "" {
+		t.Errorf("AddHashed and Add disagree (-Add +mixed):\n%s", diff)
+	}
+}
+
 // TestTableNaN checks that a key not equal to itself behaves as in a Go
 // map: each Add of a NaN makes a new entry, and Get never finds it.
 func TestTableNaN(t *testing.T) {
