@@ -83,11 +83,11 @@ func receiverBench(scale float64, rounds int) (string, error) {
 	receiver := func(c *dstream.Context) *dstream.DStream[kafka.Record[[]byte, []byte]] {
 		group++
 		return kafka.NewReceiverStream(c, map[string]int{kafkaTopic: len(parts)}, kafka.BytesDeserializer(), kafka.BytesDeserializer(),
-			kafka.Brokers(f.b.Addrs()...), kafka.GroupID(fmt.Sprintf("bench-%d", group)), kafka.OffsetReset(kafka.Earliest)).Stream()
+			kafka.Brokers(f.addrs...), kafka.GroupID(fmt.Sprintf("bench-%d", group)), kafka.OffsetReset(kafka.Earliest)).Stream()
 	}
 	direct := func(c *dstream.Context) *dstream.DStream[kafka.Record[[]byte, []byte]] {
 		return kafka.NewDirectStream(c, kafka.Assign(parts, nil), kafka.BytesDeserializer(), kafka.BytesDeserializer(),
-			kafka.Brokers(f.b.Addrs()...), kafka.OffsetReset(kafka.Earliest)).Stream()
+			kafka.Brokers(f.addrs...), kafka.OffsetReset(kafka.Earliest)).Stream()
 	}
 	var wals, nowals, directs []time.Duration
 	for range max(min(rounds, 3), 1) {

@@ -11,43 +11,71 @@ import (
 	"github.com/spatedev/spate/rdd"
 )
 
-// setupWordCount: 10M words drawn Zipf-like from a 100k vocabulary, 10 per
-// line; FlatMap → Map → ReduceByKey → Collect against two goroutines that
-// count their half of the lines in local maps and merge.
-func setupWordCount(scale float64) (int, contender, contender) {
+// wordCountPair: 10M words drawn Zipf-like from a 100k vocabulary, 10 per
+// line; Spate's FlatMapSeq(strings.FieldsSeq) → Map → ReduceByKey → Collect
+// on two partitions, against two goroutines that count their half of the
+// lines in a local map each and merge the two (hand: with a 100k vocabulary
+// the merge is small, and this beats partitioning every word by hash
+// first), and against one goroutine's map (hand1). Every contender splits
+// lines with strings.FieldsSeq, which builds no slice per line.
+var wordCountPair = &paired{
+	roles: []string{"spate", "hand", "hand1"},
+	setup: setupWordCount,
+	format: func(r *pairResult) string {
+		return throughputLine("wordcount", r)
+	},
+}
+
+func setupWordCount(scale float64, role string) (int, contender, error) {
 	nwords := int(10_000_000 * scale)
 	rng := rand.New(rand.NewPCG(1, 2))
 	lines := zipfText(rng, vocabulary(rng, 100_000), nwords, 10)
-	eng := rdd.NewEngine(rdd.Parallelism(2))
-
-	spate := func(ctx context.Context) (func() error, error) {
-		words := rdd.FlatMap(rdd.Parallelize(eng, lines, 0), strings.Fields)
-		pairs := rdd.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-		counts, err := rdd.Collect(ctx, rdd.ReduceByKey(pairs, ops.Sum[int]))
-		return func() error { return checkPairs(counts, nwords) }, err
-	}
-	hand := func(context.Context) (func() error, error) {
-		const workers = 2
-		maps := make([]map[string]int, workers)
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				m := map[string]int{}
-				for _, line := range lines[w*len(lines)/workers : (w+1)*len(lines)/workers] {
-					for _, word := range strings.Fields(line) {
-						m[word]++
-					}
-				}
-				maps[w] = m
-			})
+	switch role {
+	case "spate":
+		eng := rdd.NewEngine(rdd.Parallelism(2))
+		return nwords, func(ctx context.Context) (outcome, error) {
+			words := rdd.FlatMapSeq(rdd.Parallelize(eng, lines, 0), strings.FieldsSeq)
+			pairs := rdd.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+			counts, err := rdd.Collect(ctx, rdd.ReduceByKey(pairs, ops.Sum[int]))
+			return outcome{check: func() error { return checkPairs(counts, nwords) }}, err
+		}, nil
+	case "hand", "hand1":
+		workers := 2
+		if role == "hand1" {
+			workers = 1
 		}
-		wg.Wait()
-		for k, v := range maps[1] {
+		return nwords, func(context.Context) (outcome, error) {
+			counts := countWords(lines, workers)
+			return outcome{check: func() error { return checkMap(counts, nwords) }}, nil
+		}, nil
+	}
+	return 0, nil, fmt.Errorf("no role %q", role)
+}
+
+// countWords counts the words of lines on workers goroutines, each over a
+// contiguous share of the lines into its own map; the maps are then merged
+// into the first.
+func countWords(lines []string, workers int) map[string]int {
+	maps := make([]map[string]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			m := map[string]int{}
+			for _, line := range lines[w*len(lines)/workers : (w+1)*len(lines)/workers] {
+				for word := range strings.FieldsSeq(line) {
+					m[word]++
+				}
+			}
+			maps[w] = m
+		})
+	}
+	wg.Wait()
+	for _, m := range maps[1:] {
+		for k, v := range m {
 			maps[0][k] += v
 		}
-		return func() error { return checkMap(maps[0], nwords) }, nil
 	}
-	return nwords, spate, hand
+	return maps[0]
 }
 
 // checkPairs checks that Spate's counts have distinct keys and add up to

@@ -60,7 +60,11 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 }
 
 // FlatMapSeq is FlatMap for a function that returns an iterator, such as
-// strings.FieldsSeq, so that no slice is built per element.
+// strings.FieldsSeq, so that no slice is built per element. The engine
+// allocates nothing per element: what f's iterator allocates (a closure,
+// for strings.FieldsSeq) is all. Once the consumer has stopped (Take), an
+// iterator that still calls yield gets false again and its elements go
+// nowhere.
 func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 	out := narrow[U]("rdd.FlatMapSeq", r)
 	if f == nil {
@@ -68,15 +72,22 @@ func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 	}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		// One inner yield per partition, called by each element's
+		// iterator: a range over f(t) here would allocate its loop body's
+		// closure for every element.
+		stopped := false
+		inner := func(u U) bool {
+			if stopped || !yield(u) {
+				stopped = true
+				return false
+			}
+			tc.cur = me
+			return true
+		}
 		return r.iter(tc, p, func(t T) bool {
 			tc.cur = me
-			for u := range f(t) {
-				if !yield(u) {
-					return false
-				}
-				tc.cur = me
-			}
-			return true
+			f(t)(inner)
+			return !stopped
 		})
 	}
 	return out

@@ -113,6 +113,27 @@ func TestFlatMapSeq(t *testing.T) {
 		lines := rdd.FromPartitions(rdd.NewEngine(), [][]string{{"to be", "", "  or not "}, {}, {"to   be"}})
 		hCheckParts(t, rdd.FlatMapSeq(lines, strings.FieldsSeq), [][]string{{"to", "be", "or", "not"}, {}, {"to", "be"}})
 	})
+	t.Run("allocates nothing per element", func(t *testing.T) {
+		// Iterators that allocate nothing themselves: whatever the job
+		// allocates must not grow with the number of elements.
+		seqs := []iter.Seq[int]{
+			func(yield func(int) bool) { _ = yield(1) && yield(2) },
+			func(func(int) bool) {},
+		}
+		allocs := func(n int) float64 {
+			data := make([]int, n)
+			r := rdd.FlatMapSeq(rdd.Parallelize(rdd.NewEngine(rdd.Parallelism(1)), data, 1), func(x int) iter.Seq[int] { return seqs[x%2] })
+			return testing.AllocsPerRun(5, func() {
+				if c, err := rdd.Count(context.Background(), r); err != nil || c != int64(2*n) {
+					t.Fatalf("Count = %d, %v, want %d", c, err, 2*n)
+				}
+			})
+		}
+		small, large := allocs(100), allocs(10_100)
+		if per := (large - small) / 10_000; per > 0.01 {
+			t.Errorf("%.2f allocations per element (%v for 100 elements, %v for 10100)", per, small, large)
+		}
+	})
 	t.Run("stops the inner iterator early", func(t *testing.T) {
 		// Take stops the consumer; the per-element iterator must see yield
 		// return false and not be driven further.

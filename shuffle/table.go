@@ -1,52 +1,128 @@
 package shuffle
 
 import (
+	"math/bits"
+
 	"github.com/spatedev/spate/ops"
 )
 
 // Table combines values by key: the map-side combine of an aggregating
 // shuffle, and the merge on its reduce side.
 //
-// It is a dense table: a map from key to a slot index plus one slice of
-// entries, so that folding a value into an existing key costs one map
-// lookup, keys keep the order in which they were first seen (outputs are
+// It is a dense table: an index from key to a slot of one slice of entries,
+// so that folding a value into an existing key costs one probe of the
+// index, keys keep the order in which they were first seen (outputs are
 // deterministic for a given input order), and reading or splitting the
 // table walks a slice instead of a map. A Table is not safe for concurrent
 // use; each task owns its own.
+//
+// The index is an open-addressing hash table of 8-byte slots (linear
+// probing, at most half full), each the key's 32 top hash bits and its
+// entry's position: it is smaller than a Go map holding the keys, it grows
+// without hashing a key again (a slot's hash bits give its place), and a
+// probe reads a key only when 32 bits of its hash match. Keys are hashed as
+// the [Hash] partitioner hashes them. Like a Go map, a key that is not equal
+// to itself (a NaN) never matches: each Add of it makes a new entry. A
+// table holds at most 2³¹ keys (an index of 2³² slots, 32 GiB).
 type Table[K comparable, V, C any] struct {
 	agg     ops.Aggregator[V, C]
-	index   map[K]int32
+	hash    *Hash[K]
+	slots   []uint64 // hash>>32<<32 | entry index+1; 0: empty
+	shift   uint     // 64 - log2(len(slots)): a hash's home slot is hash>>shift
 	entries []ops.KV[K, C]
 }
+
+// minSlots is the smallest index.
+const minSlots = 8
 
 // NewTable returns an empty table sized for about hint distinct keys.
 func NewTable[K comparable, V, C any](agg ops.Aggregator[V, C], hint int) *Table[K, V, C] {
 	hint = max(hint, 0)
-	return &Table[K, V, C]{agg: agg, index: make(map[K]int32, hint), entries: make([]ops.KV[K, C], 0, hint)}
+	t := &Table[K, V, C]{agg: agg, hash: NewHash[K](1), entries: make([]ops.KV[K, C], 0, hint)}
+	n := minSlots
+	for n < 2*hint {
+		n *= 2
+	}
+	t.resize(n)
+	return t
+}
+
+// find returns the index of k's entry and true, or the position of the
+// empty slot where k belongs and false. h is k's hash.
+func (t *Table[K, V, C]) find(h uint64, k K) (int, bool) {
+	tag := h >> 32 << 32
+	mask := len(t.slots) - 1
+	for i := int(h >> t.shift); ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			return i, false
+		}
+		if s&^0xffffffff == tag {
+			if e := int(uint32(s)) - 1; t.entries[e].Key == k {
+				return e, true
+			}
+		}
+	}
+}
+
+// insert appends kv, whose hash is h, as a new entry at the empty slot i.
+func (t *Table[K, V, C]) insert(i int, h uint64, kv ops.KV[K, C]) {
+	t.entries = append(t.entries, kv)
+	t.slots[i] = h>>32<<32 | uint64(len(t.entries))
+	if 2*len(t.entries) > len(t.slots) {
+		t.resize(2 * len(t.slots))
+	}
+}
+
+// resize replaces the index by one of n slots (a power of two, at least
+// twice the entries). A slot's hash bits give its new place: no key is
+// hashed again.
+func (t *Table[K, V, C]) resize(n int) {
+	old := t.slots
+	t.slots = make([]uint64, n)
+	t.shift = uint(64 - bits.TrailingZeros(uint(n)))
+	mask := n - 1
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := int(s >> t.shift)
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
 }
 
 // Add folds value v into key k's combiner (Create for a new key, MergeValue
 // otherwise).
-func (t *Table[K, V, C]) Add(k K, v V) {
-	if i, ok := t.index[k]; ok {
+func (t *Table[K, V, C]) Add(k K, v V) { t.AddHashed(t.hash.Sum64(k), k, v) }
+
+// AddHashed is Add for a caller that has hashed k already: h must be
+// k's [Hash.Sum64] (any Hash over K; the seed is the process's). A shuffle's
+// map side hashes each key to place it, so that its reduce side need not
+// hash it again.
+func (t *Table[K, V, C]) AddHashed(h uint64, k K, v V) {
+	i, ok := t.find(h, k)
+	if ok {
 		e := &t.entries[i]
 		e.Value = t.agg.MergeValue(e.Value, v)
 		return
 	}
-	t.index[k] = int32(len(t.entries))
-	t.entries = append(t.entries, ops.KV[K, C]{Key: k, Value: t.agg.Create(v)})
+	t.insert(i, h, ops.KV[K, C]{Key: k, Value: t.agg.Create(v)})
 }
 
 // Merge folds combiner c into key k's combiner (MergeCombiners), or stores it
 // for a new key.
 func (t *Table[K, V, C]) Merge(k K, c C) {
-	if i, ok := t.index[k]; ok {
+	h := t.hash.Sum64(k)
+	i, ok := t.find(h, k)
+	if ok {
 		e := &t.entries[i]
 		e.Value = t.agg.MergeCombiners(e.Value, c)
 		return
 	}
-	t.index[k] = int32(len(t.entries))
-	t.entries = append(t.entries, ops.KV[K, C]{Key: k, Value: c})
+	t.insert(i, h, ops.KV[K, C]{Key: k, Value: c})
 }
 
 // Len returns the number of distinct keys.
@@ -54,7 +130,7 @@ func (t *Table[K, V, C]) Len() int { return len(t.entries) }
 
 // Get returns key k's combiner.
 func (t *Table[K, V, C]) Get(k K) (C, bool) {
-	if i, ok := t.index[k]; ok {
+	if i, ok := t.find(t.hash.Sum64(k), k); ok {
 		return t.entries[i].Value, true
 	}
 	var zero C

@@ -3,6 +3,7 @@ package shuffle_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"testing"
@@ -81,6 +82,95 @@ func TestTableAggregators(t *testing.T) {
 	}
 	if diff := cmp.Diff([]kv{ops.Pair("x", 1), ops.Pair("y", -1)}, minT.Pairs()); diff != "" {
 		t.Errorf("min (-want +got):\n%s", diff)
+	}
+}
+
+// TestTableManyKeys checks the table's index across many resizes, for the
+// key types the hash partitioner treats differently (strings, integers,
+// structs): every key is found, none twice, in first-seen order, whatever
+// the size hint.
+func TestTableManyKeys(t *testing.T) {
+	const n = 100_000
+	for _, hint := range []int{0, 10, n} {
+		t.Run(fmt.Sprint("hint=", hint), func(t *testing.T) {
+			checkManyKeys(t, hint, func(i int) string { return "k" + strconv.Itoa(i) })
+			checkManyKeys(t, hint, func(i int) int { return i * 1_000_003 })
+			checkManyKeys(t, hint, func(i int) uint32 { return uint32(i) << 14 }) // low bits all zero
+			checkManyKeys(t, hint, func(i int) point { return point{X: i % 317, Y: i / 317, Tag: "t"} })
+		})
+	}
+}
+
+// checkManyKeys adds n distinct keys key(0..n-1) to a table three times
+// each, interleaved, and checks the sums, the order and Get.
+func checkManyKeys[K comparable](t *testing.T, hint int, key func(int) K) {
+	t.Helper()
+	const n = 100_000
+	tab := shuffle.NewTable[K](ops.Reducing(ops.Sum[int]), hint)
+	for round := range 3 {
+		for i := range n {
+			if round == 2 {
+				tab.Merge(key(i), i)
+			} else {
+				tab.Add(key(i), i)
+			}
+		}
+	}
+	if tab.Len() != n {
+		t.Fatalf("%T keys: Len() = %d, want %d", key(0), tab.Len(), n)
+	}
+	for i, p := range tab.Pairs() {
+		if p.Key != key(i) || p.Value != 3*i {
+			t.Fatalf("%T keys: pair %d = %v, want %v", key(0), i, p, ops.Pair(key(i), 3*i))
+		}
+	}
+	for i := range n {
+		if v, ok := tab.Get(key(i)); !ok || v != 3*i {
+			t.Fatalf("%T keys: Get(%v) = %d, %v, want %d, true", key(0), key(i), v, ok, 3*i)
+		}
+	}
+	if _, ok := tab.Get(key(n)); ok {
+		t.Errorf("%T keys: Get of a missing key found it", key(0))
+	}
+}
+
+// TestTableAddHashed checks that AddHashed with the partitioner's hash of
+// each key and Add build the same table, and find each other's keys.
+func TestTableAddHashed(t *testing.T) {
+	h := shuffle.NewHash[string](7)
+	a := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	b := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	for i := range 5000 {
+		k := "k" + strconv.Itoa(i%1000)
+		a.Add(k, i)
+		if i%2 == 0 {
+			b.AddHashed(h.Sum64(k), k, i)
+		} else {
+			b.Add(k, i)
+		}
+	}
+	if diff := cmp.Diff(a.Pairs(), b.Pairs()); diff != "" {
+		t.Errorf("AddHashed and Add disagree (-Add +mixed):\n%s", diff)
+	}
+}
+
+// TestTableNaN checks that a key not equal to itself behaves as in a Go
+// map: each Add of a NaN makes a new entry, and Get never finds it.
+func TestTableNaN(t *testing.T) {
+	tab := shuffle.NewTable[float64](ops.Reducing(ops.Sum[int]), 0)
+	nan := math.NaN()
+	for range 3 {
+		tab.Add(nan, 1)
+		tab.Add(1.5, 1)
+	}
+	if tab.Len() != 4 {
+		t.Errorf("Len() = %d, want 4 (three NaN entries and 1.5)", tab.Len())
+	}
+	if _, ok := tab.Get(nan); ok {
+		t.Errorf("Get(NaN) found an entry")
+	}
+	if v, ok := tab.Get(1.5); !ok || v != 3 {
+		t.Errorf("Get(1.5) = %d, %v, want 3, true", v, ok)
 	}
 }
 
