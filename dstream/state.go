@@ -151,7 +151,12 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 				if ok {
 					delete(values, k)
 				}
-				putState(st, k, spec.Func(t, k, vs, ops.Some(cur)))
+				// A key whose state does not change costs no write.
+				if next := spec.Func(t, k, vs, ops.Some(cur)); next.Ok {
+					st.Replace(k, cur, next.Value)
+				} else {
+					st.Delete(k)
+				}
 			}
 			for k, vs := range values { // new keys
 				putState(st, k, spec.Func(t, k, vs, ops.None[S]()))

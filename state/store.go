@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"unsafe"
 )
 
 // ErrVersion is wrapped by the error of Commit when the version does not move
@@ -114,6 +115,28 @@ func (s *Store[K, V]) Delete(k K) {
 	}
 	s.remember(k)
 	delete(s.m, k)
+}
+
+// Replace sets the value of k, whose value now is old (as All or Get gave it), to v;
+// if v is old, bit for bit, nothing happens: no change is recorded, no lookup made.
+// It is how a pass over every key (UpdateStateByKey) leaves the keys whose value did
+// not change as they are. (A v equal to old but not bit for bit — another string
+// with the same bytes — is a change, which costs only its recording.)
+func (s *Store[K, V]) Replace(k K, old, v V) {
+	if sameBits(&old, &v) {
+		return
+	}
+	s.record(k, old, true)
+	s.m[k] = v
+}
+
+// sameBits reports whether a and b hold the same bytes.
+func sameBits[V any](a, b *V) bool {
+	n := unsafe.Sizeof(*a)
+	if n == 0 {
+		return true
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(a)), n)) == string(unsafe.Slice((*byte)(unsafe.Pointer(b)), n))
 }
 
 // Update sets k's value to what f returns from its value now (ok false: it has

@@ -234,3 +234,28 @@ func TestStoreUpdate(t *testing.T) {
 		t.Errorf("after the rollback (-want +got):\n%s", diff)
 	}
 }
+
+func TestStoreReplaceRecordsOnlyChanges(t *testing.T) {
+	s := state.New[string, int](state.TrackDirty())
+	s.Put("a", 1)
+	s.Put("b", 2)
+	s.Commit(1)
+	s.MarkSaved()
+	for k, v := range s.All() {
+		next := v
+		if k == "b" {
+			next = 20
+		}
+		s.Replace(k, v, next)
+	}
+	if got := changes(s.Changes()); !cmp.Equal(got, []state.Change[string, int]{{Key: "b", Value: 20}}) {
+		t.Errorf("changes %v; want b only", got)
+	}
+	if s.Dirty() != 1 {
+		t.Errorf("%d dirty keys, want 1", s.Dirty())
+	}
+	s.Rollback()
+	if diff := cmp.Diff(map[string]int{"a": 1, "b": 2}, contents(s)); diff != "" {
+		t.Errorf("after the rollback (-want +got):\n%s", diff)
+	}
+}
