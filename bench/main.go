@@ -167,7 +167,7 @@ func main() {
 			os.Exit(1)
 		}
 		if *quick {
-			line = "  smoke " + line
+			line = "  smoke " + strings.ReplaceAll(line, "\n", "\n  smoke ")
 		}
 		fmt.Println(line)
 	}

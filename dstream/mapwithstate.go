@@ -148,22 +148,18 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 		idx := ks.timeoutsOf(p)
 		in = warmed(st, in)
 		for kv := range in {
-			e, ok := st.Get(kv.Key)
-			// The handle is fresh for each call (Spark's StateImpl.wrap): Remove
-			// in one call does not stop the next from setting a new state.
-			h := State[S]{value: e.Value, exists: ok}
-			if m := spec.Func(t, kv.Key, ops.Some(kv.Value), &h); m.Ok {
-				emit(m.Value)
-			}
-			switch {
-			case h.exists:
-				st.Put(kv.Key, stateEntry[S]{Value: h.value, Seen: tn})
-				if idx != nil && (!ok || e.Seen != tn) {
+			st.Update(kv.Key, func(e stateEntry[S], ok bool) (stateEntry[S], bool) {
+				// The handle is fresh for each call (Spark's StateImpl.wrap): Remove
+				// in one call does not stop the next from setting a new state.
+				h := State[S]{value: e.Value, exists: ok}
+				if m := spec.Func(t, kv.Key, ops.Some(kv.Value), &h); m.Ok {
+					emit(m.Value)
+				}
+				if h.exists && idx != nil && (!ok || e.Seen != tn) {
 					idx.Touch(kv.Key, tn)
 				}
-			case ok:
-				st.Delete(kv.Key)
-			}
+				return stateEntry[S]{Value: h.value, Seen: tn}, h.exists
+			})
 		}
 		if idx == nil {
 			return nil

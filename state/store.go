@@ -255,11 +255,12 @@ func (s *Store[K, V]) Rollback() {
 	s.forgetUndo()
 }
 
-// forgetUndo empties the undo log, keeping its room for the next version unless
-// it holds more changes than the store has keys (a large first load): a log kept
-// costs at most about what the store's entries do.
+// forgetUndo empties the undo log, keeping its room for the next version if this
+// version used most of it: a version of about the same size as the one before
+// (windows, steady batches) reuses it, and the room a large version (a first load)
+// took goes with the next smaller one.
 func (s *Store[K, V]) forgetUndo() {
-	if cap(s.undo) > 4096 && cap(s.undo) > 2*len(s.m) {
+	if cap(s.undo) > 4096 && cap(s.undo) > 2*len(s.undo) {
 		s.undo = nil
 		return
 	}
