@@ -3,10 +3,10 @@ package shuffle
 import (
 	"cmp"
 	"fmt"
+	"github.com/spatedev/spate/internal/keyhash"
 	"hash/maphash"
 	"reflect"
 	"slices"
-	"unsafe"
 )
 
 // Partitioner assigns keys to output partitions.
@@ -57,53 +57,19 @@ func CheckPartition[K any](p, n int, key K) error {
 // every shuffle of this process.
 var seed = maphash.MakeSeed()
 
-type hashKind uint8
-
-const (
-	hashAny hashKind = iota
-	hashString
-	hashInt
-	hashInt64
-	hashInt32
-	hashUint
-	hashUint64
-	hashUint32
-)
-
 // Hash is the default partitioner: hash(key) mod n. Strings and the common
 // integer types take a fast path; any other comparable key is hashed with
 // [maphash.Comparable]. The hash is consistent within a process, not across
 // processes.
 type Hash[K comparable] struct {
-	n    int
-	kind hashKind
+	n int
+	h keyhash.Hasher[K]
 }
 
 // NewHash returns a hash partitioner over n partitions. n below 1 is treated
 // as 1.
 func NewHash[K comparable](n int) *Hash[K] {
-	if n < 1 {
-		n = 1
-	}
-	h := &Hash[K]{n: n}
-	var zero K
-	switch any(zero).(type) {
-	case string:
-		h.kind = hashString
-	case int:
-		h.kind = hashInt
-	case int64:
-		h.kind = hashInt64
-	case int32:
-		h.kind = hashInt32
-	case uint:
-		h.kind = hashUint
-	case uint64:
-		h.kind = hashUint64
-	case uint32:
-		h.kind = hashUint32
-	}
-	return h
+	return &Hash[K]{n: max(n, 1), h: keyhash.New[K](seed)}
 }
 
 // NumPartitions returns n.
@@ -117,36 +83,8 @@ func (h *Hash[K]) Partition(key K) int {
 	return int(h.Sum64(key) % uint64(h.n))
 }
 
-// Sum64 returns the 64-bit hash the partitioner uses for key. The unsafe
-// conversions below are guarded by kind, which NewHash derived from K itself.
-func (h *Hash[K]) Sum64(key K) uint64 {
-	p := unsafe.Pointer(&key)
-	switch h.kind {
-	case hashString:
-		return maphash.String(seed, *(*string)(p))
-	case hashInt:
-		return mix64(uint64(*(*int)(p)))
-	case hashUint:
-		return mix64(uint64(*(*uint)(p)))
-	case hashInt64, hashUint64:
-		return mix64(*(*uint64)(p))
-	case hashInt32, hashUint32:
-		return mix64(uint64(*(*uint32)(p)))
-	default:
-		return maphash.Comparable(seed, key)
-	}
-}
-
-// mix64 is the splitmix64 finalizer: consecutive integers land in
-// well-spread partitions.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
+// Sum64 returns the 64-bit hash the partitioner uses for key.
+func (h *Hash[K]) Sum64(key K) uint64 { return h.h.Sum64(key) }
 
 // Equal reports whether other is a Hash partitioner for the same key type
 // and partition count.
