@@ -3,10 +3,11 @@ package shuffle
 import (
 	"cmp"
 	"fmt"
-	"github.com/spatedev/spate/internal/keyhash"
 	"hash/maphash"
 	"reflect"
 	"slices"
+
+	"github.com/spatedev/spate/internal/keyhash"
 )
 
 // Partitioner assigns keys to output partitions.
