@@ -117,6 +117,22 @@
 // is an output operation writing a DStream of pairs to a topic, acknowledged by every
 // in-sync replica by default; a failed write fails the batch (at least once).
 //
+// # Scaling out (design, being built)
+//
+// Several processes with one GroupID under Subscribe share a job the way Kafka Streams
+// does, with Kafka as the only coordinator; the README's "Scaling out" section has the
+// whole design and says which parts have landed. A task is a partition number of a
+// stream's co-partitioned topics, owned whole by one member (a sticky group balancer).
+// A keyed stream (the record key, checked against Kafka's default partitioner, murmur2)
+// carries a task partitioner, so keyed and stateful operators over it work per task
+// without a shuffle and keep one state store per task. Re-keying goes through an
+// internal repartition topic. Each store's changes go to a compacted changelog topic,
+// in one kgo transaction with the batch's source offsets (and, in the transactional
+// mode, its output and repartition records), so a restored state is the state after
+// the last committed batch; a member restores a task's stores from the changelog (or a
+// local copy and the changelog records after it) before it processes the task, and a
+// zombie is fenced by the group generation in TxnOffsetCommit.
+//
 // # Receiver stream
 //
 // The receiver-based stream (Spark's older approach) is one member of a consumer group
