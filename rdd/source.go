@@ -3,6 +3,9 @@ package rdd
 import (
 	"context"
 	"math"
+
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // Parallelize returns an RDD over data split into n contiguous partitions of
@@ -67,6 +70,23 @@ func Generate[T any](e *Engine, name string, n int, f func(ctx context.Context, 
 		}
 		return nil
 	}
+	return r
+}
+
+// GeneratePartitioned is Generate for a source whose pairs are already
+// placed by a partitioner: the RDD has p.NumPartitions() partitions, f
+// yields partition q's pairs, and the RDD's Partitioner is p, so keyed
+// operators over it with an equal partitioner (their default) do not
+// shuffle. f must yield only pairs whose key p places in q: the RDD does not
+// check it (the Kafka keyed stream, which uses this, checks each record's
+// placement itself). Spark has no public equivalent; its sources that know
+// their placement (a ShuffledRDD read back) set their partitioner this way.
+func GeneratePartitioned[K comparable, V any](e *Engine, name string, p shuffle.Partitioner[K], f func(ctx context.Context, part int, yield func(ops.KV[K, V]) bool) error) *RDD[ops.KV[K, V]] {
+	if p == nil {
+		return newRDD[ops.KV[K, V]](name, e, 0).fail(invalid(name, "nil partitioner"))
+	}
+	r := Generate(e, name, p.NumPartitions(), f)
+	r.part = p
 	return r
 }
 

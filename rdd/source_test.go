@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // hCheckBalanced checks that parts are near-equal: their sizes differ by at
@@ -314,4 +317,41 @@ func TestGenerate(t *testing.T) {
 	hCheckInvalid(t, err, "test.Nil")
 	_, err = rdd.Collect(ctx, rdd.Generate(rdd.NewEngine(), "test.Neg", -1, func(context.Context, int, func(int) bool) error { return nil }))
 	hCheckInvalid(t, err, "test.Neg")
+}
+
+// GeneratePartitioned's RDD is partitioned by its partitioner: a keyed operator
+// with that partitioner (its default) does not shuffle, and keeps it.
+func TestGeneratePartitioned(t *testing.T) {
+	ctx := context.Background()
+	p := shuffle.NewHash[int](3)
+	gen := rdd.GeneratePartitioned(rdd.NewEngine(), "test.Placed", p, func(_ context.Context, q int, yield func(ops.KV[int, int]) bool) error {
+		for k := range 30 {
+			if p.Partition(k) == q && !yield(ops.Pair(k, 1)) {
+				return nil
+			}
+		}
+		return nil
+	})
+	if gen.Partitioner() != any(p) || gen.NumPartitions() != 3 {
+		t.Fatalf("partitioner %v over %d partitions, want the given one over 3", gen.Partitioner(), gen.NumPartitions())
+	}
+	sums := rdd.ReduceByKey(rdd.MapValues(gen, func(v int) int { return 2 * v }), ops.Sum[int])
+	if strings.Contains(sums.DebugString(), "+-") {
+		t.Errorf("ReduceByKey shuffled a partitioned input:\n%s", sums.DebugString())
+	}
+	parts, err := rdd.CollectPartitions(ctx, sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, kvs := range parts {
+		for _, kv := range kvs {
+			if p.Partition(kv.Key) != q || kv.Value != 2 {
+				t.Errorf("partition %d holds %v", q, kv)
+			}
+		}
+	}
+	bad := rdd.GeneratePartitioned[int, int](rdd.NewEngine(), "test.Nil", nil, nil)
+	if err := bad.Err(); err == nil || !strings.Contains(err.Error(), "nil partitioner") {
+		t.Errorf("nil partitioner: %v", err)
+	}
 }

@@ -42,6 +42,6 @@ func CreateRDD[K, V any](ctx context.Context, cl *Client, eng *rdd.Engine, range
 	}
 	ranges = slices.Clone(ranges)
 	return rdd.Generate(eng, "kafka.CreateRDD", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
-		return readRecords(ctx, cl, nil, ranges[p], keys, values, yield)
+		return readRecords(ctx, cl, nil, ranges[p], keys, values, nil, yield)
 	}), nil
 }

@@ -45,6 +45,9 @@ type DirectStream[K, V any] struct {
 	rate    float64 // the estimator's latest rate; 0: none yet
 	batches int     // batches generated
 	ranges  map[time.Time][]OffsetRange
+	// onStart are called by Start with every topic's partition count, before the
+	// first batch (Keyed fixes its task count there).
+	onStart []func(strategy ConsumerStrategy, all map[string]int) error
 
 	// With checkpoints: every batch's ranges, until no checkpoint needs them, and
 	// the ranges of the batches to produce again after a restart.
@@ -166,7 +169,17 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 	asg, err := s.strategy.newAssigner(cl)
 	if err == nil {
 		// Fail within a bounded time if no broker answers.
-		if _, err = cl.partitions(ctx, nil); err == nil {
+		var all map[string]int
+		all, err = cl.partitions(ctx, nil)
+		s.mu.Lock()
+		hooks := s.onStart
+		s.mu.Unlock()
+		for _, f := range hooks {
+			if err == nil {
+				err = f(s.strategy, all)
+			}
+		}
+		if err == nil {
 			err = asg.start(ctx)
 		}
 	}
@@ -288,7 +301,7 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 	s.ranges[t] = ranges
 	s.mu.Unlock()
 	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
-		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, yield)
+		return readRecords(ctx, s.cl, stop, ranges[p], s.keys, s.values, nil, yield)
 	})
 	return r, info, nil
 }
@@ -445,10 +458,17 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 	return ranges, nil
 }
 
-// readRecords reads range r and yields its records deserialized.
-func readRecords[K, V any](ctx context.Context, cl *Client, stop <-chan struct{}, r OffsetRange, keys Deserializer[K], values Deserializer[V], yield func(Record[K, V]) bool) error {
+// readRecords reads range r and yields its records deserialized. check, if not nil,
+// is asked about each record first; its error fails the read.
+func readRecords[K, V any](ctx context.Context, cl *Client, stop <-chan struct{}, r OffsetRange, keys Deserializer[K], values Deserializer[V],
+	check func(*raw) error, yield func(Record[K, V]) bool) error {
 	var decodeErr error
 	err := cl.read(ctx, stop, r, func(raw *raw) bool {
+		if check != nil {
+			if decodeErr = check(raw); decodeErr != nil {
+				return false
+			}
+		}
 		rec, ok, err := decode(&cl.cfg, r, raw, keys, values)
 		if err != nil {
 			decodeErr = err

@@ -72,3 +72,47 @@ func ExampleWriteToKafka() {
 	fmt.Println("records in out/0:", end)
 	// Output: records in out/0: 2
 }
+
+// A keyed stream keeps each key's state in the task of the Kafka partition that
+// carries the key: the records below were written by key (WriteToKafka places keys
+// with Kafka's default partitioner), and UpdateStateByKey over the keyed stream
+// works partition by partition, with no shuffle.
+func ExampleKeyed() {
+	ctx := context.Background()
+	b, _ := kafkatest.Start(kafkatest.Topic("clicks", 2))
+	defer b.Close()
+
+	// Write some clicks by user.
+	w := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
+	in, q := dstream.QueueStream[ops.KV[string, string]](w, true)
+	q.Push([]ops.KV[string, string]{{Key: "ann", Value: "/a"}, {Key: "dan", Value: "/b"}, {Key: "ann", Value: "/c"}})
+	kafka.WriteToKafka(in, "clicks", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[ops.KV[string, string]], time.Time) error {
+		w.Stop()
+		return nil
+	})
+	if err := w.Run(ctx); err != nil {
+		fmt.Println(err)
+	}
+
+	// Count them per user, per task.
+	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
+	stream := kafka.NewDirectStream(ssc, kafka.Subscribe("clicks"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("example"), kafka.OffsetReset(kafka.Earliest))
+	clicks := dstream.UpdateStateByKey(kafka.Keyed(stream, kafka.StringSerializer()),
+		func(pages []string, n ops.Maybe[int]) ops.Maybe[int] { return ops.Some(n.Value + len(pages)) })
+	dstream.ForeachRDD(clicks, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		parts, err := rdd.CollectPartitions(ctx, r)
+		for task, kvs := range parts {
+			fmt.Println("task", task, kvs)
+		}
+		ssc.Stop()
+		return err
+	})
+	if err := ssc.Run(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// task 0 [(ann, 2)]
+	// task 1 [(dan, 1)]
+}

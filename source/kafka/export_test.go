@@ -55,3 +55,9 @@ func LoggedBlocks[K, V any](s *ReceiverStream[K, V]) ([]uint64, error) {
 	})
 	return seqs, err
 }
+
+// Murmur2Partition is the partition of n that Kafka's default partitioner places
+// key in, as a keyed stream's TaskPartitioner computes it.
+func Murmur2Partition(key []byte, n int) int {
+	return newTaskPartitioner[string](n, "", StringSerializer()).partitionOf(key)
+}

@@ -19,6 +19,9 @@ import (
 type ConsumerStrategy interface {
 	// newAssigner returns what tracks the stream's partitions.
 	newAssigner(cl *Client) (assigner, error)
+	// topicsIn returns the topics the strategy reads among all (topic →
+	// partition count), sorted.
+	topicsIn(all map[string]int) []string
 	String() string
 }
 
@@ -44,7 +47,12 @@ func Subscribe(topics ...string) ConsumerStrategy {
 // matches logs-1 but neither xlogs-1 nor logs-12; write `logs-.*` for a prefix. While
 // no topic matches, batches are empty (that is not an error).
 func SubscribePattern(re *regexp.Regexp) ConsumerStrategy {
-	return subscribe{pattern: re, isPattern: true}
+	s := subscribe{pattern: re, isPattern: true}
+	if re != nil {
+		// The whole topic name must match, as with Kafka's and Spark's patterns.
+		s.anchored, s.anchorErr = regexp.Compile(`^(?:` + re.String() + `)$`)
+	}
+	return s
 }
 
 // Assign reads a fixed set of partitions, with no group membership. A partition starts
@@ -99,6 +107,17 @@ type assign struct {
 }
 
 func (a assign) String() string { return fmt.Sprintf("Assign(%v)", a.parts) }
+
+func (a assign) topicsIn(all map[string]int) []string {
+	var topics []string
+	for _, tp := range a.parts {
+		if _, ok := all[tp.Topic]; ok {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	slices.Sort(topics)
+	return slices.Compact(topics)
+}
 
 func (a assign) newAssigner(cl *Client) (assigner, error) {
 	if len(a.parts) == 0 {
@@ -190,6 +209,8 @@ type subscribe struct {
 	topics    []string
 	pattern   *regexp.Regexp
 	isPattern bool
+	anchored  *regexp.Regexp // pattern, anchored at both ends
+	anchorErr error
 }
 
 func (s subscribe) String() string {
@@ -197,6 +218,25 @@ func (s subscribe) String() string {
 		return fmt.Sprintf("SubscribePattern(%v)", s.pattern)
 	}
 	return fmt.Sprintf("Subscribe(%s)", strings.Join(s.topics, ", "))
+}
+
+func (s subscribe) topicsIn(all map[string]int) []string {
+	var topics []string
+	if s.isPattern {
+		for t := range all {
+			if s.anchored != nil && s.anchored.MatchString(t) {
+				topics = append(topics, t)
+			}
+		}
+	} else {
+		for _, t := range s.topics {
+			if _, ok := all[t]; ok {
+				topics = append(topics, t)
+			}
+		}
+	}
+	slices.Sort(topics)
+	return slices.Compact(topics)
 }
 
 func (s subscribe) newAssigner(cl *Client) (assigner, error) {
@@ -207,14 +247,9 @@ func (s subscribe) newAssigner(cl *Client) (assigner, error) {
 	switch {
 	case s.isPattern && s.pattern == nil:
 		return nil, fmt.Errorf("kafka: SubscribePattern of a nil regexp")
-	case s.isPattern:
-		// The whole topic name must match, as with Kafka's and Spark's patterns.
-		re, err := regexp.Compile(`^(?:` + s.pattern.String() + `)$`)
-		if err != nil {
-			return nil, fmt.Errorf("kafka: SubscribePattern(%v): %w", s.pattern, err)
-		}
-		m.re = re
-	case len(s.topics) == 0:
+	case s.isPattern && s.anchorErr != nil:
+		return nil, fmt.Errorf("kafka: SubscribePattern(%v): %w", s.pattern, s.anchorErr)
+	case !s.isPattern && len(s.topics) == 0:
 		return nil, fmt.Errorf("kafka: Subscribe to no topics")
 	}
 	return m, nil
@@ -225,8 +260,7 @@ func (s subscribe) newAssigner(cl *Client) (assigner, error) {
 type member struct {
 	cl   *Client
 	sub  subscribe
-	re   *regexp.Regexp // the pattern, anchored
-	warn limiter        // of the warnings about the group and the metadata
+	warn limiter // of the warnings about the group and the metadata
 
 	mu     sync.Mutex
 	gen    *kafkago.Generation // nil while rebalancing
@@ -282,25 +316,17 @@ func (m *member) refresh(ctx context.Context, warn bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var topics, absent []string
-	if m.re != nil {
-		for t := range all {
-			if m.re.MatchString(t) {
-				topics = append(topics, t)
-			}
-		}
-	} else {
+	topics := m.sub.topicsIn(all)
+	var absent []string
+	if !m.sub.isPattern {
 		for _, t := range m.sub.topics {
-			if _, ok := all[t]; ok {
-				topics = append(topics, t)
-			} else {
+			if _, ok := all[t]; !ok {
 				absent = append(absent, t)
 			}
 		}
 	}
-	slices.Sort(topics)
 	slices.Sort(absent)
-	topics, absent = slices.Compact(topics), slices.Compact(absent)
+	absent = slices.Compact(absent)
 	m.mu.Lock()
 	m.absent = absent
 	m.mu.Unlock()
