@@ -162,6 +162,7 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 	if err := s.cfg.validateStream(); err != nil {
 		return fmt.Errorf("kafka.DirectStream: %w", err)
 	}
+	s.cfg.instance = instanceOf(s.sctx)
 	cl, err := newClient(s.cfg)
 	if err != nil {
 		return err

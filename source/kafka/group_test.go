@@ -217,3 +217,64 @@ func TestSubscribePatternMatchesWholeTopicNames(t *testing.T) {
 		t.Errorf("read %v, want only pat1's record", read)
 	}
 }
+
+// TestTheGroupAssignsWholeTasksToAContext runs two Contexts, each with a stream of
+// topic "in" and one of topic "rekeyed", in one group: the group's balancer gives
+// each Context the same partition numbers (tasks) of both topics, and splits the
+// tasks between them.
+func TestTheGroupAssignsWholeTasksToAContext(t *testing.T) {
+	const parts = 4
+	b := startBroker(t, kafkatest.Topic("in", parts), kafkatest.Topic("rekeyed", parts))
+	type replica struct {
+		r     *run
+		mu    sync.Mutex
+		parts map[string][]int // per topic, the partitions of its last batch
+	}
+	start := func() *replica {
+		x := &replica{r: newRun(t), parts: map[string][]int{}}
+		for _, topic := range []string{"in", "rekeyed"} {
+			s := kafka.NewDirectStream(x.r.c, kafka.Subscribe(topic), kafka.StringDeserializer(), kafka.StringDeserializer(),
+				kafka.Brokers(b.Addrs()...), kafka.GroupID("shared"), kafka.SessionTimeout(6*time.Second),
+				kafka.MetadataRefresh(200*time.Millisecond), kafka.UnavailableTimeout(time.Hour))
+			s.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
+				var ps []int
+				for _, rg := range batch.Ranges {
+					ps = append(ps, rg.Partition)
+				}
+				x.mu.Lock()
+				x.parts[topic] = ps
+				x.mu.Unlock()
+				return nil
+			})
+		}
+		x.r.start()
+		return x
+	}
+	x, y := start(), start()
+	split := func() bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		y.mu.Lock()
+		defer y.mu.Unlock()
+		xs, ys := x.parts["in"], y.parts["in"]
+		return len(xs) > 0 && len(ys) > 0 && len(xs)+len(ys) == parts &&
+			slices.Equal(xs, x.parts["rekeyed"]) && slices.Equal(ys, y.parts["rekeyed"]) &&
+			!slices.ContainsFunc(xs, func(p int) bool { return slices.Contains(ys, p) })
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !split() {
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks not split whole between the Contexts within 30s: %v and %v", x.parts, y.parts)
+		}
+		for _, m := range []*replica{x, y} {
+			if err := m.r.batch(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, m := range []*replica{x, y} {
+		if err := m.r.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -69,6 +69,7 @@ func DefaultPID() PID { return PID{Proportional: 1, Integral: 0.2, MinRate: 100}
 
 // config is what the options set, for streams, clients and sinks alike.
 type config struct {
+	instance        string // the Context's, for the group balancer; set by the stream
 	brokers         []string
 	groupID         string
 	clientID        string

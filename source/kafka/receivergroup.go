@@ -142,9 +142,10 @@ func (s *ReceiverStream[K, V]) runGroup(ctx context.Context) {
 }
 
 // newConsumerGroup returns a kafka-go ConsumerGroup for topics, configured by cfg,
-// whose member has the client id clientID: the group member of a receiver stream, and
-// of a direct stream's Subscribe.
-func newConsumerGroup(cfg *config, clientID string, topics []string) (*kafkago.ConsumerGroup, error) {
+// whose member has the client id clientID and offers balancers (nil: kafka-go's
+// range and round robin): the group member of a receiver stream, and of a direct
+// stream's Subscribe.
+func newConsumerGroup(cfg *config, clientID string, topics []string, balancers ...kafkago.GroupBalancer) (*kafkago.ConsumerGroup, error) {
 	start := kafkago.LastOffset
 	if cfg.reset == Earliest {
 		start = kafkago.FirstOffset
@@ -155,7 +156,7 @@ func newConsumerGroup(cfg *config, clientID string, topics []string) (*kafkago.C
 		WatchPartitionChanges: true, PartitionWatchInterval: cfg.metadataRefresh,
 		SessionTimeout: cfg.sessionTimeout, HeartbeatInterval: max(cfg.sessionTimeout/10, 100*time.Millisecond),
 		RebalanceTimeout: cfg.sessionTimeout, JoinGroupBackoff: minBackoff,
-		StartOffset: start, Timeout: cfg.pollTimeout,
+		StartOffset: start, Timeout: cfg.pollTimeout, GroupBalancers: balancers,
 		ErrorLogger: kafkago.LoggerFunc(func(format string, args ...any) {
 			cfg.logger.Debug("kafka-go consumer group: "+fmt.Sprintf(format, args...), "group", cfg.groupID)
 		}),

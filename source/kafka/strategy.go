@@ -415,7 +415,8 @@ func (m *member) runGroup(ctx context.Context, topics []string) (next []string, 
 	m.mu.Lock()
 	m.idle = false
 	m.mu.Unlock()
-	cg, err := newConsumerGroup(&cfg, cfg.clientID, topics)
+	cg, err := newConsumerGroup(&cfg, cfg.clientID, topics,
+		&taskBalancer{instance: cfg.instance, owned: m.tasks}, kafkago.RangeGroupBalancer{}, kafkago.RoundRobinGroupBalancer{})
 	if err != nil {
 		m.failed(fmt.Errorf("creating the consumer group: %w", err))
 		sleep(ctx, cfg.metadataRefresh)
@@ -573,6 +574,19 @@ func (m *member) setGeneration(gen *kafkago.Generation, asg assignment) {
 	}
 	close(m.genSet)
 	m.genSet = make(chan struct{})
+}
+
+// tasks returns the partition numbers of the member's current assignment: the tasks
+// it tells the group's leader it reads.
+func (m *member) tasks() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ts []int
+	for _, tp := range m.asg.parts {
+		ts = append(ts, tp.Partition)
+	}
+	slices.Sort(ts)
+	return slices.Compact(ts)
 }
 
 // setIdle notes that there is no topic to subscribe to.
