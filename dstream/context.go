@@ -43,6 +43,8 @@ type Context struct {
 	inputs  []input
 	streams []stream
 	outputs []*output
+	// services are started and stopped by Run (AddService).
+	services []Service
 	// statefuls are the stateful streams, in creation order (parents first).
 	statefuls []statefulStream
 	// views are the streams that read a state store (see newStoreView).

@@ -41,8 +41,9 @@ type batch struct {
 	idx  []int
 }
 
-// Run validates the graph, starts the sources and runs a batch every batch
-// interval until ctx is cancelled, Stop is called or a batch fails.
+// Run validates the graph, starts the sources, then the services
+// (AddService), and runs a batch every batch interval until ctx is cancelled,
+// Stop is called or a batch fails; it stops the services, then the sources.
 //
 // Batches are generated on the clock — the first at the first multiple of
 // the batch interval after Run starts — and processed one at a time in
@@ -55,8 +56,8 @@ type batch struct {
 // waits for the one running (which sees the cancelled context) and returns
 // ctx's error: cancelling ctx is not a graceful stop. After
 // a failure, no later batch is generated and Run returns a *BatchError. A
-// source that fails to stop is logged and, if nothing else failed, its
-// error is Run's.
+// source or service that fails to stop is logged and, if nothing else
+// failed, its error is Run's.
 // Every goroutine Run starts has ended when it returns.
 func (c *Context) Run(ctx context.Context) (err error) {
 	// runCtx ends with Run; abort (an output added while running) cancels it
@@ -88,7 +89,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		}
 	}
 	c.mu.Lock()
-	inputs, outputs, streams := c.inputs, c.outputs, c.streams
+	inputs, outputs, streams, services := c.inputs, c.outputs, c.streams, c.services
 	if c.recovery == nil {
 		c.zero = c.clock.Now().Truncate(c.interval)
 	}
@@ -126,6 +127,14 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		// A source that could not stop cleanly (records received but not
 		// stored) makes a run that would end well fail.
 		if stopErr := stopInputs(inputs, c.logger); err == nil {
+			err = stopErr
+		}
+	}()
+	if err := c.startServices(runCtx, services); err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := c.stopServices(services); err == nil {
 			err = stopErr
 		}
 	}()
