@@ -37,12 +37,18 @@ type rule struct {
 }
 
 const (
-	xsync      = "golang.org/x/sync/..."
-	gocmp      = "github.com/google/go-cmp/..."
-	msgpack    = "github.com/vmihailenco/msgpack/v5/..."
-	kafkaGo    = "github.com/segmentio/kafka-go/..."
-	franzGo    = "github.com/twmb/franz-go/..."
-	kfake      = "github.com/twmb/franz-go/pkg/kfake/..."
+	xsync   = "golang.org/x/sync/..."
+	gocmp   = "github.com/google/go-cmp/..."
+	msgpack = "github.com/vmihailenco/msgpack/v5/..."
+	kafkaGo = "github.com/segmentio/kafka-go/..."
+	franzGo = "github.com/twmb/franz-go/..."
+	kfake   = "github.com/twmb/franz-go/pkg/kfake/..."
+	// kgo is franz-go's client: source/kafka produces with it (kafka-go has no
+	// transactional producer), with its SASL interface and its protocol messages.
+	kgo        = "github.com/twmb/franz-go/pkg/kgo/..."
+	kgoSASL    = "github.com/twmb/franz-go/pkg/sasl/..."
+	kmsg       = "github.com/twmb/franz-go/pkg/kmsg/..."
+	kerr       = "github.com/twmb/franz-go/pkg/kerr/..."
 	bbolt      = "go.etcd.io/bbolt/..."
 	internalLy = "internal"
 	// sqlite is a pure-Go SQL database for the exactly-once example and the tests of
@@ -51,7 +57,7 @@ const (
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
-var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, xsync}
+var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, kgo, kgoSASL, kmsg, kerr, xsync}
 
 // rules is the dependency direction of DESIGN.md. Every package of the module must be in
 // one of these layers.
@@ -76,7 +82,7 @@ var rules = []rule{
 		layer:     "source/kafka",
 		allow:     kafkaAllow,
 		testAllow: []string{"source/kafka/kafkatest", "dstream/dstreamtest", sqlite},
-		design:    "source/kafka → dstream, rdd, ops, checkpoint, kafka-go (+ x/sync)",
+		design:    "source/kafka → dstream, rdd, ops, checkpoint, state, kafka-go, franz-go's kgo for producing (+ x/sync)",
 	},
 	{
 		layer:     "source/kafka/kafkatest",
@@ -118,7 +124,7 @@ var exclusive = []struct {
 	design  string
 }{
 	{kfake, []string{"source/kafka/kafkatest"}, "nothing but source/kafka/kafkatest imports kfake"},
-	{franzGo, []string{"source/kafka/kafkatest"}, "only source/kafka and source/kafka/kafkatest import a Kafka client"},
+	{franzGo, []string{"source/kafka", "source/kafka/kafkatest"}, "only source/kafka and source/kafka/kafkatest import a Kafka client"},
 	{kafkaGo, []string{"source/kafka", "source/kafka/kafkatest", "bench"}, "only source/kafka and source/kafka/kafkatest import a Kafka client (bench: raw baseline)"},
 }
 
@@ -357,7 +363,7 @@ func TestCheckImport(t *testing.T) {
 		{m("source/kafka"), "github.com/twmb/franz-go/pkg/kfake", imports, "nothing but source/kafka/kafkatest imports kfake"},
 		{m("source/kafka"), "github.com/twmb/franz-go/pkg/kfake", xtestImports, "nothing but source/kafka/kafkatest imports kfake"},
 		{m("examples/wordcount"), "github.com/twmb/franz-go/pkg/kfake", imports, "nothing but source/kafka/kafkatest imports kfake"},
-		{m("source/kafka"), m("source/kafka/kafkatest"), imports, "source/kafka → dstream, rdd, ops, checkpoint, kafka-go (+ x/sync)"},
+		{m("source/kafka"), m("source/kafka/kafkatest"), imports, "source/kafka → dstream, rdd, ops, checkpoint, state, kafka-go, franz-go's kgo for producing (+ x/sync)"},
 		{m("rdd"), m("examples/wordcount"), imports, "nothing in the module imports examples/"},
 		{m("rdd"), m("bench"), xtestImports, "nothing in the module imports bench/"},
 		{m("examples/wordcount"), m("bench"), imports, "nothing in the module imports bench/"},

@@ -10,8 +10,8 @@ import (
 	"weak"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/dstream"
 )
 
@@ -46,7 +46,7 @@ type taskUserData struct {
 func (b *taskBalancer) ProtocolName() string { return taskProtocol }
 
 func (b *taskBalancer) UserData() ([]byte, error) {
-	return msgpack.Marshal(taskUserData{Version: 1, Instance: b.instance, Tasks: b.owned()})
+	return checkpoint.Encode(taskUserData{Version: 1, Instance: b.instance, Tasks: b.owned()})
 }
 
 // AssignGroups is run by the group's leader.
@@ -69,7 +69,7 @@ func assignTasks(members []kafkago.GroupMember, partitions []kafkago.Partition) 
 	for _, m := range members {
 		out[m.ID] = map[string][]int{}
 		var ud taskUserData
-		if msgpack.Unmarshal(m.UserData, &ud) != nil || ud.Instance == "" {
+		if checkpoint.Decode(m.UserData, &ud) != nil || ud.Instance == "" {
 			ud = taskUserData{Instance: "member:" + m.ID} // an instance of its own, with no history
 		}
 		instanceOf[m.ID] = ud.Instance

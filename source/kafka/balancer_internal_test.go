@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/spatedev/spate/checkpoint"
 )
 
 func groupMember(t *testing.T, id, instance string, tasks []int, topics ...string) kafkago.GroupMember {
@@ -36,7 +37,7 @@ func tasksOf(t *testing.T, members []kafkago.GroupMember, parts []kafkago.Partit
 	instance := map[string]string{}
 	for _, m := range members {
 		var ud taskUserData
-		if err := msgpack.Unmarshal(m.UserData, &ud); err != nil {
+		if err := checkpoint.Decode(m.UserData, &ud); err != nil {
 			t.Fatal(err)
 		}
 		instance[m.ID] = ud.Instance

@@ -116,6 +116,9 @@
 // log first, read with a Client. WriteToKafka, which Spark's DStream API does not have,
 // is an output operation writing a DStream of pairs to a topic, acknowledged by every
 // in-sync replica by default; a failed write fails the batch (at least once).
+// NewSink writes records with their own topic, key, headers and timestamp through one
+// franz-go producer kept for the length of Run (kafka-go has no transactional
+// producer, and the scale-out's transactions will go through this one).
 //
 // # Scaling out (design, being built)
 //

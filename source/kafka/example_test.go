@@ -116,3 +116,31 @@ func ExampleKeyed() {
 	// task 0 [(ann, 2)]
 	// task 1 [(dan, 1)]
 }
+
+// NewSink writes records with their topic, key, headers and timestamp through one
+// producer kept for the whole Run.
+func ExampleNewSink() {
+	ctx := context.Background()
+	b, _ := kafkatest.Start(kafkatest.Topic("alerts", 1))
+	defer b.Close()
+
+	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
+	temps, q := dstream.QueueStream[ops.KV[string, int]](ssc, true)
+	q.Push([]ops.KV[string, int]{{Key: "oven", Value: 250}, {Key: "fridge", Value: 4}, {Key: "kiln", Value: 1200}})
+	hot := dstream.Filter(temps, func(kv ops.KV[string, int]) bool { return kv.Value > 200 })
+	alerts := dstream.Map(hot, func(kv ops.KV[string, int]) kafka.ProducerRecord[string, string] {
+		return kafka.ProducerRecord[string, string]{Topic: "alerts", Key: kv.Key, Value: fmt.Sprintf("%d°C", kv.Value),
+			Headers: []kafka.Header{{Key: "source", Value: []byte("sensors")}}}
+	})
+	kafka.NewSink(alerts, kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
+	dstream.ForeachRDD(temps, func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error {
+		ssc.Stop()
+		return nil
+	})
+	if err := ssc.Run(ctx); err != nil {
+		fmt.Println(err)
+	}
+	_, end, _ := b.Offsets("alerts", 0)
+	fmt.Println("alerts written:", end)
+	// Output: alerts written: 2
+}

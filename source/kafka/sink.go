@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/ops"
@@ -69,4 +71,129 @@ func WriteToKafka[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], topic s
 			return flush()
 		})
 	})
+}
+
+// ProducerRecord is a record for NewSink to write.
+type ProducerRecord[K, V any] struct {
+	// Topic is the topic to write to; it must not be empty.
+	Topic string
+	// Key and Value are serialized by the sink's serializers. A key serialized to
+	// nil is written as no key, and the record goes to any partition; otherwise the
+	// key picks the partition (murmur2, Kafka's default partitioner).
+	Key   K
+	Value V
+	// Headers are written as they are.
+	Headers []Header
+	// Time is the record's timestamp; zero: the time of the write.
+	Time time.Time
+}
+
+// NewSink registers an output operation that writes every batch's records to Kafka,
+// each to its own topic, with its key, headers and timestamp, through one producer
+// (franz-go's kgo) that the sink keeps for the length of the Context's Run: started
+// with Run, flushed and closed when Run ends (WriteToKafka connects for every batch
+// instead). Each RDD partition is written by its own task; a batch's output ends
+// once every record is acknowledged as RequiredAcks says (default: by every in-sync
+// replica, and then written idempotently: a retried write is not stored twice). A
+// record that cannot be serialized, has no topic or cannot be written fails the
+// batch, naming the batch, the topic and the cause; delivery is at least once (a
+// batch run again writes again). A write that fails with a retriable error is
+// retried for up to UnavailableTimeout (default 5 minutes). opts take Brokers
+// (required), RequiredAcks, PollTimeout (per produce request), UnavailableTimeout,
+// TLS, SASL, ClientID and WithLogger.
+func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts ...Opt) {
+	if s == nil || s.Context() == nil || keys == nil || values == nil {
+		dstream.ForeachRDD[ProducerRecord[K, V]](s, nil) // reports the invalid output
+		return
+	}
+	sink := &sinkService{cfg: newConfig(opts)}
+	s.Context().AddService(sink)
+	dstream.ForeachRDD(s, func(ctx context.Context, r *rdd.RDD[ProducerRecord[K, V]], t time.Time) error {
+		cl := sink.client()
+		return rdd.ForeachPartition(ctx, r, func(ctx context.Context, p int, in iter.Seq[ProducerRecord[K, V]]) error {
+			const chunk = 5000
+			recs := make([]*kgo.Record, 0, chunk)
+			flush := func() error {
+				if len(recs) == 0 {
+					return nil
+				}
+				if err := produce(ctx, cl, &sink.cfg, recs); err != nil {
+					return fmt.Errorf("kafka.NewSink: batch %v: %w", t, err)
+				}
+				recs = recs[:0]
+				return nil
+			}
+			for rec := range in {
+				kr, err := producerRecord(rec, keys, values)
+				if err != nil {
+					return fmt.Errorf("kafka.NewSink: batch %v: %w", t, err)
+				}
+				if recs = append(recs, kr); len(recs) == chunk {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+			return flush()
+		})
+	})
+}
+
+// producerRecord serializes rec for kgo.
+func producerRecord[K, V any](rec ProducerRecord[K, V], keys Serializer[K], values Serializer[V]) (*kgo.Record, error) {
+	if rec.Topic == "" {
+		return nil, fmt.Errorf("a record with key %v has no topic", rec.Key)
+	}
+	k, err := keys(rec.Topic, rec.Key)
+	if err != nil {
+		return nil, fmt.Errorf("serializing the key %v for %s: %w", rec.Key, rec.Topic, err)
+	}
+	v, err := values(rec.Topic, rec.Value)
+	if err != nil {
+		return nil, fmt.Errorf("serializing the value of key %v for %s: %w", rec.Key, rec.Topic, err)
+	}
+	kr := &kgo.Record{Topic: rec.Topic, Key: k, Value: v, Timestamp: rec.Time}
+	for _, h := range rec.Headers {
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	return kr, nil
+}
+
+// sinkService is NewSink's producer, kept for the length of Run.
+type sinkService struct {
+	cfg config
+	mu  sync.Mutex
+	cl  *kgo.Client
+}
+
+func (s *sinkService) String() string { return fmt.Sprintf("kafka.NewSink(brokers %v)", s.cfg.brokers) }
+
+func (s *sinkService) Start(context.Context) error {
+	cl, err := newProducer(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cl = cl
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *sinkService) client() *kgo.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cl
+}
+
+// Stop closes the producer; every batch's writes were acknowledged in its output
+// already, so there is nothing left to flush.
+func (s *sinkService) Stop() error {
+	s.mu.Lock()
+	cl := s.cl
+	s.cl = nil
+	s.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+	return nil
 }

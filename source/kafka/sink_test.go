@@ -150,3 +150,86 @@ func TestClientPartitions(t *testing.T) {
 		t.Errorf("Partitions of a missing topic = %v", err)
 	}
 }
+
+// NewSink writes each record to its topic with its key (placed by Kafka's default
+// partitioner), headers and timestamp, through one producer for the whole Run.
+func TestNewSinkWritesKeysHeadersAndTimes(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("a", 3), kafkatest.Topic("b", 1))
+	h := newRun(t)
+	in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, true)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	q.Push([]kafka.ProducerRecord[string, string]{
+		{Topic: "a", Key: "ann", Value: "1", Time: at, Headers: []kafka.Header{{Key: "trace", Value: []byte("x1")}}},
+		{Topic: "a", Key: "bob", Value: "2", Time: at.Add(time.Second)},
+		{Topic: "b", Key: "ann", Value: "3", Time: at.Add(2 * time.Second)},
+	})
+	q.Push([]kafka.ProducerRecord[string, string]{{Topic: "a", Key: "ann", Value: "4", Time: at.Add(3 * time.Second)}})
+	kafka.NewSink(in, kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
+	h.start()
+	h.batches(2)
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		topic      string
+		partition  int
+		key, value string
+		time       time.Time
+		headers    string
+	}
+	var got []rec
+	for topic, n := range map[string]int{"a": 3, "b": 1} {
+		for _, r := range readAll(t, b, topic, n) {
+			var hs []string
+			for _, h := range r.Headers {
+				hs = append(hs, h.Key+"="+string(h.Value))
+			}
+			got = append(got, rec{r.Topic, r.Partition, r.Key, r.Value, r.Timestamp.UTC(), strings.Join(hs, ",")})
+		}
+	}
+	slices.SortFunc(got, func(x, y rec) int { return strings.Compare(x.value, y.value) })
+	ann, bob := kafka.Murmur2Partition([]byte("ann"), 3), kafka.Murmur2Partition([]byte("bob"), 3)
+	want := []rec{
+		{"a", ann, "ann", "1", at, "trace=x1"},
+		{"a", bob, "bob", "2", at.Add(time.Second), ""},
+		{"b", 0, "ann", "3", at.Add(2 * time.Second), ""},
+		{"a", ann, "ann", "4", at.Add(3 * time.Second), ""},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("read back\n%v\nwant\n%v", got, want)
+	}
+}
+
+// A record NewSink cannot write fails the batch, naming the batch, the topic and
+// why: a write the broker refuses, a record with no topic.
+func TestNewSinkFailureFailsTheBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		topic string
+		code  kafkatest.ErrorCode
+		want  string
+	}{
+		{name: "refused", topic: "out", code: kafkatest.UnknownServerError, want: "writing to out/0"},
+		{name: "retried until UnavailableTimeout", topic: "out", code: kafkatest.NotLeader, want: "not acknowledged within UnavailableTimeout (2s)"},
+		{name: "no topic", code: kafkatest.UnknownServerError, want: "a record with key a has no topic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, kafkatest.Topic("out", 1))
+			if _, err := b.Fail(kafkatest.Produce, "out", tc.code, -1); err != nil {
+				t.Fatal(err)
+			}
+			h := newRun(t)
+			in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, true)
+			q.Push([]kafka.ProducerRecord[string, string]{{Topic: tc.topic, Key: "a", Value: "1"}})
+			kafka.NewSink(in, kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...),
+				kafka.PollTimeout(time.Second), kafka.UnavailableTimeout(2*time.Second))
+			h.start()
+			err := h.batch()
+			var be *dstream.BatchError
+			if !errors.As(err, &be) || !strings.Contains(err.Error(), "kafka.NewSink: batch") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("batch = %v, want a failed batch naming %q", err, tc.want)
+			}
+			h.stop()
+		})
+	}
+}
