@@ -260,7 +260,31 @@ type namedInput struct {
 // state, by checkpoint name, or an error if names collide or a source cannot be
 // checkpointed.
 func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error) {
-	var errs []error
+	inputNames, stateNames, errs := c.stableNames()
+	var inputs []namedInput
+	for i, in := range c.inputs {
+		src, ok := in.checkpointed()
+		if !ok {
+			errs = append(errs, fmt.Errorf("source %s cannot be checkpointed (it does not implement dstream.CheckpointedSource)", inputNames[i]))
+			continue
+		}
+		inputs = append(inputs, namedInput{inputNames[i], in, src})
+	}
+	states := map[string]*streamInfo{}
+	for in, n := range stateNames {
+		states[n] = in
+	}
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("dstream: %w: checkpointing: %w", ErrInvalid, errors.Join(errs...))
+	}
+	return inputs, states, nil
+}
+
+// stableNames names the Context's sources (in order) and its stateful streams with
+// state (those an output computes) as checkpoints and changelogs know them: the
+// name given by Named, else the operator's name and its rank among the streams of
+// that operator. errs lists the names that collide.
+func (c *Context) stableNames() (inputs []string, states map[*streamInfo]string, errs []error) {
 	count := map[string]int{}
 	name := func(in *streamInfo) string {
 		if in.ckptName != "" {
@@ -270,21 +294,15 @@ func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error
 		return fmt.Sprintf("%s#%d", in.name, count[in.name])
 	}
 	seen := map[string]bool{}
-	var inputs []namedInput
 	for _, in := range c.inputs {
 		n := name(in.info())
 		if seen[n] {
 			errs = append(errs, fmt.Errorf("two sources named %q", n))
 		}
 		seen[n] = true
-		src, ok := in.checkpointed()
-		if !ok {
-			errs = append(errs, fmt.Errorf("source %s cannot be checkpointed (it does not implement dstream.CheckpointedSource)", n))
-			continue
-		}
-		inputs = append(inputs, namedInput{n, in, src})
+		inputs = append(inputs, n)
 	}
-	states := map[string]*streamInfo{}
+	states = map[*streamInfo]string{}
 	used := c.usedStatefuls()
 	for _, s := range c.statefuls {
 		in := s.info()
@@ -296,12 +314,9 @@ func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error
 			errs = append(errs, fmt.Errorf("two streams named %q", n))
 		}
 		seen[n] = true
-		states[n] = in
+		states[in] = n
 	}
-	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("dstream: %w: checkpointing: %w", ErrInvalid, errors.Join(errs...))
-	}
-	return inputs, states, nil
+	return inputs, states, errs
 }
 
 // usedStatefuls returns the stateful streams that an output operation is computed

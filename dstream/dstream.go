@@ -276,6 +276,10 @@ type input interface {
 	stop() error
 	name() string
 	completed(info BatchInfo)
+	// prepare and commit call the source's PrepareBatch and CommitBatch, if it
+	// has them.
+	prepare(ctx context.Context, t time.Time) error
+	commit(ctx context.Context, t time.Time) error
 	info() *streamInfo
 	// checkpointed returns the source's checkpoint methods, if it has them.
 	checkpointed() (CheckpointedSource, bool)
@@ -306,6 +310,18 @@ func (in *sourceInput[T]) completed(info BatchInfo) {
 	if bc, ok := in.src.(BatchCompleter); ok {
 		bc.BatchCompleted(info)
 	}
+}
+func (in *sourceInput[T]) prepare(ctx context.Context, t time.Time) error {
+	if bp, ok := in.src.(BatchPreparer); ok {
+		return bp.PrepareBatch(ctx, t)
+	}
+	return nil
+}
+func (in *sourceInput[T]) commit(ctx context.Context, t time.Time) error {
+	if bc, ok := in.src.(BatchCommitter); ok {
+		return bc.CommitBatch(ctx, t)
+	}
+	return nil
 }
 func (in *sourceInput[T]) generate(ctx context.Context, t time.Time) (InputInfo, error) {
 	in.read = InputInfo{}

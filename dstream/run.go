@@ -180,9 +180,19 @@ func (c *Context) Run(ctx context.Context) (err error) {
 func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 	b.info.ProcessingStart = c.clock.Now()
 	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
+	// The sources that must act before the batch (move tasks' state in or out).
+	for _, in := range inputs {
+		if err := in.prepare(ctx, b.info.Time); err != nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
+			break
+		}
+	}
 	// The stateful streams' RDDs first, fully and in order: the next batch's
 	// are built on them.
 	for _, st := range c.statefuls {
+		if b.info.Err != nil {
+			break
+		}
 		if err := st.materializeAt(ctx, b.info.Time); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
 			break
@@ -209,6 +219,16 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		if err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: b.ops[i], Err: err}
 			break
+		}
+	}
+	// The sources that take part in the commit (a transaction of the batch's
+	// state changes and offsets), before the stores keep the changes.
+	for _, in := range inputs {
+		if b.info.Err != nil {
+			break
+		}
+		if err := in.commit(ctx, b.info.Time); err != nil {
+			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
 		}
 	}
 	// The state stores keep the batch's changes as its version, or roll them back.

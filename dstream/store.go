@@ -45,8 +45,13 @@ type keyedStore[K comparable, E any] struct {
 	// them through rollbacks and restores.
 	seen     func(E) int64
 	timeouts []*state.Timeouts[K]
-	// storeOpts configure each partition's store.
+	// storeOpts configure each partition's store; opts are them with what the
+	// engine adds (spill), set with the partitioner.
 	storeOpts []state.Opt
+	opts      []state.Opt
+	// codec, if set, encodes the entries for TaskState (set with the checkpoint
+	// codec).
+	codec *storeCodec[K, E]
 	// afterApply, if set, runs once the update job of a batch has succeeded, in
 	// the processing loop (what the tasks left to do across partitions).
 	afterApply func(t time.Time) error
@@ -70,13 +75,13 @@ func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p partitioner[K]) {
 	defer ks.mu.Unlock()
 	ks.part = p
 	ks.like = rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](eng), rdd.WithPartitioner[K](p))
-	opts := ks.storeOpts
+	ks.opts = ks.storeOpts
 	if eng.MemoryBudget() > 0 {
-		opts = append(slices.Clip(opts), state.Spill(eng.SpillDir()))
+		ks.opts = append(slices.Clip(ks.opts), state.Spill(eng.SpillDir()))
 	}
 	ks.stores = make([]*state.Store[K, E], p.NumPartitions())
 	for i := range ks.stores {
-		ks.stores[i] = state.New[K, E](opts...)
+		ks.stores[i] = ks.newStore()
 	}
 	if ks.seen != nil {
 		ks.timeouts = make([]*state.Timeouts[K], p.NumPartitions())
@@ -85,6 +90,10 @@ func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p partitioner[K]) {
 		}
 	}
 }
+
+// newStore returns an empty store configured as the state's are. ks.mu is held,
+// or the stores are being made.
+func (ks *keyedStore[K, E]) newStore() *state.Store[K, E] { return state.New[K, E](ks.opts...) }
 
 // memBytes estimates the memory the stores' entries take.
 func (ks *keyedStore[K, E]) memBytes() int64 {
@@ -426,6 +435,19 @@ func replay[K comparable, V any](chain [][]byte, set func(k K, v V, deleted bool
 func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt) {
 	if s.ctx.ckptDir != "" {
 		ks.storeOpts = append(ks.storeOpts, state.TrackDirty())
+	}
+	ks.codec = &storeCodec[K, E]{
+		encode: func(e E) ([]byte, error) {
+			if v, ok := save(e); ok {
+				return checkpoint.Encode(v)
+			}
+			return nil, nil
+		},
+		decode: func(b []byte) (E, error) {
+			var v V
+			err := checkpoint.Decode(b, &v)
+			return load(v), err
+		},
 	}
 	s.codec = &stateCodec{
 		typ: fmt.Sprintf("%T", ops.KV[K, V]{}),

@@ -1,0 +1,231 @@
+package dstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+)
+
+// modTasks places key k in task k mod n: a source's own task partitioner.
+type modTasks struct{ n int }
+
+func (m *modTasks) NumPartitions() int    { return m.n }
+func (m *modTasks) Partition(key int) int { return key % m.n }
+
+// taskSource owns, at batch k, the tasks owned[k] and serves data[k] (keys with
+// the value 1) of those tasks. Like a Kafka keyed stream with changelogs, it drops
+// the state of a task it lost, restores a task it gained from its "changelog", and
+// writes each batch's changes to it at the commit.
+type taskSource struct {
+	c         *dstream.Context
+	part      *modTasks
+	owned     map[int][]int
+	data      map[int][]int
+	failAt    int                               // CommitBatch fails at this batch
+	changelog map[string]map[int]map[int][]byte // per state, per task: key → value
+	commits   chan int                          // receives each batch committed
+
+	mu        sync.Mutex
+	had       []int // the tasks of the last batch prepared
+	restored  []string
+	committed []string
+}
+
+func (s *taskSource) Start(context.Context) error { return nil }
+func (s *taskSource) Stop() error                 { return nil }
+
+func (s *taskSource) Batch(_ context.Context, t time.Time) (*rdd.RDD[ops.KV[int, int]], dstream.InputInfo, error) {
+	k := int(sec(t))
+	owned, data := s.owned[k], s.data[k]
+	return rdd.GeneratePartitioned(s.c.Engine(), "test.Tasks", s.part, func(_ context.Context, q int, yield func(ops.KV[int, int]) bool) error {
+		if !slices.Contains(owned, q) {
+			return nil
+		}
+		for _, key := range data {
+			if s.part.Partition(key) == q && !yield(ops.Pair(key, 1)) {
+				return nil
+			}
+		}
+		return nil
+	}), dstream.InputInfo{Records: int64(len(data))}, nil
+}
+
+func (s *taskSource) PrepareBatch(_ context.Context, t time.Time) error {
+	k := int(sec(t))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.c.TaskStates(s.part) {
+		for _, task := range s.had {
+			if !slices.Contains(s.owned[k], task) {
+				if err := st.Drop(task); err != nil {
+					return err
+				}
+			}
+		}
+		for _, task := range s.owned[k] {
+			if slices.Contains(s.had, task) {
+				continue
+			}
+			log := s.changelog[st.Name()][task]
+			keys := slices.Sorted(maps.Keys(log))
+			err := st.Restore(task, func(yield func([]byte, []byte) bool) {
+				for _, key := range keys {
+					kb, _ := checkpoint.Encode(key)
+					if !yield(kb, log[key]) {
+						return
+					}
+				}
+			})
+			if err != nil {
+				return err
+			}
+			s.restored = append(s.restored, fmt.Sprintf("%d:%d=%d", k, task, st.Len(task)))
+		}
+	}
+	s.had = s.owned[k]
+	return nil
+}
+
+func (s *taskSource) CommitBatch(_ context.Context, t time.Time) error {
+	k := int(sec(t))
+	if k == s.failAt {
+		return errors.New("the transaction was fenced")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.c.TaskStates(s.part) {
+		for _, task := range s.owned[k] {
+			err := st.Changes(task, func(kb, vb []byte) error {
+				var key int
+				if err := checkpoint.Decode(kb, &key); err != nil {
+					return err
+				}
+				log := s.changelog[st.Name()]
+				if log[task] == nil {
+					log[task] = map[int][]byte{}
+				}
+				log[task][key] = vb
+				var v int
+				if vb != nil {
+					if err := checkpoint.Decode(vb, &v); err != nil {
+						return err
+					}
+				}
+				s.committed = append(s.committed, fmt.Sprintf("%d:%d=%d", k, key, v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if s.commits != nil {
+		s.commits <- k
+	}
+	return nil
+}
+
+// A stateful stream over a source's task partitioner keeps one store per task, and
+// the source moves tasks' state in and out through TaskStates: a task it lost is
+// dropped (the update function no longer sees its keys), one it gained is restored
+// from what another process committed, and each batch's changes are what it commits.
+func TestTaskStatesFollowTheTasksASourceOwns(t *testing.T) {
+	h := newHarness(t)
+	src := &taskSource{c: h.c, part: &modTasks{n: 2},
+		owned:     map[int][]int{1: {0, 1}, 2: {0}, 3: {0, 1}, 4: {0, 1}},
+		data:      map[int][]int{1: {2, 3, 2}, 2: {2, 4}, 3: {3}, 4: {5, 2}},
+		changelog: map[string]map[int]map[int][]byte{"counts": {}}, commits: make(chan int, 10),
+	}
+	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
+	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(st.Value + len(vs))
+	})
+	counts = dstream.Named(counts, "counts")
+	var got collector[ops.KV[int, int]]
+	dstream.ForeachRDD(counts, got.foreach)
+	h.start(context.Background())
+	h.batches(2)
+	// Once batch 2 is committed (it is processed after it is generated) …
+	for k := 1; k <= 2; k++ {
+		select {
+		case <-src.commits:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("batch %d not committed within 10s", k)
+		}
+	}
+	// … and while task 1 is away, another process counts key 3 twice more and adds
+	// key 7: its changelog says so.
+	src.mu.Lock()
+	v3, _ := checkpoint.Encode(3)
+	v1, _ := checkpoint.Encode(1)
+	src.changelog["counts"][1][3], src.changelog["counts"][1][7] = v3, v1
+	src.mu.Unlock()
+	h.batches(2)
+	h.awaitGenerator()
+	h.c.Stop()
+	if err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+
+	sorted := func(kvs []ops.KV[int, int]) string {
+		slices.SortFunc(kvs, func(a, b ops.KV[int, int]) int { return a.Key - b.Key })
+		return fmt.Sprint(kvs)
+	}
+	want := []string{
+		"[(2, 2) (3, 1)]",               // both tasks
+		"[(2, 3) (4, 1)]",               // task 1 lost: key 3 is gone from this process
+		"[(2, 3) (3, 4) (4, 1) (7, 1)]", // task 1 back as the changelog has it, plus this batch's 3
+		"[(2, 4) (3, 4) (4, 1) (5, 1) (7, 1)]",
+	}
+	for i, kvs := range got.data {
+		if s := sorted(kvs); i >= len(want) || s != want[i] {
+			t.Errorf("batch %d: %s, want %s", i+1, s, want[min(i, len(want)-1)])
+		}
+	}
+	if s := strings.Join(src.restored, " "); s != "1:0=0 1:1=0 3:1=2" {
+		t.Errorf("restored (batch:task=keys) %s, want 1:0=0 1:1=0 3:1=2", s)
+	}
+	// Each batch commits the keys it changed, with their values now.
+	if s := strings.Join(src.committed, " "); s != "1:2=2 1:3=1 2:2=3 2:4=1 3:3=4 4:2=4 4:5=1" {
+		t.Errorf("committed (batch:key=value) %s", s)
+	}
+}
+
+// A failing CommitBatch fails the batch, and its state changes are not kept.
+func TestAFailedCommitBatchRollsTheStateBack(t *testing.T) {
+	h := newHarness(t)
+	src := &taskSource{c: h.c, part: &modTasks{n: 2}, failAt: 2,
+		owned:     map[int][]int{1: {0, 1}, 2: {0, 1}},
+		data:      map[int][]int{1: {2, 3}, 2: {2}},
+		changelog: map[string]map[int]map[int][]byte{"counts": {}},
+	}
+	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
+	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(st.Value + len(vs))
+	})
+	counts = dstream.Named(counts, "counts")
+	dstream.ForeachRDD(counts, func(context.Context, *rdd.RDD[ops.KV[int, int]], time.Time) error { return nil })
+	h.start(context.Background())
+	h.batches(2)
+	err := h.result()
+	var be *dstream.BatchError
+	if !errors.As(err, &be) || be.Op != "test.Tasks#1" || !strings.Contains(err.Error(), "the transaction was fenced") {
+		t.Fatalf("Run = %v, want a BatchError of test.Tasks", err)
+	}
+	if ts := h.c.TaskStates(src.part); len(ts) != 1 || ts[0].Len(0) != 1 {
+		t.Fatalf("task states %v", ts)
+	} else if err := ts[0].Changes(0, func(k, v []byte) error { return fmt.Errorf("a change left: %x=%x", k, v) }); err != nil {
+		t.Errorf("after the failed commit: %v", err)
+	}
+}
