@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
+	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
 )
 
 // ErrDataLoss is wrapped by the error of a read or a batch that needs offsets Kafka
@@ -228,7 +230,7 @@ func (c *Client) offsetsWithin(ctx context.Context, stop <-chan struct{}, tps []
 	if len(tps) == 0 {
 		return out, nil
 	}
-	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}, IsolationLevel: kafkago.IsolationLevel(c.cfg.isolation)}
 	for _, tp := range tps {
 		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafkago.FirstOffsetOf(tp.Partition), kafkago.LastOffsetOf(tp.Partition))
 	}
@@ -369,14 +371,10 @@ func (c *Client) read(ctx context.Context, stop <-chan struct{}, r OffsetRange, 
 	var rec raw
 	empty := 0
 	for off < r.Until {
-		var resp *kafkago.FetchResponse
+		var fp *fetchAPI.ResponsePartition
 		err := c.retryFor(ctx, stop, fmt.Sprintf("fetching %v at offset %d", r, off), c.cfg.unavailable, func(ctx context.Context) error {
 			var err error
-			resp, err = c.client().Fetch(ctx, &kafkago.FetchRequest{Topic: r.Topic, Partition: r.Partition, Offset: off,
-				MinBytes: 1, MaxBytes: int64(c.cfg.fetchMaxBytes), MaxWait: 100 * time.Millisecond})
-			if err == nil && resp.Error != nil {
-				err = resp.Error
-			}
+			fp, err = c.fetch(ctx, r.TopicPartition(), off)
 			return err
 		})
 		if errors.Is(err, kafkago.OffsetOutOfRange) {
@@ -397,48 +395,121 @@ func (c *Client) read(ctx context.Context, stop <-chan struct{}, r OffsetRange, 
 		if err != nil {
 			return fmt.Errorf("kafka: reading %v: %w", r, err)
 		}
-		progressed := false
+		start := off
+		done, err := readBatches(fp, r, &off, &rec, each)
+		if done || err != nil {
+			return err
+		}
+		if off > start {
+			empty = 0
+			continue
+		}
+		if empty++; empty == 3 {
+			return fmt.Errorf("kafka: reading %v: no record at or after offset %d although the partition ends at %d (last stable offset %d): the log has a gap", r, off, fp.HighWatermark, fp.LastStableOffset)
+		}
+	}
+	return nil
+}
+
+// fetch fetches tp from offset off, with the stream's isolation level.
+func (c *Client) fetch(ctx context.Context, tp TopicPartition, off int64) (*fetchAPI.ResponsePartition, error) {
+	const maxWait = 100 * time.Millisecond
+	m, err := c.transport().RoundTrip(ctx, c.client().Addr, &fetchAPI.Request{
+		ReplicaID: -1, MaxWaitTime: int32(maxWait / time.Millisecond), MinBytes: 1,
+		MaxBytes: int32(c.cfg.fetchMaxBytes), IsolationLevel: int8(c.cfg.isolation),
+		SessionID: -1, SessionEpoch: -1,
+		Topics: []fetchAPI.RequestTopic{{Topic: tp.Topic, Partitions: []fetchAPI.RequestPartition{{
+			Partition: int32(tp.Partition), CurrentLeaderEpoch: -1, FetchOffset: off, LogStartOffset: -1,
+			PartitionMaxBytes: int32(c.cfg.fetchMaxBytes),
+		}}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, ok := m.(*fetchAPI.Response)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("a fetch answered with %T", m)
+	case res.ErrorCode != 0:
+		return nil, kafkago.Error(res.ErrorCode)
+	case len(res.Topics) == 0 || len(res.Topics[0].Partitions) == 0:
+		return nil, fmt.Errorf("a fetch of %v answered without it", tp)
+	}
+	fp := &res.Topics[0].Partitions[0]
+	if fp.ErrorCode != 0 {
+		return nil, kafkago.Error(fp.ErrorCode)
+	}
+	return fp, nil
+}
+
+// readBatches hands each record of a fetch's batches at or after *off and before
+// r.Until to each, advancing *off past every offset it passes: records, the control
+// records that end transactions, and, with the fetch's aborted transactions, the
+// records of those transactions, which it skips (kafka-go's own fetch neither skips
+// them nor says which they are, so read_committed needs this). done is true once
+// each returned false or the range ended.
+func readBatches(fp *fetchAPI.ResponsePartition, r OffsetRange, off *int64, rec *raw, each func(*raw) bool) (done bool, err error) {
+	batches := []protocol.RecordReader{fp.RecordSet.Records}
+	if rs, ok := fp.RecordSet.Records.(*protocol.RecordStream); ok {
+		batches = rs.Records
+	}
+	aborted := slices.Clone(fp.AbortedTransactions)
+	slices.SortFunc(aborted, func(a, b fetchAPI.ResponseTransaction) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+	open := map[int64]bool{} // producers whose aborted transaction is under way
+	for _, b := range batches {
+		if b == nil {
+			continue
+		}
+		skip := false
+		switch b := b.(type) {
+		case *protocol.ControlBatch:
+			delete(open, b.ProducerID) // a marker ends its producer's transaction
+			skip = true
+		case *protocol.RecordBatch:
+			for len(aborted) > 0 && aborted[0].FirstOffset <= b.BaseOffset {
+				open[aborted[0].ProducerID] = true
+				aborted = aborted[1:]
+			}
+			skip = b.Attributes.Transactional() && open[b.ProducerID]
+		}
 		for {
-			pr, err := resp.Records.ReadRecord()
+			pr, err := b.ReadRecord()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				return fmt.Errorf("kafka: reading %v: decoding the record after offset %d: %w", r, off-1, err)
+				return true, fmt.Errorf("kafka: reading %v: decoding the record after offset %d: %w", r, *off-1, err)
 			}
-			if pr.Offset < off {
+			switch {
+			case pr.Offset < *off:
 				closeBytes(pr.Key, pr.Value)
 				continue
-			}
-			if pr.Offset >= r.Until {
+			case pr.Offset >= r.Until:
 				closeBytes(pr.Key, pr.Value)
-				return nil
+				return true, nil
+			case skip:
+				closeBytes(pr.Key, pr.Value)
+				*off = pr.Offset + 1
+				continue
 			}
 			rec.offset, rec.time = pr.Offset, pr.Time
 			if rec.key, err = readBytes(rec.key, pr.Key); err == nil {
 				rec.value, err = readBytes(rec.value, pr.Value)
 			}
 			if err != nil {
-				return fmt.Errorf("kafka: reading %v: record at offset %d: %w", r, pr.Offset, err)
+				return true, fmt.Errorf("kafka: reading %v: record at offset %d: %w", r, pr.Offset, err)
 			}
 			rec.headers = rec.headers[:0]
 			for _, h := range pr.Headers {
 				rec.headers = append(rec.headers, Header{Key: h.Key, Value: h.Value})
 			}
-			if !each(&rec) {
-				return nil
+			if !each(rec) {
+				return true, nil
 			}
-			off, progressed = pr.Offset+1, true
-		}
-		if progressed {
-			empty = 0
-			continue
-		}
-		if empty++; empty == 3 {
-			return fmt.Errorf("kafka: reading %v: no record at or after offset %d although the partition ends at %d: the log has a gap (a compacted or transactional topic?)", r, off, resp.HighWatermark)
+			*off = pr.Offset + 1
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // lose handles the offsets [from, until) of tp that Kafka no longer has: an error

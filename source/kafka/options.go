@@ -81,6 +81,7 @@ type config struct {
 	backpressure    bool
 	pid             PID
 	fetchMaxBytes   int
+	isolation       IsolationLevel
 	pollTimeout     time.Duration
 	tls             *tls.Config
 	sasl            sasl.Mechanism
@@ -145,6 +146,8 @@ func (c *config) validateStream() error {
 		return bad("MetadataRefresh", c.metadataRefresh, "> 0")
 	case c.sessionTimeout <= 0:
 		return bad("SessionTimeout", c.sessionTimeout, "> 0")
+	case c.isolation != ReadUncommitted && c.isolation != ReadCommitted:
+		return bad("Isolation", c.isolation, "ReadUncommitted or ReadCommitted")
 	}
 	return nil
 }
@@ -240,6 +243,27 @@ func FetchMaxBytes(n int) Opt { return func(c *config) { c.fetchMaxBytes = n } }
 // It is also how long Run can take to return when Stop comes while a broker does not
 // answer. Default: 10s.
 func PollTimeout(d time.Duration) Opt { return func(c *config) { c.pollTimeout = d } }
+
+// IsolationLevel says which records of transactional producers a read returns, as
+// Kafka's isolation.level does.
+type IsolationLevel int8
+
+const (
+	// ReadUncommitted reads every record, those of open and aborted
+	// transactions included, up to the end of the partition (Kafka's default).
+	ReadUncommitted IsolationLevel = 0
+	// ReadCommitted reads the records of committed transactions and of
+	// non-transactional producers only, up to the last stable offset: the
+	// first offset of a transaction still open.
+	ReadCommitted IsolationLevel = 1
+)
+
+// Isolation sets the isolation level of the stream's reads: its batches end at the
+// partition's end (ReadUncommitted) or its last stable offset (ReadCommitted), and
+// with ReadCommitted the records of aborted transactions are skipped (kafka-go's own
+// reader does not skip them: Spate does). Either way, the offsets of transaction
+// markers are passed over. Default: ReadUncommitted, as Kafka's consumer and Spark.
+func Isolation(l IsolationLevel) Opt { return func(c *config) { c.isolation = l } }
 
 // TLS sets the TLS configuration for connections to the brokers. Default: none,
 // plaintext.
