@@ -49,6 +49,7 @@ const (
 	kgoSASL    = "github.com/twmb/franz-go/pkg/sasl/..."
 	kmsg       = "github.com/twmb/franz-go/pkg/kmsg/..."
 	kerr       = "github.com/twmb/franz-go/pkg/kerr/..."
+	kversion   = "github.com/twmb/franz-go/pkg/kversion/..."
 	bbolt      = "go.etcd.io/bbolt/..."
 	internalLy = "internal"
 	// sqlite is a pure-Go SQL database for the exactly-once example and the tests of
@@ -57,7 +58,7 @@ const (
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
-var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, kgo, kgoSASL, kmsg, kerr, xsync}
+var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, kgo, kgoSASL, kmsg, kerr, kversion, xsync}
 
 // rules is the dependency direction of DESIGN.md. Every package of the module must be in
 // one of these layers.

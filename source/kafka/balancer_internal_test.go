@@ -29,10 +29,10 @@ func partitionsOf(counts map[string]int) []kafkago.Partition {
 	return ps
 }
 
-// tasksOf returns, per instance, the tasks its members were given, and checks that
+// instanceTasks returns, per instance, the tasks its members were given, and checks that
 // every partition went to exactly one member that reads its topic and that each
 // task's partitions went to one instance.
-func tasksOf(t *testing.T, members []kafkago.GroupMember, parts []kafkago.Partition, got kafkago.GroupMemberAssignments) map[string][]int {
+func instanceTasks(t *testing.T, members []kafkago.GroupMember, parts []kafkago.Partition, got kafkago.GroupMemberAssignments) map[string][]int {
 	t.Helper()
 	instance := map[string]string{}
 	for _, m := range members {
@@ -141,7 +141,7 @@ func TestAssignTasks(t *testing.T) {
 				}
 				return
 			}
-			if s := fmt.Sprint(tasksOf(t, members, tc.parts, got)); s != tc.want {
+			if s := fmt.Sprint(instanceTasks(t, members, tc.parts, got)); s != tc.want {
 				t.Errorf("tasks %s, want %s (assignment %v)", s, tc.want, got)
 			}
 			if tc.name == "two members of one instance on one topic share it" && (len(got["a1"]["in"]) != 2 || len(got["a2"]["in"]) != 2) {

@@ -313,6 +313,27 @@ func (c *Client) commit(ctx context.Context, stop <-chan struct{}, group string,
 	})
 }
 
+// createTopics creates topics, retrying what may pass; a topic that another member
+// created meanwhile is not an error.
+func (c *Client) createTopics(ctx context.Context, topics []kafkago.TopicConfig) error {
+	var names []string
+	for _, t := range topics {
+		names = append(names, t.Topic)
+	}
+	return c.retry(ctx, nil, fmt.Sprintf("creating topics %v", names), func(ctx context.Context) error {
+		resp, err := c.client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: topics})
+		if err != nil {
+			return err
+		}
+		for name, err := range resp.Errors {
+			if err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
 // partitions returns every topic of the cluster with its partition count (internal
 // topics excluded).
 func (c *Client) partitions(ctx context.Context, stop <-chan struct{}) (map[string]int, error) {

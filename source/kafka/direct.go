@@ -45,6 +45,10 @@ type DirectStream[K, V any] struct {
 	rate    float64 // the estimator's latest rate; 0: none yet
 	batches int     // batches generated
 	ranges  map[time.Time][]OffsetRange
+	gens    map[time.Time]groupGen // the generation each batch was planned in
+	// changes, set by Keyed under Subscribe, keeps the state of the stateful
+	// streams over it in changelog topics.
+	changes *changelogs
 	// onStart are called by Start with every topic's partition count, before the
 	// first batch (Keyed fixes its task count there).
 	onStart []func(strategy ConsumerStrategy, all map[string]int) error
@@ -61,7 +65,7 @@ type DirectStream[K, V any] struct {
 // before the first batch.
 func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...Opt) *DirectStream[K, V] {
 	s := &DirectStream[K, V]{cfg: newConfig(opts), strategy: strategy, keys: keys, values: values, sctx: c,
-		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}}
+		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}, gens: map[time.Time]groupGen{}}
 	s.stream = dstream.FromSource(c, "kafka.DirectStream", dstream.Source[Record[K, V]](directSource[K, V]{s}))
 	return s
 }
@@ -113,6 +117,12 @@ func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K,
 // since given to another member are not committed (done does not get them). A graceful
 // stop commits everything queued before Run returns.
 func (s *DirectStream[K, V]) CommitAsync(ranges []OffsetRange, done func(offsets map[TopicPartition]int64, err error)) {
+	if s.changes != nil && len(s.sctx.TaskStates(s.changes.part())) > 0 {
+		if done != nil {
+			done(nil, errors.New("kafka.DirectStream: CommitAsync on a keyed stream with state: its offsets are committed with the state, in each batch's transaction"))
+		}
+		return
+	}
 	offsets := make(map[TopicPartition]int64, len(ranges))
 	for _, r := range ranges {
 		tp := r.TopicPartition()
@@ -180,8 +190,17 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 				err = f(s.strategy, all)
 			}
 		}
+		if err == nil && s.changes != nil {
+			if err = s.changes.start(); err == nil {
+				if m, ok := asg.(*member); ok {
+					m.stable = s.changes.stableOffsets
+				}
+			}
+		}
 		if err == nil {
-			err = asg.start(ctx)
+			if err = asg.start(ctx); err != nil && s.changes != nil {
+				_ = s.changes.stop() // the start's failure is the error
+			}
 		}
 	}
 	if err != nil {
@@ -214,7 +233,29 @@ func (d directSource[K, V]) Stop() error {
 	}
 	c.stop()
 	asg.stop()
-	return cl.Close()
+	var cerr error
+	if s.changes != nil {
+		cerr = s.changes.stop()
+	}
+	return errors.Join(cl.Close(), cerr)
+}
+
+// PrepareBatch moves the state of the tasks batch t gained or lost (Keyed under
+// Subscribe, with stateful streams over it): see changelogs.
+func (d directSource[K, V]) PrepareBatch(ctx context.Context, t time.Time) error {
+	if d.s.changes == nil {
+		return nil
+	}
+	return d.s.changes.prepare(ctx, t)
+}
+
+// CommitBatch commits batch t's state changes and offsets in one transaction (Keyed
+// under Subscribe, with stateful streams over it): see changelogs.
+func (d directSource[K, V]) CommitBatch(ctx context.Context, t time.Time) error {
+	if d.s.changes == nil {
+		return nil
+	}
+	return d.s.changes.commit(ctx, t)
 }
 
 // BatchCompleted feeds the rate estimator and forgets the ranges of completed batches.
@@ -225,6 +266,7 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 	for t := range s.ranges {
 		if !t.After(info.Time) {
 			delete(s.ranges, t)
+			delete(s.gens, t)
 		}
 	}
 	if info.Err != nil {
@@ -336,6 +378,9 @@ func (s *DirectStream[K, V]) next(ctx context.Context, stop <-chan struct{}, t t
 			if ranges, err = s.plan(t, asg, b); err != nil {
 				return nil, nil, err
 			}
+			s.mu.Lock()
+			s.gens[t] = asg.gen
+			s.mu.Unlock()
 			if lasted, n := s.out.readable(now); n > 0 {
 				s.cfg.logger.Info("kafka: reading again", "stream", s.stream.String(), "batch", t, "unavailable_for", lasted, "empty_batches", n)
 			}

@@ -1,12 +1,12 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +67,7 @@ func Assign(partitions []TopicPartition, from map[TopicPartition]int64) Consumer
 // assignment is what a stream reads now.
 type assignment struct {
 	parts []TopicPartition // sorted
+	gen   groupGen         // the group generation that assigned them (Subscribe)
 	// start is where each partition new to the stream starts; a partition missing
 	// here has no committed offset (and, with OffsetReset Earliest or None, starts
 	// where the plan of its first batch says).
@@ -92,13 +93,11 @@ type assigner interface {
 	stop()
 }
 
-func sortPartitions(tps []TopicPartition) {
-	sort.Slice(tps, func(i, j int) bool {
-		if tps[i].Topic != tps[j].Topic {
-			return tps[i].Topic < tps[j].Topic
-		}
-		return tps[i].Partition < tps[j].Partition
-	})
+func sortPartitions(tps []TopicPartition) { slices.SortFunc(tps, compareTopicPartitions) }
+
+// compareTopicPartitions orders partitions by topic, then number.
+func compareTopicPartitions(a, b TopicPartition) int {
+	return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }
 
 type assign struct {
@@ -258,9 +257,13 @@ func (s subscribe) newAssigner(cl *Client) (assigner, error) {
 // member is the assigner of Subscribe and SubscribePattern: a member of the consumer
 // group, through kafka-go's ConsumerGroup, which follows rebalances.
 type member struct {
-	cl   *Client
-	sub  subscribe
-	warn limiter // of the warnings about the group and the metadata
+	cl  *Client
+	sub subscribe
+	// stable, if set, gives the committed offsets of partitions once no
+	// transaction commits theirs (a keyed stream with changelogs): they replace
+	// those kafka-go's group fetched when it assigned them.
+	stable func(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error)
+	warn   limiter // of the warnings about the group and the metadata
 
 	mu     sync.Mutex
 	gen    *kafkago.Generation // nil while rebalancing
@@ -519,6 +522,22 @@ func (m *member) assignmentOf(ctx context.Context, gen *kafkago.Generation, ende
 		}
 	}
 	sortPartitions(asg.parts)
+	if m.stable != nil && len(asg.parts) > 0 {
+		committed, err := m.stable(ctx, asg.parts)
+		if err != nil {
+			m.failed(err)
+			return asg, false
+		}
+		none = none[:0]
+		for _, tp := range asg.parts {
+			if off, ok := committed[tp]; ok {
+				asg.start[tp] = off
+			} else {
+				delete(asg.start, tp)
+				none = append(none, tp)
+			}
+		}
+	}
 	if m.cl.cfg.reset != Latest {
 		return asg, true
 	}
@@ -570,6 +589,7 @@ func (m *member) setGeneration(gen *kafkago.Generation, asg assignment) {
 			log = m.cl.cfg.logger.Info
 		}
 		log("kafka: partitions assigned", "group", m.cl.cfg.groupID, "generation", gen.ID, "partitions", fmt.Sprint(asg.parts))
+		asg.gen = groupGen{id: gen.ID, member: gen.MemberID}
 		m.asg, m.reason = asg, nil
 	}
 	close(m.genSet)

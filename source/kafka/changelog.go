@@ -1,0 +1,424 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/spatedev/spate/dstream"
+)
+
+// ErrChangelogMissing is wrapped by the error of a batch that needs a state's
+// changelog topic while the topic does not exist although the consumer group has
+// committed offsets: the state it held is gone, and starting from an empty state
+// would silently give wrong answers.
+var ErrChangelogMissing = errors.New("kafka: changelog topic missing")
+
+// ErrFenced is wrapped by the error of a batch whose commit Kafka refused because
+// the member no longer owns its partitions (its group generation ended: it was too
+// slow, or a zombie): its transaction is aborted and its state changes rolled back.
+var ErrFenced = errors.New("kafka: fenced")
+
+// markerKey is the key of the record each committed batch writes in the changelog
+// partition of each task it owned: 0xc1 is the one byte msgpack never uses, so no
+// encoded key starts with it. A transaction always has a record, so that the producer
+// ends it (a transaction of offsets only would be left to time out).
+var markerKey = []byte("\xc1spate-batch")
+
+// changelogs is a keyed stream's state in Kafka: each stateful stream over the
+// stream's task partitioner has a compacted topic, one partition per task. Every
+// batch's state changes and its source offsets are committed in one transaction, so
+// the changelogs hold exactly the changes of the batches whose offsets are
+// committed; a task gained is restored from its changelog partitions (read
+// committed) before the batch that first processes it, and a task lost is dropped.
+type changelogs struct {
+	s      *streamState
+	part   func() any // the task partitioner, set when Run starts
+	reader *Client    // read_committed, for restores
+
+	mu     sync.Mutex
+	prod   *kgo.Client
+	topics map[string]string // state name → changelog topic
+	had    []int             // the tasks of the last batch prepared
+}
+
+// streamState is what changelogs needs of its direct stream.
+type streamState struct {
+	cfg     *config
+	sctx    *dstream.Context
+	name    func() string
+	batch   func(t time.Time) (ranges []OffsetRange, gen groupGen)
+	sources func(all map[string]int) []string // the stream's topics among all
+	client  func() *Client
+}
+
+// groupGen is the group generation a batch was planned in.
+type groupGen struct {
+	id     int32
+	member string
+}
+
+// changelogTopic names the changelog of state name for group: Kafka allows
+// letters, digits, '.', '_' and '-' in topic names.
+func changelogTopic(group, name string) string {
+	return topicChars.ReplaceAllString(group+"-"+name+"-changelog", "_")
+}
+
+var topicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
+
+// start makes the transactional producer.
+func (c *changelogs) start() error {
+	cfg := *c.s.cfg
+	versions := kversion.Stable()
+	// The transaction protocol of KIP-447 (offsets added to the transaction and
+	// committed with the group's generation), which every broker since 2.5 speaks:
+	// kgo's newer one (KIP-890) adds offsets only through its own consumer group.
+	versions.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+	versions.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
+	prod, err := newProducer(cfg,
+		kgo.TransactionalID(cfg.groupID+"-"+cfg.instance+"-"+c.s.name()),
+		kgo.TransactionTimeout(max(cfg.sessionTimeout, time.Second)),
+		kgo.MaxVersions(versions),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return fmt.Errorf("the changelogs' producer: %w", err)
+	}
+	rcfg := cfg
+	rcfg.isolation = ReadCommitted
+	reader, err := newClient(rcfg)
+	if err != nil {
+		prod.Close()
+		return err
+	}
+	c.mu.Lock()
+	c.prod, c.reader = prod, reader
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *changelogs) stop() error {
+	c.mu.Lock()
+	prod, reader := c.prod, c.reader
+	c.prod, c.reader = nil, nil
+	c.mu.Unlock()
+	if prod != nil {
+		prod.Close()
+	}
+	if reader != nil {
+		return reader.Close()
+	}
+	return nil
+}
+
+// tasksOf returns the partition numbers of ranges, sorted.
+func tasksOf(ranges []OffsetRange) []int {
+	var ts []int
+	for _, r := range ranges {
+		ts = append(ts, r.Partition)
+	}
+	slices.Sort(ts)
+	return slices.Compact(ts)
+}
+
+// prepare moves the state of the tasks batch t gained or lost, before it runs.
+func (c *changelogs) prepare(ctx context.Context, t time.Time) error {
+	states := c.s.sctx.TaskStates(c.part())
+	if len(states) == 0 {
+		return nil
+	}
+	if err := c.ensureTopics(ctx, states); err != nil {
+		return err
+	}
+	ranges, _ := c.s.batch(t)
+	tasks := tasksOf(ranges)
+	c.mu.Lock()
+	had := c.had
+	c.mu.Unlock()
+	for _, st := range states {
+		for _, task := range had {
+			if !slices.Contains(tasks, task) {
+				if err := st.Drop(task); err != nil {
+					return err
+				}
+			}
+		}
+		for _, task := range tasks {
+			if slices.Contains(had, task) {
+				continue
+			}
+			if err := c.restore(ctx, st, task); err != nil {
+				return err
+			}
+		}
+	}
+	c.mu.Lock()
+	c.had = tasks
+	c.mu.Unlock()
+	return nil
+}
+
+// restore reads task's changelog partition of st, from its start to its last stable
+// offset, into st's store.
+func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int) error {
+	c.mu.Lock()
+	topic, reader := c.topics[st.Name()], c.reader
+	c.mu.Unlock()
+	began := time.Now()
+	tp := TopicPartition{topic, task}
+	b, err := reader.offsets(ctx, nil, []TopicPartition{tp})
+	if err != nil {
+		return fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, tp, err)
+	}
+	r := OffsetRange{Topic: topic, Partition: task, From: b[tp].first, Until: b[tp].end}
+	var readErr error
+	records := 0
+	err = st.Restore(task, func(yield func([]byte, []byte) bool) {
+		readErr = reader.read(ctx, nil, r, func(raw *raw) bool {
+			records++
+			if len(raw.key) > 0 && raw.key[0] == markerKey[0] {
+				return true
+			}
+			var v []byte
+			if raw.value != nil {
+				v = slices.Clone(raw.value)
+			}
+			return yield(slices.Clone(raw.key), v)
+		})
+	})
+	if err = errors.Join(readErr, err); err != nil {
+		return fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, r, err)
+	}
+	c.s.cfg.logger.Info("kafka: restored a task's state from its changelog", "state", st.Name(), "task", task,
+		"changelog", tp.String(), "records", records, "keys", st.Len(task), "took", time.Since(began))
+	return nil
+}
+
+// ensureTopics finds or creates the changelog topic of each state, once: compacted,
+// one partition per task. A changelog missing while the group has committed offsets
+// is an error (ErrChangelogMissing), as is one with another partition count.
+func (c *changelogs) ensureTopics(ctx context.Context, states []dstream.TaskState) error {
+	c.mu.Lock()
+	known := len(c.topics) == len(states)
+	c.mu.Unlock()
+	if known {
+		return nil
+	}
+	cl, cfg := c.s.client(), c.s.cfg
+	all, err := cl.partitions(ctx, nil)
+	if err != nil {
+		return err
+	}
+	topics := map[string]string{}
+	var create []kafkago.TopicConfig
+	for _, st := range states {
+		topic := changelogTopic(cfg.groupID, st.Name())
+		for name, other := range topics {
+			if other == topic {
+				return fmt.Errorf("kafka: states %q and %q would share the changelog topic %s: name one of them (dstream.Named)", name, st.Name(), topic)
+			}
+		}
+		topics[st.Name()] = topic
+		switch n, ok := all[topic]; {
+		case ok && n != st.Tasks():
+			return fmt.Errorf("kafka: the changelog %s of %s has %d partitions, want one per task (%d)", topic, st.Name(), n, st.Tasks())
+		case !ok:
+			create = append(create, kafkago.TopicConfig{Topic: topic, NumPartitions: st.Tasks(), ReplicationFactor: -1,
+				ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}})
+		}
+	}
+	if len(create) > 0 {
+		var tps []TopicPartition
+		for _, topic := range c.s.sources(all) {
+			for p := range all[topic] {
+				tps = append(tps, TopicPartition{topic, p})
+			}
+		}
+		committed, err := cl.committed(ctx, nil, cfg.groupID, tps)
+		if err != nil {
+			return err
+		}
+		if len(committed) > 0 {
+			return fmt.Errorf("%w: %s (group %q has committed offsets for %v, so its state existed; brokers %v)",
+				ErrChangelogMissing, create[0].Topic, cfg.groupID, slices.SortedFunc(maps.Keys(committed), compareTopicPartitions), cfg.brokers)
+		}
+		if err := cl.createTopics(ctx, create); err != nil {
+			return err
+		}
+		cfg.logger.Info("kafka: created changelog topics", "topics", len(create), "group", cfg.groupID)
+	}
+	c.mu.Lock()
+	c.topics = topics
+	c.mu.Unlock()
+	return nil
+}
+
+// commit writes batch t's state changes of the tasks it owned to their changelogs
+// and commits its source offsets, in one transaction; a refusal by the group (the
+// member lost the tasks) aborts it and fails with ErrFenced.
+func (c *changelogs) commit(ctx context.Context, t time.Time) error {
+	states := c.s.sctx.TaskStates(c.part())
+	ranges, gen := c.s.batch(t)
+	tasks := tasksOf(ranges)
+	if len(states) == 0 || len(tasks) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	prod, topics := c.prod, c.topics
+	c.mu.Unlock()
+	var recs []*kgo.Record
+	for _, st := range states {
+		for _, task := range tasks {
+			err := st.Changes(task, func(k, v []byte) error {
+				recs = append(recs, &kgo.Record{Topic: topics[st.Name()], Partition: int32(task), Key: k, Value: v})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	marker := []byte(t.UTC().Format(time.RFC3339Nano))
+	for _, task := range tasks {
+		recs = append(recs, &kgo.Record{Topic: topics[states[0].Name()], Partition: int32(task), Key: markerKey, Value: marker})
+	}
+	offsets := map[TopicPartition]int64{}
+	for _, r := range ranges {
+		offsets[r.TopicPartition()] = r.Until
+	}
+	if err := c.transact(ctx, prod, gen, recs, offsets); err != nil {
+		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, len(recs)-len(tasks), offsets, err)
+	}
+	return nil
+}
+
+// transact produces recs and commits offsets for the group in one transaction.
+func (c *changelogs) transact(ctx context.Context, prod *kgo.Client, gen groupGen, recs []*kgo.Record, offsets map[TopicPartition]int64) (err error) {
+	cfg := c.s.cfg
+	if err := prod.BeginTransaction(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.pollTimeout)
+			defer cancel()
+			if aerr := prod.EndTransaction(actx, kgo.TryAbort); aerr != nil {
+				err = fmt.Errorf("%w (and aborting the transaction: %w)", err, aerr)
+			}
+		}
+	}()
+	if err := produce(ctx, prod, cfg, recs); err != nil {
+		return err
+	}
+	pid, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return err
+	}
+	txnID := cfg.groupID + "-" + cfg.instance + "-" + c.s.name()
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, cfg.groupID
+	addResp, err := add.RequestWith(ctx, prod)
+	if err == nil {
+		err = kerr.ErrorForCode(addResp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("adding the offsets of group %q to the transaction: %w", cfg.groupID, err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, cfg.groupID, pid, epoch
+	req.Generation, req.MemberID = gen.id, gen.member
+	byTopic := map[string][]kmsg.TxnOffsetCommitRequestTopicPartition{}
+	for tp, off := range offsets {
+		p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset = int32(tp.Partition), off
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], p)
+	}
+	for topic, ps := range byTopic {
+		req.Topics = append(req.Topics, kmsg.TxnOffsetCommitRequestTopic{Topic: topic, Partitions: ps})
+	}
+	resp, err := req.RequestWith(ctx, prod)
+	if err != nil {
+		return fmt.Errorf("committing the offsets for group %q: %w", cfg.groupID, err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
+				if errors.Is(perr, kerr.IllegalGeneration) || errors.Is(perr, kerr.UnknownMemberID) || errors.Is(perr, kerr.FencedInstanceID) {
+					perr = fmt.Errorf("%w: the group %q moved on from generation %d (member %s): %w", ErrFenced, cfg.groupID, gen.id, gen.member, perr)
+				}
+				return fmt.Errorf("committing the offset of %s/%d for group %q: %w", rt.Topic, rp.Partition, cfg.groupID, perr)
+			}
+		}
+	}
+	if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("committing the transaction: %w", err)
+	}
+	return nil
+}
+
+// stableOffsets returns the group's committed offsets of tps once no transaction
+// that commits offsets of theirs is open (OffsetFetch with RequireStable, KIP-447):
+// where a task gained starts must include the last batch its previous owner
+// committed, or the batch would be processed twice. kafka-go's group fetches its
+// offsets without waiting. It waits up to UnavailableTimeout.
+func (c *changelogs) stableOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	c.mu.Lock()
+	prod := c.prod
+	c.mu.Unlock()
+	cfg := c.s.cfg
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group, req.RequireStable = cfg.groupID, true
+	byTopic := map[string][]int32{}
+	for _, tp := range tps {
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], int32(tp.Partition))
+	}
+	for topic, ps := range byTopic {
+		req.Topics = append(req.Topics, kmsg.OffsetFetchRequestTopic{Topic: topic, Partitions: ps})
+	}
+	deadline := time.Now().Add(cfg.unavailable)
+	for attempt := 1; ; attempt++ {
+		out, err := fetchStable(ctx, prod, req)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, kerr.UnstableOffsetCommit) && !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("kafka: reading the offsets group %q committed for %v: %w", cfg.groupID, tps, err)
+		}
+		if !sleep(ctx, backoff(attempt)) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// fetchStable sends req once and returns the committed offsets it answers.
+func fetchStable(ctx context.Context, prod *kgo.Client, req *kmsg.OffsetFetchRequest) (map[TopicPartition]int64, error) {
+	resp, err := req.RequestWith(ctx, prod)
+	if err != nil {
+		return nil, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, err
+	}
+	out := map[TopicPartition]int64{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				return nil, fmt.Errorf("%s/%d: %w", rt.Topic, rp.Partition, err)
+			}
+			if rp.Offset >= 0 {
+				out[TopicPartition{rt.Topic, int(rp.Partition)}] = rp.Offset
+			}
+		}
+	}
+	return out, nil
+}

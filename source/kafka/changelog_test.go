@@ -1,0 +1,149 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/source/kafka"
+	"github.com/spatedev/spate/source/kafka/kafkatest"
+)
+
+// keyedCounts runs, on r, a keyed stream of "events" in group g whose
+// UpdateStateByKey (named "counts") counts the records of each key, and returns
+// the counts after each batch.
+func keyedCounts(t *testing.T, r *run, b *kafkatest.Broker) func() map[string]int {
+	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
+	counts := dstream.UpdateStateByKey(kafka.Keyed(s, kafka.StringSerializer()), func(vs []string, st ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(st.Value + len(vs))
+	})
+	counts = dstream.Named(counts, "counts")
+	var (
+		mu   sync.Mutex
+		last map[string]int
+	)
+	dstream.ForeachRDD(counts, func(ctx context.Context, c *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		kvs, err := rdd.Collect(ctx, c)
+		m := map[string]int{}
+		for _, kv := range kvs {
+			m[kv.Key] = kv.Value
+		}
+		mu.Lock()
+		last = m
+		mu.Unlock()
+		return err
+	})
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
+}
+
+// A keyed stream's state is in a compacted changelog topic, written with the
+// batch's offsets in one transaction: another process of the group restores it and
+// goes on counting where the first stopped.
+func TestKeyedStateSurvivesInItsChangelog(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produceByKey(t, b, "events", 2, "ann", "bob", "ann")
+	first := newRun(t)
+	counts := keyedCounts(t, first, b)
+	first.start()
+	first.batches(1)
+	produceByKey(t, b, "events", 2, "cid")
+	first.batches(1)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(counts()); got != "map[ann:2 bob:1 cid:1]" {
+		t.Fatalf("first process: %s", got)
+	}
+	// The offsets were committed by the transactions.
+	committed, err := b.Committed(context.Background(), "g", "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range 2 {
+		if _, end, _ := b.Offsets("events", p); committed[p] != end {
+			t.Errorf("events/%d: committed %d, want its end %d", p, committed[p], end)
+		}
+	}
+	// The changelog is compacted, one partition per task.
+	cfgs := describeTopic(t, b, "g-counts-changelog")
+	if cfgs["cleanup.policy"] != "compact" {
+		t.Errorf("the changelog's cleanup.policy is %q, want compact", cfgs["cleanup.policy"])
+	}
+
+	produceByKey(t, b, "events", 2, "ann", "dan")
+	second := newRun(t)
+	counts = keyedCounts(t, second, b)
+	second.start()
+	second.batches(1)
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(counts()); got != "map[ann:3 bob:1 cid:1 dan:1]" {
+		t.Errorf("second process: %s, want map[ann:3 bob:1 cid:1 dan:1] (restored, then counted)", got)
+	}
+}
+
+// describeTopic returns the configuration of topic.
+func describeTopic(t *testing.T, b *kafkatest.Broker, topic string) map[string]string {
+	t.Helper()
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	cl := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
+	resp, err := cl.DescribeConfigs(context.Background(), &kafkago.DescribeConfigsRequest{
+		Resources: []kafkago.DescribeConfigRequestResource{{ResourceType: kafkago.ResourceTypeTopic, ResourceName: topic}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			t.Fatalf("describing %s: %v", topic, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			out[e.ConfigName] = e.ConfigValue
+		}
+	}
+	return out
+}
+
+// A changelog topic deleted while the group has committed offsets is an error, not
+// an empty state.
+func TestAMissingChangelogIsAnError(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produceByKey(t, b, "events", 2, "ann")
+	first := newRun(t)
+	keyedCounts(t, first, b)
+	first.start()
+	first.batches(1)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	cl := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
+	if _, err := cl.DeleteTopics(context.Background(), &kafkago.DeleteTopicsRequest{Topics: []string{"g-counts-changelog"}}); err != nil {
+		t.Fatal(err)
+	}
+	second := newRun(t)
+	keyedCounts(t, second, b)
+	second.start()
+	err := second.batch()
+	if !errors.Is(err, kafka.ErrChangelogMissing) || !strings.Contains(err.Error(), "g-counts-changelog") {
+		t.Fatalf("batch: %v, want ErrChangelogMissing naming g-counts-changelog", err)
+	}
+	second.stop()
+}
