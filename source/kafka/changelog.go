@@ -288,6 +288,13 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 			}
 		}
 	}
+	read := false
+	for _, r := range ranges {
+		read = read || r.Count() > 0
+	}
+	if len(recs) == 0 && !read {
+		return nil // nothing changed and the offsets stay: nothing to commit
+	}
 	marker := []byte(t.UTC().Format(time.RFC3339Nano))
 	for _, task := range tasks {
 		recs = append(recs, &kgo.Record{Topic: topics[states[0].Name()], Partition: int32(task), Key: markerKey, Value: marker})

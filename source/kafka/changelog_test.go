@@ -147,3 +147,77 @@ func TestAMissingChangelogIsAnError(t *testing.T) {
 	}
 	second.stop()
 }
+
+// Two processes of a group share a keyed stream's tasks; each task's state moves
+// with it, through its changelog, when the second joins and when the first leaves:
+// at every step the counts the two hold together are exactly what was produced.
+func TestKeyedStateFollowsItsTasksAcrossMembers(t *testing.T) {
+	const parts = 4
+	b := startBroker(t, kafkatest.Topic("events", parts))
+	want := map[string]int{}
+	round := func(n int) {
+		var keys []string
+		for i := range n {
+			k := fmt.Sprintf("k%02d", i)
+			keys = append(keys, k)
+			want[k]++
+		}
+		produceByKey(t, b, "events", parts, keys...)
+	}
+	type proc struct {
+		r      *run
+		counts func() map[string]int
+	}
+	start := func() *proc {
+		r := newRun(t)
+		p := &proc{r: r, counts: keyedCounts(t, r, b)}
+		r.start()
+		return p
+	}
+	// exact reports whether the processes' latest counts hold each key once, with
+	// its count.
+	exact := func(ps ...*proc) bool {
+		got := map[string]int{}
+		for _, p := range ps {
+			for k, n := range p.counts() {
+				if _, twice := got[k]; twice {
+					return false
+				}
+				got[k] = n
+			}
+		}
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	}
+	until := func(what string, cond func() bool, ps ...*proc) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				var got []map[string]int
+				for _, p := range ps {
+					got = append(got, p.counts())
+				}
+				t.Fatalf("%s: not reached within 30s: counts %v, want %v", what, got, want)
+			}
+			for _, p := range ps {
+				if err := p.r.batch(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	round(10)
+	a := start()
+	until("one process", func() bool { return exact(a) }, a)
+	bb := start()
+	round(10)
+	until("two processes", func() bool { return len(a.counts()) > 0 && len(bb.counts()) > 0 && exact(a, bb) }, a, bb)
+	if err := a.r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	round(10)
+	until("the second alone", func() bool { return exact(bb) }, bb)
+	if err := bb.r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

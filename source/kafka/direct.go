@@ -46,6 +46,7 @@ type DirectStream[K, V any] struct {
 	batches int     // batches generated
 	ranges  map[time.Time][]OffsetRange
 	gens    map[time.Time]groupGen // the generation each batch was planned in
+	held    map[time.Time]int32    // the batches a generation waits for (member.hold)
 	// changes, set by Keyed under Subscribe, keeps the state of the stateful
 	// streams over it in changelog topics.
 	changes *changelogs
@@ -65,7 +66,7 @@ type DirectStream[K, V any] struct {
 // before the first batch.
 func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...Opt) *DirectStream[K, V] {
 	s := &DirectStream[K, V]{cfg: newConfig(opts), strategy: strategy, keys: keys, values: values, sctx: c,
-		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}, gens: map[time.Time]groupGen{}}
+		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}, gens: map[time.Time]groupGen{}, held: map[time.Time]int32{}}
 	s.stream = dstream.FromSource(c, "kafka.DirectStream", dstream.Source[Record[K, V]](directSource[K, V]{s}))
 	return s
 }
@@ -269,6 +270,12 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 			delete(s.gens, t)
 		}
 	}
+	for t, id := range s.held {
+		if !t.After(info.Time) {
+			delete(s.held, t)
+			s.asg.(*member).release(id)
+		}
+	}
 	if info.Err != nil {
 		return
 	}
@@ -364,6 +371,24 @@ func (s *DirectStream[K, V]) next(ctx context.Context, stop <-chan struct{}, t t
 	if perm := (*permanentError)(nil); errors.As(why, &perm) {
 		return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, t, perm.error)
 	}
+	// With changelogs, a batch's commit names its generation: the generation
+	// waits for it before it ends (member.drain).
+	m, holding := s.asg.(*member)
+	holding = holding && s.changes != nil && why == nil
+	if holding && !m.hold(asg.gen.id) {
+		holding, why = false, errors.New("the group is rebalancing")
+	}
+	defer func() {
+		if holding {
+			if err == nil && len(ranges) > 0 {
+				s.mu.Lock()
+				s.held[t] = asg.gen.id
+				s.mu.Unlock()
+			} else {
+				m.release(asg.gen.id)
+			}
+		}
+	}()
 	if why == nil {
 		why = s.out.waiting(now) // backing off after a failed lookup
 	}

@@ -269,6 +269,11 @@ type member struct {
 	gen    *kafkago.Generation // nil while rebalancing
 	asg    assignment          // of gen, or of the last generation
 	genSet chan struct{}       // closed and replaced whenever gen changes
+	// inflight counts, per generation, the batches planned in it that are not
+	// completed yet (hold, release): a generation that ends waits for them (see
+	// drain), so that their commits, which name the generation, succeed.
+	inflight map[int32]int
+	drained  chan struct{} // closed and replaced whenever a count reaches 0
 	idle   bool                // no topic to subscribe to: not in the group
 	reason error               // why there is no generation, if known
 	fatal  error               // a group error that joining again cannot fix
@@ -476,6 +481,9 @@ func (m *member) runGroup(ctx context.Context, topics []string) (next []string, 
 			case <-gctx.Done():
 			case <-changed:
 			}
+			// kafka-go joins the next generation once this returns: first,
+			// the batches planned in this one complete.
+			m.drain(ctx, gen.ID)
 			close(ended)
 		})
 		if asg, ok := m.assignmentOf(ctx, gen, ended); ok {
@@ -594,6 +602,63 @@ func (m *member) setGeneration(gen *kafkago.Generation, asg assignment) {
 	}
 	close(m.genSet)
 	m.genSet = make(chan struct{})
+}
+
+// hold counts a batch planned in generation id, which must be the current one (false
+// if not: it ended, or is ending).
+func (m *member) hold(id int32) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gen == nil || m.gen.ID != id {
+		return false
+	}
+	if m.inflight == nil {
+		m.inflight, m.drained = map[int32]int{}, make(chan struct{})
+	}
+	m.inflight[id]++
+	return true
+}
+
+// release is called once a batch hold counted has completed.
+func (m *member) release(id int32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inflight[id]--; m.inflight[id] <= 0 {
+		delete(m.inflight, id)
+		close(m.drained)
+		m.drained = make(chan struct{})
+	}
+}
+
+// drain ends generation id for the stream (no batch is planned in it any more) and
+// waits until the batches planned in it have completed, for up to SessionTimeout
+// (the group's rebalance timeout), or until ctx ends.
+func (m *member) drain(ctx context.Context, id int32) {
+	m.mu.Lock()
+	if m.gen != nil && m.gen.ID == id {
+		m.gen = nil
+		m.reason = errors.New("the group is rebalancing")
+	}
+	m.mu.Unlock()
+	bound := time.NewTimer(m.cl.cfg.sessionTimeout)
+	defer bound.Stop()
+	for {
+		m.mu.Lock()
+		n, drained := m.inflight[id], m.drained
+		m.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return
+		case <-bound.C:
+			m.cl.cfg.logger.Warn("kafka: batches of a generation that ended did not complete within SessionTimeout: their commits will be refused",
+				"group", m.cl.cfg.groupID, "generation", id, "batches", n, "session_timeout", m.cl.cfg.sessionTimeout)
+			return
+		}
+	}
 }
 
 // tasks returns the partition numbers of the member's current assignment: the tasks
