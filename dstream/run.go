@@ -165,7 +165,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		if !ok {
 			return ended(genErr)
 		}
-		if err := c.process(runCtx, &b, inputs); err != nil {
+		if err := c.process(runCtx, &b, inputs, services); err != nil {
 			return ended(err)
 		}
 		for _, s := range streams {
@@ -177,7 +177,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 // process runs a batch's output operations in order, telling the
 // listeners, writes the batch's checkpoint, and returns the first failure as
 // a *BatchError.
-func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
+func (c *Context) process(ctx context.Context, b *batch, inputs []input, services []Service) error {
 	b.info.ProcessingStart = c.clock.Now()
 	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
 	// The sources that must act before the batch (move tasks' state in or out).
@@ -221,14 +221,22 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 			break
 		}
 	}
-	// The sources that take part in the commit (a transaction of the batch's
-	// state changes and offsets), before the stores keep the changes.
+	// The sources, then the services, that take part in the commit (a
+	// transaction of the batch's outputs, state changes and offsets), before the
+	// stores keep the changes.
 	for _, in := range inputs {
 		if b.info.Err != nil {
 			break
 		}
 		if err := in.commit(ctx, b.info.Time); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
+		}
+	}
+	for _, s := range services {
+		if bc, ok := s.(BatchCommitter); ok && b.info.Err == nil {
+			if err := bc.CommitBatch(ctx, b.info.Time); err != nil {
+				b.info.Err = &BatchError{Time: b.info.Time, Op: s.String(), Err: err}
+			}
 		}
 	}
 	// The state stores keep the batch's changes as its version, or roll them back.
@@ -253,6 +261,11 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input) error {
 		ckptFailed = c.checkpointBatch(ctx, &b.info)
 	}
 	c.notify("OnBatchCompleted", func(l Listener) { l.OnBatchCompleted(b.info) })
+	for _, s := range services {
+		if bc, ok := s.(BatchCompleter); ok {
+			bc.BatchCompleted(b.info)
+		}
+	}
 	for _, in := range inputs {
 		in.completed(b.info)
 	}

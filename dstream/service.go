@@ -10,6 +10,11 @@ import (
 // as a Kafka producer that a sink writes every batch through instead of opening one
 // per batch. Spark's equivalent is a lazily created singleton per executor, which
 // nothing closes; here Run starts and stops it.
+//
+// A service may also implement BatchCommitter, called after the sources' CommitBatch
+// (a transaction that the sources and outputs wrote into is committed there), and
+// BatchCompleter, called before the sources' BatchCompleted with every batch, failed
+// ones included (where such a transaction is aborted).
 type Service interface {
 	// Start is called by Run once the sources have started, before the first
 	// batch; ctx ends when Run ends. An error fails Run, naming the service.

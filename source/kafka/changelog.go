@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/spatedev/spate/dstream"
 )
@@ -43,12 +42,13 @@ var markerKey = []byte("\xc1spate-batch")
 // committed; a task gained is restored from its changelog partitions (read
 // committed) before the batch that first processes it, and a task lost is dropped.
 type changelogs struct {
-	s      *streamState
-	part   func() any // the task partitioner, set when Run starts
-	reader *Client    // read_committed, for restores
+	s    *streamState
+	part func() any  // the task partitioner, set when Run starts (nil: no state)
+	tm   *txnManager // the Context's transaction
 
 	mu     sync.Mutex
-	prod   *kgo.Client
+	reader *Client           // read_committed, for restores
+	admin  *kgo.Client       // for OffsetFetch with RequireStable
 	topics map[string]string // state name → changelog topic
 	had    []int             // the tasks of the last batch prepared
 }
@@ -77,43 +77,34 @@ func changelogTopic(group, name string) string {
 
 var topicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
 
-// start makes the transactional producer.
+// start opens the read_committed client of the restores, and the kgo client that
+// reads offsets with RequireStable (the sources start before the transaction's
+// producer).
 func (c *changelogs) start() error {
-	cfg := *c.s.cfg
-	versions := kversion.Stable()
-	// The transaction protocol of KIP-447 (offsets added to the transaction and
-	// committed with the group's generation), which every broker since 2.5 speaks:
-	// kgo's newer one (KIP-890) adds offsets only through its own consumer group.
-	versions.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
-	versions.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
-	prod, err := newProducer(cfg,
-		kgo.TransactionalID(cfg.groupID+"-"+cfg.instance+"-"+c.s.name()),
-		kgo.TransactionTimeout(max(cfg.sessionTimeout, time.Second)),
-		kgo.MaxVersions(versions),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		return fmt.Errorf("the changelogs' producer: %w", err)
-	}
-	rcfg := cfg
+	rcfg := *c.s.cfg
 	rcfg.isolation = ReadCommitted
 	reader, err := newClient(rcfg)
 	if err != nil {
-		prod.Close()
+		return err
+	}
+	admin, err := newProducer(rcfg)
+	if err != nil {
+		reader.Close()
 		return err
 	}
 	c.mu.Lock()
-	c.prod, c.reader = prod, reader
+	c.reader, c.admin = reader, admin
 	c.mu.Unlock()
 	return nil
 }
 
 func (c *changelogs) stop() error {
 	c.mu.Lock()
-	prod, reader := c.prod, c.reader
-	c.prod, c.reader = nil, nil
+	reader, admin := c.reader, c.admin
+	c.reader, c.admin = nil, nil
 	c.mu.Unlock()
-	if prod != nil {
-		prod.Close()
+	if admin != nil {
+		admin.Close()
 	}
 	if reader != nil {
 		return reader.Close()
@@ -257,6 +248,9 @@ func (c *changelogs) ensureTopics(ctx context.Context, states []dstream.TaskStat
 		}
 		cfg.logger.Info("kafka: created changelog topics", "topics", len(create), "group", cfg.groupID)
 	}
+	for _, topic := range topics {
+		c.tm.manual.Store(topic, true)
+	}
 	c.mu.Lock()
 	c.topics = topics
 	c.mu.Unlock()
@@ -264,17 +258,18 @@ func (c *changelogs) ensureTopics(ctx context.Context, states []dstream.TaskStat
 }
 
 // commit writes batch t's state changes of the tasks it owned to their changelogs
-// and commits its source offsets, in one transaction; a refusal by the group (the
-// member lost the tasks) aborts it and fails with ErrFenced.
+// and adds its source offsets to the Context's transaction of the batch, which the
+// transaction's CommitBatch commits after every source's; a refusal by the group (the
+// member lost the tasks) fails with ErrFenced, and the batch's transaction aborts.
 func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 	states := c.s.sctx.TaskStates(c.part())
 	ranges, gen := c.s.batch(t)
 	tasks := tasksOf(ranges)
-	if len(states) == 0 || len(tasks) == 0 {
+	if len(tasks) == 0 {
 		return nil
 	}
 	c.mu.Lock()
-	prod, topics := c.prod, c.topics
+	topics := c.topics
 	c.mu.Unlock()
 	var recs []*kgo.Record
 	for _, st := range states {
@@ -295,80 +290,22 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 	if len(recs) == 0 && !read {
 		return nil // nothing changed and the offsets stay: nothing to commit
 	}
-	marker := []byte(t.UTC().Format(time.RFC3339Nano))
-	for _, task := range tasks {
-		recs = append(recs, &kgo.Record{Topic: topics[states[0].Name()], Partition: int32(task), Key: markerKey, Value: marker})
+	if len(states) > 0 {
+		marker := []byte(t.UTC().Format(time.RFC3339Nano))
+		for _, task := range tasks {
+			recs = append(recs, &kgo.Record{Topic: topics[states[0].Name()], Partition: int32(task), Key: markerKey, Value: marker})
+		}
 	}
 	offsets := map[TopicPartition]int64{}
 	for _, r := range ranges {
 		offsets[r.TopicPartition()] = r.Until
 	}
-	if err := c.transact(ctx, prod, gen, recs, offsets); err != nil {
-		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, len(recs)-len(tasks), offsets, err)
-	}
-	return nil
-}
-
-// transact produces recs and commits offsets for the group in one transaction.
-func (c *changelogs) transact(ctx context.Context, prod *kgo.Client, gen groupGen, recs []*kgo.Record, offsets map[TopicPartition]int64) (err error) {
-	cfg := c.s.cfg
-	if err := prod.BeginTransaction(); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.pollTimeout)
-			defer cancel()
-			if aerr := prod.EndTransaction(actx, kgo.TryAbort); aerr != nil {
-				err = fmt.Errorf("%w (and aborting the transaction: %w)", err, aerr)
-			}
-		}
-	}()
-	if err := produce(ctx, prod, cfg, recs); err != nil {
-		return err
-	}
-	pid, epoch, err := prod.ProducerID(ctx)
-	if err != nil {
-		return err
-	}
-	txnID := cfg.groupID + "-" + cfg.instance + "-" + c.s.name()
-	add := kmsg.NewPtrAddOffsetsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, cfg.groupID
-	addResp, err := add.RequestWith(ctx, prod)
+	err := c.tm.produce(ctx, recs)
 	if err == nil {
-		err = kerr.ErrorForCode(addResp.ErrorCode)
+		err = c.tm.commitOffsets(ctx, c.s.cfg.groupID, gen, offsets)
 	}
 	if err != nil {
-		return fmt.Errorf("adding the offsets of group %q to the transaction: %w", cfg.groupID, err)
-	}
-	req := kmsg.NewPtrTxnOffsetCommitRequest()
-	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, cfg.groupID, pid, epoch
-	req.Generation, req.MemberID = gen.id, gen.member
-	byTopic := map[string][]kmsg.TxnOffsetCommitRequestTopicPartition{}
-	for tp, off := range offsets {
-		p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-		p.Partition, p.Offset = int32(tp.Partition), off
-		byTopic[tp.Topic] = append(byTopic[tp.Topic], p)
-	}
-	for topic, ps := range byTopic {
-		req.Topics = append(req.Topics, kmsg.TxnOffsetCommitRequestTopic{Topic: topic, Partitions: ps})
-	}
-	resp, err := req.RequestWith(ctx, prod)
-	if err != nil {
-		return fmt.Errorf("committing the offsets for group %q: %w", cfg.groupID, err)
-	}
-	for _, rt := range resp.Topics {
-		for _, rp := range rt.Partitions {
-			if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
-				if errors.Is(perr, kerr.IllegalGeneration) || errors.Is(perr, kerr.UnknownMemberID) || errors.Is(perr, kerr.FencedInstanceID) {
-					perr = fmt.Errorf("%w: the group %q moved on from generation %d (member %s): %w", ErrFenced, cfg.groupID, gen.id, gen.member, perr)
-				}
-				return fmt.Errorf("committing the offset of %s/%d for group %q: %w", rt.Topic, rp.Partition, cfg.groupID, perr)
-			}
-		}
-	}
-	if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("committing the transaction: %w", err)
+		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, len(recs)-len(tasks), offsets, err)
 	}
 	return nil
 }
@@ -380,7 +317,7 @@ func (c *changelogs) transact(ctx context.Context, prod *kgo.Client, gen groupGe
 // offsets without waiting. It waits up to UnavailableTimeout.
 func (c *changelogs) stableOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	c.mu.Lock()
-	prod := c.prod
+	prod := c.admin
 	c.mu.Unlock()
 	cfg := c.s.cfg
 	req := kmsg.NewPtrOffsetFetchRequest()
@@ -428,4 +365,36 @@ func fetchStable(ctx context.Context, prod *kgo.Client, req *kmsg.OffsetFetchReq
 		}
 	}
 	return out, nil
+}
+
+// joinTxn makes s commit its offsets (and, with part, the state of the stateful
+// streams over part) in the transaction of its Context's batches, if it reads under
+// Subscribe in a group. s.mu is held.
+func (s *DirectStream[K, V]) joinTxn(part func() any) {
+	if _, sub := s.strategy.(subscribe); !sub || s.cfg.groupID == "" {
+		return
+	}
+	if s.changes != nil {
+		if part != nil {
+			s.changes.part = part
+		}
+		return
+	}
+	if part == nil {
+		part = func() any { return nil }
+	}
+	s.changes = &changelogs{part: part, tm: txnOf(s.sctx, s.cfg), s: &streamState{
+		cfg: &s.cfg, sctx: s.sctx, name: s.stream.String,
+		batch: func(t time.Time) ([]OffsetRange, groupGen) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.ranges[t], s.gens[t]
+		},
+		sources: s.strategy.topicsIn,
+		client: func() *Client {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.cl
+		},
+	}}
 }

@@ -174,6 +174,11 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 		return fmt.Errorf("kafka.DirectStream: %w", err)
 	}
 	s.cfg.instance = instanceOf(s.sctx)
+	if existingTxn(s.sctx) != nil { // a transactional sink: the offsets go in its transaction
+		s.mu.Lock()
+		s.joinTxn(nil)
+		s.mu.Unlock()
+	}
 	cl, err := newClient(s.cfg)
 	if err != nil {
 		return err

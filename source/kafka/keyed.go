@@ -152,22 +152,7 @@ func Keyed[K comparable, V any](s *DirectStream[K, V], keys Serializer[K], opts 
 	k := &keyed[K]{keys: keys, trust: c.trust}
 	s.mu.Lock()
 	s.onStart = append(s.onStart, k.start)
-	if _, sub := s.strategy.(subscribe); sub && s.cfg.groupID != "" && s.changes == nil {
-		s.changes = &changelogs{part: func() any { return k.part }, s: &streamState{
-			cfg: &s.cfg, sctx: s.sctx, name: s.stream.String,
-			batch: func(t time.Time) ([]OffsetRange, groupGen) {
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				return s.ranges[t], s.gens[t]
-			},
-			sources: s.strategy.topicsIn,
-			client: func() *Client {
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				return s.cl
-			},
-		}}
-	}
+	s.joinTxn(func() any { return k.part })
 	s.mu.Unlock()
 	eng := s.sctx.Engine()
 	return dstream.Transform(s.stream, func(_ *rdd.RDD[Record[K, V]], t time.Time) *rdd.RDD[ops.KV[K, V]] {

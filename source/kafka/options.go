@@ -82,6 +82,7 @@ type config struct {
 	pid             PID
 	fetchMaxBytes   int
 	isolation       IsolationLevel
+	transactional   bool
 	pollTimeout     time.Duration
 	tls             *tls.Config
 	sasl            sasl.Mechanism
@@ -264,6 +265,15 @@ const (
 // reader does not skip them: Spate does). Either way, the offsets of transaction
 // markers are passed over. Default: ReadUncommitted, as Kafka's consumer and Spark.
 func Isolation(l IsolationLevel) Opt { return func(c *config) { c.isolation = l } }
+
+// Transactional makes NewSink write in the Kafka transaction of each batch of its
+// Context, with the batch's changelog records and the source offsets of the
+// Context's Subscribe streams (committed with their group's generation, so a member
+// that lost its partitions is fenced): the transaction commits once the batch's
+// outputs are written, or aborts if the batch fails, and consumers reading
+// read_committed see each batch's records exactly once. Default: off; the sink's
+// writes are at least once.
+func Transactional() Opt { return func(c *config) { c.transactional = true } }
 
 // TLS sets the TLS configuration for connections to the brokers. Default: none,
 // plaintext.

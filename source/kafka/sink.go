@@ -100,16 +100,24 @@ type ProducerRecord[K, V any] struct {
 // batch run again writes again). A write that fails with a retriable error is
 // retried for up to UnavailableTimeout (default 5 minutes). opts take Brokers
 // (required), RequiredAcks, PollTimeout (per produce request), UnavailableTimeout,
-// TLS, SASL, ClientID and WithLogger.
+// TLS, SASL, ClientID, WithLogger and Transactional, which writes each batch's
+// records in the Context's transaction of the batch instead, exactly once.
 func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts ...Opt) {
 	if s == nil || s.Context() == nil || keys == nil || values == nil {
 		dstream.ForeachRDD[ProducerRecord[K, V]](s, nil) // reports the invalid output
 		return
 	}
-	sink := &sinkService{cfg: newConfig(opts)}
-	s.Context().AddService(sink)
+	cfg := newConfig(opts)
+	// write produces recs, and waits until they are acknowledged.
+	var write func(ctx context.Context, recs []*kgo.Record) error
+	if cfg.transactional {
+		write = txnOf(s.Context(), cfg).produce
+	} else {
+		sink := &sinkService{cfg: cfg}
+		s.Context().AddService(sink)
+		write = func(ctx context.Context, recs []*kgo.Record) error { return produce(ctx, sink.client(), &sink.cfg, recs) }
+	}
 	dstream.ForeachRDD(s, func(ctx context.Context, r *rdd.RDD[ProducerRecord[K, V]], t time.Time) error {
-		cl := sink.client()
 		return rdd.ForeachPartition(ctx, r, func(ctx context.Context, p int, in iter.Seq[ProducerRecord[K, V]]) error {
 			const chunk = 5000
 			recs := make([]*kgo.Record, 0, chunk)
@@ -117,7 +125,7 @@ func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer
 				if len(recs) == 0 {
 					return nil
 				}
-				if err := produce(ctx, cl, &sink.cfg, recs); err != nil {
+				if err := write(ctx, recs); err != nil {
 					return fmt.Errorf("kafka.NewSink: batch %v: %w", t, err)
 				}
 				recs = recs[:0]

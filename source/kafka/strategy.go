@@ -274,11 +274,11 @@ type member struct {
 	// drain), so that their commits, which name the generation, succeed.
 	inflight map[int32]int
 	drained  chan struct{} // closed and replaced whenever a count reaches 0
-	idle   bool                // no topic to subscribe to: not in the group
-	reason error               // why there is no generation, if known
-	fatal  error               // a group error that joining again cannot fix
-	fatalC chan struct{}       // closed when fatal is set
-	absent []string            // subscribed topics that do not exist
+	idle     bool          // no topic to subscribe to: not in the group
+	reason   error         // why there is no generation, if known
+	fatal    error         // a group error that joining again cannot fix
+	fatalC   chan struct{} // closed when fatal is set
+	absent   []string      // subscribed topics that do not exist
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -1,0 +1,246 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/spatedev/spate/dstream"
+)
+
+// txnManager is a Context's Kafka transaction, one per batch: what the Context's
+// transactional sinks write (Transactional), its changelogs' records and its
+// Subscribe streams' source offsets go into it, and it is committed once the batch's
+// outputs and its sources' commits are done (CommitBatch), or aborted if the batch
+// failed (BatchCompleted). It is a dstream.Service of the Context, with one franz-go
+// producer for the length of Run (kafka-go has no transactional producer).
+type txnManager struct {
+	cfg config // of the first stream or sink that needed it
+	err error  // a second one that cannot share it (other brokers)
+
+	manual sync.Map // topics whose records carry their partition (changelogs)
+
+	mu   sync.Mutex
+	prod *kgo.Client
+	id   string // the transactional id
+	open bool   // a transaction is under way
+}
+
+var txns sync.Map // weak.Pointer[dstream.Context] → *txnManager
+
+// txnOf returns c's transaction, making it (and registering it as a service of c)
+// on first use; cfg is the configuration of the stream or sink that uses it.
+func txnOf(c *dstream.Context, cfg config) *txnManager {
+	key := weak.Make(c)
+	cfg.instance = instanceOf(c)
+	tm := &txnManager{cfg: cfg}
+	got, loaded := txns.LoadOrStore(key, tm)
+	if !loaded {
+		runtime.AddCleanup(c, func(k weak.Pointer[dstream.Context]) { txns.Delete(k) }, key)
+		c.AddService(tm)
+		return tm
+	}
+	tm = got.(*txnManager)
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if !slices.Equal(tm.cfg.brokers, cfg.brokers) && tm.err == nil {
+		tm.err = fmt.Errorf("a transaction cannot span clusters: brokers %v and %v", tm.cfg.brokers, cfg.brokers)
+	}
+	return tm
+}
+
+// existingTxn returns c's transaction if something made it.
+func existingTxn(c *dstream.Context) *txnManager {
+	if got, ok := txns.Load(weak.Make(c)); ok {
+		return got.(*txnManager)
+	}
+	return nil
+}
+
+func (tm *txnManager) String() string {
+	return fmt.Sprintf("kafka transactions (brokers %v)", tm.cfg.brokers)
+}
+
+// Start makes the transactional producer.
+func (tm *txnManager) Start(context.Context) error {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.err != nil {
+		return tm.err
+	}
+	cfg := tm.cfg
+	versions := kversion.Stable()
+	// The transaction protocol of KIP-447 (offsets added to the transaction and
+	// committed with the group's generation), which every broker since 2.5 speaks:
+	// kgo's newer one (KIP-890) adds offsets only through its own consumer group.
+	versions.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+	versions.SetMaxKeyVersion(int16(kmsg.TxnOffsetCommit), 4)
+	group := cfg.groupID
+	if group == "" {
+		group = "spate"
+	}
+	tm.id = group + "-" + cfg.instance
+	prod, err := newProducer(cfg,
+		kgo.TransactionalID(tm.id),
+		kgo.TransactionTimeout(max(cfg.sessionTimeout, time.Second)),
+		kgo.MaxVersions(versions),
+		kgo.RecordPartitioner(txnPartitioner{manual: &tm.manual, keyed: kgo.StickyKeyPartitioner(nil)}))
+	if err != nil {
+		return fmt.Errorf("the transactional producer: %w", err)
+	}
+	tm.prod = prod
+	return nil
+}
+
+// Stop aborts a transaction left open and closes the producer.
+func (tm *txnManager) Stop() error {
+	tm.mu.Lock()
+	prod, open := tm.prod, tm.open
+	tm.prod, tm.open = nil, false
+	tm.mu.Unlock()
+	if prod == nil {
+		return nil
+	}
+	defer prod.Close()
+	if open {
+		ctx, cancel := context.WithTimeout(context.Background(), tm.cfg.pollTimeout)
+		defer cancel()
+		return prod.EndTransaction(ctx, kgo.TryAbort)
+	}
+	return nil
+}
+
+// begin opens the batch's transaction if it is not yet.
+func (tm *txnManager) begin() (*kgo.Client, error) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	if tm.prod == nil {
+		return nil, errors.New("kafka: the transactional producer is not running")
+	}
+	if !tm.open {
+		if err := tm.prod.BeginTransaction(); err != nil {
+			return nil, err
+		}
+		tm.open = true
+	}
+	return tm.prod, nil
+}
+
+// produce writes recs in the batch's transaction.
+func (tm *txnManager) produce(ctx context.Context, recs []*kgo.Record) error {
+	prod, err := tm.begin()
+	if err != nil {
+		return err
+	}
+	return produce(ctx, prod, &tm.cfg, recs)
+}
+
+// commitOffsets adds offsets, for group in generation gen, to the batch's
+// transaction (KIP-447). A refusal because the group moved on is ErrFenced.
+func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen groupGen, offsets map[TopicPartition]int64) error {
+	prod, err := tm.begin()
+	if err != nil {
+		return err
+	}
+	pid, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return err
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = tm.id, pid, epoch, group
+	addResp, err := add.RequestWith(ctx, prod)
+	if err == nil {
+		err = kerr.ErrorForCode(addResp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("adding the offsets of group %q to the transaction: %w", group, err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = tm.id, group, pid, epoch
+	req.Generation, req.MemberID = gen.id, gen.member
+	byTopic := map[string][]kmsg.TxnOffsetCommitRequestTopicPartition{}
+	for tp, off := range offsets {
+		p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset = int32(tp.Partition), off
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], p)
+	}
+	for topic, ps := range byTopic {
+		req.Topics = append(req.Topics, kmsg.TxnOffsetCommitRequestTopic{Topic: topic, Partitions: ps})
+	}
+	resp, err := req.RequestWith(ctx, prod)
+	if err != nil {
+		return fmt.Errorf("committing the offsets for group %q: %w", group, err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
+				if errors.Is(perr, kerr.IllegalGeneration) || errors.Is(perr, kerr.UnknownMemberID) || errors.Is(perr, kerr.FencedInstanceID) {
+					perr = fmt.Errorf("%w: the group %q moved on from generation %d (member %s): %w", ErrFenced, group, gen.id, gen.member, perr)
+				}
+				return fmt.Errorf("committing the offset of %s/%d for group %q: %w", rt.Topic, rp.Partition, group, perr)
+			}
+		}
+	}
+	return nil
+}
+
+// CommitBatch commits the batch's transaction, if one was opened.
+func (tm *txnManager) CommitBatch(ctx context.Context, t time.Time) error {
+	tm.mu.Lock()
+	prod, open := tm.prod, tm.open
+	tm.open = false
+	tm.mu.Unlock()
+	if !open {
+		return nil
+	}
+	if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		tm.abort(ctx, prod)
+		return fmt.Errorf("kafka: committing the transaction of batch %v: %w", t, err)
+	}
+	return nil
+}
+
+// BatchCompleted aborts the transaction of a batch that failed.
+func (tm *txnManager) BatchCompleted(info dstream.BatchInfo) {
+	tm.mu.Lock()
+	prod, open := tm.prod, tm.open
+	tm.open = false
+	tm.mu.Unlock()
+	if open {
+		tm.abort(context.Background(), prod)
+	}
+}
+
+// abort ends the transaction under way without committing it; its records are never
+// read by read_committed consumers.
+func (tm *txnManager) abort(ctx context.Context, prod *kgo.Client) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tm.cfg.pollTimeout)
+	defer cancel()
+	if err := prod.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		tm.cfg.logger.Warn("kafka: aborting a transaction failed; the broker aborts it after its timeout", "transactional_id", tm.id, "error", err)
+	}
+}
+
+// txnPartitioner places records of the topics in manual at the partition they
+// carry (changelogs: a task's partition), others by Kafka's default partitioner.
+type txnPartitioner struct {
+	manual *sync.Map
+	keyed  kgo.Partitioner
+}
+
+func (p txnPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if _, ok := p.manual.Load(topic); ok {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.keyed.ForTopic(topic)
+}
