@@ -290,6 +290,7 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 	if len(recs) == 0 && !read {
 		return nil // nothing changed and the offsets stay: nothing to commit
 	}
+	changes := len(recs)
 	if len(states) > 0 {
 		marker := []byte(t.UTC().Format(time.RFC3339Nano))
 		for _, task := range tasks {
@@ -305,7 +306,7 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 		err = c.tm.commitOffsets(ctx, c.s.cfg.groupID, gen, offsets)
 	}
 	if err != nil {
-		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, len(recs)-len(tasks), offsets, err)
+		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, changes, offsets, err)
 	}
 	return nil
 }

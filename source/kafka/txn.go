@@ -92,7 +92,9 @@ func (tm *txnManager) Start(context.Context) error {
 	tm.id = group + "-" + cfg.instance
 	prod, err := newProducer(cfg,
 		kgo.TransactionalID(tm.id),
-		kgo.TransactionTimeout(max(cfg.sessionTimeout, time.Second)),
+		// A batch may take longer than a session; a member whose batch outlives
+		// this is fenced by the broker's abort.
+		kgo.TransactionTimeout(time.Minute),
 		kgo.MaxVersions(versions),
 		kgo.RecordPartitioner(txnPartitioner{manual: &tm.manual, keyed: kgo.StickyKeyPartitioner(nil)}))
 	if err != nil {
@@ -163,6 +165,9 @@ func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen group
 		err = kerr.ErrorForCode(addResp.ErrorCode)
 	}
 	if err != nil {
+		if fenced(err) {
+			err = fmt.Errorf("%w: %w", ErrFenced, err)
+		}
 		return fmt.Errorf("adding the offsets of group %q to the transaction: %w", group, err)
 	}
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
@@ -184,7 +189,7 @@ func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen group
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
 			if perr := kerr.ErrorForCode(rp.ErrorCode); perr != nil {
-				if errors.Is(perr, kerr.IllegalGeneration) || errors.Is(perr, kerr.UnknownMemberID) || errors.Is(perr, kerr.FencedInstanceID) {
+				if fenced(perr) {
 					perr = fmt.Errorf("%w: the group %q moved on from generation %d (member %s): %w", ErrFenced, group, gen.id, gen.member, perr)
 				}
 				return fmt.Errorf("committing the offset of %s/%d for group %q: %w", rt.Topic, rp.Partition, group, perr)
@@ -243,4 +248,12 @@ func (p txnPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 		return kgo.ManualPartitioner().ForTopic(topic)
 	}
 	return p.keyed.ForTopic(topic)
+}
+
+// fenced reports whether err says the member or its producer was replaced: its
+// group generation ended, or its transaction was aborted by the broker (a timeout)
+// or by a newer producer of its id.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedInstanceID) ||
+		errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
 }

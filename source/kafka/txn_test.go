@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
@@ -25,10 +27,15 @@ func readCommitted(t *testing.T, b *kafkatest.Broker, topic string) []string {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	_, end, err := b.Offsets(topic, 0)
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	kc := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
+	lso, err := kc.ListOffsets(ctx, &kafkago.ListOffsetsRequest{IsolationLevel: kafkago.ReadCommitted,
+		Topics: map[string][]kafkago.OffsetRequest{topic: {kafkago.LastOffsetOf(0)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	end := lso.Topics[topic][0].LastOffset
 	r, err := kafka.CreateRDD(ctx, cl, rdd.NewEngine(), []kafka.OffsetRange{{Topic: topic, Partition: 0, Until: end}},
 		kafka.StringDeserializer(), kafka.StringDeserializer())
 	if err != nil {
@@ -100,5 +107,79 @@ func TestTransactionalSinkWritesEachRecordOnce(t *testing.T) {
 	// A read_uncommitted consumer sees the aborted batch's records too.
 	if got := len(readAll(t, b, "out", 1)); got != 7 {
 		t.Errorf("read_uncommitted sees %d records, want 7 (2 aborted)", got)
+	}
+}
+
+// A member whose batch outlives its session is a zombie once the group has moved
+// on: its transaction is refused (ErrFenced) and aborted, and the member that took
+// its partitions writes their records: each once, for read_committed consumers.
+func TestAZombieIsFenced(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("in", 2), kafkatest.Topic("out", 1), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	job := func(block func()) *run {
+		r := newRun(t)
+		s := kafka.NewDirectStream(r.c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+			kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest),
+			kafka.SessionTimeout(time.Second), kafka.UnavailableTimeout(time.Hour))
+		out := dstream.Map(s.Stream(), func(rec kafka.Record[string, string]) kafka.ProducerRecord[string, string] {
+			return kafka.ProducerRecord[string, string]{Topic: "out", Value: rec.Value}
+		})
+		kafka.NewSink(out, kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...), kafka.Transactional())
+		dstream.ForeachRDD(out, func(ctx context.Context, r *rdd.RDD[kafka.ProducerRecord[string, string]], _ time.Time) error {
+			if n, err := rdd.Count(ctx, r); err != nil || n == 0 {
+				return err
+			}
+			block()
+			return nil
+		})
+		r.start()
+		return r
+	}
+	produce(t, b, "in", 2, 0, 4, "v")
+	blocked, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	zombie := job(func() {
+		if once.CompareAndSwap(false, true) {
+			close(blocked)
+			<-release
+		}
+	})
+	zombieErr := make(chan error, 1)
+	go func() { zombieErr <- zombie.batch() }()
+	select {
+	case <-blocked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first member's batch did not start within 30s")
+	}
+	// The batch has written v0…v3 in its transaction, and hangs. A second member
+	// joins; the group waits for the first's batch for its rebalance timeout, then
+	// goes on without it: the second reads the records again and commits them (a
+	// read_committed consumer sees its records once the zombie's transaction ends).
+	taker := job(func() {})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		committed, err := b.Committed(context.Background(), "g", "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if committed[0] == 2 && committed[1] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second member did not commit the records within 30s: committed %v", committed)
+		}
+		if err := taker.batch(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if err := <-zombieErr; !errors.Is(err, kafka.ErrFenced) {
+		t.Errorf("the zombie's batch: %v, want ErrFenced", err)
+	}
+	zombie.stop()
+	if err := taker.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(readCommitted(t, b, "out"), " "); got != "v0 v1 v2 v3" {
+		t.Errorf("read_committed sees %q, want each record once", got)
 	}
 }
