@@ -52,7 +52,7 @@ type DirectStream[K, V any] struct {
 	changes *changelogs
 	// onStart are called by Start with every topic's partition count, before the
 	// first batch (Keyed fixes its task count there).
-	onStart []func(strategy ConsumerStrategy, all map[string]int) error
+	onStart []func(strategy ConsumerStrategy, all map[string]int, cl *Client) error
 
 	// With checkpoints: every batch's ranges, until no checkpoint needs them, and
 	// the ranges of the batches to produce again after a restart.
@@ -188,12 +188,15 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 		// Fail within a bounded time if no broker answers.
 		var all map[string]int
 		all, err = cl.partitions(ctx, nil)
+		if _, sub := s.strategy.(subscribe); sub && err == nil {
+			defer noteSourcePartitions(s.sctx, s.strategy.topicsIn(all), all)
+		}
 		s.mu.Lock()
 		hooks := s.onStart
 		s.mu.Unlock()
 		for _, f := range hooks {
 			if err == nil {
-				err = f(s.strategy, all)
+				err = f(s.strategy, all, cl)
 			}
 		}
 		if err == nil && s.changes != nil {

@@ -94,7 +94,7 @@ type keyed[K comparable] struct {
 
 // start fixes the task count: the partition count of the stream's topics, which
 // must be the same for all of them.
-func (k *keyed[K]) start(strategy ConsumerStrategy, all map[string]int) error {
+func (k *keyed[K]) start(strategy ConsumerStrategy, all map[string]int, _ *Client) error {
 	if k.keys == nil {
 		return errors.New("kafka.Keyed: nil key serializer")
 	}

@@ -83,6 +83,7 @@ type config struct {
 	fetchMaxBytes   int
 	isolation       IsolationLevel
 	transactional   bool
+	repartitions    int
 	pollTimeout     time.Duration
 	tls             *tls.Config
 	sasl            sasl.Mechanism
@@ -274,6 +275,11 @@ func Isolation(l IsolationLevel) Opt { return func(c *config) { c.isolation = l 
 // read_committed see each batch's records exactly once. Default: off; the sink's
 // writes are at least once.
 func Transactional() Opt { return func(c *config) { c.transactional = true } }
+
+// RepartitionPartitions sets the partition count of the topic Repartition creates.
+// Default: the most partitions of the topics the Context's other Subscribe streams
+// read.
+func RepartitionPartitions(n int) Opt { return func(c *config) { c.repartitions = n } }
 
 // TLS sets the TLS configuration for connections to the brokers. Default: none,
 // plaintext.

@@ -108,3 +108,19 @@ func StringSerializer() Serializer[string] {
 func JSONSerializer[T any]() Serializer[T] {
 	return func(_ string, v T) ([]byte, error) { return json.Marshal(v) }
 }
+
+// Serde is a Serializer and the Deserializer that reads what it writes, for a topic
+// Spate both writes and reads (Repartition's).
+type Serde[T any] struct {
+	Serializer   Serializer[T]
+	Deserializer Deserializer[T]
+}
+
+// StringSerde is StringSerializer and StringDeserializer.
+func StringSerde() Serde[string] { return Serde[string]{StringSerializer(), StringDeserializer()} }
+
+// BytesSerde is BytesSerializer and BytesDeserializer.
+func BytesSerde() Serde[[]byte] { return Serde[[]byte]{BytesSerializer(), BytesDeserializer()} }
+
+// JSONSerde is JSONSerializer and JSONDeserializer.
+func JSONSerde[T any]() Serde[T] { return Serde[T]{JSONSerializer[T](), JSONDeserializer[T]()} }

@@ -115,7 +115,9 @@ func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer
 	} else {
 		sink := &sinkService{cfg: cfg}
 		s.Context().AddService(sink)
-		write = func(ctx context.Context, recs []*kgo.Record) error { return produce(ctx, sink.client(), &sink.cfg, recs) }
+		write = func(ctx context.Context, recs []*kgo.Record) error {
+			return produce(ctx, sink.client(), &sink.cfg, recs)
+		}
 	}
 	dstream.ForeachRDD(s, func(ctx context.Context, r *rdd.RDD[ProducerRecord[K, V]], t time.Time) error {
 		return rdd.ForeachPartition(ctx, r, func(ctx context.Context, p int, in iter.Seq[ProducerRecord[K, V]]) error {
