@@ -166,7 +166,10 @@ func (c *Context) Run(ctx context.Context) (err error) {
 			return ended(genErr)
 		}
 		if err := c.process(runCtx, &b, inputs, services); err != nil {
-			return ended(err)
+			if !errors.Is(err, ErrBatchAborted) || runCtx.Err() != nil {
+				return ended(err)
+			}
+			c.logger.Warn("dstream: batch aborted: its state changes are rolled back; its records are processed again", "batch", b.info.Time, "error", err)
 		}
 		for _, s := range streams {
 			s.forget(b.info.Time, remember)

@@ -39,6 +39,8 @@ type keyedStore[K comparable, E any] struct {
 	stores []*state.Store[K, E]
 	at     time.Time // the batch the stores hold (committed or not); zero: none yet
 	done   time.Time // the last batch committed; zero: none yet
+	// rolledBack is the last batch rolled back: the next may apply to done.
+	rolledBack time.Time
 
 	// seen, if set, is when an entry was last touched (batch time in Unix
 	// nanoseconds): the stores then have a timeout index each, which follows
@@ -170,7 +172,9 @@ func (ks *keyedStore[K, E]) store(p int, t time.Time) (*state.Store[K, E], error
 func (ks *keyedStore[K, E]) begin(t, prev time.Time) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	if !ks.at.Equal(prev) {
+	// After an aborted batch (ErrBatchAborted), the next one applies to the state
+	// before it.
+	if !ks.at.Equal(prev) && !(ks.at.Equal(ks.done) && prev.Equal(ks.rolledBack)) {
 		return fmt.Errorf("%s: batch %s applied to the state of batch %s, want the state of batch %s",
 			ks.name, t.Format(time.RFC3339Nano), ks.at.Format(time.RFC3339Nano), prev.Format(time.RFC3339Nano))
 	}
@@ -199,7 +203,7 @@ func (ks *keyedStore[K, E]) settle(t time.Time, ok bool) error {
 		st.Rollback()
 		ks.reindex(p)
 	}
-	ks.at = ks.done
+	ks.rolledBack, ks.at = t, ks.done
 	return nil
 }
 

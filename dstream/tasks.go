@@ -2,6 +2,7 @@ package dstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -40,6 +41,15 @@ type TaskState interface {
 	// error is one of removing the store's spill file.
 	Drop(task int) error
 }
+
+// ErrBatchAborted is wrapped by the error a source's PrepareBatch or CommitBatch
+// returns to abort the batch without ending Run: the batch's state changes are
+// rolled back, its transactional outputs not committed, listeners hear it failed
+// (BatchInfo.Err), and Run goes on with the next batch. The source must see to it
+// that the batch's records are processed again, by this process or another: a Kafka
+// stream fenced by its consumer group (its partitions went to another member) aborts
+// its batch so. Spark has no such outcome: any failed job fails the batch.
+var ErrBatchAborted = errors.New("dstream: batch aborted")
 
 // BatchPreparer is implemented by a Source that must act before each batch is
 // processed, once the batches before it are complete, such as one that moves the

@@ -33,6 +33,7 @@ type taskSource struct {
 	owned     map[int][]int
 	data      map[int][]int
 	failAt    int                               // CommitBatch fails at this batch
+	abortAt   int                               // CommitBatch aborts this batch (ErrBatchAborted)
 	changelog map[string]map[int]map[int][]byte // per state, per task: key → value
 	commits   chan int                          // receives each batch committed
 
@@ -101,6 +102,9 @@ func (s *taskSource) CommitBatch(_ context.Context, t time.Time) error {
 	k := int(sec(t))
 	if k == s.failAt {
 		return errors.New("the transaction was fenced")
+	}
+	if k == s.abortAt {
+		return fmt.Errorf("%w: the transaction was fenced", dstream.ErrBatchAborted)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,5 +231,35 @@ func TestAFailedCommitBatchRollsTheStateBack(t *testing.T) {
 		t.Fatalf("task states %v", ts)
 	} else if err := ts[0].Changes(0, func(k, v []byte) error { return fmt.Errorf("a change left: %x=%x", k, v) }); err != nil {
 		t.Errorf("after the failed commit: %v", err)
+	}
+}
+
+// A batch a source aborts (ErrBatchAborted) is rolled back, and Run goes on: the
+// next batch applies to the state before it.
+func TestAnAbortedBatchIsRolledBackAndRunGoesOn(t *testing.T) {
+	h := newHarness(t)
+	src := &taskSource{c: h.c, part: &modTasks{n: 2}, abortAt: 2,
+		owned:     map[int][]int{1: {0, 1}, 2: {0, 1}, 3: {0, 1}},
+		data:      map[int][]int{1: {2, 3}, 2: {2, 5}, 3: {3}},
+		changelog: map[string]map[int]map[int][]byte{"counts": {}},
+	}
+	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
+	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(st.Value + len(vs))
+	})
+	counts = dstream.Named(counts, "counts")
+	var got collector[ops.KV[int, int]]
+	dstream.ForeachRDD(counts, got.foreach)
+	h.start(context.Background())
+	h.batches(3)
+	h.awaitGenerator()
+	h.c.Stop()
+	if err := h.result(); err != nil {
+		t.Fatalf("Run = %v, want it to go on after the aborted batch", err)
+	}
+	last := got.data[len(got.data)-1]
+	slices.SortFunc(last, func(a, b ops.KV[int, int]) int { return a.Key - b.Key })
+	if s := fmt.Sprint(last); s != "[(2, 1) (3, 2)]" {
+		t.Errorf("state after batch 3: %s, want [(2, 1) (3, 2)] (batch 2 rolled back)", s)
 	}
 }

@@ -61,6 +61,7 @@ type streamState struct {
 	batch   func(t time.Time) (ranges []OffsetRange, gen groupGen)
 	sources func(all map[string]int) []string // the stream's topics among all
 	client  func() *Client
+	forget  func() // forgets the stream's positions
 }
 
 // groupGen is the group generation a batch was planned in.
@@ -305,10 +306,38 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 	if err == nil {
 		err = c.tm.commitOffsets(ctx, c.s.cfg.groupID, gen, offsets)
 	}
+	if errors.Is(err, ErrFenced) {
+		if rerr := c.reset(states); rerr != nil {
+			return fmt.Errorf("kafka: committing batch %v: %w (and dropping the state: %w)", t, err, rerr)
+		}
+		// The member goes on with its next assignment; the batch's records are
+		// read again from the committed offsets, here or by another member.
+		return fmt.Errorf("kafka: committing batch %v: %w: %w", t, dstream.ErrBatchAborted, err)
+	}
 	if err != nil {
 		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, changes, offsets, err)
 	}
 	return nil
+}
+
+// reset forgets what the member held when it was fenced: the state of every task
+// (restored again from the changelogs for the tasks it gets next) and the stream's
+// positions (its partitions start again at their committed offsets).
+func (c *changelogs) reset(states []dstream.TaskState) error {
+	c.mu.Lock()
+	had := c.had
+	c.had = nil
+	c.mu.Unlock()
+	var errs []error
+	for _, st := range states {
+		for _, task := range had {
+			errs = append(errs, st.Drop(task))
+		}
+	}
+	c.s.forget()
+	c.s.cfg.logger.Warn("kafka: fenced by the consumer group: dropped the state of its tasks and its positions; going on with its next assignment",
+		"group", c.s.cfg.groupID, "stream", c.s.name(), "tasks", had)
+	return errors.Join(errs...)
 }
 
 // stableOffsets returns the group's committed offsets of tps once no transaction
@@ -396,6 +425,11 @@ func (s *DirectStream[K, V]) joinTxn(part func() any) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			return s.cl
+		},
+		forget: func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			clear(s.pos)
 		},
 	}}
 }

@@ -172,14 +172,28 @@ func TestAZombieIsFenced(t *testing.T) {
 		}
 	}
 	close(release)
-	if err := <-zombieErr; !errors.Is(err, kafka.ErrFenced) {
-		t.Errorf("the zombie's batch: %v, want ErrFenced", err)
+	if err := <-zombieErr; !errors.Is(err, kafka.ErrFenced) || !errors.Is(err, dstream.ErrBatchAborted) {
+		t.Errorf("the zombie's batch: %v, want ErrFenced, aborted", err)
 	}
-	zombie.stop()
-	if err := taker.stop(); err != nil {
-		t.Fatal(err)
+	// The zombie goes on: it joins the group again, and the two share what comes.
+	produce(t, b, "in", 2, 4, 4, "v")
+	deadline = time.Now().Add(30 * time.Second)
+	for strings.Join(readCommitted(t, b, "out"), " ") != "v0 v1 v2 v3 v4 v5 v6 v7" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the fence, read_committed sees %q", readCommitted(t, b, "out"))
+		}
+		for _, r := range []*run{zombie, taker} {
+			if _, err := r.batchInfo(); err != nil && !errors.Is(err, dstream.ErrBatchAborted) {
+				t.Fatal(err)
+			}
+		}
 	}
-	if got := strings.Join(readCommitted(t, b, "out"), " "); got != "v0 v1 v2 v3" {
+	for _, r := range []*run{zombie, taker} {
+		if err := r.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(readCommitted(t, b, "out"), " "); got != "v0 v1 v2 v3 v4 v5 v6 v7" {
 		t.Errorf("read_committed sees %q, want each record once", got)
 	}
 }
