@@ -353,6 +353,21 @@ func (c *Client) partitions(ctx context.Context, stop <-chan struct{}) (map[stri
 	return out, err
 }
 
+// EndOffsets returns the end of each partition: the offset the next record will
+// get, or, with Isolation(ReadCommitted), the last stable offset (the first of a
+// transaction still open). A range that ends there is what CreateRDD can read.
+func (c *Client) EndOffsets(ctx context.Context, tps ...TopicPartition) (map[TopicPartition]int64, error) {
+	b, err := c.offsets(ctx, nil, tps)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]int64, len(b))
+	for tp, bd := range b {
+		out[tp] = bd.end
+	}
+	return out, nil
+}
+
 // Partitions returns every partition of the given topics, sorted: for Assign. A topic
 // that does not exist is an error naming it.
 func (c *Client) Partitions(ctx context.Context, topics ...string) ([]TopicPartition, error) {

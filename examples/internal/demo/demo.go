@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,8 +61,14 @@ func Produce(ctx context.Context, b *kafkatest.Broker, topic string, partitions,
 // in dataDir if not "", and produces generated sentences into every topic. It prints
 // where it listens to out. stop stops producing and closes the broker.
 func Broker(ctx context.Context, out io.Writer, topics []string, partitions int, dataDir string) (addrs string, stop func(), err error) {
+	return BrokerWith(ctx, out, topics, nil, partitions, dataDir)
+}
+
+// BrokerWith is Broker with more topics, quiet, into which nothing is produced (an
+// example's output topics).
+func BrokerWith(ctx context.Context, out io.Writer, topics, quiet []string, partitions int, dataDir string) (addrs string, stop func(), err error) {
 	opts := []kafkatest.Opt{}
-	for _, t := range topics {
+	for _, t := range append(slices.Clone(topics), quiet...) {
 		opts = append(opts, kafkatest.Topic(t, partitions))
 	}
 	if dataDir != "" {
