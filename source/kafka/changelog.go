@@ -191,8 +191,12 @@ func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int
 	if err = errors.Join(readErr, err); err != nil {
 		return fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, r, err)
 	}
-	c.s.cfg.logger.Info("kafka: restored a task's state from its changelog", "state", st.Name(), "task", task,
-		"changelog", tp.String(), "records", records, "keys", st.Len(task), "took", time.Since(began))
+	info := RestoreInfo{State: st.Name(), Task: task, Changelog: tp, Records: int64(records), Keys: st.Len(task), Took: time.Since(began)}
+	c.s.cfg.logger.Info("kafka: restored a task's state from its changelog", "state", info.State, "task", task,
+		"changelog", tp.String(), "records", records, "keys", info.Keys, "took", info.Took)
+	if f := c.s.cfg.onRestore; f != nil {
+		f(info)
+	}
 	return nil
 }
 

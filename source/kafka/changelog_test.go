@@ -21,9 +21,9 @@ import (
 // keyedCounts runs, on r, a keyed stream of "events" in group g whose
 // UpdateStateByKey (named "counts") counts the records of each key, and returns
 // the counts after each batch.
-func keyedCounts(t *testing.T, r *run, b *kafkatest.Broker) func() map[string]int {
+func keyedCounts(t *testing.T, r *run, b *kafkatest.Broker, opts ...kafka.Opt) func() map[string]int {
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
+		append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
 	counts := dstream.UpdateStateByKey(kafka.Keyed(s, kafka.StringSerializer()), func(vs []string, st ops.Maybe[int]) ops.Maybe[int] {
 		return ops.Some(st.Value + len(vs))
 	})
@@ -167,10 +167,17 @@ func TestKeyedStateFollowsItsTasksAcrossMembers(t *testing.T) {
 	type proc struct {
 		r      *run
 		counts func() map[string]int
+
+		mu         sync.Mutex
+		restored   []kafka.RestoreInfo
+		rebalanced []kafka.RebalanceInfo
 	}
 	start := func() *proc {
 		r := newRun(t)
-		p := &proc{r: r, counts: keyedCounts(t, r, b)}
+		p := &proc{r: r}
+		p.counts = keyedCounts(t, r, b,
+			kafka.OnRestore(func(i kafka.RestoreInfo) { p.mu.Lock(); p.restored = append(p.restored, i); p.mu.Unlock() }),
+			kafka.OnRebalance(func(i kafka.RebalanceInfo) { p.mu.Lock(); p.rebalanced = append(p.rebalanced, i); p.mu.Unlock() }))
 		r.start()
 		return p
 	}
@@ -219,5 +226,24 @@ func TestKeyedStateFollowsItsTasksAcrossMembers(t *testing.T) {
 	until("the second alone", func() bool { return exact(bb) }, bb)
 	if err := bb.r.stop(); err != nil {
 		t.Fatal(err)
+	}
+	// The second restored every task when it joined (those it got) and again when
+	// the first left (those it gained), keys included; it heard of the first
+	// generation it processed in after a rebalance, with its pause.
+	bb.mu.Lock()
+	defer bb.mu.Unlock()
+	tasks, keys := map[int]bool{}, 0
+	for _, i := range bb.restored {
+		tasks[i.Task] = true
+		keys += i.Keys
+		if i.State != "counts" || i.Changelog.Topic != "g-counts-changelog" || i.Changelog.Partition != i.Task {
+			t.Errorf("restore %+v", i)
+		}
+	}
+	if len(tasks) != parts || keys == 0 {
+		t.Errorf("the second restored tasks %v with %d keys, want all %d tasks, some keys", tasks, keys, parts)
+	}
+	if len(bb.rebalanced) == 0 || bb.rebalanced[len(bb.rebalanced)-1].Pause <= 0 || len(bb.rebalanced[len(bb.rebalanced)-1].Partitions) != parts {
+		t.Errorf("the second heard of rebalances %+v, want the last with all %d partitions and a pause", bb.rebalanced, parts)
 	}
 }

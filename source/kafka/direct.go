@@ -47,6 +47,9 @@ type DirectStream[K, V any] struct {
 	ranges  map[time.Time][]OffsetRange
 	gens    map[time.Time]groupGen // the generation each batch was planned in
 	held    map[time.Time]int32    // the batches a generation waits for (member.hold)
+	// reported is the last generation whose first processed batch was reported
+	// to OnRebalance.
+	reported int32
 	// changes, set by Keyed under Subscribe, keeps the state of the stateful
 	// streams over it in changelog topics.
 	changes *changelogs
@@ -270,8 +273,18 @@ func (d directSource[K, V]) CommitBatch(ctx context.Context, t time.Time) error 
 // BatchCompleted feeds the rate estimator and forgets the ranges of completed batches.
 func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 	s := d.s
+	var report *RebalanceInfo // told once s.mu is released
+	defer func() {
+		if report != nil {
+			s.cfg.onRebalance(*report)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var parts []TopicPartition // of the batch completed
+	for _, r := range s.ranges[info.Time] {
+		parts = append(parts, r.TopicPartition())
+	}
 	for t := range s.ranges {
 		if !t.After(info.Time) {
 			delete(s.ranges, t)
@@ -281,7 +294,14 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 	for t, id := range s.held {
 		if !t.After(info.Time) {
 			delete(s.held, t)
-			s.asg.(*member).release(id)
+			m := s.asg.(*member)
+			m.release(id)
+			if t.Equal(info.Time) && id != s.reported && info.Err == nil {
+				s.reported = id
+				if ended := m.endedAt(); !ended.IsZero() && s.cfg.onRebalance != nil {
+					report = &RebalanceInfo{Group: s.cfg.groupID, Generation: id, Partitions: parts, Pause: time.Since(ended)}
+				}
+			}
 		}
 	}
 	if info.Err != nil {

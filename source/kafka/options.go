@@ -84,6 +84,8 @@ type config struct {
 	isolation       IsolationLevel
 	transactional   bool
 	repartitions    int
+	onRestore       func(RestoreInfo)
+	onRebalance     func(RebalanceInfo)
 	pollTimeout     time.Duration
 	tls             *tls.Config
 	sasl            sasl.Mechanism
@@ -280,6 +282,40 @@ func Transactional() Opt { return func(c *config) { c.transactional = true } }
 // Default: the most partitions of the topics the Context's other Subscribe streams
 // read.
 func RepartitionPartitions(n int) Opt { return func(c *config) { c.repartitions = n } }
+
+// RestoreInfo describes the restore of one task's state from its changelog (see
+// Keyed), for OnRestore.
+type RestoreInfo struct {
+	State     string         // the stateful stream's name
+	Task      int            // the task: the partition number
+	Changelog TopicPartition // the changelog partition read
+	Records   int64          // the changelog records read
+	Keys      int            // the keys the task's state holds after it
+	Took      time.Duration
+}
+
+// OnRestore calls f after each restore of a task's state from its changelog, from
+// the goroutine that processes batches (before the batch that needed it): f must
+// not block. The restores are logged too (Info). Default: none.
+func OnRestore(f func(RestoreInfo)) Opt { return func(c *config) { c.onRestore = f } }
+
+// RebalanceInfo describes a rebalance of a Subscribe stream's consumer group as the
+// stream lived it, for OnRebalance.
+type RebalanceInfo struct {
+	Group      string
+	Generation int32            // the generation the stream processes again in
+	Partitions []TopicPartition // what the stream reads in it
+	// Pause is how long the stream processed nothing of its own: from the end of
+	// its previous generation (when the group began to rebalance: for a member
+	// that died, once its session expired) to the end of the first batch processed
+	// in the new one.
+	Pause time.Duration
+}
+
+// OnRebalance calls f once the first batch of each new generation of a keyed or
+// transactional Subscribe stream is processed (the pause of its rebalance), from
+// the goroutine that processes batches: f must not block. Default: none.
+func OnRebalance(f func(RebalanceInfo)) Opt { return func(c *config) { c.onRebalance = f } }
 
 // TLS sets the TLS configuration for connections to the brokers. Default: none,
 // plaintext.

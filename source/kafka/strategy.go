@@ -274,6 +274,7 @@ type member struct {
 	// drain), so that their commits, which name the generation, succeed.
 	inflight map[int32]int
 	drained  chan struct{} // closed and replaced whenever a count reaches 0
+	ended    time.Time     // when the last generation ended (drain began)
 	idle     bool          // no topic to subscribe to: not in the group
 	reason   error         // why there is no generation, if known
 	fatal    error         // a group error that joining again cannot fix
@@ -639,6 +640,7 @@ func (m *member) drain(ctx context.Context, id int32) {
 		m.gen = nil
 		m.reason = errors.New("the group is rebalancing")
 	}
+	m.ended = time.Now()
 	m.mu.Unlock()
 	bound := time.NewTimer(m.cl.cfg.sessionTimeout)
 	defer bound.Stop()
@@ -659,6 +661,13 @@ func (m *member) drain(ctx context.Context, id int32) {
 			return
 		}
 	}
+}
+
+// endedAt returns when the member's last generation ended (zero: none has).
+func (m *member) endedAt() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended
 }
 
 // tasks returns the partition numbers of the member's current assignment: the tasks
