@@ -109,6 +109,8 @@ var suite = []benchmark{
 	{name: "receiver", line: receiverBench},
 	{name: "union", line: unionBench},
 	{name: "catchup", line: catchupBench},
+	{name: "exactlyonce", line: exactlyOnceBench},
+	{name: "restore", line: restoreBench},
 }
 
 func main() {
