@@ -34,6 +34,9 @@ type TaskState interface {
 	// task, encoded, with its value now; value is nil for a key the batch removed
 	// (or timed out). It stops at f's first error, which it returns.
 	Changes(task int, f func(key, value []byte) error) error
+	// Entries calls f with every entry of task's store, encoded: a copy of the
+	// task's state to keep outside the process. It stops at f's first error.
+	Entries(task int, f func(key, value []byte) error) error
 	// Restore empties task's store, then sets every entry of entries in order (a
 	// nil value deletes the key): the task's state as a changelog holds it.
 	Restore(task int, entries iter.Seq2[[]byte, []byte]) error
@@ -144,6 +147,29 @@ func (s taskState[K, E]) Changes(task int, f func(key, value []byte) error) erro
 			if vb, err = ks.codec.encode(c.Value); err != nil {
 				return fmt.Errorf("%s: task %d: the value of key %v: %w", ks.name, task, c.Key, err)
 			}
+		}
+		if err := f(kb, vb); err != nil {
+			return err
+		}
+	}
+	return ks.stores[task].Err()
+}
+
+func (s taskState[K, E]) Entries(task int, f func(key, value []byte) error) error {
+	ks := s.ks
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	for k, e := range ks.stores[task].All() {
+		kb, err := checkpoint.Encode(k)
+		if err != nil {
+			return fmt.Errorf("%s: task %d: key %v: %w", ks.name, task, k, err)
+		}
+		vb, err := ks.codec.encode(e)
+		if err != nil {
+			return fmt.Errorf("%s: task %d: the value of key %v: %w", ks.name, task, k, err)
+		}
+		if vb == nil {
+			continue // not kept (a timed-out entry)
 		}
 		if err := f(kb, vb); err != nil {
 			return err

@@ -50,7 +50,11 @@ type changelogs struct {
 	reader *Client           // read_committed, for restores
 	admin  *kgo.Client       // for OffsetFetch with RequireStable
 	topics map[string]string // state name → changelog topic
-	had    []int             // the tasks of the last batch prepared
+	// offsets is, per changelog topic and task, the next changelog offset the
+	// task's state reflects (a local copy saved now is valid from there);
+	// pending, the offsets of the batch being committed, kept once it is.
+	offsets, pending map[string]map[int]int64
+	had              []int // the tasks of the last batch prepared
 }
 
 // streamState is what changelogs needs of its direct stream.
@@ -140,6 +144,7 @@ func (c *changelogs) prepare(ctx context.Context, t time.Time) error {
 	for _, st := range states {
 		for _, task := range had {
 			if !slices.Contains(tasks, task) {
+				c.saveLocal(st, task)
 				if err := st.Drop(task); err != nil {
 					return err
 				}
@@ -160,12 +165,14 @@ func (c *changelogs) prepare(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-// restore reads task's changelog partition of st, from its start to its last stable
-// offset, into st's store.
+// restore reads task's changelog partition of st, from its start (or from the
+// offset of the task's local copy, read first) to its last stable offset, into st's
+// store.
 func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int) error {
 	c.mu.Lock()
 	topic, reader := c.topics[st.Name()], c.reader
 	c.mu.Unlock()
+	cfg := c.s.cfg
 	began := time.Now()
 	tp := TopicPartition{topic, task}
 	b, err := reader.offsets(ctx, nil, []TopicPartition{tp})
@@ -173,9 +180,28 @@ func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int
 		return fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, tp, err)
 	}
 	r := OffsetRange{Topic: topic, Partition: task, From: b[tp].first, Until: b[tp].end}
+	var local localCopy
+	if cfg.stateDir != "" {
+		lc, ok, err := loadLocal(cfg.stateDir, topic, task)
+		switch {
+		case err != nil:
+			cfg.logger.Warn("kafka: the local copy of a task's state cannot be read: restoring from the whole changelog",
+				"state", st.Name(), "task", task, "dir", localDir(cfg.stateDir, topic, task), "error", err)
+		case ok && lc.Offset >= r.From && lc.Offset <= r.Until:
+			local, r.From = lc, lc.Offset
+		case ok:
+			cfg.logger.Warn("kafka: the local copy of a task's state is outside its changelog (recreated, or truncated): restoring from the whole changelog",
+				"state", st.Name(), "task", task, "copy_offset", lc.Offset, "changelog_start", r.From, "changelog_end", r.Until)
+		}
+	}
 	var readErr error
 	records := 0
 	err = st.Restore(task, func(yield func([]byte, []byte) bool) {
+		for i, k := range local.Keys {
+			if !yield(k, local.Values[i]) {
+				return
+			}
+		}
 		readErr = reader.read(ctx, nil, r, func(raw *raw) bool {
 			records++
 			if len(raw.key) > 0 && raw.key[0] == markerKey[0] {
@@ -191,13 +217,74 @@ func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int
 	if err = errors.Join(readErr, err); err != nil {
 		return fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, r, err)
 	}
-	info := RestoreInfo{State: st.Name(), Task: task, Changelog: tp, Records: int64(records), Keys: st.Len(task), Took: time.Since(began)}
-	c.s.cfg.logger.Info("kafka: restored a task's state from its changelog", "state", info.State, "task", task,
-		"changelog", tp.String(), "records", records, "keys", info.Keys, "took", info.Took)
-	if f := c.s.cfg.onRestore; f != nil {
+	c.mu.Lock()
+	setOffset(&c.offsets, topic, task, r.Until)
+	c.mu.Unlock()
+	info := RestoreInfo{State: st.Name(), Task: task, Changelog: tp, Records: int64(records), LocalKeys: len(local.Keys), Keys: st.Len(task), Took: time.Since(began)}
+	cfg.logger.Info("kafka: restored a task's state", "state", info.State, "task", task,
+		"changelog", tp.String(), "records", records, "from_local_copy", info.LocalKeys, "keys", info.Keys, "took", info.Took)
+	if f := cfg.onRestore; f != nil {
 		f(info)
 	}
 	return nil
+}
+
+// setOffset sets m[topic][task] = off, making the maps as needed.
+func setOffset(m *map[string]map[int]int64, topic string, task int, off int64) {
+	if *m == nil {
+		*m = map[string]map[int]int64{}
+	}
+	if (*m)[topic] == nil {
+		(*m)[topic] = map[int]int64{}
+	}
+	(*m)[topic][task] = off
+}
+
+// saveLocal keeps the local copy of st's task, if there is a StateDir and the
+// changelog offset the task reflects is known; a failure is logged (a restore then
+// reads the whole changelog).
+func (c *changelogs) saveLocal(st dstream.TaskState, task int) {
+	cfg := c.s.cfg
+	c.mu.Lock()
+	topic := c.topics[st.Name()]
+	off, known := c.offsets[topic][task]
+	c.mu.Unlock()
+	if cfg.stateDir == "" || !known {
+		return
+	}
+	if err := saveLocal(cfg.stateDir, topic, st, task, off); err != nil {
+		cfg.logger.Warn("kafka: the local copy of a task's state cannot be saved: its next restore reads the whole changelog",
+			"state", st.Name(), "task", task, "dir", localDir(cfg.stateDir, topic, task), "error", err)
+	}
+}
+
+// completed keeps the changelog offsets of a batch committed.
+func (c *changelogs) completed(info dstream.BatchInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if info.Err == nil {
+		for topic, tasks := range c.pending {
+			for task, off := range tasks {
+				setOffset(&c.offsets, topic, task, off)
+			}
+		}
+	}
+	c.pending = nil
+}
+
+// saveAll keeps the local copies of the tasks held, when the stream stops.
+func (c *changelogs) saveAll() {
+	if c.s.cfg.stateDir == "" {
+		return
+	}
+	c.mu.Lock()
+	had := c.had
+	c.mu.Unlock()
+	for _, st := range c.s.sctx.TaskStates(c.part()) {
+		for _, task := range had {
+			c.saveLocal(st, task)
+		}
+	}
 }
 
 // ensureTopics finds or creates the changelog topic of each state, once: compacted,
@@ -308,6 +395,13 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 	}
 	err := c.tm.produce(ctx, recs)
 	if err == nil {
+		c.mu.Lock()
+		for _, r := range recs { // their offsets, once the transaction commits
+			if cur, ok := c.pending[r.Topic][int(r.Partition)]; !ok || r.Offset+1 > cur {
+				setOffset(&c.pending, r.Topic, int(r.Partition), r.Offset+1)
+			}
+		}
+		c.mu.Unlock()
 		err = c.tm.commitOffsets(ctx, c.s.cfg.groupID, gen, offsets)
 	}
 	if errors.Is(err, ErrFenced) {

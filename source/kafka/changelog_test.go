@@ -247,3 +247,49 @@ func TestKeyedStateFollowsItsTasksAcrossMembers(t *testing.T) {
 		t.Errorf("the second heard of rebalances %+v, want the last with all %d partitions and a pause", bb.rebalanced, parts)
 	}
 }
+
+// With StateDir, a process that stops keeps a local copy of its tasks' state with
+// the changelog offset it reflects; the next restores read the copy and only the
+// changelog records after it.
+func TestALocalCopySparesTheWholeChangelog(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	dir := t.TempDir()
+	produceByKey(t, b, "events", 2, "ann", "bob", "ann", "cid", "dan")
+	var mu sync.Mutex
+	var restores []kafka.RestoreInfo
+	opts := []kafka.Opt{kafka.StateDir(dir), kafka.OnRestore(func(i kafka.RestoreInfo) { mu.Lock(); restores = append(restores, i); mu.Unlock() })}
+	first := newRun(t)
+	keyedCounts(t, first, b, opts...)
+	first.start()
+	first.batches(2)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	restores = nil
+	mu.Unlock()
+
+	produceByKey(t, b, "events", 2, "ann")
+	second := newRun(t)
+	counts := keyedCounts(t, second, b, opts...)
+	second.start()
+	second.batches(1)
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(counts()); got != "map[ann:3 bob:1 cid:1 dan:1]" {
+		t.Errorf("counts %s, want map[ann:3 bob:1 cid:1 dan:1]", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	local := 0
+	for _, i := range restores {
+		local += i.LocalKeys
+		if i.Records != 0 {
+			t.Errorf("task %d: %d changelog records read after its local copy, want 0", i.Task, i.Records)
+		}
+	}
+	if len(restores) != 2 || local != 4 {
+		t.Errorf("restores %+v: want 2 tasks, 4 keys from the local copies", restores)
+	}
+}

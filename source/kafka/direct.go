@@ -247,6 +247,7 @@ func (d directSource[K, V]) Stop() error {
 	asg.stop()
 	var cerr error
 	if s.changes != nil {
+		s.changes.saveAll()
 		cerr = s.changes.stop()
 	}
 	return errors.Join(cl.Close(), cerr)
@@ -279,6 +280,9 @@ func (d directSource[K, V]) BatchCompleted(info dstream.BatchInfo) {
 			s.cfg.onRebalance(*report)
 		}
 	}()
+	if s.changes != nil {
+		s.changes.completed(info)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var parts []TopicPartition // of the batch completed

@@ -85,6 +85,7 @@ type config struct {
 	transactional   bool
 	repartitions    int
 	onRestore       func(RestoreInfo)
+	stateDir        string
 	onRebalance     func(RebalanceInfo)
 	pollTimeout     time.Duration
 	tls             *tls.Config
@@ -290,6 +291,7 @@ type RestoreInfo struct {
 	Task      int            // the task: the partition number
 	Changelog TopicPartition // the changelog partition read
 	Records   int64          // the changelog records read
+	LocalKeys int            // the keys read from the task's local copy (StateDir) first
 	Keys      int            // the keys the task's state holds after it
 	Took      time.Duration
 }
@@ -298,6 +300,17 @@ type RestoreInfo struct {
 // the goroutine that processes batches (before the batch that needed it): f must
 // not block. The restores are logged too (Info). Default: none.
 func OnRestore(f func(RestoreInfo)) Opt { return func(c *config) { c.onRestore = f } }
+
+// StateDir keeps, in dir, a local copy of the state of each task a keyed stream
+// stops owning (and of every task it owns when Run stops), with the changelog offset
+// it reflects, as Kafka Streams' state directory: a later restore of the task in a
+// process with the same StateDir reads the copy, then only the changelog records
+// after it, instead of the whole changelog. A copy that the changelog no longer
+// covers (a recreated or truncated topic) is discarded with a warning. Caveat, as in
+// Kafka Streams: a key deleted after the copy whose tombstone compaction has removed
+// (delete.retention.ms, default a day) comes back from an old copy. Default: none,
+// every restore reads the whole changelog partition.
+func StateDir(dir string) Opt { return func(c *config) { c.stateDir = dir } }
 
 // RebalanceInfo describes a rebalance of a Subscribe stream's consumer group as the
 // stream lived it, for OnRebalance.
