@@ -111,6 +111,7 @@ var suite = []benchmark{
 	{name: "catchup", line: catchupBench},
 	{name: "exactlyonce", line: exactlyOnceBench},
 	{name: "restore", line: restoreBench},
+	{name: "rebalance", line: rebalanceBench},
 }
 
 func main() {
@@ -122,7 +123,15 @@ func main() {
 	scale := flag.Float64("scale", 1, "internal: the data scale of a -child process")
 	verbose := flag.Bool("v", false, "print each contender's median wall and CPU time per round, allocations and RSS, after its line")
 	broker := flag.Bool(brokerFlag, false, "internal: run as the Kafka fixture's broker process")
+	member := flag.String(memberFlag, "", "internal: run as a member of the rebalance benchmark's group")
 	flag.Parse()
+	if *member != "" {
+		if err := memberMain(*member); err != nil {
+			fmt.Fprintf(os.Stderr, "bench member: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child != "" || *broker {
 		var err error
 		if *broker {
