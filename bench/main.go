@@ -112,6 +112,7 @@ var suite = []benchmark{
 	{name: "exactlyonce", line: exactlyOnceBench},
 	{name: "restore", line: restoreBench},
 	{name: "rebalance", line: rebalanceBench},
+	{name: "scaleout", line: scaleoutBench},
 }
 
 func main() {

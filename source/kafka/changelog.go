@@ -332,13 +332,27 @@ func (c *changelogs) ensureTopics(ctx context.Context, states []dstream.TaskStat
 			return err
 		}
 		if len(committed) > 0 {
+			// kafka-go serves metadata from a cache: a topic another member just
+			// created may not be in it yet. Ask again with fresh connections.
+			cl.refresh()
+			if all, err = cl.partitions(ctx, nil); err != nil {
+				return err
+			}
+			create = slices.DeleteFunc(create, func(tc kafkago.TopicConfig) bool {
+				_, ok := all[tc.Topic]
+				return ok
+			})
+		}
+		if len(committed) > 0 && len(create) > 0 {
 			return fmt.Errorf("%w: %s (group %q has committed offsets for %v, so its state existed; brokers %v)",
 				ErrChangelogMissing, create[0].Topic, cfg.groupID, slices.SortedFunc(maps.Keys(committed), compareTopicPartitions), cfg.brokers)
 		}
-		if err := cl.createTopics(ctx, create); err != nil {
-			return err
+		if len(create) > 0 {
+			if err := cl.createTopics(ctx, create); err != nil {
+				return err
+			}
+			cfg.logger.Info("kafka: created changelog topics", "topics", len(create), "group", cfg.groupID)
 		}
-		cfg.logger.Info("kafka: created changelog topics", "topics", len(create), "group", cfg.groupID)
 	}
 	for _, topic := range topics {
 		c.tm.manual.Store(topic, true)
