@@ -81,6 +81,9 @@ type paired struct {
 	env func(scale float64) ([]string, error)
 	// rounds, if set, changes the number of timed rounds.
 	rounds func(rounds int) int
+	// noWarmup skips the untimed first round (for a round that takes
+	// minutes).
+	noWarmup bool
 	// format builds the line from the results.
 	format func(r *pairResult) string
 }
@@ -106,6 +109,7 @@ var suite = []benchmark{
 	{name: "checkpoint", line: checkpointBench},
 	{name: "state", line: stateBench},
 	{name: "spill", line: spillState},
+	{name: "spill", pair: spillShufflePair},
 	{name: "receiver", line: receiverBench},
 	{name: "union", line: unionBench},
 	{name: "catchup", line: catchupBench},

@@ -203,7 +203,7 @@ func rusageKB(ps *os.ProcessState) int64 {
 }
 
 // runPaired runs benchmark b: one child per role, one untimed warm-up round
-// each, then rounds timed rounds, interleaved.
+// each (unless b.pair.noWarmup), then rounds timed rounds, interleaved.
 func runPaired(b benchmark, scale float64, rounds int, cpuprofile string) (*pairResult, error) {
 	p := b.pair
 	var env []string
@@ -235,9 +235,13 @@ func runPaired(b benchmark, scale float64, rounds int, cpuprofile string) (*pair
 	if p.rounds != nil {
 		rounds = p.rounds(rounds)
 	}
-	for i := range rounds + 1 { // the first round warms up
+	warmups := 1 // the first round warms up
+	if p.noWarmup {
+		warmups = 0
+	}
+	for i := range rounds + warmups {
 		for _, c := range children {
-			if err := c.round(i > 0); err != nil {
+			if err := c.round(i >= warmups); err != nil {
 				return nil, err
 			}
 		}

@@ -93,3 +93,55 @@ func spillState(scale float64, rounds int) (string, error) {
 	return fmt.Sprintf("spill: state_keys=%d budget_mb=%d ms_per_batch=%.2f first_ms=%.0f spill_files=%d rss_mb=%d",
 		keys, budget>>20, ms(times[len(times)/2]), ms(timer.times[0]), spilled, ru.Maxrss>>10), nil
 }
+
+// spillShufflePair measures a shuffle far beyond its memory budget: ReduceByKey(Sum)
+// over 50M distinct int64 keys (rdd.Range mapped to pairs (i, 1), so that the input
+// is generated as it is read, not held), under a 512 MiB engine budget (MemoryBudget:
+// 256 MiB for the shuffles), counted. Without a budget the same job peaks at about
+// 2.6 GB of RSS. It runs in a child process of its own, so that rss_mb is the peak
+// RSS of that process while the job runs; one round, no warm-up (a round takes
+// minutes). It prints
+//
+//	spill: keys=50000000 budget_mb=512 spate_s=<wall s> cpu_s=<CPU s> rss_mb=<peak RSS>
+//
+// -quick runs it on 1% of the keys with 1% of the budget.
+var spillShufflePair = &paired{
+	roles:    []string{"spate"},
+	setup:    setupSpillShuffle,
+	rounds:   func(int) int { return 1 },
+	noWarmup: true,
+	format: func(r *pairResult) string {
+		s := r.role("spate")
+		return fmt.Sprintf("spill: keys=%d budget_mb=%d spate_s=%.1f cpu_s=%.1f rss_mb=%.0f",
+			r.records, shuffleSpillBudget(r.records)>>20, s.median("wall").Seconds(), s.median("cpu").Seconds(), s.rssMB())
+	},
+}
+
+// shuffleSpillBudget is the engine budget of spillShufflePair for keys keys: 512 MiB
+// for 50M.
+func shuffleSpillBudget(keys int) int64 {
+	return max(int64(keys)*(512<<20)/50_000_000, 1<<20)
+}
+
+func setupSpillShuffle(scale float64, role string) (int, contender, error) {
+	if role != "spate" {
+		return 0, nil, fmt.Errorf("no role %q", role)
+	}
+	keys := int(50_000_000 * scale)
+	eng := rdd.NewEngine(rdd.Parallelism(2), rdd.MemoryBudget(shuffleSpillBudget(keys)))
+	return keys, func(ctx context.Context) (outcome, error) {
+		spilled := eng.ShuffleSpilledBytes()
+		pairs := rdd.Map(rdd.Range(eng, 0, int64(keys), 1, 0), func(i int64) ops.KV[int64, int64] { return ops.Pair(i, int64(1)) })
+		n, err := rdd.Count(ctx, rdd.ReduceByKey(pairs, ops.Sum[int64]))
+		spilled = eng.ShuffleSpilledBytes() - spilled
+		return outcome{check: func() error {
+			if n != int64(keys) {
+				return fmt.Errorf("%d keys reduced, want %d", n, keys)
+			}
+			if spilled == 0 {
+				return fmt.Errorf("nothing spilled: the shuffle was not beyond the budget")
+			}
+			return nil
+		}}, err
+	}, nil
+}

@@ -42,15 +42,14 @@ func collectParts[T any](ctx context.Context, action string, r *RDD[T]) ([][]T, 
 	}
 	parts := make([][]T, r.nparts)
 	err := runJob(ctx, action, r, nil, func(tc *task, p int) error {
-		if part, ok, err := r.materialized(tc, p); ok || err != nil {
-			parts[p] = part
-			return err
-		}
 		var part []T
-		err := r.iter(tc, p, func(t T) bool {
+		s, ok, err := r.materialized(tc, p, func(t T) bool {
 			part = append(part, t)
 			return true
 		})
+		if ok {
+			part = s
+		}
 		parts[p] = part
 		return err
 	})

@@ -89,55 +89,51 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg o
 	if shuffle.Same(r.part, p) {
 		// Already partitioned by key: combine each partition in place.
 		out.parents = []node{r}
-		out.setWhole(func(tc *task, q int) ([]ops.KV[K, C], error) {
-			t := shuffle.NewTable[K](agg, 0)
+		out.setParts(func(tc *task, q int, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
+			sp := tc.spiller(me, "combine", q)
+			defer tc.release(sp)
+			red := shuffle.NewReducer[K](agg, 0, sp)
+			var aerr error
 			err := r.iter(tc, q, func(kv ops.KV[K, V]) bool {
 				tc.cur = me
-				t.Add(kv.Key, kv.Value)
-				return true
+				aerr = red.Add(kv.Key, kv.Value)
+				return aerr == nil
 			})
-			return t.Pairs(), err
+			if err == nil {
+				err = taskErr(me.name, q, aerr)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return finishReduce(tc, me, q, red.Finish, yield)
 		})
 		return out
 	}
 	dep := &combineDep[K, V, C]{from: r, owner: me, agg: agg, part: p}
 	out.shuffles = []shuffleDep{dep}
-	out.setWhole(func(tc *task, q int) ([]ops.KV[K, C], error) {
+	out.setParts(func(tc *task, q int, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
 		outs, _ := tc.job.output(dep).([]*shuffle.MapOutput[K, V, C])
-		if only := onlyCombined(outs, q); only != nil {
-			// One map task holds this partition's keys, all combined: they
-			// are distinct already.
-			return only, nil
-		}
-		tc.cur = me
-		t, err := shuffle.Reduce(agg, outs, q, tc.tick)
-		if err != nil {
-			return nil, err
-		}
-		return t.Pairs(), nil
+		sp := tc.spiller(me, "reduce", q)
+		defer tc.release(sp)
+		return finishReduce(tc, me, q, func(tick func() error, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
+			return shuffle.Reduce(agg, outs, q, sp, tick, yield)
+		}, yield)
 	})
 	return out
 }
 
-// onlyCombined returns bucket q's records if exactly one map output has any
-// for q and they are all combined, else nil.
-func onlyCombined[K comparable, V, C any](outs []*shuffle.MapOutput[K, V, C], q int) []ops.KV[K, C] {
-	var only []ops.KV[K, C]
-	for _, o := range outs {
-		if o == nil {
-			continue
-		}
-		if o.Raw != nil && o.Raw.Size(q) > 0 {
-			return nil
-		}
-		if cs := o.Combined.Chunks(q); len(cs) > 0 {
-			if only != nil || len(cs) > 1 {
-				return nil
-			}
-			only = cs[0]
-		}
-	}
-	return only
+// finishReduce runs reduce task q of op: its result is a slice, or pushed to
+// yield (a partition that spilled). The aggregator runs as op's, the
+// downstream operators as theirs; a spill file's failure is a *TaskError.
+func finishReduce[K comparable, C any](tc *task, op *info, q int,
+	finish func(tick func() error, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error), yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
+	tc.cur = op
+	s, err := finish(tc.tick, func(kv ops.KV[K, C]) bool {
+		ok := yield(kv)
+		tc.cur = op
+		return ok
+	})
+	return s, taskErr(op.name, q, err)
 }
 
 // combineDep is the shuffle of an aggregating operator: map-side combine
@@ -155,6 +151,9 @@ func (d *combineDep[K, V, C]) runMap(j *job) error {
 	outs := make([]*shuffle.MapOutput[K, V, C], d.from.nparts)
 	err := j.runTasks(d.owner.name, indexes(d.from.nparts), func(tc *task, mp int) error {
 		m := shuffle.NewMapSide(d.agg, d.part)
+		sp := tc.spiller(d.owner, "map", mp)
+		defer tc.release(sp)
+		m.SpillTo(sp)
 		var perr error
 		add := func(kv ops.KV[K, V]) bool {
 			tc.cur = d.owner
@@ -163,15 +162,13 @@ func (d *combineDep[K, V, C]) runMap(j *job) error {
 		}
 		// A materialized input (a source, a shuffle's output) is read in
 		// this loop: one call less per record than pushing it through iter.
-		s, ok, err := d.from.materialized(tc, mp)
+		s, ok, err := d.from.materialized(tc, mp, add)
 		if ok {
 			for i := range s {
 				if err = tc.tick(); err != nil || !add(s[i]) {
 					break
 				}
 			}
-		} else if err == nil {
-			err = d.from.iter(tc, mp, add)
 		}
 		if err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/spatedev/spate/shuffle"
 )
 
 // Engine is the local partitioned executor: it runs the tasks of a job, one
@@ -19,6 +21,8 @@ type Engine struct {
 	memoryBudget int64 // MemoryBudget, if budgetSet
 	budgetSet    bool
 	spillDir     string
+	poolOnce     sync.Once
+	pool         *shuffle.Pool // the shuffles' half of the budget
 }
 
 // EngineOpt configures an [Engine].

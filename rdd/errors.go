@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -15,9 +16,11 @@ var ErrInvalid = errors.New("invalid argument")
 // elements.
 var ErrEmpty = errors.New("empty RDD")
 
-// TaskError is a failure of user code in one task: a function that returned
-// an error (MapPartitions, Foreach, ForeachPartition) or a partitioner that
-// answered an impossible partition.
+// TaskError is a failure in one task: of user code (a function that
+// returned an error in MapPartitions, Foreach, ForeachPartition; a
+// partitioner that answered an impossible partition), or of a shuffle's
+// spill file that could not be made, written or read (Err is then a
+// *shuffle.SpillError naming the file).
 type TaskError struct {
 	// Op is the operator whose code failed, e.g. "rdd.MapPartitions".
 	Op string
@@ -60,6 +63,19 @@ func (e *PanicError) Error() string {
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
+}
+
+// taskErr wraps err, unless nil or a context's error, in a *TaskError of
+// op and partition p.
+func taskErr(op string, p int, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var te *TaskError
+	if errors.As(err, &te) {
+		return err
+	}
+	return &TaskError{Op: op, Partition: p, Err: err}
 }
 
 func invalid(op string, format string, args ...any) error {

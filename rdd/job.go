@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/spatedev/spate/shuffle"
 )
 
 // shuffleDep is a shuffle dependency: a stage boundary. Its map stage
@@ -26,6 +28,7 @@ type job struct {
 	ctx    context.Context
 	eng    *Engine
 	action string
+	space  *shuffle.Space // the shuffles' spill files and kept map outputs
 	mu     sync.Mutex
 	outs   map[shuffleDep]any
 	stages int
@@ -39,6 +42,20 @@ type task struct {
 	part int
 	cur  *info // operator whose function runs now, set before calling it
 	n    uint  // elements since the last cancellation check
+}
+
+// spiller returns the memory account of the task of op that computes
+// partition p, as a map task or a reduce task (kind), or nil without a
+// memory budget. The task closes it with release.
+func (tc *task) spiller(op *info, kind string, p int) *shuffle.Spiller {
+	return tc.job.space.Spiller(fmt.Sprintf("%s-%d-%s-%d", op.name, op.id, kind, p))
+}
+
+// release closes sp, logging a spill file it could not delete.
+func (tc *task) release(sp *shuffle.Spiller) {
+	if err := sp.Close(); err != nil {
+		tc.job.eng.logger.LogAttrs(tc.ctx, slog.LevelWarn, "rdd: deleting a spill file failed", slog.Any("error", err))
+	}
 }
 
 // checkEvery is how many elements a source yields between checks of the
@@ -107,6 +124,7 @@ func runJobWaves(ctx context.Context, action string, final node, drive func(run 
 	}
 	in := final.base()
 	j := &job{ctx: ctx, eng: in.eng, action: action, outs: map[shuffleDep]any{}}
+	j.space = j.eng.shufflePool().NewSpace(j.eng.SpillDir())
 	start := time.Now()
 	tasks := 0
 	err := j.plan(final, map[node]bool{})
@@ -115,6 +133,11 @@ func runJobWaves(ctx context.Context, action string, final node, drive func(run 
 			tasks += len(parts)
 			return j.runTasks(action, parts, fn)
 		})
+	}
+	// Every task has ended: the spill files go, whatever the outcome.
+	if cerr := j.space.Close(); cerr != nil {
+		j.eng.logger.LogAttrs(ctx, slog.LevelWarn, "rdd job: deleting its spill files failed",
+			slog.String("action", action), slog.Any("error", cerr))
 	}
 	if j.eng.logger.Enabled(ctx, slog.LevelDebug) {
 		j.eng.logger.LogAttrs(ctx, slog.LevelDebug, "rdd job",

@@ -10,7 +10,9 @@ import (
 // (default: a partitioner one of the inputs already has, else hash over the
 // larger partition count, at most 4 times the Engine's parallelism: see
 // Partitions); an input already partitioned that way is read in place,
-// without a shuffle. Keys come out in first-seen order per partition.
+// without a shuffle. Keys come out in first-seen order per partition, or in
+// key hash order in a partition that spilled beyond the memory budget (see
+// MemoryBudget); each key's values keep their input order.
 func CoGroup[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
 	return cogroup("rdd.CoGroup", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, ops.CoGrouped[V, W]]) bool) bool {
 		return yield(ops.KV[K, ops.CoGrouped[V, W]]{Key: k, Value: *g})
@@ -145,44 +147,77 @@ func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[
 	readA := cogroupSide(&out.info, a, p)
 	readB := cogroupSide(&out.info, b, p)
 	me := &out.info
+	agg := cogroupAgg[V, W]()
 	out.compute = func(tc *task, q int, yield func(U) bool) error {
-		index := map[K]int32{}
-		var keys []K
-		var groups []ops.CoGrouped[V, W]
-		slot := func(k K) *ops.CoGrouped[V, W] {
-			i, ok := index[k]
-			if !ok {
-				i = int32(len(keys))
-				index[k] = i
-				keys = append(keys, k)
-				groups = append(groups, ops.CoGrouped[V, W]{})
-			}
-			return &groups[i]
-		}
+		sp := tc.spiller(me, "cogroup", q)
+		defer tc.release(sp)
+		red := shuffle.NewReducer[K](agg, 0, sp)
+		var aerr error
 		if err := readA(tc, q, func(kv ops.KV[K, V]) bool {
-			g := slot(kv.Key)
-			g.Left = append(g.Left, kv.Value)
-			return true
-		}); err != nil {
-			return err
+			aerr = red.Add(kv.Key, side[V, W]{v: kv.Value})
+			return aerr == nil
+		}); err != nil || aerr != nil {
+			return cmpErr(err, taskErr(op, q, aerr))
 		}
 		if err := readB(tc, q, func(kv ops.KV[K, W]) bool {
-			g := slot(kv.Key)
-			g.Right = append(g.Right, kv.Value)
-			return true
-		}); err != nil {
-			return err
+			aerr = red.Add(kv.Key, side[V, W]{w: kv.Value, right: true})
+			return aerr == nil
+		}); err != nil || aerr != nil {
+			return cmpErr(err, taskErr(op, q, aerr))
 		}
-		for i, k := range keys {
+		groups, err := red.Finish(tc.tick, func(kv ops.KV[K, ops.CoGrouped[V, W]]) bool {
+			tc.cur = me
+			return emit(kv.Key, &kv.Value, yield)
+		})
+		if err != nil {
+			return taskErr(op, q, err)
+		}
+		for i := range groups {
 			if err := tc.tick(); err != nil {
 				return err
 			}
 			tc.cur = me
-			if !emit(k, &groups[i], yield) {
+			if !emit(groups[i].Key, &groups[i].Value, yield) {
 				return nil
 			}
 		}
 		return nil
 	}
 	return out
+}
+
+// side is one value of a cogroup's input: a's, or b's when right.
+type side[V, W any] struct {
+	v     V
+	w     W
+	right bool
+}
+
+// cogroupAgg groups the values of a key by side, each in the order added.
+func cogroupAgg[V, W any]() ops.Aggregator[side[V, W], ops.CoGrouped[V, W]] {
+	add := func(g ops.CoGrouped[V, W], s side[V, W]) ops.CoGrouped[V, W] {
+		if s.right {
+			g.Right = append(g.Right, s.w)
+		} else {
+			g.Left = append(g.Left, s.v)
+		}
+		return g
+	}
+	return ops.Aggregator[side[V, W], ops.CoGrouped[V, W]]{
+		Create:     func(s side[V, W]) ops.CoGrouped[V, W] { return add(ops.CoGrouped[V, W]{}, s) },
+		MergeValue: add,
+		MergeCombiners: func(a, b ops.CoGrouped[V, W]) ops.CoGrouped[V, W] {
+			a.Left = append(a.Left, b.Left...)
+			a.Right = append(a.Right, b.Right...)
+			return a
+		},
+	}
+}
+
+// cmpErr returns the first error that is not nil.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }

@@ -6,20 +6,26 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/spatedev/spate/shuffle"
 )
 
 // MemoryBudget sets how many bytes the engine's users may hold in memory for data
-// that can go to disk: shuffle outputs, and the state of stateful streams (package
-// dstream keeps half of it for its state stores, which move their cold entries to
-// files beyond that). Default: half the memory the process may use (its cgroup's
-// limit, else the machine's), or no budget where neither can be read. 0: no budget,
-// nothing spills.
+// that can go to disk: shuffle outputs, and the state of stateful streams. Half of it
+// is the shuffles': the records map tasks bucket and combine, the map outputs kept
+// until their job ends and the reduce side's tables, beyond which they spill to files
+// in SpillDir (see package shuffle's Pool). Package dstream keeps the other half for
+// its state stores, which move their cold entries to files beyond that. Default: half
+// the memory the process may use (its cgroup's limit, else the machine's), or no
+// budget where neither can be read. 0: no budget, nothing spills.
 func MemoryBudget(bytes int64) EngineOpt {
 	return func(e *Engine) { e.memoryBudget, e.budgetSet = max(bytes, 0), true }
 }
 
 // SpillDir sets the directory where data beyond the memory budget goes, in files
-// deleted when they are no longer needed. Default: os.TempDir().
+// deleted when they are no longer needed (a shuffle's, when the action that ran it
+// returns, however it ends: each action that spills makes a directory of its own
+// there). Default: os.TempDir().
 func SpillDir(dir string) EngineOpt { return func(e *Engine) { e.spillDir = dir } }
 
 // MemoryBudget returns the engine's memory budget in bytes; 0: none.
@@ -36,6 +42,18 @@ func (e *Engine) SpillDir() string {
 		return os.TempDir()
 	}
 	return e.spillDir
+}
+
+// ShuffleSpilledBytes returns how many bytes the engine's shuffles have written to
+// spill files since it was made: 0 while every shuffle fitted its share of the
+// memory budget.
+func (e *Engine) ShuffleSpilledBytes() int64 { return e.shufflePool().SpilledBytes() }
+
+// shufflePool returns the memory pool of the engine's shuffles: half the
+// budget.
+func (e *Engine) shufflePool() *shuffle.Pool {
+	e.poolOnce.Do(func() { e.pool = shuffle.NewPool(e.MemoryBudget()/2, e.logger) })
+	return e.pool
 }
 
 // defaultBudget is half the memory the process may use: its cgroup's limit if it has

@@ -61,9 +61,8 @@ func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
 		out.part = part
 	}
 	me := &out.info
-	dep := &bucketDep[T, T]{from: r, owner: me,
-		mapTask: func(tc *task, mp int) (*shuffle.Buckets[T], error) {
-			b := shuffle.NewBuckets[T](n)
+	dep := &bucketDep[T, T]{from: r, owner: me, n: n,
+		mapTask: func(tc *task, mp int, b *shuffle.Buckets[T]) error {
 			q := mp % n
 			var perr error
 			err := r.iter(tc, mp, func(t T) bool {
@@ -74,19 +73,22 @@ func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
 						perr = &TaskError{Op: op, Partition: mp, Err: err}
 						return false
 					}
-					b.Add(q, t)
-					return true
 				}
-				b.Add(q, t)
-				if q++; q == n {
-					q = 0
+				if err := b.Add(q, t); err != nil {
+					perr = &TaskError{Op: op, Partition: mp, Err: err}
+					return false
+				}
+				if part == nil {
+					if q++; q == n {
+						q = 0
+					}
 				}
 				return true
 			})
 			if perr != nil {
-				return nil, perr
+				return perr
 			}
-			return b, err
+			return err
 		}}
 	out.shuffles = []shuffleDep{dep}
 	out.compute = dep.read

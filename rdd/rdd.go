@@ -47,16 +47,26 @@ type RDD[T any] struct {
 	// whole, when set, returns partition p as one slice that readers must
 	// not modify: nodes whose partitions are materialized anyway (sources,
 	// shuffle outputs) let actions such as Collect skip the element loop.
-	whole func(tc *task, p int) ([]T, error)
+	// A node that computes some partitions as a slice and streams others
+	// (an aggregating shuffle that spilled) returns nil for those, after
+	// pushing their elements to yield.
+	whole func(tc *task, p int, yield func(T) bool) ([]T, error)
 	cache atomic.Pointer[cache[T]]
 }
 
 // setWhole makes whole compute r's partitions; compute then pushes the
 // slice's elements.
 func (r *RDD[T]) setWhole(whole func(tc *task, p int) ([]T, error)) {
+	r.setParts(func(tc *task, p int, _ func(T) bool) ([]T, error) { return whole(tc, p) })
+}
+
+// setParts makes whole compute r's partitions, each either as a slice or
+// pushed to yield (whole then returns nil); compute pushes the slice's
+// elements.
+func (r *RDD[T]) setParts(whole func(tc *task, p int, yield func(T) bool) ([]T, error)) {
 	r.whole = whole
 	r.compute = func(tc *task, p int, yield func(T) bool) error {
-		s, err := whole(tc, p)
+		s, err := whole(tc, p, yield)
 		if err != nil {
 			return err
 		}
@@ -175,13 +185,14 @@ func (r *RDD[T]) fail(err error) *RDD[T] {
 }
 
 // materialized returns partition p as a slice readers must not modify, if
-// the node computes it as one anyway (ok false otherwise: use iter).
-func (r *RDD[T]) materialized(tc *task, p int) (s []T, ok bool, err error) {
+// the node computes it as one anyway (ok true). Otherwise (ok false) it has
+// pushed the partition's elements to yield, as iter does.
+func (r *RDD[T]) materialized(tc *task, p int, yield func(T) bool) (s []T, ok bool, err error) {
 	if r.whole == nil || r.cache.Load() != nil {
-		return nil, false, nil
+		return nil, false, r.iter(tc, p, yield)
 	}
-	s, err = r.whole(tc, p)
-	return s, err == nil, err
+	s, err = r.whole(tc, p, yield)
+	return s, s != nil && err == nil, err
 }
 
 // iter pushes partition p's elements to yield, from the cache when the RDD

@@ -122,11 +122,13 @@ func partitionerFor[K comparable](op string, c shuffleConf, ins ...*info) (shuff
 type mapOutput[O any] []*shuffle.Buckets[O]
 
 // bucketDep is the common shuffle dependency: each map task turns its input
-// partition into buckets of O.
+// partition into n buckets of O, which spill beyond the task's share of the
+// memory budget.
 type bucketDep[T, O any] struct {
 	from    *RDD[T]
 	owner   *info // the shuffled RDD, named in errors
-	mapTask func(tc *task, p int) (*shuffle.Buckets[O], error)
+	n       int
+	mapTask func(tc *task, p int, b *shuffle.Buckets[O]) error
 }
 
 func (d *bucketDep[T, O]) parent() node { return d.from }
@@ -134,7 +136,7 @@ func (d *bucketDep[T, O]) parent() node { return d.from }
 func (d *bucketDep[T, O]) runMap(j *job) error {
 	out := make(mapOutput[O], d.from.nparts)
 	err := j.runTasks(d.owner.name, indexes(d.from.nparts), func(tc *task, p int) error {
-		b, err := d.mapTask(tc, p)
+		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[O]) error { return d.mapTask(tc, p, b) })
 		out[p] = b
 		return err
 	})
@@ -145,27 +147,69 @@ func (d *bucketDep[T, O]) runMap(j *job) error {
 	return nil
 }
 
+// mapBuckets runs map task p of op: fill adds its records to n buckets,
+// which count their memory and spill in the task's Spiller, then keep what
+// is left in memory or spill it too (see shuffle.Buckets.Finish).
+func mapBuckets[O any](tc *task, op *info, p, n int, fill func(b *shuffle.Buckets[O]) error) (*shuffle.Buckets[O], error) {
+	b := shuffle.NewBuckets[O](n)
+	sp := tc.spiller(op, "map", p)
+	defer tc.release(sp)
+	b.SpillTo(sp)
+	if err := fill(b); err != nil {
+		return nil, err
+	}
+	if err := b.Finish(); err != nil {
+		return nil, &TaskError{Op: op.name, Partition: p, Err: err}
+	}
+	return b, nil
+}
+
 // read pushes bucket q of every map task, in map task order.
 func (d *bucketDep[T, O]) read(tc *task, q int, yield func(O) bool) error {
 	out, _ := tc.job.output(d).(mapOutput[O])
-	return yieldChunks(tc, out, q, yield)
+	return yieldChunks(tc, d.owner, out, q, yield)
 }
 
-// yieldChunks pushes bucket q of every map output, in map task order.
-func yieldChunks[O any](tc *task, outs []*shuffle.Buckets[O], q int, yield func(O) bool) error {
+// yieldChunks pushes bucket q of every map output of op's shuffle, in map
+// task order.
+func yieldChunks[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, yield func(O) bool) error {
+	return readBuckets(tc, op, outs, q, func(c []O) bool {
+		for i := range c {
+			if !yield(c[i]) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// readBuckets calls f with the chunks of bucket q of every map output of
+// op's shuffle, in map task order, checking for cancellation; a chunk read
+// from a spill file is valid only during the call. Reading a spill file
+// fails with a *TaskError.
+func readBuckets[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, f func(c []O) bool) error {
 	for _, b := range outs {
 		if b == nil {
 			continue
 		}
-		for _, c := range b.Chunks(q) {
-			for i := range c {
-				if err := tc.tick(); err != nil {
-					return err
-				}
-				if !yield(c[i]) {
-					return nil
-				}
+		var err error
+		stopped := false
+		rerr := b.Read(q, func(c []O) bool {
+			// One check per chunk, and one per checkEvery records.
+			if err = tc.ctx.Err(); err == nil {
+				tc.n += uint(len(c))
+				stopped = !f(c)
 			}
+			return err == nil && !stopped
+		})
+		if err != nil {
+			return err
+		}
+		if rerr != nil {
+			return &TaskError{Op: op.name, Partition: q, Err: rerr}
+		}
+		if stopped {
+			return nil
 		}
 	}
 	return nil
@@ -184,29 +228,27 @@ func indexes(n int) []int {
 func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.Partitioner[K]) *bucketDep[ops.KV[K, V], ops.KV[K, V]] {
 	n := p.NumPartitions()
 	h, isHash := p.(*shuffle.Hash[K])
-	return &bucketDep[ops.KV[K, V], ops.KV[K, V]]{from: r, owner: owner,
-		mapTask: func(tc *task, mp int) (*shuffle.Buckets[ops.KV[K, V]], error) {
-			b := shuffle.NewBuckets[ops.KV[K, V]](n)
-			var err, perr error
-			if isHash {
-				err = r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
-					b.Add(h.Partition(kv.Key), kv)
-					return true
-				})
-			} else {
-				err = r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
+	return &bucketDep[ops.KV[K, V], ops.KV[K, V]]{from: r, owner: owner, n: n,
+		mapTask: func(tc *task, mp int, b *shuffle.Buckets[ops.KV[K, V]]) error {
+			var perr error
+			err := r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
+				var e error
+				if isHash {
+					e = b.Add(h.Partition(kv.Key), kv)
+				} else {
 					tc.cur = owner
-					if e := shuffle.AddKeyed(b, p, kv); e != nil {
-						perr = &TaskError{Op: owner.name, Partition: mp, Err: e}
-						return false
-					}
-					return true
-				})
-			}
+					e = shuffle.AddKeyed(b, p, kv)
+				}
+				if e != nil {
+					perr = &TaskError{Op: owner.name, Partition: mp, Err: e}
+					return false
+				}
+				return true
+			})
 			if perr != nil {
-				return nil, perr
+				return perr
 			}
-			return b, err
+			return err
 		}}
 }
 

@@ -85,20 +85,41 @@ func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) 
 	out.nparts = d.n
 	out.shuffles = []shuffleDep{d}
 	me := &out.info
-	out.setWhole(func(tc *task, q int) ([]T, error) {
+	out.setParts(func(tc *task, q int, yield func(T) bool) ([]T, error) {
 		outs, _ := tc.job.output(d).(mapOutput[keyed[K, T]])
 		size := 0
 		for _, b := range outs {
 			size += b.Size(q)
 		}
-		all := make([]keyed[K, T], 0, size)
-		for _, b := range outs {
-			for _, c := range b.Chunks(q) {
-				all = append(all, c...)
+		sp := tc.spiller(me, "sort", q)
+		defer tc.release(sp)
+		tc.cur = me
+		s := shuffle.NewSorter(func(a, b keyed[K, T]) int { return compare(a.k, b.k) }, size, sp)
+		var aerr error
+		err := readBuckets(tc, me, outs, q, func(c []keyed[K, T]) bool {
+			tc.cur = me
+			for i := range c {
+				if aerr = s.Add(c[i]); aerr != nil {
+					return false
+				}
 			}
+			return true
+		})
+		if err == nil {
+			err = taskErr(me.name, q, aerr)
+		}
+		if err != nil {
+			return nil, err
 		}
 		tc.cur = me
-		slices.SortStableFunc(all, func(a, b keyed[K, T]) int { return compare(a.k, b.k) })
+		all, err := s.Finish(tc.tick, func(kt keyed[K, T]) bool {
+			ok := yield(kt.v)
+			tc.cur = me
+			return ok
+		})
+		if err != nil || all == nil {
+			return nil, taskErr(me.name, q, err)
+		}
 		sorted := make([]T, len(all))
 		for i := range all {
 			if err := tc.tick(); err != nil {
@@ -135,39 +156,52 @@ func sampleSize(n, nm int) int {
 
 func (d *sortDep[T, K]) runMap(j *job) error {
 	nm := d.from.nparts
-	parts := make([][]keyed[K, T], nm)
+	parts := make(mapOutput[keyed[K, T]], nm)
+	defer func() {
+		for _, b := range parts {
+			if b != nil {
+				b.Free()
+			}
+		}
+	}()
 	samples := make([][]shuffle.Sample[K], nm)
 	per := sampleSize(d.n, max(nm, 1))
+	// First each map task computes its partition with the keys, into one
+	// bucket that spills beyond the task's share, and samples the keys.
 	err := j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
-		var part []keyed[K, T]
 		var sample []K
-		add := func(t T) bool {
-			tc.cur = d.owner
-			k := d.key(t)
-			part = append(part, keyed[K, T]{k, t})
-			if d.part == nil {
-				if i := len(part) - 1; i < per {
-					sample = append(sample, k)
-				} else if s := rng.IntN(i + 1); s < per {
-					sample[s] = k
+		n := 0
+		b, err := mapBuckets(tc, d.owner, p, 1, func(b *shuffle.Buckets[keyed[K, T]]) error {
+			var aerr error
+			add := func(t T) bool {
+				tc.cur = d.owner
+				k := d.key(t)
+				if aerr = b.Add(0, keyed[K, T]{k, t}); aerr != nil {
+					return false
 				}
+				if d.part == nil {
+					if n < per {
+						sample = append(sample, k)
+					} else if s := rng.IntN(n + 1); s < per {
+						sample[s] = k
+					}
+				}
+				n++
+				return true
 			}
-			return true
-		}
-		var err error
-		if src, ok, werr := d.from.materialized(tc, p); werr != nil {
-			return werr
-		} else if ok {
-			// A materialized input tells its size: no growing.
-			part = make([]keyed[K, T], 0, len(src))
-			err = yieldSlice(tc, src, add)
-		} else {
-			err = d.from.iter(tc, p, add)
-		}
-		parts[p] = part
+			src, ok, err := d.from.materialized(tc, p, add)
+			if ok {
+				err = yieldSlice(tc, src, add)
+			}
+			if err == nil {
+				err = taskErr(d.owner.name, p, aerr)
+			}
+			return err
+		})
+		parts[p] = b
 		if len(sample) > 0 {
-			w := float64(len(part)) / float64(len(sample))
+			w := float64(n) / float64(len(sample))
 			ws := make([]shuffle.Sample[K], len(sample))
 			for i, k := range sample {
 				ws[i] = shuffle.Sample[K]{Key: k, Weight: w}
@@ -194,19 +228,31 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 		}
 		part = shuffle.NewRangeFunc(bounds, d.cmp)
 	}
+	// Then each map task buckets its partition by range.
 	outs := make(mapOutput[keyed[K, T]], nm)
 	err = j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {
-		b := shuffle.NewBuckets[keyed[K, T]](d.n)
-		tc.cur = d.owner
-		for _, kt := range parts[p] {
-			q := part.Partition(kt.k)
-			if err := shuffle.CheckPartition(q, d.n, kt.k); err != nil {
-				return &TaskError{Op: d.owner.name, Partition: p, Err: err}
+		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[keyed[K, T]]) error {
+			var perr error
+			err := readBuckets(tc, d.owner, parts[p:p+1], 0, func(c []keyed[K, T]) bool {
+				tc.cur = d.owner
+				for _, kt := range c {
+					q := part.Partition(kt.k)
+					if perr = shuffle.CheckPartition(q, d.n, kt.k); perr == nil {
+						perr = b.Add(q, kt)
+					}
+					if perr != nil {
+						return false
+					}
+				}
+				return true
+			})
+			if err == nil {
+				err = taskErr(d.owner.name, p, perr)
 			}
-			b.Add(q, kt)
-		}
+			return err
+		})
 		outs[p] = b
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

@@ -115,7 +115,7 @@ func BenchmarkMapSide(b *testing.B) {
 				}
 				outs := []*shuffle.MapOutput[int, int, int]{out}
 				for q := range 8 {
-					if _, err := shuffle.Reduce(agg, outs, q, func() error { return nil }); err != nil {
+					if _, err := shuffle.Reduce(agg, outs, q, nil, func() error { return nil }, func(ops.KV[int, int]) bool { return true }); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -148,7 +148,7 @@ func BenchmarkManySmallMapTasks(b *testing.B) {
 					}
 				}
 				for q := range n {
-					if _, err := shuffle.Reduce(agg, outs, q, func() error { return nil }); err != nil {
+					if _, err := shuffle.Reduce(agg, outs, q, nil, func() error { return nil }, func(ops.KV[int, int]) bool { return true }); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -14,16 +14,30 @@ const (
 
 // MapSide is one map task of an aggregating shuffle: it combines values by
 // key (map-side combine) and buckets the result by output partition.
+//
+// With a [Spiller] (SpillTo), its table counts its memory and, beyond the
+// task's share, is written to the task's spill file as sorted runs (one per
+// output partition, see runs.go) and emptied; the records it passes
+// through uncombined are [Buckets] that spill whole chunks to the same
+// file.
 type MapSide[K comparable, V, C any] struct {
 	table *Table[K, V, C]
 	part  Partitioner[K]
 	hash  *Hash[K] // part, when it is the default partitioner
 	raw   *Buckets[ops.KV[K, V]]
 	// sketches estimate each bucket's distinct keys (hash partitioner
-	// only): combined keys are added by Finish, raw ones as they pass.
-	// Each is sized by its bucket (see Sketch).
+	// only): combined keys are added by Finish or as runs are written,
+	// raw ones as they pass. Each is sized by its bucket (see Sketch).
 	sketches []Sketch
 	seen     int
+
+	// With a Spiller:
+	sp   *Spiller
+	mem  *tableMem[K, V, C]
+	w    *segWriter
+	runs [][]segment // per bucket
+	runN []int       // records in runs, per bucket
+	ran  int         // records in runs, in all
 }
 
 // NewMapSide returns a map task writer that combines with agg and buckets
@@ -37,13 +51,34 @@ func NewMapSide[K comparable, V, C any](agg ops.Aggregator[V, C], part Partition
 	return m
 }
 
-// Add takes one record. It fails, naming the key, only if a custom
-// partitioner answers a partition out of range.
+// SpillTo makes the map side count its memory in sp and spill beyond the
+// task's share. Call it before the first Add. A nil sp, or record types
+// that cannot be encoded (see the codec; a warning is logged), keep
+// everything in memory.
+func (m *MapSide[K, V, C]) SpillTo(sp *Spiller) {
+	sp = sp.usable(codecOf[ops.KV[K, C]]()).usable(codecOf[ops.KV[K, V]]())
+	if sp == nil {
+		return
+	}
+	m.sp, m.mem = sp, newTableMem(m.table, sp)
+	sp.free = m.spill
+}
+
+// Add takes one record. It fails, naming the key, if a custom partitioner
+// answers a partition out of range, and, naming the file, if spilling
+// fails.
 func (m *MapSide[K, V, C]) Add(k K, v V) error {
 	if m.raw == nil {
+		if m.mem != nil {
+			if err := m.mem.before(); err != nil {
+				return err
+			}
+		}
 		m.table.Add(k, v)
-		if m.seen++; m.seen == CheckAfter && float64(m.table.Len()) > MaxDistinctRatio*float64(m.seen) {
+		// Keys in runs may repeat: with them, the count is an upper bound.
+		if m.seen++; m.seen == CheckAfter && float64(m.table.Len()+m.ran) > MaxDistinctRatio*float64(m.seen) {
 			m.raw = NewBuckets[ops.KV[K, V]](m.part.NumPartitions())
+			m.raw.spillTo(m.sp, false)
 		}
 		return nil
 	}
@@ -51,8 +86,7 @@ func (m *MapSide[K, V, C]) Add(k K, v V) error {
 		h := m.hash.Sum64(k)
 		q := int(h % uint64(m.hash.n))
 		m.sketches[q].Add(h)
-		m.raw.Add(q, ops.KV[K, V]{Key: k, Value: v})
-		return nil
+		return m.raw.Add(q, ops.KV[K, V]{Key: k, Value: v})
 	}
 	return AddKeyed(m.raw, m.part, ops.KV[K, V]{Key: k, Value: v})
 }
@@ -61,9 +95,80 @@ func (m *MapSide[K, V, C]) Add(k K, v V) error {
 // switched to passing records through).
 func (m *MapSide[K, V, C]) Combining() bool { return m.raw == nil }
 
-// Finish returns the task's output.
+// spill writes the table as sorted runs and empties it, and spills the raw
+// buckets' chunks. Once the task passes records through, its table takes
+// no more: its memory goes to the raw buckets.
+func (m *MapSide[K, V, C]) spill() error {
+	if err := m.spillTable(); err != nil {
+		return err
+	}
+	if m.raw == nil {
+		return nil
+	}
+	m.table.reset(0)
+	m.mem.releaseAll()
+	return m.raw.spill()
+}
+
+// spillTable writes the table as one sorted run per bucket and empties it.
+func (m *MapSide[K, V, C]) spillTable() error {
+	if m.table.Len() == 0 {
+		return nil
+	}
+	f, err := m.sp.fileFor()
+	if err != nil {
+		return err
+	}
+	n := m.part.NumPartitions()
+	if m.w == nil {
+		m.w = newSegWriter(f, codecOf[hashed[K, C]]())
+		m.runs, m.runN = make([][]segment, n), make([]int, n)
+	}
+	place := func(h uint64, k K) (int, error) {
+		if m.hash != nil {
+			q := int(h % uint64(n))
+			m.sketches[q].Add(h)
+			return q, nil
+		}
+		q := m.part.Partition(k)
+		return q, CheckPartition(q, n, k)
+	}
+	ords, err := m.mem.order(n, place)
+	if err != nil {
+		return err
+	}
+	before := f.size
+	err = writeRun(m.w, m.table, ords, func(q int, s segment) {
+		m.runs[q] = append(m.runs[q], s)
+		m.runN[q] += s.n
+		m.ran += s.n
+	})
+	if err != nil {
+		return err
+	}
+	m.sp.wrote(f.size - before)
+	m.mem.emptied()
+	return nil
+}
+
+// Finish returns the task's output. With a Spiller, the combined records
+// stay in memory, counted against the pool until the job ends, if the
+// table never spilled and the pool's kept outputs allow (see [Pool]);
+// otherwise the table is written as a last run. The raw records likewise.
 func (m *MapSide[K, V, C]) Finish() (*MapOutput[K, V, C], error) {
-	var b *Buckets[ops.KV[K, C]]
+	if m.sp != nil {
+		if err := m.keepOrSpill(); err != nil {
+			return nil, err
+		}
+	}
+	out := &MapOutput[K, V, C]{Raw: m.raw, sketches: m.sketches, runs: m.runs, runN: m.runN}
+	if m.w != nil {
+		out.file = m.w.f
+	}
+	if m.table.Len() == 0 && m.ran > 0 {
+		out.Combined = NewBuckets[ops.KV[K, C]](m.part.NumPartitions())
+		return out, nil
+	}
 	if m.hash != nil {
 		// One hash per key places it and feeds its bucket's sketch.
 		n := m.hash.n
@@ -77,23 +182,87 @@ func (m *MapSide[K, V, C]) Finish() (*MapOutput[K, V, C], error) {
 			counts[q]++
 		}
 		addAll(m.sketches, dest, codes, counts)
-		b = m.table.bucketsOf(n, dest, counts)
-	} else {
-		var err error
-		if b, err = m.table.Split(m.part); err != nil {
-			return nil, err
+		out.Combined = m.table.bucketsOf(n, dest, counts)
+		return out, nil
+	}
+	var err error
+	if out.Combined, err = m.table.Split(m.part); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// keepOrSpill keeps the task's output in memory or spills it, at Finish.
+func (m *MapSide[K, V, C]) keepOrSpill() error {
+	if m.ran == 0 {
+		// The combined pairs stay in buckets, without the table's index
+		// and run order: they are what the pool keeps.
+		combined := int64(m.table.Len()) * (int64(m.mem.c.size) + m.mem.avgVar)
+		m.mem.releaseAll()
+		m.sp.pool.grant(m.sp, combined, true)
+		var raw int64
+		if m.raw != nil {
+			raw = m.raw.held
+		}
+		if m.sp.space.keep(m.sp, combined+raw) {
+			if m.raw != nil {
+				m.raw.held = 0
+			}
+			m.publish()
+			return nil
+		}
+		m.sp.release(combined)
+	}
+	if err := m.spillTable(); err != nil {
+		return err
+	}
+	m.mem.releaseAll()
+	if m.raw != nil {
+		if err := m.raw.spill(); err != nil {
+			return err
 		}
 	}
-	return &MapOutput[K, V, C]{Combined: b, Raw: m.raw, sketches: m.sketches}, nil
+	m.publish()
+	return nil
+}
+
+// publish marks the task's spill file as the output's, if anything went
+// to it: it then lives until the job ends.
+func (m *MapSide[K, V, C]) publish() {
+	if m.w != nil || (m.raw != nil && m.raw.Spilled()) {
+		m.sp.published = true
+	}
 }
 
 // MapOutput is one map task's output of an aggregating shuffle: combined
-// records (at most one per key) and, if the task stopped combining, the raw
-// records after that point. Raw is nil when every record was combined.
+// records (at most one per key and run) and, if the task stopped
+// combining, the raw records after that point. Raw is nil when every
+// record was combined. Combined holds the combined records in memory; a
+// task whose table spilled has them in sorted runs in its spill file
+// instead (Combined is then empty).
 type MapOutput[K comparable, V, C any] struct {
 	Combined *Buckets[ops.KV[K, C]]
 	Raw      *Buckets[ops.KV[K, V]]
 	sketches []Sketch // per bucket, nil unless hash-partitioned
+	file     *spillFile
+	runs     [][]segment // per bucket, nil if none spilled
+	runN     []int       // records in runs, per bucket
+}
+
+// combined returns the number of combined records in bucket q, in memory
+// and in runs.
+func (o *MapOutput[K, V, C]) combined(q int) int {
+	n := o.Combined.Size(q)
+	if o.runN != nil {
+		n += o.runN[q]
+	}
+	return n
+}
+
+// Spilled reports whether any of the output's records are in its spill
+// file.
+func (o *MapOutput[K, V, C]) Spilled() bool {
+	return o.file != nil || (o.Raw != nil && o.Raw.Spilled())
 }
 
 // smallBucket is the most records a bucket may hold across every map
@@ -113,8 +282,8 @@ func Distinct[K comparable, V, C any](outs []*MapOutput[K, V, C], q int) int {
 		if o == nil {
 			continue
 		}
-		size += o.Combined.Size(q)
-		records += o.Combined.Size(q)
+		size += o.combined(q)
+		records += o.combined(q)
 		if o.Raw != nil {
 			records += o.Raw.Size(q)
 		}
@@ -135,33 +304,87 @@ func Distinct[K comparable, V, C any](outs []*MapOutput[K, V, C], q int) int {
 	return s.Estimate() * 21 / 20 // the estimate's error is about 3%
 }
 
-// Reduce merges bucket q of every output into one table, sized by
-// [Distinct].
-func Reduce[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*MapOutput[K, V, C], q int, tick func() error) (*Table[K, V, C], error) {
-	t := NewTable[K](agg, Distinct(outs, q))
+// Reduce merges bucket q of every output (see [Reducer]), in a table sized
+// by [Distinct] within sp's share. When nothing was spilled, it returns the
+// pairs in first-seen key order (a slice readers must not modify) and does
+// not call yield; otherwise it streams them to yield in key hash order and
+// returns nil (see [Reducer.Finish]). tick is called for each record read
+// or merged; its error stops the reduce and is returned. sp may be nil.
+func Reduce[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*MapOutput[K, V, C], q int, sp *Spiller, tick func() error, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
+	if only := onlyCombined(outs, q); only != nil {
+		// One map task holds this partition's keys, all combined and in
+		// memory: they are distinct already.
+		return only, nil
+	}
+	r := NewReducer[K](agg, Distinct(outs, q), sp)
+	var err error
 	for _, o := range outs {
 		if o == nil {
 			continue
 		}
 		for _, c := range o.Combined.Chunks(q) {
 			for _, kv := range c {
-				if err := tick(); err != nil {
+				if err = tick(); err == nil {
+					err = r.Merge(kv.Key, kv.Value)
+				}
+				if err != nil {
 					return nil, err
 				}
-				t.Merge(kv.Key, kv.Value)
 			}
 		}
 		if o.Raw == nil {
 			continue
 		}
-		for _, c := range o.Raw.Chunks(q) {
+		rerr := o.Raw.Read(q, func(c []ops.KV[K, V]) bool {
 			for _, kv := range c {
-				if err := tick(); err != nil {
-					return nil, err
+				if err = tick(); err == nil {
+					err = r.Add(kv.Key, kv.Value)
 				}
-				t.Add(kv.Key, kv.Value)
+				if err != nil {
+					return false
+				}
+			}
+			return true
+		})
+		if err = cmpErr(rerr, err); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range outs {
+		if o != nil && o.runs != nil {
+			for _, s := range o.runs[q] {
+				r.addRun(o.file, s)
 			}
 		}
 	}
-	return t, nil
+	return r.Finish(tick, yield)
+}
+
+// cmpErr returns the first non-nil error.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// onlyCombined returns bucket q's records if exactly one map output has any
+// for q and they are all combined, in memory, in one chunk; else nil.
+func onlyCombined[K comparable, V, C any](outs []*MapOutput[K, V, C], q int) []ops.KV[K, C] {
+	var only []ops.KV[K, C]
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		if (o.Raw != nil && o.Raw.Size(q) > 0) || (o.runN != nil && o.runN[q] > 0) {
+			return nil
+		}
+		if cs := o.Combined.Chunks(q); len(cs) > 0 {
+			if only != nil || len(cs) > 1 {
+				return nil
+			}
+			only = cs[0]
+		}
+	}
+	return only
 }

@@ -68,6 +68,20 @@ func TestMapSideSwitch(t *testing.T) {
 	}
 }
 
+// reduceAll returns bucket q of outs reduced, whether Reduce returns it or
+// streams it.
+func reduceAll[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*shuffle.MapOutput[K, V, C], q int, sp *shuffle.Spiller) ([]ops.KV[K, C], error) {
+	var streamed []ops.KV[K, C]
+	pairs, err := shuffle.Reduce(agg, outs, q, sp, func() error { return nil }, func(kv ops.KV[K, C]) bool {
+		streamed = append(streamed, kv)
+		return true
+	})
+	if pairs == nil {
+		pairs = streamed
+	}
+	return pairs, err
+}
+
 // task describes one map task's input: record i has key key(i) and value i%5.
 type task struct {
 	n   int
@@ -113,12 +127,12 @@ func TestMapSideReduce(t *testing.T) {
 			}
 			got := map[string]int{}
 			for q := range p.NumPartitions() {
-				tab, err := shuffle.Reduce(agg, outs, q, func() error { return nil })
+				pairs, err := reduceAll(agg, outs, q, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				actual := 0
-				for _, kv := range tab.Pairs() {
+				for _, kv := range pairs {
 					if _, dup := got[kv.Key]; dup {
 						t.Fatalf("key %q reduced twice", kv.Key)
 					}
@@ -182,12 +196,14 @@ func TestMapSideGroupingOrder(t *testing.T) {
 	outs := []*shuffle.MapOutput[int, int, []int]{out}
 	var got []int
 	for q := range 3 {
-		tab, err := shuffle.Reduce(ops.Grouping[int](), outs, q, func() error { return nil })
+		pairs, err := reduceAll(ops.Grouping[int](), outs, q, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v, ok := tab.Get(-1); ok {
-			got = v
+		for _, kv := range pairs {
+			if kv.Key == -1 {
+				got = kv.Value
+			}
 		}
 	}
 	var want []int
@@ -235,19 +251,24 @@ func TestMapSideBadPartitioner(t *testing.T) {
 }
 
 func TestReduceTickError(t *testing.T) {
-	m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](1))
-	for i := range 100 {
-		_ = m.Add(i, i)
+	// Two map outputs: one alone, all combined, would be the partition as
+	// it is, with no record to tick.
+	outs := make([]*shuffle.MapOutput[int, int, int], 2)
+	for j := range outs {
+		m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](1))
+		for i := range 100 {
+			_ = m.Add(i, i)
+		}
+		outs[j], _ = m.Finish()
 	}
-	out, _ := m.Finish()
 	stop := errors.New("stop")
 	calls := 0
-	_, err := shuffle.Reduce(ops.Reducing(ops.Sum[int]), []*shuffle.MapOutput[int, int, int]{out}, 0, func() error {
+	_, err := shuffle.Reduce(ops.Reducing(ops.Sum[int]), outs, 0, nil, func() error {
 		if calls++; calls == 10 {
 			return stop
 		}
 		return nil
-	})
+	}, nil)
 	if !errors.Is(err, stop) || calls != 10 {
 		t.Errorf("Reduce = %v after %d ticks, want stop after 10", err, calls)
 	}
@@ -375,11 +396,11 @@ func TestMapSideMemoryLinearInPartitions(t *testing.T) {
 		// Every key is still found by the reduce side.
 		total := 0
 		for q := range n {
-			tab, err := shuffle.Reduce(agg, outs, q, func() error { return nil })
+			pairs, err := reduceAll(agg, outs, q, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			total += tab.Len()
+			total += len(pairs)
 		}
 		if total != 50*len(outs) {
 			t.Errorf("%d partitions: %d keys reduced, want %d", n, total, 50*len(outs))
