@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -155,5 +156,50 @@ func TestKeysWithPointersCannotBeSpilled(t *testing.T) {
 	}
 	if _, err := state.New[int, int]().Evict(0); err == nil {
 		t.Error("Evict without Spill: want an error")
+	}
+}
+
+// TestEvictGivesTheMemoryBack checks, on the heap, that the memory of evicted
+// entries goes (the table is rebuilt for the entries left), and that MemBytes is
+// the memory the entries take.
+func TestEvictGivesTheMemoryBack(t *testing.T) {
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	before := heap()
+	s := state.New[int64, [4]int64](state.Spill(t.TempDir()))
+	defer s.Close()
+	const n = 200_000
+	for k := range int64(n) {
+		s.Put(k, [4]int64{k})
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	s.Put(0, [4]int64{-1}) // a small version: the undo log of the first goes
+	if err := s.Commit(2); err != nil {
+		t.Fatal(err)
+	}
+	full := heap() - before
+	if mb := s.MemBytes(); mb < full*8/10 || mb > full*12/10 {
+		t.Errorf("MemBytes %d; the heap holds %d more", mb, full)
+	}
+	target := s.MemBytes() / 10
+	if _, err := s.Evict(target); err != nil {
+		t.Fatal(err)
+	}
+	if s.MemBytes() > target {
+		t.Errorf("after Evict(%d): MemBytes %d", target, s.MemBytes())
+	}
+	// A tenth for the entries left, and some for the file's own bookkeeping
+	// (bbolt's free list).
+	if left := heap() - before; left > full*3/10 {
+		t.Errorf("after evicting to a tenth: the heap holds %d bytes more than before the store, %d when full", left, full)
+	}
+	if s.Len() != n {
+		t.Errorf("Len %d, want %d", s.Len(), n)
 	}
 }
