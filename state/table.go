@@ -40,13 +40,16 @@ const (
 	minSlots    = 8
 )
 
-// seed is the tables' hash seed: not the shuffle's, so that the keys of one state
-// partition, which share their shuffle hash's residue, spread over a table.
-var seed = maphash.MakeSeed()
-
+// newTable returns an empty table. Each table hashes with a seed of its own: not the
+// shuffle's, so that the keys of one state partition, which share their shuffle
+// hash's residue, spread over the table; and not another table's, so that keys
+// copied from a table in its slot order (a snapshot written from a store, read back
+// into another) come in no order of the new table's hash (in that order, the first
+// keys of a growing table would all have homes at its start, and each insertion would
+// probe past all the others).
 func newTable[K comparable, V any]() table[K, V] {
 	_, str := any(*new(K)).(string)
-	return table[K, V]{h: keyhash.New[K](seed), strKeys: str}
+	return table[K, V]{h: keyhash.New[K](maphash.MakeSeed()), strKeys: str}
 }
 
 // Ref is where an entry was in a store's memory, from UpdateRef: it lets the caller

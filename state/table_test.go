@@ -156,3 +156,36 @@ func TestTableMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestTableFromAnotherInItsSlotOrder copies the entries of a table, in its slot
+// order (the order of its hash), into another: the copies must spread over the new
+// table (in the old table's order, with the same hash, they would pile up at the
+// start of a table that has not grown to its size yet, and each insertion would
+// probe past all the others).
+func TestTableFromAnotherInItsSlotOrder(t *testing.T) {
+	src := newTable[int, int]()
+	for k := range 200_000 {
+		src.put(k, k)
+	}
+	// A table sized for the first keys copied, as a growing table is: with the
+	// old table's hash, they would all have their homes in its first 1%.
+	const copied = 2000
+	dst := newTable[int, int]()
+	dst.rebuild(copied)
+	n := 0
+	src.all(func(k, v int) bool {
+		dst.put(k, v)
+		n++
+		return n < copied
+	})
+	total := 0
+	for j, c := range dst.ctrl {
+		if c < ctrlEmpty {
+			home := dst.home(dst.hash(dst.slots[j].k))
+			total += (j - home + len(dst.ctrl)) % len(dst.ctrl)
+		}
+	}
+	if avg := float64(total) / float64(dst.live); avg > 5 {
+		t.Errorf("the copied entries lie %.1f slots past their home on average; want about 1", avg)
+	}
+}
