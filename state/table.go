@@ -40,13 +40,16 @@ const (
 	minSlots    = 8
 )
 
-// newTable returns an empty table. Each table hashes with a seed of its own: not the
-// shuffle's, so that the keys of one state partition, which share their shuffle
-// hash's residue, spread over the table; and not another table's, so that keys
-// copied from a table in its slot order (a snapshot written from a store, read back
-// into another) come in no order of the new table's hash (in that order, the first
-// keys of a growing table would all have homes at its start, and each insertion would
-// probe past all the others).
+// newTable returns an empty table.
+//
+// A table hashes with a seed of its own, new at every rebuild: not the shuffle's, so
+// that the keys of one state partition, which share their shuffle hash's residue,
+// spread over the table; and not one it had or another table has, so that keys that
+// come in the slot order of a table (a snapshot written from a store and read back
+// into another; the entries a rebuild moves, which are those Evict left, the last in
+// slot order) come in no order of its hash. In that order, keys with nearby hashes
+// would come together, and pile up in one run of slots that each insertion probes
+// to its end.
 func newTable[K comparable, V any]() table[K, V] {
 	_, str := any(*new(K)).(string)
 	return table[K, V]{h: keyhash.New[K](maphash.MakeSeed()), strKeys: str}
@@ -128,6 +131,7 @@ func (t *table[K, V]) get(k K) (v V, ok bool) {
 func (t *table[K, V]) insertAt(k K, x uint64, at int) int {
 	if at < 0 || t.ctrl[at] == ctrlEmpty && (t.used+1)*5 > len(t.ctrl)*4 {
 		t.rebuild(t.live + 1)
+		x = t.hash(k) // the rebuilt table's seed is new
 		at = t.emptyFor(x)
 	}
 	if t.strKeys {
@@ -211,8 +215,8 @@ func slotsFor(n int) int {
 	return max(minSlots, 2*n)
 }
 
-// rebuild makes a table for n entries (at least the table's) and moves every entry
-// to it; refs of before go stale.
+// rebuild makes a table for n entries (at least the table's), with a new seed, and
+// moves every entry to it; refs of before go stale.
 func (t *table[K, V]) rebuild(n int) {
 	size := slotsFor(max(n, t.live))
 	ctrl, slots := t.ctrl, t.slots
@@ -222,6 +226,7 @@ func (t *table[K, V]) rebuild(n int) {
 	}
 	t.used = t.live
 	t.gen++
+	t.h = keyhash.New[K](maphash.MakeSeed()) // see newTable
 	for i, c := range ctrl {
 		if c < ctrlEmpty {
 			e := &slots[i]

@@ -157,12 +157,23 @@ func TestTableMemory(t *testing.T) {
 	}
 }
 
-// TestTableFromAnotherInItsSlotOrder copies the entries of a table, in its slot
-// order (the order of its hash), into another: the copies must spread over the new
-// table (in the old table's order, with the same hash, they would pile up at the
-// start of a table that has not grown to its size yet, and each insertion would
-// probe past all the others).
+// TestTableFromAnotherInItsSlotOrder copies entries in the slot order of a table
+// (the order of its hash) into another, and rebuilds a table whose entries left are
+// the last in its slot order (as Evict leaves them): the entries must spread over the
+// new table. With the old table's hash they would pile up in one run of slots that
+// each insertion probes to its end.
 func TestTableFromAnotherInItsSlotOrder(t *testing.T) {
+	// meanDisplacement returns how far past their home slots the entries lie.
+	meanDisplacement := func(tb *table[int, int]) float64 {
+		total := 0
+		for j, c := range tb.ctrl {
+			if c < ctrlEmpty {
+				home := tb.home(tb.hash(tb.slots[j].k))
+				total += (j - home + len(tb.ctrl)) % len(tb.ctrl)
+			}
+		}
+		return float64(total) / float64(tb.live)
+	}
 	src := newTable[int, int]()
 	for k := range 200_000 {
 		src.put(k, k)
@@ -178,14 +189,19 @@ func TestTableFromAnotherInItsSlotOrder(t *testing.T) {
 		n++
 		return n < copied
 	})
-	total := 0
-	for j, c := range dst.ctrl {
-		if c < ctrlEmpty {
-			home := dst.home(dst.hash(dst.slots[j].k))
-			total += (j - home + len(dst.ctrl)) % len(dst.ctrl)
+	if d := meanDisplacement(&dst); d > 5 {
+		t.Errorf("copied entries lie %.1f slots past their home on average; want about 1", d)
+	}
+	// All but the last entries in slot order go, and the table is rebuilt for
+	// those left: with its hash of before, they would all have their homes in
+	// its last 1%.
+	for j := range len(src.ctrl) * 99 / 100 {
+		if src.ctrl[j] < ctrlEmpty {
+			src.removeAt(j)
 		}
 	}
-	if avg := float64(total) / float64(dst.live); avg > 5 {
-		t.Errorf("the copied entries lie %.1f slots past their home on average; want about 1", avg)
+	src.rebuild(src.live)
+	if d := meanDisplacement(&src); d > 5 {
+		t.Errorf("entries left lie %.1f slots past their home on average after the rebuild; want about 1", d)
 	}
 }
