@@ -228,7 +228,7 @@ type incWindow[K comparable, V any] struct {
 // their entries without a lookup (a lookup if the entry has moved since).
 type enteredBatch[K comparable, V any] struct {
 	pairs *rdd.RDD[ops.KV[K, V]]
-	refs  [][]state.Ref
+	refs  []state.Refs
 }
 
 // slide returns the update of the window at t: an RDD whose partition p
@@ -254,7 +254,7 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 	for i, bt := range entering {
 		b := &enteredBatch[K, V]{
 			pairs: rdd.PartitionBy(pairs[i], rdd.WithPartitioner[K](part)).Persist(), // free when alike
-			refs:  make([][]state.Ref, n),
+			refs:  make([]state.Refs, n),
 		}
 		w.entered[bt] = b
 		moving = append(moving, b)
@@ -279,19 +279,17 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		var checks []check // keys keep may drop, once every batch moved
 		for i, in := range ins {
 			leave := i >= nEntering
-			refs := moving[i].refs[p]
-			if leave {
-				moving[i].refs[p] = nil
-			} else {
-				refs = nil
+			refs := &moving[i].refs[p]
+			if !leave {
+				*refs = state.Refs{} // (a partition computed again starts over)
 			}
 			j := 0
 			for kv := range warmed(st, in) {
 				var r state.Ref
-				if leave && j < len(refs) {
-					r = refs[j] // the entry of this pair's key when the batch entered
+				if leave {
+					r = refs.At(j) // the entry of this pair's key when the batch entered
+					j++
 				}
-				j++
 				drop := false
 				r = st.UpdateRef(r, kv.Key, func(cur V, ok bool) (V, bool) {
 					switch {
@@ -311,11 +309,11 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 					checks = append(checks, check{kv.Key, r})
 				}
 				if !leave {
-					refs = append(refs, r)
+					refs.Append(r)
 				}
 			}
-			if !leave {
-				moving[i].refs[p] = refs
+			if leave {
+				*refs = state.Refs{} // read: let it go
 			}
 		}
 		for _, c := range checks {

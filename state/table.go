@@ -291,3 +291,40 @@ func (t *table[K, V]) slotBytes() int64 { return int64(unsafe.Sizeof(slot[K, V]{
 
 // bytes returns the memory of the table's arrays.
 func (t *table[K, V]) bytes() int64 { return int64(len(t.ctrl)) * t.slotBytes() }
+
+// Refs is a list of Refs into one store, kept in 4 bytes each (a Ref takes 8): the
+// Refs a caller keeps for many keys until it comes back to them (a window keeps one
+// list per batch and partition). The Refs of a list share their table generation:
+// appending a Ref of a newer one (the table was rebuilt meanwhile) makes those
+// before it stale, which they are. The zero Refs is an empty list.
+type Refs struct {
+	gen  uint32   // the table generation of the Refs from index from on
+	from int      // the Refs before it are of an older generation
+	i    []uint32 // their slots; noSlot for the zero Ref
+}
+
+const noSlot = ^uint32(0)
+
+// Append adds r to the list.
+func (l *Refs) Append(r Ref) {
+	if r == (Ref{}) {
+		l.i = append(l.i, noSlot)
+		return
+	}
+	if r.gen != l.gen {
+		l.gen, l.from = r.gen, len(l.i)
+	}
+	l.i = append(l.i, r.i)
+}
+
+// Len returns the number of Refs in the list.
+func (l *Refs) Len() int { return len(l.i) }
+
+// At returns the j-th Ref of the list: the zero Ref if j is out of range, and a
+// stale Ref if the Ref appended there is.
+func (l *Refs) At(j int) Ref {
+	if j < l.from || j >= len(l.i) || l.i[j] == noSlot {
+		return Ref{}
+	}
+	return Ref{i: l.i[j], gen: l.gen}
+}

@@ -205,3 +205,22 @@ func TestTableFromAnotherInItsSlotOrder(t *testing.T) {
 		t.Errorf("entries left lie %.1f slots past their home on average after the rebuild; want about 1", d)
 	}
 }
+
+func TestRefsKeepTheirRefs(t *testing.T) {
+	var l Refs
+	a, b := Ref{i: 1, gen: 3}, Ref{i: 7, gen: 3}
+	l.Append(a)
+	l.Append(Ref{})
+	l.Append(b)
+	for j, want := range []Ref{a, {}, b, {}} {
+		if got := l.At(j); got != want {
+			t.Errorf("At(%d) = %v, want %v", j, got, want)
+		}
+	}
+	// A Ref of a newer table generation: those before it are stale.
+	c := Ref{i: 2, gen: 4}
+	l.Append(c)
+	if l.Len() != 4 || l.At(3) != c || l.At(0) != (Ref{}) || l.At(2) != (Ref{}) {
+		t.Errorf("after a Ref of a newer generation: %d Refs, %v %v %v", l.Len(), l.At(0), l.At(2), l.At(3))
+	}
+}
