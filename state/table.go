@@ -12,11 +12,11 @@ import (
 // table is a store's entries in memory: an open-addressing hash table with linear
 // probing, a control byte per slot (empty, deleted, or 7 bits of the key's hash) and
 // the keys and values in one array of slots, so that an entry costs its key, its
-// value and a byte, over the table's load (between 1/2 and 4/5: its size is not a
-// power of two, the home slot of a hash is its high bits times the size). Unlike a
-// Go map, it finds a key once to read and change its value (in place, through the
-// slot), and a slot can be referred to (Ref) until the table is rebuilt: an update
-// by Ref needs no lookup.
+// value and a byte, over the table's load (at most 4/5, and 1/2 after it grows: its
+// size is not a power of two, the home slot of a hash is its high bits times the
+// size). Unlike a Go map, it finds a key once to read and change its value (in
+// place, through the slot), and a slot can be referred to (Ref) until the table is
+// rebuilt: an update by Ref needs no lookup.
 type table[K comparable, V any] struct {
 	h     keyhash.Hasher[K]
 	ctrl  []uint8
@@ -57,10 +57,10 @@ func newTable[K comparable, V any]() table[K, V] {
 
 // Ref is where an entry was in a store's memory, from UpdateRef: it lets the caller
 // come back to the entry without looking its key up, as long as the entry is still
-// there: until the store's table is rebuilt (as it grows and shrinks: by Put of new
-// keys, Evict, a Commit after many removals) or the entry is removed. Using a Ref
-// that no longer holds its key's entry costs a lookup of the key, never another
-// entry. The zero Ref refers to no entry.
+// there: until the store's table is rebuilt (as it grows with new keys, and shrinks
+// after removals and on Evict) or the entry is removed. Using a Ref that no longer
+// holds its key's entry costs a lookup of the key, never another entry. The zero Ref
+// refers to no entry.
 type Ref struct {
 	i, gen uint32
 }
@@ -138,7 +138,8 @@ func (t *table[K, V]) insertAt(k K, x uint64, at int) int {
 		// A string key is often a piece of a larger string (a word of a line):
 		// the table keeps a copy of its bytes, not the line, and its keys' bytes
 		// lie together in the heap rather than all over the batches they came
-		// from (a lookup compares them: fewer cache misses).
+		// from (a lookup compares them: fewer cache misses). Strings inside keys
+		// of other types are kept as they are.
 		p := (*string)(unsafe.Pointer(&k))
 		*p = strings.Clone(*p)
 	}
