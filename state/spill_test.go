@@ -2,7 +2,6 @@ package state_test
 
 import (
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -90,57 +89,6 @@ func TestEvictMovesColdEntriesToAFile(t *testing.T) {
 	}
 	if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
 		t.Errorf("the spill file is still there after Close: %v", err)
-	}
-}
-
-// TestSpillingStoreAgainstAMap runs random versions of random changes, some rolled
-// back, with evictions between them, against a plain map kept by hand.
-func TestSpillingStoreAgainstAMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	s := state.New[int, int](state.Spill(t.TempDir()))
-	defer s.Close()
-	committed := map[int]int{}
-	for v := int64(1); v <= 200; v++ {
-		now := maps.Clone(committed)
-		for range rng.IntN(30) {
-			k := rng.IntN(100)
-			switch rng.IntN(4) {
-			case 0:
-				s.Delete(k)
-				delete(now, k)
-			case 1:
-				got, ok := s.Get(k)
-				if want, wok := now[k]; ok != wok || got != want {
-					t.Fatalf("version %d: Get(%d) = %d, %v; want %d, %v", v, k, got, ok, want, wok)
-				}
-			default:
-				x := rng.Int()
-				s.Put(k, x)
-				now[k] = x
-			}
-		}
-		if rng.IntN(4) == 0 {
-			s.Rollback()
-		} else {
-			if err := s.Commit(v); err != nil {
-				t.Fatal(err)
-			}
-			committed = now
-		}
-		if rng.IntN(3) == 0 {
-			if _, err := s.Evict(s.MemBytes() * int64(rng.IntN(100)) / 100); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if diff := cmp.Diff(committed, contents(s)); diff != "" {
-			t.Fatalf("version %d (-want +got):\n%s", v, diff)
-		}
-		if s.Len() != len(committed) {
-			t.Fatalf("version %d: Len %d, want %d", v, s.Len(), len(committed))
-		}
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
 	}
 }
 

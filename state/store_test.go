@@ -94,42 +94,6 @@ func TestStoreDeltaHoldsEveryKeyChangedSinceTheSave(t *testing.T) {
 	}
 }
 
-// TestStoreAgainstAMap runs random versions of random changes, some rolled back,
-// against a plain map kept by hand.
-func TestStoreAgainstAMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	s := state.New[int, int]()
-	committed := map[int]int{}
-	for v := int64(1); v <= 300; v++ {
-		now := maps.Clone(committed)
-		for range rng.IntN(20) {
-			k := rng.IntN(50)
-			if rng.IntN(3) == 0 {
-				s.Delete(k)
-				delete(now, k)
-			} else {
-				x := rng.Int()
-				s.Put(k, x)
-				now[k] = x
-			}
-		}
-		if diff := cmp.Diff(now, contents(s)); diff != "" {
-			t.Fatalf("version %d before commit (-want +got):\n%s", v, diff)
-		}
-		if rng.IntN(4) == 0 {
-			s.Rollback()
-		} else {
-			if err := s.Commit(v); err != nil {
-				t.Fatal(err)
-			}
-			committed = now
-		}
-		if diff := cmp.Diff(committed, contents(s)); diff != "" {
-			t.Fatalf("version %d (-want +got):\n%s", v, diff)
-		}
-	}
-}
-
 func TestStoreChangeValuesDuringAll(t *testing.T) {
 	s := state.New[int, int]()
 	for k := range 100 {
@@ -317,11 +281,11 @@ func TestStoreUpdateAllStopsAtAnError(t *testing.T) {
 	}
 }
 
-// TestStoreAgainstAMapWithRefs runs random versions of every kind of change (Put,
-// Delete, Update, UpdateRef with Refs that may have gone stale, UpdateAll), reads,
+// TestStoreAgainstAMap runs random versions of every kind of change (Put, Delete,
+// Update, UpdateRef with Refs that may have gone stale, UpdateAll), reads,
 // rollbacks, commits, saves (Delta) and, with Spill, evictions and warming, against
 // a plain map kept by hand.
-func TestStoreAgainstAMapWithRefs(t *testing.T) {
+func TestStoreAgainstAMap(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { checkStoreOps(t, false) })
 	t.Run("spill", func(t *testing.T) { checkStoreOps(t, true) })
 }
