@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -149,5 +150,67 @@ func TestEvictGivesTheMemoryBack(t *testing.T) {
 	}
 	if s.Len() != n {
 		t.Errorf("Len %d, want %d", s.Len(), n)
+	}
+}
+
+// TestUpdateAllOverSpilledEntries changes spilled entries with UpdateAll: a changed
+// entry comes back to memory and its copy in the file is stale, so that it is counted
+// once and, deleted later, does not come back from the file.
+func TestUpdateAllOverSpilledEntries(t *testing.T) {
+	s := state.New[int, int](state.Spill(t.TempDir()))
+	defer s.Close()
+	for k := range 100 {
+		s.Put(k, k)
+	}
+	s.Commit(1)
+	if _, err := s.Evict(0); err != nil || s.Spilled() != 100 {
+		t.Fatalf("Evict: %v, %d spilled; want all 100", err, s.Spilled())
+	}
+	err := s.UpdateAll([]int{5, 1000}, func(k, i, v int, ok bool) (int, bool, error) {
+		switch {
+		case k == 5 && i != 0, k == 1000 && (i != 1 || ok), k != 5 && k != 1000 && i != -1:
+			t.Errorf("key %d: index %d, ok %v", k, i, ok)
+		}
+		if k%2 == 0 {
+			return v + 1, true, nil // changed: back in memory
+		}
+		return v, true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Commit(2)
+	if s.Len() != 101 {
+		t.Errorf("Len %d after the pass, want 101", s.Len())
+	}
+	for k := range 100 {
+		s.Delete(k)
+	}
+	s.Commit(3)
+	if got := contents(s); !maps.Equal(got, map[int]int{1000: 1}) {
+		t.Errorf("after deleting every key but 1000: %v", got)
+	}
+}
+
+// TestStringKeysKeepOnlyTheirBytes checks that a string key cut from a larger string
+// does not keep the larger string in memory: the store keeps a copy of its bytes.
+func TestStringKeysKeepOnlyTheirBytes(t *testing.T) {
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	before := heap()
+	s := state.New[string, int]()
+	for i := range 1000 {
+		line := strings.Repeat("x", 64<<10) + strconv.Itoa(i) // 64 KiB, of which the key is a few bytes
+		s.Put(line[len(line)-8:], i)
+	}
+	if held := heap() - before; held > 1<<20 {
+		t.Errorf("1000 keys of 8 bytes hold %d bytes of heap; want the keys', not the 64 KiB lines they were cut from", held)
+	}
+	if s.Len() != 1000 {
+		t.Errorf("Len %d, want 1000", s.Len())
 	}
 }

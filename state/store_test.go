@@ -192,12 +192,21 @@ func TestStoreUpdate(t *testing.T) {
 	s.Update("b", add(-2)) // removed
 	s.Update("c", add(5))  // new
 	s.Update("d", add(0))  // no value, none kept: nothing happens
+	s.Update("a", add(0))  // the same value: no change
 	if diff := cmp.Diff(map[string]int{"a": 11, "c": 5}, contents(s)); diff != "" {
 		t.Errorf("after the updates (-want +got):\n%s", diff)
+	}
+	want := []state.Change[string, int]{{Key: "a", Value: 11}, {Key: "b", Deleted: true}, {Key: "c", Value: 5}}
+	if diff := cmp.Diff(want, changes(s.Changes())); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 	s.Rollback()
 	if diff := cmp.Diff(map[string]int{"a": 1, "b": 2}, contents(s)); diff != "" {
 		t.Errorf("after the rollback (-want +got):\n%s", diff)
+	}
+	s.Put("a", 1) // the value a has
+	if s.Changed() {
+		t.Errorf("Put of the value a has: changes %v, want none", changes(s.Changes()))
 	}
 }
 
