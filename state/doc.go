@@ -19,9 +19,10 @@
 // probing, one control byte per slot (empty, deleted, or 7 bits of the key's hash)
 // and the keys and values side by side in one array of slots. An entry costs its
 // key, its value and a byte, over the table's load: the table grows when 4/5 of its
-// slots are in use, to twice its entries (its size is not a power of two, so it grows
-// by about 1.6 rather than doubling), and shrinks when its entries fill a fifth of
-// it (after removals; [Store.Evict] rebuilds it for the entries it leaves). A string
+// slots are in use, to 5/3 of its entries (its size is not a power of two, so it
+// grows by 4/3 rather than doubling, and its load stays between 3/5 and 4/5: about
+// 36 bytes for an entry of 24), and shrinks when its entries fill a fifth of it
+// (after removals; [Store.Evict] rebuilds it for the entries it leaves). A string
 // key is copied when it enters the table, so that the table holds the key's bytes,
 // not the larger string it may be a piece of (the line a word came from), and its
 // keys' bytes lie together in the heap. [Store.MemBytes] is the table's size plus

@@ -253,8 +253,10 @@ func (s *Store[K, V]) Evict(target int64) (int, error) {
 func (s *Store[K, V]) fits(target int64) int {
 	slot, vb := s.t.slotBytes(), s.varBytes()
 	bytesFor := func(n int) int64 { return int64(slotsFor(n))*slot + int64(n)*vb }
-	n := int(min(int64(s.t.live), max(0, target)/(2*slot+vb)))
-	for n > 0 && bytesFor(n) > target { // a small table has minSlots
+	// slotsFor(n) is about 5n/3; the loop corrects the rounding, and a small
+	// table's minSlots.
+	n := int(min(int64(s.t.live), max(0, target)*3/(5*slot+3*vb)))
+	for n > 0 && bytesFor(n) > target {
 		n--
 	}
 	return n

@@ -21,7 +21,7 @@ var ErrVersion = errors.New("state: versions must increase")
 // concurrent use: one task at a time owns it.
 //
 // Its memory is the table's (an entry costs its key, its value and a byte, over the
-// table's load: at most 4/5, half after the table grows; see the package doc), plus,
+// table's load: at most 4/5, 3/5 after the table grows; see the package doc), plus,
 // for the current version only, the old value of each change (for Rollback), plus,
 // with TrackDirty, one map entry per key changed since the last save.
 type Store[K comparable, V any] struct {

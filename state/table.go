@@ -12,7 +12,7 @@ import (
 // table is a store's entries in memory: an open-addressing hash table with linear
 // probing, a control byte per slot (empty, deleted, or 7 bits of the key's hash) and
 // the keys and values in one array of slots, so that an entry costs its key, its
-// value and a byte, over the table's load (at most 4/5, and 1/2 after it grows: its
+// value and a byte, over the table's load (at most 4/5, and 3/5 after it grows: its
 // size is not a power of two, the home slot of a hash is its high bits times the
 // size). Unlike a Go map, it finds a key once to read and change its value (in
 // place, through the slot), and a slot can be referred to (Ref) until the table is
@@ -207,13 +207,14 @@ func (t *table[K, V]) remove(k K) {
 	}
 }
 
-// slotsFor returns the size of a table rebuilt for n entries: at most half full,
-// none for no entry.
+// slotsFor returns the size of a table rebuilt for n entries: 3/5 full (so that a
+// table grows by 4/3 at a time, and its load stays between 3/5 and 4/5 as it
+// grows), none for no entry.
 func slotsFor(n int) int {
 	if n == 0 {
 		return 0
 	}
-	return max(minSlots, 2*n)
+	return max(minSlots, (5*n+2)/3)
 }
 
 // rebuild makes a table for n entries (at least the table's), with a new seed, and
