@@ -108,16 +108,18 @@ func TestKeysWithPointersCannotBeSpilled(t *testing.T) {
 	}
 }
 
+// heap returns the bytes of the heap in use, after a collection.
+func heap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
 // TestEvictGivesTheMemoryBack checks, on the heap, that the memory of evicted
 // entries goes (the table is rebuilt for the entries left), and that MemBytes is
 // the memory the entries take.
 func TestEvictGivesTheMemoryBack(t *testing.T) {
-	heap := func() int64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	before := heap()
 	s := state.New[int64, [4]int64](state.Spill(t.TempDir()))
 	defer s.Close()
@@ -195,12 +197,6 @@ func TestUpdateAllOverSpilledEntries(t *testing.T) {
 // TestStringKeysKeepOnlyTheirBytes checks that a string key cut from a larger string
 // does not keep the larger string in memory: the store keeps a copy of its bytes.
 func TestStringKeysKeepOnlyTheirBytes(t *testing.T) {
-	heap := func() int64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	before := heap()
 	s := state.New[string, int]()
 	for i := range 1000 {
