@@ -19,8 +19,11 @@ import (
 // key), and returns the new state, or None to drop the key.
 //
 // As in Spark, update runs for every key with state, every batch: a batch
-// costs the whole state (one call per key, and, for the batch's rollback,
-// a copy of each key's previous value), whatever the batch holds. When keys
+// costs the whole state (one call per key, where the key's state lies, and,
+// for the batch's rollback and the next delta checkpoint, a copy of the
+// previous value of each key whose state changed), whatever the batch holds.
+// A state that holds references (pointers, maps, slices) counts as changed
+// whenever update returns it: what it refers to may have changed. When keys
 // without new values keep their state as it is, use UpdateStateByKeyWith
 // with OnlyValues, which costs only the keys of the batch.
 //
@@ -142,7 +145,7 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 	case spec.Func != nil:
 		// Every key of the state, joined with the batch's: the batch's keys are
 		// looked up once, the state's are updated where they are (UpdateAll), and
-		// a key whose state does not change costs no write.
+		// a key whose (plain) state does not change costs no write.
 		apply = func(ctx context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
 			batch := slices.Collect(warmed(st, in))
 			keys := make([]K, len(batch))

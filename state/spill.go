@@ -409,7 +409,7 @@ func encodeKey[K comparable](k K) ([]byte, error) {
 	case uint64:
 		return binary.BigEndian.AppendUint64(nil, x), nil
 	}
-	if !spillable(reflect.TypeFor[K]()) {
+	if !plain(reflect.TypeFor[K]()) {
 		return nil, fmt.Errorf("keys of type %v cannot be spilled to a file (they hold pointers, interfaces or channels)", reflect.TypeFor[K]())
 	}
 	return checkpoint.Encode(k)
@@ -439,17 +439,19 @@ func decodeKey[K comparable](b []byte) (K, error) {
 	return k, err
 }
 
-// spillable reports whether values of t are plain data (no pointers, interfaces,
-// channels or functions), whose encoding decodes back to an equal key.
-func spillable(t reflect.Type) bool {
+// plain reports whether values of t are plain data: no references but strings (no
+// pointers, interfaces, channels, functions, maps or slices). Two of them with the
+// same bytes are the same value, and the encoding of one decodes back to an equal
+// value.
+func plain(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Map, reflect.Slice:
 		return false
 	case reflect.Array:
-		return spillable(t.Elem())
+		return plain(t.Elem())
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if !spillable(t.Field(i).Type) {
+			if !plain(t.Field(i).Type) {
 				return false
 			}
 		}

@@ -40,6 +40,7 @@ type Store[K comparable, V any] struct {
 	recent   []K   // keys changed in the last committed version (with Spill): evicted last
 	err      error // the first error of the file tier
 	varies   bool  // keys or values hold memory beyond their size (MemBytes)
+	plain    bool  // values hold no references but strings (same)
 }
 
 // Opt configures a Store.
@@ -68,7 +69,8 @@ func New[K comparable, V any](opts ...Opt) *Store[K, V] {
 		o(&c)
 	}
 	s := &Store[K, V]{t: newTable[K, V](), spillDir: c.spillDir,
-		varies: varies(reflect.TypeFor[K]()) || varies(reflect.TypeFor[V]())}
+		varies: varies(reflect.TypeFor[K]()) || varies(reflect.TypeFor[V]()),
+		plain:  plain(reflect.TypeFor[V]())}
 	if c.dirty {
 		s.dirty = map[K]struct{}{}
 	}
@@ -129,6 +131,12 @@ func (s *Store[K, V]) Delete(k K) {
 	}
 }
 
+// same reports whether a and b are the same value, known without looking further
+// than their bytes: they hold the same bytes, and V holds no reference through which
+// a value could have changed without changing its bytes (a pointer, map, slice…;
+// strings are immutable).
+func (s *Store[K, V]) same(a, b *V) bool { return s.plain && sameBits(a, b) }
+
 // sameBits reports whether a and b hold the same bytes.
 func sameBits[V any](a, b *V) bool {
 	n := unsafe.Sizeof(*a)
@@ -140,8 +148,10 @@ func sameBits[V any](a, b *V) bool {
 
 // Update sets k's value to what f returns from its value now (ok false: it has
 // none), or removes it if f returns keep false: Get and Put (or Delete) with one
-// lookup of k. A value f returns unchanged, bit for bit, is no change (Changes,
-// Delta and Rollback have nothing to do for it). f must not use the store.
+// lookup of k. A value f returns unchanged is no change (Changes, Delta and
+// Rollback have nothing to do for it) if V holds no references but strings: the
+// same pointer, map or slice may hold what f changed through it, which is a change.
+// f must not use the store.
 func (s *Store[K, V]) Update(k K, f func(v V, ok bool) (next V, keep bool)) {
 	s.update(k, f)
 }
@@ -198,7 +208,7 @@ func (s *Store[K, V]) setAt(i int, next V, keep bool) Ref {
 		s.record(e.k, e.v, true)
 		s.t.removeAt(i)
 		return Ref{}
-	case !sameBits(&e.v, &next):
+	case !s.same(&e.v, &next):
 		s.record(e.k, e.v, true)
 		e.v = next
 	}
@@ -208,8 +218,8 @@ func (s *Store[K, V]) setAt(i int, next V, keep bool) Ref {
 // UpdateAll updates every key of the store, and each key of keys that it has no
 // value for, with f: f gets the key, its index in keys (-1 for a key of the store
 // that keys does not hold), its value and whether it has one, and returns the key's
-// next value, or keep false to remove it. A value f returns unchanged, bit for bit,
-// is no change and costs no write. It is a pass over every key that joins a batch's
+// next value, or keep false to remove it. A value f returns unchanged is no change
+// and costs no write (as for Update). It is a pass over every key that joins a batch's
 // keys (UpdateStateByKey's) without hashing the store's: each key of keys is looked
 // up once, and the entries in memory are updated where they are, in no particular
 // order; the spilled ones are read from the file, and come back to memory if they
@@ -270,7 +280,7 @@ func (s *Store[K, V]) UpdateAll(keys []K, f func(k K, i int, v V, ok bool) (next
 			switch {
 			case !keep:
 				s.Delete(k)
-			case !sameBits(&v, &next):
+			case !s.same(&v, &next):
 				s.Put(k, next)
 			}
 			return true

@@ -474,3 +474,38 @@ func ExampleStore_UpdateRef() {
 	fmt.Println(v)
 	// Output: 3
 }
+
+// TestStoreValuesWithReferencesAreChangedWhenSet checks that setting a value that
+// holds a reference (a map here) is a change even if it is the same map: what it
+// holds may have changed through it, and a delta checkpoint must save it.
+func TestStoreValuesWithReferencesAreChangedWhenSet(t *testing.T) {
+	s := state.New[string, map[string]int](state.TrackDirty())
+	s.Put("a", map[string]int{"x": 1})
+	s.Put("b", map[string]int{"y": 1})
+	s.Commit(1)
+	s.MarkSaved()
+	m, _ := s.Get("a")
+	m["x"]++
+	s.Put("a", m) // the same map, changed
+	s.Update("b", func(m map[string]int, _ bool) (map[string]int, bool) { m["y"]++; return m, true })
+	if err := s.UpdateAll(nil, func(k string, _ int, m map[string]int, _ bool) (map[string]int, bool, error) {
+		return m, true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := changes(s.Delta())
+	slices.SortFunc(got, func(x, y state.Change[string, map[string]int]) int { return strings.Compare(x.Key, y.Key) })
+	want := []state.Change[string, map[string]int]{{Key: "a", Value: map[string]int{"x": 2}}, {Key: "b", Value: map[string]int{"y": 2}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delta (-want +got):\n%s", diff)
+	}
+	// A plain value set to what it is is no change.
+	p := state.New[string, [2]int](state.TrackDirty())
+	p.Put("a", [2]int{1, 2})
+	p.Commit(1)
+	p.MarkSaved()
+	p.Put("a", [2]int{1, 2})
+	if p.Changed() || p.Dirty() != 0 {
+		t.Errorf("a plain value set to itself: changed %v, %d dirty keys; want none", p.Changed(), p.Dirty())
+	}
+}
