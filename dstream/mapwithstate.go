@@ -169,15 +169,15 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 			if i++; i%1024 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			st.Update(k, func(e stateEntry[S], ok bool) (stateEntry[S], bool) {
-				if !ok || e.Seen != at {
-					return e, ok // gone, or touched since: no change
+			st.DeleteFunc(k, func(e stateEntry[S]) bool {
+				if e.Seen != at {
+					return false // touched since
 				}
 				h := State[S]{value: e.Value, exists: true, timingOut: true}
 				if m := spec.Func(t, k, ops.None[V](), &h); m.Ok {
 					emit(m.Value)
 				}
-				return e, false
+				return true
 			})
 		}
 		return nil

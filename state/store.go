@@ -131,6 +131,16 @@ func (s *Store[K, V]) Delete(k K) {
 	}
 }
 
+// DeleteFunc removes k if it has a value for which del returns true: Get and Delete
+// with one lookup of k, and no change when del returns false. del must not use the
+// store.
+func (s *Store[K, V]) DeleteFunc(k K, del func(v V) bool) {
+	if i := s.slotOf(k); i >= 0 && del(s.t.slots[i].v) {
+		var zero V
+		s.setAt(i, zero, false)
+	}
+}
+
 // same reports whether a and b are the same value, known without looking further
 // than their bytes: they hold the same bytes, and V holds no reference through which
 // a value could have changed without changing its bytes (a pointer, map, slice…;

@@ -210,6 +210,24 @@ func TestStoreUpdate(t *testing.T) {
 	}
 }
 
+func TestStoreDeleteFunc(t *testing.T) {
+	s := state.New[string, *int]()
+	one, two := 1, 2
+	s.Put("a", &one)
+	s.Put("b", &two)
+	s.Commit(1)
+	odd := func(v *int) bool { return *v%2 == 1 }
+	s.DeleteFunc("a", odd)
+	s.DeleteFunc("b", odd) // kept: no change, though its value holds a pointer
+	s.DeleteFunc("c", odd) // no value
+	if got := changes(s.Changes()); len(got) != 1 || got[0].Key != "a" || !got[0].Deleted {
+		t.Errorf("changes %v; want a deleted", got)
+	}
+	if _, ok := s.Get("b"); !ok || s.Len() != 1 {
+		t.Errorf("b kept %v, %d keys; want b only", ok, s.Len())
+	}
+}
+
 func TestStoreUpdateAllRecordsOnlyChanges(t *testing.T) {
 	s := state.New[string, int](state.TrackDirty())
 	s.Put("a", 1)
