@@ -41,15 +41,17 @@
 // ReduceByKeyAndWindowInv, with an inverse function, is incremental: a slide adds the
 // batches entering the window and subtracts, with the inverse, those leaving it, so its
 // cost is proportional to the batches that move, not to the window length. Its running
-// values live in one table per partition, updated in place every slide.
+// values live in a state store per partition, updated in place every slide; a batch
+// leaving the window reaches its keys' entries through the Refs (package state) taken
+// when it entered, without hashing them again.
 //
 // # State
 //
 // UpdateStateByKey and MapWithState keep per-key state across batches, with an idle
 // timeout, an initial state and state snapshots. The state lives in a state store
-// (package state): one store per state partition, a map updated in place by the task
-// that owns the partition, with each batch's data partitioned the same way, so the
-// state never moves and a batch costs what it touches: MapWithState its records and
+// (package state): one store per state partition, a hash table updated in place by
+// the task that owns the partition, with each batch's data partitioned the same way,
+// so the state never moves and a batch costs what it touches: MapWithState its records and
 // the timeouts due (found through an index of keys by the batch that last touched
 // them, not a scan), UpdateStateByKeyWith with OnlyValues the keys of the batch, and
 // UpdateStateByKey, whose function runs for every key as in Spark, the whole state.

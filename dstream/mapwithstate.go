@@ -169,15 +169,16 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 			if i++; i%1024 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			e, ok := st.Get(k)
-			if !ok || e.Seen != at {
-				continue // gone, or touched since
-			}
-			h := State[S]{value: e.Value, exists: true, timingOut: true}
-			if m := spec.Func(t, k, ops.None[V](), &h); m.Ok {
-				emit(m.Value)
-			}
-			st.Delete(k)
+			st.DeleteFunc(k, func(e stateEntry[S]) bool {
+				if e.Seen != at {
+					return false // touched since
+				}
+				h := State[S]{value: e.Value, exists: true, timingOut: true}
+				if m := spec.Func(t, k, ops.None[V](), &h); m.Ok {
+					emit(m.Value)
+				}
+				return true
+			})
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,8 +19,11 @@ import (
 // key), and returns the new state, or None to drop the key.
 //
 // As in Spark, update runs for every key with state, every batch: a batch
-// costs the whole state (one call per key, and, for the batch's rollback,
-// a copy of each key's previous value), whatever the batch holds. When keys
+// costs the whole state (one call per key, where the key's state lies, and,
+// for the batch's rollback and the next delta checkpoint, a copy of the
+// previous value of each key whose state changed), whatever the batch holds.
+// A state that holds references (pointers, maps, slices) counts as changed
+// whenever update returns it: what it refers to may have changed. When keys
 // without new values keep their state as it is, use UpdateStateByKeyWith
 // with OnlyValues, which costs only the keys of the batch.
 //
@@ -131,37 +135,35 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 	case spec.Func != nil && spec.OnlyValues:
 		apply = func(_ context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
 			for kv := range warmed(st, in) {
-				cur, ok := st.Get(kv.Key)
-				putState(st, kv.Key, spec.Func(t, kv.Key, kv.Value, maybe(cur, ok)))
+				st.Update(kv.Key, func(cur S, ok bool) (S, bool) {
+					next := spec.Func(t, kv.Key, kv.Value, maybe(cur, ok))
+					return next.Value, next.Ok
+				})
 			}
 			return nil
 		}
 	case spec.Func != nil:
+		// Every key of the state, joined with the batch's: the batch's keys are
+		// looked up once, the state's are updated where they are (UpdateAll), and
+		// a key whose (plain) state does not change costs no write.
 		apply = func(ctx context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
-			values := map[K][]V{}
-			for kv := range in {
-				values[kv.Key] = kv.Value
+			batch := slices.Collect(warmed(st, in))
+			keys := make([]K, len(batch))
+			for i, kv := range batch {
+				keys[i] = kv.Key
 			}
-			i := 0
-			for k, cur := range st.All() {
-				if i++; i%4096 == 0 && ctx.Err() != nil {
-					return ctx.Err()
+			n := 0
+			return st.UpdateAll(keys, func(k K, i int, cur S, ok bool) (S, bool, error) {
+				if n++; n%4096 == 0 && ctx.Err() != nil {
+					return cur, ok, ctx.Err()
 				}
-				vs, ok := values[k]
-				if ok {
-					delete(values, k)
+				var vs []V
+				if i >= 0 {
+					vs = batch[i].Value
 				}
-				// A key whose state does not change costs no write.
-				if next := spec.Func(t, k, vs, ops.Some(cur)); next.Ok {
-					st.Replace(k, cur, next.Value)
-				} else {
-					st.Delete(k)
-				}
-			}
-			for k, vs := range values { // new keys
-				putState(st, k, spec.Func(t, k, vs, ops.None[S]()))
-			}
-			return nil
+				next := spec.Func(t, k, vs, maybe(cur, ok))
+				return next.Value, next.Ok, nil
+			})
 		}
 	default:
 		apply = partitionUpdate(name, ks, spec)
@@ -183,13 +185,17 @@ func maybe[S any](v S, ok bool) ops.Maybe[S] {
 	return ops.None[S]()
 }
 
-// putState sets k's state to st, or removes it for None.
-func putState[K comparable, S any](store *state.Store[K, S], k K, st ops.Maybe[S]) {
-	if st.Ok {
-		store.Put(k, st.Value)
-	} else {
-		store.Delete(k)
-	}
+// putNew sets k's value to v unless k has a value (dup: then nothing changes), with
+// one lookup of k.
+func putNew[K comparable, S any](st *state.Store[K, S], k K, v S) (dup bool) {
+	st.Update(k, func(cur S, ok bool) (S, bool) {
+		if ok {
+			dup = true
+			return cur, true
+		}
+		return v, true
+	})
+	return dup
 }
 
 // partitionUpdate returns the update of a PartitionFunc: it gets every key of its
@@ -211,10 +217,9 @@ func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], 
 					if err != nil {
 						return err
 					}
-					if _, dup := st.Get(kv.Key); dup {
+					if dup := putNew(st, kv.Key, kv.Value); dup {
 						return fmt.Errorf("%s: key %v was emitted twice, by two partitions", name, kv.Key)
 					}
-					st.Put(kv.Key, kv.Value)
 				}
 			}
 			moved = nil

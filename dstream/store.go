@@ -296,10 +296,9 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 				}
 				idx := ks.timeoutsOf(p)
 				for kv := range init {
-					if _, dup := st.Get(kv.Key); dup {
+					if dup := putNew(st, kv.Key, kv.Value); dup {
 						return fmt.Errorf("%s: key %v has two initial states", name, kv.Key)
 					}
-					st.Put(kv.Key, kv.Value)
 					if idx != nil {
 						idx.Touch(kv.Key, ks.seen(kv.Value))
 					}

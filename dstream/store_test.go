@@ -135,6 +135,62 @@ func TestAFailedBatchLeavesNoTraceInTheCheckpoint(t *testing.T) {
 	}
 }
 
+// TestUpdateStateByKeyPassesOverSpilledKeysOnce runs UpdateStateByKey, whose
+// function runs for every key, over a state beyond a small memory budget: batch 2
+// changes every key, spilled or not, and batch 3 drops them all. Each key's function
+// runs once per batch, and no dropped key comes back from its spill file.
+func TestUpdateStateByKeyPassesOverSpilledKeysOnce(t *testing.T) {
+	spillDir := t.TempDir()
+	eng := rdd.NewEngine(rdd.Parallelism(2), rdd.MemoryBudget(32<<10), rdd.SpillDir(spillDir))
+	h := newHarness(t, dstream.WithEngine(eng))
+	const keys = 1500
+	first := make([]ops.KV[int, int], keys)
+	for k := range first {
+		first[k] = ops.Pair(k, 1)
+	}
+	in, _ := dstream.QueueStream(h.c, true, first, nil, nil, nil)
+	var mu sync.Mutex
+	calls := map[int]map[int]int{} // batch → key → calls
+	counts := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[int, int, int]{
+		Func: func(t time.Time, k int, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+			b := batchNo(t)
+			mu.Lock()
+			if calls[b] == nil {
+				calls[b] = map[int]int{}
+			}
+			calls[b][k]++
+			mu.Unlock()
+			switch b {
+			case 1:
+				return ops.Some(len(vs))
+			case 2:
+				return ops.Some(st.OrElse(0) + 1)
+			}
+			return ops.None[int]()
+		}})
+	var sizes []int
+	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
+		m, err := rdd.CollectAsMap(ctx, r)
+		sizes = append(sizes, len(m))
+		return err
+	})
+	h.runBatches(4)
+	if diff := cmp.Diff([]int{keys, keys, 0, 0}, sizes); diff != "" {
+		t.Errorf("keys in the state after each batch (-want +got):\n%s", diff)
+	}
+	for b := 1; b <= 3; b++ {
+		twice := 0
+		for _, n := range calls[b] {
+			if n != 1 {
+				twice++
+			}
+		}
+		if len(calls[b]) != keys || twice > 0 {
+			t.Errorf("batch %d: the function ran for %d keys, %d of them more than once; want %d keys once", b, len(calls[b]), twice, keys)
+		}
+	}
+}
+
 // TestStateBeyondTheMemoryBudgetSpills runs MapWithState and UpdateStateByKey over
 // more keys than a small memory budget holds: their cold entries go to spill files,
 // the results are those of a plain map, and the files are gone after Run.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/state"
 )
 
 // windowed returns a stream named name, sliding every slide, whose RDD at
@@ -169,7 +170,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 	})
 	ks := &keyedStore[K, V]{name: name}
 	s.ctx.addStores(ks)
-	w := &incWindow[K, V]{name: name, r: r, keep: keep, ks: ks, entered: map[time.Time]*rdd.RDD[ops.KV[K, V]]{}}
+	w := &incWindow[K, V]{name: name, r: r, keep: keep, ks: ks, entered: map[time.Time]*enteredBatch[K, V]{}}
 	step := perBatch.slideOr()
 	var self *DStream[struct{}]
 	// from is the window before t that the stores must hold, zero for the first
@@ -218,7 +219,16 @@ type incWindow[K comparable, V any] struct {
 	ks   *keyedStore[K, V]
 
 	mu      sync.Mutex
-	entered map[time.Time]*rdd.RDD[ops.KV[K, V]] // by batch time
+	entered map[time.Time]*enteredBatch[K, V] // by batch time
+}
+
+// enteredBatch is a batch in the window: its reduced pairs, partitioned like the
+// stores, and, per partition, the Ref of each pair's entry in the store, in the
+// order of the pairs, taken when the batch entered: when it leaves, its pairs reach
+// their entries without a lookup (a lookup if the entry has moved since).
+type enteredBatch[K comparable, V any] struct {
+	pairs *rdd.RDD[ops.KV[K, V]]
+	refs  []state.Refs
 }
 
 // slide returns the update of the window at t: an RDD whose partition p
@@ -240,32 +250,48 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		w.ks.setPartitioner(pairs[0].Engine(), p)
 		part, n = p, p.NumPartitions()
 	}
-	var ins []*rdd.RDD[ops.KV[K, V]]
+	var moving []*enteredBatch[K, V] // entering, then leaving
 	for i, bt := range entering {
-		p := rdd.PartitionBy(pairs[i], rdd.WithPartitioner[K](part)).Persist() // free when alike
-		w.entered[bt] = p
-		ins = append(ins, p)
+		b := &enteredBatch[K, V]{
+			pairs: rdd.PartitionBy(pairs[i], rdd.WithPartitioner[K](part)).Persist(), // free when alike
+			refs:  make([]state.Refs, n),
+		}
+		w.entered[bt] = b
+		moving = append(moving, b)
 	}
-	nEntering := len(ins)
-	var leaving []*rdd.RDD[ops.KV[K, V]]
-	for bt, p := range w.entered {
+	nEntering := len(moving)
+	for bt, b := range w.entered {
 		if !bt.After(leaveBy) {
-			leaving = append(leaving, p)
+			moving = append(moving, b)
 			delete(w.entered, bt)
 		}
 	}
-	ins = append(ins, leaving...)
 	var read atomic.Int32 // partitions done: the leaving batches are unpersisted after the last
 	move := func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
 		st, err := w.ks.store(p, t)
 		if err != nil {
 			return err
 		}
-		var check []K // keys keep may drop, once every batch moved
+		type check struct {
+			k K
+			r state.Ref
+		}
+		var checks []check // keys keep may drop, once every batch moved
 		for i, in := range ins {
 			leave := i >= nEntering
+			refs := &moving[i].refs[p]
+			if !leave {
+				*refs = state.Refs{} // (a partition computed again starts over)
+			}
+			j := 0
 			for kv := range warmed(st, in) {
-				st.Update(kv.Key, func(cur V, ok bool) (V, bool) {
+				var r state.Ref
+				if leave {
+					r = refs.At(j) // the entry of this pair's key when the batch entered
+					j++
+				}
+				drop := false
+				r = st.UpdateRef(r, kv.Key, func(cur V, ok bool) (V, bool) {
 					switch {
 					case !ok && leave:
 						return cur, false // keep dropped the key: nothing is left to take out
@@ -276,27 +302,34 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 					default:
 						cur = w.r.Reduce(cur, kv.Value)
 					}
-					if w.keep != nil && !w.keep(ops.Pair(kv.Key, cur)) {
-						check = append(check, kv.Key)
-					}
+					drop = w.keep != nil && !w.keep(ops.Pair(kv.Key, cur))
 					return cur, true
 				})
+				if drop {
+					checks = append(checks, check{kv.Key, r})
+				}
+				if !leave {
+					refs.Append(r)
+				}
+			}
+			if leave {
+				*refs = state.Refs{} // read: let it go
 			}
 		}
-		for _, k := range check {
-			if cur, ok := st.Get(k); ok && !w.keep(ops.Pair(k, cur)) {
-				st.Delete(k)
-			}
+		for _, c := range checks {
+			st.UpdateRef(c.r, c.k, func(cur V, ok bool) (V, bool) {
+				return cur, ok && w.keep(ops.Pair(c.k, cur))
+			})
 		}
 		if int(read.Add(1)) == n {
-			for _, l := range leaving {
-				l.Unpersist() // every partition has read it
+			for _, b := range moving[nEntering:] {
+				b.pairs.Unpersist() // every partition has read it
 			}
 		}
 		return cmp.Or(st.Err(), ctx.Err())
 	}
 	var out *rdd.RDD[struct{}]
-	if len(ins) == 0 {
+	if len(moving) == 0 {
 		// Nothing enters or leaves (a window narrower than its slide, between
 		// batches): the stores only move to the new window.
 		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner[K](part))
@@ -304,6 +337,10 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 			return move(ctx, p, nil, emit)
 		})
 	} else {
+		ins := make([]*rdd.RDD[ops.KV[K, V]], len(moving))
+		for i, b := range moving {
+			ins[i] = b.pairs
+		}
 		out = rdd.ZipPartitionsN(ins, move)
 	}
 	return out.Persist(), nil

@@ -8,7 +8,6 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -95,7 +94,7 @@ func (s *Store[K, V]) Warm(keys []K) {
 	}
 	var wanted []want
 	for _, k := range keys {
-		if _, inMem := s.m[k]; inMem {
+		if s.t.find(k) >= 0 {
 			continue
 		}
 		if _, stale := s.sp.gone[k]; stale {
@@ -114,19 +113,19 @@ func (s *Store[K, V]) Warm(keys []K) {
 	slices.SortFunc(wanted, func(a, b want) int { return bytes.Compare(a.kb, b.kb) })
 	err := s.sp.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketName)
-		for _, w := range wanted {
+		for i, w := range wanted {
+			if i > 0 && bytes.Equal(w.kb, wanted[i-1].kb) {
+				continue // a key given twice
+			}
 			data := b.Get(w.kb)
 			if data == nil {
 				continue
-			}
-			if _, done := s.m[w.k]; done {
-				continue // a key given twice
 			}
 			var v V
 			if err := checkpoint.Decode(data, &v); err != nil {
 				return err
 			}
-			s.m[w.k] = v
+			s.t.put(w.k, v)
 			s.sp.gone[w.k] = struct{}{}
 		}
 		return nil
@@ -136,17 +135,23 @@ func (s *Store[K, V]) Warm(keys []K) {
 	}
 }
 
-// promote brings k back to memory from the file, if it is there.
-func (s *Store[K, V]) promote(k K) {
-	if v, ok := s.fromDisk(k); ok {
-		s.m[k] = v
-		s.sp.gone[k] = struct{}{}
+// promote brings k back to memory from the file, if it is there, and returns its
+// slot (-1: it is not).
+func (s *Store[K, V]) promote(k K) int {
+	v, ok := s.fromDisk(k)
+	if !ok {
+		return -1
 	}
+	i := s.t.slot(k)
+	s.t.slots[i].v = v
+	s.sp.gone[k] = struct{}{}
+	return i
 }
 
 // Evict moves entries from memory to the file until the memory the store's entries
 // take (MemBytes) is at most target, leaving the keys changed in the last committed
-// version (hot) in memory as long as others can go. It needs Spill, and no
+// version (hot) in memory as long as others can go, then rebuilds the table for the
+// entries left, so that the memory of the others goes. It needs Spill, and no
 // uncommitted change. It returns how many entries moved.
 func (s *Store[K, V]) Evict(target int64) (int, error) {
 	if s.err != nil {
@@ -158,37 +163,56 @@ func (s *Store[K, V]) Evict(target int64) (int, error) {
 	if len(s.undo) > 0 {
 		return 0, errors.New("state: Evict with uncommitted changes")
 	}
-	per := s.entryBytes()
-	excess := int(max(0, (s.MemBytes()-target+per-1)/per))
-	if excess == 0 {
+	keep := s.fits(target)
+	if keep >= s.t.live {
+		if s.MemBytes() > target { // the entries fit, in a smaller table
+			s.t.rebuild(s.t.live)
+		}
 		return 0, nil
 	}
+	excess := s.t.live - keep
 	if err := s.openSpill(); err != nil {
 		s.fail(err)
 		return 0, s.err
 	}
+	// The hot entries' slots, in order, so that a walk of the table in slot order
+	// tells them without hashing its keys.
+	hot := make([]int, 0, len(s.recent))
+	for _, k := range s.recent {
+		if i := s.t.find(k); i >= 0 {
+			hot = append(hot, i)
+		}
+	}
+	slices.Sort(hot)
 	// The entries go in key order, in transactions of a bounded size: bbolt
 	// splits its nodes at commit, so a large transaction of keys in random
 	// order would insert into ever larger nodes.
 	type entry struct {
-		k      K
+		slot   int
 		kb, vb []byte
 	}
 	var victims []entry
 	for pass := 0; pass < 2 && len(victims) < excess; pass++ {
-		for k, v := range s.m {
+		h := 0
+		for i, c := range s.t.ctrl {
 			if len(victims) == excess {
 				break
 			}
-			_, hot := s.recent[k]
-			if hot != (pass == 1) {
+			if c >= ctrlEmpty {
+				continue
+			}
+			for h < len(hot) && hot[h] < i {
+				h++
+			}
+			if isHot := h < len(hot) && hot[h] == i; isHot != (pass == 1) {
 				continue // cold keys first, then hot ones if need be
 			}
-			kb, err := encodeKey(k)
+			e := &s.t.slots[i]
+			kb, err := encodeKey(e.k)
 			if err == nil {
 				var vb []byte
-				if vb, err = checkpoint.Encode(v); err == nil {
-					victims = append(victims, entry{k, kb, vb})
+				if vb, err = checkpoint.Encode(e.v); err == nil {
+					victims = append(victims, entry{i, kb, vb})
 					continue
 				}
 			}
@@ -211,7 +235,7 @@ func (s *Store[K, V]) Evict(target int64) (int, error) {
 		})
 		if err == nil {
 			for _, e := range chunk {
-				delete(s.m, e.k)
+				s.t.removeAt(e.slot)
 			}
 			s.sp.n += len(chunk)
 		}
@@ -220,7 +244,22 @@ func (s *Store[K, V]) Evict(target int64) (int, error) {
 		s.fail(err)
 		return 0, s.err
 	}
+	s.t.rebuild(s.t.live)
 	return len(victims), nil
+}
+
+// fits returns how many entries a table rebuilt for them holds within target bytes
+// (MemBytes), at most the store's.
+func (s *Store[K, V]) fits(target int64) int {
+	slot, vb := s.t.slotBytes(), s.varBytes()
+	bytesFor := func(n int) int64 { return int64(slotsFor(n))*slot + int64(n)*vb }
+	// slotsFor(n) is about 5n/3; the loop corrects the rounding, and a small
+	// table's minSlots.
+	n := int(min(int64(s.t.live), max(0, target)*3/(5*slot+3*vb)))
+	for n > 0 && bytesFor(n) > target {
+		n--
+	}
+	return n
 }
 
 // evictTx is how many entries one spill transaction writes at most.
@@ -341,8 +380,8 @@ func (s *Store[K, V]) diskAll(yield func(K, V) bool) {
 			if _, stale := s.sp.gone[e.k]; stale {
 				continue
 			}
-			if _, inMem := s.m[e.k]; inMem {
-				continue
+			if s.t.find(e.k) >= 0 {
+				continue // back in memory
 			}
 			if !yield(e.k, e.v) {
 				return
@@ -370,7 +409,7 @@ func encodeKey[K comparable](k K) ([]byte, error) {
 	case uint64:
 		return binary.BigEndian.AppendUint64(nil, x), nil
 	}
-	if !spillable(reflect.TypeFor[K]()) {
+	if !plain(reflect.TypeFor[K]()) {
 		return nil, fmt.Errorf("keys of type %v cannot be spilled to a file (they hold pointers, interfaces or channels)", reflect.TypeFor[K]())
 	}
 	return checkpoint.Encode(k)
@@ -400,17 +439,19 @@ func decodeKey[K comparable](b []byte) (K, error) {
 	return k, err
 }
 
-// spillable reports whether values of t are plain data (no pointers, interfaces,
-// channels or functions), whose encoding decodes back to an equal key.
-func spillable(t reflect.Type) bool {
+// plain reports whether values of t are plain data: no references but strings (no
+// pointers, interfaces, channels, functions, maps or slices). Two of them with the
+// same bytes are the same value, and the encoding of one decodes back to an equal
+// value.
+func plain(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Map, reflect.Slice:
 		return false
 	case reflect.Array:
-		return spillable(t.Elem())
+		return plain(t.Elem())
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if !spillable(t.Field(i).Type) {
+			if !plain(t.Field(i).Type) {
 				return false
 			}
 		}
@@ -418,34 +459,34 @@ func spillable(t reflect.Type) bool {
 	return true
 }
 
-// MemBytes estimates the memory the entries in memory take: their count times an
-// entry's size (see entryBytes).
-func (s *Store[K, V]) MemBytes() int64 { return int64(len(s.m)) * s.entryBytes() }
+// MemBytes returns the memory the entries in memory take: the table's (its slots,
+// used or not: an entry takes its key, its value and a control byte, over the
+// table's load), plus, for keys and values whose size varies (strings, slices,
+// maps), the encoded size of their contents, sampled from a few entries.
+func (s *Store[K, V]) MemBytes() int64 { return s.t.bytes() + int64(s.t.live)*s.varBytes() }
 
-// mapOverhead is what a Go map adds to each entry (control bytes, load factor).
-const mapOverhead = 16
-
-// entryBytes estimates an entry's size: its key's and value's, plus the map's
-// overhead, plus, for types whose size varies (strings, slices, maps), the encoded
-// size of their contents, sampled from a few entries.
-func (s *Store[K, V]) entryBytes() int64 {
-	fixed := int64(unsafe.Sizeof(*new(K))+unsafe.Sizeof(*new(V))) + mapOverhead
-	if !varies(reflect.TypeFor[K]()) && !varies(reflect.TypeFor[V]()) {
-		return fixed
+// varBytes estimates what an entry holds beyond its slot: 0 for keys and values of a
+// fixed size, else the mean encoded size of a few entries.
+func (s *Store[K, V]) varBytes() int64 {
+	if !s.varies {
+		return 0
 	}
 	var sum, n int64
-	for k, v := range s.m {
-		kb, _ := checkpoint.Encode(k)
-		vb, _ := checkpoint.Encode(v)
+	for i, c := range s.t.ctrl {
+		if c >= ctrlEmpty {
+			continue
+		}
+		kb, _ := checkpoint.Encode(s.t.slots[i].k)
+		vb, _ := checkpoint.Encode(s.t.slots[i].v)
 		sum += int64(len(kb) + len(vb))
 		if n++; n == 32 {
 			break
 		}
 	}
 	if n == 0 {
-		return fixed
+		return 0
 	}
-	return fixed + sum/n
+	return sum / n
 }
 
 // varies reports whether values of t hold memory beyond their size.

@@ -2,10 +2,11 @@ package state_test
 
 import (
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,57 +93,6 @@ func TestEvictMovesColdEntriesToAFile(t *testing.T) {
 	}
 }
 
-// TestSpillingStoreAgainstAMap runs random versions of random changes, some rolled
-// back, with evictions between them, against a plain map kept by hand.
-func TestSpillingStoreAgainstAMap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	s := state.New[int, int](state.Spill(t.TempDir()))
-	defer s.Close()
-	committed := map[int]int{}
-	for v := int64(1); v <= 200; v++ {
-		now := maps.Clone(committed)
-		for range rng.IntN(30) {
-			k := rng.IntN(100)
-			switch rng.IntN(4) {
-			case 0:
-				s.Delete(k)
-				delete(now, k)
-			case 1:
-				got, ok := s.Get(k)
-				if want, wok := now[k]; ok != wok || got != want {
-					t.Fatalf("version %d: Get(%d) = %d, %v; want %d, %v", v, k, got, ok, want, wok)
-				}
-			default:
-				x := rng.Int()
-				s.Put(k, x)
-				now[k] = x
-			}
-		}
-		if rng.IntN(4) == 0 {
-			s.Rollback()
-		} else {
-			if err := s.Commit(v); err != nil {
-				t.Fatal(err)
-			}
-			committed = now
-		}
-		if rng.IntN(3) == 0 {
-			if _, err := s.Evict(s.MemBytes() * int64(rng.IntN(100)) / 100); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if diff := cmp.Diff(committed, contents(s)); diff != "" {
-			t.Fatalf("version %d (-want +got):\n%s", v, diff)
-		}
-		if s.Len() != len(committed) {
-			t.Fatalf("version %d: Len %d, want %d", v, s.Len(), len(committed))
-		}
-	}
-	if err := s.Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestKeysWithPointersCannotBeSpilled(t *testing.T) {
 	type key struct{ p *int }
 	s := state.New[key, int](state.Spill(t.TempDir()))
@@ -155,5 +105,108 @@ func TestKeysWithPointersCannotBeSpilled(t *testing.T) {
 	}
 	if _, err := state.New[int, int]().Evict(0); err == nil {
 		t.Error("Evict without Spill: want an error")
+	}
+}
+
+// heap returns the bytes of the heap in use, after a collection.
+func heap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestEvictGivesTheMemoryBack checks, on the heap, that the memory of evicted
+// entries goes (the table is rebuilt for the entries left), and that MemBytes is
+// the memory the entries take.
+func TestEvictGivesTheMemoryBack(t *testing.T) {
+	before := heap()
+	s := state.New[int64, [4]int64](state.Spill(t.TempDir()))
+	defer s.Close()
+	const n = 200_000
+	for k := range int64(n) {
+		s.Put(k, [4]int64{k})
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	s.Put(0, [4]int64{-1}) // a small version: the undo log of the first goes
+	if err := s.Commit(2); err != nil {
+		t.Fatal(err)
+	}
+	full := heap() - before
+	if mb := s.MemBytes(); mb < full*8/10 || mb > full*12/10 {
+		t.Errorf("MemBytes %d; the heap holds %d more", mb, full)
+	}
+	target := s.MemBytes() / 10
+	if _, err := s.Evict(target); err != nil {
+		t.Fatal(err)
+	}
+	if s.MemBytes() > target {
+		t.Errorf("after Evict(%d): MemBytes %d", target, s.MemBytes())
+	}
+	// A tenth for the entries left, and some for the file's own bookkeeping
+	// (bbolt's free list).
+	if left := heap() - before; left > full*3/10 {
+		t.Errorf("after evicting to a tenth: the heap holds %d bytes more than before the store, %d when full", left, full)
+	}
+	if s.Len() != n {
+		t.Errorf("Len %d, want %d", s.Len(), n)
+	}
+}
+
+// TestUpdateAllOverSpilledEntries changes spilled entries with UpdateAll: a changed
+// entry comes back to memory and its copy in the file is stale, so that it is counted
+// once and, deleted later, does not come back from the file.
+func TestUpdateAllOverSpilledEntries(t *testing.T) {
+	s := state.New[int, int](state.Spill(t.TempDir()))
+	defer s.Close()
+	for k := range 100 {
+		s.Put(k, k)
+	}
+	s.Commit(1)
+	if _, err := s.Evict(0); err != nil || s.Spilled() != 100 {
+		t.Fatalf("Evict: %v, %d spilled; want all 100", err, s.Spilled())
+	}
+	err := s.UpdateAll([]int{5, 1000}, func(k, i, v int, ok bool) (int, bool, error) {
+		switch {
+		case k == 5 && i != 0, k == 1000 && (i != 1 || ok), k != 5 && k != 1000 && i != -1:
+			t.Errorf("key %d: index %d, ok %v", k, i, ok)
+		}
+		if k%2 == 0 {
+			return v + 1, true, nil // changed: back in memory
+		}
+		return v, true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Commit(2)
+	if s.Len() != 101 {
+		t.Errorf("Len %d after the pass, want 101", s.Len())
+	}
+	for k := range 100 {
+		s.Delete(k)
+	}
+	s.Commit(3)
+	if got := contents(s); !maps.Equal(got, map[int]int{1000: 1}) {
+		t.Errorf("after deleting every key but 1000: %v", got)
+	}
+}
+
+// TestStringKeysKeepOnlyTheirBytes checks that a string key cut from a larger string
+// does not keep the larger string in memory: the store keeps a copy of its bytes.
+func TestStringKeysKeepOnlyTheirBytes(t *testing.T) {
+	before := heap()
+	s := state.New[string, int]()
+	for i := range 1000 {
+		line := strings.Repeat("x", 64<<10) + strconv.Itoa(i) // 64 KiB, of which the key is a few bytes
+		s.Put(line[len(line)-8:], i)
+	}
+	if held := heap() - before; held > 1<<20 {
+		t.Errorf("1000 keys of 8 bytes hold %d bytes of heap; want the keys', not the 64 KiB lines they were cut from", held)
+	}
+	if s.Len() != 1000 {
+		t.Errorf("Len %d, want 1000", s.Len())
 	}
 }

@@ -1,9 +1,12 @@
 package state
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
+	"slices"
 	"unsafe"
 )
 
@@ -11,17 +14,18 @@ import (
 // forward.
 var ErrVersion = errors.New("state: versions must increase")
 
-// Store is one partition's key-value state: a Go map updated in place by the task
-// that owns the partition, with the changes of the current version kept aside so that
-// they can be committed as a new version or rolled back, and the keys changed since
-// the last save tracked for delta checkpoints. A Store is not safe for concurrent use:
-// one task at a time owns it.
+// Store is one partition's key-value state: a hash table updated in place by the
+// task that owns the partition, with the changes of the current version kept aside so
+// that they can be committed as a new version or rolled back, and the keys changed
+// since the last save tracked for delta checkpoints. A Store is not safe for
+// concurrent use: one task at a time owns it.
 //
-// Its memory is the map's, plus, for the current version only, the old value of each
-// change (for Rollback), plus, with TrackDirty, one entry per key changed since the
-// last save.
+// Its memory is the table's (an entry costs its key, its value and a byte, over the
+// table's load: at most 4/5, 3/5 after the table grows; see the package doc), plus,
+// for the current version only, the old value of each change (for Rollback), plus,
+// with TrackDirty, one map entry per key changed since the last save.
 type Store[K comparable, V any] struct {
-	m       map[K]V
+	t       table[K, V]
 	version int64
 	// undo holds, for every change since the last commit, the key's value before
 	// it (had false: none), in order: Rollback restores them from the last. A
@@ -33,8 +37,10 @@ type Store[K comparable, V any] struct {
 	// The file tier (Spill): the entries Evict moved out of memory.
 	spillDir string
 	sp       *spill[K, V]
-	recent   map[K]struct{} // keys changed in the last committed version: evicted last
-	err      error          // the first error of the file tier
+	recent   []K   // keys changed in the last committed version (with Spill): evicted last
+	err      error // the first error of the file tier
+	varies   bool  // keys or values hold memory beyond their size (MemBytes)
+	plain    bool  // values hold no references but strings (same)
 }
 
 // Opt configures a Store.
@@ -62,7 +68,9 @@ func New[K comparable, V any](opts ...Opt) *Store[K, V] {
 	for _, o := range opts {
 		o(&c)
 	}
-	s := &Store[K, V]{m: map[K]V{}, spillDir: c.spillDir}
+	s := &Store[K, V]{t: newTable[K, V](), spillDir: c.spillDir,
+		varies: varies(reflect.TypeFor[K]()) || varies(reflect.TypeFor[V]()),
+		plain:  plain(reflect.TypeFor[V]())}
 	if c.dirty {
 		s.dirty = map[K]struct{}{}
 	}
@@ -70,22 +78,30 @@ func New[K comparable, V any](opts ...Opt) *Store[K, V] {
 }
 
 // Len returns the number of keys, in memory and spilled.
-func (s *Store[K, V]) Len() int { return len(s.m) + s.Spilled() }
+func (s *Store[K, V]) Len() int { return s.t.live + s.Spilled() }
 
 // Get returns the value of k and whether it has one. A spilled entry comes back to
 // memory.
-func (s *Store[K, V]) Get(k K) (V, bool) {
-	v, ok := s.m[k]
-	if !ok && s.onDisk() {
-		s.promote(k)
-		v, ok = s.m[k]
+func (s *Store[K, V]) Get(k K) (v V, ok bool) {
+	if i := s.slotOf(k); i >= 0 {
+		return s.t.slots[i].v, true
 	}
-	return v, ok
+	return v, false
+}
+
+// slotOf returns the slot of k's entry, bringing a spilled entry back to memory, or
+// -1 if k has no value.
+func (s *Store[K, V]) slotOf(k K) int {
+	i := s.t.find(k)
+	if i < 0 && s.onDisk() {
+		i = s.promote(k)
+	}
+	return i
 }
 
 // peek is Get without bringing a spilled entry back to memory.
 func (s *Store[K, V]) peek(k K) (V, bool) {
-	if v, ok := s.m[k]; ok {
+	if v, ok := s.t.get(k); ok {
 		return v, true
 	}
 	return s.fromDisk(k)
@@ -93,8 +109,7 @@ func (s *Store[K, V]) peek(k K) (V, bool) {
 
 // Put sets the value of k.
 func (s *Store[K, V]) Put(k K, v V) {
-	s.remember(k)
-	s.m[k] = v
+	s.Update(k, func(V, bool) (V, bool) { return v, true })
 }
 
 // Load sets the value of k, or removes it (deleted), as part of the committed state:
@@ -102,33 +117,35 @@ func (s *Store[K, V]) Put(k K, v V) {
 // read back into a store, before the store's next version.
 func (s *Store[K, V]) Load(k K, v V, deleted bool) {
 	if deleted {
-		delete(s.m, k)
+		s.t.remove(k)
 		return
 	}
-	s.m[k] = v
+	s.t.put(k, v)
 }
 
 // Delete removes k, if it has a value.
 func (s *Store[K, V]) Delete(k K) {
-	if _, ok := s.Get(k); !ok {
-		return
+	if i := s.slotOf(k); i >= 0 {
+		var zero V
+		s.setAt(i, zero, false)
 	}
-	s.remember(k)
-	delete(s.m, k)
 }
 
-// Replace sets the value of k, whose value now is old (as All or Get gave it), to v;
-// if v is old, bit for bit, nothing happens: no change is recorded, no lookup made.
-// It is how a pass over every key (UpdateStateByKey) leaves the keys whose value did
-// not change as they are. (A v equal to old but not bit for bit — another string
-// with the same bytes — is a change, which costs only its recording.)
-func (s *Store[K, V]) Replace(k K, old, v V) {
-	if sameBits(&old, &v) {
-		return
+// DeleteFunc removes k if it has a value for which del returns true: Get and Delete
+// with one lookup of k, and no change when del returns false. del must not use the
+// store.
+func (s *Store[K, V]) DeleteFunc(k K, del func(v V) bool) {
+	if i := s.slotOf(k); i >= 0 && del(s.t.slots[i].v) {
+		var zero V
+		s.setAt(i, zero, false)
 	}
-	s.record(k, old, true)
-	s.m[k] = v
 }
+
+// same reports whether a and b are the same value, known without looking further
+// than their bytes: they hold the same bytes, and V holds no reference through which
+// a value could have changed without changing its bytes (a pointer, map, slice…;
+// strings are immutable).
+func (s *Store[K, V]) same(a, b *V) bool { return s.plain && sameBits(a, b) }
 
 // sameBits reports whether a and b hold the same bytes.
 func sameBits[V any](a, b *V) bool {
@@ -141,29 +158,166 @@ func sameBits[V any](a, b *V) bool {
 
 // Update sets k's value to what f returns from its value now (ok false: it has
 // none), or removes it if f returns keep false: Get and Put (or Delete) with one
-// lookup of k fewer.
+// lookup of k. A value f returns unchanged is no change (Changes, Delta and
+// Rollback have nothing to do for it) if V holds no references but strings: the
+// same pointer, map or slice may hold what f changed through it, which is a change.
+// f must not use the store.
 func (s *Store[K, V]) Update(k K, f func(v V, ok bool) (next V, keep bool)) {
-	v, ok := s.Get(k)
-	next, keep := f(v, ok)
-	switch {
-	case keep:
-		s.record(k, v, ok)
-		s.m[k] = next
-	case ok:
-		s.record(k, v, ok)
-		delete(s.m, k)
-	}
+	s.update(k, f)
 }
 
-// remember keeps k's value before a change (bringing a spilled entry back to memory
-// first, so that memory holds what the version changes).
-func (s *Store[K, V]) remember(k K) {
-	v, had := s.m[k]
-	if !had && s.onDisk() {
-		s.promote(k)
-		v, had = s.m[k]
+// UpdateRef is Update of k, reaching k's entry through r, without a lookup, if r
+// still holds it (see Ref), else looking k up; it returns the Ref of k's entry after
+// the update (the zero Ref if k has no value). r is a Ref from an earlier UpdateRef
+// of k, or the zero Ref (a Ref of another key costs a lookup). It is how a caller
+// that comes back to the keys it updated (a window's batch, when it leaves the
+// window) reaches them without hashing them again.
+func (s *Store[K, V]) UpdateRef(r Ref, k K, f func(v V, ok bool) (next V, keep bool)) Ref {
+	if i, ok := s.t.at(r, k); ok {
+		return s.updateAt(i, f)
 	}
-	s.record(k, v, had)
+	return s.update(k, f)
+}
+
+// update is Update, returning the Ref of k's entry after it.
+func (s *Store[K, V]) update(k K, f func(v V, ok bool) (next V, keep bool)) Ref {
+	x := s.t.hash(k)
+	i, ok := s.t.lookup(k, x)
+	if !ok && s.onDisk() {
+		if j := s.promote(k); j >= 0 { // else the table is as it was: i stands
+			i, ok = j, true
+		}
+	}
+	if ok {
+		return s.updateAt(i, f)
+	}
+	var zero V
+	next, keep := f(zero, false)
+	if !keep {
+		return Ref{}
+	}
+	i = s.t.insertAt(k, x, i)
+	s.t.slots[i].v = next
+	s.record(s.t.slots[i].k, zero, false)
+	return s.t.ref(i)
+}
+
+// updateAt updates the entry of slot i with f.
+func (s *Store[K, V]) updateAt(i int, f func(v V, ok bool) (next V, keep bool)) Ref {
+	next, keep := f(s.t.slots[i].v, true)
+	return s.setAt(i, next, keep)
+}
+
+// setAt sets the value of the entry of slot i to next, or removes it (keep false),
+// and returns its Ref (the zero Ref if removed). The change is recorded with the
+// table's copy of the key, which holds no more memory than the key.
+func (s *Store[K, V]) setAt(i int, next V, keep bool) Ref {
+	e := &s.t.slots[i]
+	switch {
+	case !keep:
+		s.record(e.k, e.v, true)
+		s.t.removeAt(i)
+		return Ref{}
+	case !s.same(&e.v, &next):
+		s.record(e.k, e.v, true)
+		e.v = next
+	}
+	return s.t.ref(i)
+}
+
+// UpdateAll updates every key of the store, and each key of keys that it has no
+// value for, with f: f gets the key, its index in keys (-1 for a key of the store
+// that keys does not hold), its value and whether it has one, and returns the key's
+// next value, or keep false to remove it. A value f returns unchanged is no change
+// and costs no write (as for Update). It is a pass over every key that joins a batch's
+// keys (UpdateStateByKey's) without hashing the store's: each key of keys is looked
+// up once, and the entries in memory are updated where they are, in no particular
+// order; the spilled ones are read from the file, and come back to memory if they
+// change. A key given twice in keys is updated once for each. If f returns an
+// error, UpdateAll stops and returns it: the keys updated before stay updated (until
+// Rollback), the others are as they were. f must not use the store.
+func (s *Store[K, V]) UpdateAll(keys []K, f func(k K, i int, v V, ok bool) (next V, keep bool, err error)) error {
+	type at struct{ slot, i int }
+	var found []at
+	var rest []int // indexes in keys of the keys not in memory, and of repeated ones
+	for i, k := range keys {
+		if j := s.t.find(k); j >= 0 {
+			found = append(found, at{j, i})
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	slices.SortFunc(found, func(a, b at) int { return cmp.Or(cmp.Compare(a.slot, b.slot), cmp.Compare(a.i, b.i)) })
+	// The entries in memory, in slot order, which is the order of found: nothing is
+	// added meanwhile, so no entry moves.
+	next := 0
+	for j, c := range s.t.ctrl {
+		if c >= ctrlEmpty {
+			continue
+		}
+		i := -1
+		if next < len(found) && found[next].slot == j {
+			i = found[next].i
+			for next++; next < len(found) && found[next].slot == j; next++ {
+				rest = append(rest, found[next].i) // given again: after the walk
+			}
+		}
+		e := &s.t.slots[j]
+		v, keep, err := f(e.k, i, e.v, true)
+		if err != nil {
+			return err
+		}
+		s.setAt(j, v, keep)
+	}
+	// The spilled entries, read from the file (and the keys of keys among them).
+	if s.onDisk() {
+		pending := make(map[K]int, len(rest))
+		for r, i := range rest {
+			pending[keys[i]] = r
+		}
+		var err error
+		s.diskAll(func(k K, v V) bool {
+			i := -1
+			if r, ok := pending[k]; ok {
+				i, rest[r] = rest[r], -1
+				delete(pending, k)
+			}
+			var next V
+			var keep bool
+			if next, keep, err = f(k, i, v, true); err != nil {
+				return false
+			}
+			switch {
+			case !keep:
+				s.Delete(k)
+			case !s.same(&v, &next):
+				s.Put(k, next)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// The keys of keys the store had no value for, and the repeated ones.
+	for _, i := range rest {
+		if i < 0 {
+			continue
+		}
+		var err error
+		s.update(keys[i], func(v V, ok bool) (V, bool) {
+			var next V
+			var keep bool
+			if next, keep, err = f(keys[i], i, v, ok); err != nil {
+				return v, ok // no change
+			}
+			return next, keep
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // record keeps k's value v before a change (had false: none).
@@ -180,12 +334,14 @@ func (s *Store[K, V]) record(k K, v V, had bool) {
 // not be yielded.
 func (s *Store[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
-		for k, v := range s.m {
-			if !yield(k, v) {
-				return
-			}
+		done := false
+		s.t.all(func(k K, v V) bool {
+			done = !yield(k, v)
+			return !done
+		})
+		if !done {
+			s.diskAll(yield)
 		}
-		s.diskAll(yield)
 	}
 }
 
@@ -213,7 +369,7 @@ func (s *Store[K, V]) Changes() iter.Seq[Change[K, V]] {
 				continue
 			}
 			seen[u.k] = struct{}{}
-			v, ok := s.m[u.k] // changed this version: in memory
+			v, ok := s.t.get(u.k) // changed this version: in memory
 			if !yield(Change[K, V]{Key: u.k, Value: v, Deleted: !ok}) {
 				return
 			}
@@ -229,12 +385,16 @@ func (s *Store[K, V]) Commit(v int64) error {
 	}
 	s.version = v
 	if s.spillDir != "" { // what Evict keeps in memory
-		s.recent = make(map[K]struct{}, len(s.undo))
+		s.recent = s.recent[:0]
+		if cap(s.recent) > 4096 && cap(s.recent) > 2*len(s.undo) {
+			s.recent = nil // see forgetUndo
+		}
 		for _, u := range s.undo {
-			s.recent[u.k] = struct{}{}
+			s.recent = append(s.recent, u.k)
 		}
 	}
 	s.forgetUndo()
+	s.t.shrink()
 	return nil
 }
 
@@ -244,9 +404,9 @@ func (s *Store[K, V]) Rollback() {
 	for i := len(s.undo) - 1; i >= 0; i-- {
 		u := &s.undo[i]
 		if u.had {
-			s.m[u.k] = u.v
+			s.t.put(u.k, u.v)
 		} else {
-			delete(s.m, u.k)
+			s.t.remove(u.k)
 		}
 	}
 	// A key changed and rolled back is no longer dirty unless it was before this
