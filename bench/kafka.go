@@ -227,18 +227,30 @@ func oneBatch[V any](ctx context.Context, f *kafkaFixture, values kafka.Deserial
 		end = time.Now()
 		return nil
 	})
-	errc := make(chan error, 1)
-	go func() { errc <- c.Run(ctx) }()
-	if err := clock.AwaitWaiters(ctx, 1); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	clock.Advance(time.Second)
-	c.Stop()
-	if err := <-errc; err != nil {
+	var start time.Time
+	if err := runOneBatch(ctx, c, clock, func() { start = time.Now() }); err != nil {
 		return 0, err
 	}
 	return end.Sub(start), nil
+}
+
+// runOneBatch runs c, on clock, for one batch of a second: it calls before (if not
+// nil) once Run waits for the batch, then moves the clock, stops c gracefully and
+// returns Run's result.
+func runOneBatch(ctx context.Context, c *dstream.Context, clock *dstream.ManualClock, before func()) error {
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx) }()
+	if err := clock.AwaitWaiters(ctx, 1); err != nil {
+		c.Stop()
+		<-errc
+		return err
+	}
+	if before != nil {
+		before()
+	}
+	clock.Advance(time.Second)
+	c.Stop()
+	return <-errc
 }
 
 // rawFetch reads the fixture's ranges with kafka-go's Client.Fetch, one goroutine per

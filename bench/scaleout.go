@@ -75,15 +75,7 @@ func exactlyOnceBench(scale float64, rounds int) (string, error) {
 			}
 			return nil
 		})
-		ctx := context.Background()
-		errc := make(chan error, 1)
-		go func() { errc <- c.Run(ctx) }()
-		if err := clock.AwaitWaiters(ctx, 1); err != nil {
-			return 0, err
-		}
-		clock.Advance(time.Second)
-		c.Stop()
-		if err := <-errc; err != nil {
+		if err := runOneBatch(context.Background(), c, clock, nil); err != nil {
 			return 0, err
 		}
 		if commitErr != nil {
@@ -165,15 +157,8 @@ func restoreBench(scale float64, rounds int) (string, error) {
 			held = k
 			return err
 		})
-		ctx := context.Background()
-		errc := make(chan error, 1)
-		go func() { errc <- c.Run(ctx) }()
-		if err := clock.AwaitWaiters(ctx, 1); err != nil {
-			return 0, err
-		}
-		clock.Advance(time.Second)
-		c.Stop()
-		return held, <-errc
+		err := runOneBatch(context.Background(), c, clock, nil)
+		return held, err
 	}
 	if held, err := job(func(kafka.RestoreInfo) {}); err != nil || held != int64(n) {
 		return "", fmt.Errorf("restore: the first job holds %d keys (%v), want %d", held, err, n)
