@@ -119,7 +119,10 @@ func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K,
 // winning. A commit failing with a retriable error is retried; done, if not nil, gets
 // the offsets committed and the final error. Offsets of partitions the group has
 // since given to another member are not committed (done does not get them). A graceful
-// stop commits everything queued before Run returns.
+// stop commits everything queued before Run returns. A stream whose offsets go in its
+// Context's transactions (Keyed with state over it, or a Transactional sink in the
+// Context) commits them itself, with each batch: CommitAsync then commits nothing and
+// done gets an error saying so.
 func (s *DirectStream[K, V]) CommitAsync(ranges []OffsetRange, done func(offsets map[TopicPartition]int64, err error)) {
 	if s.changes != nil && len(s.sctx.TaskStates(s.changes.part())) > 0 {
 		if done != nil {
