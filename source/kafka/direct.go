@@ -124,9 +124,14 @@ func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K,
 // Context) commits them itself, with each batch: CommitAsync then commits nothing and
 // done gets an error saying so.
 func (s *DirectStream[K, V]) CommitAsync(ranges []OffsetRange, done func(offsets map[TopicPartition]int64, err error)) {
-	if s.changes != nil && len(s.sctx.TaskStates(s.changes.part())) > 0 {
+	s.mu.Lock()
+	inTxn := s.changes != nil
+	s.mu.Unlock()
+	if inTxn {
+		// A commit outside the transaction could land before the transaction
+		// aborts, and skip the batch.
 		if done != nil {
-			done(nil, errors.New("kafka.DirectStream: CommitAsync on a keyed stream with state: its offsets are committed with the state, in each batch's transaction"))
+			done(nil, errors.New("kafka.DirectStream: CommitAsync on a stream whose offsets are committed in each batch's transaction (a keyed stream with changelogs, or a Context with a transactional sink)"))
 		}
 		return
 	}

@@ -34,6 +34,10 @@ type txnManager struct {
 	prod *kgo.Client
 	id   string // the transactional id
 	open bool   // a transaction is under way
+	// produced and offsets say what the transaction under way holds: kgo ends a
+	// transaction it produced nothing in without telling the broker, so one with
+	// offsets only is ended here (endOffsetsOnly).
+	produced, offsets bool
 }
 
 var txns sync.Map // weak.Pointer[dstream.Context] → *txnManager
@@ -104,10 +108,11 @@ func (tm *txnManager) Start(context.Context) error {
 	return nil
 }
 
-// Stop aborts a transaction left open and closes the producer.
+// Stop aborts a transaction left open (logged if that fails: the broker aborts it
+// after its timeout) and closes the producer.
 func (tm *txnManager) Stop() error {
 	tm.mu.Lock()
-	prod, open := tm.prod, tm.open
+	prod, open, offsetsOnly := tm.prod, tm.open, tm.offsets && !tm.produced
 	tm.prod, tm.open = nil, false
 	tm.mu.Unlock()
 	if prod == nil {
@@ -115,9 +120,7 @@ func (tm *txnManager) Stop() error {
 	}
 	defer prod.Close()
 	if open {
-		ctx, cancel := context.WithTimeout(context.Background(), tm.cfg.pollTimeout)
-		defer cancel()
-		return prod.EndTransaction(ctx, kgo.TryAbort)
+		tm.abort(context.Background(), prod, offsetsOnly)
 	}
 	return nil
 }
@@ -133,17 +136,23 @@ func (tm *txnManager) begin() (*kgo.Client, error) {
 		if err := tm.prod.BeginTransaction(); err != nil {
 			return nil, err
 		}
-		tm.open = true
+		tm.open, tm.produced, tm.offsets = true, false, false
 	}
 	return tm.prod, nil
 }
 
 // produce writes recs in the batch's transaction.
 func (tm *txnManager) produce(ctx context.Context, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	prod, err := tm.begin()
 	if err != nil {
 		return err
 	}
+	tm.mu.Lock()
+	tm.produced = true
+	tm.mu.Unlock()
 	return produce(ctx, prod, &tm.cfg, recs)
 }
 
@@ -158,6 +167,9 @@ func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen group
 	if err != nil {
 		return err
 	}
+	tm.mu.Lock()
+	tm.offsets = true
+	tm.mu.Unlock()
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = tm.id, pid, epoch, group
 	addResp, err := add.RequestWith(ctx, prod)
@@ -202,15 +214,39 @@ func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen group
 // CommitBatch commits the batch's transaction, if one was opened.
 func (tm *txnManager) CommitBatch(ctx context.Context, t time.Time) error {
 	tm.mu.Lock()
-	prod, open := tm.prod, tm.open
+	prod, open, offsetsOnly := tm.prod, tm.open, tm.offsets && !tm.produced
 	tm.open = false
 	tm.mu.Unlock()
 	if !open {
 		return nil
 	}
-	if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		tm.abort(ctx, prod)
+	err := prod.EndTransaction(ctx, kgo.TryCommit)
+	if err == nil && offsetsOnly {
+		err = tm.endOffsetsOnly(ctx, prod, true)
+	}
+	if err != nil {
+		tm.abort(ctx, prod, offsetsOnly)
 		return fmt.Errorf("kafka: committing the transaction of batch %v: %w", t, err)
+	}
+	return nil
+}
+
+// endOffsetsOnly ends a transaction that holds offsets and no record: kgo, which
+// did not see the offsets added (they are added with raw requests), ends it
+// without telling the broker.
+func (tm *txnManager) endOffsetsOnly(ctx context.Context, prod *kgo.Client, commit bool) error {
+	pid, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return err
+	}
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = tm.id, pid, epoch, commit
+	resp, err := req.RequestWith(ctx, prod)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("ending a transaction of offsets only: %w", err)
 	}
 	return nil
 }
@@ -218,20 +254,24 @@ func (tm *txnManager) CommitBatch(ctx context.Context, t time.Time) error {
 // BatchCompleted aborts the transaction of a batch that failed.
 func (tm *txnManager) BatchCompleted(info dstream.BatchInfo) {
 	tm.mu.Lock()
-	prod, open := tm.prod, tm.open
+	prod, open, offsetsOnly := tm.prod, tm.open, tm.offsets && !tm.produced
 	tm.open = false
 	tm.mu.Unlock()
 	if open {
-		tm.abort(context.Background(), prod)
+		tm.abort(context.Background(), prod, offsetsOnly)
 	}
 }
 
 // abort ends the transaction under way without committing it; its records are never
 // read by read_committed consumers.
-func (tm *txnManager) abort(ctx context.Context, prod *kgo.Client) {
+func (tm *txnManager) abort(ctx context.Context, prod *kgo.Client, offsetsOnly bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tm.cfg.pollTimeout)
 	defer cancel()
-	if err := prod.EndTransaction(ctx, kgo.TryAbort); err != nil {
+	err := prod.EndTransaction(ctx, kgo.TryAbort)
+	if err == nil && offsetsOnly {
+		err = tm.endOffsetsOnly(ctx, prod, false)
+	}
+	if err != nil {
 		tm.cfg.logger.Warn("kafka: aborting a transaction failed; the broker aborts it after its timeout", "transactional_id", tm.id, "error", err)
 	}
 }

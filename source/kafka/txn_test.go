@@ -197,3 +197,29 @@ func TestAZombieIsFenced(t *testing.T) {
 		t.Errorf("read_committed sees %q, want each record once", got)
 	}
 }
+
+// A batch whose transaction holds offsets and no record (its sink wrote nothing)
+// commits them all the same.
+func TestATransactionOfOffsetsOnlyCommits(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("in", 1), kafkatest.Topic("out", 1))
+	produce(t, b, "in", 1, 0, 3, "v")
+	r := newRun(t)
+	s := kafka.NewDirectStream(r.c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
+	none := dstream.Filter(s.Stream(), func(kafka.Record[string, string]) bool { return false })
+	kafka.NewSink(dstream.Map(none, func(rec kafka.Record[string, string]) kafka.ProducerRecord[string, string] {
+		return kafka.ProducerRecord[string, string]{Topic: "out", Value: rec.Value}
+	}), kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...), kafka.Transactional())
+	r.start()
+	r.batches(1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := b.Committed(context.Background(), "g", "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if committed[0] != 3 {
+		t.Errorf("committed offset %d, want 3", committed[0])
+	}
+}
