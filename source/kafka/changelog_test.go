@@ -293,3 +293,54 @@ func TestALocalCopySparesTheWholeChangelog(t *testing.T) {
 		t.Errorf("restores %+v: want 2 tasks, 4 keys from the local copies", restores)
 	}
 }
+
+// A restore whose changelog cannot be read is retried through the outage, and
+// fails once it lasts UnavailableTimeout, naming the state, the task and the
+// changelog: never an empty state.
+func TestARestoreThroughABrokerOutage(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int // fetches of the changelog that fail; -1: all
+	}{
+		{"brief", 3},
+		{"lasting", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBroker(t, kafkatest.Topic("events", 1))
+			produceByKey(t, b, "events", 1, "ann", "bob", "ann")
+			first := newRun(t)
+			keyedCounts(t, first, b)
+			first.start()
+			first.batches(1)
+			if err := first.stop(); err != nil {
+				t.Fatal(err)
+			}
+			fault, err := b.Fail(kafkatest.Fetch, "g-counts-changelog", kafkatest.NotLeader, tc.failures)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second := newRun(t)
+			counts := keyedCounts(t, second, b, kafka.UnavailableTimeout(2*time.Second), kafka.PollTimeout(time.Second))
+			second.start()
+			err = second.batch()
+			if tc.failures > 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fmt.Sprint(counts()); got != "map[ann:2 bob:1]" || fault.Hits() < tc.failures {
+					t.Errorf("after %d failed fetches: counts %s, want map[ann:2 bob:1]", fault.Hits(), got)
+				}
+				if err := second.stop(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			for _, want := range []string{"restoring counts task 0 from g-counts-changelog/0", "Not Leader For Partition"} {
+				if err == nil || !strings.Contains(strings.ToUpper(err.Error()), strings.ToUpper(want)) {
+					t.Errorf("batch: %v, want an error saying %q", err, want)
+				}
+			}
+			second.stop()
+		})
+	}
+}
