@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
@@ -88,5 +90,84 @@ func TestRepartitionRekeysThroughKafka(t *testing.T) {
 		t.Errorf("the repartition topic has no partition 2 (it has the source's 3): %v", err)
 	} else if end == 0 {
 		t.Log("no word went to partition 2")
+	}
+}
+
+// A partition added to the source topic of a re-keyed job is read (the group
+// rebalances), and the running counts, kept per task of the repartition topic
+// whose partition count does not change, stay exact.
+func TestAPartitionAddedToTheSourceIsCounted(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("lines", 2))
+	ctx := context.Background()
+	if err := b.Produce(ctx, "lines", kafkatest.Message{Partition: 0, Value: []byte("a b")}, kafkatest.Message{Partition: 1, Value: []byte("b c")}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t)
+	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("wc"), kafka.MetadataRefresh(100 * time.Millisecond), kafka.UnavailableTimeout(time.Hour)}
+	lines := kafka.NewDirectStream(r.c, kafka.Subscribe("lines"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		append(opts, kafka.OffsetReset(kafka.Earliest))...)
+	words := dstream.FlatMap(lines.Stream(), func(rec kafka.Record[string, string]) []ops.KV[string, int] {
+		var out []ops.KV[string, int]
+		for _, w := range strings.Fields(rec.Value) {
+			out = append(out, ops.Pair(w, 1))
+		}
+		return out
+	})
+	totals := dstream.UpdateStateByKey(kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), opts...),
+		func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+			for _, v := range vs {
+				st.Value += v
+			}
+			return ops.Some(st.Value)
+		})
+	var (
+		mu   sync.Mutex
+		last map[string]int
+	)
+	dstream.ForeachRDD(totals, func(ctx context.Context, c *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		kvs, err := rdd.Collect(ctx, c)
+		m := map[string]int{}
+		for _, kv := range kvs {
+			m[kv.Key] = kv.Value
+		}
+		mu.Lock()
+		last = m
+		mu.Unlock()
+		return err
+	})
+	r.start()
+	until := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			got := fmt.Sprint(last)
+			mu.Unlock()
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("totals %s, want %s", got, want)
+			}
+			r.batches(1)
+		}
+	}
+	until("map[a:1 b:2 c:1]")
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	kc := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
+	resp, err := kc.CreatePartitions(ctx, &kafkago.CreatePartitionsRequest{Topics: []kafkago.TopicPartitionsConfig{{Name: "lines", Count: 3}}})
+	if err == nil {
+		err = resp.Errors["lines"]
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Produce(ctx, "lines", kafkatest.Message{Partition: 2, Value: []byte("c d")}, kafkatest.Message{Partition: 0, Value: []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	until("map[a:2 b:2 c:2 d:1]")
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
@@ -313,7 +314,8 @@ func (b *Broker) Produce(ctx context.Context, topic string, msgs ...Message) err
 				size += recordSize(recs[n])
 				n++
 			}
-			if err := produceRetrying(ctx, client, topic, p, recs[:n]); err != nil {
+			var err error
+			if client, err = produceRetrying(ctx, client, b.freshClient, topic, p, recs[:n]); err != nil {
 				return err
 			}
 			recs = recs[n:]
@@ -323,8 +325,10 @@ func (b *Broker) Produce(ctx context.Context, topic string, msgs ...Message) err
 }
 
 // produceRetrying produces recs to a partition, retrying (for up to 10s) the errors a
-// leader move causes.
-func produceRetrying(ctx context.Context, client *kafkago.Client, topic string, p int, recs []kafkago.Record) error {
+// leader move causes, and with a fresh client (fresh) when client's cached metadata
+// does not know the partition yet (one just added). It returns the client to go on
+// with: fresh's replaces client's connections.
+func produceRetrying(ctx context.Context, client *kafkago.Client, fresh func() *kafkago.Client, topic string, p int, recs []kafkago.Record) (*kafkago.Client, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
@@ -334,19 +338,24 @@ func produceRetrying(ctx context.Context, client *kafkago.Client, topic string, 
 		if err == nil && resp.Error != nil {
 			err = resp.Error
 		}
+		if (errors.Is(err, protocol.ErrNoPartition) || errors.Is(err, protocol.ErrNoTopic)) && time.Now().Before(deadline) {
+			// The client's metadata, cached, predates the partition or topic.
+			client = fresh()
+			continue
+		}
 		var ke kafkago.Error
 		if err == nil || !errors.As(err, &ke) || !ke.Temporary() || time.Now().After(deadline) {
 			if err != nil {
-				return fmt.Errorf("kafkatest: producing to %s/%d: %w", topic, p, err)
+				return client, fmt.Errorf("kafkatest: producing to %s/%d: %w", topic, p, err)
 			}
-			return nil
+			return client, nil
 		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return client, ctx.Err()
 		}
 	}
 }
@@ -370,6 +379,16 @@ func bytesOrNil(b []byte) kafkago.Bytes {
 		return nil
 	}
 	return kafkago.NewBytes(b)
+}
+
+// freshClient replaces the broker's connections, so that the next requests read
+// fresh metadata, and returns a client over them.
+func (b *Broker) freshClient() *kafkago.Client {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tr.CloseIdleConnections()
+	b.tr = &kafkago.Transport{SASL: b.sasl}
+	return &kafkago.Client{Addr: kafkago.TCP(b.addrs...), Transport: b.tr}
 }
 
 // Offsets returns the first (log start) and the end offset (the high watermark, one past
