@@ -151,13 +151,7 @@ func TestTaskStatesFollowTheTasksASourceOwns(t *testing.T) {
 		data:      map[int][]int{1: {2, 3, 2}, 2: {2, 4}, 3: {3}, 4: {5, 2}},
 		changelog: map[string]map[int]map[int][]byte{"counts": {}}, commits: make(chan int, 10),
 	}
-	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
-	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
-		return ops.Some(st.Value + len(vs))
-	})
-	counts = dstream.Named(counts, "counts")
-	var got collector[ops.KV[int, int]]
-	dstream.ForeachRDD(counts, got.foreach)
+	got := taskCounts(h, src)
 	h.start(context.Background())
 	h.batches(2)
 	// Once batch 2 is committed (it is processed after it is generated) …
@@ -214,12 +208,7 @@ func TestAFailedCommitBatchRollsTheStateBack(t *testing.T) {
 		data:      map[int][]int{1: {2, 3}, 2: {2}},
 		changelog: map[string]map[int]map[int][]byte{"counts": {}},
 	}
-	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
-	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
-		return ops.Some(st.Value + len(vs))
-	})
-	counts = dstream.Named(counts, "counts")
-	dstream.ForeachRDD(counts, func(context.Context, *rdd.RDD[ops.KV[int, int]], time.Time) error { return nil })
+	taskCounts(h, src)
 	h.start(context.Background())
 	h.batches(2)
 	err := h.result()
@@ -243,13 +232,7 @@ func TestAnAbortedBatchIsRolledBackAndRunGoesOn(t *testing.T) {
 		data:      map[int][]int{1: {2, 3}, 2: {2, 5}, 3: {3}},
 		changelog: map[string]map[int]map[int][]byte{"counts": {}},
 	}
-	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
-	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
-		return ops.Some(st.Value + len(vs))
-	})
-	counts = dstream.Named(counts, "counts")
-	var got collector[ops.KV[int, int]]
-	dstream.ForeachRDD(counts, got.foreach)
+	got := taskCounts(h, src)
 	h.start(context.Background())
 	h.batches(3)
 	h.awaitGenerator()
@@ -262,4 +245,16 @@ func TestAnAbortedBatchIsRolledBackAndRunGoesOn(t *testing.T) {
 	if s := fmt.Sprint(last); s != "[(2, 1) (3, 2)]" {
 		t.Errorf("state after batch 3: %s, want [(2, 1) (3, 2)] (batch 2 rolled back)", s)
 	}
+}
+
+// taskCounts counts, with an UpdateStateByKey named "counts", the records of each
+// key of src, and collects the counts after each batch.
+func taskCounts(h *harness, src *taskSource) *collector[ops.KV[int, int]] {
+	in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
+	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(st.Value + len(vs))
+	})
+	got := &collector[ops.KV[int, int]]{}
+	dstream.ForeachRDD(dstream.Named(counts, "counts"), got.foreach)
+	return got
 }

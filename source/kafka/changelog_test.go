@@ -27,12 +27,17 @@ func keyedCounts(t *testing.T, r *run, b *kafkatest.Broker, opts ...kafka.Opt) f
 	counts := dstream.UpdateStateByKey(kafka.Keyed(s, kafka.StringSerializer()), func(vs []string, st ops.Maybe[int]) ops.Maybe[int] {
 		return ops.Some(st.Value + len(vs))
 	})
-	counts = dstream.Named(counts, "counts")
+	return latest(dstream.Named(counts, "counts"))
+}
+
+// latest registers an output on s that keeps its last batch, and returns it as
+// a map (nil before the first batch).
+func latest(s *dstream.DStream[ops.KV[string, int]]) func() map[string]int {
 	var (
 		mu   sync.Mutex
 		last map[string]int
 	)
-	dstream.ForeachRDD(counts, func(ctx context.Context, c *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+	dstream.ForeachRDD(s, func(ctx context.Context, c *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
 		kvs, err := rdd.Collect(ctx, c)
 		m := map[string]int{}
 		for _, kv := range kvs {

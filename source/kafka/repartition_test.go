@@ -120,29 +120,13 @@ func TestAPartitionAddedToTheSourceIsCounted(t *testing.T) {
 			}
 			return ops.Some(st.Value)
 		})
-	var (
-		mu   sync.Mutex
-		last map[string]int
-	)
-	dstream.ForeachRDD(totals, func(ctx context.Context, c *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
-		kvs, err := rdd.Collect(ctx, c)
-		m := map[string]int{}
-		for _, kv := range kvs {
-			m[kv.Key] = kv.Value
-		}
-		mu.Lock()
-		last = m
-		mu.Unlock()
-		return err
-	})
+	last := latest(totals)
 	r.start()
 	until := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			mu.Lock()
-			got := fmt.Sprint(last)
-			mu.Unlock()
+			got := fmt.Sprint(last())
 			if got == want {
 				return
 			}
