@@ -45,3 +45,26 @@ func ExampleReduceByKey() {
 	// 00:00:03 [(be, 1) (quick, 1)]
 	// <nil>
 }
+
+func ExampleMapValues() {
+	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock))
+	orders, _ := dstream.QueueStream(c, true, []ops.KV[string, string]{{Key: "ann", Value: "3 apples"}, {Key: "bob", Value: "10 pears"}})
+	// The keys stay where they are: a keyed stream stays partitioned by key.
+	lengths := dstream.MapValues(orders, func(s string) int { return len(s) })
+	dstream.ForeachRDD(lengths, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		got, err := rdd.Collect(ctx, r)
+		slices.SortFunc(got, func(a, b ops.KV[string, int]) int { return strings.Compare(a.Key, b.Key) })
+		fmt.Println(got)
+		return err
+	})
+	done := make(chan error)
+	go func() { done <- c.Run(context.Background()) }()
+	_ = clock.AwaitWaiters(context.Background(), 1)
+	clock.Advance(time.Second)
+	c.Stop()
+	fmt.Println(<-done)
+	// Output:
+	// [(ann, 8) (bob, 8)]
+	// <nil>
+}

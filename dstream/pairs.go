@@ -17,6 +17,26 @@ func ReduceByKey[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V
 	})
 }
 
+// MapValues applies f to the value of every pair, keys unchanged
+// (rdd.MapValues per batch). It keeps the batch's partitioner: over a keyed
+// stream (kafka.Keyed), the stateful operators after it still work per task.
+func MapValues[K comparable, V, W any](s *DStream[ops.KV[K, V]], f func(V) W) *DStream[ops.KV[K, W]] {
+	checkFn(s, "dstream.MapValues", f == nil)
+	return derive("dstream.MapValues", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, W]] {
+		return rdd.MapValues(r, f)
+	})
+}
+
+// FlatMapValues pairs each key with every value f returns for its value
+// (rdd.FlatMapValues per batch). It keeps the batch's partitioner, as
+// MapValues does.
+func FlatMapValues[K comparable, V, W any](s *DStream[ops.KV[K, V]], f func(V) []W) *DStream[ops.KV[K, W]] {
+	checkFn(s, "dstream.FlatMapValues", f == nil)
+	return derive("dstream.FlatMapValues", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, W]] {
+		return rdd.FlatMapValues(r, f)
+	})
+}
+
 // GroupByKey collects the values of each key in every batch into a slice
 // (rdd.GroupByKey per batch, with opts).
 func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, []V]] {
