@@ -77,7 +77,9 @@ func (c *Context) CheckpointDir() string { return c.ckptDir }
 
 // Named gives s the name it is saved under in checkpoints, and returns s. Sources and
 // stateful streams (UpdateStateByKey, MapWithState) are matched by name when a graph is
-// rebuilt from a checkpoint. Default: the operator's name and its rank among the
+// rebuilt from a checkpoint; stateful streams are known by it in their tasks' changelogs
+// too (see TaskStates), the windowed reduces (ReduceByKeyAndWindow,
+// ReduceByKeyAndWindowInv, CountByValueAndWindow) included. Default: the operator's name and its rank among the
 // streams of that operator, in creation order ("dstream.UpdateStateByKey#1"), which
 // stays the same when stateless operators are added or changed. On either stream
 // MapWithState returns, it names their state. Naming another stream, which a
@@ -272,7 +274,9 @@ func (c *Context) checkpointNames() ([]namedInput, map[string]*streamInfo, error
 	}
 	states := map[string]*streamInfo{}
 	for in, n := range stateNames {
-		states[n] = in
+		if in.codec != nil { // (a windowed reduce's is not checkpointed)
+			states[n] = in
+		}
 	}
 	if len(errs) > 0 {
 		return nil, nil, fmt.Errorf("dstream: %w: checkpointing: %w", ErrInvalid, errors.Join(errs...))
@@ -306,8 +310,8 @@ func (c *Context) stableNames() (inputs []string, states map[*streamInfo]string,
 	used := c.usedStatefuls()
 	for _, s := range c.statefuls {
 		in := s.info()
-		if in.codec == nil || !used[s] {
-			continue // no output computes it: it has no state
+		if in.codec == nil && !in.tasked || !used[s] {
+			continue // no output computes it (it has no state), or its state is not saved
 		}
 		n := name(in)
 		if seen[n] {

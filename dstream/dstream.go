@@ -49,6 +49,10 @@ type streamInfo struct {
 	ckptEvery time.Duration
 	// codec saves and restores a stateful stream's state in checkpoints.
 	codec *stateCodec
+	// tasked marks a stateful stream whose state is not checkpointed but moves
+	// with its tasks (a windowed reduce's, see TaskPartitioner): it is named
+	// as the checkpointed ones are, for the changelogs.
+	tasked bool
 	// store is set on a stateful stream whose state is in a state store: the
 	// Context calls it around each batch's update, and settles the batch.
 	store storeHooks

@@ -200,7 +200,7 @@ func partitionBatch[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...r
 // (UpdateStateByKey's stream, MapWithState's snapshots), or nil.
 func stateOf(s *streamInfo) *streamInfo {
 	switch {
-	case s.codec != nil:
+	case s.codec != nil || s.tasked:
 		return s
 	case s.stateOwner != nil:
 		return s.stateOwner

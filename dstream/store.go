@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -43,8 +44,9 @@ type keyedStore[K comparable, E any] struct {
 	rolledBack time.Time
 
 	// seen, if set, is when an entry was last touched (batch time in Unix
-	// nanoseconds): the stores then have a timeout index each, which follows
-	// them through rollbacks and restores.
+	// nanoseconds; noTouch: never due): the stores then have a timeout index each,
+	// which follows them through rollbacks and restores. A window's is its entry's
+	// oldest value.
 	seen     func(E) int64
 	timeouts []*state.Timeouts[K]
 	// storeOpts configure each partition's store; opts are them with what the
@@ -149,9 +151,15 @@ func (ks *keyedStore[K, E]) reindex(p int) {
 	idx := ks.timeouts[p]
 	idx.Reset()
 	for k, e := range ks.stores[p].All() {
-		idx.Touch(k, ks.seen(e))
+		if at := ks.seen(e); at != noTouch {
+			idx.Touch(k, at)
+		}
 	}
 }
+
+// noTouch is what keyedStore.seen returns for an entry that the timeout index
+// never needs to find.
+const noTouch = math.MaxInt64
 
 // store returns partition p's store, checking that it holds batch t.
 func (ks *keyedStore[K, E]) store(p int, t time.Time) (*state.Store[K, E], error) {

@@ -45,6 +45,22 @@ type TaskState interface {
 	Drop(task int) error
 }
 
+// TaskPartitioner is implemented by the partitioner of a source whose partition q
+// is its task q, which moves between processes (kafka.TaskPartitioner): the
+// stateful streams partitioned by it keep one store per task, which the source
+// moves in and out of the process with the task (TaskStates). Such a stream's
+// state must hold all that the stream needs to go on in another process: a
+// windowed reduce's entries then hold each key's values of the window's batches
+// (ReduceByKeyAndWindowInv takes the leaving ones out of them, not out of batches
+// the process read: it may not have read them). The windows that hold records
+// (Window, GroupByKeyAndWindow, ReduceByWindow, CountByWindow) keep no state: over
+// such a stream, a task the process gains enters their windows from the batch
+// that gained it, as the first windows after a start are partial.
+type TaskPartitioner interface {
+	// Tasks returns the number of tasks: the partition count.
+	Tasks() int
+}
+
 // ErrBatchAborted is wrapped by the error a source's PrepareBatch or CommitBatch
 // returns to abort the batch without ending Run: the batch's state changes are
 // rolled back, its transactional outputs not committed, listeners hear it failed
@@ -75,8 +91,8 @@ type BatchCommitter interface {
 }
 
 // TaskStates returns the stateful streams of c partitioned by part, a source's
-// task partitioner: those whose input carried it at their first batch. A stream
-// whose state cannot be encoded (a windowed reduce's) is not among them.
+// task partitioner: those whose input carried it at their first batch
+// (UpdateStateByKey, MapWithState and the windowed reduces; see TaskPartitioner).
 func (c *Context) TaskStates(part any) []TaskState {
 	c.mu.Lock()
 	statefuls := slices.Clone(c.statefuls)

@@ -22,6 +22,7 @@ type modTasks struct{ n int }
 
 func (m *modTasks) NumPartitions() int    { return m.n }
 func (m *modTasks) Partition(key int) int { return key % m.n }
+func (m *modTasks) Tasks() int            { return m.n }
 
 // taskSource owns, at batch k, the tasks owned[k] and serves data[k] (keys with
 // the value 1) of those tasks. Like a Kafka keyed stream with changelogs, it drops
@@ -120,8 +121,9 @@ func (s *taskSource) CommitBatch(_ context.Context, t time.Time) error {
 					log[task] = map[int][]byte{}
 				}
 				log[task][key] = vb
-				var v int
+				var v any = 0
 				if vb != nil {
+					v = nil
 					if err := checkpoint.Decode(vb, &v); err != nil {
 						return err
 					}
@@ -257,4 +259,68 @@ func taskCounts(h *harness, src *taskSource) *collector[ops.KV[int, int]] {
 	got := &collector[ops.KV[int, int]]{}
 	dstream.ForeachRDD(dstream.Named(counts, "counts"), got.foreach)
 	return got
+}
+
+// The windowed reduces over a source's task partitioner keep their state per task,
+// and it moves with the task: process A counts both tasks for two batches, then
+// only task 0; process B gains task 1 at batch 3 and restores it from what A
+// committed, so its windows (three batches long) count task 1's keys as if it had
+// read batches 1 and 2 itself, and the values of those batches leave its windows
+// at batches 4 and 5 though B never read them.
+func TestWindowedReducesMoveWithTheirTasks(t *testing.T) {
+	data := map[int][]int{1: {1, 2, 3}, 2: {1, 1, 4}, 3: {3, 2}, 4: {1}, 5: {5, 4}, 6: {3, 3}}
+	changelog := map[string]map[int]map[int][]byte{"win": {}, "inv": {}}
+	run := func(owned map[int][]int) (win, inv *collector[ops.KV[int, int]], src *taskSource) {
+		h := newHarness(t)
+		src = &taskSource{c: h.c, part: &modTasks{n: 2}, owned: owned, data: data, changelog: changelog}
+		in := dstream.FromSource(h.c, "test.Tasks", dstream.Source[ops.KV[int, int]](src))
+		win, inv = &collector[ops.KV[int, int]]{}, &collector[ops.KV[int, int]]{}
+		dstream.ForeachRDD(dstream.Named(dstream.ReduceByKeyAndWindow(in, ops.Sum[int], 3*interval, interval), "win"), win.foreach)
+		nonZero := func(kv ops.KV[int, int]) bool { return kv.Value != 0 }
+		dstream.ForeachRDD(dstream.Named(dstream.ReduceByKeyAndWindowInv(in, ops.SumInv[int](), 3*interval, interval, nonZero), "inv"), inv.foreach)
+		h.runBatches(6)
+		return win, inv, src
+	}
+	// want is the count of each key of task in the window ending at batch k.
+	want := func(k, task int) string {
+		counts := map[int]int{}
+		for b := max(1, k-2); b <= k; b++ {
+			for _, key := range data[b] {
+				if key%2 == task {
+					counts[key]++
+				}
+			}
+		}
+		var kvs []ops.KV[int, int]
+		for _, key := range slices.Sorted(maps.Keys(counts)) {
+			kvs = append(kvs, ops.Pair(key, counts[key]))
+		}
+		return fmt.Sprint(kvs)
+	}
+	sorted := func(kvs []ops.KV[int, int], task int) string {
+		kvs = slices.DeleteFunc(slices.Clone(kvs), func(kv ops.KV[int, int]) bool { return kv.Key%2 != task })
+		slices.SortFunc(kvs, func(a, b ops.KV[int, int]) int { return a.Key - b.Key })
+		if len(kvs) == 0 {
+			return "[]"
+		}
+		return fmt.Sprint(kvs)
+	}
+	aWin, aInv, _ := run(map[int][]int{1: {0, 1}, 2: {0, 1}, 3: {0}, 4: {0}, 5: {0}, 6: {0}})
+	bWin, bInv, b := run(map[int][]int{3: {1}, 4: {1}, 5: {1}, 6: {1}})
+	for name, c := range map[string][2]*collector[ops.KV[int, int]]{"ReduceByKeyAndWindow": {aWin, bWin}, "ReduceByKeyAndWindowInv": {aInv, bInv}} {
+		for k := 1; k <= 6; k++ {
+			if got, w := sorted(c[0].data[k-1], 0), want(k, 0); got != w {
+				t.Errorf("%s: A, batch %d, task 0: %s, want %s", name, k, got, w)
+			}
+			if k <= 2 {
+				continue
+			}
+			if got, w := sorted(c[1].data[k-1], 1), want(k, 1); got != w {
+				t.Errorf("%s: B, batch %d, task 1: %s, want %s", name, k, got, w)
+			}
+		}
+	}
+	if s := strings.Join(b.restored, " "); s != "3:1=2 3:1=2" {
+		t.Errorf("B restored (batch:task=keys) %q, want task 1 with keys 1 and 3 for each window", s)
+	}
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/state"
@@ -25,10 +27,19 @@ func windowed[T, U any](name string, s *DStream[T], length, slide time.Duration,
 	}
 	c := s.ctx
 	checkWindow(name, s, length, slide)
+	var warn sync.Once
 	out := newStream(c, name, func(ctx context.Context, t time.Time) (*rdd.RDD[U], error) {
 		in, err := s.between(ctx, t.Add(-length), t)
 		if err != nil {
 			return nil, err
+		}
+		if len(in) > 0 {
+			if _, ok := in[len(in)-1].Partitioner().(TaskPartitioner); ok {
+				warn.Do(func() {
+					c.logger.Warn("a window of records over a task-partitioned stream: a task this process gains enters the window from the batch that gains it (see dstream.TaskPartitioner; the windowed reduces move with their tasks)",
+						"stream", name, "batch", t)
+				})
+			}
 		}
 		return f(ctx, t, in)
 	})
@@ -130,14 +141,23 @@ func reduceToOne[T any](r *rdd.RDD[T], f func(a, b T) T) *rdd.RDD[T] {
 }
 
 // ReduceByKeyAndWindow returns, every slide, the values of each key over
-// the window reduced with f: the window's batches are unioned and reduced
-// by key. Its cost grows with the window length; see
-// ReduceByKeyAndWindowInv for the incremental form.
+// the window reduced with f. Each batch is reduced by key once, when it
+// enters the window, and each key's value is kept in a state store (package
+// state) with its value of each batch in the window: when a batch leaves, the
+// keys it held are reduced again from the batches left, and a key with none
+// left is dropped. A slide so costs the entering batch and the keys of the
+// leaving one (times the window's batches), not the whole window; see
+// ReduceByKeyAndWindowInv, which takes leaving values out with an inverse
+// instead. f must be associative and commutative. The result is partitioned
+// as rdd.ReduceByKey's (Partitions, WithPartitioner). Spark reduces the union
+// of the window's batches every slide; the values are the same.
+//
+// Over a task-partitioned stream (kafka.Keyed), the stores are per task and
+// move with it: see TaskPartitioner.
 func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V, length, slide time.Duration, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
-	checkFn(s, "dstream.ReduceByKeyAndWindow", f == nil)
-	return windowed("dstream.ReduceByKeyAndWindow", s, length, slide, func(_ context.Context, _ time.Time, in []*rdd.RDD[ops.KV[K, V]]) (*rdd.RDD[ops.KV[K, V]], error) {
-		return rdd.ReduceByKey(union(s.ctx.eng, in), f, opts...), nil
-	})
+	const name = "dstream.ReduceByKeyAndWindow"
+	checkFn(s, name, f == nil)
+	return reduceWindow(name, s, f, nil, length, slide, nil, opts)
 }
 
 // ReduceByKeyAndWindowInv is the incremental ReduceByKeyAndWindow: each
@@ -158,19 +178,41 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 // read from the stores in that slide (kept for a window over it, it is
 // copied). A batch that falls between two windows (a window narrower than
 // its slide) never enters.
+//
+// Over a task-partitioned stream (kafka.Keyed), the stores are per task and
+// move with it (see TaskPartitioner): each key's entry then also holds its
+// reduced value of each batch in the window, which the leaving batches are
+// taken out from, since the process may not have seen them.
 func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindowInv"
 	checkFn(s, name, !r.Valid())
+	return reduceWindow(name, s, r.Reduce, r.Inverse, length, slide, keep, opts)
+}
+
+// reduceWindow is the windowed reduce named name over s: with reduce, and
+// inverse if not nil (ReduceByKeyAndWindowInv), or without (ReduceByKeyAndWindow:
+// the window keeps each key's values per batch, see winEntry).
+func reduceWindow[K comparable, V any](name string, s *DStream[ops.KV[K, V]], reduce, inverse func(a, b V) V, length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts []rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
 	if s == nil || s.ctx == nil {
 		return orphan[ops.KV[K, V]](name)
 	}
 	checkWindow(name, s, length, slide)
 	perBatch := derive(name, s, func(b *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
-		return rdd.ReduceByKey(b, r.Reduce, opts...)
+		if reduce == nil {
+			return b // (a construction error is recorded)
+		}
+		return rdd.ReduceByKey(b, reduce, opts...)
 	})
-	ks := &keyedStore[K, V]{name: name}
+	ks := &keyedStore[K, winEntry[V]]{name: name}
+	ks.codec = &storeCodec[K, winEntry[V]]{ // for TaskState: every entry is kept
+		encode: func(e winEntry[V]) ([]byte, error) { return checkpoint.Encode(e) },
+		decode: func(b []byte) (e winEntry[V], err error) {
+			err = checkpoint.Decode(b, &e)
+			return e, err
+		},
+	}
 	s.ctx.addStores(ks)
-	w := &incWindow[K, V]{name: name, r: r, keep: keep, ks: ks, entered: map[time.Time]*enteredBatch[K, V]{}}
+	w := &incWindow[K, V]{name: name, reduce: reduce, inverse: inverse, keep: keep, ks: ks, entered: map[time.Time]*enteredBatch[K, V]{}}
 	step := perBatch.slideOr()
 	var self *DStream[struct{}]
 	// from is the window before t that the stores must hold, zero for the first
@@ -183,8 +225,8 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 		return time.Time{}
 	}
 	self = newStream(s.ctx, name, func(ctx context.Context, t time.Time) (*rdd.RDD[struct{}], error) {
-		// The batches entering: those in the window (t-length, t] that were
-		// not in the previous one.
+		// The batches entering, oldest first: those in the window (t-length, t]
+		// that were not in the previous one.
 		lo := t.Add(-length)
 		if f := from(t); f.After(lo) {
 			lo = f
@@ -200,26 +242,78 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 				entering, pairs = append(entering, bt), append(pairs, p)
 			}
 		}
+		slices.Reverse(entering)
+		slices.Reverse(pairs)
 		return w.slide(t, entering, pairs, t.Add(-length))
 	})
 	self.slide, self.parents = slide, []stream{perBatch}
-	self.store = storeStream[K, V]{ks: ks, prev: from}
+	self.store = storeStream[K, winEntry[V]]{ks: ks, prev: from}
+	self.tasked = true
 	markStateful(self)
-	// A batch's reduced pairs are read again when they leave the window.
+	// A batch's reduced pairs are read again when they leave the window (unless
+	// the window keeps them in its entries).
 	keepFor(perBatch, length+slide)
-	return newStoreView(self, name, ks, ops.Identity[V])
+	return newStoreView(self, name, ks, func(e winEntry[V]) V { return e.V })
 }
 
-// incWindow is an incremental window's state: the stores of its running
-// values, and the batches in the window, partitioned like the stores.
-type incWindow[K comparable, V any] struct {
-	name string
-	r    ops.InvReducer[V]
-	keep func(ops.KV[K, V]) bool
-	ks   *keyedStore[K, V]
+// winEntry is a key's entry in a window's store: its value over the window and,
+// for a window that keeps them (one without an inverse, or over a task-partitioned
+// stream), its reduced value of each batch in the window, oldest first. Parts is a
+// pointer, so that the entries of a window that does not keep them stay small; it
+// is never written through (a rollback restores the entry before): setParts sets
+// another.
+type winEntry[V any] struct {
+	V     V
+	Parts *[]winPart[V] `msgpack:",omitempty"`
+}
 
-	mu      sync.Mutex
-	entered map[time.Time]*enteredBatch[K, V] // by batch time
+// parts returns e's values per batch.
+func (e winEntry[V]) parts() []winPart[V] {
+	if e.Parts == nil {
+		return nil
+	}
+	return *e.Parts
+}
+
+// setParts sets e's values per batch to ps (none if empty).
+func (e *winEntry[V]) setParts(ps []winPart[V]) {
+	if len(ps) == 0 {
+		e.Parts = nil
+		return
+	}
+	e.Parts = &ps
+}
+
+// winPart is a key's reduced value of the batch at T (Unix nanoseconds).
+type winPart[V any] struct {
+	T int64
+	V V
+}
+
+// oldestPart is when the oldest batch of e's values entered the window: when e
+// must next change as batches leave (noTouch for none).
+func oldestPart[V any](e winEntry[V]) int64 {
+	if e.Parts == nil {
+		return noTouch
+	}
+	return (*e.Parts)[0].T
+}
+
+// incWindow is a windowed reduce's state: the stores of its running values and,
+// unless the entries keep their batches' values (keepsParts), the batches in the
+// window, partitioned like the stores.
+type incWindow[K comparable, V any] struct {
+	name            string
+	reduce, inverse func(a, b V) V // inverse nil: none
+	keep            func(ops.KV[K, V]) bool
+	ks              *keyedStore[K, winEntry[V]]
+
+	mu sync.Mutex
+	// keepsParts is set at the first slide, with the stores' partitioner: the
+	// entries hold their batches' values (winEntry.Parts), and the stores' timeout
+	// index is by oldest value; else entered holds the batches.
+	keepsParts bool
+	entered    map[time.Time]*enteredBatch[K, V] // by batch time
 }
 
 // enteredBatch is a batch in the window: its reduced pairs, partitioned like the
@@ -231,9 +325,13 @@ type enteredBatch[K comparable, V any] struct {
 	refs  []state.Refs
 }
 
-// slide returns the update of the window at t: an RDD whose partition p
-// folds the entering batches' pairs of partition p into its store and takes
-// out those of the batches entered at or before leaveBy. It is persisted
+// move updates partition p's store with the partitions ins of the RDDs a slide
+// zips.
+type move[K comparable, V any] func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error
+
+// slide returns the update of the window at t: an RDD whose partition p folds
+// the entering batches' pairs of partition p (oldest first) into its store and
+// takes out those of the batches entered at or before leaveBy. It is persisted
 // (it holds nothing), so each store moves once per slide.
 func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.RDD[ops.KV[K, V]], leaveBy time.Time) (*rdd.RDD[struct{}], error) {
 	w.mu.Lock()
@@ -247,15 +345,47 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		if !ok {
 			return nil, fmt.Errorf("%s: the reduced batch has no partitioner of its keys (%T)", w.name, pairs[0].Partitioner())
 		}
+		_, tasks := p.(TaskPartitioner)
+		if w.keepsParts = w.inverse == nil || tasks; w.keepsParts {
+			w.ks.seen = oldestPart[V]
+		}
 		w.ks.setPartitioner(pairs[0].Engine(), p)
 		part, n = p, p.NumPartitions()
 	}
+	ins := make([]*rdd.RDD[ops.KV[K, V]], len(pairs))
+	for i, p := range pairs {
+		ins[i] = rdd.PartitionBy(p, rdd.WithPartitioner[K](part)) // free when alike
+	}
+	var f move[K, V]
+	if w.keepsParts {
+		f = w.moveParts(t, entering, leaveBy)
+	} else {
+		ins, f = w.moveRefs(t, entering, ins, n, leaveBy)
+	}
+	var out *rdd.RDD[struct{}]
+	if len(ins) == 0 {
+		// Nothing enters or leaves (a window narrower than its slide, between
+		// batches): the stores only move to the new window.
+		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner[K](part))
+		out = rdd.MapPartitions(empty, func(ctx context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(struct{})) error {
+			return f(ctx, p, nil, emit)
+		})
+	} else {
+		out = rdd.ZipPartitionsN(ins, f)
+	}
+	return out.Persist(), nil
+}
+
+// moveRefs returns the RDDs the slide to t reads and its update of a partition,
+// when the window holds its batches (an incremental window with an inverse, over a
+// stream that is not task-partitioned): the batches ins, at the times entering,
+// enter, and those that entered at or before leaveBy are taken out, their pairs
+// reaching their entries through the Refs taken when they entered; n is the
+// partition count. w.mu is held.
+func (w *incWindow[K, V]) moveRefs(t time.Time, entering []time.Time, ins []*rdd.RDD[ops.KV[K, V]], n int, leaveBy time.Time) ([]*rdd.RDD[ops.KV[K, V]], move[K, V]) {
 	var moving []*enteredBatch[K, V] // entering, then leaving
 	for i, bt := range entering {
-		b := &enteredBatch[K, V]{
-			pairs: rdd.PartitionBy(pairs[i], rdd.WithPartitioner[K](part)).Persist(), // free when alike
-			refs:  make([]state.Refs, n),
-		}
+		b := &enteredBatch[K, V]{pairs: ins[i].Persist(), refs: make([]state.Refs, n)}
 		w.entered[bt] = b
 		moving = append(moving, b)
 	}
@@ -266,8 +396,12 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 			delete(w.entered, bt)
 		}
 	}
+	rdds := make([]*rdd.RDD[ops.KV[K, V]], len(moving))
+	for i, b := range moving {
+		rdds[i] = b.pairs
+	}
 	var read atomic.Int32 // partitions done: the leaving batches are unpersisted after the last
-	move := func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
+	return rdds, func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
 		st, err := w.ks.store(p, t)
 		if err != nil {
 			return err
@@ -291,18 +425,18 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 					j++
 				}
 				drop := false
-				r = st.UpdateRef(r, kv.Key, func(cur V, ok bool) (V, bool) {
+				r = st.UpdateRef(r, kv.Key, func(cur winEntry[V], ok bool) (winEntry[V], bool) {
 					switch {
 					case !ok && leave:
 						return cur, false // keep dropped the key: nothing is left to take out
 					case !ok:
-						cur = kv.Value
+						cur.V = kv.Value
 					case leave:
-						cur = w.r.Inverse(cur, kv.Value)
+						cur.V = w.inverse(cur.V, kv.Value)
 					default:
-						cur = w.r.Reduce(cur, kv.Value)
+						cur.V = w.reduce(cur.V, kv.Value)
 					}
-					drop = w.keep != nil && !w.keep(ops.Pair(kv.Key, cur))
+					drop = w.keep != nil && !w.keep(ops.Pair(kv.Key, cur.V))
 					return cur, true
 				})
 				if drop {
@@ -317,8 +451,8 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 			}
 		}
 		for _, c := range checks {
-			st.UpdateRef(c.r, c.k, func(cur V, ok bool) (V, bool) {
-				return cur, ok && w.keep(ops.Pair(c.k, cur))
+			st.UpdateRef(c.r, c.k, func(cur winEntry[V], ok bool) (winEntry[V], bool) {
+				return cur, ok && w.keep(ops.Pair(c.k, cur.V))
 			})
 		}
 		if int(read.Add(1)) == n {
@@ -328,22 +462,93 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		}
 		return cmp.Or(st.Err(), ctx.Err())
 	}
-	var out *rdd.RDD[struct{}]
-	if len(moving) == 0 {
-		// Nothing enters or leaves (a window narrower than its slide, between
-		// batches): the stores only move to the new window.
-		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner[K](part))
-		out = rdd.MapPartitions(empty, func(ctx context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(struct{})) error {
-			return move(ctx, p, nil, emit)
-		})
-	} else {
-		ins := make([]*rdd.RDD[ops.KV[K, V]], len(moving))
-		for i, b := range moving {
-			ins[i] = b.pairs
+}
+
+// moveParts returns the update of a partition for the slide to t when the entries
+// keep their batches' values: the batches read (at the times entering, oldest
+// first) add their values to their keys' entries, then every key whose oldest value
+// is at or before leaveBy (found through the stores' timeout index, by oldest value)
+// loses its values of the batches that left, which the inverse takes out of its
+// value or, without one, its value is reduced again from the values left (the key
+// is dropped with none left).
+func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy time.Time) move[K, V] {
+	until := leaveBy.UnixNano()
+	return func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
+		st, err := w.ks.store(p, t)
+		if err != nil {
+			return err
 		}
-		out = rdd.ZipPartitionsN(ins, move)
+		idx := w.ks.timeoutsOf(p)
+		var checks []K // keys keep may drop, once every batch moved
+		for i, in := range ins {
+			bt := entering[i].UnixNano()
+			for kv := range warmed(st, in) {
+				st.Update(kv.Key, func(cur winEntry[V], ok bool) (winEntry[V], bool) {
+					if !ok || cur.Parts == nil {
+						idx.Touch(kv.Key, bt) // its oldest value now
+					}
+					if ok {
+						cur.V = w.reduce(cur.V, kv.Value)
+					} else {
+						cur.V = kv.Value
+					}
+					// Appending never writes over the values of the entry before
+					// (which a rollback restores): only past their length.
+					cur.setParts(append(cur.parts(), winPart[V]{bt, kv.Value}))
+					return cur, true
+				})
+				if w.keep != nil {
+					checks = append(checks, kv.Key)
+				}
+			}
+		}
+		type touch struct {
+			k  K
+			at int64
+		}
+		var touches []touch // of the keys whose oldest value changed
+		for k, at := range idx.Due(until) {
+			if e, ok := st.Get(k); !ok || oldestPart(e) != at {
+				continue // gone, or its values moved on since
+			}
+			st.Update(k, func(cur winEntry[V], _ bool) (winEntry[V], bool) {
+				ps := cur.parts()
+				n := 0
+				for n < len(ps) && ps[n].T <= until {
+					n++
+				}
+				left, ps := ps[:n], ps[n:] // (the values are not written over)
+				switch {
+				case w.inverse != nil:
+					for _, l := range left {
+						cur.V = w.inverse(cur.V, l.V)
+					}
+				case len(ps) == 0:
+					return cur, false // nothing of the key is left in the window
+				default:
+					cur.V = ps[0].V
+					for _, r := range ps[1:] {
+						cur.V = w.reduce(cur.V, r.V)
+					}
+				}
+				cur.setParts(ps) // (none: let the values go)
+				if len(ps) > 0 {
+					touches = append(touches, touch{k, ps[0].T})
+				}
+				return cur, true
+			})
+			if w.keep != nil {
+				checks = append(checks, k)
+			}
+		}
+		for _, c := range touches {
+			idx.Touch(c.k, c.at)
+		}
+		for _, k := range checks {
+			st.DeleteFunc(k, func(e winEntry[V]) bool { return !w.keep(ops.Pair(k, e.V)) })
+		}
+		return cmp.Or(st.Err(), ctx.Err())
 	}
-	return out.Persist(), nil
 }
 
 // CountByValueAndWindow returns, every slide, how many times each element

@@ -11,8 +11,9 @@
 // -transactional each batch's totals, changelog records and offsets commit in one
 // Kafka transaction: a consumer reading -out-topic read_committed sees every total
 // once. Without it the totals are still exactly right, but a record may be written
-// twice. Each process also prints, every batch, the words it saw most in the last
-// -window.
+// twice. Each process also prints, every batch, the words most seen in the last
+// -window among its tasks: a windowed count whose per-batch counts are in a
+// changelog too, so a task that moves brings its window along.
 //
 // With no -brokers it starts an in-process Kafka broker and produces generated
 // sentences into it, as the demo does (one process then: the broker is its own).
@@ -154,8 +155,11 @@ func run(out io.Writer, o options) error {
 		return err
 	})
 
-	// The words this process saw most in the last window (of its own tasks).
-	recent := dstream.ReduceByKeyAndWindow(counts, ops.Sum[int], o.window, o.batch)
+	// The words most seen in the last window, among this process's tasks. The
+	// window's counts per batch move with their tasks, as the totals do (changelog
+	// <group>-recent-changelog): a task gained mid-window counts the batches its
+	// last owner read.
+	recent := dstream.Named(dstream.ReduceByKeyAndWindow(counts, ops.Sum[int], o.window, o.batch), "recent")
 	dstream.ForeachRDD(recent, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
 		best, err := rdd.Top(ctx, r, 5, func(a, b ops.KV[string, int]) int {
 			return cmp.Or(cmp.Compare(a.Value, b.Value), cmp.Compare(b.Key, a.Key))

@@ -60,19 +60,7 @@ func latest(s *dstream.DStream[ops.KV[string, int]]) func() map[string]int {
 // goes on counting where the first stopped.
 func TestKeyedStateSurvivesInItsChangelog(t *testing.T) {
 	b := startBroker(t, kafkatest.Topic("events", 2))
-	produceByKey(t, b, "events", 2, "ann", "bob", "ann")
-	first := newRun(t)
-	counts := keyedCounts(t, first, b)
-	first.start()
-	first.batches(1)
-	produceByKey(t, b, "events", 2, "cid")
-	first.batches(1)
-	if err := first.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if got := fmt.Sprint(counts()); got != "map[ann:2 bob:1 cid:1]" {
-		t.Fatalf("first process: %s", got)
-	}
+	firstTwoBatches(t, b, func(r *run) func() map[string]int { return keyedCounts(t, r, b) })
 	// The offsets were committed by the transactions.
 	committed, err := b.Committed(context.Background(), "g", "events")
 	if err != nil {
@@ -91,7 +79,7 @@ func TestKeyedStateSurvivesInItsChangelog(t *testing.T) {
 
 	produceByKey(t, b, "events", 2, "ann", "dan")
 	second := newRun(t)
-	counts = keyedCounts(t, second, b)
+	counts := keyedCounts(t, second, b)
 	second.start()
 	second.batches(1)
 	if err := second.stop(); err != nil {
@@ -99,6 +87,63 @@ func TestKeyedStateSurvivesInItsChangelog(t *testing.T) {
 	}
 	if got := fmt.Sprint(counts()); got != "map[ann:3 bob:1 cid:1 dan:1]" {
 		t.Errorf("second process: %s, want map[ann:3 bob:1 cid:1 dan:1] (restored, then counted)", got)
+	}
+}
+
+// A windowed count over a keyed stream keeps, in its changelog, each key's counts
+// of the window's batches: another process restores it, counts the batches the
+// first one read in its windows, and lets them leave the windows in time.
+func TestAWindowSurvivesInItsChangelog(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	windowed := func(r *run) func() map[string]int {
+		s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+			kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
+		ones := dstream.MapValues(kafka.Keyed(s, kafka.StringSerializer()), func(string) int { return 1 })
+		return latest(dstream.Named(dstream.ReduceByKeyAndWindow(ones, ops.Sum[int], 3*interval, interval), "wcounts"))
+	}
+	firstTwoBatches(t, b, windowed)
+	if cfgs := describeTopic(t, b, "g-wcounts-changelog"); cfgs["cleanup.policy"] != "compact" {
+		t.Errorf("the window's changelog: cleanup.policy %q, want compact", cfgs["cleanup.policy"])
+	}
+
+	// The second process's first batch is batch 3: its window holds batches 1 to 3.
+	produceByKey(t, b, "events", 2, "ann", "dan")
+	second := newRunAt(t, epoch.Add(2*interval))
+	counts := windowed(second)
+	second.start()
+	for _, want := range []string{
+		"map[ann:3 bob:1 cid:1 dan:1]", // batches 1-3: 1 and 2 restored
+		"map[ann:1 cid:1 dan:1]",       // batches 2-4: batch 1 left
+		"map[ann:1 dan:1]",             // batches 3-5
+		"map[]",                        // batches 4-6
+	} {
+		second.batches(1)
+		if got := fmt.Sprint(counts()); got != want {
+			t.Errorf("second process: %s, want %s", got, want)
+		}
+	}
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstTwoBatches runs a first process of the job counts builds for two batches,
+// ann, bob and ann produced before the first and cid before the second, and checks
+// it counted them.
+func firstTwoBatches(t *testing.T, b *kafkatest.Broker, counts func(*run) func() map[string]int) {
+	t.Helper()
+	produceByKey(t, b, "events", 2, "ann", "bob", "ann")
+	first := newRun(t)
+	last := counts(first)
+	first.start()
+	first.batches(1)
+	produceByKey(t, b, "events", 2, "cid")
+	first.batches(1)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(last()); got != "map[ann:2 bob:1 cid:1]" {
+		t.Fatalf("first process: %s", got)
 	}
 }
 

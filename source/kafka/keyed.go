@@ -54,6 +54,10 @@ func newTaskPartitioner[K comparable](n int, topic string, keys Serializer[K]) *
 // NumPartitions returns the partition count of the stream's topics: its task count.
 func (p *TaskPartitioner[K]) NumPartitions() int { return p.n }
 
+// Tasks returns the task count, the partition count: it marks the partitioner as a
+// dstream.TaskPartitioner, whose stateful streams keep their state per task.
+func (p *TaskPartitioner[K]) Tasks() int { return p.n }
+
 // Partition returns the partition Kafka's default partitioner places key in, or -1
 // if the serializer fails on it.
 func (p *TaskPartitioner[K]) Partition(key K) int {

@@ -70,8 +70,11 @@ type completedListener struct {
 
 func (l completedListener) OnBatchCompleted(b dstream.BatchInfo) { l.ch <- b }
 
-func newRun(t *testing.T, opts ...dstream.Opt) *run {
-	r := &run{t: t, clock: dstream.NewManualClock(epoch), done: make(chan error, 1), completed: make(chan dstream.BatchInfo, 1000)}
+func newRun(t *testing.T, opts ...dstream.Opt) *run { return newRunAt(t, epoch, opts...) }
+
+// newRunAt is newRun on a manual clock that starts at start.
+func newRunAt(t *testing.T, start time.Time, opts ...dstream.Opt) *run {
+	r := &run{t: t, clock: dstream.NewManualClock(start), done: make(chan error, 1), completed: make(chan dstream.BatchInfo, 1000)}
 	opts = append([]dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(r.clock),
 		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))),
 		dstream.WithListener(completedListener{ch: r.completed})}, opts...)
