@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,26 @@ func TestCheckpointedDirectStreamResumesStateExactlyOnce(t *testing.T) {
 	}
 	if !maps.Equal(last, want) {
 		t.Errorf("final counts %v, want %v (every record counted exactly once)", last, want)
+	}
+}
+
+// A stream whose offsets the group commits in transactions (a keyed stream's state
+// is in changelogs) resumes from the group: a checkpoint directory, which would
+// restore other positions, is refused when Run starts, naming the group and the
+// directory.
+func TestACheckpointDirIsRefusedWhereTheGroupHoldsTheOffsets(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	dir := t.TempDir()
+	r := newRun(t, dstream.CheckpointDir(dir))
+	keyedCounts(t, r, b)
+	r.start()
+	var err error
+	select {
+	case err = <-r.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not fail within 30s")
+	}
+	if err == nil || !strings.Contains(err.Error(), `group "g" commits the stream's offsets in Kafka transactions`) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Run = %v, want the checkpoint directory refused", err)
 	}
 }

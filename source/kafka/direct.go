@@ -185,10 +185,18 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 		return fmt.Errorf("kafka.DirectStream: %w", err)
 	}
 	s.cfg.instance = instanceOf(s.sctx)
+	s.mu.Lock()
 	if existingTxn(s.sctx) != nil { // a transactional sink: the offsets go in its transaction
-		s.mu.Lock()
 		s.joinTxn(nil)
-		s.mu.Unlock()
+	}
+	txn := s.changes != nil
+	s.mu.Unlock()
+	if dir := s.sctx.CheckpointDir(); txn && dir != "" {
+		// Spark keeps a direct stream's offsets in checkpoints; Kafka Streams keeps
+		// them in the group, as such a stream does: the two cannot both be where it
+		// resumes.
+		return fmt.Errorf("kafka.DirectStream %v: group %q commits the stream's offsets in Kafka transactions (with its keyed state's changelogs or a transactional sink's records) and resumes from them and from the changelogs: a checkpoint directory (%s) would restore other positions and replay batches the group has committed; run the Context without one (kafka.StateDir keeps local copies of the state)",
+			s.strategy, s.cfg.groupID, dir)
 	}
 	cl, err := newClient(s.cfg)
 	if err != nil {
