@@ -104,6 +104,7 @@ var suite = []benchmark{
 	{name: "reducebykey1m", pair: reduceByKeyPair},
 	{name: "batchoverhead", line: batchOverhead},
 	{name: "window", pair: windowPair},
+	{name: "windowplain", pair: windowPlainPair},
 	{name: "kafkadirect", pair: kafkaDirectPair},
 	{name: "kafkawordcount", line: kafkaWordCount},
 	{name: "checkpoint", line: checkpointBench},

@@ -31,12 +31,33 @@ var windowPair = &paired{
 	rounds: func(rounds int) int { return max(rounds/2, 1) },
 	format: func(r *pairResult) string {
 		s, h := r.role("spate"), r.role("hand")
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 		w10, w60, b, hw := s.median("w10"), s.median("w60"), s.median("batch"), h.median("w60")
 		return fmt.Sprintf("window: w10_ms=%.1f w60_ms=%.1f hand_ms=%.1f ratio=%.2f batch_ms=%.1f w60_batch=%.2f",
-			ms(w10), ms(w60), ms(hw), float64(hw)/float64(w60), ms(b), float64(w60)/float64(b)) + rssFields(r)
+			msOf(w10), msOf(w60), msOf(hw), float64(hw)/float64(w60), msOf(b), float64(w60)/float64(b)) + rssFields(r)
 	},
 }
+
+// windowPlainPair measures ReduceByKeyAndWindow, the window without an
+// inverse (plain: each key's values per batch kept in its entry, reduced
+// again when one leaves), against Spark's way of computing it, the window's
+// batches reduced anew every slide (union: ReduceByKey over Window), each in
+// its own process, over windowPair's data with a window of 10 batches. It
+// prints
+//
+//	windowplain: plain_w10_ms=<ms per slide> union_w10_ms=<ms per slide> ratio=<union/plain> plain_rss_mb=… union_rss_mb=…
+var windowPlainPair = &paired{
+	roles:  []string{"plain", "union"},
+	setup:  setupWindow,
+	rounds: func(rounds int) int { return max(rounds/2, 1) },
+	format: func(r *pairResult) string {
+		p, u := r.role("plain"), r.role("union")
+		return fmt.Sprintf("windowplain: plain_w10_ms=%.1f union_w10_ms=%.1f ratio=%.2f plain_rss_mb=%.0f union_rss_mb=%.0f",
+			msOf(p.median("w10")), msOf(u.median("w10")), float64(u.median("w10"))/float64(p.median("w10")), p.rssMB(), u.rssMB())
+	},
+}
+
+// msOf returns d in milliseconds.
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // windowMeasured is how many slides are timed once the window is full.
 const windowMeasured = 10
@@ -52,6 +73,12 @@ func setupWindow(scale float64, role string) (int, contender, error) {
 	switch role {
 	case "spate":
 		return words, spateWindow(batches), nil
+	case "plain", "union":
+		op := map[string]windowOp{"plain": plainWindow, "union": unionWindow}[role]
+		return words, func(ctx context.Context) (outcome, error) {
+			slides, err := windowSlides(ctx, batches, 10, op)
+			return outcome{times: map[string]time.Duration{"w10": median(slides)}}, err
+		}, nil
 	case "hand":
 		return words, func(context.Context) (outcome, error) {
 			slides, err := handWindow(batches, words, 60, 2)
@@ -65,53 +92,12 @@ func setupWindow(scale float64, role string) (int, contender, error) {
 // and 60 batches, and one batch's plain ReduceByKey (five times: it is
 // short).
 func spateWindow(batches [][]string) contender {
-	eng := rdd.NewEngine(rdd.Parallelism(2))
-	pairs := func(r *rdd.RDD[string]) *rdd.RDD[ops.KV[string, int]] {
-		return rdd.Map(rdd.FlatMapSeq(r, strings.FieldsSeq), func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-	}
-	// perSlide runs length+windowMeasured batches and returns the wall time
-	// of each of the last windowMeasured slides (from one batch's output to
-	// the next's).
-	perSlide := func(ctx context.Context, length int) ([]time.Duration, error) {
-		clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng))
-		in, _ := dstream.QueueStream(c, true, batches[:length+windowMeasured]...)
-		kv := dstream.Transform(in, func(r *rdd.RDD[string], _ time.Time) *rdd.RDD[ops.KV[string, int]] { return pairs(r) })
-		counts := dstream.ReduceByKeyAndWindowInv(kv, ops.SumInv[int](), time.Duration(length)*time.Second, time.Second,
-			func(kv ops.KV[string, int]) bool { return kv.Value != 0 })
-		var done []time.Time
-		dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
-			_, err := rdd.Count(ctx, r)
-			done = append(done, time.Now())
-			return err
-		})
-		errc := make(chan error, 1)
-		go func() { errc <- c.Run(ctx) }()
-		for range length + windowMeasured {
-			if err := clock.AwaitWaiters(ctx, 1); err != nil {
-				return nil, err
-			}
-			clock.Advance(time.Second)
-		}
-		c.Stop()
-		if err := <-errc; err != nil {
-			return nil, err
-		}
-		if len(done) != length+windowMeasured {
-			return nil, fmt.Errorf("window %d: %d batches processed, want %d", length, len(done), length+windowMeasured)
-		}
-		var slides []time.Duration
-		for i := length; i < len(done); i++ {
-			slides = append(slides, done[i].Sub(done[i-1]))
-		}
-		return slides, nil
-	}
 	return func(ctx context.Context) (outcome, error) {
-		w10, err := perSlide(ctx, 10)
+		w10, err := windowSlides(ctx, batches, 10, invWindow)
 		if err != nil {
 			return outcome{}, err
 		}
-		w60, err := perSlide(ctx, 60)
+		w60, err := windowSlides(ctx, batches, 60, invWindow)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -119,16 +105,80 @@ func spateWindow(batches [][]string) contender {
 		// (hundreds of ms, the heap holds the input) would otherwise land on
 		// some of these five short batches and not on others.
 		runtime.GC()
+		eng := rdd.NewEngine(rdd.Parallelism(2))
 		var bs []time.Duration
 		for range 5 {
 			start := time.Now()
-			if _, err := rdd.Count(ctx, rdd.ReduceByKey(pairs(rdd.Parallelize(eng, batches[0], 0)), ops.Sum[int])); err != nil {
+			if _, err := rdd.Count(ctx, rdd.ReduceByKey(windowWords(rdd.Parallelize(eng, batches[0], 0)), ops.Sum[int])); err != nil {
 				return outcome{}, err
 			}
 			bs = append(bs, time.Since(start))
 		}
 		return outcome{times: map[string]time.Duration{"w10": median(w10), "w60": median(w60), "batch": median(bs)}}, nil
 	}
+}
+
+// windowWords is the word pairs of the lines of r.
+func windowWords(r *rdd.RDD[string]) *rdd.RDD[ops.KV[string, int]] {
+	return rdd.Map(rdd.FlatMapSeq(r, strings.FieldsSeq), func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+}
+
+// windowOp is a windowed count of the given length sliding every batch.
+type windowOp func(kv *dstream.DStream[ops.KV[string, int]], length time.Duration) *dstream.DStream[ops.KV[string, int]]
+
+// invWindow is the incremental window, with an inverse.
+func invWindow(kv *dstream.DStream[ops.KV[string, int]], length time.Duration) *dstream.DStream[ops.KV[string, int]] {
+	return dstream.ReduceByKeyAndWindowInv(kv, ops.SumInv[int](), length, time.Second,
+		func(kv ops.KV[string, int]) bool { return kv.Value != 0 })
+}
+
+// plainWindow is the window without an inverse.
+func plainWindow(kv *dstream.DStream[ops.KV[string, int]], length time.Duration) *dstream.DStream[ops.KV[string, int]] {
+	return dstream.ReduceByKeyAndWindow(kv, ops.Sum[int], length, time.Second)
+}
+
+// unionWindow is Spark's ReduceByKeyAndWindow: the window's batches reduced
+// anew every slide.
+func unionWindow(kv *dstream.DStream[ops.KV[string, int]], length time.Duration) *dstream.DStream[ops.KV[string, int]] {
+	return dstream.ReduceByKey(dstream.Window(kv, length, time.Second), ops.Sum[int])
+}
+
+// windowSlides runs length+windowMeasured batches of window over the words of
+// batches and returns the wall time of each of the last windowMeasured slides
+// (from one batch's output to the next's).
+func windowSlides(ctx context.Context, batches [][]string, length int, window windowOp) ([]time.Duration, error) {
+	eng := rdd.NewEngine(rdd.Parallelism(2))
+	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng))
+	in, _ := dstream.QueueStream(c, true, batches[:length+windowMeasured]...)
+	kv := dstream.Transform(in, func(r *rdd.RDD[string], _ time.Time) *rdd.RDD[ops.KV[string, int]] { return windowWords(r) })
+	counts := window(kv, time.Duration(length)*time.Second)
+	var done []time.Time
+	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		_, err := rdd.Count(ctx, r)
+		done = append(done, time.Now())
+		return err
+	})
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx) }()
+	for range length + windowMeasured {
+		if err := clock.AwaitWaiters(ctx, 1); err != nil {
+			return nil, err
+		}
+		clock.Advance(time.Second)
+	}
+	c.Stop()
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	if len(done) != length+windowMeasured {
+		return nil, fmt.Errorf("window %d: %d batches processed, want %d", length, len(done), length+windowMeasured)
+	}
+	var slides []time.Duration
+	for i := length; i < len(done); i++ {
+		slides = append(slides, done[i].Sub(done[i-1]))
+	}
+	return slides, nil
 }
 
 // handWindow runs the hand-written incremental window of length batches
