@@ -120,21 +120,25 @@
 // franz-go producer kept for the length of Run (kafka-go has no transactional
 // producer, and the scale-out's transactions will go through this one).
 //
-// # Scaling out (design, being built)
+// # Scaling out
 //
 // Several processes with one GroupID under Subscribe share a job the way Kafka Streams
 // does, with Kafka as the only coordinator; the README's "Scaling out" section has the
-// whole design and says which parts have landed. A task is a partition number of a
+// whole design, its guarantees and its measures. A task is a partition number of a
 // stream's co-partitioned topics, owned whole by one member (a sticky group balancer).
-// A keyed stream (the record key, checked against Kafka's default partitioner, murmur2)
-// carries a task partitioner, so keyed and stateful operators over it work per task
-// without a shuffle and keep one state store per task. Re-keying goes through an
-// internal repartition topic. Each store's changes go to a compacted changelog topic,
-// in one kgo transaction with the batch's source offsets (and, in the transactional
-// mode, its output and repartition records), so a restored state is the state after
-// the last committed batch; a member restores a task's stores from the changelog (or a
-// local copy and the changelog records after it) before it processes the task, and a
-// zombie is fenced by the group generation in TxnOffsetCommit.
+// A keyed stream (Keyed: the record key, checked against Kafka's default partitioner,
+// murmur2) carries a task partitioner, so keyed and stateful operators over it work per
+// task without a shuffle and keep one state store per task: UpdateStateByKey,
+// MapWithState and the windowed reduces (whose entries then hold each key's values of
+// the window's batches, so that a window goes on in the process that gains its task).
+// Re-keying goes through an internal repartition topic (Repartition). Each store's
+// changes go to a compacted changelog topic, in one kgo transaction with the batch's
+// source offsets (and, with Transactional, its output and repartition records), so a
+// restored state is the state after the last committed batch; a member restores a
+// task's stores from the changelog (or a local copy, StateDir, and the changelog
+// records after it) before it processes the task, and a zombie is fenced by the group
+// generation in TxnOffsetCommit. Such a stream resumes from its group and changelogs,
+// never from a checkpoint: a Context with a checkpoint directory is refused.
 //
 // # Receiver stream
 //
