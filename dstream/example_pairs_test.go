@@ -68,3 +68,32 @@ func ExampleMapValues() {
 	// [(ann, 8) (bob, 8)]
 	// <nil>
 }
+
+func ExampleReduceByKeyAndWindow() {
+	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock))
+	words, _ := dstream.QueueStream(c, true, []string{"go", "rust"}, []string{"go"}, []string{"zig", "zig"})
+	ones := dstream.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+	// Counts over the last two batches, every batch.
+	counts := dstream.ReduceByKeyAndWindow(ones, ops.Sum[int], 2*time.Second, time.Second)
+	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], t time.Time) error {
+		got, err := rdd.Collect(ctx, r)
+		slices.SortFunc(got, func(a, b ops.KV[string, int]) int { return strings.Compare(a.Key, b.Key) })
+		fmt.Println(t.Format(time.TimeOnly), got)
+		return err
+	})
+	done := make(chan error)
+	go func() { done <- c.Run(context.Background()) }()
+	for range 4 {
+		_ = clock.AwaitWaiters(context.Background(), 1)
+		clock.Advance(time.Second)
+	}
+	c.Stop()
+	fmt.Println(<-done)
+	// Output:
+	// 00:00:01 [(go, 1) (rust, 1)]
+	// 00:00:02 [(go, 2) (rust, 1)]
+	// 00:00:03 [(go, 1) (zig, 2)]
+	// 00:00:04 [(zig, 2)]
+	// <nil>
+}

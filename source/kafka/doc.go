@@ -113,12 +113,13 @@
 // # Batch jobs and the sink
 //
 // CreateRDD is Spark's createRDD: an RDD over given offset ranges, checked against the
-// log first, read with a Client. WriteToKafka, which Spark's DStream API does not have,
-// is an output operation writing a DStream of pairs to a topic, acknowledged by every
-// in-sync replica by default; a failed write fails the batch (at least once).
-// NewSink writes records with their own topic, key, headers and timestamp through one
-// franz-go producer kept for the length of Run (kafka-go has no transactional
-// producer, and the scale-out's transactions will go through this one).
+// log first, read with a Client. NewSink, which Spark's DStream API does not have, is
+// an output operation writing records with their own topic, key, headers and timestamp
+// through one franz-go producer kept for the length of Run (kafka-go has no
+// transactional producer; with Transactional the records go in each batch's
+// transaction), acknowledged by every in-sync replica by default; a failed write fails
+// the batch (at least once). WriteToKafka is NewSink for a DStream of pairs and one
+// topic.
 //
 // # Scaling out
 //

@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,4 +144,46 @@ func ExampleNewSink() {
 	_, end, _ := b.Offsets("alerts", 0)
 	fmt.Println("alerts written:", end)
 	// Output: alerts written: 2
+}
+
+// Repartition re-keys a stream through Kafka: here lines of text (unkeyed) become
+// words, written keyed by word to the internal topic "example-words-repartition"
+// and read back as a keyed stream, so that each word's running total lives in the
+// task of the word's partition, in whichever process of the group owns it. A word
+// written by a batch is read back by a later one.
+func ExampleRepartition() {
+	ctx := context.Background()
+	b, _ := kafkatest.Start(kafkatest.Topic("lines", 2))
+	defer b.Close()
+	_ = b.Produce(ctx, "lines", kafkatest.Message{Value: []byte("to be or")}, kafkatest.Message{Partition: 1, Value: []byte("not to be")})
+
+	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
+	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("example"), kafka.OffsetReset(kafka.Earliest)}
+	lines := kafka.NewDirectStream(ssc, kafka.Subscribe("lines"), kafka.StringDeserializer(), kafka.StringDeserializer(), opts...)
+	words := dstream.FlatMap(lines.Stream(), func(r kafka.Record[string, string]) []ops.KV[string, int] {
+		var out []ops.KV[string, int]
+		for _, w := range strings.Fields(r.Value) {
+			out = append(out, ops.Pair(w, 1))
+		}
+		return out
+	})
+	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), opts...)
+	totals := dstream.UpdateStateByKey(byWord, func(ones []int, n ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(n.Value + len(ones))
+	})
+	var done bool // (batches run one at a time)
+	dstream.ForeachRDD(totals, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+		kvs, err := rdd.Collect(ctx, r)
+		if len(kvs) == 4 && !done { // every word is back
+			slices.SortFunc(kvs, func(a, b ops.KV[string, int]) int { return strings.Compare(a.Key, b.Key) })
+			fmt.Println(kvs)
+			done = true
+			ssc.Stop() // the batches already generated still run
+		}
+		return err
+	})
+	if err := ssc.Run(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output: [(be, 2) (not, 1) (or, 1) (to, 2)]
 }

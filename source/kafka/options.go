@@ -409,6 +409,6 @@ func DeserializeErrorHandler(h func(raw Record[[]byte, []byte], err error) error
 	return func(c *config) { c.onBadRecord = h }
 }
 
-// RequiredAcks sets how many replicas must acknowledge a write of WriteToKafka.
-// Default: AcksAll.
+// RequiredAcks sets how many replicas must acknowledge a write of NewSink or
+// WriteToKafka. Default: AcksAll.
 func RequiredAcks(a Acks) Opt { return func(c *config) { c.acks = a } }

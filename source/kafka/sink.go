@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spatedev/spate/dstream"
@@ -19,58 +18,20 @@ import (
 // (a Kafka sink, which Spark's DStream API does not have): each key and value is
 // serialized, records go to the partition Kafka's default partitioner picks for their
 // key (murmur2, as the Java client), and each RDD partition is written by its own task.
-// A write waits for RequiredAcks (default: every in-sync replica) and a failed write
-// fails the batch, so delivery is at least once: a batch run again writes again. opts
-// take Brokers (required), RequiredAcks, PollTimeout (per write), TLS, SASL and
-// ClientID. Connections are opened per batch and closed when its writes are done.
+// It is NewSink with every record's topic set, and no headers or timestamps: one
+// producer kept for the length of Run, writes acknowledged as RequiredAcks says
+// (default: every in-sync replica), a failed write failing the batch, so delivery is
+// at least once (a batch run again writes again), or exactly once with
+// Transactional. opts are NewSink's.
 func WriteToKafka[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], topic string, keys Serializer[K], values Serializer[V], opts ...Opt) {
-	cfg := newConfig(opts)
-	if keys == nil || values == nil || topic == "" {
+	if s == nil || s.Context() == nil || keys == nil || values == nil || topic == "" {
 		dstream.ForeachRDD[ops.KV[K, V]](s, nil) // reports the invalid output
 		return
 	}
-	dstream.ForeachRDD(s, func(ctx context.Context, r *rdd.RDD[ops.KV[K, V]], t time.Time) error {
-		cl, err := newClient(cfg)
-		if err != nil {
-			return fmt.Errorf("kafka.WriteToKafka %s: %w", topic, err)
-		}
-		defer cl.Close()
-		w := &kafkago.Writer{Addr: kafkago.TCP(cfg.brokers...), Topic: topic, Balancer: &kafkago.Murmur2Balancer{},
-			RequiredAcks: kafkago.RequiredAcks(cfg.acks), Transport: cl.transport(), BatchSize: 10_000, BatchBytes: 16 << 20,
-			BatchTimeout: time.Millisecond, WriteTimeout: cfg.pollTimeout, ReadTimeout: cfg.pollTimeout, MaxAttempts: 5}
-		defer w.Close()
-		return rdd.ForeachPartition(ctx, r, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, V]]) error {
-			const chunk = 5000
-			msgs := make([]kafkago.Message, 0, chunk)
-			flush := func() error {
-				if len(msgs) == 0 {
-					return nil
-				}
-				if err := w.WriteMessages(ctx, msgs...); err != nil {
-					return fmt.Errorf("kafka.WriteToKafka: writing %d records of batch %v to %s: %w", len(msgs), t, topic, err)
-				}
-				msgs = msgs[:0]
-				return nil
-			}
-			for kv := range in {
-				k, err := keys(topic, kv.Key)
-				if err != nil {
-					return fmt.Errorf("kafka.WriteToKafka: serializing the key %v for %s: %w", kv.Key, topic, err)
-				}
-				v, err := values(topic, kv.Value)
-				if err != nil {
-					return fmt.Errorf("kafka.WriteToKafka: serializing the value of key %v for %s: %w", kv.Key, topic, err)
-				}
-				msgs = append(msgs, kafkago.Message{Key: k, Value: v})
-				if len(msgs) == chunk {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
-			}
-			return flush()
-		})
+	recs := dstream.Map(s, func(kv ops.KV[K, V]) ProducerRecord[K, V] {
+		return ProducerRecord[K, V]{Topic: topic, Key: kv.Key, Value: kv.Value}
 	})
+	sink("kafka.WriteToKafka", recs, keys, values, opts)
 }
 
 // ProducerRecord is a record for NewSink to write.
@@ -91,8 +52,7 @@ type ProducerRecord[K, V any] struct {
 // NewSink registers an output operation that writes every batch's records to Kafka,
 // each to its own topic, with its key, headers and timestamp, through one producer
 // (franz-go's kgo) that the sink keeps for the length of the Context's Run: started
-// with Run, flushed and closed when Run ends (WriteToKafka connects for every batch
-// instead). Each RDD partition is written by its own task; a batch's output ends
+// with Run, flushed and closed when Run ends. Each RDD partition is written by its own task; a batch's output ends
 // once every record is acknowledged as RequiredAcks says (default: by every in-sync
 // replica, and then written idempotently: a retried write is not stored twice). A
 // record that cannot be serialized, has no topic or cannot be written fails the
@@ -107,16 +67,21 @@ func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer
 		dstream.ForeachRDD[ProducerRecord[K, V]](s, nil) // reports the invalid output
 		return
 	}
+	sink("kafka.NewSink", s, keys, values, opts)
+}
+
+// sink is NewSink, whose errors name op.
+func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts []Opt) {
 	cfg := newConfig(opts)
 	// write produces recs, and waits until they are acknowledged.
 	var write func(ctx context.Context, recs []*kgo.Record) error
 	if cfg.transactional {
 		write = txnOf(s.Context(), cfg).produce
 	} else {
-		sink := &sinkService{cfg: cfg}
-		s.Context().AddService(sink)
+		svc := &sinkService{op: op, cfg: cfg}
+		s.Context().AddService(svc)
 		write = func(ctx context.Context, recs []*kgo.Record) error {
-			return produce(ctx, sink.client(), &sink.cfg, recs)
+			return produce(ctx, svc.client(), &svc.cfg, recs)
 		}
 	}
 	dstream.ForeachRDD(s, func(ctx context.Context, r *rdd.RDD[ProducerRecord[K, V]], t time.Time) error {
@@ -128,7 +93,7 @@ func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer
 					return nil
 				}
 				if err := write(ctx, recs); err != nil {
-					return fmt.Errorf("kafka.NewSink: batch %v: %w", t, err)
+					return fmt.Errorf("%s: batch %v: %w", op, t, err)
 				}
 				recs = recs[:0]
 				return nil
@@ -136,7 +101,7 @@ func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer
 			for rec := range in {
 				kr, err := producerRecord(rec, keys, values)
 				if err != nil {
-					return fmt.Errorf("kafka.NewSink: batch %v: %w", t, err)
+					return fmt.Errorf("%s: batch %v: %w", op, t, err)
 				}
 				if recs = append(recs, kr); len(recs) == chunk {
 					if err := flush(); err != nil {
@@ -169,14 +134,15 @@ func producerRecord[K, V any](rec ProducerRecord[K, V], keys Serializer[K], valu
 	return kr, nil
 }
 
-// sinkService is NewSink's producer, kept for the length of Run.
+// sinkService is a sink's producer, kept for the length of Run.
 type sinkService struct {
+	op  string // the operator's name
 	cfg config
 	mu  sync.Mutex
 	cl  *kgo.Client
 }
 
-func (s *sinkService) String() string { return fmt.Sprintf("kafka.NewSink(brokers %v)", s.cfg.brokers) }
+func (s *sinkService) String() string { return fmt.Sprintf("%s(brokers %v)", s.op, s.cfg.brokers) }
 
 func (s *sinkService) Start(context.Context) error {
 	cl, err := newProducer(s.cfg)

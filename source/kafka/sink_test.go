@@ -87,7 +87,7 @@ func TestWriteToKafkaFailureFailsTheBatch(t *testing.T) {
 	h.start()
 	err := h.batch()
 	var be *dstream.BatchError
-	if !errors.As(err, &be) || !strings.Contains(err.Error(), "writing 1 records of batch") {
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "kafka.WriteToKafka: batch") || !strings.Contains(err.Error(), "writing to out/0") {
 		t.Errorf("batch = %v, want a failed batch naming the write", err)
 	}
 	h.stop()
