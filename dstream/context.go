@@ -35,7 +35,11 @@ type Context struct {
 	eng       *rdd.Engine
 	logger    *slog.Logger
 	remember  time.Duration
-	listeners []Listener
+	listeners []Listener // under mu; appended to a clipped copy
+	// startTime is when Run started; stateNames names the stateful streams with
+	// state, fixed when Run starts (stableNames). Under mu.
+	startTime  time.Time
+	stateNames map[*streamInfo]string
 
 	mu      sync.Mutex
 	nextID  int

@@ -263,6 +263,37 @@ type InputInfo struct {
 	// batch runs with what was read; a source that stays unavailable for
 	// longer than it allows fails a batch instead.
 	Unavailable error
+	// Partitions, for a source that reads a partitioned log (Kafka), is what the
+	// batch reads of each partition it owns, in the order of the batch RDD's
+	// partitions for a direct stream; nil for other sources.
+	Partitions []PartitionInfo
+}
+
+// PartitionInfo is what a batch reads of one partition of a log: the offsets
+// [From, Until), and where the log ended when the batch was planned, so that
+// End - Until is the partition's lag after the batch.
+type PartitionInfo struct {
+	// Topic and Partition name the partition.
+	Topic     string
+	Partition int
+	// From and Until bound the offsets the batch reads.
+	From, Until int64
+	// End is the log's end offset when the batch was planned (-1: unknown, for a
+	// batch produced again from a checkpoint).
+	End int64
+	// RateLimit is the most records per second rate control let the batch read
+	// from the partition (backpressure, MaxRatePerPartition), if it held the batch
+	// back; 0: not limited.
+	RateLimit float64
+}
+
+// Lag is how many records of the partition were left to read after the batch
+// (0 when End is unknown).
+func (p PartitionInfo) Lag() int64 {
+	if p.End < 0 {
+		return 0
+	}
+	return max(p.End-p.Until, 0)
 }
 
 // BatchCompleter is implemented by a Source that needs to know when each

@@ -3,6 +3,7 @@ package dstream
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -28,6 +29,10 @@ type BatchInfo struct {
 	// failed: a restart would resume from an older checkpoint (see
 	// MaxCheckpointFailures).
 	CheckpointErr error
+	// StateKeys is how many keys each stateful stream holds after the batch (in
+	// this process), by the name checkpoints and changelogs know it by (see
+	// Named); set when the batch completes.
+	StateKeys map[string]int64
 }
 
 // SchedulingDelay is how long the batch waited in the queue before its
@@ -99,11 +104,19 @@ func (BaseListener) OnOutputCompleted(OutputInfo) {}
 
 // WithListener adds a listener. Listeners are called in the order added.
 func WithListener(l Listener) Opt {
-	return func(c *Context) {
-		if l != nil {
-			c.listeners = append(c.listeners, l)
-		}
+	return func(c *Context) { c.AddListener(l) }
+}
+
+// AddListener adds a listener to c, before or while it runs (Spark's
+// addStreamingListener): it hears the events after it is added. Listeners are
+// called in the order added.
+func (c *Context) AddListener(l Listener) {
+	if l == nil {
+		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listeners = append(slices.Clip(c.listeners), l) // (notify holds the slice it read)
 }
 
 // SlogListener returns a listener that logs every completed batch (at info

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -216,5 +217,40 @@ func TestNilLoggersMeanTheDefault(t *testing.T) {
 	// Run's error: the run would otherwise have ended well.
 	if err := h.result(); err == nil || err.Error() != "dstream: stopping test.FailingStop#1: cannot stop" {
 		t.Fatalf("Run: %v; want the source's failure to stop", err)
+	}
+}
+
+// A listener added while the Context runs hears the batches after it; each
+// completed batch says how many keys each stateful stream holds, by its name.
+func TestAListenerAddedWhileRunningHearsTheStateKeys(t *testing.T) {
+	h := newHarness(t)
+	in, q := dstream.QueueStream[string](h.c, true)
+	counts := dstream.UpdateStateByKey(dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }),
+		func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.Value + len(vs)) })
+	dstream.ForeachRDD(dstream.Named(counts, "counts"), func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error { return nil })
+	first := &recorder{done: make(chan struct{}, 10)}
+	h.c.AddListener(first)
+	q.Push([]string{"a", "b"})
+	q.Push([]string{"a", "c", "d"})
+	h.start(context.Background())
+	h.batches(1)
+	first.awaitBatch(t)
+	if got := h.c.StartTime(); !got.Equal(epoch) {
+		t.Errorf("StartTime %v, want %v (the clock when Run started)", got, epoch)
+	}
+	late := &recorder{done: make(chan struct{}, 10)}
+	h.c.AddListener(late)
+	h.batches(1)
+	first.awaitBatch(t)
+	late.awaitBatch(t)
+	h.c.Stop()
+	if err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(first.completed[0].StateKeys, first.completed[1].StateKeys); got != "map[counts:2] map[counts:4]" {
+		t.Errorf("state keys per batch: %s, want map[counts:2] map[counts:4]", got)
+	}
+	if len(late.completed) != 1 || sec(late.completed[0].Time) != 2 {
+		t.Errorf("the listener added after batch 1 heard %d batches, want batch 2 only", len(late.completed))
 	}
 }

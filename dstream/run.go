@@ -88,11 +88,13 @@ func (c *Context) Run(ctx context.Context) (err error) {
 				"stream", fmt.Sprint(st))
 		}
 	}
+	_, names, _ := c.stableNames()
 	c.mu.Lock()
 	inputs, outputs, streams, services := c.inputs, c.outputs, c.streams, c.services
 	if c.recovery == nil {
 		c.zero = c.clock.Now().Truncate(c.interval)
 	}
+	c.startTime, c.stateNames = c.clock.Now(), names
 	c.mu.Unlock()
 	if c.ckptDir != "" && !c.ckptChecked {
 		// Starting afresh over a checkpoint would overwrite it.
@@ -252,6 +254,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
 		}
 	}
+	b.info.StateKeys = c.stateKeys()
 	if b.info.Err == nil {
 		if err := c.fitStates(); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: "dstream.MemoryBudget", Err: err}
@@ -308,7 +311,10 @@ func (c *Context) checkpointBatch(ctx context.Context, info *BatchInfo) error {
 // notify calls f for every listener, in order. A listener that panics is
 // logged and skipped: a listener watches the job, it does not fail it.
 func (c *Context) notify(event string, f func(Listener)) {
-	for i, l := range c.listeners {
+	c.mu.Lock()
+	listeners := c.listeners
+	c.mu.Unlock()
+	for i, l := range listeners {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
@@ -445,4 +451,29 @@ func (q *batchQueue) next(ctx context.Context) (b batch, genErr error, ok bool) 
 		case <-ctx.Done():
 		}
 	}
+}
+
+// stateKeys returns how many keys each named stateful stream holds (see
+// BatchInfo.StateKeys), nil if none.
+func (c *Context) stateKeys() map[string]int64 {
+	var out map[string]int64
+	for _, st := range c.statefuls {
+		in := st.info()
+		name, ok := c.stateNames[in]
+		if !ok || in.store == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[name] = in.store.keys()
+	}
+	return out
+}
+
+// StartTime returns when Run started, by c's clock (zero before).
+func (c *Context) StartTime() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startTime
 }

@@ -239,6 +239,8 @@ type storeHooks interface {
 	end(t time.Time) error
 	// settle is called once batch t succeeded (ok) or failed.
 	settle(t time.Time, ok bool) error
+	// keys returns how many keys the state holds.
+	keys() int64
 }
 
 // storeStream is a stateful stream whose RDD at a batch is what apply emits while it
@@ -259,6 +261,16 @@ func (h storeStream[K, E]) end(t time.Time) error {
 }
 
 func (h storeStream[K, E]) settle(t time.Time, ok bool) error { return h.ks.settle(t, ok) }
+
+func (h storeStream[K, E]) keys() int64 {
+	h.ks.mu.Lock()
+	defer h.ks.mu.Unlock()
+	var n int64
+	for _, st := range h.ks.stores {
+		n += int64(st.Len())
+	}
+	return n
+}
 
 // newStoreStream returns the stateful stream named name over s whose state is ks:
 // every batch, prepare partitions (and may group) the batch by the state's

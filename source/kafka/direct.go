@@ -45,6 +45,9 @@ type DirectStream[K, V any] struct {
 	rate    float64 // the estimator's latest rate; 0: none yet
 	batches int     // batches generated
 	ranges  map[time.Time][]OffsetRange
+	// planned is what the last batch planned saw of each partition: its end and
+	// the rate limit applied, for the batch's InputInfo.
+	planned map[TopicPartition]plannedPart
 	gens    map[time.Time]groupGen // the generation each batch was planned in
 	held    map[time.Time]int32    // the batches a generation waits for (member.hold)
 	// reported is the last generation whose first processed batch was reported
@@ -69,7 +72,8 @@ type DirectStream[K, V any] struct {
 // before the first batch.
 func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...Opt) *DirectStream[K, V] {
 	s := &DirectStream[K, V]{cfg: newConfig(opts), strategy: strategy, keys: keys, values: values, sctx: c,
-		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}, gens: map[time.Time]groupGen{}, held: map[time.Time]int32{}}
+		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}, gens: map[time.Time]groupGen{}, held: map[time.Time]int32{},
+		planned: map[TopicPartition]plannedPart{}}
 	s.stream = dstream.FromSource(c, "kafka.DirectStream", dstream.Source[Record[K, V]](directSource[K, V]{s}))
 	return s
 }
@@ -392,10 +396,16 @@ func (d directSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[Re
 			return nil, dstream.InputInfo{}, err
 		}
 	}
-	for _, r := range ranges {
-		info.Records += r.Count()
-	}
 	s.mu.Lock()
+	info.Partitions = make([]dstream.PartitionInfo, len(ranges))
+	for i, r := range ranges {
+		info.Records += r.Count()
+		pl, known := s.planned[r.TopicPartition()]
+		if again || !known {
+			pl = plannedPart{end: -1}
+		}
+		info.Partitions[i] = dstream.PartitionInfo{Topic: r.Topic, Partition: r.Partition, From: r.From, Until: r.Until, End: pl.end, RateLimit: pl.limit}
+	}
 	s.ranges[t] = ranges
 	s.mu.Unlock()
 	r := rdd.Generate(s.sctx.Engine(), "kafka.DirectStream", len(ranges), func(ctx context.Context, p int, yield func(Record[K, V]) bool) error {
@@ -562,11 +572,17 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 	}
 	limit := limits(lag, rate, maxRate, s.cfg.minRate, s.sctx.BatchInterval())
 	ranges := make([]OffsetRange, 0, len(asg.parts))
+	clear(s.planned)
 	for _, tp := range asg.parts {
 		until := bounds[tp].end
+		pl := plannedPart{end: until}
 		if l, capped := limit[tp]; capped {
 			until = min(until, from[tp]+l)
+			if until < pl.end { // the limit held the batch back
+				pl.limit = float64(l) / s.sctx.BatchInterval().Seconds()
+			}
 		}
+		s.planned[tp] = pl
 		ranges = append(ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from[tp], Until: until})
 		s.pos[tp] = until
 	}
@@ -575,6 +591,13 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 	}
 	s.batches++
 	return ranges, nil
+}
+
+// plannedPart is what planning a batch saw of a partition: the log's end, and the
+// rate limit (records per second) that held the batch back, 0 if none.
+type plannedPart struct {
+	end   int64
+	limit float64
 }
 
 // readRecords reads range r and yields its records deserialized. check, if not nil,

@@ -2,11 +2,14 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
 	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
@@ -133,5 +136,37 @@ func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
 	defer cancel()
 	if err := r.c.Run(ctx); err == nil || !strings.Contains(err.Error(), "MaxRatePerPartitionFunc") {
 		t.Errorf("both options: Run = %v, want an error naming them", err)
+	}
+}
+
+// A batch's InputInfo says, per partition, the offsets it reads, where the log
+// ended when it was planned (so its lag after the batch) and the rate limit that
+// held it back.
+func TestInputInfoHasEachPartitionsRangeLagAndLimit(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 20, "v") // 10 a partition
+	r := newRun(t)
+	s := kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest), kafka.MaxRatePerPartition(3))
+	dstream.ForeachRDD(s.Stream(), func(context.Context, *rdd.RDD[kafka.Record[string, string]], time.Time) error { return nil })
+	r.start()
+	defer r.stop()
+	for k, want := range []string{
+		"[{events 0 0 3 10 3} {events 1 0 3 10 3}]",
+		"[{events 0 3 6 10 3} {events 1 3 6 10 3}]",
+		"[{events 0 6 9 10 3} {events 1 6 9 10 3}]",
+		"[{events 0 9 10 10 0} {events 1 9 10 10 0}]", // what is left: not held back
+	} {
+		info, err := r.batchInfo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := info.Inputs[s.Stream().String()].Partitions
+		if got := fmt.Sprint(parts); got != want {
+			t.Errorf("batch %d: partitions %s, want %s", k+1, got, want)
+		}
+		if lag := parts[0].Lag(); lag != 10-parts[0].Until {
+			t.Errorf("batch %d: lag %d, want %d", k+1, lag, 10-parts[0].Until)
+		}
 	}
 }
