@@ -29,6 +29,9 @@ type BatchInfo struct {
 	// failed: a restart would resume from an older checkpoint (see
 	// MaxCheckpointFailures).
 	CheckpointErr error
+	// CheckpointDuration is how long writing the batch's checkpoint took (0: none
+	// written).
+	CheckpointDuration time.Duration
 	// StateKeys is how many keys each stateful stream holds after the batch (in
 	// this process), by the name checkpoints and changelogs know it by (see
 	// Named); set when the batch completes.
@@ -81,6 +84,43 @@ type Listener interface {
 	OnBatchCompleted(BatchInfo)
 	OnOutputStarted(OutputInfo)
 	OnOutputCompleted(OutputInfo)
+}
+
+// Progress is how far long work has gone: a restore of state (from a checkpoint,
+// from a changelog), the catch-up of batches queued while a job was down. Work
+// that reports progress reports it when it starts, at a steady pace while it runs,
+// and when it ends (Done true).
+type Progress struct {
+	// Op names the work, e.g. "kafka.restore", "dstream.catchup".
+	Op string
+	// Subject says what it works on: a state and task, a changelog partition, a
+	// checkpoint directory.
+	Subject string
+	// Completed is how many units are done, of Total (0: not known).
+	Completed, Total int64
+	// Unit names the units ("records", "batches").
+	Unit string
+	// Started is when the work started, by the Context's clock.
+	Started time.Time
+	// Done reports the work's end; Err is its failure, if it failed.
+	Done bool
+	Err  error
+}
+
+// ProgressListener is implemented by a Listener that hears the progress of long
+// work (Progress), which Spark's listeners do not.
+type ProgressListener interface {
+	OnProgress(Progress)
+}
+
+// ReportProgress tells the listeners that implement ProgressListener how far long
+// work has gone. Sources call it; it may be called from any goroutine.
+func (c *Context) ReportProgress(p Progress) {
+	c.notify("OnProgress", func(l Listener) {
+		if pl, ok := l.(ProgressListener); ok {
+			pl.OnProgress(p)
+		}
+	})
 }
 
 // BaseListener implements every Listener method as a no-op: embed it to

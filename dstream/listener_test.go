@@ -254,3 +254,29 @@ func TestAListenerAddedWhileRunningHearsTheStateKeys(t *testing.T) {
 		t.Errorf("the listener added after batch 1 heard %d batches, want batch 2 only", len(late.completed))
 	}
 }
+
+// progressRecorder hears the progress of long work.
+type progressRecorder struct {
+	dstream.BaseListener
+	mu  sync.Mutex
+	got []dstream.Progress
+}
+
+func (r *progressRecorder) OnProgress(p dstream.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, p)
+}
+
+// ReportProgress reaches the listeners that hear progress, and only those.
+func TestReportProgressReachesProgressListeners(t *testing.T) {
+	pr := &progressRecorder{}
+	c := dstream.NewContext(dstream.WithListener(&recorder{}), dstream.WithListener(pr))
+	p := dstream.Progress{Op: "test.restore", Subject: "counts task 1", Completed: 5, Total: 10, Unit: "records", Started: epoch}
+	c.ReportProgress(p)
+	p.Completed, p.Done = 10, true
+	c.ReportProgress(p)
+	if len(pr.got) != 2 || pr.got[0].Completed != 5 || !pr.got[1].Done {
+		t.Errorf("heard %+v, want the two reports in order", pr.got)
+	}
+}

@@ -288,7 +288,9 @@ func (c *Context) checkpointBatch(ctx context.Context, info *BatchInfo) error {
 	c.mu.Lock()
 	last := c.lastGen
 	c.mu.Unlock()
+	start := time.Now()
 	err := c.writeCheckpoint(ctx, info.Time, last)
+	info.CheckpointDuration = time.Since(start)
 	if err == nil {
 		c.ckptFailures = 0
 		return nil
