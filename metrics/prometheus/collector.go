@@ -156,7 +156,7 @@ func New(c *dstream.Context, opts ...Opt) *Collector {
 	for _, s := range []string{"completed", "failed"} {
 		col.batches.WithLabelValues(s) // both series from the start
 	}
-	if c != nil {
+	if col.err == nil {
 		c.AddListener(listener{col})
 	}
 	return col

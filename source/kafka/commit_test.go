@@ -40,6 +40,8 @@ func committedOffsets(t *testing.T, b *kafkatest.Broker, group string) []kafka.O
 	return first
 }
 
+// Commits are retried, made in order, and reported to CommitAsync's done functions
+// and to OnCommit (failed ones to done only).
 func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
 	b := startBroker(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 40, "v")
@@ -48,7 +50,8 @@ func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRun(t)
-	s := newStream(r, b, kafka.GroupID("g"))
+	var heard commits
+	s := newStream(r, b, kafka.GroupID("g"), kafka.OnCommit(heard.add))
 	var mu sync.Mutex
 	var results []error
 	var last map[kafka.TopicPartition]int64
@@ -89,13 +92,18 @@ func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
 	if last[allEvents[0]] != 20 {
 		t.Errorf("the callback got %v", last)
 	}
+	// OnCommit heard the commits made, the last one at 20.
+	if got := heard.String(); !strings.HasSuffix(got, " map[events/0:20 events/1:20] false}]") {
+		t.Errorf("OnCommit heard %s, want the commits made, the last of group g at 20", got)
+	}
 
 	// A commit that keeps failing is reported to the callback.
 	if _, err := b.Fail(kafkatest.OffsetCommit, "events", kafkatest.UnknownServerError, -1); err != nil {
 		t.Fatal(err)
 	}
 	r = newRun(t)
-	s = newStream(r, b, kafka.GroupID("g2"))
+	var none commits
+	s = newStream(r, b, kafka.GroupID("g2"), kafka.OnCommit(none.add))
 	var failed error
 	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
 		s.CommitAsync(batch.Ranges, func(_ map[kafka.TopicPartition]int64, err error) { failed = err })
@@ -108,6 +116,9 @@ func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
 	}
 	if failed == nil {
 		t.Error("a failing commit reported no error")
+	}
+	if got := none.String(); got != "[]" {
+		t.Errorf("OnCommit heard %s of a failing commit, want nothing", got)
 	}
 }
 
@@ -153,53 +164,6 @@ func (c *commits) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return fmt.Sprint(c.got)
-}
-
-// OnCommit hears every commit CommitAsync made, with what it committed, and not a
-// commit that failed.
-func TestOnCommitHearsCommitAsync(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
-	produce(t, b, "events", 2, 0, 40, "v")
-	var heard commits
-	r := newRun(t)
-	s := newStream(r, b, kafka.GroupID("g"), kafka.MaxRatePerPartition(10), kafka.OnCommit(heard.add))
-	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
-		s.CommitAsync(batch.Ranges, nil)
-		return nil
-	})
-	r.start()
-	r.batches(2)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	// Each batch reads 10 records of each partition; the second commit may
-	// have been merged with the first.
-	got := heard.String()
-	if want := "{g map[events/0:20 events/1:20] false}]"; !strings.HasSuffix(got, want) ||
-		(got != "["+want && got != "[{g map[events/0:10 events/1:10] false} "+want) {
-		t.Errorf("OnCommit heard %s, want the commits of the two batches, the last at 20", got)
-	}
-
-	// A commit that fails is not heard.
-	if _, err := b.Fail(kafkatest.OffsetCommit, "events", kafkatest.UnknownServerError, -1); err != nil {
-		t.Fatal(err)
-	}
-	var none commits
-	r = newRun(t)
-	s = newStream(r, b, kafka.GroupID("g2"), kafka.OnCommit(none.add))
-	var failed error
-	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
-		s.CommitAsync(batch.Ranges, func(_ map[kafka.TopicPartition]int64, err error) { failed = err })
-		return nil
-	})
-	r.start()
-	r.batches(1)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if failed == nil || none.String() != "[]" {
-		t.Errorf("a failing commit (error %v): OnCommit heard %s, want nothing", failed, none.String())
-	}
 }
 
 // OnCommit hears the offsets a keyed stream commits in each batch's transaction
