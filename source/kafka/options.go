@@ -351,7 +351,8 @@ type CommitInfo struct {
 // committed; not for an aborted one) or a receiver stream. f gets its own Offsets
 // map and must not block. Failed commits are not reported here: CommitAsync's done
 // function and the logs say them. Default: none. The Prometheus collector of
-// metrics/prometheus takes it (Collector.Committed). Spark has no such hook.
+// metrics/prometheus takes it (Collector.Committed). Spark has only commitAsync's
+// callback, one per call (here CommitAsync's done).
 func OnCommit(f func(CommitInfo)) Opt { return func(c *config) { c.onCommit = f } }
 
 // tellCommit tells OnCommit's function, if any, that offsets were committed under
