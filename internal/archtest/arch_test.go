@@ -55,6 +55,9 @@ const (
 	// sqlite is a pure-Go SQL database for the exactly-once example and the tests of
 	// source/kafka's OffsetTable.
 	sqlite = "modernc.org/sqlite/..."
+	// promClient is Prometheus's Go client, for the collector of metrics/prometheus:
+	// the core does not import it.
+	promClient = "github.com/prometheus/client_golang/..."
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
@@ -92,6 +95,12 @@ var rules = []rule{
 		design:    "source/kafka/kafkatest → source/kafka, franz-go's kfake, and what source/kafka may import",
 	},
 	{
+		layer:     "metrics/prometheus",
+		allow:     []string{"dstream", "source/kafka", promClient},
+		testAllow: []string{"rdd", "ops", "source/kafka/kafkatest"},
+		design:    "metrics/prometheus → dstream, source/kafka (its commits), client_golang: a leaf that nothing in the library imports",
+	},
+	{
 		// Everything may import internal/, so internal/ must not import any layer, or
 		// it would be a way around the direction.
 		layer:  internalLy,
@@ -101,8 +110,8 @@ var rules = []rule{
 	{
 		layer:    "examples",
 		anyLayer: true,
-		allow:    []string{xsync, gocmp, sqlite},
-		design:   "examples/ use the public API: any package of the module (+ x/sync, go-cmp, modernc.org/sqlite); nothing imports them",
+		allow:    []string{xsync, gocmp, sqlite, promClient},
+		design:   "examples/ use the public API: any package of the module (+ x/sync, go-cmp, modernc.org/sqlite, client_golang to serve metrics); nothing imports them",
 	},
 	{
 		// The benchmark program measures a raw kafka-go baseline (DESIGN.md, "Tests and
@@ -127,6 +136,7 @@ var exclusive = []struct {
 	{kfake, []string{"source/kafka/kafkatest"}, "nothing but source/kafka/kafkatest imports kfake"},
 	{franzGo, []string{"source/kafka", "source/kafka/kafkatest"}, "only source/kafka and source/kafka/kafkatest import a Kafka client"},
 	{kafkaGo, []string{"source/kafka", "source/kafka/kafkatest", "bench"}, "only source/kafka and source/kafka/kafkatest import a Kafka client (bench: raw baseline)"},
+	{promClient, []string{"metrics/prometheus", "examples"}, "only metrics/prometheus (and examples/, to serve it) imports client_golang: the core does not"},
 }
 
 // noImport lists layers that no other layer may import.
@@ -371,6 +381,10 @@ func TestCheckImport(t *testing.T) {
 		{m("internal/leakcheck"), m("rdd"), imports, "internal/ is importable by all, so it imports only stdlib, internal/ and x/sync"},
 		{m("rdd"), "github.com/some/thing", imports, "rdd → ops, shuffle (+ x/sync)"},
 		{m("rdd"), m("dstream/dstreamtest"), xtestImports, "rdd → ops, shuffle (+ x/sync)"},
+		{m("dstream"), "github.com/prometheus/client_golang/prometheus", imports, "only metrics/prometheus (and examples/, to serve it) imports client_golang: the core does not"},
+		{m("source/kafka"), "github.com/prometheus/client_golang/prometheus", xtestImports, "only metrics/prometheus (and examples/, to serve it) imports client_golang: the core does not"},
+		{m("metrics/prometheus"), m("rdd"), imports, "metrics/prometheus → dstream, source/kafka (its commits), client_golang: a leaf that nothing in the library imports"},
+		{m("dstream"), m("metrics/prometheus"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
 
 		// Allowed.
 		{m("ops"), "iter", imports, ""},
@@ -398,6 +412,10 @@ func TestCheckImport(t *testing.T) {
 		{m("examples/wordcount"), m("examples/internal/gen"), imports, ""},
 		{m("bench"), m("rdd"), imports, ""},
 		{m("bench"), "github.com/segmentio/kafka-go", imports, ""},
+		{m("metrics/prometheus"), "github.com/prometheus/client_golang/prometheus", imports, ""},
+		{m("metrics/prometheus"), m("source/kafka"), imports, ""},
+		{m("metrics/prometheus"), m("source/kafka/kafkatest"), xtestImports, ""},
+		{m("examples/demo"), "github.com/prometheus/client_golang/prometheus/promhttp", imports, ""},
 	}
 	for _, tt := range tests {
 		err := checkImport(mod, tt.importer, tt.imported, tt.kind)

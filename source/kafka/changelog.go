@@ -416,7 +416,7 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 			}
 		}
 		c.mu.Unlock()
-		err = c.tm.commitOffsets(ctx, c.s.cfg.groupID, gen, offsets)
+		err = c.tm.commitOffsets(ctx, c.s.cfg.groupID, gen, offsets, func() { c.s.cfg.tellCommit(offsets, true) })
 	}
 	if errors.Is(err, ErrFenced) {
 		if rerr := c.reset(states); rerr != nil {

@@ -83,6 +83,7 @@ func (c *committer) run(ctx context.Context) {
 			if len(dropped) > 0 {
 				c.cfg.logger.Info("kafka: offsets of partitions no longer assigned not committed", "group", c.cfg.groupID, "partitions", dropped)
 			}
+			c.cfg.tellCommit(merged, false)
 		}
 		for _, r := range reqs {
 			if r.done == nil {

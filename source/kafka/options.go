@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"time"
 
@@ -87,6 +88,7 @@ type config struct {
 	onRestore       func(RestoreInfo)
 	stateDir        string
 	onRebalance     func(RebalanceInfo)
+	onCommit        func(CommitInfo)
 	pollTimeout     time.Duration
 	tls             *tls.Config
 	sasl            sasl.Mechanism
@@ -329,6 +331,37 @@ type RebalanceInfo struct {
 // transactional Subscribe stream is processed (the pause of its rebalance), from
 // the goroutine that processes batches: f must not block. Default: none.
 func OnRebalance(f func(RebalanceInfo)) Opt { return func(c *config) { c.onRebalance = f } }
+
+// CommitInfo describes offsets a consumer group committed, for OnCommit.
+type CommitInfo struct {
+	// Group is the consumer group the offsets were committed under.
+	Group string
+	// Offsets is, per partition, the offset committed: the next one to read.
+	Offsets map[TopicPartition]int64
+	// Transactional says the offsets were committed in a batch's Kafka transaction
+	// (a keyed stream with changelogs, or a Transactional sink), not by CommitAsync
+	// or a receiver stream.
+	Transactional bool
+}
+
+// OnCommit calls f after every commit of a stream's offsets to Kafka that
+// succeeded, whatever made it: CommitAsync (from the goroutine that commits, once
+// per merged commit, after it and before CommitAsync's done functions), a batch's
+// transaction (from the goroutine that processes batches, once the transaction has
+// committed; not for an aborted one) or a receiver stream. f gets its own Offsets
+// map and must not block. Failed commits are not reported here: CommitAsync's done
+// function and the logs say them. Default: none. The Prometheus collector of
+// metrics/prometheus takes it (Collector.Committed). Spark has only commitAsync's
+// callback, one per call (here CommitAsync's done).
+func OnCommit(f func(CommitInfo)) Opt { return func(c *config) { c.onCommit = f } }
+
+// tellCommit tells OnCommit's function, if any, that offsets were committed under
+// c's group.
+func (c *config) tellCommit(offsets map[TopicPartition]int64, txn bool) {
+	if c.onCommit != nil && len(offsets) > 0 {
+		c.onCommit(CommitInfo{Group: c.groupID, Offsets: maps.Clone(offsets), Transactional: txn})
+	}
+}
 
 // TLS sets the TLS configuration for connections to the brokers. Default: none,
 // plaintext.

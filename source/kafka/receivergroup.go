@@ -464,6 +464,7 @@ func (s *ReceiverStream[K, V]) commitPending(ctx context.Context) {
 		}
 		return
 	}
+	s.cfg.tellCommit(offsets, false)
 	s.mu.Lock()
 	for tp, off := range offsets {
 		if s.pending[tp] == off {

@@ -38,6 +38,9 @@ type txnManager struct {
 	// transaction it produced nothing in without telling the broker, so one with
 	// offsets only is ended here (endOffsetsOnly).
 	produced, offsets bool
+	// committed are called once the transaction under way commits: the OnCommit
+	// of the streams whose offsets it holds.
+	committed []func()
 }
 
 var txns sync.Map // weak.Pointer[dstream.Context] → *txnManager
@@ -113,7 +116,7 @@ func (tm *txnManager) Start(context.Context) error {
 func (tm *txnManager) Stop() error {
 	tm.mu.Lock()
 	prod, open, offsetsOnly := tm.prod, tm.open, tm.offsets && !tm.produced
-	tm.prod, tm.open = nil, false
+	tm.prod, tm.open, tm.committed = nil, false, nil
 	tm.mu.Unlock()
 	if prod == nil {
 		return nil
@@ -136,7 +139,7 @@ func (tm *txnManager) begin() (*kgo.Client, error) {
 		if err := tm.prod.BeginTransaction(); err != nil {
 			return nil, err
 		}
-		tm.open, tm.produced, tm.offsets = true, false, false
+		tm.open, tm.produced, tm.offsets, tm.committed = true, false, false, nil
 	}
 	return tm.prod, nil
 }
@@ -157,8 +160,9 @@ func (tm *txnManager) produce(ctx context.Context, recs []*kgo.Record) error {
 }
 
 // commitOffsets adds offsets, for group in generation gen, to the batch's
-// transaction (KIP-447). A refusal because the group moved on is ErrFenced.
-func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen groupGen, offsets map[TopicPartition]int64) error {
+// transaction (KIP-447); then, if not nil, is called once the transaction commits.
+// A refusal because the group moved on is ErrFenced.
+func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen groupGen, offsets map[TopicPartition]int64, then func()) error {
 	prod, err := tm.begin()
 	if err != nil {
 		return err
@@ -208,14 +212,20 @@ func (tm *txnManager) commitOffsets(ctx context.Context, group string, gen group
 			}
 		}
 	}
+	if then != nil {
+		tm.mu.Lock()
+		tm.committed = append(tm.committed, then)
+		tm.mu.Unlock()
+	}
 	return nil
 }
 
-// CommitBatch commits the batch's transaction, if one was opened.
+// CommitBatch commits the batch's transaction, if one was opened, and then tells
+// the streams whose offsets it held (OnCommit).
 func (tm *txnManager) CommitBatch(ctx context.Context, t time.Time) error {
 	tm.mu.Lock()
-	prod, open, offsetsOnly := tm.prod, tm.open, tm.offsets && !tm.produced
-	tm.open = false
+	prod, open, offsetsOnly, committed := tm.prod, tm.open, tm.offsets && !tm.produced, tm.committed
+	tm.open, tm.committed = false, nil
 	tm.mu.Unlock()
 	if !open {
 		return nil
@@ -227,6 +237,9 @@ func (tm *txnManager) CommitBatch(ctx context.Context, t time.Time) error {
 	if err != nil {
 		tm.abort(ctx, prod, offsetsOnly)
 		return fmt.Errorf("kafka: committing the transaction of batch %v: %w", t, err)
+	}
+	for _, f := range committed {
+		f()
 	}
 	return nil
 }
@@ -255,7 +268,7 @@ func (tm *txnManager) endOffsetsOnly(ctx context.Context, prod *kgo.Client, comm
 func (tm *txnManager) BatchCompleted(info dstream.BatchInfo) {
 	tm.mu.Lock()
 	prod, open, offsetsOnly := tm.prod, tm.open, tm.offsets && !tm.produced
-	tm.open = false
+	tm.open, tm.committed = false, nil
 	tm.mu.Unlock()
 	if open {
 		tm.abort(context.Background(), prod, offsetsOnly)
