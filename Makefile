@@ -73,9 +73,11 @@ deps:
 	fi
 
 # demo: the main job, on the embedded default: a direct Kafka word count over an
-# in-process broker that it fills with generated sentences, for about 10 seconds.
+# in-process broker that it fills with generated sentences, for DEMO_DURATION (0: until
+# interrupted). It prints the URL of its live page as it starts (ui: http://127.0.0.1:4040/).
+DEMO_DURATION ?= 60s
 demo:
-	$(GO) run ./examples/directkafkawordcount -duration 10s
+	$(GO) run ./examples/directkafkawordcount -duration $(DEMO_DURATION)
 
 bench:
 	$(GO) run ./bench
