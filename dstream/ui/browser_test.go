@@ -132,7 +132,7 @@ func (b *browser) want(what, sel string, want ...string) {
 // tables, a live update without a reload, a batch's page through its link, and
 // no JavaScript error.
 func TestInABrowser(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	j := newJob(t, ui.Refresh(100*time.Millisecond), ui.Title("browser test"))
 	j.words.Push([]string{"a", "b"})

@@ -225,6 +225,14 @@ func (j *job) result() error {
 	}
 }
 
+// stopOK stops the job and fails the test if Run failed.
+func (j *job) stopOK() {
+	j.t.Helper()
+	if err := j.result(); err != nil {
+		j.t.Fatal(err)
+	}
+}
+
 // get returns the status, a header and the body of the page at path.
 func (j *job) get(path string) (int, http.Header, string) {
 	j.t.Helper()

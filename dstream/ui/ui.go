@@ -14,7 +14,7 @@ import (
 	"github.com/spatedev/spate/dstream"
 )
 
-// Opt configures Handler and Serve.
+// Opt configures Handler.
 type Opt func(*config)
 
 type config struct {
@@ -57,7 +57,8 @@ func Title(s string) Opt {
 // page per batch (see the package documentation). It adds a listener to c (with
 // AddListener), so the page shows what happens from the call on: call it before
 // c.Run to see every batch. Mount it on a mux at "/", or under a prefix with
-// http.StripPrefix; its links are relative.
+// http.StripPrefix; its links are relative. A nil c gives a handler that answers
+// every request with that error.
 func Handler(c *dstream.Context, opts ...Opt) http.Handler {
 	if c == nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -70,7 +71,11 @@ func Handler(c *dstream.Context, opts ...Opt) http.Handler {
 			o(&cfg)
 		}
 	}
-	h := &handler{c: c, cfg: cfg, st: newState(c.Clock(), cfg.retained)}
+	clock := c.Clock()
+	if clock == nil { // (WithClock(nil): Run will say so)
+		clock = dstream.RealClock()
+	}
+	h := &handler{c: c, cfg: cfg, st: newState(clock, cfg.retained)}
 	c.AddListener(h.st)
 	h.mux.HandleFunc("GET /{$}", h.index)
 	h.mux.HandleFunc("GET /batch/{time}", h.batch)

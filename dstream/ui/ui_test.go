@@ -87,9 +87,7 @@ func TestIndexShowsTheBatches(t *testing.T) {
 		t.Errorf("completed batches:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	wantIn(t, "the active batches", section(t, body, "active"), "Active batches <small>(0)</small>", "None.")
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // A batch that waits behind a slow one is queued, then processing, and its
@@ -119,9 +117,7 @@ func TestActiveBatchesAreQueuedThenProcessing(t *testing.T) {
 		`12:00:02</a></td><td>completed</td><td class="num">30</td><td class="num">200 ms</td><td class="num">100 ms</td><td class="num">300 ms</td>`,
 		`12:00:01</a></td><td>completed</td><td class="num">30</td><td class="num">0 ms</td><td class="num">1.2 s</td><td class="num">1.2 s</td>`)
 	wantIn(t, "the scheduling delay", section(t, body, "scheduling-delay"), "avg 100 ms")
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // A batch's page: its delays, its outputs with their durations, the records of
@@ -160,9 +156,7 @@ func TestBatchPage(t *testing.T) {
 	if code, _, _ := j.get("/nothing"); code != http.StatusNotFound {
 		t.Errorf("GET /nothing: %d, want 404", code)
 	}
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // The Kafka section shows each partition's lag and rate limit as of the latest
@@ -184,9 +178,7 @@ func TestKafkaLagAndRateLimit(t *testing.T) {
 	if strings.Contains(kafka, "events/1: limit") {
 		t.Errorf("partition 1 is not limited, but its limit is plotted:\n%s", kafka)
 	}
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // Long work that reports its progress is shown with its percentage and the time
@@ -215,9 +207,7 @@ func TestProgressOfLongWork(t *testing.T) {
 	if strings.Contains(progress, `class="running"`) {
 		t.Errorf("work that is done is still shown running:\n%s", progress)
 	}
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // A failed batch is counted, is the last error, and its page says why.
@@ -251,9 +241,7 @@ func TestRetainedBatches(t *testing.T) {
 	if code, _, _ := j.get("/batch/2026-01-01T12:00:01Z"); code != http.StatusNotFound {
 		t.Errorf("the page of batch 1, no longer retained: %d, want 404", code)
 	}
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // The completed batches' table lists the last 50; ?all lists every one retained.
@@ -269,9 +257,7 @@ func TestCompletedTableShowsTheLast50(t *testing.T) {
 	if n := strings.Count(section(t, j.mustGet("/?all"), "completed"), `<tr class="completed">`); n != 52 {
 		t.Errorf("with ?all the table lists %d batches, want 52", n)
 	}
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // The page's script asks for the live part with the version it has: it gets 204
@@ -301,9 +287,7 @@ func TestLivePartAndVersion(t *testing.T) {
 	if code, _, body := j.get("/batch/2026-01-01T12:00:07Z?fragment=1&v=0"); code != http.StatusOK || !strings.Contains(body, `id="not-found"`) {
 		t.Errorf("the live part of an unknown batch: %d\n%s", code, body)
 	}
-	if err := j.result(); err != nil {
-		t.Fatal(err)
-	}
+	j.stopOK()
 }
 
 // Before Run, the page says the job has not started.
