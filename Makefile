@@ -59,20 +59,25 @@ ifneq ($(wildcard bench/main.go),)
 endif
 
 # deps installs the Debian packages the tests use besides Go (what .ci/run installs):
-# gcc for the race detector, kcat for the Kafka interoperability test.
+# gcc for the race detector, kcat for the Kafka interoperability test, chromium for
+# dstream/ui's browser test.
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		command -v google-chrome >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 		$$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
 	fi
 
 # demo: the main job, on the embedded default: a direct Kafka word count over an
-# in-process broker that it fills with generated sentences, for about 10 seconds.
+# in-process broker that it fills with generated sentences, for DEMO_DURATION (0: until
+# interrupted). It prints the URL of its live page as it starts (ui: http://127.0.0.1:4040/).
+DEMO_DURATION ?= 60s
 demo:
-	$(GO) run ./examples/directkafkawordcount -duration 10s
+	$(GO) run ./examples/directkafkawordcount -duration $(DEMO_DURATION)
 
 bench:
 	$(GO) run ./bench

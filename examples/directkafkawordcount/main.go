@@ -8,6 +8,12 @@
 // of any Kafka cluster and produces nothing; a group with nothing committed starts at
 // the earliest offsets.
 //
+// It serves the job's live page (package dstream/ui) on -http, by default
+// http://127.0.0.1:4040/ (Spark's UI port; "" turns it off), with pprof at
+// /debug/pprof/, and prints the page's URL as it starts, as a line
+//
+//	ui: http://127.0.0.1:4040/
+//
 // For every batch it prints each partition's offset range and the batch's most
 // frequent words. On exit (after -duration, or on interrupt) it stops gracefully,
 // which commits the last batch's offsets, and prints as its last line
@@ -17,6 +23,7 @@
 // Usage:
 //
 //	go run ./examples/directkafkawordcount -duration 10s
+//	go run ./examples/directkafkawordcount -http 127.0.0.1:0      # the page on any free port
 //	go run ./examples/directkafkawordcount -brokers localhost:9092 -topics a,b -group wc
 package main
 
@@ -34,28 +41,41 @@ import (
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/examples/internal/demo"
+	"github.com/spatedev/spate/examples/internal/watch"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
 )
 
+type options struct {
+	brokers, topics, group, http string
+	batch, duration              time.Duration
+	top                          int
+}
+
 func main() {
-	brokers := flag.String("brokers", "", "Kafka bootstrap brokers, comma-separated (default: start an in-process broker and produce into it)")
-	topics := flag.String("topics", "sentences", "topics to read, comma-separated")
-	group := flag.String("group", "spate-directkafkawordcount", "consumer group id")
-	batch := flag.Duration("batch", time.Second, "batch interval")
-	duration := flag.Duration("duration", 0, "stop gracefully after this long (0: run until interrupted)")
-	top := flag.Int("top", 5, "how many words to print per batch")
+	var o options
+	flag.StringVar(&o.brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated (default: start an in-process broker and produce into it)")
+	flag.StringVar(&o.topics, "topics", "sentences", "topics to read, comma-separated")
+	flag.StringVar(&o.group, "group", "spate-directkafkawordcount", "consumer group id")
+	flag.DurationVar(&o.batch, "batch", time.Second, "batch interval")
+	flag.DurationVar(&o.duration, "duration", 0, "stop gracefully after this long (0: run until interrupted)")
+	flag.IntVar(&o.top, "top", 5, "how many words to print per batch")
+	watch.Flag(&o.http, watch.Demo)
 	flag.Parse()
-	if err := run(os.Stdout, *brokers, *topics, *group, *batch, *duration, *top); err != nil {
+	if err := run(context.Background(), os.Stdout, o); err != nil {
 		slog.Error("directkafkawordcount failed", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, brokers, topics, group string, batch, duration time.Duration, top int) error {
-	ctx := context.Background()
-	topicList := strings.Split(topics, ",")
+// run runs the job until -duration, a signal, or the end of ctx, which all stop it
+// gracefully.
+func run(ctx context.Context, out io.Writer, o options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // (the page's server)
+	topicList := strings.Split(o.topics, ",")
+	brokers := o.brokers
 	if brokers == "" {
 		addrs, stop, err := demo.Broker(ctx, out, topicList[:1], 4, "")
 		if err != nil {
@@ -65,9 +85,9 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 		brokers = addrs
 	}
 
-	ssc := dstream.NewContext(dstream.BatchInterval(batch), dstream.StopGracefullyOnShutdown())
+	ssc := dstream.NewContext(dstream.BatchInterval(o.batch), dstream.StopGracefullyOnShutdown(), dstream.StopGracefullyWhen(ctx))
 	stream := kafka.NewDirectStream(ssc, kafka.Subscribe(topicList...), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest))
+		kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(o.group), kafka.OffsetReset(kafka.Earliest))
 
 	var records, batches atomic.Int64
 	// 1. Each batch's offset ranges, and its record count; the batch's RDD is kept for
@@ -90,7 +110,7 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 	words := dstream.FlatMap(stream.Stream(), func(r kafka.Record[string, string]) []string { return strings.Fields(r.Value) })
 	counts := dstream.ReduceByKey(dstream.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }), ops.Sum[int])
 	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
-		best, err := rdd.Top(ctx, r, top, func(a, b ops.KV[string, int]) int {
+		best, err := rdd.Top(ctx, r, o.top, func(a, b ops.KV[string, int]) int {
 			return cmp.Or(cmp.Compare(a.Value, b.Value), cmp.Compare(b.Key, a.Key))
 		})
 		if err != nil {
@@ -113,12 +133,16 @@ func run(out io.Writer, brokers, topics, group string, batch, duration time.Dura
 		return nil
 	})
 
+	// The page at / (and pprof), from the first batch on.
+	if err := watch.Serve(ctx, out, o.http, ssc, "directkafkawordcount"); err != nil {
+		return err
+	}
 	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops
 	// gracefully: the generated batches finish, with their output and commits.
-	if duration > 0 {
-		defer time.AfterFunc(duration, ssc.Stop).Stop()
+	if o.duration > 0 {
+		defer time.AfterFunc(o.duration, ssc.Stop).Stop()
 	}
-	err := ssc.Run(ctx)
+	err := ssc.Run(context.WithoutCancel(ctx))
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records.Load(), batches.Load())
 	return err
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,7 +18,8 @@ import (
 // whose record count equals the sum of the batches'.
 func TestDemoCountsAndSummarizes(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(&out, "", "sentences", "test", 200*time.Millisecond, 1500*time.Millisecond, 3); err != nil {
+	o := options{topics: "sentences", group: "test", batch: 200 * time.Millisecond, duration: 1500 * time.Millisecond, top: 3}
+	if err := run(context.Background(), &out, o); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
@@ -36,4 +41,77 @@ func TestDemoCountsAndSummarizes(t *testing.T) {
 	if !strings.Contains(text, "sentences/3 offsets [") || !strings.Contains(text, "top words: the=") {
 		t.Errorf("no ranges or top words printed:\n%s", text)
 	}
+	if strings.Contains(text, "ui: ") {
+		t.Errorf("with -http \"\" the demo serves no page, but says it does:\n%s", text)
+	}
+}
+
+// TestDemoServesItsPage runs the demo with -http on a free port: it prints the
+// page's URL, where the page shows its batches and Kafka partitions, and pprof
+// answers at /debug/pprof/.
+func TestDemoServesItsPage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, pw, options{topics: "sentences", group: "test", http: "127.0.0.1:0", batch: 200 * time.Millisecond, top: 3})
+		pw.Close()
+		done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	url := ""
+	for url == "" && sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "ui: "); ok {
+			url = u
+		}
+	}
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, pr); close(drained) }()
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+/$`).MatchString(url) {
+		cancel()
+		t.Fatalf("no line \"ui: http://127.0.0.1:<port>/\" (got %q); run: %v", url, <-done)
+	}
+
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %v\n%s", url+path, resp.Status, err, body)
+		}
+		return string(body)
+	}
+	// The page follows the job: wait for a completed batch that read something.
+	completed := regexp.MustCompile(`<span id="completed-count">([1-9][0-9]*)</span>`)
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	page := get("")
+	for !completed.MatchString(page) || strings.Contains(page, `<dd id="records">0</dd>`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s the page shows no completed batch with records:\n%s", page)
+		}
+		<-tick.C
+		page = get("")
+	}
+	for _, want := range []string{"<title>directkafkawordcount</title>", "Kafka: kafka.DirectStream#", "<td>sentences</td>", `id="timeline-processing-time"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not show %q:\n%s", want, page)
+		}
+	}
+	if body := get("debug/pprof/"); !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ lists no goroutine profile:\n%s", body)
+	}
+	get("debug/pprof/cmdline")
+
+	cancel() // stops the job gracefully
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	<-drained
 }

@@ -17,6 +17,10 @@
 //
 //	summary records=<records processed> batches=<batches>
 //
+// It serves the job's live page (package dstream/ui) and pprof (/debug/pprof/) on
+// -http, by default on a free port of 127.0.0.1 ("" turns it off), and prints the
+// page's URL as it starts, as a line "ui: http://127.0.0.1:<port>/".
+//
 // Usage:
 //
 //	go run ./examples/exactlyonce -duration 10s
@@ -38,6 +42,7 @@ import (
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/examples/internal/demo"
+	"github.com/spatedev/spate/examples/internal/watch"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
@@ -50,15 +55,18 @@ func main() {
 	db := flag.String("db", "exactlyonce.db", "SQLite database file")
 	batch := flag.Duration("batch", time.Second, "batch interval")
 	duration := flag.Duration("duration", 0, "stop gracefully after this long (0: run until interrupted)")
+	var httpAddr string
+	watch.Flag(&httpAddr, watch.Any)
 	flag.Parse()
-	if err := run(os.Stdout, *brokers, *topics, *group, *db, *batch, *duration); err != nil {
+	if err := run(os.Stdout, *brokers, *topics, *group, *db, httpAddr, *batch, *duration); err != nil {
 		slog.Error("exactlyonce failed", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration time.Duration) error {
-	ctx := context.Background()
+func run(out io.Writer, brokers, topics, group, dbPath, httpAddr string, batch, duration time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // (the page's server)
 	topicList := strings.Split(topics, ",")
 	if brokers == "" {
 		// The broker keeps its data next to the database, so that a run started
@@ -131,6 +139,9 @@ func run(out io.Writer, brokers, topics, group, dbPath string, batch, duration t
 		fmt.Fprintf(out, "batch %s: %d records, %d words stored\n", b.Time.Format("15:04:05.000"), n, len(counts))
 		return nil
 	})
+	if err := watch.Serve(ctx, out, httpAddr, ssc, "exactlyonce"); err != nil {
+		return err
+	}
 	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops
 	// gracefully: the generated batches finish, with their output and commits.
 	if duration > 0 {

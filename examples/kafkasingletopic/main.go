@@ -14,6 +14,10 @@
 //
 //	summary records=<records processed> batches=<batches>
 //
+// It serves the job's live page (package dstream/ui) and pprof (/debug/pprof/) on
+// -http, by default on a free port of 127.0.0.1 ("" turns it off), and prints the
+// page's URL as it starts, as a line "ui: http://127.0.0.1:<port>/".
+//
 // Usage:
 //
 //	go run ./examples/kafkasingletopic -duration 10s

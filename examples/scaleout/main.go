@@ -26,6 +26,11 @@
 //
 //	summary records=<lines read> totals=<totals written>
 //
+// Each process serves its job's live page (package dstream/ui) and pprof
+// (/debug/pprof/) on -http, by default on a free port of 127.0.0.1, so that
+// processes on one machine do not collide ("" turns it off), and prints the page's
+// URL as it starts, as a line "ui: http://127.0.0.1:<port>/".
+//
 // Usage:
 //
 //	go run ./examples/scaleout -duration 10s
@@ -48,15 +53,16 @@ import (
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/examples/internal/demo"
+	"github.com/spatedev/spate/examples/internal/watch"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
 )
 
 type options struct {
-	brokers, topics, group, outTopic string
-	batch, duration, window, session time.Duration
-	transactional                    bool
+	brokers, topics, group, outTopic, http string
+	batch, duration, window, session       time.Duration
+	transactional                          bool
 }
 
 func main() {
@@ -70,6 +76,7 @@ func main() {
 	flag.DurationVar(&o.window, "window", 10*time.Second, "window of the words printed as the most seen")
 	flag.DurationVar(&o.session, "session-timeout", 10*time.Second, "consumer group session timeout: how long a killed process holds its partitions")
 	flag.BoolVar(&o.transactional, "transactional", false, "write the totals exactly once, in each batch's Kafka transaction")
+	watch.Flag(&o.http, watch.Any) // several processes run at once: a free port each
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
 		slog.Error("scaleout failed", "error", err)
@@ -78,7 +85,8 @@ func main() {
 }
 
 func run(out io.Writer, o options) error {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // (the page's server)
 	topics := strings.Split(o.topics, ",")
 	if o.brokers == "" {
 		addrs, stop, err := demo.BrokerWith(ctx, out, topics[:1], []string{o.outTopic}, 4, "")
@@ -172,6 +180,9 @@ func run(out io.Writer, o options) error {
 		return err
 	})
 
+	if err := watch.Serve(ctx, out, o.http, ssc, "scaleout"); err != nil {
+		return err
+	}
 	if o.duration > 0 {
 		defer time.AfterFunc(o.duration, ssc.Stop).Stop()
 	}

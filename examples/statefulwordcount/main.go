@@ -12,6 +12,10 @@
 //
 //	summary records=<records processed in this run> total=<sum of all running counts>
 //
+// It serves the job's live page (package dstream/ui) and pprof (/debug/pprof/) on
+// -http, by default on a free port of 127.0.0.1 ("" turns it off), and prints the
+// page's URL as it starts, as a line "ui: http://127.0.0.1:<port>/".
+//
 // Usage:
 //
 //	go run ./examples/statefulwordcount -checkpoint /tmp/wc -duration 10s
@@ -31,6 +35,7 @@ import (
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/examples/internal/demo"
+	"github.com/spatedev/spate/examples/internal/watch"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
@@ -43,15 +48,18 @@ func main() {
 	checkpoint := flag.String("checkpoint", "statefulwordcount.ckpt", "checkpoint directory")
 	batch := flag.Duration("batch", time.Second, "batch interval")
 	duration := flag.Duration("duration", 0, "stop gracefully after this long (0: run until interrupted)")
+	var httpAddr string
+	watch.Flag(&httpAddr, watch.Any)
 	flag.Parse()
-	if err := run(os.Stdout, *brokers, *topics, *group, *checkpoint, *batch, *duration); err != nil {
+	if err := run(os.Stdout, *brokers, *topics, *group, *checkpoint, httpAddr, *batch, *duration); err != nil {
 		slog.Error("statefulwordcount failed", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, brokers, topics, group, dir string, batch, duration time.Duration) error {
-	ctx := context.Background()
+func run(out io.Writer, brokers, topics, group, dir, httpAddr string, batch, duration time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // (the page's server)
 	topicList := strings.Split(topics, ",")
 	if brokers == "" {
 		// The broker keeps its data in the checkpoint directory, so that a run
@@ -118,6 +126,9 @@ func run(out io.Writer, brokers, topics, group, dir string, batch, duration time
 		return nil
 	}, dstream.BatchInterval(batch), dstream.StopGracefullyOnShutdown())
 	if err != nil {
+		return err
+	}
+	if err := watch.Serve(ctx, out, httpAddr, ssc, "statefulwordcount"); err != nil {
 		return err
 	}
 	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops

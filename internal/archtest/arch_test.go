@@ -58,6 +58,8 @@ const (
 	// promClient is Prometheus's Go client, for the collector of metrics/prometheus:
 	// the core does not import it.
 	promClient = "github.com/prometheus/client_golang/..."
+	// chromedp drives a headless Chromium in dstream/ui's browser test.
+	chromedp = "github.com/chromedp/..."
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
@@ -81,6 +83,12 @@ var rules = []rule{
 		layer:  "dstream/dstreamtest",
 		allow:  []string{"dstream", "rdd", "ops", gocmp},
 		design: "dstream/dstreamtest → dstream, rdd, ops, go-cmp",
+	},
+	{
+		layer:     "dstream/ui",
+		allow:     []string{"dstream"},
+		testAllow: []string{"rdd", "ops", chromedp},
+		design:    "dstream/ui → dstream (stdlib only: the page's assets are embedded)",
 	},
 	{
 		layer:     "source/kafka",
@@ -385,6 +393,9 @@ func TestCheckImport(t *testing.T) {
 		{m("source/kafka"), "github.com/prometheus/client_golang/prometheus", xtestImports, "only metrics/prometheus (and examples/, to serve it) imports client_golang: the core does not"},
 		{m("metrics/prometheus"), m("rdd"), imports, "metrics/prometheus → dstream, source/kafka (its commits), client_golang: a leaf that nothing in the library imports"},
 		{m("dstream"), m("metrics/prometheus"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
+		{m("dstream/ui"), m("rdd"), imports, "dstream/ui → dstream (stdlib only: the page's assets are embedded)"},
+		{m("dstream/ui"), "github.com/chromedp/chromedp", imports, "dstream/ui → dstream (stdlib only: the page's assets are embedded)"},
+		{m("dstream"), m("dstream/ui"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
 
 		// Allowed.
 		{m("ops"), "iter", imports, ""},
@@ -403,6 +414,10 @@ func TestCheckImport(t *testing.T) {
 		{m("dstream"), m("dstream/dstreamtest"), xtestImports, ""},
 		{m("dstream/dstreamtest"), m("dstream"), imports, ""},
 		{m("dstream/dstreamtest"), "github.com/google/go-cmp/cmp", imports, ""},
+		{m("dstream/ui"), m("dstream"), imports, ""},
+		{m("dstream/ui"), "github.com/chromedp/chromedp", xtestImports, ""},
+		{m("dstream/ui"), m("rdd"), xtestImports, ""},
+		{m("examples/directkafkawordcount"), m("dstream/ui"), imports, ""},
 		{m("source/kafka"), "github.com/segmentio/kafka-go", imports, ""},
 		{m("source/kafka"), m("source/kafka/kafkatest"), xtestImports, ""},
 		{m("source/kafka/kafkatest"), "github.com/twmb/franz-go/pkg/kfake", imports, ""},

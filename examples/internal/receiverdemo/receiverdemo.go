@@ -16,6 +16,7 @@ import (
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/examples/internal/demo"
+	"github.com/spatedev/spate/examples/internal/watch"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
 )
@@ -30,6 +31,7 @@ type Config struct {
 	WAL         string // checkpoint directory; turns the write-ahead log on
 	Out         string
 	Batch       time.Duration
+	HTTP        string // the address of the job's page and pprof ("": none)
 }
 
 // Flags parses the command line into a Config.
@@ -43,6 +45,7 @@ func Flags(defaultTopics, defaultGroup string) Config {
 	flag.StringVar(&c.WAL, "wal", "", "checkpoint directory: turns the write-ahead log on (zero data loss)")
 	flag.StringVar(&c.Out, "out", "", "append '<topic> <partition> <offset>' for every processed record to this file, fsynced every batch")
 	flag.DurationVar(&c.Batch, "batch", time.Second, "batch interval")
+	watch.Flag(&c.HTTP, watch.Any)
 	flag.Parse()
 	c.Topics = strings.Split(*topics, ",")
 	return c
@@ -50,7 +53,7 @@ func Flags(defaultTopics, defaultGroup string) Config {
 
 // Main runs the program and exits with 1 on failure.
 func Main(name string, cfg Config, multi bool) {
-	if err := Run(os.Stdout, cfg, multi); err != nil {
+	if err := Run(os.Stdout, name, cfg, multi); err != nil {
 		slog.Error(name+" failed", "error", err)
 		os.Exit(1)
 	}
@@ -58,9 +61,11 @@ func Main(name string, cfg Config, multi bool) {
 
 // Run receives from cfg.Topics with receiver streams, one for all topics or, with
 // multi, one per topic unioned, and processes every batch: it counts the records and
-// appends them to cfg.Out. Its last line is "summary records=<n> batches=<n>".
-func Run(out io.Writer, cfg Config, multi bool) error {
-	ctx := context.Background()
+// appends them to cfg.Out. It serves the job's page, titled name, on cfg.HTTP. Its
+// last line is "summary records=<n> batches=<n>".
+func Run(out io.Writer, name string, cfg Config, multi bool) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // (the page's server)
 	if cfg.Brokers == "" {
 		dataDir := ""
 		if cfg.WAL != "" {
@@ -137,6 +142,9 @@ func Run(out io.Writer, cfg Config, multi bool) error {
 		err = build(ssc)
 	}
 	if err != nil {
+		return err
+	}
+	if err := watch.Serve(ctx, out, cfg.HTTP, ssc, name); err != nil {
 		return err
 	}
 	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of Duration, stops
