@@ -86,8 +86,14 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	}
 
 	ssc := dstream.NewContext(dstream.BatchInterval(o.batch), dstream.StopGracefullyOnShutdown(), dstream.StopGracefullyWhen(ctx))
+	// The page at / and the metrics at /metrics (and pprof), from the first batch on.
+	w, err := watch.New(ssc, "directkafkawordcount")
+	if err != nil {
+		return err
+	}
 	stream := kafka.NewDirectStream(ssc, kafka.Subscribe(topicList...), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(o.group), kafka.OffsetReset(kafka.Earliest))
+		append([]kafka.Opt{kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(o.group), kafka.OffsetReset(kafka.Earliest)},
+			w.KafkaOpts()...)...)
 
 	var records, batches atomic.Int64
 	// 1. Each batch's offset ranges, and its record count; the batch's RDD is kept for
@@ -133,8 +139,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		return nil
 	})
 
-	// The page at / (and pprof), from the first batch on.
-	if err := watch.Serve(ctx, out, o.http, ssc, "directkafkawordcount"); err != nil {
+	if err := w.Serve(ctx, out, o.http); err != nil {
 		return err
 	}
 	// SIGINT or SIGTERM (StopGracefullyOnShutdown), or the end of -duration, stops
@@ -142,7 +147,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	if o.duration > 0 {
 		defer time.AfterFunc(o.duration, ssc.Stop).Stop()
 	}
-	err := ssc.Run(context.WithoutCancel(ctx))
+	err = ssc.Run(context.WithoutCancel(ctx))
 	fmt.Fprintf(out, "summary records=%d batches=%d\n", records.Load(), batches.Load())
 	return err
 }

@@ -47,8 +47,8 @@ func TestDemoCountsAndSummarizes(t *testing.T) {
 }
 
 // TestDemoServesItsPage runs the demo with -http on a free port: it prints the
-// page's URL, where the page shows its batches and Kafka partitions, and pprof
-// answers at /debug/pprof/.
+// page's URL, where the page shows its batches and Kafka partitions, the
+// Prometheus metrics are at /metrics, and pprof answers at /debug/pprof/.
 func TestDemoServesItsPage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -108,6 +108,21 @@ func TestDemoServesItsPage(t *testing.T) {
 		t.Errorf("/debug/pprof/ lists no goroutine profile:\n%s", body)
 	}
 	get("debug/pprof/cmdline")
+	// The metrics: batches counted, the Kafka lag of each partition, and (once a
+	// commit has gone through) the committed offsets.
+	metrics := get("metrics")
+	for _, want := range []string{`spate_batches_total{status="completed"}`, `spate_kafka_lag_records{input="kafka.DirectStream#1",partition="0",topic="sentences"}`, "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s:\n%s", want, metrics)
+		}
+	}
+	for !strings.Contains(metrics, `spate_kafka_committed_offset{group="test",partition="0",topic="sentences"}`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s /metrics has no committed offset:\n%s", metrics)
+		}
+		<-tick.C
+		metrics = get("metrics")
+	}
 
 	cancel() // stops the job gracefully
 	if err := <-done; err != nil {
