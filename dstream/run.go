@@ -6,11 +6,23 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/rdd"
 )
+
+// LabelBatch is the profiler label (runtime/pprof) that holds the time of the
+// batch a task or output operation works on, formatted as time.RFC3339Nano (as
+// BatchError formats it). Everything Run does for a batch runs under it: its
+// inputs' preparation and commit (operator label: the input), its stateful
+// streams' update (the stream's operator, e.g. "dstream.MapWithState") and its
+// output operations (the output's, e.g. "dstream.ForeachRDD"), whose RDD tasks
+// add their stage's operator and partition (see rdd.LabelOperator). Profile a
+// running job by operator with `go tool pprof -tagfocus operator=NAME`.
+const LabelBatch = "batch"
 
 // BatchError is a failed batch: the error Run returns when an output
 // operation (or generating a batch's RDDs) fails.
@@ -167,7 +179,11 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		if !ok {
 			return ended(genErr)
 		}
-		if err := c.process(runCtx, &b, inputs, services); err != nil {
+		var err error
+		pprof.Do(runCtx, pprof.Labels(LabelBatch, b.info.Time.Format(time.RFC3339Nano)), func(ctx context.Context) {
+			err = c.process(ctx, &b, inputs, services)
+		})
+		if err != nil {
 			if !errors.Is(err, ErrBatchAborted) || runCtx.Err() != nil {
 				return ended(err)
 			}
@@ -187,7 +203,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
 	// The sources that must act before the batch (move tasks' state in or out).
 	for _, in := range inputs {
-		if err := in.prepare(ctx, b.info.Time); err != nil {
+		if err := as(ctx, in.name(), func(ctx context.Context) error { return in.prepare(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
 			break
 		}
@@ -198,7 +214,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := st.materializeAt(ctx, b.info.Time); err != nil {
+		if err := as(ctx, st.info().name, func(ctx context.Context) error { return st.materializeAt(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
 			break
 		}
@@ -208,7 +224,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := v.materializeView(ctx, b.info.Time); err != nil {
+		if err := as(ctx, v.info().name, func(ctx context.Context) error { return v.materializeView(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: fmt.Sprint(v), Err: err}
 		}
 	}
@@ -218,7 +234,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		}
 		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
 		c.notify("OnOutputStarted", func(l Listener) { l.OnOutputStarted(o) })
-		err := job(ctx)
+		err := as(ctx, b.ops[i], job)
 		o.End, o.Err = c.clock.Now(), err
 		c.notify("OnOutputCompleted", func(l Listener) { l.OnOutputCompleted(o) })
 		if err != nil {
@@ -233,7 +249,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := in.commit(ctx, b.info.Time); err != nil {
+		if err := as(ctx, in.name(), func(ctx context.Context) error { return in.commit(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
 		}
 	}
@@ -279,6 +295,12 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		return b.info.Err
 	}
 	return ckptFailed
+}
+
+// as runs f with ctx labelled, for the profiler, with operator op (see LabelBatch).
+func as(ctx context.Context, op string, f func(ctx context.Context) error) (err error) {
+	pprof.Do(ctx, pprof.Labels(rdd.LabelOperator, op), func(ctx context.Context) { err = f(ctx) })
+	return err
 }
 
 // checkpointBatch writes the checkpoint of a completed batch. A failure is
