@@ -173,6 +173,9 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		}
 	})
 
+	// A resumed Context reports its catch-up of the batches due since its checkpoint.
+	catchup, caughtUp := c.startCatchup(c.StartTime())
+	defer func() { catchup.Done(err) }()
 	remember := max(c.remember, c.interval)
 	for {
 		b, genErr, ok := q.next(runCtx)
@@ -188,6 +191,12 @@ func (c *Context) Run(ctx context.Context) (err error) {
 				return ended(err)
 			}
 			c.logger.Warn("dstream: batch aborted: its state changes are rolled back; its records are processed again", "batch", b.info.Time, "error", err)
+		}
+		if catchup != nil && !b.info.Time.After(caughtUp) {
+			catchup.Add(1)
+			if b.info.Time.Equal(caughtUp) {
+				catchup.Done(nil)
+			}
 		}
 		for _, s := range streams {
 			s.forget(b.info.Time, remember)
