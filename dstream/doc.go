@@ -103,11 +103,12 @@
 //
 // # Profiling and progress
 //
-// Everything Run does for a batch runs under the profiler label LabelBatch (the
-// batch time), each output operation, stateful stream and input under the label
-// operator (rdd.LabelOperator), and every RDD task adds its stage's operator and
-// its partition (rdd.LabelPartition): `go tool pprof -tagfocus operator=NAME`
-// shows one operator's share of a running job's CPU, and -tags every label's.
+// Run runs each batch's output operations, stateful streams, inputs' preparation
+// and commit, and checkpoint under the profiler labels LabelBatch (the batch time)
+// and operator (rdd.LabelOperator: the output operation, the stream, the input,
+// "dstream.Checkpoint"), and every RDD task adds its stage's operator and its
+// partition (rdd.LabelPartition): `go tool pprof -tagfocus operator=NAME` shows
+// one operator's share of a running job's CPU, and -tags every label's.
 //
 // Long work reports its progress (Progress) to listeners that implement
 // ProgressListener and logs it (percent, units done, ETA): when it starts, at most

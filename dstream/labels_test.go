@@ -176,3 +176,60 @@ func inStack(s *profile.Sample, fn string) bool {
 	}
 	return false
 }
+
+// labelledSource is a checkpointed Source that takes part in each batch's
+// preparation and commit, and records the profiler labels it runs under.
+type labelledSource struct {
+	eng *rdd.Engine
+	mu  sync.Mutex
+	got map[string]bool // "call operator batch"
+}
+
+func (s *labelledSource) record(call string, l map[string]string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.got[call+" "+err.Error()] = true
+		return
+	}
+	s.got[call+" "+l["operator"]+" "+l["batch"]] = true
+}
+
+func (s *labelledSource) Start(context.Context) error { return nil }
+func (s *labelledSource) Stop() error                 { return nil }
+func (s *labelledSource) Batch(_ context.Context, t time.Time) (*rdd.RDD[int], dstream.InputInfo, error) {
+	return rdd.Parallelize(s.eng, []int{1}, 1), dstream.InputInfo{Records: 1}, nil
+}
+func (s *labelledSource) PrepareBatch(ctx context.Context, _ time.Time) error {
+	s.record("prepare", ctxLabels(ctx), nil)
+	return nil
+}
+func (s *labelledSource) CommitBatch(ctx context.Context, _ time.Time) error {
+	s.record("commit", ctxLabels(ctx), nil)
+	return nil
+}
+func (s *labelledSource) Checkpoint(time.Time) ([]byte, error) {
+	l, err := proflabels.Goroutine()
+	s.record("checkpoint", l, err)
+	return nil, nil
+}
+func (s *labelledSource) Restore([]byte) error { return nil }
+
+// A source's preparation and commit of a batch run under its name and the batch,
+// and the batch's checkpoint as "dstream.Checkpoint".
+func TestSourcesAndCheckpointsRunUnderProfilerLabels(t *testing.T) {
+	h := newHarness(t, dstream.CheckpointDir(t.TempDir()))
+	src := &labelledSource{eng: h.c.Engine(), got: map[string]bool{}}
+	in := dstream.FromSource[int](h.c, "test.Source", src)
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	h.runBatches(1)
+	b := batchTimes(1)[0].Format(time.RFC3339Nano)
+	want := map[string]bool{
+		"prepare test.Source#1 " + b:         true,
+		"commit test.Source#1 " + b:          true,
+		"checkpoint dstream.Checkpoint " + b: true,
+	}
+	if diff := cmp.Diff(want, src.got); diff != "" {
+		t.Errorf("labels, as \"call operator batch\" (-want +got):\n%s", diff)
+	}
+}

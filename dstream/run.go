@@ -16,12 +16,14 @@ import (
 
 // LabelBatch is the profiler label (runtime/pprof) that holds the time of the
 // batch a task or output operation works on, formatted as time.RFC3339Nano (as
-// BatchError formats it). Everything Run does for a batch runs under it: its
-// inputs' preparation and commit (operator label: the input), its stateful
-// streams' update (the stream's operator, e.g. "dstream.MapWithState") and its
-// output operations (the output's, e.g. "dstream.ForeachRDD"), whose RDD tasks
-// add their stage's operator and partition (see rdd.LabelOperator). Profile a
-// running job by operator with `go tool pprof -tagfocus operator=NAME`.
+// BatchError formats it). Run labels with it, and with the label operator
+// (rdd.LabelOperator), the work of each batch: its inputs' preparation and commit
+// (operator: the input, e.g. "kafka.DirectStream#1"), its stateful streams'
+// update (the stream's operator, e.g. "dstream.MapWithState"), its output
+// operations (the output's, e.g. "dstream.ForeachRDD") and its checkpoint
+// ("dstream.Checkpoint"); their RDD tasks add their stage's operator and their
+// partition (see rdd.LabelOperator). Profile a running job by operator with
+// `go tool pprof -tagfocus operator=NAME`.
 const LabelBatch = "batch"
 
 // BatchError is a failed batch: the error Run returns when an output
@@ -182,11 +184,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		if !ok {
 			return ended(genErr)
 		}
-		var err error
-		pprof.Do(runCtx, pprof.Labels(LabelBatch, b.info.Time.Format(time.RFC3339Nano)), func(ctx context.Context) {
-			err = c.process(ctx, &b, inputs, services)
-		})
-		if err != nil {
+		if err := c.process(runCtx, &b, inputs, services); err != nil {
 			if !errors.Is(err, ErrBatchAborted) || runCtx.Err() != nil {
 				return ended(err)
 			}
@@ -208,11 +206,12 @@ func (c *Context) Run(ctx context.Context) (err error) {
 // listeners, writes the batch's checkpoint, and returns the first failure as
 // a *BatchError.
 func (c *Context) process(ctx context.Context, b *batch, inputs []input, services []Service) error {
+	bl := batchLabel(b.info.Time)
 	b.info.ProcessingStart = c.clock.Now()
 	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
 	// The sources that must act before the batch (move tasks' state in or out).
 	for _, in := range inputs {
-		if err := as(ctx, in.name(), func(ctx context.Context) error { return in.prepare(ctx, b.info.Time) }); err != nil {
+		if err := in.prepare(ctx, b.info.Time); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
 			break
 		}
@@ -223,7 +222,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := as(ctx, st.info().name, func(ctx context.Context) error { return st.materializeAt(ctx, b.info.Time) }); err != nil {
+		if err := as(ctx, bl, st.info().name, func(ctx context.Context) error { return st.materializeAt(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
 			break
 		}
@@ -233,7 +232,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := as(ctx, v.info().name, func(ctx context.Context) error { return v.materializeView(ctx, b.info.Time) }); err != nil {
+		if err := as(ctx, bl, v.info().name, func(ctx context.Context) error { return v.materializeView(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: fmt.Sprint(v), Err: err}
 		}
 	}
@@ -243,7 +242,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		}
 		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
 		c.notify("OnOutputStarted", func(l Listener) { l.OnOutputStarted(o) })
-		err := as(ctx, b.ops[i], job)
+		err := as(ctx, bl, b.ops[i], job)
 		o.End, o.Err = c.clock.Now(), err
 		c.notify("OnOutputCompleted", func(l Listener) { l.OnOutputCompleted(o) })
 		if err != nil {
@@ -258,7 +257,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := as(ctx, in.name(), func(ctx context.Context) error { return in.commit(ctx, b.info.Time) }); err != nil {
+		if err := in.commit(ctx, b.info.Time); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
 		}
 	}
@@ -289,7 +288,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 	// The checkpoint first: a batch the listeners hear is complete is in it.
 	var ckptFailed error
 	if b.info.Err == nil && c.ckptDir != "" {
-		ckptFailed = c.checkpointBatch(ctx, &b.info)
+		ckptFailed = as(ctx, bl, "dstream.Checkpoint", func(ctx context.Context) error { return c.checkpointBatch(ctx, &b.info) })
 	}
 	c.notify("OnBatchCompleted", func(l Listener) { l.OnBatchCompleted(b.info) })
 	for _, s := range services {
@@ -306,11 +305,15 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 	return ckptFailed
 }
 
-// as runs f with ctx labelled, for the profiler, with operator op (see LabelBatch).
-func as(ctx context.Context, op string, f func(ctx context.Context) error) (err error) {
-	pprof.Do(ctx, pprof.Labels(rdd.LabelOperator, op), func(ctx context.Context) { err = f(ctx) })
+// as runs f with ctx, and the goroutine, labelled for the profiler with the batch
+// (batchLabel) and operator op (see LabelBatch).
+func as(ctx context.Context, batch, op string, f func(ctx context.Context) error) (err error) {
+	pprof.Do(ctx, pprof.Labels(LabelBatch, batch, rdd.LabelOperator, op), func(ctx context.Context) { err = f(ctx) })
 	return err
 }
+
+// batchLabel is the value of LabelBatch for batch time t.
+func batchLabel(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 // checkpointBatch writes the checkpoint of a completed batch. A failure is
 // logged and recorded in the batch's CheckpointErr; it is the error of Run once

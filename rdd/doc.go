@@ -76,8 +76,8 @@
 //	go tool pprof -tagfocus operator=rdd.ReduceByKey cpu.out
 //
 // Narrow operators are fused into the tasks of their stage, so their cost is
-// that stage's. A task costs one label set more (about half a microsecond and
-// three allocations); nothing is added per element.
+// that stage's. The labels cost each task about 0.3µs and three allocations;
+// nothing is added per element.
 //
 // # Memory
 //
