@@ -121,7 +121,9 @@ func (p Progress) ETA() (d time.Duration, ok bool) {
 }
 
 // ProgressListener is implemented by a Listener that hears the progress of long
-// work (Progress), which Spark's listeners do not.
+// work (Progress), which Spark's listeners do not. OnProgress is called from the
+// goroutine doing the work, which may hold the state it restores: it must return
+// promptly and not call into the Context's streams or states.
 type ProgressListener interface {
 	OnProgress(Progress)
 }

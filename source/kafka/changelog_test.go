@@ -147,6 +147,19 @@ func firstTwoBatches(t *testing.T, b *kafkatest.Broker, counts func(*run) func()
 	}
 }
 
+// countOneBatch runs a first process of keyedCounts for one batch, which writes
+// the counts of what b's events hold to the changelog.
+func countOneBatch(t *testing.T, b *kafkatest.Broker) {
+	t.Helper()
+	first := newRun(t)
+	keyedCounts(t, first, b)
+	first.start()
+	first.batches(1)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // describeTopic returns the configuration of topic.
 func describeTopic(t *testing.T, b *kafkatest.Broker, topic string) map[string]string {
 	t.Helper()
@@ -175,13 +188,7 @@ func describeTopic(t *testing.T, b *kafkatest.Broker, topic string) map[string]s
 func TestAMissingChangelogIsAnError(t *testing.T) {
 	b := startBroker(t, kafkatest.Topic("events", 2))
 	produceByKey(t, b, "events", 2, "ann")
-	first := newRun(t)
-	keyedCounts(t, first, b)
-	first.start()
-	first.batches(1)
-	if err := first.stop(); err != nil {
-		t.Fatal(err)
-	}
+	countOneBatch(t, b)
 	tr := &kafkago.Transport{}
 	defer tr.CloseIdleConnections()
 	cl := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
@@ -358,13 +365,7 @@ func TestARestoreThroughABrokerOutage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startBroker(t, kafkatest.Topic("events", 1))
 			produceByKey(t, b, "events", 1, "ann", "bob", "ann")
-			first := newRun(t)
-			keyedCounts(t, first, b)
-			first.start()
-			first.batches(1)
-			if err := first.stop(); err != nil {
-				t.Fatal(err)
-			}
+			countOneBatch(t, b)
 			fault, err := b.Fail(kafkatest.Fetch, "g-counts-changelog", kafkatest.NotLeader, tc.failures)
 			if err != nil {
 				t.Fatal(err)
@@ -424,13 +425,7 @@ func TestAChangelogRestoreReportsProgress(t *testing.T) {
 		keys[i] = fmt.Sprintf("k%05d", i)
 	}
 	produceByKey(t, b, "events", 2, keys...)
-	first := newRun(t)
-	keyedCounts(t, first, b)
-	first.start()
-	first.batches(1)
-	if err := first.stop(); err != nil {
-		t.Fatal(err)
-	}
+	countOneBatch(t, b)
 
 	// Each report takes the pace (5s): every count of records is reported.
 	pl := &progressLog{step: 5 * time.Second}
