@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -255,5 +256,73 @@ func TestAResumedContextReportsItsRestoreAndCatchUp(t *testing.T) {
 	want = append(want, catchup)
 	if diff := cmp.Diff(want, lines(pr.reports()[2:])); diff != "" {
 		t.Errorf("the catch-up's reports (-want +got):\n%s", diff)
+	}
+}
+
+// clockStepper moves a manual clock by step at every report of work that goes on,
+// as if each part of the work took that long.
+type clockStepper struct {
+	progressRecorder
+	clock *dstream.ManualClock
+	step  time.Duration
+}
+
+func (s *clockStepper) OnProgress(p dstream.Progress) {
+	s.progressRecorder.OnProgress(p)
+	if !p.Done {
+		s.clock.Advance(s.step)
+	}
+}
+
+// The restore of a large state from a checkpoint reports its progress while it
+// loads the keys, in shares of the saved state's bytes.
+func TestACheckpointRestoreReportsItsProgressAsItLoadsKeys(t *testing.T) {
+	dir := t.TempDir()
+	words := make([]string, 10000)
+	for i := range words {
+		words[i] = fmt.Sprintf("w%05d", i)
+	}
+	build := func(c *dstream.Context) error {
+		in, q := dstream.QueueStream[string](c, true)
+		q.Push(words)
+		counts := dstream.UpdateStateByKey(dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }), sumUpdate)
+		dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
+			_, err := rdd.Count(ctx, r)
+			return err
+		})
+		return nil
+	}
+	clock := dstream.NewManualClock(epoch)
+	opts := []dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(clock), dstream.CheckpointInterval(interval),
+		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2)))}
+	c, err := dstream.GetOrCreate(dir, build, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, clock: clock, c: c, done: make(chan error, 1)}
+	h.runBatches(1)
+
+	// Each report takes the pace: every count of keys loaded is reported.
+	stepper := &clockStepper{clock: clock, step: 5 * time.Second}
+	if _, err := dstream.GetOrCreate(dir, build, append(opts, dstream.WithListener(stepper))...); err != nil {
+		t.Fatal(err)
+	}
+	got := lines(stepper.reports())
+	if len(got) == 0 {
+		t.Fatal("the restore reported nothing")
+	}
+	size := got[0].Total // one state, one snapshot: its bytes
+	at := func(completed int64, paces int) progressLine {
+		return progressLine{Op: "dstream.restore", Subject: dir, Completed: completed, Total: size, Unit: "bytes",
+			Started: interval, At: interval + time.Duration(paces)*5*time.Second, ETA: -1}
+	}
+	want := []progressLine{at(0, 0), at(size*4096/10000, 1), at(size*8192/10000, 2), at(size, 3)}
+	for i := 1; i < 3; i++ {
+		elapsed := want[i].At - want[i].Started
+		want[i].ETA = time.Duration(float64(elapsed) * float64(size-want[i].Completed) / float64(want[i].Completed))
+	}
+	want[3].Done = true
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the restore's reports (-want +got):\n%s", diff)
 	}
 }
