@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -150,9 +151,10 @@ type stateCodec struct {
 	save  func(ctx context.Context, t, base time.Time) ([]byte, error)
 	saved func()
 	// merge makes a snapshot of a snapshot and the deltas after it, oldest
-	// first; restore sets the state of batch t from them.
+	// first; restore sets the state of batch t from them, telling progress how
+	// many more bytes of chain it has restored as it goes.
 	merge   func(chain [][]byte) ([]byte, error)
-	restore func(t time.Time, chain [][]byte) error
+	restore func(t time.Time, chain [][]byte, progress func(bytes int64)) error
 }
 
 // ckptMeta is the Context's own entry of a checkpoint.
@@ -449,16 +451,9 @@ func (c *Context) recover() error {
 			return fmt.Errorf("dstream.GetOrCreate: restoring source %s: %w", in.name, err)
 		}
 	}
-	for n, in := range states {
-		if chain == nil {
-			break
-		}
-		datas, err := chainData(chain, n)
-		if err == nil {
-			err = in.codec.restore(stateTime, datas)
-		}
-		if err != nil {
-			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
+	if chain != nil {
+		if err := c.restoreStates(states, chain, stateTime); err != nil {
+			return err
 		}
 	}
 	history := stateTime.Add(-c.history())
@@ -476,6 +471,48 @@ func (c *Context) recover() error {
 	c.logger.Info("dstream: resuming from a checkpoint", "dir", c.ckptDir, "last_completed", meta.Time,
 		"state", stateTime, "last_generated", cm.LastGenerated)
 	return nil
+}
+
+// restoreStates restores every state of states from chain, the state checkpoints of
+// stateTime, reporting its progress in bytes of the saved states (Progress, op
+// "dstream.restore").
+func (c *Context) restoreStates(states map[string]*streamInfo, chain []*checkpoint.Checkpoint, stateTime time.Time) (err error) {
+	datas := make(map[string][][]byte, len(states))
+	var size int64
+	for n := range states {
+		d, err := chainData(chain, n)
+		if err != nil {
+			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
+		}
+		datas[n] = d
+		for _, b := range d {
+			size += int64(len(b))
+		}
+	}
+	progress := c.StartProgress("dstream.restore", c.ckptDir, size, "bytes")
+	defer func() { progress.Done(err) }()
+	for _, n := range slices.Sorted(maps.Keys(states)) {
+		if err := states[n].codec.restore(stateTime, datas[n], progress.Add); err != nil {
+			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
+		}
+	}
+	return nil
+}
+
+// startCatchup starts the progress report (op "dstream.catchup") of the batches a
+// resumed Context has due at now, when Run starts: those after its restored state,
+// to the last batch time at or before now, which it returns. It returns nil if the
+// Context did not resume or has no batch due.
+func (c *Context) startCatchup(now time.Time) (*ProgressReporter, time.Time) {
+	if c.recovery == nil {
+		return nil, time.Time{}
+	}
+	last := now.Add(-now.Sub(c.zero) % c.interval)
+	n := int64(last.Sub(c.recovery.state) / c.interval)
+	if n < 1 {
+		return nil, time.Time{}
+	}
+	return c.StartProgress("dstream.catchup", c.ckptDir, n, "batches"), last
 }
 
 // resumed reports whether batch time t is at or before the batch the Context

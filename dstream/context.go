@@ -58,13 +58,14 @@ type Context struct {
 
 	ckptDir         string
 	ckptInterval    time.Duration
-	maxCkptFailures int        // MaxCheckpointFailures; 0: the default
-	snapshotEvery   int        // StateSnapshotEvery; 0: the default
-	ckptFailures    int        // batches in a row whose checkpoint failed (processing loop only)
-	ckpt            *ckptState // the open checkpoint stores
-	ckptChecked     bool       // GetOrCreate looked for a checkpoint to resume from
-	recovery        *recovery  // what GetOrCreate resumes from, or nil
-	lastGen         time.Time  // the last batch generated (guarded by mu)
+	maxCkptFailures int           // MaxCheckpointFailures; 0: the default
+	snapshotEvery   int           // StateSnapshotEvery; 0: the default
+	progressEvery   time.Duration // ProgressInterval; 0: the default
+	ckptFailures    int           // batches in a row whose checkpoint failed (processing loop only)
+	ckpt            *ckptState    // the open checkpoint stores
+	ckptChecked     bool          // GetOrCreate looked for a checkpoint to resume from
+	recovery        *recovery     // what GetOrCreate resumes from, or nil
+	lastGen         time.Time     // the last batch generated (guarded by mu)
 	started         bool
 	abort           func(error) // fails a running Run (guarded by mu; nil when not running)
 	zero            time.Time   // the time before the first batch, set by Run

@@ -101,6 +101,25 @@
 // a source returned nil) fails the batch with ErrNilRDD; only a windowed stream between
 // its slides has no RDD.
 //
+// # Profiling and progress
+//
+// Run runs each batch's output operations, stateful streams, inputs' preparation
+// and commit, and checkpoint under the profiler labels LabelBatch (the batch time)
+// and operator (rdd.LabelOperator: the output operation, the stream, the input,
+// "dstream.Checkpoint"), and every RDD task adds its stage's operator and its
+// partition (rdd.LabelPartition): `go tool pprof -tagfocus operator=NAME` shows
+// one operator's share of a running job's CPU, and -tags every label's.
+//
+// Long work reports its progress (Progress) to listeners that implement
+// ProgressListener and logs it (percent, units done, ETA): when it starts, at most
+// every ProgressInterval (default 5s, by the Context's clock) while it runs, and
+// when it ends. GetOrCreate reports the restore of the state from the checkpoint
+// ("dstream.restore", in bytes of saved state); Run, on a Context resumed after
+// downtime, the catch-up of the batches due since the checkpoint
+// ("dstream.catchup", in batches); sources report theirs (the Kafka streams'
+// restores of tasks' state from changelogs, "kafka.restore") with
+// Context.StartProgress.
+//
 // Package dstream/dstreamtest provides an in-memory queue source, a manual clock, and a
 // helper that feeds batches of input through an operation and compares each batch's
 // output.

@@ -312,7 +312,7 @@ type input interface {
 	name() string
 	completed(info BatchInfo)
 	// prepare and commit call the source's PrepareBatch and CommitBatch, if it
-	// has them.
+	// has them, labelled for the profiler with the input's name (see LabelBatch).
 	prepare(ctx context.Context, t time.Time) error
 	commit(ctx context.Context, t time.Time) error
 	info() *streamInfo
@@ -348,13 +348,13 @@ func (in *sourceInput[T]) completed(info BatchInfo) {
 }
 func (in *sourceInput[T]) prepare(ctx context.Context, t time.Time) error {
 	if bp, ok := in.src.(BatchPreparer); ok {
-		return bp.PrepareBatch(ctx, t)
+		return as(ctx, batchLabel(t), in.name(), func(ctx context.Context) error { return bp.PrepareBatch(ctx, t) })
 	}
 	return nil
 }
 func (in *sourceInput[T]) commit(ctx context.Context, t time.Time) error {
 	if bc, ok := in.src.(BatchCommitter); ok {
-		return bc.CommitBatch(ctx, t)
+		return as(ctx, batchLabel(t), in.name(), func(ctx context.Context) error { return bc.CommitBatch(ctx, t) })
 	}
 	return nil
 }

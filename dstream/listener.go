@@ -100,15 +100,30 @@ type Progress struct {
 	Completed, Total int64
 	// Unit names the units ("records", "batches").
 	Unit string
-	// Started is when the work started, by the Context's clock.
-	Started time.Time
+	// Started is when the work started, and At when this report was made, by
+	// the Context's clock.
+	Started, At time.Time
 	// Done reports the work's end; Err is its failure, if it failed.
 	Done bool
 	Err  error
 }
 
+// ETA estimates how much longer the work takes after At, at the rate it has
+// gone since it started; ok is false when that cannot be told (the total is not
+// known, nothing is done yet, no time has passed) or the work is done.
+func (p Progress) ETA() (d time.Duration, ok bool) {
+	elapsed := p.At.Sub(p.Started)
+	if p.Done || p.Total <= 0 || p.Completed <= 0 || elapsed <= 0 {
+		return 0, false
+	}
+	left := max(p.Total-p.Completed, 0)
+	return time.Duration(float64(elapsed) * float64(left) / float64(p.Completed)), true
+}
+
 // ProgressListener is implemented by a Listener that hears the progress of long
-// work (Progress), which Spark's listeners do not.
+// work (Progress), which Spark's listeners do not. OnProgress is called from the
+// goroutine doing the work, which may hold the state it restores: it must return
+// promptly and not call into the Context's streams or states.
 type ProgressListener interface {
 	OnProgress(Progress)
 }

@@ -255,17 +255,23 @@ func TestAListenerAddedWhileRunningHearsTheStateKeys(t *testing.T) {
 	}
 }
 
-// progressRecorder hears the progress of long work.
+// progressRecorder hears the progress of long work, and calls done, if set, with
+// each report of an end.
 type progressRecorder struct {
 	dstream.BaseListener
-	mu  sync.Mutex
-	got []dstream.Progress
+	mu   sync.Mutex
+	got  []dstream.Progress
+	done func(dstream.Progress)
 }
 
 func (r *progressRecorder) OnProgress(p dstream.Progress) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.got = append(r.got, p)
+	done := r.done
+	r.mu.Unlock()
+	if done != nil && p.Done {
+		done(p)
+	}
 }
 
 // ReportProgress reaches the listeners that hear progress, and only those.

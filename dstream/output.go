@@ -84,6 +84,7 @@ type statefulStream interface {
 // for windows, its RDD must be computed in its own batch.
 type viewStream interface {
 	materializeView(ctx context.Context, t time.Time) error
+	info() *streamInfo
 }
 
 // statefulAncestors returns the stateful streams, and the views of states,

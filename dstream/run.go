@@ -6,11 +6,25 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/rdd"
 )
+
+// LabelBatch is the profiler label (runtime/pprof) that holds the time of the
+// batch a task or output operation works on, formatted as time.RFC3339Nano (as
+// BatchError formats it). Run labels with it, and with the label operator
+// (rdd.LabelOperator), the work of each batch: its inputs' preparation and commit
+// (operator: the input, e.g. "kafka.DirectStream#1"), its stateful streams'
+// update (the stream's operator, e.g. "dstream.MapWithState"), its output
+// operations (the output's, e.g. "dstream.ForeachRDD") and its checkpoint
+// ("dstream.Checkpoint"); their RDD tasks add their stage's operator and their
+// partition (see rdd.LabelOperator). Profile a running job by operator with
+// `go tool pprof -tagfocus operator=NAME`.
+const LabelBatch = "batch"
 
 // BatchError is a failed batch: the error Run returns when an output
 // operation (or generating a batch's RDDs) fails.
@@ -161,6 +175,9 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		}
 	})
 
+	// A resumed Context reports its catch-up of the batches due since its checkpoint.
+	catchup, caughtUp := c.startCatchup(c.StartTime())
+	defer func() { catchup.Done(err) }()
 	remember := max(c.remember, c.interval)
 	for {
 		b, genErr, ok := q.next(runCtx)
@@ -173,6 +190,12 @@ func (c *Context) Run(ctx context.Context) (err error) {
 			}
 			c.logger.Warn("dstream: batch aborted: its state changes are rolled back; its records are processed again", "batch", b.info.Time, "error", err)
 		}
+		if catchup != nil && !b.info.Time.After(caughtUp) {
+			catchup.Add(1)
+			if b.info.Time.Equal(caughtUp) {
+				catchup.Done(nil)
+			}
+		}
 		for _, s := range streams {
 			s.forget(b.info.Time, remember)
 		}
@@ -183,6 +206,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 // listeners, writes the batch's checkpoint, and returns the first failure as
 // a *BatchError.
 func (c *Context) process(ctx context.Context, b *batch, inputs []input, services []Service) error {
+	bl := batchLabel(b.info.Time)
 	b.info.ProcessingStart = c.clock.Now()
 	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
 	// The sources that must act before the batch (move tasks' state in or out).
@@ -198,7 +222,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := st.materializeAt(ctx, b.info.Time); err != nil {
+		if err := as(ctx, bl, st.info().name, func(ctx context.Context) error { return st.materializeAt(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
 			break
 		}
@@ -208,7 +232,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		if b.info.Err != nil {
 			break
 		}
-		if err := v.materializeView(ctx, b.info.Time); err != nil {
+		if err := as(ctx, bl, v.info().name, func(ctx context.Context) error { return v.materializeView(ctx, b.info.Time) }); err != nil {
 			b.info.Err = &BatchError{Time: b.info.Time, Op: fmt.Sprint(v), Err: err}
 		}
 	}
@@ -218,7 +242,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		}
 		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
 		c.notify("OnOutputStarted", func(l Listener) { l.OnOutputStarted(o) })
-		err := job(ctx)
+		err := as(ctx, bl, b.ops[i], job)
 		o.End, o.Err = c.clock.Now(), err
 		c.notify("OnOutputCompleted", func(l Listener) { l.OnOutputCompleted(o) })
 		if err != nil {
@@ -264,7 +288,7 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 	// The checkpoint first: a batch the listeners hear is complete is in it.
 	var ckptFailed error
 	if b.info.Err == nil && c.ckptDir != "" {
-		ckptFailed = c.checkpointBatch(ctx, &b.info)
+		ckptFailed = as(ctx, bl, "dstream.Checkpoint", func(ctx context.Context) error { return c.checkpointBatch(ctx, &b.info) })
 	}
 	c.notify("OnBatchCompleted", func(l Listener) { l.OnBatchCompleted(b.info) })
 	for _, s := range services {
@@ -280,6 +304,16 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 	}
 	return ckptFailed
 }
+
+// as runs f with ctx, and the goroutine, labelled for the profiler with the batch
+// (batchLabel) and operator op (see LabelBatch).
+func as(ctx context.Context, batch, op string, f func(ctx context.Context) error) (err error) {
+	pprof.Do(ctx, pprof.Labels(LabelBatch, batch, rdd.LabelOperator, op), func(ctx context.Context) { err = f(ctx) })
+	return err
+}
+
+// batchLabel is the value of LabelBatch for batch time t.
+func batchLabel(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 // checkpointBatch writes the checkpoint of a completed batch. A failure is
 // logged and recorded in the batch's CheckpointErr; it is the error of Run once

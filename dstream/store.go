@@ -426,8 +426,10 @@ func decodeStore[K comparable, V any](data []byte) (*savedStore[K, V], error) {
 
 // replay decodes a snapshot and the deltas after it, oldest first, and hands every
 // key's value (and, for the deltas, every deleted key) to set, in order; it returns
-// the snapshot's partition count.
-func replay[K comparable, V any](chain [][]byte, set func(k K, v V, deleted bool)) (partitions int, err error) {
+// the snapshot's partition count. progress, if not nil, hears how many bytes of
+// chain are replayed as it goes: each entry's size in shares of its keys, every
+// progressKeys keys.
+func replay[K comparable, V any](chain [][]byte, set func(k K, v V, deleted bool), progress func(bytes int64)) (partitions int, err error) {
 	for i, data := range chain {
 		st, err := decodeStore[K, V](data)
 		if err != nil {
@@ -439,16 +441,35 @@ func replay[K comparable, V any](chain [][]byte, set func(k K, v V, deleted bool
 		if i == 0 {
 			partitions = st.Partitions
 		}
+		n, told := len(st.Keys)+len(st.Deleted), int64(0)
+		tell := func(done int) { // done of the entry's n keys are replayed
+			if progress != nil {
+				b := int64(len(data)) * int64(done) / int64(max(n, 1))
+				progress(b - told)
+				told = b
+			}
+		}
 		for j, k := range st.Keys {
 			set(k, st.Values[j], false)
+			if (j+1)%progressKeys == 0 {
+				tell(j + 1)
+			}
 		}
-		for _, k := range st.Deleted {
+		for j, k := range st.Deleted {
 			var zero V
 			set(k, zero, true)
+			if (len(st.Keys)+j+1)%progressKeys == 0 {
+				tell(len(st.Keys) + j + 1)
+			}
 		}
+		tell(max(n, 1))
 	}
 	return partitions, nil
 }
+
+// progressKeys is how many keys a restore replays between reports of its
+// progress.
+const progressKeys = 4096
 
 // setStoreCodec lets the state of s, kept in ks, be checkpointed: every key whose
 // entry save turns into a V (a snapshot), or those changed since the last save (a
@@ -523,7 +544,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 				} else {
 					m[k] = v
 				}
-			})
+			}, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -533,7 +554,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			}
 			return checkpoint.Encode(st)
 		},
-		restore: func(t time.Time, chain [][]byte) error {
+		restore: func(t time.Time, chain [][]byte, progress func(bytes int64)) error {
 			if len(chain) == 0 {
 				return fmt.Errorf("%w: no saved state", checkpoint.ErrCorrupt)
 			}
@@ -556,7 +577,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			defer ks.mu.Unlock()
 			if _, err := replay(chain, func(k K, v V, deleted bool) {
 				ks.stores[p.Partition(k)].Load(k, load(v), deleted)
-			}); err != nil {
+			}, progress); err != nil {
 				return err
 			}
 			for i, store := range ks.stores {

@@ -149,7 +149,7 @@ func (d *combineDep[K, V, C]) parent() node { return d.from }
 
 func (d *combineDep[K, V, C]) runMap(j *job) error {
 	outs := make([]*shuffle.MapOutput[K, V, C], d.from.nparts)
-	err := j.runTasks(d.owner.name, indexes(d.from.nparts), func(tc *task, mp int) error {
+	err := j.runTasks(d.owner.name, d.owner.name, indexes(d.from.nparts), func(tc *task, mp int) error {
 		m := shuffle.NewMapSide(d.agg, d.part)
 		sp := tc.spiller(d.owner, "map", mp)
 		defer tc.release(sp)

@@ -64,6 +64,21 @@
 // a node's computed partitions for later jobs (windows over past batches
 // need this).
 //
+// # Profiling
+//
+// Every task runs under runtime/pprof.Do with the labels [LabelOperator] (its
+// stage: a shuffle's map side by its wide operator, the result stage by the
+// action, or by the operator label the action's context carries) and
+// [LabelPartition], on top of the labels of the action's context, so that a
+// CPU profile splits by stage and partition:
+//
+//	go tool pprof -tags cpu.out
+//	go tool pprof -tagfocus operator=rdd.ReduceByKey cpu.out
+//
+// Narrow operators are fused into the tasks of their stage, so their cost is
+// that stage's. The labels cost each task about 0.3µs and three allocations;
+// nothing is added per element.
+//
 // # Memory
 //
 // Half of the [Engine]'s [MemoryBudget] bounds its shuffles: each running

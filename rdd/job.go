@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 	"time"
 
@@ -124,6 +126,12 @@ func runJobWaves(ctx context.Context, action string, final node, drive func(run 
 	}
 	in := final.base()
 	j := &job{ctx: ctx, eng: in.eng, action: action, outs: map[shuffleDep]any{}}
+	// The result stage is profiled as the caller's operator, if its context
+	// names one (a dstream output operation), else as the action.
+	result, ok := pprof.Label(ctx, LabelOperator)
+	if !ok {
+		result = action
+	}
 	j.space = j.eng.shufflePool().NewSpace(j.eng.SpillDir())
 	start := time.Now()
 	tasks := 0
@@ -131,7 +139,7 @@ func runJobWaves(ctx context.Context, action string, final node, drive func(run 
 	if err == nil {
 		err = drive(func(parts []int, fn func(tc *task, p int) error) error {
 			tasks += len(parts)
-			return j.runTasks(action, parts, fn)
+			return j.runTasks(action, result, parts, fn)
 		})
 	}
 	// Every task has ended: the spill files go, whatever the outcome.
@@ -185,16 +193,17 @@ func (j *job) plan(n node, seen map[node]bool) error {
 }
 
 // runTasks runs fn for every partition in parts, at most the engine's
-// parallelism at once. The first failure cancels the others and is
-// returned; a panic becomes a *PanicError naming the operator, the
+// parallelism at once, each task under the profiler labels of its stage's
+// operator (label) and its partition. The first failure cancels the others
+// and is returned; a panic becomes a *PanicError naming the operator, the
 // partition and the stack.
-func (j *job) runTasks(op string, parts []int, fn func(tc *task, p int) error) error {
+func (j *job) runTasks(op, label string, parts []int, fn func(tc *task, p int) error) error {
 	if len(parts) == 0 {
 		return j.ctx.Err()
 	}
 	if len(parts) == 1 || j.eng.parallelism == 1 {
 		for _, p := range parts {
-			if err := j.runTask(j.ctx, op, p, fn); err != nil {
+			if err := j.runTask(j.ctx, op, label, p, fn); err != nil {
 				return err
 			}
 		}
@@ -206,7 +215,7 @@ func (j *job) runTasks(op string, parts []int, fn func(tc *task, p int) error) e
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error { return j.runTask(gctx, op, p, fn) })
+		g.Go(func() error { return j.runTask(gctx, op, label, p, fn) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -214,10 +223,20 @@ func (j *job) runTasks(op string, parts []int, fn func(tc *task, p int) error) e
 	return j.ctx.Err()
 }
 
-func (j *job) runTask(ctx context.Context, op string, p int, fn func(tc *task, p int) error) (err error) {
+// runTask runs fn for partition p under pprof.Do with the task's labels: a
+// pooled goroutine does not inherit them, so every task sets its own.
+func (j *job) runTask(ctx context.Context, op, label string, p int, fn func(tc *task, p int) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	pprof.Do(ctx, pprof.Labels(LabelOperator, label, LabelPartition, strconv.Itoa(p)), func(ctx context.Context) {
+		err = j.runTaskLabelled(ctx, op, p, fn)
+	})
+	return err
+}
+
+// runTaskLabelled is runTask within its labels.
+func (j *job) runTaskLabelled(ctx context.Context, op string, p int, fn func(tc *task, p int) error) (err error) {
 	tc := &task{ctx: ctx, job: j, part: p}
 	defer func() {
 		if v := recover(); v != nil {

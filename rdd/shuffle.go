@@ -135,7 +135,7 @@ func (d *bucketDep[T, O]) parent() node { return d.from }
 
 func (d *bucketDep[T, O]) runMap(j *job) error {
 	out := make(mapOutput[O], d.from.nparts)
-	err := j.runTasks(d.owner.name, indexes(d.from.nparts), func(tc *task, p int) error {
+	err := j.runTasks(d.owner.name, d.owner.name, indexes(d.from.nparts), func(tc *task, p int) error {
 		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[O]) error { return d.mapTask(tc, p, b) })
 		out[p] = b
 		return err

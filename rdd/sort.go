@@ -168,7 +168,7 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 	per := sampleSize(d.n, max(nm, 1))
 	// First each map task computes its partition with the keys, into one
 	// bucket that spills beyond the task's share, and samples the keys.
-	err := j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {
+	err := j.runTasks(d.owner.name, d.owner.name, indexes(nm), func(tc *task, p int) error {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		var sample []K
 		n := 0
@@ -218,7 +218,7 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 		// Picking the bounds calls the user's compare: do it in a task so
 		// that a panic there is recovered and reported like any other.
 		var bounds []K
-		err = j.runTasks(d.owner.name, []int{0}, func(tc *task, _ int) error {
+		err = j.runTasks(d.owner.name, d.owner.name, []int{0}, func(tc *task, _ int) error {
 			tc.cur = d.owner
 			bounds = shuffle.RangeBounds(slices.Concat(samples...), d.n, d.cmp)
 			return nil
@@ -230,7 +230,7 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 	}
 	// Then each map task buckets its partition by range.
 	outs := make(mapOutput[keyed[K, T]], nm)
-	err = j.runTasks(d.owner.name, indexes(nm), func(tc *task, p int) error {
+	err = j.runTasks(d.owner.name, d.owner.name, indexes(nm), func(tc *task, p int) error {
 		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[keyed[K, T]]) error {
 			var perr error
 			err := readBuckets(tc, d.owner, parts[p:p+1], 0, func(c []keyed[K, T]) bool {

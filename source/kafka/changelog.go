@@ -194,16 +194,33 @@ func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int
 				"state", st.Name(), "task", task, "copy_offset", lc.Offset, "changelog_start", r.From, "changelog_end", r.Until)
 		}
 	}
+	// Progress counts the local copy's keys, then the changelog's records by
+	// offset (its transaction markers and compacted records count too); an empty
+	// changelog reports none (nil does nothing).
+	var progress *dstream.ProgressReporter
+	if total := int64(len(local.Keys)) + r.Count(); total > 0 {
+		progress = c.s.sctx.StartProgress("kafka.restore", fmt.Sprintf("%s task %d from %v", st.Name(), task, r), total, "records")
+	}
 	var readErr error
 	records := 0
+	pos := r.From // the changelog offset progress has counted to
 	err = st.Restore(task, func(yield func([]byte, []byte) bool) {
 		for i, k := range local.Keys {
+			if (i+1)%restoreProgressEvery == 0 {
+				progress.Add(restoreProgressEvery)
+			}
 			if !yield(k, local.Values[i]) {
 				return
 			}
 		}
+		if n := len(local.Keys) % restoreProgressEvery; n > 0 {
+			progress.Add(int64(n))
+		}
 		readErr = reader.read(ctx, nil, r, func(raw *raw) bool {
-			records++
+			if records++; records%restoreProgressEvery == 0 {
+				progress.Add(raw.offset + 1 - pos)
+				pos = raw.offset + 1
+			}
 			if len(raw.key) > 0 && raw.key[0] == markerKey[0] {
 				return true
 			}
@@ -215,8 +232,12 @@ func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int
 		})
 	})
 	if err = errors.Join(readErr, err); err != nil {
-		return fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, r, err)
+		err = fmt.Errorf("kafka: restoring %s task %d from %v: %w", st.Name(), task, r, err)
+		progress.Done(err)
+		return err
 	}
+	progress.Add(r.Until - pos)
+	progress.Done(nil)
 	c.mu.Lock()
 	setOffset(&c.offsets, topic, task, r.Until)
 	c.mu.Unlock()
@@ -228,6 +249,10 @@ func (c *changelogs) restore(ctx context.Context, st dstream.TaskState, task int
 	}
 	return nil
 }
+
+// restoreProgressEvery is how many records a restore reads between counts of its
+// progress (see dstream.ProgressReporter).
+const restoreProgressEvery = 4096
 
 // setOffset sets m[topic][task] = off, making the maps as needed.
 func setOffset(m *map[string]map[int]int64, topic string, task int, off int64) {

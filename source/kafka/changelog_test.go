@@ -147,6 +147,19 @@ func firstTwoBatches(t *testing.T, b *kafkatest.Broker, counts func(*run) func()
 	}
 }
 
+// countOneBatch runs a first process of keyedCounts for one batch, which writes
+// the counts of what b's events hold to the changelog.
+func countOneBatch(t *testing.T, b *kafkatest.Broker) {
+	t.Helper()
+	first := newRun(t)
+	keyedCounts(t, first, b)
+	first.start()
+	first.batches(1)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // describeTopic returns the configuration of topic.
 func describeTopic(t *testing.T, b *kafkatest.Broker, topic string) map[string]string {
 	t.Helper()
@@ -175,13 +188,7 @@ func describeTopic(t *testing.T, b *kafkatest.Broker, topic string) map[string]s
 func TestAMissingChangelogIsAnError(t *testing.T) {
 	b := startBroker(t, kafkatest.Topic("events", 2))
 	produceByKey(t, b, "events", 2, "ann")
-	first := newRun(t)
-	keyedCounts(t, first, b)
-	first.start()
-	first.batches(1)
-	if err := first.stop(); err != nil {
-		t.Fatal(err)
-	}
+	countOneBatch(t, b)
 	tr := &kafkago.Transport{}
 	defer tr.CloseIdleConnections()
 	cl := &kafkago.Client{Addr: kafkago.TCP(b.Addrs()...), Transport: tr}
@@ -358,13 +365,7 @@ func TestARestoreThroughABrokerOutage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startBroker(t, kafkatest.Topic("events", 1))
 			produceByKey(t, b, "events", 1, "ann", "bob", "ann")
-			first := newRun(t)
-			keyedCounts(t, first, b)
-			first.start()
-			first.batches(1)
-			if err := first.stop(); err != nil {
-				t.Fatal(err)
-			}
+			countOneBatch(t, b)
 			fault, err := b.Fail(kafkatest.Fetch, "g-counts-changelog", kafkatest.NotLeader, tc.failures)
 			if err != nil {
 				t.Fatal(err)
@@ -392,5 +393,90 @@ func TestARestoreThroughABrokerOutage(t *testing.T) {
 			}
 			second.stop()
 		})
+	}
+}
+
+// progressLog hears the progress of long work; with clock, it moves the clock by
+// step at each report that is not an end, as if the work took that long.
+type progressLog struct {
+	dstream.BaseListener
+	mu    sync.Mutex
+	got   []dstream.Progress
+	clock *dstream.ManualClock
+	step  time.Duration
+}
+
+func (l *progressLog) OnProgress(p dstream.Progress) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, p)
+	if l.clock != nil && !p.Done {
+		l.clock.Advance(l.step)
+	}
+}
+
+// A task's restore from its changelog reports its progress: its start, at a steady
+// pace while it reads, and its end, in records of the changelog (by offset) of a
+// total that the changelog's end gives.
+func TestAChangelogRestoreReportsProgress(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	keys := make([]string, 10000) // more than a restore reads between two counts
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%05d", i)
+	}
+	produceByKey(t, b, "events", 2, keys...)
+	countOneBatch(t, b)
+
+	// Each report takes the pace (5s): every count of records is reported.
+	pl := &progressLog{step: 5 * time.Second}
+	second := newRun(t, dstream.WithListener(pl))
+	pl.clock = second.clock
+	keyedCounts(t, second, b)
+	second.start()
+	second.batches(1)
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	byTask := map[int][]dstream.Progress{}
+	for _, p := range pl.got {
+		if p.Op != "kafka.restore" {
+			t.Errorf("unexpected progress %+v", p)
+			continue
+		}
+		var task int
+		if _, err := fmt.Sscanf(p.Subject, "counts task %d from g-counts-changelog/", &task); err != nil {
+			t.Errorf("progress of %q: want a subject naming the state, the task and the changelog", p.Subject)
+		}
+		byTask[task] = append(byTask[task], p)
+	}
+	for task := range 2 {
+		ps := byTask[task]
+		start, end, err := b.Offsets("g-counts-changelog", task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := end - start
+		if len(ps) < 3 || total < 4096 {
+			t.Errorf("task %d: %d reports of a changelog of %d records, want a start, steady reports and an end", task, len(ps), total)
+			continue
+		}
+		first, last := ps[0], ps[len(ps)-1]
+		if first.Completed != 0 || first.Total != total || first.Unit != "records" || first.Done {
+			t.Errorf("task %d: first report %+v, want 0 of %d records done", task, first, total)
+		}
+		if last.Completed != total || last.Total != total || !last.Done || last.Err != nil {
+			t.Errorf("task %d: last report %+v, want all %d records done", task, last, total)
+		}
+		for i := 1; i < len(ps)-1; i++ {
+			p := ps[i]
+			if p.Completed <= ps[i-1].Completed || p.Completed >= total || p.Done {
+				t.Errorf("task %d: report %d: %d of %d records done after %d: want a steady count", task, i, p.Completed, total, ps[i-1].Completed)
+			}
+			if _, ok := p.ETA(); !ok {
+				t.Errorf("task %d: report %d has no ETA", task, i)
+			}
+		}
 	}
 }

@@ -139,7 +139,10 @@
 // task's stores from the changelog (or a local copy, StateDir, and the changelog
 // records after it) before it processes the task, and a zombie is fenced by the group
 // generation in TxnOffsetCommit. Such a stream resumes from its group and changelogs,
-// never from a checkpoint: a Context with a checkpoint directory is refused.
+// never from a checkpoint: a Context with a checkpoint directory is refused. A task's
+// restore reports its progress ("kafka.restore", in records of the local copy and the
+// changelog, the latter counted by offset) to the Context's listeners and log (see
+// dstream.Progress), and calls OnRestore when it ends.
 //
 // # Receiver stream
 //
