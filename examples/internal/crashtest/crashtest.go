@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,6 +111,13 @@ func (c *Child) AwaitLines(prefix string, n int, timeout time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// Tail returns the last n lines the child printed so far.
+func (c *Child) Tail(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.out[max(len(c.out)-n, 0):])
 }
 
 // Kill kills the child with SIGKILL and waits for it.
