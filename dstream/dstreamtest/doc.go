@@ -27,8 +27,10 @@
 // streams, and [RunBatches] returns the collected batches for a test to
 // check itself.
 //
-// For tests that need more control (pushing batches while the Context
-// runs, listeners, cancellation), build the Context directly with
-// [NewManualClock] and [QueueStream], which this package re-exports from
-// dstream, and drive the clock with ManualClock.AwaitWaiters and Advance.
+// For tests that feed or check a stream batch by batch, or read a source
+// of their own, a [Driver] runs a Context one batch at a time: build the
+// graph on its Context, [Collect] the streams to read, and call
+// [Driver.Step], which returns once the batch has completed, so its output
+// is there to read ([Output.At]). [Run] is built on it. [Drive] drives a
+// Context built elsewhere (by dstream.GetOrCreate, say) on a [ManualClock].
 package dstreamtest
