@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -66,7 +64,7 @@ func TestCrashesLoseNothing(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var missing []string
-		seen := readLines(t, outFile)
+		seen := crashtest.Lines(t, outFile)
 		for l := range want {
 			if !seen[l] {
 				missing = append(missing, l)
@@ -153,23 +151,4 @@ func explainMissing(t *testing.T, b *kafkatest.Broker, ckpt string, missing []st
 		msg += fmt.Sprintf("; %d LOST (committed, not logged, never processed, e.g. %v)", len(lost), sample(lost))
 	}
 	return msg
-}
-
-// readLines returns the complete lines of a file (a crash may leave a partial one).
-func readLines(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out[sc.Text()] = true
-	}
-	return out
 }

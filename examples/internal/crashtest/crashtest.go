@@ -147,12 +147,27 @@ func (c *Child) Wait(timeout time.Duration) ([]string, error) {
 // test, closed when the test ends.
 func Broker(t *testing.T, topic string) *kafkatest.Broker {
 	t.Helper()
-	b, err := kafkatest.Start(kafkatest.Topic(topic, 4), kafkatest.DataDir(t.TempDir()))
+	return kafkatest.New(t, kafkatest.Topic(topic, 4), kafkatest.DataDir(t.TempDir()))
+}
+
+// Lines returns the complete lines of the file at path, none if it does not exist
+// (yet); a crash may leave a partial last line, which is not complete.
+func Lines(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.Close)
-	return b
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out[sc.Text()] = true
+	}
+	return out
 }
 
 // CyclesEnv names the environment variable that sets how many times a crash test
