@@ -1128,7 +1128,9 @@ func TestOpDistinct(t *testing.T) {
 	leakcheck.Check(t)
 	// Per batch: a word of an earlier batch comes again.
 	dstreamtest.Run(t, words,
-		func(s *dstream.DStream[string]) *dstream.DStream[string] { return dstream.Distinct(s, rdd.Partitions(3)) },
+		func(s *dstream.DStream[string]) *dstream.DStream[string] {
+			return dstream.Distinct(s, rdd.Partitions(3))
+		},
 		perBatch(words, func(b []string) []string {
 			out := slices.Clone(b)
 			slices.Sort(out)
