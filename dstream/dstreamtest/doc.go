@@ -4,7 +4,7 @@
 // A test states the input of every batch, the operation under test and the
 // output it wants for every batch. [Run] builds a [dstream.Context] on a
 // [ManualClock], feeds each input batch through a one-at-a-time queue
-// ([QueueStream]), applies the operation, collects every batch's output
+// ([Input]), applies the operation, collects every batch's output
 // with a ForeachRDD, and moves the clock one batch interval at a time, each
 // time only once the scheduler waits for its next batch, so no test sleeps.
 // It then stops the Context and compares each batch's output with the

@@ -332,3 +332,27 @@ func TestDrive(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// batchCounter counts the completed batches.
+type batchCounter struct {
+	dstream.BaseListener
+	mu sync.Mutex
+	n  int
+}
+
+func (l *batchCounter) OnBatchCompleted(dstream.BatchInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+}
+
+func TestContextOptions(t *testing.T) {
+	l := &batchCounter{}
+	dstreamtest.Run(t, [][]int{{1}, {2}, {3}}, double, [][]int{{2}, {4}, {6}},
+		dstreamtest.ContextOptions(dstream.WithListener(l)))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n != 3 {
+		t.Errorf("the listener of ContextOptions heard %d batches, want 3", l.n)
+	}
+}
