@@ -72,7 +72,7 @@ func CmpOptions(opts ...cmp.Option) Opt {
 }
 
 // ContextOptions adds options of the Context that [Run], [RunBatches] and
-// [NewDriver] build, e.g. dstream.WithListener or dstream.Checkpoint.
+// [NewDriver] build, e.g. dstream.WithListener or dstream.CheckpointDir.
 // Default: none. They come after the batch interval and engine (which they
 // may replace), and must not set the clock: the manual clock replaces it.
 func ContextOptions(opts ...dstream.Opt) Opt {
