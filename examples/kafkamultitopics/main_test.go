@@ -38,25 +38,8 @@ func TestEveryTopicsRecords(t *testing.T) {
 	outFile := filepath.Join(dir, "seen")
 	child := crashtest.Start(t, bin, "-brokers", strings.Join(b.Addrs(), ","), "-topics", "a,b", "-group", "multi",
 		"-wal", filepath.Join(dir, "wal"), "-out", outFile, "-batch", "1s", "-parallelism", "2")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		seen := crashtest.Lines(t, outFile)
-		var missing []string
-		for l := range want {
-			if !seen[l] {
-				missing = append(missing, l)
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s, %d of %d records not processed, e.g. %v", len(missing), len(want), missing[:min(len(missing), 5)])
-		}
-		if !child.AwaitLines("batch ", 1, 30*time.Second) {
-			out, err := child.Wait(time.Second)
-			t.Fatalf("the example ended with %v, %d records not processed:\n%s", err, len(missing), strings.Join(out, "\n"))
-		}
+	if missing := child.AwaitAll(outFile, want, 60*time.Second); len(missing) > 0 {
+		t.Fatalf("after 60s, %d of %d records not processed, e.g. %v", len(missing), len(want), missing[:min(len(missing), 5)])
 	}
 	out, err := child.Stop(30 * time.Second)
 	if err != nil {

@@ -61,26 +61,9 @@ func TestCrashesLoseNothing(t *testing.T) {
 		}
 	}
 	child := crashtest.Start(t, bin, args...)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var missing []string
-		seen := crashtest.Lines(t, outFile)
-		for l := range want {
-			if !seen[l] {
-				missing = append(missing, l)
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			child.Kill()
-			t.Fatal(explainMissing(t, b, filepath.Join(dir, "wal"), missing, len(want)))
-		}
-		if !child.AwaitLines("batch ", 1, 30*time.Second) {
-			out, err := child.Wait(time.Second)
-			t.Fatalf("the last run ended with %v, %d records not processed:\n%s", err, len(missing), strings.Join(out, "\n"))
-		}
+	if missing := child.AwaitAll(outFile, want, 60*time.Second); len(missing) > 0 {
+		child.Kill()
+		t.Fatal(explainMissing(t, b, filepath.Join(dir, "wal"), missing, len(want)))
 	}
 	out, err := child.Stop(30 * time.Second)
 	if err != nil {

@@ -170,6 +170,31 @@ func Lines(t *testing.T, path string) map[string]bool {
 	return out
 }
 
+// AwaitAll waits, while the child prints "batch " lines, until the file at path
+// holds every line of want (see Lines), for at most timeout, and returns the lines
+// still missing then: none when all are there. The child ending first fails the
+// test, with its output.
+func (c *Child) AwaitAll(path string, want map[string]bool, timeout time.Duration) []string {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var missing []string
+		seen := Lines(c.t, path)
+		for l := range want {
+			if !seen[l] {
+				missing = append(missing, l)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			return missing
+		}
+		if !c.AwaitLines("batch ", 1, 30*time.Second) {
+			out, err := c.Wait(time.Second)
+			c.t.Fatalf("the child ended with %v, %d records not processed:\n%s", err, len(missing), strings.Join(out, "\n"))
+		}
+	}
+}
+
 // CyclesEnv names the environment variable that sets how many times a crash test
 // kills its child and starts it again (default 4): SPATE_CRASH_CYCLES=20 go test
 // -race -run TestCrashes ./examples/... runs 20 cycles in a row in each test.
