@@ -4,46 +4,18 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 )
 
-// printSorted prints each batch of s, sorted by key, with its time.
-func printSorted[S any](s *dstream.DStream[ops.KV[string, S]]) {
-	dstream.ForeachRDD(s, func(ctx context.Context, r *rdd.RDD[ops.KV[string, S]], t time.Time) error {
-		got, err := rdd.Collect(ctx, r)
-		if err != nil {
-			return err
-		}
-		slices.SortFunc(got, func(a, b ops.KV[string, S]) int { return strings.Compare(a.Key, b.Key) })
-		fmt.Println(t.Format(time.TimeOnly), got)
-		return nil
-	})
-}
-
-// runExample runs c for n batches on its manual clock, then stops it.
-func runExample(c *dstream.Context, clock *dstream.ManualClock, n int) {
-	done := make(chan error)
-	go func() { done <- c.Run(context.Background()) }()
-	for range n {
-		// Move time only once the scheduler waits for the next batch.
-		_ = clock.AwaitWaiters(context.Background(), 1)
-		clock.Advance(time.Second)
-	}
-	c.Stop()
-	fmt.Println(<-done)
-}
-
 func ExampleUpdateStateByKeyWith() {
-	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock))
-	words, _ := dstream.QueueStream(c, true, []string{"go", "spark", "go"}, nil, []string{"spark"})
-	pairs := dstream.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
+	d := dstreamtest.NewDriver()
+	defer d.Close()
+	words, _ := dstreamtest.Input(d.Context(), []string{"go", "spark", "go"}, nil, []string{"spark"})
 
 	// Each word's count and the batch it was last seen at, starting from the
 	// counts of an earlier job.
@@ -51,8 +23,8 @@ func ExampleUpdateStateByKeyWith() {
 		Count int
 		Last  string
 	}
-	earlier := rdd.Parallelize(c.Engine(), []ops.KV[string, seen]{{Key: "go", Value: seen{10, "yesterday"}}}, 1)
-	counts := dstream.UpdateStateByKeyWith(pairs, dstream.UpdateSpec[string, int, seen]{
+	earlier := rdd.Parallelize(d.Context().Engine(), []ops.KV[string, seen]{{Key: "go", Value: seen{10, "yesterday"}}}, 1)
+	counts := dstream.UpdateStateByKeyWith(ones(words), dstream.UpdateSpec[string, int, seen]{
 		Func: func(t time.Time, _ string, values []int, old ops.Maybe[seen]) ops.Maybe[seen] {
 			st := old.OrElse(seen{})
 			if len(values) > 0 {
@@ -63,19 +35,21 @@ func ExampleUpdateStateByKeyWith() {
 		},
 		Initial: earlier,
 	})
-	printSorted(counts)
-	runExample(c, clock, 3)
+	out := dstreamtest.Collect(counts)
+	for range 3 {
+		t, _ := d.Step()
+		fmt.Println(t.Format(time.TimeOnly), byKey(out.At(t)))
+	}
 	// Output:
 	// 00:00:01 [(go, {12 00:00:01}) (spark, {1 00:00:01})]
 	// 00:00:02 [(go, {12 00:00:01}) (spark, {1 00:00:01})]
 	// 00:00:03 [(go, {12 00:00:01}) (spark, {2 00:00:03})]
-	// <nil>
 }
 
 func ExampleUpdateStateByKeyWith_partitionFunc() {
-	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock))
-	clicks, _ := dstream.QueueStream(c, true,
+	d := dstreamtest.NewDriver()
+	defer d.Close()
+	clicks, _ := dstreamtest.Input(d.Context(),
 		[]ops.KV[string, int]{{Key: "ann", Value: 1}, {Key: "bob", Value: 2}},
 		[]ops.KV[string, int]{{Key: "ann", Value: 3}},
 		[]ops.KV[string, int]{{Key: "bob", Value: 1}})
@@ -100,11 +74,13 @@ func ExampleUpdateStateByKeyWith_partitionFunc() {
 		},
 		Partitioning: []rdd.ShuffleOpt{rdd.Partitions(4)},
 	})
-	printSorted(sessions)
-	runExample(c, clock, 3)
+	out := dstreamtest.Collect(sessions)
+	for range 3 {
+		t, _ := d.Step()
+		fmt.Println(t.Format(time.TimeOnly), byKey(out.At(t)))
+	}
 	// Output:
 	// 00:00:01 [(ann, 1) (bob, 2)]
 	// 00:00:02 [(ann, 4)]
 	// 00:00:03 [(bob, 1)]
-	// <nil>
 }

@@ -37,6 +37,19 @@ func FlatMapValues[K comparable, V, W any](s *DStream[ops.KV[K, V]], f func(V) [
 	})
 }
 
+// Keys returns the keys of every batch's pairs (rdd.Keys per batch), one per
+// pair: a key twice in a batch comes twice. Spark's DStream has no keys; it is
+// its transform(_.keys).
+func Keys[K comparable, V any](s *DStream[ops.KV[K, V]]) *DStream[K] {
+	return derive("dstream.Keys", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[K] { return rdd.Keys(r) })
+}
+
+// Values returns the values of every batch's pairs (rdd.Values per batch).
+// Spark's DStream has no values; it is its transform(_.values).
+func Values[K comparable, V any](s *DStream[ops.KV[K, V]]) *DStream[V] {
+	return derive("dstream.Values", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[V] { return rdd.Values(r) })
+}
+
 // GroupByKey collects the values of each key in every batch into a slice
 // (rdd.GroupByKey per batch, with opts).
 func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, []V]] {

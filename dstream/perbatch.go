@@ -136,6 +136,21 @@ func Repartition[T any](s *DStream[T], n int, opts ...rdd.ShuffleOpt) *DStream[T
 	return derive("dstream.Repartition", s, func(r *rdd.RDD[T]) *rdd.RDD[T] { return rdd.Repartition(r, n, opts...) })
 }
 
+// Distinct returns the distinct elements of every batch (rdd.Distinct per
+// batch, with opts): an element seen in an earlier batch comes again; for
+// distinct elements across batches, keep them in state (UpdateStateByKey). The
+// order within a batch is not the input order. Spark's DStream has no
+// distinct; it is its transform(_.distinct()).
+func Distinct[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt) *DStream[T] {
+	return derive("dstream.Distinct", s, func(r *rdd.RDD[T]) *rdd.RDD[T] { return rdd.Distinct(r, opts...) })
+}
+
+// Glom returns, for every batch, one element per partition: the partition's
+// elements as a slice (rdd.Glom per batch; Spark's glom).
+func Glom[T any](s *DStream[T]) *DStream[[]T] {
+	return derive("dstream.Glom", s, func(r *rdd.RDD[T]) *rdd.RDD[[]T] { return rdd.Glom(r) })
+}
+
 // Union returns the stream whose batch is the union of the streams'
 // batches for the same time, in argument order (rdd.Union per batch). The
 // streams must belong to the same Context and slide together; a nil stream

@@ -4,7 +4,7 @@
 // A test states the input of every batch, the operation under test and the
 // output it wants for every batch. [Run] builds a [dstream.Context] on a
 // [ManualClock], feeds each input batch through a one-at-a-time queue
-// ([QueueStream]), applies the operation, collects every batch's output
+// ([Input]), applies the operation, collects every batch's output
 // with a ForeachRDD, and moves the clock one batch interval at a time, each
 // time only once the scheduler waits for its next batch, so no test sleeps.
 // It then stops the Context and compares each batch's output with the
@@ -27,8 +27,10 @@
 // streams, and [RunBatches] returns the collected batches for a test to
 // check itself.
 //
-// For tests that need more control (pushing batches while the Context
-// runs, listeners, cancellation), build the Context directly with
-// [NewManualClock] and [QueueStream], which this package re-exports from
-// dstream, and drive the clock with ManualClock.AwaitWaiters and Advance.
+// For tests that feed or check a stream batch by batch, or read a source
+// of their own, a [Driver] runs a Context one batch at a time: build the
+// graph on its Context, [Collect] the streams to read, and call
+// [Driver.Step], which returns once the batch has completed, so its output
+// is there to read ([Output.At]). [Run] is built on it. [Drive] drives a
+// Context built elsewhere (by dstream.GetOrCreate, say) on a [ManualClock].
 package dstreamtest

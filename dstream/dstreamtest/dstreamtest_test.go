@@ -2,6 +2,7 @@ package dstreamtest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -259,5 +260,99 @@ func TestRunFatal(t *testing.T) {
 				t.Errorf("Errorf calls = %q, want none", f.errors)
 			}
 		})
+	}
+}
+
+func TestDriverOutputIsThereWhenStepReturns(t *testing.T) {
+	d := dstreamtest.NewDriver(dstreamtest.Parallelism(3))
+	defer d.Close()
+	in, q := dstreamtest.Input(d.Context(), []int{1, 2})
+	out := dstreamtest.Collect(dstream.Map(in, func(x int) int { return 10 * x }))
+	for k, want := range [][]int{{10, 20}, nil, {30}} {
+		if k == 2 {
+			q.Push([]int{3})
+		}
+		bt, err := d.Step()
+		if err != nil {
+			t.Fatalf("Step %d: %v", k+1, err)
+		}
+		if wantT := epoch.Add(time.Duration(k+1) * time.Second); !bt.Equal(wantT) {
+			t.Errorf("Step %d returned %v, want %v", k+1, bt, wantT)
+		}
+		if diff := cmp.Diff(want, out.At(bt), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("batch %d (-want +got):\n%s", k+1, diff)
+		}
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+}
+
+func TestDriverStepReportsTheFailedBatch(t *testing.T) {
+	d := dstreamtest.NewDriver()
+	defer d.Close()
+	in, _ := dstreamtest.Input(d.Context(), []int{1}, []int{2})
+	dstream.ForeachRDD(in, func(ctx context.Context, r *rdd.RDD[int], _ time.Time) error {
+		xs, err := rdd.Collect(ctx, r)
+		if err == nil && len(xs) == 1 && xs[0] == 2 {
+			err = errors.New("two")
+		}
+		return err
+	})
+	if _, err := d.Step(); err != nil {
+		t.Fatalf("Step 1: %v", err)
+	}
+	_, err := d.Step()
+	var be *dstream.BatchError
+	if !errors.As(err, &be) || !be.Time.Equal(epoch.Add(2*time.Second)) {
+		t.Fatalf("Step 2 = %v, want the *dstream.BatchError of batch 2", err)
+	}
+	if _, err := d.Step(); err == nil {
+		t.Errorf("Step after a failed batch succeeded, want an error")
+	}
+}
+
+// A Context built elsewhere (here as dstream.GetOrCreate would) is driven
+// the same way.
+func TestDrive(t *testing.T) {
+	clock := dstreamtest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := dstream.NewContext(dstream.BatchInterval(2*time.Second), dstream.WithClock(clock))
+	in, _ := dstreamtest.Input(c, []string{"x"})
+	out := dstreamtest.Collect(in)
+	d := dstreamtest.Drive(c, clock)
+	defer d.Close()
+	bt, err := d.Step()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.At(bt); !bt.Equal(clock.Now()) || len(got) != 1 {
+		t.Errorf("batch %v (clock %v) = %q, want [x] at the clock's time", bt, clock.Now(), got)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// batchCounter counts the completed batches.
+type batchCounter struct {
+	dstream.BaseListener
+	mu sync.Mutex
+	n  int
+}
+
+func (l *batchCounter) OnBatchCompleted(dstream.BatchInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+}
+
+func TestContextOptions(t *testing.T) {
+	l := &batchCounter{}
+	dstreamtest.Run(t, [][]int{{1}, {2}, {3}}, double, [][]int{{2}, {4}, {6}},
+		dstreamtest.ContextOptions(dstream.WithListener(l)))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n != 3 {
+		t.Errorf("the listener of ContextOptions heard %d batches, want 3", l.n)
 	}
 }

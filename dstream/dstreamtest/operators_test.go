@@ -19,6 +19,7 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/dstream/dstreamtest"
@@ -1100,5 +1101,54 @@ func TestOpPrintTo(t *testing.T) {
 	}
 	if diff := gocmp.Diff(want.String(), buf.String()); diff != "" {
 		t.Errorf("printed (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpKeysAndValues(t *testing.T) {
+	leakcheck.Check(t)
+	dstreamtest.Run(t, pairs, dstream.Keys[string, int],
+		perBatch(pairs, func(b []pair) []string {
+			var out []string
+			for _, kv := range b {
+				out = append(out, kv.Key)
+			}
+			return out
+		}))
+	dstreamtest.Run(t, pairs, dstream.Values[string, int],
+		perBatch(pairs, func(b []pair) []int {
+			var out []int
+			for _, kv := range b {
+				out = append(out, kv.Value)
+			}
+			return out
+		}))
+}
+
+func TestOpDistinct(t *testing.T) {
+	leakcheck.Check(t)
+	// Per batch: a word of an earlier batch comes again.
+	dstreamtest.Run(t, words,
+		func(s *dstream.DStream[string]) *dstream.DStream[string] {
+			return dstream.Distinct(s, rdd.Partitions(3))
+		},
+		perBatch(words, func(b []string) []string {
+			out := slices.Clone(b)
+			slices.Sort(out)
+			return slices.Compact(out)
+		}),
+		dstreamtest.Unordered())
+}
+
+func TestOpGlom(t *testing.T) {
+	leakcheck.Check(t)
+	const parts = 3
+	got := dstreamtest.RunBatches(t, words, dstream.Glom[string], len(words), dstreamtest.Parallelism(parts))
+	for k, b := range words {
+		if diff := gocmp.Diff(b, slices.Concat(got[k]...), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("batch %d: the partitions' elements, in order (-want +got):\n%s", k+1, diff)
+		}
+		if len(b) > 0 && len(got[k]) != parts {
+			t.Errorf("batch %d: %d slices, want one per partition (%d)", k+1, len(got[k]), parts)
+		}
 	}
 }

@@ -2,8 +2,8 @@ package dstreamtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/spatedev/spate/dstream"
-	"github.com/spatedev/spate/rdd"
 )
 
 // epoch is the time the manual clock starts at, truncated to the batch
@@ -31,6 +30,7 @@ type config struct {
 	parallelism int
 	unordered   bool
 	cmpOpts     []cmp.Option
+	ctxOpts     []dstream.Opt
 }
 
 func newConfig(opts []Opt) config {
@@ -71,6 +71,14 @@ func CmpOptions(opts ...cmp.Option) Opt {
 	return func(c *config) { c.cmpOpts = append(c.cmpOpts, opts...) }
 }
 
+// ContextOptions adds options of the Context that [Run], [RunBatches] and
+// [NewDriver] build, e.g. dstream.WithListener or dstream.CheckpointDir.
+// Default: none. They come after the batch interval and engine (which they
+// may replace), and must not set the clock: the manual clock replaces it.
+func ContextOptions(opts ...dstream.Opt) Opt {
+	return func(c *config) { c.ctxOpts = append(c.ctxOpts, opts...) }
+}
+
 // Run tests op batch by batch: it feeds input[k] as batch k+1 of a queue
 // stream, applies op, runs max(len(input), len(want)) batches on a manual
 // clock and compares the output of each with want. A batch beyond the end
@@ -106,7 +114,7 @@ func RunBatches[T, U any](t testing.TB, input [][]T, op func(*dstream.DStream[T]
 		t.Fatalf("dstreamtest: nil op")
 	}
 	return runBatches(t, newConfig(opts), nbatches, func(c *dstream.Context) *dstream.DStream[U] {
-		in, _ := dstream.QueueStream(c, true, input...)
+		in, _ := Input(c, input...)
 		return op(in)
 	})
 }
@@ -119,8 +127,8 @@ func RunBatches2[A, B, U any](t testing.TB, a [][]A, b [][]B, op func(*dstream.D
 		t.Fatalf("dstreamtest: nil op")
 	}
 	return runBatches(t, newConfig(opts), nbatches, func(c *dstream.Context) *dstream.DStream[U] {
-		inA, _ := dstream.QueueStream(c, true, a...)
-		inB, _ := dstream.QueueStream(c, true, b...)
+		inA, _ := Input(c, a...)
+		inB, _ := Input(c, b...)
 		return op(inA, inB)
 	})
 }
@@ -133,56 +141,31 @@ func (cfg config) batchTime(k int) time.Time {
 // start is the manual clock's initial time, aligned to the batch interval.
 func (cfg config) start() time.Time { return epoch.Truncate(cfg.interval) }
 
-// runBatches builds a Context with cfg, the graph with build, collects the
+// runBatches builds a Driver with cfg, the graph with build, collects the
 // output of nbatches batches and returns it by batch number.
 func runBatches[U any](t testing.TB, cfg config, nbatches int, build func(*dstream.Context) *dstream.DStream[U]) [][]U {
 	t.Helper()
-	if cfg.interval <= 0 {
-		t.Fatalf("dstreamtest: batch interval %v, want > 0", cfg.interval)
-	}
-	clock := NewManualClock(cfg.start())
-	c := dstream.NewContext(dstream.BatchInterval(cfg.interval), dstream.WithClock(clock),
-		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(cfg.parallelism))))
-	out := build(c)
-	if out == nil {
+	d := NewDriver(func(c *config) { *c = cfg })
+	defer d.Close() // on t.Fatalf (runtime.Goexit): nothing started may outlive the helper
+	s := build(d.Context())
+	if s == nil {
 		t.Fatalf("dstreamtest: op returned a nil stream")
 	}
-	var (
-		mu  sync.Mutex
-		got = map[time.Time][]U{}
-	)
-	dstream.ForeachRDD(out, func(ctx context.Context, r *rdd.RDD[U], bt time.Time) error {
-		batch, err := rdd.Collect(ctx, r)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		got[bt] = batch
-		return nil
-	})
-
-	r := startRun(c)
-	defer r.abandon() // on t.Fatalf (runtime.Goexit): nothing started may outlive the helper
+	out := Collect(s)
 	for range nbatches {
-		if err := r.awaitScheduler(clock); err != nil {
-			if r.returned.Err() != nil { // Run failed before the batch: say why
-				t.Fatalf("dstreamtest: Run: %v", r.wait())
+		if _, err := d.Step(); err != nil {
+			if be := (*dstream.BatchError)(nil); errors.As(err, &be) {
+				t.Fatalf("dstreamtest: Run: %v", err)
 			}
-			t.Fatalf("dstreamtest: the scheduler did not wait for the next batch: %v", err)
+			t.Fatalf("%v", err)
 		}
-		clock.Advance(cfg.interval)
 	}
-	c.Stop()
-	if err := r.wait(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("dstreamtest: Run: %v", err)
 	}
-
-	mu.Lock()
-	defer mu.Unlock()
 	batches := make([][]U, nbatches)
 	for k := range batches {
-		batches[k] = got[cfg.batchTime(k+1)]
+		batches[k] = out.At(cfg.batchTime(k + 1))
 	}
 	return batches
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,26 +61,9 @@ func TestCrashesLoseNothing(t *testing.T) {
 		}
 	}
 	child := crashtest.Start(t, bin, args...)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var missing []string
-		seen := readLines(t, outFile)
-		for l := range want {
-			if !seen[l] {
-				missing = append(missing, l)
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			child.Kill()
-			t.Fatal(explainMissing(t, b, filepath.Join(dir, "wal"), missing, len(want)))
-		}
-		if !child.AwaitLines("batch ", 1, 30*time.Second) {
-			out, err := child.Wait(time.Second)
-			t.Fatalf("the last run ended with %v, %d records not processed:\n%s", err, len(missing), strings.Join(out, "\n"))
-		}
+	if missing := child.AwaitAll(outFile, want, 60*time.Second); len(missing) > 0 {
+		child.Kill()
+		t.Fatal(explainMissing(t, b, filepath.Join(dir, "wal"), missing, len(want)))
 	}
 	out, err := child.Stop(30 * time.Second)
 	if err != nil {
@@ -153,23 +134,4 @@ func explainMissing(t *testing.T, b *kafkatest.Broker, ckpt string, missing []st
 		msg += fmt.Sprintf("; %d LOST (committed, not logged, never processed, e.g. %v)", len(lost), sample(lost))
 	}
 	return msg
-}
-
-// readLines returns the complete lines of a file (a crash may leave a partial one).
-func readLines(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out[sc.Text()] = true
-	}
-	return out
 }

@@ -1,5 +1,5 @@
 // Package archtest checks that the module's packages import each other only in the
-// direction that DESIGN.md allows ("Layers and packages"). It holds tests only.
+// direction that the README allows (its "Design" section). It holds tests only.
 package archtest
 
 import (
@@ -32,7 +32,7 @@ type rule struct {
 	// anyLayer: the layer may import every layer of the module (still not examples/ or
 	// bench/, which nothing imports).
 	anyLayer bool
-	// design is the rule as DESIGN.md states it, quoted in failure messages.
+	// design is the rule as the README states it, quoted in failure messages.
 	design string
 }
 
@@ -67,7 +67,7 @@ const (
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
 var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, kgo, kgoSASL, kmsg, kerr, kversion, xsync}
 
-// rules is the dependency direction of DESIGN.md. Every package of the module must be in
+// rules is the dependency direction of the README ("Design"). Every package of the module must be in
 // one of these layers.
 var rules = []rule{
 	{layer: "ops", design: "ops is a leaf: stdlib only"},
@@ -124,8 +124,8 @@ var rules = []rule{
 		design:   "examples/ use the public API: any package of the module (+ x/sync, go-cmp, modernc.org/sqlite, client_golang to serve metrics); nothing imports them",
 	},
 	{
-		// The benchmark program measures a raw kafka-go baseline (DESIGN.md, "Tests and
-		// benchmarks"), so it may import kafka-go, but not franz-go.
+		// The benchmark program measures a raw kafka-go baseline (the README, "Benchmarks"),
+		// so it may import kafka-go, but not franz-go.
 		layer:    "bench",
 		anyLayer: true,
 		allow:    []string{xsync, gocmp, kafkaGo},
@@ -222,7 +222,7 @@ func checkImport(mod, importer, imported string, kind importKind) error {
 	}
 	from, ok := layerOf(rel)
 	if !ok {
-		return fmt.Errorf("%s: package is in no layer of the dependency rules; add it to the rules table in internal/archtest (and to DESIGN.md)", importer)
+		return fmt.Errorf("%s: package is in no layer of the dependency rules; add it to the rules table in internal/archtest (and to the README's Design section)", importer)
 	}
 	fail := func(design string) error {
 		return fmt.Errorf("%s (%s imports) imports %s: breaks the rule %q", importer, kind, imported, design)

@@ -5,10 +5,10 @@
 //
 //	import spateprom "github.com/spatedev/spate/metrics/prometheus"
 //
-//	col := spateprom.New(ctx)
+//	col := spateprom.New(ssc) // ssc: the *dstream.Context
 //	reg := prometheus.NewRegistry()
 //	reg.MustRegister(col)
-//	stream := kafka.NewDirectStream(ctx, strategy, keys, values, kafka.OnCommit(col.Committed), …)
+//	stream := kafka.NewDirectStream(ssc, strategy, keys, values, kafka.OnCommit(col.Committed), …)
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
 // # Metrics

@@ -59,7 +59,7 @@ func latest(s *dstream.DStream[ops.KV[string, int]]) func() map[string]int {
 // batch's offsets in one transaction: another process of the group restores it and
 // goes on counting where the first stopped.
 func TestKeyedStateSurvivesInItsChangelog(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	firstTwoBatches(t, b, func(r *run) func() map[string]int { return keyedCounts(t, r, b) })
 	// The offsets were committed by the transactions.
 	committed, err := b.Committed(context.Background(), "g", "events")
@@ -94,7 +94,7 @@ func TestKeyedStateSurvivesInItsChangelog(t *testing.T) {
 // of the window's batches: another process restores it, counts the batches the
 // first one read in its windows, and lets them leave the windows in time.
 func TestAWindowSurvivesInItsChangelog(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	windowed := func(r *run) func() map[string]int {
 		s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 			kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
@@ -186,7 +186,7 @@ func describeTopic(t *testing.T, b *kafkatest.Broker, topic string) map[string]s
 // A changelog topic deleted while the group has committed offsets is an error, not
 // an empty state.
 func TestAMissingChangelogIsAnError(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produceByKey(t, b, "events", 2, "ann")
 	countOneBatch(t, b)
 	tr := &kafkago.Transport{}
@@ -210,7 +210,7 @@ func TestAMissingChangelogIsAnError(t *testing.T) {
 // at every step the counts the two hold together are exactly what was produced.
 func TestKeyedStateFollowsItsTasksAcrossMembers(t *testing.T) {
 	const parts = 4
-	b := startBroker(t, kafkatest.Topic("events", parts))
+	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	want := map[string]int{}
 	round := func(n int) {
 		var keys []string
@@ -309,7 +309,7 @@ func TestKeyedStateFollowsItsTasksAcrossMembers(t *testing.T) {
 // the changelog offset it reflects; the next restores read the copy and only the
 // changelog records after it.
 func TestALocalCopySparesTheWholeChangelog(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	dir := t.TempDir()
 	produceByKey(t, b, "events", 2, "ann", "bob", "ann", "cid", "dan")
 	var mu sync.Mutex
@@ -363,7 +363,7 @@ func TestARestoreThroughABrokerOutage(t *testing.T) {
 		{"lasting", -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBroker(t, kafkatest.Topic("events", 1))
+			b := kafkatest.New(t, kafkatest.Topic("events", 1))
 			produceByKey(t, b, "events", 1, "ann", "bob", "ann")
 			countOneBatch(t, b)
 			fault, err := b.Fail(kafkatest.Fetch, "g-counts-changelog", kafkatest.NotLeader, tc.failures)
@@ -419,7 +419,7 @@ func (l *progressLog) OnProgress(p dstream.Progress) {
 // pace while it reads, and its end, in records of the changelog (by offset) of a
 // total that the changelog's end gives.
 func TestAChangelogRestoreReportsProgress(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	keys := make([]string, 10000) // more than a restore reads between two counts
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%05d", i)

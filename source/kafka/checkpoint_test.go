@@ -22,7 +22,7 @@ import (
 // checkpoint (nothing is committed to Kafka), and every record is counted exactly
 // once in the end.
 func TestCheckpointedDirectStreamResumesStateExactlyOnce(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	dir := t.TempDir()
 	produced := 0
 	more := func(n int) {
@@ -100,7 +100,7 @@ func TestCheckpointedDirectStreamResumesStateExactlyOnce(t *testing.T) {
 // restore other positions, is refused when Run starts, naming the group and the
 // directory.
 func TestACheckpointDirIsRefusedWhereTheGroupHoldsTheOffsets(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	dir := t.TempDir()
 	r := newRun(t, dstream.CheckpointDir(dir))
 	keyedCounts(t, r, b)

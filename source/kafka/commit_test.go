@@ -43,7 +43,7 @@ func committedOffsets(t *testing.T, b *kafkatest.Broker, group string) []kafka.O
 // Commits are retried, made in order, and reported to CommitAsync's done functions
 // and to OnCommit (failed ones to done only).
 func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 40, "v")
 	fault, err := b.Fail(kafkatest.OffsetCommit, "events", kafkatest.NotLeader, 2)
 	if err != nil {
@@ -123,7 +123,7 @@ func TestCommitsAreRetriedOrderedAndReported(t *testing.T) {
 }
 
 func TestRecordsCarryTheirMetadata(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	at := time.Date(2026, 3, 4, 5, 6, 7, 8_000_000, time.UTC)
 	if err := b.Produce(context.Background(), "events", kafkatest.Message{Partition: 1, Key: []byte("k"), Value: []byte("v"),
 		Headers: map[string][]byte{"h": []byte("x")}, Time: at}); err != nil {
@@ -169,7 +169,7 @@ func (c *commits) String() string {
 // OnCommit hears the offsets a keyed stream commits in each batch's transaction
 // once the transaction committed, and not those of a transaction that failed to.
 func TestOnCommitHearsTransactionalCommits(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	var heard commits
 	r := newRun(t)
 	keyedCounts(t, r, b, kafka.OnCommit(heard.add))
@@ -207,7 +207,7 @@ func TestOnCommitHearsTransactionalCommits(t *testing.T) {
 // OnCommit hears the commits of a receiver stream: the last offsets it heard of
 // each partition are those the group holds.
 func TestOnCommitHearsAReceiverStream(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 40, "v")
 	var heard commits
 	r := newReceiverRun(t, b, "g", "", dstream.NewManualClock(epoch), kafka.OnCommit(heard.add))

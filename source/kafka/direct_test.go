@@ -21,7 +21,7 @@ import (
 // exactly the records of range i.
 func TestDirectStreamReadsEveryRecordOnceInContiguousRanges(t *testing.T) {
 	const parts = 4
-	b := startBroker(t, kafkatest.Topic("events", parts))
+	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
@@ -101,7 +101,7 @@ func TestDirectStreamReadsEveryRecordOnceInContiguousRanges(t *testing.T) {
 // ForeachPartition with the task's partition index.
 func TestNarrowOperatorsKeepThePartitionMapping(t *testing.T) {
 	const parts = 3
-	b := startBroker(t, kafkatest.Topic("events", parts))
+	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	produce(t, b, "events", parts, 0, 90, "v")
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Assign([]kafka.TopicPartition{{Topic: "events", Partition: 0}, {Topic: "events", Partition: 1}, {Topic: "events", Partition: 2}}, nil),
@@ -154,7 +154,7 @@ func TestNarrowOperatorsKeepThePartitionMapping(t *testing.T) {
 // exactly the records produced after the commit, from the committed offsets on.
 func TestCommitThenRestartResumesAtTheCommittedOffsets(t *testing.T) {
 	const parts = 2
-	b := startBroker(t, kafkatest.Topic("events", parts))
+	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	produce(t, b, "events", parts, 0, 40, "v")
 	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest)}
 
@@ -231,7 +231,7 @@ func TestCommitThenRestartResumesAtTheCommittedOffsets(t *testing.T) {
 func TestOffsetResetLatestReadsWhatIsProducedAfterStart(t *testing.T) {
 	for _, tc := range strategies {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBroker(t, kafkatest.Topic("events", 2))
+			b := kafkatest.New(t, kafkatest.Topic("events", 2))
 			produce(t, b, "events", 2, 0, 10, "before")
 			r := newRun(t)
 			s := kafka.NewDirectStream(r.c, tc.strategy, kafka.StringDeserializer(), kafka.StringDeserializer(),

@@ -2,31 +2,36 @@ package kafka_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	_ "modernc.org/sqlite"
+
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
 	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
-// A direct stream over an in-process broker: each batch's offset ranges, one per
-// partition, come with the batch, and are committed after the output.
+// A direct stream over an in-process broker, run one batch by dstreamtest's
+// Driver: each batch's offset ranges, one per partition, come with the batch.
 func ExampleNewDirectStream() {
-	ctx := context.Background()
 	b, _ := kafkatest.Start(kafkatest.Topic("greetings", 2))
 	defer b.Close()
-	_ = b.Produce(ctx, "greetings",
+	_ = b.Produce(context.Background(), "greetings",
 		kafkatest.Message{Partition: 0, Value: []byte("hello")},
 		kafkatest.Message{Partition: 1, Value: []byte("bonjour")},
 		kafkatest.Message{Partition: 1, Value: []byte("hola")})
 
-	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
-	stream := kafka.NewDirectStream(ssc, kafka.Subscribe("greetings"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+	d := dstreamtest.NewDriver()
+	defer d.Close()
+	stream := kafka.NewDirectStream(d.Context(), kafka.Subscribe("greetings"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("example"), kafka.OffsetReset(kafka.Earliest))
 	stream.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
 		parts, err := rdd.CollectPartitions(ctx, batch.RDD)
@@ -40,16 +45,82 @@ func ExampleNewDirectStream() {
 			}
 			fmt.Printf("%v: %s\n", rg, strings.Join(values, " "))
 		}
-		stream.CommitAsync(batch.Ranges, nil)
-		ssc.Stop() // one batch is enough here; the stop commits it
 		return nil
 	})
-	if err := ssc.Run(ctx); err != nil {
+	if _, err := d.Step(); err != nil {
 		fmt.Println(err)
 	}
+	fmt.Println(d.Stop())
 	// Output:
 	// greetings/0 [0, 1): hello
 	// greetings/1 [0, 2): bonjour hola
+	// <nil>
+}
+
+// CommitAsync commits a batch's offsets to the group after its output: a job
+// restarted under the same group resumes after them (at-least-once output).
+func ExampleDirectStream_CommitAsync() {
+	ctx := context.Background()
+	b, _ := kafkatest.Start(kafkatest.Topic("events", 1))
+	defer b.Close()
+	_ = b.Produce(ctx, "events", kafkatest.Message{Value: []byte("a")}, kafkatest.Message{Value: []byte("b")})
+
+	d := dstreamtest.NewDriver()
+	defer d.Close()
+	stream := kafka.NewDirectStream(d.Context(), kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.GroupID("counter"), kafka.OffsetReset(kafka.Earliest))
+	stream.ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {
+		n, err := rdd.Count(ctx, batch.RDD)
+		if err != nil {
+			return err // the batch fails; nothing is committed
+		}
+		fmt.Println("records:", n)
+		stream.CommitAsync(batch.Ranges, func(offsets map[kafka.TopicPartition]int64, err error) {
+			fmt.Println("committed:", offsets, err)
+		})
+		return nil
+	})
+	_, _ = d.Step()
+	_ = d.Stop() // a graceful stop commits what is queued
+	committed, _ := b.Committed(ctx, "counter", "events")
+	fmt.Println("the group's offsets:", committed)
+	// Output:
+	// records: 2
+	// committed: map[events/0:2] <nil>
+	// the group's offsets: map[0:2]
+}
+
+// An OffsetTable stores a batch's offsets in the transaction that writes its
+// results: a batch run again (after a crash, say) is refused, so each result is
+// written once.
+func ExampleOffsetTable() {
+	ctx := context.Background()
+	db, _ := sql.Open("sqlite", "file:offsets?mode=memory")
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one connection: the in-memory database lives in it
+	offsets := kafka.NewOffsetTable(db, "totals")
+	_ = offsets.Create(ctx)
+	_, _ = db.ExecContext(ctx, `CREATE TABLE totals (n INTEGER)`)
+
+	apply := func(rg kafka.OffsetRange, n int) error {
+		return offsets.Apply(ctx, []kafka.OffsetRange{rg}, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO totals (n) VALUES (?)`, n)
+			return err
+		})
+	}
+	first := kafka.OffsetRange{Topic: "events", Partition: 0, From: 0, Until: 10}
+	fmt.Println(apply(first, 10))
+	fmt.Println(errors.Is(apply(first, 10), kafka.ErrOffsetMismatch)) // the same batch again
+	fmt.Println(apply(kafka.OffsetRange{Topic: "events", Partition: 0, From: 10, Until: 12}, 2))
+
+	// At start, a job loads the offsets to resume from (kafka.Assign).
+	from, _ := offsets.Load(ctx)
+	fmt.Println(from)
+	// Output:
+	// <nil>
+	// true
+	// <nil>
+	// map[events/0:12]
 }
 
 // WriteToKafka writes a stream of pairs to a topic after each batch.

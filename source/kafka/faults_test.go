@@ -65,7 +65,7 @@ func TestRetriableErrorsAndLeaderMovesAreRetried(t *testing.T) {
 		code kafkatest.ErrorCode
 	}{{"NotLeader", kafkatest.NotLeader}, {"UnknownServerError", kafkatest.UnknownServerError}} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBroker(t, kafkatest.Brokers(2), kafkatest.Topic("events", 2))
+			b := kafkatest.New(t, kafkatest.NumBrokers(2), kafkatest.Topic("events", 2))
 			produce(t, b, "events", 2, 0, 20, "v")
 			fault, err := b.Fail(kafkatest.Fetch, "events", tc.code, 3)
 			if err != nil {
@@ -103,7 +103,7 @@ func TestRetriableErrorsAndLeaderMovesAreRetried(t *testing.T) {
 }
 
 func TestFetchFailingRepeatedlyFailsTheBatchAndCommitsNothing(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v")
 	if _, err := b.Fail(kafkatest.Fetch, "events", kafkatest.NotLeader, -1); err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestFetchFailingRepeatedlyFailsTheBatchAndCommitsNothing(t *testing.T) {
 }
 
 func TestOffsetsLostToRetention(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 100, "v") // 50 per partition
 	if err := b.DeleteRecords("events", 0, 30); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestOffsetsLostToRetention(t *testing.T) {
 type event struct{ ID int }
 
 func TestBadRecords(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	ctx := context.Background()
 	if err := b.Produce(ctx, "events",
 		kafkatest.Message{Partition: 1, Value: []byte(`{"ID": 1}`)},
@@ -234,7 +234,7 @@ func TestBadRecords(t *testing.T) {
 // Run returns the hanging fetch's error, and a stopping stream does not retry the
 // fetches (one request per partition).
 func TestStopWhileAFetchHangs(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 10, "v")
 	r := newRun(t)
 	newStream(r, b, kafka.PollTimeout(2*time.Second)).ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, string]) error {

@@ -119,7 +119,7 @@ func until(t *testing.T, cond func() bool, members ...*member) {
 // once, since each commits after its output and a graceful stop commits the last).
 func TestTwoContextsShareAGroupAndOneTakesOver(t *testing.T) {
 	const parts = 4
-	b := startBroker(t, kafkatest.Topic("events", parts))
+	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	produced := 0
 	more := func(n int) {
 		produce(t, b, "events", parts, produced, n, "v")
@@ -173,7 +173,7 @@ func values(from, to int) []string {
 // TestSubscribePatternPicksUpNewTopics subscribes to a pattern and creates a matching
 // topic while the stream runs.
 func TestSubscribePatternPicksUpNewTopics(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("logs-a", 1), kafkatest.Topic("other", 1))
+	b := kafkatest.New(t, kafkatest.Topic("logs-a", 1), kafkatest.Topic("other", 1))
 	produce(t, b, "logs-a", 1, 0, 5, "a")
 	produce(t, b, "other", 1, 0, 5, "o")
 	m := newMember(t, b, kafka.SubscribePattern(regexp.MustCompile(`logs-.*`)))
@@ -196,7 +196,7 @@ func TestSubscribePatternPicksUpNewTopics(t *testing.T) {
 // TestSubscribePatternMatchesWholeTopicNames checks that the pattern is anchored at
 // both ends, as Kafka's and Spark's are: pat\d matches pat1, not xpat1 nor pat12.
 func TestSubscribePatternMatchesWholeTopicNames(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("pat1", 1), kafkatest.Topic("xpat1", 1), kafkatest.Topic("pat12", 1))
+	b := kafkatest.New(t, kafkatest.Topic("pat1", 1), kafkatest.Topic("xpat1", 1), kafkatest.Topic("pat12", 1))
 	for _, topic := range []string{"pat1", "xpat1", "pat12"} {
 		produce(t, b, topic, 1, 0, 1, topic+"-")
 	}
@@ -224,7 +224,7 @@ func TestSubscribePatternMatchesWholeTopicNames(t *testing.T) {
 // tasks between them.
 func TestTheGroupAssignsWholeTasksToAContext(t *testing.T) {
 	const parts = 4
-	b := startBroker(t, kafkatest.Topic("in", parts), kafkatest.Topic("rekeyed", parts))
+	b := kafkatest.New(t, kafkatest.Topic("in", parts), kafkatest.Topic("rekeyed", parts))
 	type replica struct {
 		r     *run
 		mu    sync.Mutex

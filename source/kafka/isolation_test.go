@@ -59,7 +59,7 @@ func TestIsolationLevels(t *testing.T) {
 	} {
 		name := map[kafka.IsolationLevel]string{kafka.ReadCommitted: "ReadCommitted", kafka.ReadUncommitted: "ReadUncommitted"}[tc.level]
 		t.Run(name, func(t *testing.T) {
-			b := startBroker(t, kafkatest.Topic("tx", 1))
+			b := kafkatest.New(t, kafkatest.Topic("tx", 1))
 			p, q := txnProducer(t, b, "p"), txnProducer(t, b, "q")
 			inTxn(t, p, true, true, "a1", "a2")
 			inTxn(t, p, false, true, "b1", "b2")

@@ -27,7 +27,7 @@ func TestInteropWithKcat(t *testing.T) {
 		t.Fatalf("kcat is not installed, and this test requires it (it does not skip): install it with "+
 			"`apt-get install kcat` (Debian, Ubuntu) or `make deps`, which installs what the tests need: %v", err)
 	}
-	b := startBroker(t, kafkatest.Topic("words", 2), kafkatest.Topic("counts", 2))
+	b := kafkatest.New(t, kafkatest.Topic("words", 2), kafkatest.Topic("counts", 2))
 	brokers := strings.Join(b.Addrs(), ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -58,7 +58,7 @@ func produceByKey(t *testing.T, b *kafkatest.Broker, topic string, partitions in
 // the Kafka partition that carries the key, without a shuffle.
 func TestKeyedStreamKeepsStatePerTaskWithoutAShuffle(t *testing.T) {
 	const parts = 3
-	b := startBroker(t, kafkatest.Topic("events", parts))
+	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest))
@@ -130,7 +130,7 @@ func TestKeyedStreamRefusesAMisplacedKey(t *testing.T) {
 		{name: "trusted", msg: kafkatest.Message{Key: []byte("ann")}, trust: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBroker(t, kafkatest.Topic("events", 2))
+			b := kafkatest.New(t, kafkatest.Topic("events", 2))
 			home := kafka.Murmur2Partition([]byte("ann"), 2)
 			if tc.msg.Key != nil {
 				tc.msg.Partition = 1 - home
@@ -185,7 +185,7 @@ func TestKeyedStreamRefusesAMisplacedKey(t *testing.T) {
 // A keyed stream's topics must have the same partition count: Run fails at start,
 // naming each topic's count.
 func TestKeyedStreamNeedsCoPartitionedTopics(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("a", 2), kafkatest.Topic("b", 3))
+	b := kafkatest.New(t, kafkatest.Topic("a", 2), kafkatest.Topic("b", 3))
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("a", "b"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"))

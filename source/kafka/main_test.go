@@ -25,18 +25,6 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 const interval = time.Second
 
-// startBroker starts a broker with the given topics (name, partitions, name, …) and
-// closes it when the test ends.
-func startBroker(t *testing.T, opts ...kafkatest.Opt) *kafkatest.Broker {
-	t.Helper()
-	b, err := kafkatest.Start(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
-
 // produce writes n records to topic, round-robin over its partitions, with values
 // "<prefix><i>" for i from first.
 func produce(t *testing.T, b *kafkatest.Broker, topic string, partitions, first, n int, prefix string) {

@@ -14,7 +14,7 @@ import (
 // TestInvalidOptionsFailRunAtStart checks that option values a stream cannot use
 // make Run fail before the first batch, naming the option, rather than being ignored.
 func TestInvalidOptionsFailRunAtStart(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	for _, tc := range []struct {
 		opt  kafka.Opt
 		want string
@@ -50,7 +50,7 @@ func TestWithLoggerNilMeansTheDefault(t *testing.T) {
 	slog.SetDefault(rec.logger())
 	defer slog.SetDefault(old)
 
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 10, "v")
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),

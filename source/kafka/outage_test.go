@@ -37,7 +37,7 @@ func TestBrokerOutage(t *testing.T) {
 
 func testBrokerOutage(t *testing.T, strategy kafka.ConsumerStrategy) {
 	const timeout = 40 * interval
-	b := startBroker(t, kafkatest.Topic("events", 2), kafkatest.DataDir(t.TempDir()), kafkatest.MinSessionTimeout(time.Second))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2), kafkatest.DataDir(t.TempDir()), kafkatest.MinSessionTimeout(time.Second))
 	addr := b.Addrs()[0]
 	produce(t, b, "events", 2, 0, 20, "v")
 	logs := newLogRecorder()
@@ -135,7 +135,7 @@ func testBrokerOutage(t *testing.T, strategy kafka.ConsumerStrategy) {
 // batches read nothing and say the group has no assignment, until
 // UnavailableTimeout fails the batch naming the group and the brokers.
 func TestGroupThatNeverSettles(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v")
 	if _, err := b.Fail(kafkatest.JoinGroup, "", kafkatest.RebalanceInProgress, -1); err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestGroupThatNeverSettles(t *testing.T) {
 // (below its minimum of 6s): Run fails at start naming the error, rather than
 // giving empty batches.
 func TestGroupErrorThatRetryingCannotFix(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	r := newRun(t)
 	kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.SessionTimeout(time.Second), kafka.WithLogger(newLogRecorder().logger())).
@@ -187,7 +187,7 @@ func TestGroupErrorThatRetryingCannotFix(t *testing.T) {
 // missing one, says so in the batches' InputInfo, and fails the batch once it has
 // been missing for MissingTopicTimeout.
 func TestSubscribeToAMissingTopic(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v")
 	logs := newLogRecorder()
 	r := newRun(t)
@@ -230,7 +230,7 @@ func TestSubscribeToAMissingTopic(t *testing.T) {
 // TestWaitForTopics subscribes to a topic created later, with WaitForTopics: the
 // stream goes on past MissingTopicTimeout, then reads the topic once it exists.
 func TestWaitForTopics(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.New(t)
 	logs := newLogRecorder()
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("later"), kafka.StringDeserializer(), kafka.StringDeserializer(),

@@ -43,7 +43,7 @@ func rangeTotals(t *testing.T, b *kafkatest.Broker, batches int, slow time.Durat
 }
 
 func TestMaxAndInitialRateCapTheRanges(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 1000, "v")
 	// 1s batches: an initial rate of 100/s for the first batch, then 30/s per
 	// partition.
@@ -59,7 +59,7 @@ func TestMaxAndInitialRateCapTheRanges(t *testing.T) {
 }
 
 func TestBackpressureLowersTheRateWhenProcessingIsSlow(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20000, "v")
 	// Every batch of up to 1000 records takes 2s to process: about 500 records/s.
 	got := rangeTotals(t, b, 10, 2*time.Second, kafka.InitialRate(1000), kafka.Backpressure(true))
@@ -83,7 +83,7 @@ func TestBackpressureLowersTheRateWhenProcessingIsSlow(t *testing.T) {
 // TestMaxRatePerPartitionFunc caps each partition with its own rate (Spark's
 // PerPartitionConfig): 10/s for events/0, none for events/1, 30/s for events/2.
 func TestMaxRatePerPartitionFunc(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 3))
+	b := kafkatest.New(t, kafkatest.Topic("events", 3))
 	produce(t, b, "events", 3, 0, 300, "v") // 100 per partition
 	rates := map[int]float64{0: 10, 1: 0, 2: 30}
 	r := newRun(t)
@@ -114,7 +114,7 @@ func TestMaxRatePerPartitionFunc(t *testing.T) {
 // fails the batch naming the partition, and that setting both max rate options
 // fails Run at start.
 func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 10, "v")
 	r := newRun(t)
 	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
@@ -143,7 +143,7 @@ func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
 // ended when it was planned (so its lag after the batch) and the rate limit that
 // held it back.
 func TestInputInfoHasEachPartitionsRangeLagAndLimit(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v") // 10 a partition
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),

@@ -34,7 +34,7 @@ func produceBig(t *testing.T, b *kafkatest.Broker, n int) {
 // UnavailableTimeout has passed the next batch fails Run with an error naming the
 // write-ahead log's directory, instead of batches staying empty forever.
 func TestReceiverFailsRunWhenItsLogCannotBeWritten(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	dir := t.TempDir()
 	r := newReceiverRun(t, b, "g", dir, dstream.NewManualClock(epoch), kafka.UnavailableTimeout(time.Second))
 	fulldisk.Limit(t, fullDisk)
@@ -56,7 +56,7 @@ func TestReceiverFailsRunWhenItsLogCannotBeWritten(t *testing.T) {
 // failed to log a block (which leaves the log refusing appends), then frees space:
 // the receiver repairs the log and every record is processed.
 func TestReceiverGoesOnOnceItsLogCanBeWrittenAgain(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	r := newReceiverRun(t, b, "g", t.TempDir(), dstream.NewManualClock(epoch))
 	free := fulldisk.Limit(t, fullDisk)
 	produceBig(t, b, 10)

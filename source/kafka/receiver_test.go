@@ -164,7 +164,7 @@ func (r *receiverRun) until(cond func() bool) {
 }
 
 func TestReceiverStreamBlocksAndBatches(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 4))
+	b := kafkatest.New(t, kafkatest.Topic("events", 4))
 	produce(t, b, "events", 4, 0, 200, "v")
 	r := newReceiverRun(t, b, "g", "", dstream.NewManualClock(epoch))
 	r.start()
@@ -217,7 +217,7 @@ func (c *waitRecorder) waits() []string {
 // reader missed), rather than cutting once per block time missed, back to back,
 // which splits what arrives meanwhile into more blocks than one per block interval.
 func TestReceiverCutterThatFallsBehindCutsOnce(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 1))
+	b := kafkatest.New(t, kafkatest.Topic("events", 1))
 	clock := &waitRecorder{ManualClock: dstream.NewManualClock(epoch)}
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(clock))
 	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
@@ -248,7 +248,7 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 		wal, midBatch, lose bool
 	}{{true, false, false}, {true, true, false}, {false, false, false}, {false, true, true}} {
 		t.Run(fmt.Sprintf("wal=%v,midBatch=%v", tc.wal, tc.midBatch), func(t *testing.T) {
-			b := startBroker(t, kafkatest.Topic("events", 4))
+			b := kafkatest.New(t, kafkatest.Topic("events", 4))
 			dir := ""
 			if tc.wal {
 				dir = t.TempDir()
@@ -337,7 +337,7 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 // TestReceiverStreamsShareAGroup runs two receiver streams in one group, in two
 // Contexts: the group splits the partitions between them and every record is read.
 func TestReceiverStreamsShareAGroup(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 4))
+	b := kafkatest.New(t, kafkatest.Topic("events", 4))
 	a := newReceiverRun(t, b, "shared", "", dstream.NewManualClock(epoch))
 	c := newReceiverRun(t, b, "shared", "", dstream.NewManualClock(epoch))
 	a.start()
@@ -399,7 +399,7 @@ func startSource[K, V any](t *testing.T, s *kafka.ReceiverStream[K, V]) (src kaf
 // CheckpointSaved (the checkpoint is durable): a crash, or a failed save, in between
 // must still find it at the restart.
 func TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v")
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)), dstream.CheckpointDir(t.TempDir()))
 	s := kafka.NewReceiverStream(c, map[string]int{"events": 1}, kafka.StringDeserializer(), kafka.StringDeserializer(),
@@ -446,7 +446,7 @@ func TestReceiverTruncatesItsLogOnlyOnceTheCheckpointIsSaved(t *testing.T) {
 // directory, the stream removes that member and reads at once, in a group of one
 // member; a new member that waited for the dead one would wait its session out.
 func TestReceiverRestartRemovesTheMembersItsCrashLeft(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 4))
+	b := kafkatest.New(t, kafkatest.Topic("events", 4))
 	dir := t.TempDir()
 	clock := dstream.NewManualClock(epoch)
 	session := kafka.SessionTimeout(2 * time.Minute)
@@ -494,7 +494,7 @@ func TestReceiverRestartRemovesTheMembersItsCrashLeft(t *testing.T) {
 // per warnEvery (30s) for each receiver, and once UnavailableTimeout has passed the
 // next batch fails Run with an error naming the partitions, the brokers and the group.
 func TestReceiverReportsThenFailsAnOutage(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 10, "v")
 	fault, err := b.Fail(kafkatest.Fetch, "events", kafkatest.UnknownServerError, -1)
 	if err != nil {
@@ -555,7 +555,7 @@ func (w *warnings) count(part string) int {
 // has no committed offset for fails Run with an error naming it, rather than starting
 // somewhere silently.
 func TestReceiverOffsetResetNoneFailsRun(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 10, "v")
 	r := newReceiverRun(t, b, "g", "", dstream.NewManualClock(epoch), kafka.OffsetReset(kafka.None))
 	r.start()

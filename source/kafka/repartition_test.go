@@ -21,7 +21,7 @@ import (
 // running counts over it are per task of that topic, each word's state in the
 // partition the word hashes to, and every word is counted once.
 func TestRepartitionRekeysThroughKafka(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("lines", 3))
+	b := kafkatest.New(t, kafkatest.Topic("lines", 3))
 	ctx := context.Background()
 	if err := b.Produce(ctx, "lines", kafkatest.Message{Partition: 0, Value: []byte("to be or")},
 		kafkatest.Message{Partition: 1, Value: []byte("not to be")}, kafkatest.Message{Partition: 2, Value: []byte("be")}); err != nil {
@@ -97,7 +97,7 @@ func TestRepartitionRekeysThroughKafka(t *testing.T) {
 // rebalances), and the running counts, kept per task of the repartition topic
 // whose partition count does not change, stay exact.
 func TestAPartitionAddedToTheSourceIsCounted(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("lines", 2))
+	b := kafkatest.New(t, kafkatest.Topic("lines", 2))
 	ctx := context.Background()
 	if err := b.Produce(ctx, "lines", kafkatest.Message{Partition: 0, Value: []byte("a b")}, kafkatest.Message{Partition: 1, Value: []byte("b c")}); err != nil {
 		t.Fatal(err)

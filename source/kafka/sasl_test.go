@@ -33,7 +33,7 @@ func TestSASL(t *testing.T) {
 		{"SCRAM-SHA-256", scramMech("secret"), scramMech("wrong")},
 	} {
 		t.Run(c.method, func(t *testing.T) {
-			b := startBroker(t, kafkatest.SASL(c.method, "spate", "secret"), kafkatest.Topic("events", 2))
+			b := kafkatest.New(t, kafkatest.SASL(c.method, "spate", "secret"), kafkatest.Topic("events", 2))
 			produce(t, b, "events", 2, 0, 10, "v")
 			r := newRun(t)
 			s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),

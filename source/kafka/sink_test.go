@@ -45,7 +45,7 @@ func readAll(t *testing.T, b *kafkatest.Broker, topic string, partitions int) []
 }
 
 func TestWriteToKafkaThenReadBack(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("out", 3))
+	b := kafkatest.New(t, kafkatest.Topic("out", 3))
 	h := newRun(t)
 	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, true)
 	q.Push([]ops.KV[string, string]{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "a", Value: "3"}})
@@ -76,7 +76,7 @@ func TestWriteToKafkaThenReadBack(t *testing.T) {
 }
 
 func TestWriteToKafkaFailureFailsTheBatch(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("out", 1))
+	b := kafkatest.New(t, kafkatest.Topic("out", 1))
 	if _, err := b.Fail(kafkatest.Produce, "out", kafkatest.UnknownServerError, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestWriteToKafkaFailureFailsTheBatch(t *testing.T) {
 }
 
 func TestCreateRDDChecksTheRanges(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v")
 	if err := b.DeleteRecords("events", 1, 4); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestCreateRDDChecksTheRanges(t *testing.T) {
 }
 
 func TestClientPartitions(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("a", 2), kafkatest.Topic("b", 1))
+	b := kafkatest.New(t, kafkatest.Topic("a", 2), kafkatest.Topic("b", 1))
 	cl, err := kafka.NewClient(kafka.Brokers(b.Addrs()...))
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestClientPartitions(t *testing.T) {
 // NewSink writes each record to its topic with its key (placed by Kafka's default
 // partitioner), headers and timestamp, through one producer for the whole Run.
 func TestNewSinkWritesKeysHeadersAndTimes(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("a", 3), kafkatest.Topic("b", 1))
+	b := kafkatest.New(t, kafkatest.Topic("a", 3), kafkatest.Topic("b", 1))
 	h := newRun(t)
 	in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, true)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -214,7 +214,7 @@ func TestNewSinkFailureFailsTheBatch(t *testing.T) {
 		{name: "no topic", code: kafkatest.UnknownServerError, want: "a record with key a has no topic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := startBroker(t, kafkatest.Topic("out", 1))
+			b := kafkatest.New(t, kafkatest.Topic("out", 1))
 			if _, err := b.Fail(kafkatest.Produce, "out", tc.code, -1); err != nil {
 				t.Fatal(err)
 			}

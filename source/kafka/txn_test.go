@@ -58,7 +58,7 @@ func readCommitted(t *testing.T, b *kafkatest.Broker, topic string) []string {
 // consumer sees, and nothing committed, so the run after it writes those records
 // once.
 func TestTransactionalSinkWritesEachRecordOnce(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("in", 1), kafkatest.Topic("out", 1))
+	b := kafkatest.New(t, kafkatest.Topic("in", 1), kafkatest.Topic("out", 1))
 	job := func(failAt int64) (*run, *atomic.Int64) {
 		r := newRun(t)
 		s := kafka.NewDirectStream(r.c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.StringDeserializer(),
@@ -114,7 +114,7 @@ func TestTransactionalSinkWritesEachRecordOnce(t *testing.T) {
 // on: its transaction is refused (ErrFenced) and aborted, and the member that took
 // its partitions writes their records: each once, for read_committed consumers.
 func TestAZombieIsFenced(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("in", 2), kafkatest.Topic("out", 1), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	b := kafkatest.New(t, kafkatest.Topic("in", 2), kafkatest.Topic("out", 1), kafkatest.MinSessionTimeout(500*time.Millisecond))
 	job := func(block func()) *run {
 		r := newRun(t)
 		s := kafka.NewDirectStream(r.c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.StringDeserializer(),
@@ -201,7 +201,7 @@ func TestAZombieIsFenced(t *testing.T) {
 // A batch whose transaction holds offsets and no record (its sink wrote nothing)
 // commits them all the same.
 func TestATransactionOfOffsetsOnlyCommits(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("in", 1), kafkatest.Topic("out", 1))
+	b := kafkatest.New(t, kafkatest.Topic("in", 1), kafkatest.Topic("out", 1))
 	produce(t, b, "in", 1, 0, 3, "v")
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.StringDeserializer(),

@@ -155,12 +155,52 @@ func (c *Child) Wait(timeout time.Duration) ([]string, error) {
 // test, closed when the test ends.
 func Broker(t *testing.T, topic string) *kafkatest.Broker {
 	t.Helper()
-	b, err := kafkatest.Start(kafkatest.Topic(topic, 4), kafkatest.DataDir(t.TempDir()))
+	return kafkatest.New(t, kafkatest.Topic(topic, 4), kafkatest.DataDir(t.TempDir()))
+}
+
+// Lines returns the complete lines of the file at path, none if it does not exist
+// (yet); a crash may leave a partial last line, which is not complete.
+func Lines(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.Close)
-	return b
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out[sc.Text()] = true
+	}
+	return out
+}
+
+// AwaitAll waits, while the child prints "batch " lines, until the file at path
+// holds every line of want (see Lines), for at most timeout, and returns the lines
+// still missing then: none when all are there. The child ending first fails the
+// test, with its output.
+func (c *Child) AwaitAll(path string, want map[string]bool, timeout time.Duration) []string {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var missing []string
+		seen := Lines(c.t, path)
+		for l := range want {
+			if !seen[l] {
+				missing = append(missing, l)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			return missing
+		}
+		if !c.AwaitLines("batch ", 1, 30*time.Second) {
+			out, err := c.Wait(time.Second)
+			c.t.Fatalf("the child ended with %v, %d records not processed:\n%s", err, len(missing), strings.Join(out, "\n"))
+		}
+	}
 }
 
 // CyclesEnv names the environment variable that sets how many times a crash test

@@ -9,13 +9,17 @@
 // directory. Fault injection: Fail answers chosen requests with an error, Hang leaves
 // them unanswered, MoveLeader moves a partition's leader, DeleteRecords deletes records
 // as retention would, Stop and Restart take the whole cluster down and up again on the
-// same addresses (with DataDir, its data survives); Cluster gives kfake's own.
+// same addresses (with DataDir, its data survives).
 //
-//	b, err := kafkatest.Start(kafkatest.Topic("events", 4))
-//	if err != nil { … }
-//	defer b.Close()
-//	stream := kafka.NewDirectStream(ssc, kafka.Subscribe("events"), kafka.String(), kafka.String(),
+// In a test, New starts a broker and closes it when the test ends:
+//
+//	b := kafkatest.New(t, kafkatest.Topic("events", 4))
+//	stream := kafka.NewDirectStream(ssc, kafka.Subscribe("events"),
+//		kafka.StringDeserializer(), kafka.StringDeserializer(),
 //		kafka.Brokers(b.Addrs()...), kafka.GroupID("g"))
+//
+// Elsewhere (an example, a benchmark, a demo), Start returns the broker, and the
+// caller closes it.
 package kafkatest
 
 import (
@@ -27,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -48,6 +53,7 @@ type Broker struct {
 	mu      sync.Mutex
 	c       *kfake.Cluster // replaced by Restart
 	stopped bool
+	closed  bool
 	tr      *kafkago.Transport // for Produce
 }
 
@@ -70,8 +76,8 @@ type topic struct {
 // Opt configures Start.
 type Opt func(*config)
 
-// Brokers sets how many brokers the cluster has. Default: 1.
-func Brokers(n int) Opt { return func(c *config) { c.brokers = n } }
+// NumBrokers sets how many brokers the cluster has. Default: 1.
+func NumBrokers(n int) Opt { return func(c *config) { c.brokers = n } }
 
 // Topic creates a topic with the given number of partitions at start. Default: no
 // topics.
@@ -110,7 +116,20 @@ func SASL(method, user, password string) Opt {
 	return func(c *config) { c.sasl = &saslUser{method, user, password} }
 }
 
+// New starts a cluster configured by opts, as Start does, for the test t: a failure
+// to start is t.Fatal, and the cluster is closed when the test ends (t.Cleanup).
+func New(t testing.TB, opts ...Opt) *Broker {
+	t.Helper()
+	b, err := Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
 // Start starts a cluster configured by opts and returns once it accepts connections.
+// The caller closes it (Close).
 func Start(opts ...Opt) (*Broker, error) {
 	cfg := config{brokers: 1}
 	for _, o := range opts {
@@ -240,16 +259,15 @@ var errTopicExists = errors.New("topic exists")
 // Addrs returns the brokers' host:port addresses, the bootstrap servers to give a client.
 func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
 
-// Cluster returns the underlying kfake cluster, for fault injection (Fault, Control,
-// MoveTopicPartition, DeleteRecords, ShufflePartitionLeaders, …). After Restart it is
-// a new one.
-func (b *Broker) Cluster() *kfake.Cluster { return b.cluster() }
-
 // Close stops the brokers and closes their connections. With a data directory, the
-// data stays there for the next Start.
+// data stays there for the next Start. Closing a closed broker does nothing.
 func (b *Broker) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
 	b.tr.CloseIdleConnections()
 	b.c.Close()
 }

@@ -18,7 +18,7 @@ import (
 func TestBrokerSpeaksKafkaToKafkaGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := kafkatest.Start(kafkatest.Brokers(2), kafkatest.Topic("t", 3))
+	b, err := kafkatest.Start(kafkatest.NumBrokers(2), kafkatest.Topic("t", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestDataDirSurvivesRestart(t *testing.T) {
 }
 
 func TestStartRejectsBadOptions(t *testing.T) {
-	if _, err := kafkatest.Start(kafkatest.Brokers(0)); err == nil {
+	if _, err := kafkatest.Start(kafkatest.NumBrokers(0)); err == nil {
 		t.Error("Start with 0 brokers succeeded")
 	}
 	if _, err := kafkatest.Start(kafkatest.Topic("t", 0)); err == nil {
@@ -150,5 +150,22 @@ func TestStopAndRestart(t *testing.T) {
 	}
 	if err := b.Restart(); err == nil {
 		t.Error("Restart of a running broker succeeded")
+	}
+}
+
+func TestNewClosesTheBrokerWhenTheTestEnds(t *testing.T) {
+	var addr string
+	t.Run("test", func(t *testing.T) {
+		b := kafkatest.New(t, kafkatest.NumBrokers(1))
+		addr = b.Addrs()[0]
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("the broker does not accept connections: %v", err)
+		}
+		conn.Close()
+	})
+	if conn, err := net.Dial("tcp", addr); err == nil {
+		conn.Close()
+		t.Errorf("the broker at %s accepts connections after its test ended", addr)
 	}
 }
