@@ -112,8 +112,13 @@ type DStream[T any] struct {
 // "dstream.Map".
 func (s *DStream[T]) Name() string { return s.name }
 
-// Context returns the Context the stream belongs to.
-func (s *DStream[T]) Context() *Context { return s.ctx }
+// Context returns the Context the stream belongs to; nil for a nil stream.
+func (s *DStream[T]) Context() *Context {
+	if s == nil {
+		return nil
+	}
+	return s.ctx
+}
 
 // String returns the stream's name and id.
 func (s *DStream[T]) String() string { return fmt.Sprintf("%s#%d", s.name, s.id) }

@@ -16,6 +16,8 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
+
+	"github.com/spatedev/spate/dstream"
 )
 
 // ErrDataLoss is wrapped by the error of a read or a batch that needs offsets Kafka
@@ -47,16 +49,16 @@ func NewClient(opts ...Opt) (*Client, error) {
 
 func newClient(cfg config) (*Client, error) {
 	if len(cfg.brokers) == 0 {
-		return nil, fmt.Errorf("kafka: no brokers (set Brokers)")
+		return nil, fmt.Errorf("kafka: %w: no brokers (set Brokers)", dstream.ErrInvalid)
 	}
 	if cfg.pollTimeout <= 0 {
-		return nil, fmt.Errorf("kafka: PollTimeout %v, want > 0", cfg.pollTimeout)
+		return nil, fmt.Errorf("kafka: %w: PollTimeout %v, want > 0", dstream.ErrInvalid, cfg.pollTimeout)
 	}
 	if cfg.fetchMaxBytes < 1 {
-		return nil, fmt.Errorf("kafka: FetchMaxBytes %d, want > 0", cfg.fetchMaxBytes)
+		return nil, fmt.Errorf("kafka: %w: FetchMaxBytes %d, want > 0", dstream.ErrInvalid, cfg.fetchMaxBytes)
 	}
 	if cfg.unavailable <= 0 {
-		return nil, fmt.Errorf("kafka: UnavailableTimeout %v, want > 0", cfg.unavailable)
+		return nil, fmt.Errorf("kafka: %w: UnavailableTimeout %v, want > 0", dstream.ErrInvalid, cfg.unavailable)
 	}
 	c := &Client{cfg: cfg}
 	c.tr, c.kc = c.connect()

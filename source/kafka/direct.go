@@ -103,7 +103,7 @@ type Batch[K, V any] struct {
 // committed).
 func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K, V]) error) {
 	if f == nil {
-		dstream.ForeachRDD[Record[K, V]](s.stream, nil) // reports the nil function
+		s.sctx.ReportInvalid("kafka.DirectStream.ForeachBatch", errors.New("nil function"))
 		return
 	}
 	dstream.ForeachRDD(s.stream, func(ctx context.Context, r *rdd.RDD[Record[K, V]], t time.Time) error {
@@ -181,9 +181,9 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 	s := d.s
 	switch {
 	case s.strategy == nil:
-		return errors.New("kafka.DirectStream: nil consumer strategy")
+		return fmt.Errorf("kafka.DirectStream: %w: nil consumer strategy", dstream.ErrInvalid)
 	case s.keys == nil || s.values == nil:
-		return errors.New("kafka.DirectStream: nil key or value deserializer")
+		return fmt.Errorf("kafka.DirectStream: %w: nil key or value deserializer", dstream.ErrInvalid)
 	}
 	if err := s.cfg.validateStream(); err != nil {
 		return fmt.Errorf("kafka.DirectStream: %w", err)

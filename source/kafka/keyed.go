@@ -99,9 +99,6 @@ type keyed[K comparable] struct {
 // start fixes the task count: the partition count of the stream's topics, which
 // must be the same for all of them.
 func (k *keyed[K]) start(strategy ConsumerStrategy, all map[string]int, _ *Client) error {
-	if k.keys == nil {
-		return errors.New("kafka.Keyed: nil key serializer")
-	}
 	topics := strategy.topicsIn(all)
 	if len(topics) == 0 {
 		return errors.New("kafka.Keyed: none of the stream's topics exists: a keyed stream's task count is the partition count of its topics, fixed when Run starts")
@@ -149,6 +146,14 @@ func (k *keyed[K]) start(strategy ConsumerStrategy, all map[string]int, _ *Clien
 // Keyed reads the ranges of s's batches itself: reading both s.Stream() and Keyed(s)
 // reads each range twice. Offset ranges and commits stay on s.
 func Keyed[K comparable, V any](s *DirectStream[K, V], keys Serializer[K], opts ...KeyedOpt) *dstream.DStream[ops.KV[K, V]] {
+	if s == nil || keys == nil {
+		var c *dstream.Context
+		if s != nil {
+			c = s.sctx
+		}
+		c.ReportInvalid("kafka.Keyed", errors.New("nil stream or key serializer"))
+		return nil
+	}
 	var c keyedConfig
 	for _, o := range opts {
 		o(&c)

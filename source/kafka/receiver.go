@@ -193,20 +193,20 @@ func (d receiverSource[K, V]) Start(ctx context.Context) (err error) {
 	s := d.s
 	switch {
 	case len(s.cfg.brokers) == 0:
-		return errors.New("kafka.ReceiverStream: no brokers (set Brokers)")
+		return fmt.Errorf("kafka.ReceiverStream: %w: no brokers (set Brokers)", dstream.ErrInvalid)
 	case s.cfg.groupID == "":
-		return errors.New("kafka.ReceiverStream: no consumer group (set GroupID)")
+		return fmt.Errorf("kafka.ReceiverStream: %w: no consumer group (set GroupID)", dstream.ErrInvalid)
 	case len(s.topics) == 0:
-		return errors.New("kafka.ReceiverStream: no topics")
+		return fmt.Errorf("kafka.ReceiverStream: %w: no topics", dstream.ErrInvalid)
 	case s.keys == nil || s.values == nil:
-		return errors.New("kafka.ReceiverStream: nil key or value deserializer")
+		return fmt.Errorf("kafka.ReceiverStream: %w: nil key or value deserializer", dstream.ErrInvalid)
 	}
 	if err := s.cfg.validateStream(); err != nil {
 		return fmt.Errorf("kafka.ReceiverStream: %w", err)
 	}
 	for t, n := range s.topics {
 		if n < 1 {
-			return fmt.Errorf("kafka.ReceiverStream: %d receivers for topic %q, want at least 1", n, t)
+			return fmt.Errorf("kafka.ReceiverStream: %w: %d receivers for topic %q, want at least 1", dstream.ErrInvalid, n, t)
 		}
 	}
 	if s.cfg.recv.blockInterval <= 0 {

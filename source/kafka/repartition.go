@@ -35,8 +35,8 @@ import (
 // rebalances. opts take Brokers and GroupID (both required), RepartitionPartitions,
 // and what a direct stream and NewSink take.
 func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name string, keys Serde[K], values Serde[V], opts ...Opt) *dstream.DStream[ops.KV[K, V]] {
-	if s == nil || s.Context() == nil {
-		dstream.ForeachRDD[ops.KV[K, V]](s, nil) // reports the invalid output
+	if err := sinkArgs(s, false, false); err != nil {
+		s.Context().ReportInvalid(fmt.Sprintf("kafka.Repartition %q", name), err)
 		return nil
 	}
 	c := s.Context()
@@ -51,10 +51,10 @@ func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name str
 	reader.mu.Lock()
 	reader.onStart = append(reader.onStart, func(_ ConsumerStrategy, all map[string]int, cl *Client) error {
 		if cfg.groupID == "" {
-			return fmt.Errorf("kafka.Repartition %q: no GroupID: the topic is named after the group, and read in it", name)
+			return fmt.Errorf("kafka.Repartition %q: %w: no GroupID: the topic is named after the group, and read in it", name, dstream.ErrInvalid)
 		}
 		if name == "" || keys.Serializer == nil || keys.Deserializer == nil || values.Serializer == nil || values.Deserializer == nil {
-			return fmt.Errorf("kafka.Repartition %q: an empty name or a nil serializer or deserializer", name)
+			return fmt.Errorf("kafka.Repartition %q: %w: an empty name or a nil serializer or deserializer", name, dstream.ErrInvalid)
 		}
 		if _, ok := all[topic]; ok {
 			return nil
