@@ -38,7 +38,7 @@ func CreateRDD[K, V any](ctx context.Context, cl *Client, eng *rdd.Engine, range
 		case r.Until > pb.end:
 			return nil, fmt.Errorf("kafka.CreateRDD: range %v goes past the end of the partition (%d)", r, pb.end)
 		case r.From < pb.first && r.Count() > 0:
-			return nil, fmt.Errorf("kafka.CreateRDD: range %v starts before the first offset still in the log (%d): %w", r, pb.first, ErrDataLoss)
+			return nil, fmt.Errorf("kafka.CreateRDD: %w", &DataLossError{Topic: r.Topic, Partition: r.Partition, From: r.From, Until: min(pb.first, r.Until), While: fmt.Sprintf("checking range %v", r)})
 		}
 	}
 	ranges = slices.Clone(ranges)

@@ -555,7 +555,7 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 			off = b.first
 		case off > b.end:
 			if s.cfg.failOnDataLoss {
-				return nil, fmt.Errorf("kafka.DirectStream: batch %v: %w: %v position %d is past the partition's end %d (was it recreated or truncated?); set FailOnDataLoss(false) to start again at its end", t, ErrDataLoss, tp, off, b.end)
+				return nil, fmt.Errorf("kafka.DirectStream: %w", &DataLossError{Topic: tp.Topic, Partition: tp.Partition, From: off, Until: b.end, While: fmt.Sprintf("planning batch %v", t)})
 			}
 			s.cfg.logger.Warn("kafka: position past the partition's end: starting again at its end", "partition", tp.String(), "position", off, "end", b.end)
 			off = b.end
