@@ -27,8 +27,9 @@ import (
 // [Context.ReportInvalid].
 var ErrInvalid = rdd.ErrInvalid
 
-// ErrStopped is returned by Run on a Context that has already run.
-var ErrStopped = errors.New("dstream: context already run")
+// ErrAlreadyRan is returned by Run on a Context that has already run (or is
+// running): a Context runs once; build a new one (or use GetOrCreate) to run again.
+var ErrAlreadyRan = errors.New("dstream: Context already ran")
 
 // Context is Spark's StreamingContext: it owns the batch interval, the clock,
 // the graph of DStreams and the scheduler. Build the graph first (sources,

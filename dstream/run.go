@@ -81,7 +81,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 	c.mu.Lock()
 	if c.started {
 		c.mu.Unlock()
-		return ErrStopped
+		return ErrAlreadyRan
 	}
 	c.started, c.abort = true, abort
 	c.mu.Unlock()
