@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +38,14 @@ type BatchError struct {
 	Err error
 }
 
-// Error names the batch time, the operation and the cause.
+// Error names the batch time, the operation (unless the cause begins with it:
+// a panic in the operation's own function) and the cause.
 func (e *BatchError) Error() string {
-	return fmt.Sprintf("dstream: batch %s: %s: %v", e.Time.Format(time.RFC3339Nano), e.Op, e.Err)
+	msg := fmt.Sprint(e.Err)
+	if !strings.HasPrefix(msg, e.Op+":") && !strings.HasPrefix(msg, e.Op+" (") {
+		msg = e.Op + ": " + msg
+	}
+	return fmt.Sprintf("dstream: batch %s: %s", e.Time.Format(time.RFC3339Nano), msg)
 }
 
 // Unwrap returns the cause.
