@@ -43,3 +43,14 @@ func TestBatchErrorsNameTheOutputOnce(t *testing.T) {
 		})
 	}
 }
+
+// Times in errors are RFC 3339, as in BatchError.
+func TestErrorsPrintTimesInRFC3339(t *testing.T) {
+	h := newHarness(t)
+	in, _ := dstream.QueueStream(h.c, true, []int{1})
+	from, to := epoch.Add(2*time.Second), epoch.Add(time.Second)
+	_, err := dstream.Slice(in, from, to)
+	if want := "dstream.Slice: invalid argument: from 2026-01-01T00:00:02Z is after to 2026-01-01T00:00:01Z"; err == nil || err.Error() != want {
+		t.Errorf("Slice: %v; want %q", err, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -45,7 +46,7 @@ func (e *BatchError) Error() string {
 	if !strings.HasPrefix(msg, e.Op+":") && !strings.HasPrefix(msg, e.Op+" (") {
 		msg = e.Op + ": " + msg
 	}
-	return fmt.Sprintf("dstream: batch %s: %s", e.Time.Format(time.RFC3339Nano), msg)
+	return fmt.Sprintf("dstream: batch %s: %s", errfmt.Time(e.Time), msg)
 }
 
 // Unwrap returns the cause.
@@ -319,7 +320,7 @@ func as(ctx context.Context, batch, op string, f func(ctx context.Context) error
 }
 
 // batchLabel is the value of LabelBatch for batch time t.
-func batchLabel(t time.Time) string { return t.Format(time.RFC3339Nano) }
+func batchLabel(t time.Time) string { return errfmt.Time(t) }
 
 // checkpointBatch writes the checkpoint of a completed batch. A failure is
 // logged and recorded in the batch's CheckpointErr; it is the error of Run once

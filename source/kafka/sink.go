@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 )
@@ -111,7 +112,7 @@ func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Se
 					return nil
 				}
 				if err := write(ctx, recs); err != nil {
-					return fmt.Errorf("%s: batch %v: %w", op, t, err)
+					return fmt.Errorf("%s: batch %v: %w", op, errfmt.Time(t), err)
 				}
 				recs = recs[:0]
 				return nil
@@ -119,7 +120,7 @@ func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Se
 			for rec := range in {
 				kr, err := producerRecord(rec, keys, values)
 				if err != nil {
-					return fmt.Errorf("%s: batch %v: %w", op, t, err)
+					return fmt.Errorf("%s: batch %v: %w", op, errfmt.Time(t), err)
 				}
 				if recs = append(recs, kr); len(recs) == chunk {
 					if err := flush(); err != nil {
