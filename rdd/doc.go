@@ -58,10 +58,9 @@
 // stack is its Stack field); an error returned by user code is a
 // [*TaskError]. Each layer of an error adds only what it knows: an action
 // does not repeat its name before a failure of its own function. An invalid
-// argument to a
-// transformation (nil function, bad partition count) is reported by the
-// first action as an error wrapping [ErrInvalid]: building a graph never
-// panics.
+// argument to a transformation (nil function, bad partition count) is
+// reported by the first action as an error wrapping [ErrInvalid]: building a
+// graph never panics.
 //
 // Shuffle outputs belong to the job that computed them; [RDD.Persist] keeps
 // a node's computed partitions for later jobs (windows over past batches
