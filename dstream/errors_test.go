@@ -54,3 +54,24 @@ func TestErrorsPrintTimesInRFC3339(t *testing.T) {
 		t.Errorf("Slice: %v; want %q", err, want)
 	}
 }
+
+// A source or sink outside dstream reports a construction error through
+// ReportInvalid: Run fails with it, naming the operator, wrapping ErrInvalid
+// and the cause; on a nil Context the next Context to run reports it.
+func TestReportInvalid(t *testing.T) {
+	cause := errors.New("empty topic")
+	for _, nilContext := range []bool{false, true} {
+		h := newHarness(t)
+		in, _ := dstream.QueueStream(h.c, true, []int{1})
+		dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+		c := h.c
+		if nilContext {
+			c = nil
+		}
+		c.ReportInvalid("mysink.Write", cause)
+		err := h.c.Run(context.Background())
+		if !errors.Is(err, dstream.ErrInvalid) || !errors.Is(err, cause) || err.Error() != "mysink.Write: invalid argument: empty topic" {
+			t.Errorf("nil Context %v: Run: %v; want ErrInvalid of mysink.Write wrapping the cause", nilContext, err)
+		}
+	}
+}
