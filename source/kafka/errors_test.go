@@ -44,6 +44,12 @@ func TestConstructionErrorsNameTheOperatorAndWrapErrInvalid(t *testing.T) {
 		{"Repartition, nil stream", func(*dstream.Context) {
 			kafka.Repartition(nil, "r", kafka.StringSerde(), kafka.StringSerde())
 		}, []string{`kafka.Repartition "r"`, "nil stream"}},
+		{"Repartition, no GroupID", func(c *dstream.Context) {
+			kafka.Repartition(pairs(c), "r", kafka.StringSerde(), kafka.StringSerde())
+		}, []string{`kafka.Repartition "r"`, "no GroupID"}},
+		{"Repartition, empty name", func(c *dstream.Context) {
+			kafka.Repartition(pairs(c), "", kafka.StringSerde(), kafka.StringSerde(), kafka.GroupID("g"))
+		}, []string{`kafka.Repartition ""`, "empty name"}},
 		{"Keyed, nil serializer", func(c *dstream.Context) {
 			kafka.Keyed(kafka.NewDirectStream(c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.StringDeserializer()), nil)
 		}, []string{"kafka.Keyed", "nil stream or key serializer"}},
