@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 )
 
 // CheckpointDir turns on checkpointing into dir: after every batch the Context saves
@@ -367,10 +368,10 @@ func (c *Context) recover() error {
 	entry, ok := meta.Source(ctxEntry)
 	var cm ckptMeta
 	if !ok {
-		return fmt.Errorf("dstream.GetOrCreate: checkpoint of %v in %s has no %s entry", meta.Time, c.ckptDir, ctxEntry)
+		return fmt.Errorf("dstream.GetOrCreate: checkpoint of %v in %s has no %s entry", errfmt.Time(meta.Time), c.ckptDir, ctxEntry)
 	}
 	if err := checkpoint.Decode(entry.Data, &cm); err != nil {
-		return fmt.Errorf("dstream.GetOrCreate: checkpoint of %v: %w", meta.Time, err)
+		return fmt.Errorf("dstream.GetOrCreate: checkpoint of %v: %w", errfmt.Time(meta.Time), err)
 	}
 	if meta.Interval != c.interval {
 		return fmt.Errorf("dstream.GetOrCreate: %w: the checkpoint's batch interval is %v, the Context's %v", ErrInvalid, meta.Interval, c.interval)
@@ -416,7 +417,7 @@ func (c *Context) recover() error {
 		}
 		if chain == nil {
 			return fmt.Errorf("dstream.GetOrCreate: %w: none of the states the checkpoint of %v lists (%v) can be read: %s",
-				checkpoint.ErrCorrupt, meta.Time, cm.StateTimes, strings.Join(errs, "; "))
+				checkpoint.ErrCorrupt, errfmt.Time(meta.Time), cm.StateTimes, strings.Join(errs, "; "))
 		}
 		st = chain[len(chain)-1]
 		stateTime = st.Time
@@ -438,7 +439,7 @@ func (c *Context) recover() error {
 	if len(diffs) > 0 {
 		slices.Sort(diffs)
 		return fmt.Errorf("dstream.GetOrCreate: %w: the graph does not match the checkpoint of %v in %s:\n  %s",
-			ErrInvalid, meta.Time, c.ckptDir, strings.Join(diffs, "\n  "))
+			ErrInvalid, errfmt.Time(meta.Time), c.ckptDir, strings.Join(diffs, "\n  "))
 	}
 	// Batch times are derived from the zero time, as in the run that saved them
 	// (times are map keys), in the clock's location, as in a fresh start (decoded
@@ -482,7 +483,7 @@ func (c *Context) restoreStates(states map[string]*streamInfo, chain []*checkpoi
 	for n := range states {
 		d, err := chainData(chain, n)
 		if err != nil {
-			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
+			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, errfmt.Time(stateTime), err)
 		}
 		datas[n] = d
 		for _, b := range d {
@@ -493,7 +494,7 @@ func (c *Context) restoreStates(states map[string]*streamInfo, chain []*checkpoi
 	defer func() { progress.Done(err) }()
 	for _, n := range slices.Sorted(maps.Keys(states)) {
 		if err := states[n].codec.restore(stateTime, datas[n], progress.Add); err != nil {
-			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, stateTime, err)
+			return fmt.Errorf("dstream.GetOrCreate: restoring the state of %s at %v: %w", n, errfmt.Time(stateTime), err)
 		}
 	}
 	return nil

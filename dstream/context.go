@@ -20,10 +20,16 @@ import (
 // stream is reported, naming where it was called, by the next Context to run
 // in the process (there is no other Context to tell). An output operation
 // added after Run started fails that Run.
-var ErrInvalid = errors.New("invalid argument")
+//
+// It is [rdd.ErrInvalid], so errors.Is(err, rdd.ErrInvalid) and
+// errors.Is(err, dstream.ErrInvalid) agree, whichever package built the error.
+// Sources and sinks outside this package report theirs with
+// [Context.ReportInvalid].
+var ErrInvalid = rdd.ErrInvalid
 
-// ErrStopped is returned by Run on a Context that has already run.
-var ErrStopped = errors.New("dstream: context already run")
+// ErrAlreadyRan is returned by Run on a Context that has already run (or is
+// running): a Context runs once; build a new one (or use GetOrCreate) to run again.
+var ErrAlreadyRan = errors.New("dstream: Context already ran")
 
 // Context is Spark's StreamingContext: it owns the batch interval, the clock,
 // the graph of DStreams and the scheduler. Build the graph first (sources,
@@ -125,13 +131,43 @@ func (c *Context) Engine() *rdd.Engine { return c.eng }
 // Clock returns the clock batches are scheduled by.
 func (c *Context) Clock() Clock { return c.clock }
 
+// ReportInvalid records a construction error of op, an operator, source or
+// sink built on c outside this package (e.g. "kafka.WriteToKafka"): Run then
+// fails before the first batch with an error naming op and wrapping both
+// ErrInvalid and err. It is how such code reports an invalid argument or
+// option, as this package's own operators do, instead of panicking or
+// failing later. On a nil c (an operator given a nil Context or a stream of
+// none) the error is reported by the next Context to run in the process; after
+// Run started it fails that Run.
+func (c *Context) ReportInvalid(op string, err error) {
+	if err == nil {
+		err = errors.New("invalid")
+	}
+	c.report(fmt.Errorf("%s: %w: %w", op, ErrInvalid, err))
+}
+
 // invalidf records a construction error, reported by Run.
 func (c *Context) invalidf(op, format string, args ...any) error {
 	err := fmt.Errorf("%s: %w: %s", op, ErrInvalid, fmt.Sprintf(format, args...))
-	c.mu.Lock()
-	c.errs = append(c.errs, err)
-	c.mu.Unlock()
+	c.report(err)
 	return err
+}
+
+// report records err, a construction error, for Run to fail with: on a nil c
+// for the next Context to run, on a running c by failing its Run.
+func (c *Context) report(err error) {
+	if c == nil {
+		orphans.mu.Lock()
+		orphans.errs = append(orphans.errs, err)
+		orphans.mu.Unlock()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, err)
+	if c.started && c.abort != nil {
+		c.abort(err)
+	}
 }
 
 // register adds a stream to the graph and returns its id.

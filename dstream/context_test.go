@@ -294,8 +294,8 @@ func TestRunTwice(t *testing.T) {
 	if err := h.c.Run(context.Background()); err != nil {
 		t.Fatalf("Run after Stop = %v, want nil", err)
 	}
-	if err := h.c.Run(context.Background()); !errors.Is(err, dstream.ErrStopped) {
-		t.Fatalf("second Run = %v, want ErrStopped", err)
+	if err := h.c.Run(context.Background()); !errors.Is(err, dstream.ErrAlreadyRan) {
+		t.Fatalf("second Run = %v, want ErrAlreadyRan", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -112,8 +113,13 @@ type DStream[T any] struct {
 // "dstream.Map".
 func (s *DStream[T]) Name() string { return s.name }
 
-// Context returns the Context the stream belongs to.
-func (s *DStream[T]) Context() *Context { return s.ctx }
+// Context returns the Context the stream belongs to; nil for a nil stream.
+func (s *DStream[T]) Context() *Context {
+	if s == nil {
+		return nil
+	}
+	return s.ctx
+}
 
 // String returns the stream's name and id.
 func (s *DStream[T]) String() string { return fmt.Sprintf("%s#%d", s.name, s.id) }
@@ -149,7 +155,7 @@ func (s *DStream[T]) rddAt(ctx context.Context, t time.Time) (*rdd.RDD[T], error
 		// above: a nil here would make every stream built on this one skip
 		// the batch, and a union drop its other inputs' records.
 		return nil, fmt.Errorf("%s: %w: no RDD for batch %s (a Transform function or a source returned nil; return an empty RDD for an empty batch)",
-			s, ErrNilRDD, t.Format(time.RFC3339Nano))
+			s, ErrNilRDD, errfmt.Time(t))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -382,7 +388,7 @@ func FromSource[T any](c *Context, name string, src Source[T]) *DStream[T] {
 		// A source is read once per batch, in time order: a batch asked
 		// for again after it was forgotten must not read the next data.
 		if !t.After(last) {
-			return nil, fmt.Errorf("%s: batch %v asked for after batch %v (it was forgotten too early)", name, t, last)
+			return nil, fmt.Errorf("%s: batch %v asked for after batch %v (it was forgotten too early)", name, errfmt.Time(t), errfmt.Time(last))
 		}
 		last = t
 		r, info, err := src.Batch(ctx, t)

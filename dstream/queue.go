@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -185,7 +186,7 @@ func (q *Queue[T]) Checkpoint(from time.Time) ([]byte, error) {
 	cp.Times, cp.Batches = q.log.Saved(from)
 	for i, b := range cp.Batches {
 		if b.RDD {
-			return nil, fmt.Errorf("dstream.Queue: the batch of %v was pushed as an RDD, which cannot be checkpointed", cp.Times[i])
+			return nil, fmt.Errorf("dstream.Queue: the batch of %v was pushed as an RDD, which cannot be checkpointed", errfmt.Time(cp.Times[i]))
 		}
 	}
 	return checkpoint.Encode(cp)

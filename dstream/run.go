@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -37,9 +39,14 @@ type BatchError struct {
 	Err error
 }
 
-// Error names the batch time, the operation and the cause.
+// Error names the batch time, the operation (unless the cause begins with it:
+// a panic in the operation's own function) and the cause.
 func (e *BatchError) Error() string {
-	return fmt.Sprintf("dstream: batch %s: %s: %v", e.Time.Format(time.RFC3339Nano), e.Op, e.Err)
+	msg := fmt.Sprint(e.Err)
+	if !strings.HasPrefix(msg, e.Op+":") && !strings.HasPrefix(msg, e.Op+" (") {
+		msg = e.Op + ": " + msg
+	}
+	return fmt.Sprintf("dstream: batch %s: %s", errfmt.Time(e.Time), msg)
 }
 
 // Unwrap returns the cause.
@@ -81,7 +88,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 	c.mu.Lock()
 	if c.started {
 		c.mu.Unlock()
-		return ErrStopped
+		return ErrAlreadyRan
 	}
 	c.started, c.abort = true, abort
 	c.mu.Unlock()
@@ -313,7 +320,7 @@ func as(ctx context.Context, batch, op string, f func(ctx context.Context) error
 }
 
 // batchLabel is the value of LabelBatch for batch time t.
-func batchLabel(t time.Time) string { return t.Format(time.RFC3339Nano) }
+func batchLabel(t time.Time) string { return errfmt.Time(t) }
 
 // checkpointBatch writes the checkpoint of a completed batch. A failure is
 // logged and recorded in the batch's CheckpointErr; it is the error of Run once

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/state"
@@ -311,7 +312,7 @@ func Slice[T any](s *DStream[T], from, to time.Time) ([]*rdd.RDD[T], error) {
 		return nil, fmt.Errorf("dstream.Slice: %w: nil stream", ErrInvalid)
 	}
 	if to.Before(from) {
-		return nil, fmt.Errorf("dstream.Slice: %w: from %v is after to %v", ErrInvalid, from, to)
+		return nil, fmt.Errorf("dstream.Slice: %w: from %v is after to %v", ErrInvalid, errfmt.Time(from), errfmt.Time(to))
 	}
 	step := s.slideOr()
 	first := s.ctx.zero.Add(step)
@@ -327,7 +328,7 @@ func Slice[T any](s *DStream[T], from, to time.Time) ([]*rdd.RDD[T], error) {
 	for t := first; !t.After(to); t = t.Add(step) {
 		r, ok := s.generated[t]
 		if !ok {
-			return nil, fmt.Errorf("dstream.Slice: %s has no RDD for batch %v: forgotten (Remember longer) or not generated yet", s, t)
+			return nil, fmt.Errorf("dstream.Slice: %s has no RDD for batch %v: forgotten (Remember longer) or not generated yet", s, errfmt.Time(t))
 		}
 		rs = append(rs, r)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 )
 
 // State checkpoints are deltas: the first save of a run (and of a resumed run that
@@ -55,7 +56,7 @@ func stateChain(store *checkpoint.Store, t time.Time) ([]*checkpoint.Checkpoint,
 	for at := t; ; {
 		cp, err := store.At(at)
 		if err != nil {
-			return nil, fmt.Errorf("the state saved at %v: %w", at, err)
+			return nil, fmt.Errorf("the state saved at %v: %w", errfmt.Time(at), err)
 		}
 		h, err := chainHeader(cp)
 		if err != nil {
@@ -66,7 +67,7 @@ func stateChain(store *checkpoint.Store, t time.Time) ([]*checkpoint.Checkpoint,
 			break
 		}
 		if !h.Base.Before(at) {
-			return nil, fmt.Errorf("%w: the state delta saved at %v has base %v", checkpoint.ErrCorrupt, at, h.Base)
+			return nil, fmt.Errorf("%w: the state delta saved at %v has base %v", checkpoint.ErrCorrupt, errfmt.Time(at), errfmt.Time(h.Base))
 		}
 		at = h.Base
 	}
@@ -78,19 +79,19 @@ func stateChain(store *checkpoint.Store, t time.Time) ([]*checkpoint.Checkpoint,
 // together: all snapshots, or all deltas on one base).
 func chainHeader(cp *checkpoint.Checkpoint) (stateHeader, error) {
 	if len(cp.States) == 0 {
-		return stateHeader{}, fmt.Errorf("%w: the state checkpoint of %v holds no state", checkpoint.ErrCorrupt, cp.Time)
+		return stateHeader{}, fmt.Errorf("%w: the state checkpoint of %v holds no state", checkpoint.ErrCorrupt, errfmt.Time(cp.Time))
 	}
 	var first stateHeader
 	for i, e := range cp.States {
 		var h stateHeader
 		if err := checkpoint.Decode(e.Data, &h); err != nil {
-			return stateHeader{}, fmt.Errorf("the state of %s saved at %v: %w", e.Name, cp.Time, err)
+			return stateHeader{}, fmt.Errorf("the state of %s saved at %v: %w", e.Name, errfmt.Time(cp.Time), err)
 		}
 		if i == 0 {
 			first = h
 		} else if h.Snapshot != first.Snapshot || !h.Base.Equal(first.Base) {
 			return stateHeader{}, fmt.Errorf("%w: the states saved at %v are not of one kind (%s: %+v, %s: %+v)",
-				checkpoint.ErrCorrupt, cp.Time, cp.States[0].Name, first, e.Name, h)
+				checkpoint.ErrCorrupt, errfmt.Time(cp.Time), cp.States[0].Name, first, e.Name, h)
 		}
 	}
 	return first, nil
@@ -103,7 +104,7 @@ func chainData(chain []*checkpoint.Checkpoint, name string) ([][]byte, error) {
 	for i, cp := range chain {
 		e, ok := cp.State(name)
 		if !ok {
-			return nil, fmt.Errorf("%w: the state checkpoint of %v has no state %s", checkpoint.ErrCorrupt, cp.Time, name)
+			return nil, fmt.Errorf("%w: the state checkpoint of %v has no state %s", checkpoint.ErrCorrupt, errfmt.Time(cp.Time), name)
 		}
 		out[i] = e.Data
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/state"
@@ -167,10 +168,10 @@ func (ks *keyedStore[K, E]) store(p int, t time.Time) (*state.Store[K, E], error
 	defer ks.mu.Unlock()
 	switch {
 	case ks.stores == nil:
-		return nil, fmt.Errorf("%s: no state yet at batch %s", ks.name, t.Format(time.RFC3339Nano))
+		return nil, fmt.Errorf("%s: no state yet at batch %s", ks.name, errfmt.Time(t))
 	case !ks.at.Equal(t):
 		return nil, fmt.Errorf("%s: the state of batch %s is no longer held: the stores hold batch %s (a stateful stream's RDD is read in its own batch; keep it with a window or Persist to read it later)",
-			ks.name, t.Format(time.RFC3339Nano), ks.at.Format(time.RFC3339Nano))
+			ks.name, errfmt.Time(t), errfmt.Time(ks.at))
 	}
 	return ks.stores[p], nil
 }
@@ -184,7 +185,7 @@ func (ks *keyedStore[K, E]) begin(t, prev time.Time) error {
 	// before it.
 	if !ks.at.Equal(prev) && !(ks.at.Equal(ks.done) && prev.Equal(ks.rolledBack)) {
 		return fmt.Errorf("%s: batch %s applied to the state of batch %s, want the state of batch %s",
-			ks.name, t.Format(time.RFC3339Nano), ks.at.Format(time.RFC3339Nano), prev.Format(time.RFC3339Nano))
+			ks.name, errfmt.Time(t), errfmt.Time(ks.at), errfmt.Time(prev))
 	}
 	ks.at = t
 	return nil
@@ -499,7 +500,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			ks.mu.Lock()
 			defer ks.mu.Unlock()
 			if !ks.done.Equal(t) {
-				return nil, fmt.Errorf("%s: the state of batch %v is not what the stores hold (batch %v)", s, t, ks.done)
+				return nil, fmt.Errorf("%s: the state of batch %v is not what the stores hold (batch %v)", s, errfmt.Time(t), errfmt.Time(ks.done))
 			}
 			st := savedStore[K, V]{Snapshot: base.IsZero(), Base: base, Partitions: len(ks.stores)}
 			put := func(k K, e E) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/state"
@@ -339,7 +340,7 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 	part, n := w.ks.partitioning()
 	if part == nil {
 		if len(pairs) == 0 {
-			return nil, fmt.Errorf("%s: window %v: no batch in the first window", w.name, t)
+			return nil, fmt.Errorf("%s: window %v: no batch in the first window", w.name, errfmt.Time(t))
 		}
 		p, ok := pairs[0].Partitioner().(partitioner[K])
 		if !ok {

@@ -492,7 +492,7 @@ func safePartition[K any](p shuffle.Partitioner[K], key K) (q int, err error) {
 func merge(action string, f func()) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("%s: %w", action, &PanicError{Op: action, Partition: -1, Value: v, Stack: debug.Stack()})
+			err = &PanicError{Op: action, Partition: -1, Value: v, Stack: debug.Stack()}
 		}
 	}()
 	f()

@@ -54,11 +54,13 @@
 // errgroup): the first failure cancels the others and is the job's error;
 // cancelling the action's context stops it promptly (sources check it every
 // 1024 elements). A panic in user code is recovered in its task and returned
-// as a [*PanicError] naming the operator, the partition and the stack; an
-// error returned by user code is a [*TaskError]. An invalid argument to a
-// transformation (nil function, bad partition count) is reported by the
-// first action as an error wrapping [ErrInvalid]: building a graph never
-// panics.
+// as a [*PanicError] naming the operator and the partition in one line (the
+// stack is its Stack field); an error returned by user code is a
+// [*TaskError]. Each layer of an error adds only what it knows: an action
+// does not repeat its name before a failure of its own function. An invalid
+// argument to a transformation (nil function, bad partition count) is
+// reported by the first action as an error wrapping [ErrInvalid]: building a
+// graph never panics.
 //
 // Shuffle outputs belong to the job that computed them; [RDD.Persist] keeps
 // a node's computed partitions for later jobs (windows over past batches

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrInvalid is wrapped by the error an action returns when an operator in
@@ -54,9 +55,13 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error names the operator and partition, the panic value and the stack.
+// Error names the operator, the partition (unless -1) and the panic value,
+// in one line; the stack is in Stack, for a log or a debugger.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("%s (partition %d): panic: %v\n\n%s", e.Op, e.Partition, e.Value, e.Stack)
+	if e.Partition < 0 {
+		return fmt.Sprintf("%s: panic: %v", e.Op, e.Value)
+	}
+	return fmt.Sprintf("%s (partition %d): panic: %v", e.Op, e.Partition, e.Value)
 }
 
 // Unwrap returns the panic value if it is an error.
@@ -76,6 +81,19 @@ func taskErr(op string, p int, err error) error {
 		return err
 	}
 	return &TaskError{Op: op, Partition: p, Err: err}
+}
+
+// named prefixes err with op, the name of the operator or action a layer
+// knows, unless err already begins with it (a *TaskError or *PanicError of
+// that very operator): each layer adds only what the one below did not say.
+func named(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, op+":") || strings.HasPrefix(msg, op+" (") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 func invalid(op string, format string, args ...any) error {

@@ -152,10 +152,7 @@ func runJobWaves(ctx context.Context, action string, final node, drive func(run 
 			slog.String("action", action), slog.String("rdd", fmt.Sprintf("%s#%d", in.name, in.id)), slog.Int("stages", j.stages+1),
 			slog.Int("tasks", tasks), slog.Duration("duration", time.Since(start)), slog.Any("error", err))
 	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	return nil
+	return named(action, err)
 }
 
 // plan runs, depth first, every shuffle stage n depends on, skipping

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 )
 
 // ErrChangelogMissing is wrapped by the error of a batch that needs a state's
@@ -445,14 +446,14 @@ func (c *changelogs) commit(ctx context.Context, t time.Time) error {
 	}
 	if errors.Is(err, ErrFenced) {
 		if rerr := c.reset(states); rerr != nil {
-			return fmt.Errorf("kafka: committing batch %v: %w (and dropping the state: %w)", t, err, rerr)
+			return fmt.Errorf("kafka: committing batch %v: %w (and dropping the state: %w)", errfmt.Time(t), err, rerr)
 		}
 		// The member goes on with its next assignment; the batch's records are
 		// read again from the committed offsets, here or by another member.
-		return fmt.Errorf("kafka: committing batch %v: %w: %w", t, dstream.ErrBatchAborted, err)
+		return fmt.Errorf("kafka: committing batch %v: %w: %w", errfmt.Time(t), dstream.ErrBatchAborted, err)
 	}
 	if err != nil {
-		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", t, changes, offsets, err)
+		return fmt.Errorf("kafka: committing batch %v (%d state changes, offsets %v): %w", errfmt.Time(t), changes, offsets, err)
 	}
 	return nil
 }

@@ -16,11 +16,46 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
+
+	"github.com/spatedev/spate/dstream"
 )
 
-// ErrDataLoss is wrapped by the error of a read or a batch that needs offsets Kafka
-// no longer has (see FailOnDataLoss).
+// ErrDataLoss is matched (errors.Is) by the error of a read or a batch that needs
+// offsets Kafka no longer has (see FailOnDataLoss): a *DataLossError, which names
+// them.
 var ErrDataLoss = errors.New("kafka: offsets lost")
+
+// DataLossError reports offsets of a partition that Kafka no longer has, when
+// FailOnDataLoss is true (the default): deleted by retention before they were read,
+// or lost with a recreated or truncated topic. errors.Is(err, ErrDataLoss) holds for
+// it; errors.As gives the partition and the offsets.
+type DataLossError struct {
+	// Topic and Partition are the partition whose offsets are lost.
+	Topic     string
+	Partition int
+	// From and Until are the offsets lost, [From, Until): From is where the read
+	// was to start, Until the first offset the log still has. When the position is
+	// past the partition's end instead (the topic was recreated or truncated), From
+	// is the position and Until the end, and Until < From: which offsets are lost
+	// is not known.
+	From, Until int64
+	// While says what was being done: "reading", "planning batch …".
+	While string
+}
+
+// Error names the partition, the offsets and what was being done, in one line.
+func (e *DataLossError) Error() string {
+	tp := TopicPartition{Topic: e.Topic, Partition: e.Partition}
+	if e.Until < e.From {
+		return fmt.Sprintf("%v: %v position %d is past the partition's end %d (was it recreated or truncated?) while %s; set FailOnDataLoss(false) to start again at its end",
+			ErrDataLoss, tp, e.From, e.Until, e.While)
+	}
+	return fmt.Sprintf("%v: %v offsets [%d, %d) are gone (retention or a recreated topic) while %s; set FailOnDataLoss(false) to skip them",
+		ErrDataLoss, tp, e.From, e.Until, e.While)
+}
+
+// Is reports whether target is ErrDataLoss.
+func (e *DataLossError) Is(target error) bool { return target == ErrDataLoss }
 
 // Client is a connection pool to one Kafka cluster, shared by the RDDs of CreateRDD
 // (the streams have their own). It starts no goroutine until used; Close releases its
@@ -47,16 +82,16 @@ func NewClient(opts ...Opt) (*Client, error) {
 
 func newClient(cfg config) (*Client, error) {
 	if len(cfg.brokers) == 0 {
-		return nil, fmt.Errorf("kafka: no brokers (set Brokers)")
+		return nil, fmt.Errorf("kafka: %w: no brokers (set Brokers)", dstream.ErrInvalid)
 	}
 	if cfg.pollTimeout <= 0 {
-		return nil, fmt.Errorf("kafka: PollTimeout %v, want > 0", cfg.pollTimeout)
+		return nil, fmt.Errorf("kafka: %w: PollTimeout %v, want > 0", dstream.ErrInvalid, cfg.pollTimeout)
 	}
 	if cfg.fetchMaxBytes < 1 {
-		return nil, fmt.Errorf("kafka: FetchMaxBytes %d, want > 0", cfg.fetchMaxBytes)
+		return nil, fmt.Errorf("kafka: %w: FetchMaxBytes %d, want > 0", dstream.ErrInvalid, cfg.fetchMaxBytes)
 	}
 	if cfg.unavailable <= 0 {
-		return nil, fmt.Errorf("kafka: UnavailableTimeout %v, want > 0", cfg.unavailable)
+		return nil, fmt.Errorf("kafka: %w: UnavailableTimeout %v, want > 0", dstream.ErrInvalid, cfg.unavailable)
 	}
 	c := &Client{cfg: cfg}
 	c.tr, c.kc = c.connect()
@@ -548,11 +583,11 @@ func readBatches(fp *fetchAPI.ResponsePartition, r OffsetRange, off *int64, rec 
 	return false, nil
 }
 
-// lose handles the offsets [from, until) of tp that Kafka no longer has: an error
-// wrapping ErrDataLoss, or with FailOnDataLoss(false) a warning and the counter.
+// lose handles the offsets [from, until) of tp that Kafka no longer has: a
+// *DataLossError, or with FailOnDataLoss(false) a warning and the counter.
 func (c *Client) lose(tp TopicPartition, from, until int64, while string) error {
 	if c.cfg.failOnDataLoss {
-		return fmt.Errorf("%w: %v offsets [%d, %d) are gone (retention or a recreated topic) while %s; set FailOnDataLoss(false) to skip them", ErrDataLoss, tp, from, until, while)
+		return &DataLossError{Topic: tp.Topic, Partition: tp.Partition, From: from, Until: until, While: while}
 	}
 	c.lost.Add(until - from)
 	c.cfg.logger.Warn("kafka: skipping offsets that are gone", "partition", tp.String(), "from", from, "until", until, "while", while)

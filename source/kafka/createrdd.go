@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -16,12 +17,12 @@ import (
 // keys and values.
 func CreateRDD[K, V any](ctx context.Context, cl *Client, eng *rdd.Engine, ranges []OffsetRange, keys Deserializer[K], values Deserializer[V]) (*rdd.RDD[Record[K, V]], error) {
 	if cl == nil || keys == nil || values == nil {
-		return nil, fmt.Errorf("kafka.CreateRDD: nil client or deserializer")
+		return nil, fmt.Errorf("kafka.CreateRDD: %w: nil client or deserializer", dstream.ErrInvalid)
 	}
 	var tps []TopicPartition
 	for _, r := range ranges {
 		if r.From < 0 || r.Until < r.From {
-			return nil, fmt.Errorf("kafka.CreateRDD: invalid range %v", r)
+			return nil, fmt.Errorf("kafka.CreateRDD: %w: range %v", dstream.ErrInvalid, r)
 		}
 		if tp := r.TopicPartition(); !slices.Contains(tps, tp) {
 			tps = append(tps, tp)
@@ -37,7 +38,7 @@ func CreateRDD[K, V any](ctx context.Context, cl *Client, eng *rdd.Engine, range
 		case r.Until > pb.end:
 			return nil, fmt.Errorf("kafka.CreateRDD: range %v goes past the end of the partition (%d)", r, pb.end)
 		case r.From < pb.first && r.Count() > 0:
-			return nil, fmt.Errorf("kafka.CreateRDD: range %v starts before the first offset still in the log (%d): %w", r, pb.first, ErrDataLoss)
+			return nil, fmt.Errorf("kafka.CreateRDD: %w", &DataLossError{Topic: r.Topic, Partition: r.Partition, From: r.From, Until: min(pb.first, r.Until), While: fmt.Sprintf("checking range %v", r)})
 		}
 	}
 	ranges = slices.Clone(ranges)

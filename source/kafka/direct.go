@@ -10,6 +10,7 @@ import (
 
 	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -103,7 +104,7 @@ type Batch[K, V any] struct {
 // committed).
 func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K, V]) error) {
 	if f == nil {
-		dstream.ForeachRDD[Record[K, V]](s.stream, nil) // reports the nil function
+		s.sctx.ReportInvalid("kafka.DirectStream.ForeachBatch", errors.New("nil function"))
 		return
 	}
 	dstream.ForeachRDD(s.stream, func(ctx context.Context, r *rdd.RDD[Record[K, V]], t time.Time) error {
@@ -111,7 +112,7 @@ func (s *DirectStream[K, V]) ForeachBatch(f func(ctx context.Context, b Batch[K,
 		ranges, ok := s.ranges[t]
 		s.mu.Unlock()
 		if !ok {
-			return fmt.Errorf("kafka.DirectStream: no offset ranges for batch %v", t)
+			return fmt.Errorf("kafka.DirectStream: no offset ranges for batch %v", errfmt.Time(t))
 		}
 		return f(ctx, Batch[K, V]{Time: t, RDD: r, Ranges: ranges})
 	})
@@ -181,9 +182,9 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 	s := d.s
 	switch {
 	case s.strategy == nil:
-		return errors.New("kafka.DirectStream: nil consumer strategy")
+		return fmt.Errorf("kafka.DirectStream: %w: nil consumer strategy", dstream.ErrInvalid)
 	case s.keys == nil || s.values == nil:
-		return errors.New("kafka.DirectStream: nil key or value deserializer")
+		return fmt.Errorf("kafka.DirectStream: %w: nil key or value deserializer", dstream.ErrInvalid)
 	}
 	if err := s.cfg.validateStream(); err != nil {
 		return fmt.Errorf("kafka.DirectStream: %w", err)
@@ -427,7 +428,7 @@ func (s *DirectStream[K, V]) next(ctx context.Context, stop <-chan struct{}, t t
 	}
 	asg, why := s.asg.current()
 	if perm := (*permanentError)(nil); errors.As(why, &perm) {
-		return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, t, perm.error)
+		return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, errfmt.Time(t), perm.error)
 	}
 	// With changelogs, a batch's commit names its generation: the generation
 	// waits for it before it ends (member.drain).
@@ -469,7 +470,7 @@ func (s *DirectStream[K, V]) next(ctx context.Context, stop <-chan struct{}, t t
 			}
 			return ranges, missing, nil
 		case ctx.Err() != nil || !retriable(err):
-			return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, t, err)
+			return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w", s.strategy, errfmt.Time(t), err)
 		}
 		s.out.lookupFailed(now, err)
 		why = err
@@ -481,7 +482,7 @@ func (s *DirectStream[K, V]) next(ctx context.Context, stop <-chan struct{}, t t
 	}
 	if lasted >= s.cfg.unavailable {
 		return nil, nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w: nothing could be read for %v (UnavailableTimeout %v) from brokers %v, partitions %v: %w",
-			s.strategy, t, ErrUnavailable, lasted, s.cfg.unavailable, s.cfg.brokers, parts, why)
+			s.strategy, errfmt.Time(t), ErrUnavailable, lasted, s.cfg.unavailable, s.cfg.brokers, parts, why)
 	}
 	if s.out.warn.allow(now) {
 		msg := "kafka: cannot read: batches read nothing (positions unchanged) until it can"
@@ -514,7 +515,7 @@ func (s *DirectStream[K, V]) missingTopics(t, now time.Time) (missing, err error
 	missing = fmt.Errorf("%w: %v (brokers %v)", ErrMissingTopic, absent, s.cfg.brokers)
 	if lasted := now.Sub(s.missingSince); !s.cfg.waitForTopics && lasted >= s.cfg.missingTopics {
 		return nil, fmt.Errorf("kafka.DirectStream %v: batch %v: %w for %v (MissingTopicTimeout %v): create them, or set WaitForTopics(true) to wait for them",
-			s.strategy, t, missing, lasted, s.cfg.missingTopics)
+			s.strategy, errfmt.Time(t), missing, lasted, s.cfg.missingTopics)
 	}
 	return missing, nil
 }
@@ -543,26 +544,26 @@ func (s *DirectStream[K, V]) plan(t time.Time, asg assignment, bounds map[TopicP
 				case Latest: // fixed at start or at the assignment; here only if that was skipped
 					off = b.end
 				default:
-					return nil, fmt.Errorf("kafka.DirectStream: batch %v: %v has no committed offset and OffsetReset is none", t, tp)
+					return nil, fmt.Errorf("kafka.DirectStream: batch %v: %v has no committed offset and OffsetReset is none", errfmt.Time(t), tp)
 				}
 			}
 		}
 		switch {
 		case off < b.first:
-			if err := s.cl.lose(tp, off, b.first, fmt.Sprintf("planning batch %v", t)); err != nil {
+			if err := s.cl.lose(tp, off, b.first, fmt.Sprintf("planning batch %v", errfmt.Time(t))); err != nil {
 				return nil, err
 			}
 			off = b.first
 		case off > b.end:
 			if s.cfg.failOnDataLoss {
-				return nil, fmt.Errorf("kafka.DirectStream: batch %v: %w: %v position %d is past the partition's end %d (was it recreated or truncated?); set FailOnDataLoss(false) to start again at its end", t, ErrDataLoss, tp, off, b.end)
+				return nil, fmt.Errorf("kafka.DirectStream: %w", &DataLossError{Topic: tp.Topic, Partition: tp.Partition, From: off, Until: b.end, While: fmt.Sprintf("planning batch %v", errfmt.Time(t))})
 			}
 			s.cfg.logger.Warn("kafka: position past the partition's end: starting again at its end", "partition", tp.String(), "position", off, "end", b.end)
 			off = b.end
 		}
 		r, err := s.cfg.maxRateOf(tp)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.DirectStream: batch %v: %w", t, err)
+			return nil, fmt.Errorf("kafka.DirectStream: batch %v: %w", errfmt.Time(t), err)
 		}
 		from[tp], lag[tp], maxRate[tp] = off, b.end-off, r
 	}

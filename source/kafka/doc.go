@@ -88,7 +88,10 @@
 // does not refresh otherwise. Brokers that cannot be reached when Run starts and
 // invalid option values make Run fail before the first batch, naming them; so does a
 // consumer group error that retrying cannot fix (an invalid session timeout, an
-// unauthorized group), which fails the batch if it comes later.
+// unauthorized group), which fails the batch if it comes later. An invalid option or
+// argument (an empty topic, a nil serializer) is an error wrapping
+// dstream.ErrInvalid; a sink or stream built with one reports it through
+// dstream.Context.ReportInvalid, so that Run fails before the first batch.
 //
 // Once running, Subscribe and Assign follow one outage policy. When the offsets cannot
 // be looked up (brokers down) or the group assigns nothing (rebalancing, or never
@@ -103,7 +106,8 @@
 // the topic, partition and range, and the Context stops: nothing later is committed.
 // Spark has no such policy of its own: it relies on the Kafka consumer's timeouts.
 //
-// Offsets deleted by retention before they were read fail the batch with ErrDataLoss,
+// Offsets deleted by retention before they were read fail the batch with a
+// *DataLossError naming the partition and the offsets (errors.Is(err, ErrDataLoss)),
 // or with FailOnDataLoss(false) are skipped with a warning and counted (LostRecords). A
 // record whose key or value cannot be deserialized fails the batch naming its topic,
 // partition and offset, unless a DeserializeErrorHandler skips it. After Stop, a

@@ -153,8 +153,10 @@ func TestOffsetsLostToRetention(t *testing.T) {
 		kafka.Brokers(b.Addrs()...)).ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
 	r.start()
 	err := r.batch()
-	if !errors.Is(err, kafka.ErrDataLoss) || !strings.Contains(err.Error(), "events/0 offsets [0, 30)") {
-		t.Errorf("by default: %v, want ErrDataLoss naming events/0 offsets [0, 30)", err)
+	var dl *kafka.DataLossError
+	if !errors.Is(err, kafka.ErrDataLoss) || !strings.Contains(err.Error(), "events/0 offsets [0, 30)") ||
+		!errors.As(err, &dl) || *dl != (kafka.DataLossError{Topic: "events", Partition: 0, From: 0, Until: 30, While: dl.While}) {
+		t.Errorf("by default: %v, want a *DataLossError (ErrDataLoss) naming events/0 offsets [0, 30)", err)
 	}
 	r.stop()
 
@@ -171,6 +173,25 @@ func TestOffsetsLostToRetention(t *testing.T) {
 	if n, lost := len(col.values()), s.LostRecords(); n != 70 || lost != 30 {
 		t.Errorf("with FailOnDataLoss(false): read %d, lost %d; want 70 and 30", n, lost)
 	}
+}
+
+// A position past the partition's end (a recreated or truncated topic) fails the
+// batch with a *DataLossError naming the position and the end.
+func TestPositionPastTheEndIsDataLoss(t *testing.T) {
+	b := startBroker(t, kafkatest.Topic("events", 2))
+	produce(t, b, "events", 2, 0, 20, "v") // 10 per partition
+	r := newRun(t)
+	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, map[kafka.TopicPartition]int64{allEvents[0]: 0, allEvents[1]: 15}),
+		kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...)).ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	r.start()
+	err := r.batch()
+	var dl *kafka.DataLossError
+	if !errors.Is(err, kafka.ErrDataLoss) || !errors.As(err, &dl) || dl.Topic != "events" || dl.Partition != 1 || dl.From != 15 || dl.Until != 10 ||
+		!strings.Contains(err.Error(), "events/1 position 15 is past the partition's end 10") {
+		t.Errorf("Run: %v; want a *DataLossError of events/1, position 15 past the end 10", err)
+	}
+	r.stop()
 }
 
 type event struct{ ID int }

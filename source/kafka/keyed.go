@@ -11,6 +11,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 )
@@ -99,9 +100,6 @@ type keyed[K comparable] struct {
 // start fixes the task count: the partition count of the stream's topics, which
 // must be the same for all of them.
 func (k *keyed[K]) start(strategy ConsumerStrategy, all map[string]int, _ *Client) error {
-	if k.keys == nil {
-		return errors.New("kafka.Keyed: nil key serializer")
-	}
 	topics := strategy.topicsIn(all)
 	if len(topics) == 0 {
 		return errors.New("kafka.Keyed: none of the stream's topics exists: a keyed stream's task count is the partition count of its topics, fixed when Run starts")
@@ -149,6 +147,14 @@ func (k *keyed[K]) start(strategy ConsumerStrategy, all map[string]int, _ *Clien
 // Keyed reads the ranges of s's batches itself: reading both s.Stream() and Keyed(s)
 // reads each range twice. Offset ranges and commits stay on s.
 func Keyed[K comparable, V any](s *DirectStream[K, V], keys Serializer[K], opts ...KeyedOpt) *dstream.DStream[ops.KV[K, V]] {
+	if s == nil || keys == nil {
+		var c *dstream.Context
+		if s != nil {
+			c = s.sctx
+		}
+		c.ReportInvalid("kafka.Keyed", errors.New("nil stream or key serializer"))
+		return nil
+	}
 	var c keyedConfig
 	for _, o := range opts {
 		o(&c)
@@ -169,7 +175,7 @@ func Keyed[K comparable, V any](s *DirectStream[K, V], keys Serializer[K], opts 
 		for _, r := range ranges {
 			if r.Partition >= part.n {
 				err := fmt.Errorf("%s: batch %v: %w: %v has partition %d, beyond the %d partitions the stream's topics had when Run started: its keys moved to other partitions, away from their state",
-					name, t, ErrMisplacedKey, r.Topic, r.Partition, part.n)
+					name, errfmt.Time(t), ErrMisplacedKey, r.Topic, r.Partition, part.n)
 				return rdd.Generate(eng, name, 1, func(context.Context, int, func(ops.KV[K, V]) bool) error { return err })
 			}
 			byTask[r.Partition] = append(byTask[r.Partition], r)
@@ -207,12 +213,12 @@ func readKeyed[K comparable, V any](ctx context.Context, cl *Client, stop <-chan
 // the partitioner places in partition want instead.
 func misplaced(t time.Time, r OffsetRange, off int64, key []byte, want, n int) error {
 	if key == nil {
-		return fmt.Errorf("kafka.Keyed: batch %v: %w: %s/%d offset %d has no key: a keyed stream needs records produced by key", t, ErrMisplacedKey, r.Topic, r.Partition, off)
+		return fmt.Errorf("kafka.Keyed: batch %v: %w: %s/%d offset %d has no key: a keyed stream needs records produced by key", errfmt.Time(t), ErrMisplacedKey, r.Topic, r.Partition, off)
 	}
 	shown := key
 	if len(shown) > 64 {
 		shown = slices.Clip(shown[:64])
 	}
 	return fmt.Errorf("kafka.Keyed: batch %v: %w: %s/%d offset %d has key %q, which Kafka's default partitioner (murmur2) places in partition %d of %d: every record of a key must be in the partition the key hashes to (produce by key, or re-key through a repartition topic; TrustPartitioning skips this check)",
-		t, ErrMisplacedKey, r.Topic, r.Partition, off, shown, want, n)
+		errfmt.Time(t), ErrMisplacedKey, r.Topic, r.Partition, off, shown, want, n)
 }

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go/sasl"
+
+	"github.com/spatedev/spate/dstream"
 )
 
 // Reset says where a partition with no committed offset starts (Kafka's
@@ -134,7 +135,7 @@ func newConfig(opts []Opt) config {
 // value it cannot use rather than ignore it.
 func (c *config) validateStream() error {
 	bad := func(name string, v any, want string) error {
-		return fmt.Errorf("kafka: %s(%v), want %s", name, v, want)
+		return fmt.Errorf("kafka: %w: %s(%v), want %s", dstream.ErrInvalid, name, v, want)
 	}
 	switch {
 	case c.maxRate < 0 || math.IsNaN(c.maxRate):
@@ -144,7 +145,7 @@ func (c *config) validateStream() error {
 	case c.initialRate < 0 || math.IsNaN(c.initialRate):
 		return bad("InitialRate", c.initialRate, ">= 0")
 	case c.maxRate > 0 && c.maxRateFunc != nil:
-		return errors.New("kafka: both MaxRatePerPartition and MaxRatePerPartitionFunc are set: set one (the function can return the common rate)")
+		return fmt.Errorf("kafka: %w: both MaxRatePerPartition and MaxRatePerPartitionFunc are set: set one (the function can return the common rate)", dstream.ErrInvalid)
 	case c.unavailable <= 0:
 		return bad("UnavailableTimeout", c.unavailable, "> 0")
 	case c.missingTopics <= 0:

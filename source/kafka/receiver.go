@@ -14,6 +14,7 @@ import (
 
 	"github.com/spatedev/spate/checkpoint"
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/rdd"
 )
 
@@ -193,20 +194,20 @@ func (d receiverSource[K, V]) Start(ctx context.Context) (err error) {
 	s := d.s
 	switch {
 	case len(s.cfg.brokers) == 0:
-		return errors.New("kafka.ReceiverStream: no brokers (set Brokers)")
+		return fmt.Errorf("kafka.ReceiverStream: %w: no brokers (set Brokers)", dstream.ErrInvalid)
 	case s.cfg.groupID == "":
-		return errors.New("kafka.ReceiverStream: no consumer group (set GroupID)")
+		return fmt.Errorf("kafka.ReceiverStream: %w: no consumer group (set GroupID)", dstream.ErrInvalid)
 	case len(s.topics) == 0:
-		return errors.New("kafka.ReceiverStream: no topics")
+		return fmt.Errorf("kafka.ReceiverStream: %w: no topics", dstream.ErrInvalid)
 	case s.keys == nil || s.values == nil:
-		return errors.New("kafka.ReceiverStream: nil key or value deserializer")
+		return fmt.Errorf("kafka.ReceiverStream: %w: nil key or value deserializer", dstream.ErrInvalid)
 	}
 	if err := s.cfg.validateStream(); err != nil {
 		return fmt.Errorf("kafka.ReceiverStream: %w", err)
 	}
 	for t, n := range s.topics {
 		if n < 1 {
-			return fmt.Errorf("kafka.ReceiverStream: %d receivers for topic %q, want at least 1", n, t)
+			return fmt.Errorf("kafka.ReceiverStream: %w: %d receivers for topic %q, want at least 1", dstream.ErrInvalid, n, t)
 		}
 	}
 	if s.cfg.recv.blockInterval <= 0 {
@@ -428,7 +429,7 @@ func (d receiverSource[K, V]) Batch(ctx context.Context, t time.Time) (*rdd.RDD[
 			b, ok := s.logged[seq]
 			if !ok {
 				s.mu.Unlock()
-				return nil, dstream.InputInfo{}, fmt.Errorf("kafka.ReceiverStream: batch %v: block %d is not in the write-ahead log %s", t, seq, s.walDir())
+				return nil, dstream.InputInfo{}, fmt.Errorf("kafka.ReceiverStream: batch %v: block %d is not in the write-ahead log %s", errfmt.Time(t), seq, s.walDir())
 			}
 			delete(s.logged, seq)
 			blocks = append(blocks, b)
@@ -625,7 +626,7 @@ func (s *ReceiverStream[K, V]) availabilityLocked() (unavailable, err error) {
 			return nil, fmt.Errorf("kafka.ReceiverStream: %w: could not %s for %v (UnavailableTimeout %v; brokers %v, group %q, topics %v): %w",
 				ErrUnavailable, what, d.Round(time.Millisecond), s.cfg.unavailable, s.cfg.brokers, s.cfg.groupID, s.topicList(), o.err)
 		}
-		errs = append(errs, fmt.Errorf("cannot %s since %v: %w", what, o.since.Format(time.RFC3339Nano), o.err))
+		errs = append(errs, fmt.Errorf("cannot %s since %v: %w", what, errfmt.Time(o.since), o.err))
 	}
 	return errors.Join(errs...), nil
 }

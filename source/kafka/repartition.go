@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -35,12 +36,20 @@ import (
 // rebalances. opts take Brokers and GroupID (both required), RepartitionPartitions,
 // and what a direct stream and NewSink take.
 func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name string, keys Serde[K], values Serde[V], opts ...Opt) *dstream.DStream[ops.KV[K, V]] {
-	if s == nil || s.Context() == nil {
-		dstream.ForeachRDD[ops.KV[K, V]](s, nil) // reports the invalid output
+	cfg := newConfig(opts)
+	err := sinkArgs(s, false, false)
+	switch {
+	case err != nil:
+	case cfg.groupID == "":
+		err = errors.New("no GroupID: the topic is named after the group, and read in it")
+	case name == "" || keys.Serializer == nil || keys.Deserializer == nil || values.Serializer == nil || values.Deserializer == nil:
+		err = errors.New("an empty name or a nil serializer or deserializer")
+	}
+	if err != nil {
+		s.Context().ReportInvalid(fmt.Sprintf("kafka.Repartition %q", name), err)
 		return nil
 	}
 	c := s.Context()
-	cfg := newConfig(opts)
 	topic := topicChars.ReplaceAllString(cfg.groupID+"-"+name+"-repartition", "_")
 	records := dstream.Map(s, func(kv ops.KV[K, V]) ProducerRecord[K, V] {
 		return ProducerRecord[K, V]{Topic: topic, Key: kv.Key, Value: kv.Value}
@@ -50,12 +59,6 @@ func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name str
 		append(opts, OffsetReset(Earliest), Isolation(ReadCommitted))...)
 	reader.mu.Lock()
 	reader.onStart = append(reader.onStart, func(_ ConsumerStrategy, all map[string]int, cl *Client) error {
-		if cfg.groupID == "" {
-			return fmt.Errorf("kafka.Repartition %q: no GroupID: the topic is named after the group, and read in it", name)
-		}
-		if name == "" || keys.Serializer == nil || keys.Deserializer == nil || values.Serializer == nil || values.Deserializer == nil {
-			return fmt.Errorf("kafka.Repartition %q: an empty name or a nil serializer or deserializer", name)
-		}
 		if _, ok := all[topic]; ok {
 			return nil
 		}

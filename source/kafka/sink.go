@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 )
@@ -24,8 +26,11 @@ import (
 // at least once (a batch run again writes again), or exactly once with
 // Transactional. opts are NewSink's.
 func WriteToKafka[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], topic string, keys Serializer[K], values Serializer[V], opts ...Opt) {
-	if s == nil || s.Context() == nil || keys == nil || values == nil || topic == "" {
-		dstream.ForeachRDD[ops.KV[K, V]](s, nil) // reports the invalid output
+	if err := sinkArgs(s, keys == nil, values == nil); err != nil || topic == "" {
+		if err == nil {
+			err = errors.New("empty topic")
+		}
+		s.Context().ReportInvalid(fmt.Sprintf("kafka.WriteToKafka(topic %q)", topic), err)
 		return
 	}
 	recs := dstream.Map(s, func(kv ops.KV[K, V]) ProducerRecord[K, V] {
@@ -63,11 +68,25 @@ type ProducerRecord[K, V any] struct {
 // TLS, SASL, ClientID, WithLogger and Transactional, which writes each batch's
 // records in the Context's transaction of the batch instead, exactly once.
 func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts ...Opt) {
-	if s == nil || s.Context() == nil || keys == nil || values == nil {
-		dstream.ForeachRDD[ProducerRecord[K, V]](s, nil) // reports the invalid output
+	if err := sinkArgs(s, keys == nil, values == nil); err != nil {
+		s.Context().ReportInvalid("kafka.NewSink", err)
 		return
 	}
 	sink("kafka.NewSink", s, keys, values, opts)
+}
+
+// sinkArgs says what is missing of a sink's arguments: s, its Context, the key or
+// value serializer; nil if nothing is.
+func sinkArgs[T any](s *dstream.DStream[T], noKeys, noValues bool) error {
+	switch {
+	case s == nil:
+		return errors.New("nil stream")
+	case s.Context() == nil:
+		return fmt.Errorf("%v belongs to no Context", s)
+	case noKeys || noValues:
+		return errors.New("nil key or value serializer")
+	}
+	return nil
 }
 
 // sink is NewSink, whose errors name op.
@@ -93,7 +112,7 @@ func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Se
 					return nil
 				}
 				if err := write(ctx, recs); err != nil {
-					return fmt.Errorf("%s: batch %v: %w", op, t, err)
+					return fmt.Errorf("%s: batch %v: %w", op, errfmt.Time(t), err)
 				}
 				recs = recs[:0]
 				return nil
@@ -101,7 +120,7 @@ func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Se
 			for rec := range in {
 				kr, err := producerRecord(rec, keys, values)
 				if err != nil {
-					return fmt.Errorf("%s: batch %v: %w", op, t, err)
+					return fmt.Errorf("%s: batch %v: %w", op, errfmt.Time(t), err)
 				}
 				if recs = append(recs, kr); len(recs) == chunk {
 					if err := flush(); err != nil {

@@ -123,13 +123,17 @@ func TestCreateRDDChecksTheRanges(t *testing.T) {
 		want string
 	}{
 		{kafka.OffsetRange{Topic: "events", Partition: 0, From: 5, Until: 11}, "past the end of the partition (10)"},
-		{kafka.OffsetRange{Topic: "events", Partition: 1, From: 2, Until: 6}, "before the first offset still in the log (4)"},
-		{kafka.OffsetRange{Topic: "events", Partition: 0, From: 6, Until: 5}, "invalid range"},
+		{kafka.OffsetRange{Topic: "events", Partition: 1, From: 2, Until: 6}, "events/1 offsets [2, 4) are gone"},
+		{kafka.OffsetRange{Topic: "events", Partition: 0, From: 6, Until: 5}, "invalid argument: range"},
 		{kafka.OffsetRange{Topic: "nope", Partition: 0, From: 0, Until: 1}, "nope/0"},
 	} {
 		_, err := kafka.CreateRDD(ctx, cl, eng, []kafka.OffsetRange{c.rg}, kafka.StringDeserializer(), kafka.StringDeserializer())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("CreateRDD(%v) = %v, want an error saying %q", c.rg, err, c.want)
+		}
+		var dl *kafka.DataLossError
+		if c.rg.Partition == 1 && (!errors.As(err, &dl) || !errors.Is(err, kafka.ErrDataLoss) || dl.Topic != "events" || dl.Partition != 1 || dl.From != 2 || dl.Until != 4) {
+			t.Errorf("CreateRDD(%v) = %v, want a *DataLossError of events/1 [2, 4)", c.rg, err)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/spatedev/spate/dstream"
 )
 
 // ConsumerStrategy says which partitions a stream reads (Spark's ConsumerStrategies):
@@ -120,18 +122,18 @@ func (a assign) topicsIn(all map[string]int) []string {
 
 func (a assign) newAssigner(cl *Client) (assigner, error) {
 	if len(a.parts) == 0 {
-		return nil, fmt.Errorf("kafka: Assign of no partitions")
+		return nil, fmt.Errorf("kafka: Assign: %w: no partitions", dstream.ErrInvalid)
 	}
 	for tp := range a.from {
 		if !slices.Contains(a.parts, tp) {
-			return nil, fmt.Errorf("kafka: Assign: a starting offset for %v, which is not assigned", tp)
+			return nil, fmt.Errorf("kafka: Assign: %w: a starting offset for %v, which is not assigned", dstream.ErrInvalid, tp)
 		}
 	}
 	parts := slices.Clone(a.parts)
 	sortPartitions(parts)
 	for i := 1; i < len(parts); i++ {
 		if parts[i] == parts[i-1] {
-			return nil, fmt.Errorf("kafka: Assign: %v assigned twice", parts[i])
+			return nil, fmt.Errorf("kafka: Assign: %w: %v assigned twice", dstream.ErrInvalid, parts[i])
 		}
 	}
 	return &fixed{cl: cl, asg: assignment{parts: parts, start: map[TopicPartition]int64{}}, from: a.from}, nil
@@ -197,7 +199,7 @@ func (f *fixed) missing() []string { return nil }
 
 func (f *fixed) commit(ctx context.Context, stop <-chan struct{}, offsets map[TopicPartition]int64) ([]TopicPartition, error) {
 	if f.cl.cfg.groupID == "" {
-		return nil, fmt.Errorf("kafka: committing offsets needs a consumer group (set GroupID)")
+		return nil, fmt.Errorf("kafka: %w: committing offsets needs a consumer group (set GroupID)", dstream.ErrInvalid)
 	}
 	return nil, f.cl.commit(ctx, stop, f.cl.cfg.groupID, -1, "", offsets)
 }
@@ -240,12 +242,12 @@ func (s subscribe) topicsIn(all map[string]int) []string {
 
 func (s subscribe) newAssigner(cl *Client) (assigner, error) {
 	if cl.cfg.groupID == "" {
-		return nil, fmt.Errorf("kafka: %v needs a consumer group (set GroupID)", s)
+		return nil, fmt.Errorf("kafka: %w: %v needs a consumer group (set GroupID)", dstream.ErrInvalid, s)
 	}
 	m := &member{cl: cl, sub: s}
 	switch {
 	case s.isPattern && s.pattern == nil:
-		return nil, fmt.Errorf("kafka: SubscribePattern of a nil regexp")
+		return nil, fmt.Errorf("kafka: SubscribePattern: %w: nil regexp", dstream.ErrInvalid)
 	case s.isPattern && s.anchorErr != nil:
 		return nil, fmt.Errorf("kafka: SubscribePattern(%v): %w", s.pattern, s.anchorErr)
 	case !s.isPattern && len(s.topics) == 0:

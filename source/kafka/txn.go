@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/internal/errfmt"
 )
 
 // txnManager is a Context's Kafka transaction, one per batch: what the Context's
@@ -236,7 +237,7 @@ func (tm *txnManager) CommitBatch(ctx context.Context, t time.Time) error {
 	}
 	if err != nil {
 		tm.abort(ctx, prod, offsetsOnly)
-		return fmt.Errorf("kafka: committing the transaction of batch %v: %w", t, err)
+		return fmt.Errorf("kafka: committing the transaction of batch %v: %w", errfmt.Time(t), err)
 	}
 	for _, f := range committed {
 		f()
