@@ -178,7 +178,7 @@ func TestOffsetsLostToRetention(t *testing.T) {
 // A position past the partition's end (a recreated or truncated topic) fails the
 // batch with a *DataLossError naming the position and the end.
 func TestPositionPastTheEndIsDataLoss(t *testing.T) {
-	b := startBroker(t, kafkatest.Topic("events", 2))
+	b := kafkatest.New(t, kafkatest.Topic("events", 2))
 	produce(t, b, "events", 2, 0, 20, "v") // 10 per partition
 	r := newRun(t)
 	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, map[kafka.TopicPartition]int64{allEvents[0]: 0, allEvents[1]: 15}),
