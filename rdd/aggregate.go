@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -92,7 +93,7 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg o
 		out.setParts(func(tc *task, q int, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
 			sp := tc.spiller(me, "combine", q)
 			defer tc.release(sp)
-			red := shuffle.NewReducer[K](agg, 0, sp)
+			red := shuffleexec.NewReducer[K](agg, 0, sp)
 			var aerr error
 			err := r.iter(tc, q, func(kv ops.KV[K, V]) bool {
 				tc.cur = me
@@ -112,11 +113,11 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg o
 	dep := &combineDep[K, V, C]{from: r, owner: me, agg: agg, part: p}
 	out.shuffles = []shuffleDep{dep}
 	out.setParts(func(tc *task, q int, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
-		outs, _ := tc.job.output(dep).([]*shuffle.MapOutput[K, V, C])
+		outs, _ := tc.job.output(dep).([]*shuffleexec.MapOutput[K, V, C])
 		sp := tc.spiller(me, "reduce", q)
 		defer tc.release(sp)
 		return finishReduce(tc, me, q, func(tick func() error, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
-			return shuffle.Reduce(agg, outs, q, sp, tick, yield)
+			return shuffleexec.Reduce(agg, outs, q, sp, tick, yield)
 		}, yield)
 	})
 	return out
@@ -137,7 +138,7 @@ func finishReduce[K comparable, C any](tc *task, op *info, q int,
 }
 
 // combineDep is the shuffle of an aggregating operator: map-side combine
-// (adaptive, see shuffle.MapSide), bucketed by the partitioner.
+// (adaptive, see shuffleexec.MapSide), bucketed by the partitioner.
 type combineDep[K comparable, V, C any] struct {
 	from  *RDD[ops.KV[K, V]]
 	owner *info
@@ -148,9 +149,9 @@ type combineDep[K comparable, V, C any] struct {
 func (d *combineDep[K, V, C]) parent() node { return d.from }
 
 func (d *combineDep[K, V, C]) runMap(j *job) error {
-	outs := make([]*shuffle.MapOutput[K, V, C], d.from.nparts)
+	outs := make([]*shuffleexec.MapOutput[K, V, C], d.from.nparts)
 	err := j.runTasks(d.owner.name, d.owner.name, indexes(d.from.nparts), func(tc *task, mp int) error {
-		m := shuffle.NewMapSide(d.agg, d.part)
+		m := shuffleexec.NewMapSide(d.agg, d.part)
 		sp := tc.spiller(d.owner, "map", mp)
 		defer tc.release(sp)
 		m.SpillTo(sp)

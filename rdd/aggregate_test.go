@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/shuffle"
@@ -414,7 +415,7 @@ func TestWideOptionErrors(t *testing.T) {
 	small := rdd.Parallelize(eng, []wKV{ops.Pair("a", 1), ops.Pair("bad-key", 2), ops.Pair("c", 3), ops.Pair("a", 4)}, 2)
 	// Mostly distinct keys: the aggregating map tasks pass records through
 	// by the time they meet the bad key.
-	bigData := make([]wKV, shuffle.CheckAfter+100)
+	bigData := make([]wKV, shuffleexec.CheckAfter+100)
 	for i := range bigData {
 		bigData[i] = wKV{Key: fmt.Sprint("k", i), Value: i}
 	}

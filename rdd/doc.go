@@ -85,7 +85,7 @@
 // task may hold an equal share of it in shuffle records (map-side buckets
 // and combine tables, reduce-side merge tables, SortBy's sort buffers),
 // beyond which it spills them to files under [SpillDir] and merges them back
-// when it reads (see package shuffle). A reduce partition that spilled comes
+// when it reads. A reduce partition that spilled comes
 // out in key hash order (SortBy: sorted) rather than first-seen order. A
 // job's spill files are deleted when its action returns, however it ends; a
 // spill file that cannot be written or read fails the task with a

@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -151,7 +152,7 @@ func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[
 	out.compute = func(tc *task, q int, yield func(U) bool) error {
 		sp := tc.spiller(me, "cogroup", q)
 		defer tc.release(sp)
-		red := shuffle.NewReducer[K](agg, 0, sp)
+		red := shuffleexec.NewReducer[K](agg, 0, sp)
 		var aerr error
 		if err := readA(tc, q, func(kv ops.KV[K, V]) bool {
 			aerr = red.Add(kv.Key, side[V, W]{v: kv.Value})

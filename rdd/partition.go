@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -62,14 +63,14 @@ func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
 	}
 	me := &out.info
 	dep := &bucketDep[T, T]{from: r, owner: me, n: n,
-		mapTask: func(tc *task, mp int, b *shuffle.Buckets[T]) error {
+		mapTask: func(tc *task, mp int, b *shuffleexec.Buckets[T]) error {
 			q := mp % n
 			var perr error
 			err := r.iter(tc, mp, func(t T) bool {
 				if part != nil {
 					tc.cur = me
 					q = part.Partition(t)
-					if err := shuffle.CheckPartition(q, n, t); err != nil {
+					if err := shuffleexec.CheckPartition(q, n, t); err != nil {
 						perr = &TaskError{Op: op, Partition: mp, Err: err}
 						return false
 					}

@@ -3,6 +3,7 @@ package rdd
 import (
 	"fmt"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -119,7 +120,7 @@ func partitionerFor[K comparable](op string, c shuffleConf, ins ...*info) (shuff
 }
 
 // mapOutput is a map stage's output: one set of buckets per map task.
-type mapOutput[O any] []*shuffle.Buckets[O]
+type mapOutput[O any] []*shuffleexec.Buckets[O]
 
 // bucketDep is the common shuffle dependency: each map task turns its input
 // partition into n buckets of O, which spill beyond the task's share of the
@@ -128,7 +129,7 @@ type bucketDep[T, O any] struct {
 	from    *RDD[T]
 	owner   *info // the shuffled RDD, named in errors
 	n       int
-	mapTask func(tc *task, p int, b *shuffle.Buckets[O]) error
+	mapTask func(tc *task, p int, b *shuffleexec.Buckets[O]) error
 }
 
 func (d *bucketDep[T, O]) parent() node { return d.from }
@@ -136,7 +137,7 @@ func (d *bucketDep[T, O]) parent() node { return d.from }
 func (d *bucketDep[T, O]) runMap(j *job) error {
 	out := make(mapOutput[O], d.from.nparts)
 	err := j.runTasks(d.owner.name, d.owner.name, indexes(d.from.nparts), func(tc *task, p int) error {
-		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[O]) error { return d.mapTask(tc, p, b) })
+		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffleexec.Buckets[O]) error { return d.mapTask(tc, p, b) })
 		out[p] = b
 		return err
 	})
@@ -149,9 +150,9 @@ func (d *bucketDep[T, O]) runMap(j *job) error {
 
 // mapBuckets runs map task p of op: fill adds its records to n buckets,
 // which count their memory and spill in the task's Spiller, then keep what
-// is left in memory or spill it too (see shuffle.Buckets.Finish).
-func mapBuckets[O any](tc *task, op *info, p, n int, fill func(b *shuffle.Buckets[O]) error) (*shuffle.Buckets[O], error) {
-	b := shuffle.NewBuckets[O](n)
+// is left in memory or spill it too (see shuffleexec.Buckets.Finish).
+func mapBuckets[O any](tc *task, op *info, p, n int, fill func(b *shuffleexec.Buckets[O]) error) (*shuffleexec.Buckets[O], error) {
+	b := shuffleexec.NewBuckets[O](n)
 	sp := tc.spiller(op, "map", p)
 	defer tc.release(sp)
 	b.SpillTo(sp)
@@ -172,7 +173,7 @@ func (d *bucketDep[T, O]) read(tc *task, q int, yield func(O) bool) error {
 
 // yieldChunks pushes bucket q of every map output of op's shuffle, in map
 // task order.
-func yieldChunks[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, yield func(O) bool) error {
+func yieldChunks[O any](tc *task, op *info, outs []*shuffleexec.Buckets[O], q int, yield func(O) bool) error {
 	return readBuckets(tc, op, outs, q, func(c []O) bool {
 		for i := range c {
 			if !yield(c[i]) {
@@ -187,7 +188,7 @@ func yieldChunks[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, y
 // op's shuffle, in map task order, checking for cancellation; a chunk read
 // from a spill file is valid only during the call. Reading a spill file
 // fails with a *TaskError.
-func readBuckets[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, f func(c []O) bool) error {
+func readBuckets[O any](tc *task, op *info, outs []*shuffleexec.Buckets[O], q int, f func(c []O) bool) error {
 	for _, b := range outs {
 		if b == nil {
 			continue
@@ -229,7 +230,7 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 	n := p.NumPartitions()
 	h, isHash := p.(*shuffle.Hash[K])
 	return &bucketDep[ops.KV[K, V], ops.KV[K, V]]{from: r, owner: owner, n: n,
-		mapTask: func(tc *task, mp int, b *shuffle.Buckets[ops.KV[K, V]]) error {
+		mapTask: func(tc *task, mp int, b *shuffleexec.Buckets[ops.KV[K, V]]) error {
 			var perr error
 			err := r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
 				var e error
@@ -237,7 +238,7 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 					e = b.Add(h.Partition(kv.Key), kv)
 				} else {
 					tc.cur = owner
-					e = shuffle.AddKeyed(b, p, kv)
+					e = shuffleexec.AddKeyed(b, p, kv)
 				}
 				if e != nil {
 					perr = &TaskError{Op: owner.name, Partition: mp, Err: e}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -94,7 +95,7 @@ func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) 
 		sp := tc.spiller(me, "sort", q)
 		defer tc.release(sp)
 		tc.cur = me
-		s := shuffle.NewSorter(func(a, b keyed[K, T]) int { return compare(a.k, b.k) }, size, sp)
+		s := shuffleexec.NewSorter(func(a, b keyed[K, T]) int { return compare(a.k, b.k) }, size, sp)
 		var aerr error
 		err := readBuckets(tc, me, outs, q, func(c []keyed[K, T]) bool {
 			tc.cur = me
@@ -172,7 +173,7 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		var sample []K
 		n := 0
-		b, err := mapBuckets(tc, d.owner, p, 1, func(b *shuffle.Buckets[keyed[K, T]]) error {
+		b, err := mapBuckets(tc, d.owner, p, 1, func(b *shuffleexec.Buckets[keyed[K, T]]) error {
 			var aerr error
 			add := func(t T) bool {
 				tc.cur = d.owner
@@ -231,13 +232,13 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 	// Then each map task buckets its partition by range.
 	outs := make(mapOutput[keyed[K, T]], nm)
 	err = j.runTasks(d.owner.name, d.owner.name, indexes(nm), func(tc *task, p int) error {
-		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[keyed[K, T]]) error {
+		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffleexec.Buckets[keyed[K, T]]) error {
 			var perr error
 			err := readBuckets(tc, d.owner, parts[p:p+1], 0, func(c []keyed[K, T]) bool {
 				tc.cur = d.owner
 				for _, kt := range c {
 					q := part.Partition(kt.k)
-					if perr = shuffle.CheckPartition(q, d.n, kt.k); perr == nil {
+					if perr = shuffleexec.CheckPartition(q, d.n, kt.k); perr == nil {
 						perr = b.Add(q, kt)
 					}
 					if perr != nil {

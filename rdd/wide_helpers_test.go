@@ -15,6 +15,7 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/shuffle"
@@ -84,8 +85,8 @@ func wGen[K comparable](name string, n, parts int, key func(i int) K) wIn[K] {
 }
 
 // wBig is the record count of the large inputs: more than
-// shuffle.CheckAfter records in each of their two partitions.
-const wBig = 2*shuffle.CheckAfter + 8000
+// shuffleexec.CheckAfter records in each of their two partitions.
+const wBig = 2*shuffleexec.CheckAfter + 8000
 
 // wInputs returns the string-keyed inputs every keyed operator is tested on.
 var wInputs = sync.OnceValue(func() []wIn[string] {

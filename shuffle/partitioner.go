@@ -45,15 +45,6 @@ func Same(a, b any) bool {
 // partition outside [0, NumPartitions()).
 var ErrPartition = fmt.Errorf("shuffle: partition out of range")
 
-// CheckPartition returns an error wrapping [ErrPartition] and naming the
-// key when p is outside [0, n).
-func CheckPartition[K any](p, n int, key K) error {
-	if p < 0 || p >= n {
-		return fmt.Errorf("%w: partitioner returned %d for key %v, want [0, %d)", ErrPartition, p, key, n)
-	}
-	return nil
-}
-
 // seed is the process-wide hash seed: a key hashes to the same partition in
 // every shuffle of this process.
 var seed = maphash.MakeSeed()

@@ -188,25 +188,6 @@ func TestHashEqualSame(t *testing.T) {
 	}
 }
 
-func TestCheckPartition(t *testing.T) {
-	if err := shuffle.CheckPartition(0, 3, "k"); err != nil {
-		t.Errorf("CheckPartition(0, 3) = %v", err)
-	}
-	if err := shuffle.CheckPartition(2, 3, "k"); err != nil {
-		t.Errorf("CheckPartition(2, 3) = %v", err)
-	}
-	for _, p := range []int{-1, 3, 100} {
-		err := shuffle.CheckPartition(p, 3, "the-key")
-		if !errorsIs(err, shuffle.ErrPartition) {
-			t.Errorf("CheckPartition(%d, 3) = %v, want ErrPartition", p, err)
-			continue
-		}
-		if !contains(err.Error(), "the-key") || !contains(err.Error(), strconv.Itoa(p)) {
-			t.Errorf("CheckPartition(%d, 3) = %q, want the key and the partition named", p, err)
-		}
-	}
-}
-
 func TestRangePartition(t *testing.T) {
 	r := shuffle.NewRange([]int{10, 20, 30}, true)
 	if r.NumPartitions() != 4 {
