@@ -98,7 +98,7 @@ func ExampleUpdateStateByKeyWith_partitionFunc() {
 			}
 			return nil
 		},
-		Partitioning: []rdd.ShuffleOpt{rdd.Partitions(4)},
+		Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](4)},
 	})
 	printSorted(sessions)
 	runExample(c, clock, 3)

@@ -451,7 +451,7 @@ func Lookup[K comparable, V any](ctx context.Context, r *RDD[ops.KV[K, V]], key 
 		return nil, fmt.Errorf("%s: %w", action, validate(r))
 	}
 	var parts []int
-	if p, ok := r.part.(shuffle.Partitioner[K]); ok && p.NumPartitions() == r.nparts {
+	if p, ok := partOf[K](&r.info); ok && p.NumPartitions() == r.nparts {
 		q, err := safePartition(p, key)
 		if err == nil {
 			err = shuffleexec.CheckPartition(q, r.nparts, key)

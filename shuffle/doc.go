@@ -2,8 +2,9 @@
 // [Partitioner] interface, its two implementations [Hash] (the default) and
 // [Range] (SortBy's), and [RangeBounds], which picks a range partitioner's
 // bounds from a sample. The wide operators of package rdd take a partitioner
-// with rdd.WithPartitioner; RDD.Partitioner returns the one an RDD is
-// known to follow.
+// with rdd.WithPartitioner, typed by the operator's key: a partitioner over
+// another key type does not compile. rdd.PartitionerOf returns the one a
+// keyed RDD is known to follow.
 //
 // The shuffle itself (map-side combine, buckets, spill files, the memory
 // budget) is the executor's, in an internal package: a shuffle fails with a
@@ -23,7 +24,6 @@
 // A custom partitioner implements [Partitioner]. It must be deterministic and
 // return a value in [0, NumPartitions()); anything else is reported as an
 // error naming the key, never a panic.
-// Two partitioners are known to place every key alike when they are equal
-// (==, such as one pointer), or when one's Equal method says so: an operator
-// whose input is already partitioned that way skips its shuffle.
+// Its Equal method says whether another partitioner places every key alike:
+// an operator whose input is already partitioned that way skips its shuffle.
 package shuffle

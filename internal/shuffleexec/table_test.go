@@ -25,6 +25,10 @@ type funcPart[K any] struct {
 
 func (p *funcPart[K]) NumPartitions() int  { return p.n }
 func (p *funcPart[K]) Partition(key K) int { return p.f(key) }
+func (p *funcPart[K]) Equal(other shuffle.Partitioner[K]) bool {
+	o, ok := other.(*funcPart[K])
+	return ok && o == p
+}
 
 func byLen(n int) *funcPart[string] {
 	return &funcPart[string]{n: n, f: func(k string) int { return len(k) % n }}
