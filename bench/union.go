@@ -43,7 +43,7 @@ func unionBench(scale float64, rounds int) (string, error) {
 	in := rdd.Union(parts...)
 	want := nrecs / nrdds * nrdds
 	ctx := context.Background()
-	run := func(opts ...rdd.ShuffleOpt) (time.Duration, uint64, error) {
+	run := func(opts ...rdd.ShuffleOpt[string]) (time.Duration, uint64, error) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -63,7 +63,7 @@ func unionBench(scale float64, rounds int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		d2, a2, err := run(rdd.Partitions(2))
+		d2, a2, err := run(rdd.Partitions[string](2))
 		if err != nil {
 			return "", err
 		}

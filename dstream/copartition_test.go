@@ -9,6 +9,7 @@ import (
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // statefulCase is a stateful operator over word pairs and the counts its
@@ -53,18 +54,17 @@ func TestStateCoPartitionedWithWideBatches(t *testing.T) {
 	const maxParts = 8 // 4 × the harness engine's parallelism
 	for _, tt := range statefulCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			var first any
+			var first shuffle.Partitioner[string]
 			got := runBatches(t, windowInput, func(s *dstream.DStream[string]) *dstream.DStream[kv] {
 				wide := dstream.Transform(s, func(r *rdd.RDD[string], _ time.Time) *rdd.RDD[string] { return rdd.Repartition(r, 30) })
 				pairs := dstream.Map(wide, func(w string) kv { return ops.Pair(w, 1) })
 				return dstream.Transform(tt.build(pairs), func(r *rdd.RDD[kv], bt time.Time) *rdd.RDD[kv] {
-					p := r.Partitioner()
+					p, _ := rdd.PartitionerOf(r)
 					if first == nil {
 						first = p
 					}
-					// The same partitioner, or an equal one (see shuffle.Equaler).
-					eq, _ := p.(interface{ Equal(any) bool })
-					if r.NumPartitions() > maxParts || p == nil || (p != first && (eq == nil || !eq.Equal(first))) {
+					// The same partitioner, or an equal one (see shuffle.Partitioner's Equal).
+					if r.NumPartitions() > maxParts || p == nil || !p.Equal(first) {
 						t.Errorf("batch %v: %d partitions by %v, want at most %d by the first batch's %v",
 							bt, r.NumPartitions(), p, maxParts, first)
 					}

@@ -72,7 +72,7 @@ func ExampleUpdateStateByKeyWith_partitionFunc() {
 			}
 			return nil
 		},
-		Partitioning: []rdd.ShuffleOpt{rdd.Partitions(4)},
+		Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](4)},
 	})
 	out := dstreamtest.Collect(sessions)
 	for range 3 {

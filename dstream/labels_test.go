@@ -54,7 +54,7 @@ func TestBatchesRunUnderProfilerLabels(t *testing.T) {
 		record("map", l, err)
 		return ops.Pair(x%2, x)
 	})
-	sums := dstream.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions(2))
+	sums := dstream.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions[int](2))
 	dstream.ForeachRDD(sums, func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], bt time.Time) error {
 		l, err := proflabels.Goroutine()
 		record("output goroutine", l, err)
@@ -119,7 +119,7 @@ func TestCPUProfileSplitsByOperator(t *testing.T) {
 		h := newHarness(t)
 		in, _ := dstream.QueueStream(h.c, true, []int{1, 2})
 		pairs := dstream.Map(in, func(x int) ops.KV[int, int] { return ops.Pair(x, burn(d)) })
-		dstream.ForeachRDD(dstream.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions(2)), func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
+		dstream.ForeachRDD(dstream.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions[int](2)), func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
 			_, err := rdd.Count(ctx, r)
 			return err
 		})

@@ -129,9 +129,9 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 	if spec.Partitions < 0 || spec.Timeout < 0 {
 		s.ctx.invalidf(name, "Partitions %d and Timeout %v must not be negative", spec.Partitions, spec.Timeout)
 	}
-	var opts []rdd.ShuffleOpt
+	var opts []rdd.ShuffleOpt[K]
 	if spec.Partitions > 0 {
-		opts = []rdd.ShuffleOpt{rdd.Partitions(spec.Partitions)}
+		opts = []rdd.ShuffleOpt[K]{rdd.Partitions[K](spec.Partitions)}
 	}
 	ks := &keyedStore[K, stateEntry[S]]{}
 	if spec.Timeout > 0 {
@@ -191,7 +191,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 }
 
 // partitionBatch partitions a batch by opts.
-func partitionBatch[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *rdd.RDD[ops.KV[K, V]] {
+func partitionBatch[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *rdd.RDD[ops.KV[K, V]] {
 	return rdd.PartitionBy(batch, opts...)
 }
 

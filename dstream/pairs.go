@@ -10,7 +10,7 @@ import (
 // ReduceByKey merges the values of each key in every batch with the
 // associative and commutative function f (rdd.ReduceByKey per batch, with
 // opts): one pair per key present in the batch.
-func ReduceByKey[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
+func ReduceByKey[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V, opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, V]] {
 	checkFn(s, "dstream.ReduceByKey", f == nil)
 	return derive("dstream.ReduceByKey", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
 		return rdd.ReduceByKey(r, f, opts...)
@@ -52,7 +52,7 @@ func Values[K comparable, V any](s *DStream[ops.KV[K, V]]) *DStream[V] {
 
 // GroupByKey collects the values of each key in every batch into a slice
 // (rdd.GroupByKey per batch, with opts).
-func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, []V]] {
+func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, []V]] {
 	return derive("dstream.GroupByKey", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, []V]] {
 		return rdd.GroupByKey(r, opts...)
 	})
@@ -61,7 +61,7 @@ func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.Shuff
 // CombineByKey aggregates the values of each key in every batch with agg
 // (rdd.CombineByKey per batch, with opts). An aggregator with a nil
 // function is a construction error reported by Run.
-func CombineByKey[K comparable, V, C any](s *DStream[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, C]] {
+func CombineByKey[K comparable, V, C any](s *DStream[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, C]] {
 	checkFn(s, "dstream.CombineByKey", !agg.Valid())
 	return derive("dstream.CombineByKey", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, C]] {
 		return rdd.CombineByKey(r, agg, opts...)
@@ -71,7 +71,7 @@ func CombineByKey[K comparable, V, C any](s *DStream[ops.KV[K, V]], agg ops.Aggr
 // Join returns, for every batch time, the pairs of values of each key
 // present in both streams' batches (rdd.Join per batch, with opts). The
 // streams must belong to the same Context.
-func Join[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, ops.Joined[V, W]]] {
+func Join[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[V, W]]] {
 	return derive2("dstream.Join", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[V, W]]] {
 		return rdd.Join(ra, rb, opts...)
 	})
@@ -81,7 +81,7 @@ func Join[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K,
 // with each matching value of b's batch, or None when b's batch lacks the
 // key (rdd.LeftOuterJoin per batch, with opts). The streams must belong to
 // the same Context.
-func LeftOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
+func LeftOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
 	return derive2("dstream.LeftOuterJoin", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
 		return rdd.LeftOuterJoin(ra, rb, opts...)
 	})
@@ -91,7 +91,7 @@ func LeftOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[
 // with each matching value of a's batch, or None when a's batch lacks the
 // key (rdd.RightOuterJoin per batch, with opts). The streams must belong to
 // the same Context.
-func RightOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
+func RightOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
 	return derive2("dstream.RightOuterJoin", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
 		return rdd.RightOuterJoin(ra, rb, opts...)
 	})
@@ -101,7 +101,7 @@ func RightOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream
 // key present in either stream's batch, with None for the side that lacks
 // it (rdd.FullOuterJoin per batch, with opts). The streams must belong to
 // the same Context.
-func FullOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
+func FullOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
 	return derive2("dstream.FullOuterJoin", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
 		return rdd.FullOuterJoin(ra, rb, opts...)
 	})
@@ -110,7 +110,7 @@ func FullOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[
 // CoGroup returns, for every batch time, each key present in either
 // stream's batch with all its values on each side (rdd.CoGroup per batch,
 // with opts). The streams must belong to the same Context.
-func CoGroup[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, ops.CoGrouped[V, W]]] {
+func CoGroup[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.CoGrouped[V, W]]] {
 	return derive2("dstream.CoGroup", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
 		return rdd.CoGroup(ra, rb, opts...)
 	})

@@ -63,7 +63,7 @@ func TestReduceByKey(t *testing.T) {
 	in, _ := dstream.QueueStream(h.c, true, pairInput...)
 	var parts []int
 	var got collector[kv]
-	dstream.ForeachRDD(dstream.ReduceByKey(in, ops.Sum[int], rdd.Partitions(3)), func(ctx context.Context, r *rdd.RDD[kv], bt time.Time) error {
+	dstream.ForeachRDD(dstream.ReduceByKey(in, ops.Sum[int], rdd.Partitions[string](3)), func(ctx context.Context, r *rdd.RDD[kv], bt time.Time) error {
 		parts = append(parts, r.NumPartitions())
 		return got.foreach(ctx, r, bt)
 	})
@@ -125,12 +125,12 @@ func TestCombineByKey(t *testing.T) {
 
 // joinBatches runs op over the join inputs, into 3 partitions, and returns
 // each batch.
-func joinBatches[U any](t *testing.T, op func(a *dstream.DStream[kv], b *dstream.DStream[ops.KV[string, string]], opts ...rdd.ShuffleOpt) *dstream.DStream[U]) [][]U {
+func joinBatches[U any](t *testing.T, op func(a *dstream.DStream[kv], b *dstream.DStream[ops.KV[string, string]], opts ...rdd.ShuffleOpt[string]) *dstream.DStream[U]) [][]U {
 	t.Helper()
 	return collectPerBatch(t, len(joinLeft), func(c *dstream.Context) *dstream.DStream[U] {
 		a, _ := dstream.QueueStream(c, true, joinLeft...)
 		b, _ := dstream.QueueStream(c, true, joinRight...)
-		return op(a, b, rdd.Partitions(3))
+		return op(a, b, rdd.Partitions[string](3))
 	})
 }
 

@@ -129,7 +129,7 @@ func MapPartitions[T, U any](s *DStream[T], f func(ctx context.Context, part int
 // Repartition shuffles every batch into n partitions of near-equal size
 // (rdd.Repartition per batch). n < 1 is a construction error reported by
 // Run.
-func Repartition[T any](s *DStream[T], n int, opts ...rdd.ShuffleOpt) *DStream[T] {
+func Repartition[T any](s *DStream[T], n int, opts ...rdd.ShuffleOpt[T]) *DStream[T] {
 	if n < 1 && s != nil && s.ctx != nil {
 		s.ctx.invalidf("dstream.Repartition", "partition count %d < 1", n)
 	}
@@ -217,7 +217,7 @@ func Reduce[T any](s *DStream[T], f func(a, b T) T) *DStream[T] {
 // CountByValue returns the stream with, per batch, each distinct element
 // and how many times it occurs in the batch (rdd.CountByValue per batch,
 // computed lazily with a ReduceByKey that takes opts).
-func CountByValue[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt) *DStream[ops.KV[T, int64]] {
+func CountByValue[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt[T]) *DStream[ops.KV[T, int64]] {
 	return derive("dstream.CountByValue", s, func(r *rdd.RDD[T]) *rdd.RDD[ops.KV[T, int64]] {
 		pairs := rdd.Map(r, func(t T) ops.KV[T, int64] { return ops.Pair(t, int64(1)) })
 		return rdd.ReduceByKey(pairs, ops.Sum[int64], opts...)

@@ -194,7 +194,7 @@ func TestCountByValue(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[ops.KV[int, int64]] {
 		in, _ := dstream.QueueStream(c, true, perBatchInput...)
-		return dstream.CountByValue(in, rdd.Partitions(3))
+		return dstream.CountByValue(in, rdd.Partitions[int](3))
 	})
 	for i, b := range perBatchInput {
 		want := map[int]int64{}

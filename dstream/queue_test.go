@@ -71,7 +71,7 @@ func TestQueueBatchOfManyPushes(t *testing.T) {
 	// A batch of one pushed RDD is that RDD, partitions and partitioner
 	// kept.
 	_, q := dstream.QueueStream[ops.KV[int, int]](h.c, false)
-	pushed := rdd.PartitionBy(rdd.Parallelize(eng, []ops.KV[int, int]{ops.Pair(1, 1), ops.Pair(2, 2)}, 1), rdd.Partitions(5))
+	pushed := rdd.PartitionBy(rdd.Parallelize(eng, []ops.KV[int, int]{ops.Pair(1, 1), ops.Pair(2, 2)}, 1), rdd.Partitions[int](5))
 	q.PushRDD(pushed)
 	if r, _, err := q.Batch(t.Context(), epoch.Add(interval)); err != nil || r != pushed {
 		t.Errorf("Batch of one pushed RDD = %v, %v; want the pushed %v", r, err, pushed)

@@ -40,7 +40,7 @@ import (
 // CheckpointEvery; default: the larger of its slide and 10s, as in Spark.
 // For the batch time and the key, an initial state or a function over whole
 // partitions, use UpdateStateByKeyWith.
-func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update func(values []V, state ops.Maybe[S]) ops.Maybe[S], opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, S]] {
+func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update func(values []V, state ops.Maybe[S]) ops.Maybe[S], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, S]] {
 	spec := UpdateSpec[K, V, S]{Partitioning: opts}
 	if update != nil {
 		spec.Func = func(_ time.Time, _ K, values []V, state ops.Maybe[S]) ops.Maybe[S] { return update(values, state) }
@@ -76,7 +76,7 @@ type UpdateSpec[K comparable, V, S any] struct {
 	Initial *rdd.RDD[ops.KV[K, S]]
 	// Partitioning is how the state is hash-partitioned (rdd.Partitions,
 	// rdd.WithPartitioner). Default: like the first batch's data.
-	Partitioning []rdd.ShuffleOpt
+	Partitioning []rdd.ShuffleOpt[K]
 	// RepartitionState lets PartitionFunc emit any key, such as keys it
 	// renames: a key of another partition moves to that partition's store
 	// after the batch's update (Spark's rememberPartitioner = false). Only
@@ -175,7 +175,7 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 }
 
 // groupValues partitions a batch by opts and groups each key's values.
-func groupValues[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *rdd.RDD[ops.KV[K, []V]] {
+func groupValues[K comparable, V any](batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *rdd.RDD[ops.KV[K, []V]] {
 	return rdd.GroupByKey(batch, opts...)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // cappedSum returns an update function of running sums that drops a key
@@ -40,10 +41,10 @@ func TestUpdateStateByKeyRunningCounts(t *testing.T) {
 	update := cappedSum(3)
 	got := runBatches(t, windowInput, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
 		pairs := dstream.Map(s, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-		state := dstream.UpdateStateByKey(pairs, update, rdd.Partitions(3))
+		state := dstream.UpdateStateByKey(pairs, update, rdd.Partitions[string](3))
 		return dstream.Transform(state, func(r *rdd.RDD[ops.KV[string, int]], _ time.Time) *rdd.RDD[ops.KV[string, int]] {
-			if r.NumPartitions() != 3 || r.Partitioner() == nil {
-				t.Errorf("state RDD has %d partitions, partitioner %v; want 3, hash", r.NumPartitions(), r.Partitioner())
+			if p, _ := rdd.PartitionerOf(r); r.NumPartitions() != 3 || p == nil {
+				t.Errorf("state RDD has %d partitions, partitioner %v; want 3, hash", r.NumPartitions(), p)
 			}
 			return r
 		})
@@ -254,11 +255,11 @@ func TestUpdateStateByKeyWithTimeAndKey(t *testing.T) {
 				return update(batchNo(t), key, values, old)
 			},
 			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 1),
-			Partitioning: []rdd.ShuffleOpt{rdd.Partitions(3)},
+			Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](3)},
 		})
 		return dstream.Transform(state, func(r *rdd.RDD[ops.KV[string, tally]], _ time.Time) *rdd.RDD[ops.KV[string, tally]] {
-			if r.NumPartitions() != 3 || r.Partitioner() == nil {
-				t.Errorf("state RDD has %d partitions, partitioner %v; want 3, hash", r.NumPartitions(), r.Partitioner())
+			if p, _ := rdd.PartitionerOf(r); r.NumPartitions() != 3 || p == nil {
+				t.Errorf("state RDD has %d partitions, partitioner %v; want 3, hash", r.NumPartitions(), p)
 			}
 			return r
 		})
@@ -307,7 +308,7 @@ func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 				return nil
 			},
 			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 2),
-			Partitioning: []rdd.ShuffleOpt{rdd.Partitions(parts)},
+			Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](parts)},
 		})
 	}, want, dstreamtest.Unordered())
 	for k := 1; k <= n; k++ {
@@ -330,6 +331,10 @@ type byAge struct{ n int }
 
 func (p byAge) NumPartitions() int     { return p.n }
 func (p byAge) Partition(key aged) int { return key.Age % p.n }
+func (p byAge) Equal(other shuffle.Partitioner[aged]) bool {
+	o, ok := other.(byAge)
+	return ok && o == p
+}
 
 // agedInput is stateInput's words, all of age 0.
 func agedInput() [][]ops.KV[aged, int] {
@@ -380,7 +385,7 @@ func TestUpdateStateByKeyWithRepartitionState(t *testing.T) {
 			}
 		}
 	}
-	for name, opts := range map[string][]rdd.ShuffleOpt{"hash": nil, "by age": {rdd.WithPartitioner[aged](byAge{3})}} {
+	for name, opts := range map[string][]rdd.ShuffleOpt[aged]{"hash": nil, "by age": {rdd.WithPartitioner[aged](byAge{3})}} {
 		t.Run(name, func(t *testing.T) {
 			dstreamtest.Run(t, agedInput(), func(s *dstream.DStream[ops.KV[aged, int]]) *dstream.DStream[ops.KV[aged, int]] {
 				return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[aged, int, int]{PartitionFunc: ageing, RepartitionState: true, Partitioning: opts})
@@ -415,7 +420,7 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 		h := newHarness(t)
 		in, _ := dstream.QueueStream(h.c, true, agedInput()...)
 		state := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[aged, int, int]{
-			PartitionFunc: ageing, Partitioning: []rdd.ShuffleOpt{rdd.WithPartitioner[aged](byAge{3})}})
+			PartitionFunc: ageing, Partitioning: []rdd.ShuffleOpt[aged]{rdd.WithPartitioner[aged](byAge{3})}})
 		dstream.ForeachRDD(state, func(context.Context, *rdd.RDD[ops.KV[aged, int]], time.Time) error { return nil })
 		h.start(context.Background())
 		h.batches(1)

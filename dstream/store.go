@@ -15,15 +15,9 @@ import (
 	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 	"github.com/spatedev/spate/state"
 )
-
-// partitioner is shuffle.Partitioner's method set: a value of it is a
-// shuffle.Partitioner[K] wherever one is wanted (rdd.WithPartitioner).
-type partitioner[K any] interface {
-	NumPartitions() int
-	Partition(key K) int
-}
 
 // keyedStore is a stateful stream's state: one state.Store per partition of the
 // state's partitioner, each updated in place by the task of its partition when a
@@ -36,7 +30,7 @@ type keyedStore[K comparable, E any] struct {
 	// part and like are set when the first batch is generated (or by a restore)
 	// and never change: the generator sets them, the processing loop reads them.
 	mu     sync.Mutex
-	part   partitioner[K]
+	part   shuffle.Partitioner[K]
 	like   *rdd.RDD[ops.KV[K, E]] // an empty RDD partitioned by part: what views are partitioned like
 	stores []*state.Store[K, E]
 	at     time.Time // the batch the stores hold (committed or not); zero: none yet
@@ -64,7 +58,7 @@ type keyedStore[K comparable, E any] struct {
 
 // partitioning returns the state's partitioner (nil before the first batch) and its
 // partition count.
-func (ks *keyedStore[K, E]) partitioning() (partitioner[K], int) {
+func (ks *keyedStore[K, E]) partitioning() (shuffle.Partitioner[K], int) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.part == nil {
@@ -75,11 +69,11 @@ func (ks *keyedStore[K, E]) partitioning() (partitioner[K], int) {
 
 // setPartitioner fixes the state's partitioner and makes its stores: with a memory
 // budget, each can spill its cold entries to a file in the engine's spill directory.
-func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p partitioner[K]) {
+func (ks *keyedStore[K, E]) setPartitioner(eng *rdd.Engine, p shuffle.Partitioner[K]) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	ks.part = p
-	ks.like = rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](eng), rdd.WithPartitioner[K](p))
+	ks.like = rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](eng), rdd.WithPartitioner(p))
 	ks.opts = ks.storeOpts
 	if eng.MemoryBudget() > 0 {
 		ks.opts = append(slices.Clip(ks.opts), state.Spill(eng.SpillDir()))
@@ -280,9 +274,9 @@ func (h storeStream[K, E]) keys() int64 {
 // partition with its part of the batch, emitting what the stream's RDD holds. At the
 // first batch, if initial is not nil, each store first gets its keys of initial (a
 // key twice is an error). The RDD is persisted: it holds what apply emitted.
-func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name string, ks *keyedStore[K, E], opts []rdd.ShuffleOpt,
+func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name string, ks *keyedStore[K, E], opts []rdd.ShuffleOpt[K],
 	initial func(t time.Time) *rdd.RDD[ops.KV[K, E]],
-	prepare func(batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt) *rdd.RDD[ops.KV[K, X]],
+	prepare func(batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *rdd.RDD[ops.KV[K, X]],
 	apply func(ctx context.Context, t time.Time, st *state.Store[K, E], p int, in iter.Seq[ops.KV[K, X]], emit func(U)) error) *DStream[U] {
 	eng := s.ctx.eng
 	ks.name = name
@@ -299,17 +293,17 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 		var data *rdd.RDD[ops.KV[K, X]]
 		if part == nil { // the first batch fixes the partitioner
 			data = prepare(batch, opts...)
-			p, ok := data.Partitioner().(partitioner[K])
+			p, ok := rdd.PartitionerOf(data)
 			if !ok {
-				return nil, fmt.Errorf("%s: the batch partitioned for the state has no partitioner of its keys (%T)", name, data.Partitioner())
+				return nil, fmt.Errorf("%s: the batch partitioned for the state has no partitioner", name)
 			}
 			ks.setPartitioner(eng, p)
 		} else {
-			data = prepare(batch, rdd.WithPartitioner[K](part))
+			data = prepare(batch, rdd.WithPartitioner(part))
 		}
 		if first := !self.validAt(t.Add(-self.slideOr())); first && initial != nil {
 			part, _ := ks.partitioning()
-			init := rdd.PartitionBy(initial(t), rdd.WithPartitioner[K](part))
+			init := rdd.PartitionBy(initial(t), rdd.WithPartitioner(part))
 			return rdd.ZipPartitions(data, init, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], init iter.Seq[ops.KV[K, E]], emit func(U)) error {
 				st, err := ks.store(p, t)
 				if err != nil {
@@ -477,7 +471,7 @@ const progressKeys = 4096
 // delta); restored as load(V), partitioned by opts (default: as many hash partitions
 // as when saved). With a checkpoint directory, the stores track the keys changed
 // between saves.
-func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt) {
+func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E], save func(E) (V, bool), load func(V) E, opts []rdd.ShuffleOpt[K]) {
 	if s.ctx.ckptDir != "" {
 		ks.storeOpts = append(ks.storeOpts, state.TrackDirty())
 	}
@@ -565,13 +559,13 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			}
 			popts := opts
 			if len(popts) == 0 {
-				popts = []rdd.ShuffleOpt{rdd.Partitions(first.Partitions)}
+				popts = []rdd.ShuffleOpt[K]{rdd.Partitions[K](first.Partitions)}
 			}
 			// Partitioned anew: hash partitioning differs from one process to the next.
 			like := rdd.PartitionBy(rdd.Empty[ops.KV[K, E]](s.ctx.eng), popts...)
-			p, ok := like.Partitioner().(partitioner[K])
+			p, ok := rdd.PartitionerOf(like)
 			if !ok {
-				return fmt.Errorf("the state's partitioning gives no partitioner of its keys (%T)", like.Partitioner())
+				return fmt.Errorf("the state's partitioning gives no partitioner")
 			}
 			ks.setPartitioner(s.ctx.eng, p)
 			ks.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // modN is a partitioner of ints by their value mod n.
@@ -14,6 +15,10 @@ type modN struct{ n int }
 
 func (m modN) NumPartitions() int  { return m.n }
 func (m modN) Partition(k int) int { return k % m.n }
+func (m modN) Equal(other shuffle.Partitioner[int]) bool {
+	o, ok := other.(modN)
+	return ok && o == m
+}
 
 func TestKeyedStoreSettleCommitsOrRollsBack(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
+	"github.com/spatedev/spate/shuffle"
 	"github.com/spatedev/spate/state"
 )
 
@@ -91,9 +92,10 @@ type BatchCommitter interface {
 }
 
 // TaskStates returns the stateful streams of c partitioned by part, a source's
-// task partitioner: those whose input carried it at their first batch
-// (UpdateStateByKey, MapWithState and the windowed reduces; see TaskPartitioner).
-func (c *Context) TaskStates(part any) []TaskState {
+// task partitioner: those whose input carried it (or a partitioner its Equal
+// method says places keys alike) at their first batch (UpdateStateByKey,
+// MapWithState and the windowed reduces; see TaskPartitioner).
+func (c *Context) TaskStates(part TaskPartitioner) []TaskState {
 	c.mu.Lock()
 	statefuls := slices.Clone(c.statefuls)
 	c.mu.Unlock()
@@ -101,7 +103,7 @@ func (c *Context) TaskStates(part any) []TaskState {
 	var out []TaskState
 	for _, st := range statefuls {
 		h, ok := st.info().store.(interface {
-			taskState(part any, name string) TaskState
+			taskState(part TaskPartitioner, name string) TaskState
 		})
 		if n, named := names[st.info()]; ok && named {
 			if ts := h.taskState(part, n); ts != nil {
@@ -112,11 +114,12 @@ func (c *Context) TaskStates(part any) []TaskState {
 	return out
 }
 
-func (h storeStream[K, E]) taskState(part any, name string) TaskState {
+func (h storeStream[K, E]) taskState(part TaskPartitioner, name string) TaskState {
 	ks := h.ks
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	if ks.part == nil || any(ks.part) != part || ks.codec == nil {
+	p, ok := part.(shuffle.Partitioner[K])
+	if ks.part == nil || !ok || !ks.part.Equal(p) || ks.codec == nil {
 		return nil
 	}
 	return taskState[K, E]{ks, name}

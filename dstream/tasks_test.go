@@ -15,6 +15,7 @@ import (
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // modTasks places key k in task k mod n: a source's own task partitioner.
@@ -23,6 +24,10 @@ type modTasks struct{ n int }
 func (m *modTasks) NumPartitions() int    { return m.n }
 func (m *modTasks) Partition(key int) int { return key % m.n }
 func (m *modTasks) Tasks() int            { return m.n }
+func (m *modTasks) Equal(other shuffle.Partitioner[int]) bool {
+	o, ok := other.(*modTasks)
+	return ok && o == m
+}
 
 // taskSource owns, at batch k, the tasks owned[k] and serves data[k] (keys with
 // the value 1) of those tasks. Like a Kafka keyed stream with changelogs, it drops

@@ -35,7 +35,7 @@ func windowed[T, U any](name string, s *DStream[T], length, slide time.Duration,
 			return nil, err
 		}
 		if len(in) > 0 {
-			if _, ok := in[len(in)-1].Partitioner().(TaskPartitioner); ok {
+			if _, ok := rdd.PartitionerAs[TaskPartitioner](in[len(in)-1]); ok {
 				warn.Do(func() {
 					c.logger.Warn("a window of records over a task-partitioned stream: a task this process gains enters the window from the batch that gains it (see dstream.TaskPartitioner; the windowed reduces move with their tasks)",
 						"stream", name, "batch", t)
@@ -155,7 +155,7 @@ func reduceToOne[T any](r *rdd.RDD[T], f func(a, b T) T) *rdd.RDD[T] {
 //
 // Over a task-partitioned stream (kafka.Keyed), the stores are per task and
 // move with it: see TaskPartitioner.
-func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V, length, slide time.Duration, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
+func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V, length, slide time.Duration, opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindow"
 	checkFn(s, name, f == nil)
 	return reduceWindow(name, s, f, nil, length, slide, nil, opts)
@@ -184,7 +184,7 @@ func ReduceByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], f func(
 // move with it (see TaskPartitioner): each key's entry then also holds its
 // reduced value of each batch in the window, which the leaving batches are
 // taken out from, since the process may not have seen them.
-func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
+func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r ops.InvReducer[V], length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, V]] {
 	const name = "dstream.ReduceByKeyAndWindowInv"
 	checkFn(s, name, !r.Valid())
 	return reduceWindow(name, s, r.Reduce, r.Inverse, length, slide, keep, opts)
@@ -193,7 +193,7 @@ func ReduceByKeyAndWindowInv[K comparable, V any](s *DStream[ops.KV[K, V]], r op
 // reduceWindow is the windowed reduce named name over s: with reduce, and
 // inverse if not nil (ReduceByKeyAndWindowInv), or without (ReduceByKeyAndWindow:
 // the window keeps each key's values per batch, see winEntry).
-func reduceWindow[K comparable, V any](name string, s *DStream[ops.KV[K, V]], reduce, inverse func(a, b V) V, length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts []rdd.ShuffleOpt) *DStream[ops.KV[K, V]] {
+func reduceWindow[K comparable, V any](name string, s *DStream[ops.KV[K, V]], reduce, inverse func(a, b V) V, length, slide time.Duration, keep func(ops.KV[K, V]) bool, opts []rdd.ShuffleOpt[K]) *DStream[ops.KV[K, V]] {
 	if s == nil || s.ctx == nil {
 		return orphan[ops.KV[K, V]](name)
 	}
@@ -342,9 +342,9 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		if len(pairs) == 0 {
 			return nil, fmt.Errorf("%s: window %v: no batch in the first window", w.name, errfmt.Time(t))
 		}
-		p, ok := pairs[0].Partitioner().(partitioner[K])
+		p, ok := rdd.PartitionerOf(pairs[0])
 		if !ok {
-			return nil, fmt.Errorf("%s: the reduced batch has no partitioner of its keys (%T)", w.name, pairs[0].Partitioner())
+			return nil, fmt.Errorf("%s: the reduced batch has no partitioner", w.name)
 		}
 		_, tasks := p.(TaskPartitioner)
 		if w.keepsParts = w.inverse == nil || tasks; w.keepsParts {
@@ -355,7 +355,7 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 	}
 	ins := make([]*rdd.RDD[ops.KV[K, V]], len(pairs))
 	for i, p := range pairs {
-		ins[i] = rdd.PartitionBy(p, rdd.WithPartitioner[K](part)) // free when alike
+		ins[i] = rdd.PartitionBy(p, rdd.WithPartitioner(part)) // free when alike
 	}
 	var f move[K, V]
 	if w.keepsParts {
@@ -367,7 +367,7 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 	if len(ins) == 0 {
 		// Nothing enters or leaves (a window narrower than its slide, between
 		// batches): the stores only move to the new window.
-		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner[K](part))
+		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner(part))
 		out = rdd.MapPartitions(empty, func(ctx context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(struct{})) error {
 			return f(ctx, p, nil, emit)
 		})
@@ -554,14 +554,14 @@ func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy t
 
 // CountByValueAndWindow returns, every slide, how many times each element
 // occurs in the window.
-func CountByValueAndWindow[T comparable](s *DStream[T], length, slide time.Duration, opts ...rdd.ShuffleOpt) *DStream[ops.KV[T, int64]] {
+func CountByValueAndWindow[T comparable](s *DStream[T], length, slide time.Duration, opts ...rdd.ShuffleOpt[T]) *DStream[ops.KV[T, int64]] {
 	pairs := Map(s, func(t T) ops.KV[T, int64] { return ops.Pair(t, int64(1)) })
 	return ReduceByKeyAndWindow(pairs, ops.Sum[int64], length, slide, opts...)
 }
 
 // GroupByKeyAndWindow returns, every slide, each key's values in the
 // window.
-func GroupByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], length, slide time.Duration, opts ...rdd.ShuffleOpt) *DStream[ops.KV[K, []V]] {
+func GroupByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], length, slide time.Duration, opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, []V]] {
 	return windowed("dstream.GroupByKeyAndWindow", s, length, slide, func(_ context.Context, _ time.Time, in []*rdd.RDD[ops.KV[K, V]]) (*rdd.RDD[ops.KV[K, []V]], error) {
 		return rdd.GroupByKey(union(s.ctx.eng, in), opts...), nil
 	})

@@ -137,7 +137,7 @@ func TestReduceByKeyAndWindowPlainAndIncremental(t *testing.T) {
 				return dstream.ReduceByKeyAndWindow(pairs(s), ops.Sum[int], length, slide)
 			})
 			inc := runBatches(t, windowInput, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
-				return dstream.ReduceByKeyAndWindowInv(pairs(s), ops.SumInv[int](), length, slide, nil, rdd.Partitions(3))
+				return dstream.ReduceByKeyAndWindowInv(pairs(s), ops.SumInv[int](), length, slide, nil, rdd.Partitions[string](3))
 			})
 			filtered := runBatches(t, windowInput, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
 				return dstream.ReduceByKeyAndWindowInv(pairs(s), ops.SumInv[int](), length, slide,
@@ -245,7 +245,7 @@ func TestIncrementalWindowMatchesPlainOnRandomInput(t *testing.T) {
 			})
 			inc := runBatches(t, input, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
 				return dstream.ReduceByKeyAndWindowInv(pairs(s), ops.SumInv[int](), L, S,
-					func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions(1+rng.IntN(3)))
+					func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions[string](1+rng.IntN(3)))
 			})
 			if len(plain) != len(inc) {
 				t.Fatalf("plain fired %d times, incremental %d", len(plain), len(inc))
@@ -282,7 +282,7 @@ func TestIncrementalWindowMatchesPlainAsKeysComeAndGo(t *testing.T) {
 	})
 	inc := runBatches(t, input, func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int]] {
 		return dstream.ReduceByKeyAndWindowInv(pairs(s), ops.SumInv[int](), length*interval, slide*interval,
-			func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions(2))
+			func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions[string](2))
 	})
 	if len(plain) != len(input) || len(inc) != len(input) {
 		t.Fatalf("plain fired %d times, incremental %d; want %d", len(plain), len(inc), len(input))
@@ -305,7 +305,7 @@ func TestIncrementalWindowCatchesUpUnreadPartitions(t *testing.T) {
 	in, _ := dstream.QueueStream(h.c, true, windowInput...)
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	inc := dstream.ReduceByKeyAndWindowInv(pairs, ops.SumInv[int](), length*interval, slide*interval,
-		func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions(4))
+		func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions[string](4))
 	got := map[int][]ops.KV[string, int]{}
 	dstream.ForeachRDD(inc, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 		k := int(bt.Sub(epoch) / interval)

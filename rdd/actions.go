@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -450,10 +451,10 @@ func Lookup[K comparable, V any](ctx context.Context, r *RDD[ops.KV[K, V]], key 
 		return nil, fmt.Errorf("%s: %w", action, validate(r))
 	}
 	var parts []int
-	if p, ok := r.part.(shuffle.Partitioner[K]); ok && p.NumPartitions() == r.nparts {
+	if p, ok := partOf[K](&r.info); ok && p.NumPartitions() == r.nparts {
 		q, err := safePartition(p, key)
 		if err == nil {
-			err = shuffle.CheckPartition(q, r.nparts, key)
+			err = shuffleexec.CheckPartition(q, r.nparts, key)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", action, err)

@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -14,14 +15,14 @@ import (
 // partition count, at most 4 times the Engine's parallelism: see
 // Partitions); if the input is already partitioned by an equal partitioner,
 // no shuffle happens.
-func CombineByKey[K comparable, V, C any](r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...ShuffleOpt) *RDD[ops.KV[K, C]] {
+func CombineByKey[K comparable, V, C any](r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, C]] {
 	return combineByKey("rdd.CombineByKey", r, agg, opts)
 }
 
 // ReduceByKey merges the values of each key with the associative and
 // commutative function f, combining on the map side before the shuffle.
 // Its partitioning is CombineByKey's.
-func ReduceByKey[K comparable, V any](r *RDD[ops.KV[K, V]], f func(a, b V) V, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+func ReduceByKey[K comparable, V any](r *RDD[ops.KV[K, V]], f func(a, b V) V, opts ...ShuffleOpt[K]) *RDD[ops.KV[K, V]] {
 	if f == nil {
 		return failed[ops.KV[K, V]]("rdd.ReduceByKey", r, "nil function")
 	}
@@ -30,7 +31,7 @@ func ReduceByKey[K comparable, V any](r *RDD[ops.KV[K, V]], f func(a, b V) V, op
 
 // FoldByKey is ReduceByKey with a neutral zero value that starts each key in
 // each partition. zero must be a value, not a shared pointer, slice or map.
-func FoldByKey[K comparable, V any](r *RDD[ops.KV[K, V]], zero V, f func(a, b V) V, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+func FoldByKey[K comparable, V any](r *RDD[ops.KV[K, V]], zero V, f func(a, b V) V, opts ...ShuffleOpt[K]) *RDD[ops.KV[K, V]] {
 	if f == nil {
 		return failed[ops.KV[K, V]]("rdd.FoldByKey", r, "nil function")
 	}
@@ -43,7 +44,7 @@ func FoldByKey[K comparable, V any](r *RDD[ops.KV[K, V]], zero V, f func(a, b V)
 // and should be neutral: how many partial results a key gets (one per map
 // task that combines it, fewer when map tasks pass records through
 // uncombined) depends on the partitioning.
-func AggregateByKey[K comparable, V, U any](r *RDD[ops.KV[K, V]], zero U, seqOp func(U, V) U, combOp func(U, U) U, opts ...ShuffleOpt) *RDD[ops.KV[K, U]] {
+func AggregateByKey[K comparable, V, U any](r *RDD[ops.KV[K, V]], zero U, seqOp func(U, V) U, combOp func(U, U) U, opts ...ShuffleOpt[K]) *RDD[ops.KV[K, U]] {
 	if seqOp == nil || combOp == nil {
 		return failed[ops.KV[K, U]]("rdd.AggregateByKey", r, "nil function")
 	}
@@ -53,13 +54,13 @@ func AggregateByKey[K comparable, V, U any](r *RDD[ops.KV[K, V]], zero U, seqOp 
 // GroupByKey collects the values of each key into a slice, in input order
 // within each map task. Prefer ReduceByKey or AggregateByKey when the group
 // is only aggregated: they keep one value per key instead of all of them.
-func GroupByKey[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) *RDD[ops.KV[K, []V]] {
+func GroupByKey[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, []V]] {
 	return combineByKey("rdd.GroupByKey", r, ops.Grouping[V](), opts)
 }
 
 // Distinct returns the distinct elements, deduplicated on the map side
 // first. The order of the result is not the input order.
-func Distinct[T comparable](r *RDD[T], opts ...ShuffleOpt) *RDD[T] {
+func Distinct[T comparable](r *RDD[T], opts ...ShuffleOpt[T]) *RDD[T] {
 	pairs := Map(r, func(t T) ops.KV[T, struct{}] { return ops.KV[T, struct{}]{Key: t} })
 	keyed := combineByKey("rdd.Distinct", pairs, ops.Reducing(func(a, _ struct{}) struct{} { return a }), opts)
 	out := Keys(keyed)
@@ -72,7 +73,7 @@ func failed[U, T any](op string, r *RDD[T], why string) *RDD[U] {
 	return narrow[U](op, r).fail(invalid(op, "%s", why))
 }
 
-func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts []ShuffleOpt) *RDD[ops.KV[K, C]] {
+func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg ops.Aggregator[V, C], opts []ShuffleOpt[K]) *RDD[ops.KV[K, C]] {
 	if r == nil {
 		return child[ops.KV[K, C]](op, 0, r)
 	}
@@ -80,19 +81,19 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg o
 	if !agg.Valid() {
 		return out.fail(invalid(op, "aggregator with a nil function"))
 	}
-	p, err := partitionerFor[K](op, applyShuffleOpts(opts), &r.info)
+	p, err := partitionerFor(op, opts, &r.info)
 	if err != nil {
 		return out.fail(err)
 	}
 	out.nparts, out.part = p.NumPartitions(), p
 	me := &out.info
-	if shuffle.Same(r.part, p) {
+	if partitionedBy(&r.info, p) {
 		// Already partitioned by key: combine each partition in place.
 		out.parents = []node{r}
 		out.setParts(func(tc *task, q int, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
 			sp := tc.spiller(me, "combine", q)
 			defer tc.release(sp)
-			red := shuffle.NewReducer[K](agg, 0, sp)
+			red := shuffleexec.NewReducer[K](agg, 0, sp)
 			var aerr error
 			err := r.iter(tc, q, func(kv ops.KV[K, V]) bool {
 				tc.cur = me
@@ -112,11 +113,11 @@ func combineByKey[K comparable, V, C any](op string, r *RDD[ops.KV[K, V]], agg o
 	dep := &combineDep[K, V, C]{from: r, owner: me, agg: agg, part: p}
 	out.shuffles = []shuffleDep{dep}
 	out.setParts(func(tc *task, q int, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
-		outs, _ := tc.job.output(dep).([]*shuffle.MapOutput[K, V, C])
+		outs, _ := tc.job.output(dep).([]*shuffleexec.MapOutput[K, V, C])
 		sp := tc.spiller(me, "reduce", q)
 		defer tc.release(sp)
 		return finishReduce(tc, me, q, func(tick func() error, yield func(ops.KV[K, C]) bool) ([]ops.KV[K, C], error) {
-			return shuffle.Reduce(agg, outs, q, sp, tick, yield)
+			return shuffleexec.Reduce(agg, outs, q, sp, tick, yield)
 		}, yield)
 	})
 	return out
@@ -137,7 +138,7 @@ func finishReduce[K comparable, C any](tc *task, op *info, q int,
 }
 
 // combineDep is the shuffle of an aggregating operator: map-side combine
-// (adaptive, see shuffle.MapSide), bucketed by the partitioner.
+// (adaptive, see shuffleexec.MapSide), bucketed by the partitioner.
 type combineDep[K comparable, V, C any] struct {
 	from  *RDD[ops.KV[K, V]]
 	owner *info
@@ -148,9 +149,9 @@ type combineDep[K comparable, V, C any] struct {
 func (d *combineDep[K, V, C]) parent() node { return d.from }
 
 func (d *combineDep[K, V, C]) runMap(j *job) error {
-	outs := make([]*shuffle.MapOutput[K, V, C], d.from.nparts)
+	outs := make([]*shuffleexec.MapOutput[K, V, C], d.from.nparts)
 	err := j.runTasks(d.owner.name, d.owner.name, indexes(d.from.nparts), func(tc *task, mp int) error {
-		m := shuffle.NewMapSide(d.agg, d.part)
+		m := shuffleexec.NewMapSide(d.agg, d.part)
 		sp := tc.spiller(d.owner, "map", mp)
 		defer tc.release(sp)
 		m.SpillTo(sp)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/shuffle"
@@ -220,13 +221,13 @@ func TestDistinct(t *testing.T) {
 		custom := wIntPart(3)
 		for _, o := range []struct {
 			name  string
-			opts  []rdd.ShuffleOpt
+			opts  []rdd.ShuffleOpt[int]
 			parts int
 			place shuffle.Partitioner[int]
 		}{
 			{"default", nil, in.parts, shuffle.NewHash[int](in.parts)},
-			{"Partitions(4)", []rdd.ShuffleOpt{rdd.Partitions(4)}, 4, shuffle.NewHash[int](4)},
-			{"WithPartitioner", []rdd.ShuffleOpt{rdd.WithPartitioner(custom)}, 3, custom},
+			{"Partitions(4)", []rdd.ShuffleOpt[int]{rdd.Partitions[int](4)}, 4, shuffle.NewHash[int](4)},
+			{"WithPartitioner", []rdd.ShuffleOpt[int]{rdd.WithPartitioner(custom)}, 3, custom},
 		} {
 			t.Run(in.name+"/"+o.name, func(t *testing.T) {
 				r := rdd.Distinct(rdd.Parallelize(eng, in.data, in.parts), o.opts...)
@@ -286,19 +287,19 @@ func TestReduceByKeyAfterPartitionBy(t *testing.T) {
 	custom := wStrPart(3)
 	tests := []struct {
 		name    string
-		by      []rdd.ShuffleOpt
-		reduce  []rdd.ShuffleOpt
+		by      []rdd.ShuffleOpt[string]
+		reduce  []rdd.ShuffleOpt[string]
 		shuffle bool
 	}{
 		{"default", nil, nil, false},
-		{"Partitions(6) twice", []rdd.ShuffleOpt{rdd.Partitions(6)}, []rdd.ShuffleOpt{rdd.Partitions(6)}, false},
-		{"Partitions(6) then default", []rdd.ShuffleOpt{rdd.Partitions(6)}, nil, false},
-		{"equal hash partitioner", []rdd.ShuffleOpt{rdd.Partitions(6)}, []rdd.ShuffleOpt{rdd.WithPartitioner(shuffle.NewHash[string](6))}, false},
-		{"other partition count", []rdd.ShuffleOpt{rdd.Partitions(6)}, []rdd.ShuffleOpt{rdd.Partitions(5)}, true},
-		{"same custom partitioner", []rdd.ShuffleOpt{rdd.WithPartitioner(custom)}, []rdd.ShuffleOpt{rdd.WithPartitioner(custom)}, false},
-		// Another custom partitioner that is not an Equaler is not known
-		// to be equal, even if it happens to be.
-		{"equivalent custom partitioner", []rdd.ShuffleOpt{rdd.WithPartitioner(custom)}, []rdd.ShuffleOpt{rdd.WithPartitioner(wStrPart(3))}, true},
+		{"Partitions(6) twice", []rdd.ShuffleOpt[string]{rdd.Partitions[string](6)}, []rdd.ShuffleOpt[string]{rdd.Partitions[string](6)}, false},
+		{"Partitions(6) then default", []rdd.ShuffleOpt[string]{rdd.Partitions[string](6)}, nil, false},
+		{"equal hash partitioner", []rdd.ShuffleOpt[string]{rdd.Partitions[string](6)}, []rdd.ShuffleOpt[string]{rdd.WithPartitioner(shuffle.NewHash[string](6))}, false},
+		{"other partition count", []rdd.ShuffleOpt[string]{rdd.Partitions[string](6)}, []rdd.ShuffleOpt[string]{rdd.Partitions[string](5)}, true},
+		{"same custom partitioner", []rdd.ShuffleOpt[string]{rdd.WithPartitioner(custom)}, []rdd.ShuffleOpt[string]{rdd.WithPartitioner(custom)}, false},
+		// Another custom partitioner whose Equal answers only for itself is
+		// not known to be equal, even if it happens to be.
+		{"equivalent custom partitioner", []rdd.ShuffleOpt[string]{rdd.WithPartitioner(custom)}, []rdd.ShuffleOpt[string]{rdd.WithPartitioner(wStrPart(3))}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,8 +331,8 @@ func TestReduceByKeyAfterPartitionBy(t *testing.T) {
 							}
 						}
 					}
-					if !shuffle.Same(r.Partitioner(), pb.Partitioner()) {
-						t.Errorf("%s: Partitioner() = %v, want %v", name, r.Partitioner(), pb.Partitioner())
+					if got, _ := rdd.PartitionerOf(r); !wSamePart(got, pb) {
+						t.Errorf("%s: PartitionerOf = %v, want PartitionBy's", name, got)
 					}
 				}
 			}
@@ -342,7 +343,7 @@ func TestReduceByKeyAfterPartitionBy(t *testing.T) {
 // wOp is a wide operator over the string-keyed test input, run by Collect.
 type wOp struct {
 	name string
-	run  func(t *testing.T, in *rdd.RDD[wKV], opts ...rdd.ShuffleOpt) error
+	run  func(t *testing.T, in *rdd.RDD[wKV], opts ...rdd.ShuffleOpt[string]) error
 }
 
 func wRun[T any](t *testing.T, r *rdd.RDD[T]) error {
@@ -356,52 +357,52 @@ func wKeyedOps() []wOp {
 		return rdd.MapValues(in, func(v int) string { return fmt.Sprint(v) })
 	}
 	return []wOp{
-		{"rdd.ReduceByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.ReduceByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.ReduceByKey(in, ops.Sum[int], o...))
 		}},
-		{"rdd.FoldByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.FoldByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.FoldByKey(in, 0, ops.Sum[int], o...))
 		}},
-		{"rdd.AggregateByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.AggregateByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.AggregateByKey(in, 0, ops.Sum[int], ops.Sum[int], o...))
 		}},
-		{"rdd.CombineByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.CombineByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.CombineByKey(in, ops.Count[int](), o...))
 		}},
-		{"rdd.GroupByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.GroupByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.GroupByKey(in, o...))
 		}},
-		{"rdd.Distinct", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.Distinct", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.Distinct(rdd.Keys(in), o...))
 		}},
-		{"rdd.PartitionBy", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.PartitionBy", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.PartitionBy(in, o...))
 		}},
-		{"rdd.SortByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.SortByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.SortByKey(in, false, o...))
 		}},
-		{"rdd.SortBy", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.SortBy", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.SortBy(in, func(kv wKV) string { return kv.Key }, true, o...))
 		}},
-		{"rdd.SortByFunc", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.SortByFunc", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.SortByFunc(in, func(kv wKV) string { return kv.Key }, strings.Compare, o...))
 		}},
-		{"rdd.Join", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.Join", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.Join(in, other(in), o...))
 		}},
-		{"rdd.LeftOuterJoin", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.LeftOuterJoin", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.LeftOuterJoin(in, other(in), o...))
 		}},
-		{"rdd.RightOuterJoin", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.RightOuterJoin", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.RightOuterJoin(in, other(in), o...))
 		}},
-		{"rdd.FullOuterJoin", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.FullOuterJoin", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.FullOuterJoin(in, other(in), o...))
 		}},
-		{"rdd.CoGroup", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.CoGroup", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.CoGroup(in, other(in), o...))
 		}},
-		{"rdd.SubtractByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt) error {
+		{"rdd.SubtractByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.SubtractByKey(in, other(in), o...))
 		}},
 	}
@@ -414,7 +415,7 @@ func TestWideOptionErrors(t *testing.T) {
 	small := rdd.Parallelize(eng, []wKV{ops.Pair("a", 1), ops.Pair("bad-key", 2), ops.Pair("c", 3), ops.Pair("a", 4)}, 2)
 	// Mostly distinct keys: the aggregating map tasks pass records through
 	// by the time they meet the bad key.
-	bigData := make([]wKV, shuffle.CheckAfter+100)
+	bigData := make([]wKV, shuffleexec.CheckAfter+100)
 	for i := range bigData {
 		bigData[i] = wKV{Key: fmt.Sprint("k", i), Value: i}
 	}
@@ -423,15 +424,14 @@ func TestWideOptionErrors(t *testing.T) {
 
 	invalid := []struct {
 		name string
-		opts []rdd.ShuffleOpt
+		opts []rdd.ShuffleOpt[string]
 	}{
-		{"Partitions(0)", []rdd.ShuffleOpt{rdd.Partitions(0)}},
-		{"Partitions(-1)", []rdd.ShuffleOpt{rdd.Partitions(-1)}},
-		{"nil partitioner", []rdd.ShuffleOpt{rdd.WithPartitioner[string](nil)}},
-		{"wrong key type", []rdd.ShuffleOpt{rdd.WithPartitioner(shuffle.NewHash[int](3))}},
-		{"Partitions conflicts", []rdd.ShuffleOpt{rdd.Partitions(2), rdd.WithPartitioner(wStrPart(3))}},
-		{"conflicts, other order", []rdd.ShuffleOpt{rdd.WithPartitioner(wStrPart(3)), rdd.Partitions(4)}},
-		{"no partitions", []rdd.ShuffleOpt{rdd.WithPartitioner(wStrPart(0))}},
+		{"Partitions(0)", []rdd.ShuffleOpt[string]{rdd.Partitions[string](0)}},
+		{"Partitions(-1)", []rdd.ShuffleOpt[string]{rdd.Partitions[string](-1)}},
+		{"nil partitioner", []rdd.ShuffleOpt[string]{rdd.WithPartitioner[string](nil)}},
+		{"Partitions conflicts", []rdd.ShuffleOpt[string]{rdd.Partitions[string](2), rdd.WithPartitioner(wStrPart(3))}},
+		{"conflicts, other order", []rdd.ShuffleOpt[string]{rdd.WithPartitioner(wStrPart(3)), rdd.Partitions[string](4)}},
+		{"no partitions", []rdd.ShuffleOpt[string]{rdd.WithPartitioner(wStrPart(0))}},
 	}
 	bad := []struct {
 		name string
@@ -522,7 +522,7 @@ func TestByKeyPanics(t *testing.T) {
 	for name, in := range map[string]*rdd.RDD[wKV]{
 		"map side":    dupInTask,
 		"reduce side": dupAcross,
-		"in place":    rdd.PartitionBy(dupAcross, rdd.Partitions(3)),
+		"in place":    rdd.PartitionBy(dupAcross, rdd.Partitions[string](3)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			wPanics(t, rdd.ReduceByKey(in, boom), "rdd.ReduceByKey")
@@ -560,7 +560,7 @@ func TestLookupPartitioned(t *testing.T) {
 	for _, kv := range in.data {
 		sums[kv.Key] += kv.Value
 	}
-	red := rdd.ReduceByKey(in.rdd(eng), ops.Sum[int], rdd.Partitions(8))
+	red := rdd.ReduceByKey(in.rdd(eng), ops.Sum[int], rdd.Partitions[string](8))
 	parts := wParts(t, red)
 	for _, key := range []string{"hot", "k10", "k0"} {
 		// MapValues keeps the partitioner: Lookup computes the key's

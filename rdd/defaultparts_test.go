@@ -39,7 +39,7 @@ func TestDefaultPartitionsBounded(t *testing.T) {
 		{"Join", rdd.Join(many, few), 8},
 		{"CoGroup, small first", rdd.CoGroup(few, many), 8},
 		{"fewer partitions than the bound", rdd.ReduceByKey(few, ops.Sum[int]), 3},
-		{"Partitions above the bound", rdd.ReduceByKey(many, ops.Sum[int], rdd.Partitions(100)), 100},
+		{"Partitions above the bound", rdd.ReduceByKey(many, ops.Sum[int], rdd.Partitions[string](100)), 100},
 		{"WithPartitioner above the bound", rdd.ReduceByKey(many, ops.Sum[int], rdd.WithPartitioner(shuffle.NewHash[string](50))), 50},
 	}
 	for _, tt := range tests {
@@ -66,7 +66,7 @@ func TestDefaultKeepsTheInputPartitioner(t *testing.T) {
 		data = append(data, ops.Pair(fmt.Sprint("k", i%70), i))
 	}
 	in := rdd.Parallelize(eng, data, 4)
-	wide := rdd.PartitionBy(in, rdd.Partitions(20)) // more than the bound
+	wide := rdd.PartitionBy(in, rdd.Partitions[string](20)) // more than the bound
 	custom := rdd.PartitionBy(in, rdd.WithPartitioner(wStrPart(5)))
 	if rdd.PartitionBy(wide) != wide {
 		t.Errorf("PartitionBy with the default over an input partitioned by 20 hash partitions is not the input")
@@ -85,10 +85,10 @@ func TestDefaultKeepsTheInputPartitioner(t *testing.T) {
 			if n := wDirectShuffles(tt.r.DebugString()); n != 0 {
 				t.Errorf("%d shuffles, want none:\n%s", n, tt.r.DebugString())
 			}
-			if tt.r.NumPartitions() != tt.parts || !shuffle.Same(tt.r.Partitioner(), tt.like.Partitioner()) {
-				t.Errorf("%d partitions by %v, want %d by the input's %v", tt.r.NumPartitions(), tt.r.Partitioner(), tt.parts, tt.like.Partitioner())
+			if tt.r.NumPartitions() != tt.parts || !wSame(wPart(tt.r), wPart(tt.like)) {
+				t.Errorf("%d partitions by %v, want %d by the input's %v", tt.r.NumPartitions(), wPart(tt.r), tt.parts, wPart(tt.like))
 			}
-			p, _ := tt.r.Partitioner().(shuffle.Partitioner[string])
+			p := wPart(tt.r)
 			wCheckPlaced(t, wParts(t, tt.r), p)
 		})
 	}

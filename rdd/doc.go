@@ -31,9 +31,11 @@
 // GroupByKey, Distinct, Repartition, PartitionBy, SortBy, SortByKey, Join,
 // the outer joins, CoGroup, SubtractByKey) go through a shuffle
 // (package shuffle): a stage boundary. After them partition i no longer
-// corresponds to the parent's partition i. Each takes [ShuffleOpt]s: an
-// optional partition count ([Partitions]) and an optional custom partitioner
-// ([WithPartitioner]). By default a wide operator has as many partitions as
+// corresponds to the parent's partition i. Each takes [ShuffleOpt]s typed
+// by the key it partitions by: an optional partition count ([Partitions])
+// and an optional custom partitioner ([WithPartitioner]; a partitioner over
+// another key type does not compile). [PartitionerOf] returns the
+// partitioner a keyed RDD is known to follow. By default a wide operator has as many partitions as
 // its input with the most, but at most 4 times the [Engine]'s parallelism
 // (Spark has no such bound): every map task writes a bucket per output
 // partition, so a shuffle's cost grows with map tasks × output partitions,
@@ -87,7 +89,7 @@
 // task may hold an equal share of it in shuffle records (map-side buckets
 // and combine tables, reduce-side merge tables, SortBy's sort buffers),
 // beyond which it spills them to files under [SpillDir] and merges them back
-// when it reads (see package shuffle). A reduce partition that spilled comes
+// when it reads. A reduce partition that spilled comes
 // out in key hash order (SortBy: sorted) rather than first-seen order. A
 // job's spill files are deleted when its action returns, however it ends; a
 // spill file that cannot be written or read fails the task with a

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/spatedev/spate/shuffle"
+	"github.com/spatedev/spate/internal/shuffleexec"
 )
 
 // Engine is the local partitioned executor: it runs the tasks of a job, one
@@ -22,7 +22,7 @@ type Engine struct {
 	budgetSet    bool
 	spillDir     string
 	poolOnce     sync.Once
-	pool         *shuffle.Pool // the shuffles' half of the budget
+	pool         *shuffleexec.Pool // the shuffles' half of the budget
 }
 
 // EngineOpt configures an [Engine].

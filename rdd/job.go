@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/spatedev/spate/shuffle"
+	"github.com/spatedev/spate/internal/shuffleexec"
 )
 
 // shuffleDep is a shuffle dependency: a stage boundary. Its map stage
@@ -30,7 +30,7 @@ type job struct {
 	ctx    context.Context
 	eng    *Engine
 	action string
-	space  *shuffle.Space // the shuffles' spill files and kept map outputs
+	space  *shuffleexec.Space // the shuffles' spill files and kept map outputs
 	mu     sync.Mutex
 	outs   map[shuffleDep]any
 	stages int
@@ -49,12 +49,12 @@ type task struct {
 // spiller returns the memory account of the task of op that computes
 // partition p, as a map task or a reduce task (kind), or nil without a
 // memory budget. The task closes it with release.
-func (tc *task) spiller(op *info, kind string, p int) *shuffle.Spiller {
+func (tc *task) spiller(op *info, kind string, p int) *shuffleexec.Spiller {
 	return tc.job.space.Spiller(fmt.Sprintf("%s-%d-%s-%d", op.name, op.id, kind, p))
 }
 
 // release closes sp, logging a spill file it could not delete.
-func (tc *task) release(sp *shuffle.Spiller) {
+func (tc *task) release(sp *shuffleexec.Spiller) {
 	if err := sp.Close(); err != nil {
 		tc.job.eng.logger.LogAttrs(tc.ctx, slog.LevelWarn, "rdd: deleting a spill file failed", slog.Any("error", err))
 	}

@@ -1,6 +1,7 @@
 package rdd
 
 import (
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -13,7 +14,7 @@ import (
 // without a shuffle. Keys come out in first-seen order per partition, or in
 // key hash order in a partition that spilled beyond the memory budget (see
 // MemoryBudget); each key's values keep their input order.
-func CoGroup[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
+func CoGroup[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
 	return cogroup("rdd.CoGroup", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, ops.CoGrouped[V, W]]) bool) bool {
 		return yield(ops.KV[K, ops.CoGrouped[V, W]]{Key: k, Value: *g})
 	})
@@ -22,7 +23,7 @@ func CoGroup[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]],
 // Join returns a pair (k, (v, w)) for every v of a and w of b with the same
 // key k (an inner join, like a nested-loop join per key). See CoGroup for
 // the partitioning.
-func Join[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[V, W]]] {
+func Join[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, ops.Joined[V, W]]] {
 	return cogroup("rdd.Join", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, ops.Joined[V, W]]) bool) bool {
 		for _, v := range g.Left {
 			for _, w := range g.Right {
@@ -37,7 +38,7 @@ func Join[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], op
 
 // LeftOuterJoin is Join that also keeps the pairs of a whose key is not in
 // b, with None on the right.
-func LeftOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
+func LeftOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
 	type out = ops.KV[K, ops.Joined[V, ops.Maybe[W]]]
 	return cogroup("rdd.LeftOuterJoin", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(out) bool) bool {
 		for _, v := range g.Left {
@@ -56,7 +57,7 @@ func LeftOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K
 
 // RightOuterJoin is Join that also keeps the pairs of b whose key is not in
 // a, with None on the left.
-func RightOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
+func RightOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
 	type out = ops.KV[K, ops.Joined[ops.Maybe[V], W]]
 	return cogroup("rdd.RightOuterJoin", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(out) bool) bool {
 		if len(g.Left) == 0 {
@@ -79,7 +80,7 @@ func RightOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[
 
 // FullOuterJoin is Join that also keeps the pairs of either side whose key
 // is missing on the other, with None there.
-func FullOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
+func FullOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
 	type joined = ops.Joined[ops.Maybe[V], ops.Maybe[W]]
 	type out = ops.KV[K, joined]
 	return cogroup("rdd.FullOuterJoin", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(out) bool) bool {
@@ -105,7 +106,7 @@ func FullOuterJoin[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K
 }
 
 // SubtractByKey returns the pairs of a whose key does not occur in b.
-func SubtractByKey[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+func SubtractByKey[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, V]] {
 	return cogroup("rdd.SubtractByKey", a, b, opts, func(k K, g *ops.CoGrouped[V, W], yield func(ops.KV[K, V]) bool) bool {
 		if len(g.Right) > 0 {
 			return true
@@ -122,7 +123,7 @@ func SubtractByKey[K comparable, V, W any](a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K
 // cogroupSide returns how partition q of a cogroup reads one input: in place
 // when the input is already partitioned by p, else from its shuffle.
 func cogroupSide[K comparable, V any](out *info, r *RDD[ops.KV[K, V]], p shuffle.Partitioner[K]) func(tc *task, q int, yield func(ops.KV[K, V]) bool) error {
-	if shuffle.Same(r.part, p) {
+	if partitionedBy(&r.info, p) {
 		out.parents = append(out.parents, r)
 		return r.iter
 	}
@@ -133,13 +134,13 @@ func cogroupSide[K comparable, V any](out *info, r *RDD[ops.KV[K, V]], p shuffle
 
 // cogroup groups a's and b's values by key in each output partition and
 // hands each key's groups to emit.
-func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts []ShuffleOpt,
+func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[ops.KV[K, W]], opts []ShuffleOpt[K],
 	emit func(k K, g *ops.CoGrouped[V, W], yield func(U) bool) bool) *RDD[U] {
 	out := child[U](op, 0, a, b)
 	if out.err != nil {
 		return out
 	}
-	p, err := partitionerFor[K](op, applyShuffleOpts(opts), &a.info, &b.info)
+	p, err := partitionerFor(op, opts, &a.info, &b.info)
 	if err != nil {
 		return out.fail(err)
 	}
@@ -151,7 +152,7 @@ func cogroup[K comparable, V, W, U any](op string, a *RDD[ops.KV[K, V]], b *RDD[
 	out.compute = func(tc *task, q int, yield func(U) bool) error {
 		sp := tc.spiller(me, "cogroup", q)
 		defer tc.release(sp)
-		red := shuffle.NewReducer[K](agg, 0, sp)
+		red := shuffleexec.NewReducer[K](agg, 0, sp)
 		var aerr error
 		if err := readA(tc, q, func(kv ops.KV[K, V]) bool {
 			aerr = red.Add(kv.Key, side[V, W]{v: kv.Value})

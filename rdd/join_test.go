@@ -257,7 +257,7 @@ func TestJoinCoPartitioned(t *testing.T) {
 	a, b := c.rdds(eng)
 	h4 := shuffle.NewHash[string](4)
 	pa := rdd.PartitionBy(a, rdd.WithPartitioner(h4))
-	pb := rdd.PartitionBy(b, rdd.Partitions(4)) // an equal hash partitioner
+	pb := rdd.PartitionBy(b, rdd.Partitions[string](4)) // an equal hash partitioner
 
 	tests := []struct {
 		name     string
@@ -266,15 +266,15 @@ func TestJoinCoPartitioned(t *testing.T) {
 		parts    int
 	}{
 		{"both co-partitioned", rdd.Join(pa, pb), 0, 4},
-		{"both, explicit Partitions", rdd.Join(pa, pb, rdd.Partitions(4)), 0, 4},
+		{"both, explicit Partitions", rdd.Join(pa, pb, rdd.Partitions[string](4)), 0, 4},
 		{"both, equal partitioner", rdd.Join(pa, pb, rdd.WithPartitioner(shuffle.NewHash[string](4))), 0, 4},
 		{"left only", rdd.Join(pa, b), 1, 4},
 		{"right only", rdd.Join(a, pb), 1, 4},
 		{"after MapValues", rdd.Join(rdd.MapValues(pa, ops.Identity[int]), pb), 0, 4},
-		{"other partition count", rdd.Join(pa, pb, rdd.Partitions(3)), 2, 3},
+		{"other partition count", rdd.Join(pa, pb, rdd.Partitions[string](3)), 2, 3},
 		// An input's partitioner is the default only if it has at least as
 		// many partitions as the larger input.
-		{"partitioner too small", rdd.Join(rdd.PartitionBy(a, rdd.Partitions(2)), rdd.Parallelize(eng, c.b, 5)), 2, 5},
+		{"partitioner too small", rdd.Join(rdd.PartitionBy(a, rdd.Partitions[string](2)), rdd.Parallelize(eng, c.b, 5)), 2, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,12 +285,12 @@ func TestJoinCoPartitioned(t *testing.T) {
 			if tt.r.NumPartitions() != tt.parts {
 				t.Errorf("NumPartitions() = %d, want %d", tt.r.NumPartitions(), tt.parts)
 			}
-			p, ok := tt.r.Partitioner().(shuffle.Partitioner[string])
+			p, ok := rdd.PartitionerOf(tt.r)
 			if !ok || p.NumPartitions() != tt.parts {
-				t.Fatalf("Partitioner() = %v", tt.r.Partitioner())
+				t.Fatalf("PartitionerOf = %v", wPart(tt.r))
 			}
-			if tt.shuffles < 2 && !shuffle.Same(p, h4) {
-				t.Errorf("Partitioner() = %v, want the inputs' %v", p, h4)
+			if tt.shuffles < 2 && !wSame(p, h4) {
+				t.Errorf("partitioner = %v, want the inputs' %v", p, h4)
 			}
 			parts := wParts(t, tt.r)
 			wCheckPlaced(t, parts, p)
@@ -303,8 +303,8 @@ func TestJoinCoPartitioned(t *testing.T) {
 	custom := wStrPart(5)
 	pc := rdd.PartitionBy(a, rdd.WithPartitioner(custom))
 	j := rdd.Join(pc, b)
-	if j.Partitioner() != any(custom) || j.NumPartitions() != 5 || wDirectShuffles(j.DebugString()) != 1 {
-		t.Errorf("Join over a custom-partitioned input: Partitioner() = %v, %d partitions, lineage:\n%s", j.Partitioner(), j.NumPartitions(), j.DebugString())
+	if wPart(j) != any(custom) || j.NumPartitions() != 5 || wDirectShuffles(j.DebugString()) != 1 {
+		t.Errorf("Join over a custom-partitioned input: partitioner = %v, %d partitions, lineage:\n%s", wPart(j), j.NumPartitions(), j.DebugString())
 	}
 	if d := wDiff(ref.inner, wCollect(t, j), wCmpInner); d != "" {
 		t.Error(d)
@@ -345,7 +345,7 @@ func TestSelfJoin(t *testing.T) {
 		t.Error(d)
 	}
 	// Partitioned, the self-join reads the same partitions twice in place.
-	pr := rdd.PartitionBy(r, rdd.Partitions(3))
+	pr := rdd.PartitionBy(r, rdd.Partitions[string](3))
 	sj := rdd.Join(pr, pr)
 	if wDirectShuffles(sj.DebugString()) != 0 {
 		t.Errorf("self-join of a partitioned RDD shuffles:\n%s", sj.DebugString())

@@ -60,7 +60,7 @@ func TestTasksRunUnderProfilerLabels(t *testing.T) {
 					record(fmt.Sprintf("map %d", x), l, err)
 					return ops.Pair(x, x)
 				})
-				sums := rdd.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions(2))
+				sums := rdd.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions[int](2))
 				err := rdd.ForeachPartition(ctx, sums, func(ctx context.Context, p int, in iter.Seq[ops.KV[int, int]]) error {
 					for range in {
 					}

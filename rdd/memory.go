@@ -7,14 +7,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/spatedev/spate/shuffle"
+	"github.com/spatedev/spate/internal/shuffleexec"
 )
 
 // MemoryBudget sets how many bytes the engine's users may hold in memory for data
 // that can go to disk: shuffle outputs, and the state of stateful streams. Half of it
 // is the shuffles': the records map tasks bucket and combine, the map outputs kept
 // until their job ends and the reduce side's tables, beyond which they spill to files
-// in SpillDir (see package shuffle's Pool). Package dstream keeps the other half for
+// in SpillDir. Package dstream keeps the other half for
 // its state stores, which move their cold entries to files beyond that. Default: half
 // the memory the process may use (its cgroup's limit, else the machine's), or no
 // budget where neither can be read. 0: no budget, nothing spills.
@@ -51,8 +51,8 @@ func (e *Engine) ShuffleSpilledBytes() int64 { return e.shufflePool().SpilledByt
 
 // shufflePool returns the memory pool of the engine's shuffles: half the
 // budget.
-func (e *Engine) shufflePool() *shuffle.Pool {
-	e.poolOnce.Do(func() { e.pool = shuffle.NewPool(e.MemoryBudget()/2, e.logger) })
+func (e *Engine) shufflePool() *shuffleexec.Pool {
+	e.poolOnce.Do(func() { e.pool = shuffleexec.NewPool(e.MemoryBudget()/2, e.logger) })
 	return e.pool
 }
 

@@ -190,30 +190,30 @@ func TestFilter(t *testing.T) {
 // which drop it because they may change keys.
 func TestPartitionerPropagation(t *testing.T) {
 	kv := rdd.Parallelize(rdd.NewEngine(), []hKV{{Key: "a", Value: 1}, {Key: "b", Value: 2}}, 2)
-	if kv.Partitioner() != nil {
-		t.Fatalf("a source has partitioner %v", kv.Partitioner())
+	if wPart(kv) != nil {
+		t.Fatalf("a source has partitioner %v", wPart(kv))
 	}
-	byKey := rdd.PartitionBy(kv, rdd.Partitions(3))
-	p := byKey.Partitioner()
+	byKey := rdd.PartitionBy(kv, rdd.Partitions[string](3))
+	p := wPart(byKey)
 	if p == nil {
 		t.Fatal("PartitionBy set no partitioner")
 	}
 	for name, got := range map[string]any{
-		"Filter":        rdd.Filter(byKey, func(hKV) bool { return true }).Partitioner(),
-		"MapValues":     rdd.MapValues(byKey, func(v int) int { return v }).Partitioner(),
-		"FlatMapValues": rdd.FlatMapValues(byKey, func(v int) []int { return []int{v} }).Partitioner(),
+		"Filter":        wAnyPart(rdd.Filter(byKey, func(hKV) bool { return true })),
+		"MapValues":     wAnyPart(rdd.MapValues(byKey, func(v int) int { return v })),
+		"FlatMapValues": wAnyPart(rdd.FlatMapValues(byKey, func(v int) []int { return []int{v} })),
 	} {
 		if got != p {
-			t.Errorf("%s: Partitioner() = %v, want the input's %v", name, got, p)
+			t.Errorf("%s: partitioner = %v, want the input's %v", name, got, p)
 		}
 	}
 	for name, got := range map[string]any{
-		"Map":           rdd.Map(byKey, func(kv hKV) hKV { return kv }).Partitioner(),
-		"FlatMap":       rdd.FlatMap(byKey, func(kv hKV) []hKV { return []hKV{kv} }).Partitioner(),
-		"MapPartitions": rdd.MapPartitions(byKey, func(context.Context, int, iter.Seq[hKV], func(hKV)) error { return nil }).Partitioner(),
+		"Map":           wAnyPart(rdd.Map(byKey, func(kv hKV) hKV { return kv })),
+		"FlatMap":       wAnyPart(rdd.FlatMap(byKey, func(kv hKV) []hKV { return []hKV{kv} })),
+		"MapPartitions": wAnyPart(rdd.MapPartitions(byKey, func(context.Context, int, iter.Seq[hKV], func(hKV)) error { return nil })),
 	} {
 		if got != nil {
-			t.Errorf("%s: Partitioner() = %v, want nil", name, got)
+			t.Errorf("%s: partitioner = %v, want nil", name, got)
 		}
 	}
 }

@@ -1,8 +1,8 @@
 package rdd
 
 import (
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
-	"github.com/spatedev/spate/shuffle"
 )
 
 // PartitionBy returns the pairs shuffled so that each key's pairs are in the
@@ -11,16 +11,16 @@ import (
 // parallelism: see Partitions), keeping their order within each map task.
 // If r is already partitioned that way it is returned as is. Later keyed
 // operators with an equal partitioner skip their shuffle.
-func PartitionBy[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+func PartitionBy[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt[K]) *RDD[ops.KV[K, V]] {
 	const op = "rdd.PartitionBy"
 	if r == nil {
 		return child[ops.KV[K, V]](op, 0, r)
 	}
-	p, err := partitionerFor[K](op, applyShuffleOpts(opts), &r.info)
+	p, err := partitionerFor(op, opts, &r.info)
 	if err != nil {
 		return child[ops.KV[K, V]](op, 0, r).fail(err)
 	}
-	if shuffle.Same(r.part, p) {
+	if partitionedBy(&r.info, p) {
 		return r
 	}
 	out := child[ops.KV[K, V]](op, p.NumPartitions(), r)
@@ -36,7 +36,7 @@ func PartitionBy[K comparable, V any](r *RDD[ops.KV[K, V]], opts ...ShuffleOpt) 
 // starting at its own index. Use it to raise the parallelism of a skewed or
 // small input; use Coalesce to lower it without a shuffle. With
 // WithPartitioner (over T), elements go where the partitioner says instead.
-func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
+func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt[T]) *RDD[T] {
 	const op = "rdd.Repartition"
 	out := child[T](op, max(n, 0), r)
 	if out.err != nil {
@@ -45,31 +45,23 @@ func Repartition[T any](r *RDD[T], n int, opts ...ShuffleOpt) *RDD[T] {
 	if n < 1 {
 		return out.fail(invalid(op, "partition count %d < 1", n))
 	}
-	c := applyShuffleOpts(opts)
-	if c.bad != "" {
-		return out.fail(invalid(op, "%s", c.bad))
+	_, part, err := shuffleOpts(op, n, opts)
+	if err != nil {
+		return out.fail(err)
 	}
-	if c.n != 0 && c.n != n {
-		return out.fail(invalid(op, "Partitions(%d) conflicts with the partition count %d", c.n, n))
-	}
-	var part shuffle.Partitioner[T]
-	if c.part != nil {
-		var ok bool
-		if part, ok = c.part.(shuffle.Partitioner[T]); !ok || part.NumPartitions() != n {
-			return out.fail(invalid(op, "partitioner %T must partition the element type into %d partitions", c.part, n))
-		}
+	if part != nil {
 		out.part = part
 	}
 	me := &out.info
 	dep := &bucketDep[T, T]{from: r, owner: me, n: n,
-		mapTask: func(tc *task, mp int, b *shuffle.Buckets[T]) error {
+		mapTask: func(tc *task, mp int, b *shuffleexec.Buckets[T]) error {
 			q := mp % n
 			var perr error
 			err := r.iter(tc, mp, func(t T) bool {
 				if part != nil {
 					tc.cur = me
 					q = part.Partition(t)
-					if err := shuffle.CheckPartition(q, n, t); err != nil {
+					if err := shuffleexec.CheckPartition(q, n, t); err != nil {
 						perr = &TaskError{Op: op, Partition: mp, Err: err}
 						return false
 					}

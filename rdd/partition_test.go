@@ -47,13 +47,13 @@ func TestPartitionByAlreadyPartitioned(t *testing.T) {
 	eng := wEng()
 	in := rdd.Parallelize(eng, []wKV{ops.Pair("a", 1), ops.Pair("b", 2)}, 2)
 	custom := wStrPart(3)
-	h := rdd.PartitionBy(in, rdd.Partitions(4))
+	h := rdd.PartitionBy(in, rdd.Partitions[string](4))
 	c := rdd.PartitionBy(in, rdd.WithPartitioner(custom))
 	for name, tt := range map[string]struct {
 		got, want *rdd.RDD[wKV]
 	}{
 		"default over hash(4)":    {rdd.PartitionBy(h), h},
-		"Partitions(4)":           {rdd.PartitionBy(h, rdd.Partitions(4)), h},
+		"Partitions(4)":           {rdd.PartitionBy(h, rdd.Partitions[string](4)), h},
 		"equal hash partitioner":  {rdd.PartitionBy(h, rdd.WithPartitioner(shuffle.NewHash[string](4))), h},
 		"same custom partitioner": {rdd.PartitionBy(c, rdd.WithPartitioner(custom)), c},
 	} {
@@ -63,20 +63,20 @@ func TestPartitionByAlreadyPartitioned(t *testing.T) {
 	}
 	// Filter keeps the partitioner, so PartitionBy returns its input.
 	kept := rdd.Filter(h, func(wKV) bool { return true })
-	if got := rdd.PartitionBy(kept, rdd.Partitions(4)); got != kept {
+	if got := rdd.PartitionBy(kept, rdd.Partitions[string](4)); got != kept {
 		t.Errorf("PartitionBy after Filter returned %s, want its input:\n%s", got, got.DebugString())
 	}
 	// A different partitioning shuffles.
-	again := rdd.PartitionBy(h, rdd.Partitions(3))
+	again := rdd.PartitionBy(h, rdd.Partitions[string](3))
 	if again == h || wDirectShuffles(again.DebugString()) != 1 || again.NumPartitions() != 3 {
 		t.Errorf("PartitionBy(Partitions(3)) over hash(4):\n%s", again.DebugString())
 	}
 	// Map may change keys: its output has no partitioner, and is shuffled.
 	mapped := rdd.Map(h, ops.Identity[wKV])
-	if mapped.Partitioner() != nil {
-		t.Errorf("Map kept the partitioner %v", mapped.Partitioner())
+	if wPart(mapped) != nil {
+		t.Errorf("Map kept the partitioner %v", wPart(mapped))
 	}
-	if pb := rdd.PartitionBy(mapped, rdd.Partitions(4)); wDirectShuffles(pb.DebugString()) != 1 {
+	if pb := rdd.PartitionBy(mapped, rdd.Partitions[string](4)); wDirectShuffles(pb.DebugString()) != 1 {
 		t.Errorf("PartitionBy after Map did not shuffle:\n%s", pb.DebugString())
 	}
 }
@@ -119,8 +119,8 @@ func TestRepartition(t *testing.T) {
 				if r.Name() != "rdd.Repartition" || r.NumPartitions() != n {
 					t.Errorf("%s with %d partitions, want rdd.Repartition with %d", r.Name(), r.NumPartitions(), n)
 				}
-				if r.Partitioner() != nil {
-					t.Errorf("Partitioner() = %v, want nil", r.Partitioner())
+				if wAnyPart(r) != nil {
+					t.Errorf("partitioner = %v, want nil", wAnyPart(r))
 				}
 				parts := wParts(t, r)
 				if d := wDiff(in.data, slices.Concat(parts...), func(a, b int) int { return a - b }); d != "" {
@@ -149,8 +149,8 @@ func TestRepartitionWithPartitioner(t *testing.T) {
 	in := rdd.Parallelize(eng, []int{5, -3, 0, 7, 8, 0, 12, 1}, 3)
 	p := wIntPart(4)
 	r := rdd.Repartition(in, 4, rdd.WithPartitioner(p))
-	if r.Partitioner() != any(p) {
-		t.Errorf("Partitioner() = %v, want %v", r.Partitioner(), p)
+	if wAnyPart(r) != any(p) {
+		t.Errorf("partitioner = %v, want %v", wAnyPart(r), p)
 	}
 	parts := wParts(t, r)
 	want := [][]int{{0, 8, 0, 12}, {5, -3, 1}, {}, {7}}
@@ -168,10 +168,9 @@ func TestRepartitionErrors(t *testing.T) {
 		"n=0":                  rdd.Repartition(in, 0),
 		"n=-2":                 rdd.Repartition(in, -2),
 		"partitioner count":    rdd.Repartition(in, 3, rdd.WithPartitioner(wIntPart(4))),
-		"partitioner type":     rdd.Repartition(in, 3, rdd.WithPartitioner(wStrPart(3))),
 		"nil partitioner":      rdd.Repartition(in, 3, rdd.WithPartitioner[int](nil)),
-		"Partitions conflicts": rdd.Repartition(in, 3, rdd.Partitions(5)),
-		"Partitions(0)":        rdd.Repartition(in, 3, rdd.Partitions(0)),
+		"Partitions conflicts": rdd.Repartition(in, 3, rdd.Partitions[int](5)),
+		"Partitions(0)":        rdd.Repartition(in, 3, rdd.Partitions[int](0)),
 		"nil RDD":              rdd.Repartition[int](nil, 3),
 	} {
 		_, err := rdd.Collect(t.Context(), r)
@@ -179,7 +178,7 @@ func TestRepartitionErrors(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalid naming rdd.Repartition", name, err)
 		}
 	}
-	if got := wCollect(t, rdd.Repartition(in, 3, rdd.Partitions(3))); len(got) != 4 {
+	if got := wCollect(t, rdd.Repartition(in, 3, rdd.Partitions[int](3))); len(got) != 4 {
 		t.Errorf("Partitions equal to n: %v", got)
 	}
 	_, err := rdd.Collect(t.Context(), rdd.Repartition(in, 2, rdd.WithPartitioner(wBadPart(2, 42))))

@@ -24,7 +24,7 @@ type info struct {
 	parents  []node       // narrow parents: partition i reads their partitions directly
 	shuffles []shuffleDep // shuffle dependencies: computed as stages before this node's tasks
 	err      error        // construction error, reported by any action over this node
-	part     any          // the partitioner the output is known to follow, or nil
+	part     any          // the shuffle.Partitioner the output is known to follow, or nil (see partOf)
 }
 
 func (i *info) base() *info { return i }
@@ -90,14 +90,6 @@ func (r *RDD[T]) Engine() *Engine { return r.eng }
 // lineage (an invalid argument), the error every action on it would return
 // before running anything. It is nil for a valid RDD.
 func (r *RDD[T]) Err() error { return validate(r) }
-
-// Partitioner returns the partitioner the RDD's elements are known to be
-// placed by (a shuffle.Partitioner[K] for the key type K), or nil. Shuffle
-// operators set it, key-preserving operators (Filter, MapValues,
-// FlatMapValues) keep it, and operators that may change keys (Map,
-// FlatMap) drop it. Operators whose input is already partitioned by an equal
-// partitioner skip the shuffle.
-func (r *RDD[T]) Partitioner() any { return r.part }
 
 // String returns the RDD's name, id and partition count.
 func (r *RDD[T]) String() string {

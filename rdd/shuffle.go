@@ -3,20 +3,28 @@ package rdd
 import (
 	"fmt"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
 
-// ShuffleOpt configures a wide operator (ReduceByKey, Join, SortBy, …).
-type ShuffleOpt func(*shuffleConf)
+// ShuffleOpt configures a wide operator (ReduceByKey, Join, SortBy, …) that
+// partitions its output by a key of type K: the pairs' key for the keyed
+// operators, the sort key for SortBy, the element for Repartition and
+// Distinct. An option for another key type does not compile: a
+// WithPartitioner over string keys on an int-keyed RDD is a type error, not
+// an error at the action.
+type ShuffleOpt[K any] func(*shuffleConf[K])
 
-type shuffleConf struct {
+type shuffleConf[K any] struct {
 	n    int
-	part any // a shuffle.Partitioner[K]
+	part shuffle.Partitioner[K]
 	bad  string
 }
 
-// Partitions sets the number of output partitions of a wide operator.
+// Partitions sets the number of output partitions of a wide operator. Go
+// cannot infer K from a count: name it, as in
+// rdd.ReduceByKey(pairs, add, rdd.Partitions[string](8)).
 //
 // Default: as many as the operator's input with the most, but at most 4
 // times the Engine's parallelism (at least 1). A keyed operator (the ByKey
@@ -33,8 +41,8 @@ type shuffleConf struct {
 // of hundreds of small RDDs (a queue batch of many pushes) would make
 // partitions² buckets. A few partitions per task are enough to even out
 // skew.
-func Partitions(n int) ShuffleOpt {
-	return func(c *shuffleConf) {
+func Partitions[K any](n int) ShuffleOpt[K] {
+	return func(c *shuffleConf[K]) {
 		if n < 1 {
 			c.bad = fmt.Sprintf("partition count %d < 1", n)
 		}
@@ -44,11 +52,11 @@ func Partitions(n int) ShuffleOpt {
 
 // WithPartitioner sets the partitioner that places keys in output
 // partitions. Default: a partitioner an input already has, else a
-// shuffle.Hash over the partition count (see [Partitions]). The
-// partitioner's key type must be the operator's key type (for SortBy, the
-// sort key; for Repartition and Distinct, the element).
-func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt {
-	return func(c *shuffleConf) {
+// shuffle.Hash over the partition count (see [Partitions]). Its key type is
+// the operator's (for SortBy, the sort key; for Repartition and Distinct,
+// the element): another does not compile.
+func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt[K] {
+	return func(c *shuffleConf[K]) {
 		if p == nil {
 			c.bad = "nil partitioner"
 		}
@@ -56,14 +64,33 @@ func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt {
 	}
 }
 
-func applyShuffleOpts(opts []ShuffleOpt) shuffleConf {
-	var c shuffleConf
+// shuffleOpts resolves the options of a wide operator: the partition count
+// and the partitioner they set (0 and nil for what they leave to the
+// operator's default), checked against each other and against n, the
+// operator's own partition count (Repartition's; 0 for none). This is the
+// only place options are read.
+func shuffleOpts[K any](op string, n int, opts []ShuffleOpt[K]) (int, shuffle.Partitioner[K], error) {
+	var c shuffleConf[K]
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
 		}
 	}
-	return c
+	switch {
+	case c.bad != "":
+		return 0, nil, invalid(op, "%s", c.bad)
+	case n != 0 && c.n != 0 && c.n != n:
+		return 0, nil, invalid(op, "Partitions(%d) conflicts with the partition count %d", c.n, n)
+	case c.part == nil:
+		return max(c.n, n), nil, nil
+	case c.part.NumPartitions() < 1:
+		return 0, nil, invalid(op, "partitioner has %d partitions", c.part.NumPartitions())
+	case c.n != 0 && c.n != c.part.NumPartitions():
+		return 0, nil, invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, c.part.NumPartitions())
+	case n != 0 && n != c.part.NumPartitions():
+		return 0, nil, invalid(op, "a partitioner of %d partitions conflicts with the partition count %d", c.part.NumPartitions(), n)
+	}
+	return c.part.NumPartitions(), c.part, nil
 }
 
 // maxDefaultPerTask bounds a wide operator's default partition count: at
@@ -81,45 +108,75 @@ func defaultPartitions(ins ...*info) int {
 }
 
 // partitionerFor resolves the options of a keyed operator over ins to a
-// partitioner: the given one (checked for key type and against
-// Partitions), else a hash partitioner over Partitions; with neither, the
-// default (see Partitions).
-func partitionerFor[K comparable](op string, c shuffleConf, ins ...*info) (shuffle.Partitioner[K], error) {
-	if c.part == nil && c.n == 0 && c.bad == "" {
-		def := defaultPartitions(ins...)
-		var best shuffle.Partitioner[K]
-		for _, in := range ins {
-			if p, ok := in.part.(shuffle.Partitioner[K]); ok && p.NumPartitions() >= def && (best == nil || p.NumPartitions() > best.NumPartitions()) {
-				best = p
-			}
-		}
-		if best != nil {
-			return best, nil
-		}
-		return shuffle.NewHash[K](def), nil
-	}
-	if c.bad != "" {
-		return nil, invalid(op, "%s", c.bad)
-	}
-	if c.part != nil {
-		p, ok := c.part.(shuffle.Partitioner[K])
-		if !ok {
-			var k K
-			return nil, invalid(op, "partitioner %T does not partition the key type %T", c.part, k)
-		}
-		if c.n != 0 && c.n != p.NumPartitions() {
-			return nil, invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, p.NumPartitions())
-		}
-		if p.NumPartitions() < 1 {
-			return nil, invalid(op, "partitioner has %d partitions", p.NumPartitions())
-		}
+// partitioner: the given one, else a hash partitioner over Partitions; with
+// neither, the default (see Partitions).
+func partitionerFor[K comparable](op string, opts []ShuffleOpt[K], ins ...*info) (shuffle.Partitioner[K], error) {
+	n, p, err := shuffleOpts(op, 0, opts)
+	switch {
+	case err != nil:
+		return nil, err
+	case p != nil:
 		return p, nil
+	case n != 0:
+		return shuffle.NewHash[K](n), nil
 	}
-	return shuffle.NewHash[K](c.n), nil
+	def := defaultPartitions(ins...)
+	var best shuffle.Partitioner[K]
+	for _, in := range ins {
+		if p, ok := partOf[K](in); ok && p.NumPartitions() >= def && (best == nil || p.NumPartitions() > best.NumPartitions()) {
+			best = p
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	return shuffle.NewHash[K](def), nil
+}
+
+// partOf returns the partitioner in follows when it is one over K. in.part
+// is untyped because info is, but only typed code sets it: a keyed
+// operator its partitioner over the pairs' key, Repartition its over the
+// element.
+func partOf[K any](in *info) (shuffle.Partitioner[K], bool) {
+	p, ok := in.part.(shuffle.Partitioner[K])
+	return p, ok
+}
+
+// partitionedBy reports whether in is known to be partitioned by p (see
+// shuffle.Partitioner's Equal).
+func partitionedBy[K any](in *info, p shuffle.Partitioner[K]) bool {
+	q, ok := partOf[K](in)
+	return ok && q.Equal(p)
+}
+
+// PartitionerOf returns the partitioner r's pairs are known to be placed by,
+// and whether there is one. Shuffle operators set it, key-preserving
+// operators (Filter, MapValues, FlatMapValues) keep it, and operators that
+// may change keys (Map, FlatMap) drop it. Operators whose input is already
+// partitioned by an equal partitioner skip the shuffle.
+func PartitionerOf[K comparable, V any](r *RDD[ops.KV[K, V]]) (shuffle.Partitioner[K], bool) {
+	if r == nil {
+		return nil, false
+	}
+	return partOf[K](&r.info)
+}
+
+// PartitionerAs returns r's partitioner as a P, and whether r has one that
+// is a P (as errors.As does for errors): to ask whether the partitioner
+// implements an interface, such as dstream.TaskPartitioner, whatever r's
+// element type. For the typed partitioner of a keyed RDD, use
+// [PartitionerOf].
+func PartitionerAs[P, T any](r *RDD[T]) (P, bool) {
+	var zero P
+	if r == nil {
+		return zero, false
+	}
+	p, ok := r.part.(P)
+	return p, ok
 }
 
 // mapOutput is a map stage's output: one set of buckets per map task.
-type mapOutput[O any] []*shuffle.Buckets[O]
+type mapOutput[O any] []*shuffleexec.Buckets[O]
 
 // bucketDep is the common shuffle dependency: each map task turns its input
 // partition into n buckets of O, which spill beyond the task's share of the
@@ -128,7 +185,7 @@ type bucketDep[T, O any] struct {
 	from    *RDD[T]
 	owner   *info // the shuffled RDD, named in errors
 	n       int
-	mapTask func(tc *task, p int, b *shuffle.Buckets[O]) error
+	mapTask func(tc *task, p int, b *shuffleexec.Buckets[O]) error
 }
 
 func (d *bucketDep[T, O]) parent() node { return d.from }
@@ -136,7 +193,7 @@ func (d *bucketDep[T, O]) parent() node { return d.from }
 func (d *bucketDep[T, O]) runMap(j *job) error {
 	out := make(mapOutput[O], d.from.nparts)
 	err := j.runTasks(d.owner.name, d.owner.name, indexes(d.from.nparts), func(tc *task, p int) error {
-		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[O]) error { return d.mapTask(tc, p, b) })
+		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffleexec.Buckets[O]) error { return d.mapTask(tc, p, b) })
 		out[p] = b
 		return err
 	})
@@ -149,9 +206,9 @@ func (d *bucketDep[T, O]) runMap(j *job) error {
 
 // mapBuckets runs map task p of op: fill adds its records to n buckets,
 // which count their memory and spill in the task's Spiller, then keep what
-// is left in memory or spill it too (see shuffle.Buckets.Finish).
-func mapBuckets[O any](tc *task, op *info, p, n int, fill func(b *shuffle.Buckets[O]) error) (*shuffle.Buckets[O], error) {
-	b := shuffle.NewBuckets[O](n)
+// is left in memory or spill it too (see shuffleexec.Buckets.Finish).
+func mapBuckets[O any](tc *task, op *info, p, n int, fill func(b *shuffleexec.Buckets[O]) error) (*shuffleexec.Buckets[O], error) {
+	b := shuffleexec.NewBuckets[O](n)
 	sp := tc.spiller(op, "map", p)
 	defer tc.release(sp)
 	b.SpillTo(sp)
@@ -172,7 +229,7 @@ func (d *bucketDep[T, O]) read(tc *task, q int, yield func(O) bool) error {
 
 // yieldChunks pushes bucket q of every map output of op's shuffle, in map
 // task order.
-func yieldChunks[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, yield func(O) bool) error {
+func yieldChunks[O any](tc *task, op *info, outs []*shuffleexec.Buckets[O], q int, yield func(O) bool) error {
 	return readBuckets(tc, op, outs, q, func(c []O) bool {
 		for i := range c {
 			if !yield(c[i]) {
@@ -187,7 +244,7 @@ func yieldChunks[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, y
 // op's shuffle, in map task order, checking for cancellation; a chunk read
 // from a spill file is valid only during the call. Reading a spill file
 // fails with a *TaskError.
-func readBuckets[O any](tc *task, op *info, outs []*shuffle.Buckets[O], q int, f func(c []O) bool) error {
+func readBuckets[O any](tc *task, op *info, outs []*shuffleexec.Buckets[O], q int, f func(c []O) bool) error {
 	for _, b := range outs {
 		if b == nil {
 			continue
@@ -229,7 +286,7 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 	n := p.NumPartitions()
 	h, isHash := p.(*shuffle.Hash[K])
 	return &bucketDep[ops.KV[K, V], ops.KV[K, V]]{from: r, owner: owner, n: n,
-		mapTask: func(tc *task, mp int, b *shuffle.Buckets[ops.KV[K, V]]) error {
+		mapTask: func(tc *task, mp int, b *shuffleexec.Buckets[ops.KV[K, V]]) error {
 			var perr error
 			err := r.iter(tc, mp, func(kv ops.KV[K, V]) bool {
 				var e error
@@ -237,7 +294,7 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 					e = b.Add(h.Partition(kv.Key), kv)
 				} else {
 					tc.cur = owner
-					e = shuffle.AddKeyed(b, p, kv)
+					e = shuffleexec.AddKeyed(b, p, kv)
 				}
 				if e != nil {
 					perr = &TaskError{Op: owner.name, Partition: mp, Err: e}
@@ -256,12 +313,12 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 // output the way r is partitioned: by r's partitioner when it has one over
 // K (so joining with r needs no shuffle of r), else hash over r's partition
 // count.
-func PartitionedLike[K comparable, V any](r *RDD[ops.KV[K, V]]) ShuffleOpt {
+func PartitionedLike[K comparable, V any](r *RDD[ops.KV[K, V]]) ShuffleOpt[K] {
 	if r != nil {
-		if p, ok := r.part.(shuffle.Partitioner[K]); ok {
+		if p, ok := PartitionerOf(r); ok {
 			return WithPartitioner(p)
 		}
-		return Partitions(max(r.nparts, 1))
+		return Partitions[K](max(r.nparts, 1))
 	}
 	return nil
 }

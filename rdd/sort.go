@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -22,7 +23,7 @@ import (
 // shuffle.Partitioner[K]) that partitioner places the keys instead, and the
 // order across partitions is total only if it is order-preserving, such as a
 // shuffle.Range.
-func SortBy[T any, K cmp.Ordered](r *RDD[T], key func(T) K, ascending bool, opts ...ShuffleOpt) *RDD[T] {
+func SortBy[T any, K cmp.Ordered](r *RDD[T], key func(T) K, ascending bool, opts ...ShuffleOpt[K]) *RDD[T] {
 	c := cmp.Compare[K]
 	if !ascending {
 		c = func(a, b K) int { return cmp.Compare(b, a) }
@@ -32,13 +33,13 @@ func SortBy[T any, K cmp.Ordered](r *RDD[T], key func(T) K, ascending bool, opts
 
 // SortByFunc is SortBy with a comparison function for keys that are not
 // cmp.Ordered: compare(a, b) is negative when a sorts first.
-func SortByFunc[T, K any](r *RDD[T], key func(T) K, compare func(a, b K) int, opts ...ShuffleOpt) *RDD[T] {
+func SortByFunc[T, K any](r *RDD[T], key func(T) K, compare func(a, b K) int, opts ...ShuffleOpt[K]) *RDD[T] {
 	return sortBy("rdd.SortByFunc", r, key, compare, opts)
 }
 
 // SortByKey returns the pairs sorted by key, ascending or descending, with a
 // total order across partitions (see SortBy).
-func SortByKey[K cmp.Ordered, V any](r *RDD[ops.KV[K, V]], ascending bool, opts ...ShuffleOpt) *RDD[ops.KV[K, V]] {
+func SortByKey[K cmp.Ordered, V any](r *RDD[ops.KV[K, V]], ascending bool, opts ...ShuffleOpt[K]) *RDD[ops.KV[K, V]] {
 	c := cmp.Compare[K]
 	if !ascending {
 		c = func(a, b K) int { return cmp.Compare(b, a) }
@@ -52,7 +53,7 @@ type keyed[K, T any] struct {
 	v T
 }
 
-func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) int, opts []ShuffleOpt) *RDD[T] {
+func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) int, opts []ShuffleOpt[K]) *RDD[T] {
 	out := child[T](op, 0, r)
 	if out.err != nil {
 		return out
@@ -60,27 +61,13 @@ func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) 
 	if key == nil || compare == nil {
 		return out.fail(invalid(op, "nil function"))
 	}
-	c := applyShuffleOpts(opts)
-	if c.bad != "" {
-		return out.fail(invalid(op, "%s", c.bad))
+	n, part, err := shuffleOpts(op, 0, opts)
+	if err != nil {
+		return out.fail(err)
 	}
-	d := &sortDep[T, K]{from: r, owner: &out.info, key: key, cmp: compare, n: c.n}
+	d := &sortDep[T, K]{from: r, owner: &out.info, key: key, cmp: compare, n: n, part: part}
 	if d.n == 0 {
 		d.n = defaultPartitions(&r.info)
-	}
-	if c.part != nil {
-		p, ok := c.part.(shuffle.Partitioner[K])
-		if !ok {
-			var k K
-			return out.fail(invalid(op, "partitioner %T does not partition the sort key type %T", c.part, k))
-		}
-		if c.n != 0 && c.n != p.NumPartitions() {
-			return out.fail(invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, p.NumPartitions()))
-		}
-		if p.NumPartitions() < 1 {
-			return out.fail(invalid(op, "partitioner has %d partitions", p.NumPartitions()))
-		}
-		d.part, d.n = p, p.NumPartitions()
 	}
 	out.nparts = d.n
 	out.shuffles = []shuffleDep{d}
@@ -94,7 +81,7 @@ func sortBy[T, K any](op string, r *RDD[T], key func(T) K, compare func(a, b K) 
 		sp := tc.spiller(me, "sort", q)
 		defer tc.release(sp)
 		tc.cur = me
-		s := shuffle.NewSorter(func(a, b keyed[K, T]) int { return compare(a.k, b.k) }, size, sp)
+		s := shuffleexec.NewSorter(func(a, b keyed[K, T]) int { return compare(a.k, b.k) }, size, sp)
 		var aerr error
 		err := readBuckets(tc, me, outs, q, func(c []keyed[K, T]) bool {
 			tc.cur = me
@@ -172,7 +159,7 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 		rng := rand.New(rand.NewPCG(uint64(p), 0x5eed))
 		var sample []K
 		n := 0
-		b, err := mapBuckets(tc, d.owner, p, 1, func(b *shuffle.Buckets[keyed[K, T]]) error {
+		b, err := mapBuckets(tc, d.owner, p, 1, func(b *shuffleexec.Buckets[keyed[K, T]]) error {
 			var aerr error
 			add := func(t T) bool {
 				tc.cur = d.owner
@@ -231,13 +218,13 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 	// Then each map task buckets its partition by range.
 	outs := make(mapOutput[keyed[K, T]], nm)
 	err = j.runTasks(d.owner.name, d.owner.name, indexes(nm), func(tc *task, p int) error {
-		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffle.Buckets[keyed[K, T]]) error {
+		b, err := mapBuckets(tc, d.owner, p, d.n, func(b *shuffleexec.Buckets[keyed[K, T]]) error {
 			var perr error
 			err := readBuckets(tc, d.owner, parts[p:p+1], 0, func(c []keyed[K, T]) bool {
 				tc.cur = d.owner
 				for _, kt := range c {
 					q := part.Partition(kt.k)
-					if perr = shuffle.CheckPartition(q, d.n, kt.k); perr == nil {
+					if perr = shuffleexec.CheckPartition(q, d.n, kt.k); perr == nil {
 						perr = b.Add(q, kt)
 					}
 					if perr != nil {

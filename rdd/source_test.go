@@ -332,8 +332,8 @@ func TestGeneratePartitioned(t *testing.T) {
 		}
 		return nil
 	})
-	if gen.Partitioner() != any(p) || gen.NumPartitions() != 3 {
-		t.Fatalf("partitioner %v over %d partitions, want the given one over 3", gen.Partitioner(), gen.NumPartitions())
+	if wPart(gen) != any(p) || gen.NumPartitions() != 3 {
+		t.Fatalf("partitioner %v over %d partitions, want the given one over 3", wPart(gen), gen.NumPartitions())
 	}
 	sums := rdd.ReduceByKey(rdd.MapValues(gen, func(v int) int { return 2 * v }), ops.Sum[int])
 	if strings.Contains(sums.DebugString(), "+-") {

@@ -109,7 +109,7 @@ func sCases() []sCase {
 		{"ReduceByKey few keys", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
 			// Map tasks combine (a third of the keys distinct): their
 			// tables spill sorted runs.
-			got, err := rdd.Collect(ctx, rdd.ReduceByKey(sKeyed(e, n, n/10, 3), ops.Sum[int], rdd.Partitions(5)))
+			got, err := rdd.Collect(ctx, rdd.ReduceByKey(sKeyed(e, n, n/10, 3), ops.Sum[int], rdd.Partitions[string](5)))
 			return sLines(got, true), err
 		}},
 		{"ReduceByKey int keys", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
@@ -124,8 +124,8 @@ func sCases() []sCase {
 		{"ReduceByKey co-partitioned", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
 			// No shuffle: each partition is combined in place, in a table
 			// that spills.
-			parted := rdd.PartitionBy(sKeyed(e, n, n/4, 3), rdd.Partitions(2))
-			got, err := rdd.Collect(ctx, rdd.ReduceByKey(parted, ops.Sum[int], rdd.Partitions(2)))
+			parted := rdd.PartitionBy(sKeyed(e, n, n/4, 3), rdd.Partitions[string](2))
+			got, err := rdd.Collect(ctx, rdd.ReduceByKey(parted, ops.Sum[int], rdd.Partitions[string](2)))
 			return sLines(got, true), err
 		}},
 		{"GroupByKey", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
@@ -156,11 +156,11 @@ func sCases() []sCase {
 		}},
 		{"SortBy descending", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
 			r := rdd.Map(rdd.Range(e, 0, n, 1, 3), func(i int64) int64 { return i * 7919 % 100_003 })
-			got, err := rdd.Collect(ctx, rdd.SortBy(r, func(i int64) int64 { return i / 3 }, false, rdd.Partitions(4)))
+			got, err := rdd.Collect(ctx, rdd.SortBy(r, func(i int64) int64 { return i / 3 }, false, rdd.Partitions[int64](4)))
 			return sLines(got, false), err
 		}},
 		{"PartitionBy", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
-			parts, err := rdd.CollectPartitions(ctx, rdd.PartitionBy(sKeyed(e, n, n, 3), rdd.Partitions(4)))
+			parts, err := rdd.CollectPartitions(ctx, rdd.PartitionBy(sKeyed(e, n, n, 3), rdd.Partitions[string](4)))
 			return sLines(parts, false), err
 		}},
 		{"Repartition", func(ctx context.Context, e *rdd.Engine) ([]string, error) {

@@ -22,8 +22,8 @@ func BenchmarkReduceByKeyOverUnion(b *testing.B) {
 	in := rdd.Union(parts...)
 	for _, c := range []struct {
 		name string
-		opts []rdd.ShuffleOpt
-	}{{"default", nil}, {"parts2", []rdd.ShuffleOpt{rdd.Partitions(2)}}} {
+		opts []rdd.ShuffleOpt[string]
+	}{{"default", nil}, {"parts2", []rdd.ShuffleOpt[string]{rdd.Partitions[string](2)}}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			r := rdd.ReduceByKey(in, ops.Sum[int], c.opts...)

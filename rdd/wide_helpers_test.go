@@ -15,6 +15,7 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/shuffle"
@@ -84,8 +85,8 @@ func wGen[K comparable](name string, n, parts int, key func(i int) K) wIn[K] {
 }
 
 // wBig is the record count of the large inputs: more than
-// shuffle.CheckAfter records in each of their two partitions.
-const wBig = 2*shuffle.CheckAfter + 8000
+// shuffleexec.CheckAfter records in each of their two partitions.
+const wBig = 2*shuffleexec.CheckAfter + 8000
 
 // wInputs returns the string-keyed inputs every keyed operator is tested on.
 var wInputs = sync.OnceValue(func() []wIn[string] {
@@ -125,7 +126,11 @@ type wFuncPart[K any] struct {
 
 func (p *wFuncPart[K]) NumPartitions() int  { return p.n }
 func (p *wFuncPart[K]) Partition(key K) int { return p.f(key) }
-func (p *wFuncPart[K]) String() string      { return fmt.Sprintf("wFuncPart(%d)", p.n) }
+func (p *wFuncPart[K]) Equal(other shuffle.Partitioner[K]) bool {
+	o, ok := other.(*wFuncPart[K])
+	return ok && o == p
+}
+func (p *wFuncPart[K]) String() string { return fmt.Sprintf("wFuncPart(%d)", p.n) }
 
 // wStrPart places a string by the sum of its bytes.
 func wStrPart(n int) *wFuncPart[string] {
@@ -157,7 +162,7 @@ func wBadPart[K comparable](n int, bad K) *wFuncPart[K] {
 // output must then follow.
 type wOpt[K comparable] struct {
 	name   string
-	opts   []rdd.ShuffleOpt
+	opts   []rdd.ShuffleOpt[K]
 	want   shuffle.Partitioner[K]
 	custom bool // want is a custom partitioner, reported as is
 }
@@ -167,10 +172,10 @@ type wOpt[K comparable] struct {
 func wOpts[K comparable](inParts int, custom shuffle.Partitioner[K]) []wOpt[K] {
 	return []wOpt[K]{
 		{name: "default", want: shuffle.NewHash[K](max(inParts, 1))},
-		{name: "Partitions(5)", opts: []rdd.ShuffleOpt{rdd.Partitions(5)}, want: shuffle.NewHash[K](5)},
-		{name: "Partitions(1)", opts: []rdd.ShuffleOpt{rdd.Partitions(1)}, want: shuffle.NewHash[K](1)},
-		{name: "WithPartitioner", opts: []rdd.ShuffleOpt{rdd.WithPartitioner(custom)}, want: custom, custom: true},
-		{name: "Partitions+WithPartitioner", opts: []rdd.ShuffleOpt{rdd.Partitions(custom.NumPartitions()), rdd.WithPartitioner(custom)}, want: custom, custom: true},
+		{name: "Partitions(5)", opts: []rdd.ShuffleOpt[K]{rdd.Partitions[K](5)}, want: shuffle.NewHash[K](5)},
+		{name: "Partitions(1)", opts: []rdd.ShuffleOpt[K]{rdd.Partitions[K](1)}, want: shuffle.NewHash[K](1)},
+		{name: "WithPartitioner", opts: []rdd.ShuffleOpt[K]{rdd.WithPartitioner(custom)}, want: custom, custom: true},
+		{name: "Partitions+WithPartitioner", opts: []rdd.ShuffleOpt[K]{rdd.Partitions[K](custom.NumPartitions()), rdd.WithPartitioner(custom)}, want: custom, custom: true},
 	}
 }
 
@@ -191,14 +196,37 @@ func wCheckPartitioner[K comparable, V any](t testing.TB, r *rdd.RDD[ops.KV[K, V
 	if r.NumPartitions() != o.want.NumPartitions() {
 		t.Errorf("NumPartitions() = %d, want %d", r.NumPartitions(), o.want.NumPartitions())
 	}
-	got := r.Partitioner()
+	got, ok := rdd.PartitionerOf(r)
 	if o.custom {
-		if got != any(o.want) {
-			t.Errorf("Partitioner() = %v, want the custom partitioner %v", got, o.want)
+		if !ok || got != o.want {
+			t.Errorf("PartitionerOf = %v, want the custom partitioner %v", got, o.want)
 		}
-	} else if h, ok := got.(*shuffle.Hash[K]); !ok || !shuffle.Same(h, o.want) {
-		t.Errorf("Partitioner() = %v (%T), want %v", got, got, o.want)
+	} else if h, isHash := got.(*shuffle.Hash[K]); !ok || !isHash || !h.Equal(o.want) {
+		t.Errorf("PartitionerOf = %v (%T), want %v", got, got, o.want)
 	}
+}
+
+// wPart returns r's partitioner, nil if it has none.
+func wPart[K comparable, V any](r *rdd.RDD[ops.KV[K, V]]) shuffle.Partitioner[K] {
+	p, _ := rdd.PartitionerOf(r)
+	return p
+}
+
+// wAnyPart returns the partitioner of r, whatever its element type, or nil.
+func wAnyPart[T any](r *rdd.RDD[T]) any {
+	p, _ := rdd.PartitionerAs[any](r)
+	return p
+}
+
+// wSame reports whether a and b are known to place keys alike.
+func wSame[K any](a, b shuffle.Partitioner[K]) bool {
+	return a != nil && b != nil && a.Equal(b)
+}
+
+// wSamePart reports whether p is known to place keys as r's partitioner does.
+func wSamePart[K comparable, V any](p shuffle.Partitioner[K], r *rdd.RDD[ops.KV[K, V]]) bool {
+	q, ok := rdd.PartitionerOf(r)
+	return ok && p != nil && p.Equal(q)
 }
 
 // wCheckPlaced checks that every pair is in the partition p assigns its key.

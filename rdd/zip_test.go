@@ -100,7 +100,7 @@ func TestPreservesPartitioning(t *testing.T) {
 	ctx := context.Background()
 	eng := rdd.NewEngine()
 	pairs := rdd.Parallelize(eng, []hKV{{Key: "a", Value: 1}, {Key: "b", Value: 2}, {Key: "a", Value: 3}}, 2)
-	byKey := rdd.PartitionBy(pairs, rdd.Partitions(3))
+	byKey := rdd.PartitionBy(pairs, rdd.Partitions[string](3))
 	// Doubling the values in place keeps every key in its partition.
 	doubled := rdd.MapPartitions(byKey, func(_ context.Context, _ int, in iter.Seq[hKV], emit func(hKV)) error {
 		for kv := range in {
@@ -108,12 +108,12 @@ func TestPreservesPartitioning(t *testing.T) {
 		}
 		return nil
 	})
-	if doubled.Partitioner() != nil {
-		t.Fatalf("MapPartitions kept a partitioner: %v", doubled.Partitioner())
+	if wPart(doubled) != nil {
+		t.Fatalf("MapPartitions kept a partitioner: %v", wPart(doubled))
 	}
 	marked := rdd.PreservesPartitioning(doubled, byKey)
-	if marked.Partitioner() != byKey.Partitioner() {
-		t.Errorf("Partitioner() = %v, want %v", marked.Partitioner(), byKey.Partitioner())
+	if wPart(marked) != wPart(byKey) {
+		t.Errorf("partitioner = %v, want %v", wPart(marked), wPart(byKey))
 	}
 	// Reducing by key with the same partitioner needs no shuffle.
 	sums := rdd.ReduceByKey(marked, ops.Sum[int], rdd.PartitionedLike(byKey))
@@ -128,7 +128,7 @@ func TestPreservesPartitioning(t *testing.T) {
 
 	_, err = rdd.Collect(ctx, rdd.PreservesPartitioning(doubled, pairs))
 	hCheckInvalid(t, err, "rdd.PreservesPartitioning")
-	other := rdd.PartitionBy(pairs, rdd.Partitions(2))
+	other := rdd.PartitionBy(pairs, rdd.Partitions[string](2))
 	_, err = rdd.Collect(ctx, rdd.PreservesPartitioning(doubled, other))
 	hCheckInvalid(t, err, "rdd.PreservesPartitioning")
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
-	"reflect"
 	"slices"
 
 	"github.com/spatedev/spate/internal/keyhash"
@@ -14,45 +13,22 @@ import (
 //
 // Partition must be deterministic, safe for concurrent use and return a value
 // in [0, NumPartitions()).
+//
+// Equal reports whether other places every key in the same partition as
+// this partitioner: operators use it to skip a shuffle when their input is
+// already partitioned the way they need (co-partitioned joins, ReduceByKey
+// after PartitionBy). A partitioner that cannot tell answers whether other
+// is the very same partitioner (the same pointer), which is always correct:
+// a false answer costs a shuffle, never a wrong result.
 type Partitioner[K any] interface {
 	NumPartitions() int
 	Partition(key K) int
-}
-
-// Equaler is implemented by partitioners that can tell whether another
-// partitioner places every key in the same partition. Operators use it to
-// skip a shuffle when the input is already partitioned the way they need
-// (co-partitioned joins, ReduceByKey after PartitionBy).
-type Equaler interface {
-	Equal(other any) bool
-}
-
-// Same reports whether a and b are known to partition keys identically:
-// they are the same partitioner (equal with ==, such as one pointer; a
-// partitioner is deterministic), or a implements [Equaler] and says so.
-func Same(a, b any) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	if reflect.ValueOf(a).Comparable() && a == b {
-		return true
-	}
-	e, ok := a.(Equaler)
-	return ok && e.Equal(b)
+	Equal(other Partitioner[K]) bool
 }
 
 // ErrPartition is wrapped by the error returned when a partitioner answers a
 // partition outside [0, NumPartitions()).
 var ErrPartition = fmt.Errorf("shuffle: partition out of range")
-
-// CheckPartition returns an error wrapping [ErrPartition] and naming the
-// key when p is outside [0, n).
-func CheckPartition[K any](p, n int, key K) error {
-	if p < 0 || p >= n {
-		return fmt.Errorf("%w: partitioner returned %d for key %v, want [0, %d)", ErrPartition, p, key, n)
-	}
-	return nil
-}
 
 // seed is the process-wide hash seed: a key hashes to the same partition in
 // every shuffle of this process.
@@ -87,9 +63,9 @@ func (h *Hash[K]) Partition(key K) int {
 // Sum64 returns the 64-bit hash the partitioner uses for key.
 func (h *Hash[K]) Sum64(key K) uint64 { return h.h.Sum64(key) }
 
-// Equal reports whether other is a Hash partitioner for the same key type
-// and partition count.
-func (h *Hash[K]) Equal(other any) bool {
+// Equal reports whether other is a Hash partitioner with the same partition
+// count.
+func (h *Hash[K]) Equal(other Partitioner[K]) bool {
 	o, ok := other.(*Hash[K])
 	return ok && o.n == h.n
 }
@@ -129,6 +105,13 @@ func (r *Range[K]) NumPartitions() int { return len(r.bounds) + 1 }
 func (r *Range[K]) Partition(key K) int {
 	i, _ := slices.BinarySearchFunc(r.bounds, key, r.cmp)
 	return i
+}
+
+// Equal reports whether other is r itself: a range partitioner's comparison
+// is a function, which Go cannot compare.
+func (r *Range[K]) Equal(other Partitioner[K]) bool {
+	o, ok := other.(*Range[K])
+	return ok && o == r
 }
 
 // Bounds returns a copy of the upper bounds.

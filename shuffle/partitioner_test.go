@@ -140,70 +140,44 @@ func TestHashIntTypesAgree(t *testing.T) {
 	}
 }
 
-// modPart is a custom partitioner used by value.
+// modPart is a custom partitioner used by value: equal values partition
+// alike.
 type modPart struct{ n int }
 
 func (p modPart) NumPartitions() int    { return p.n }
 func (p modPart) Partition(key int) int { return (key%p.n + p.n) % p.n }
+func (p modPart) Equal(other shuffle.Partitioner[int]) bool {
+	o, ok := other.(modPart)
+	return ok && o == p
+}
 
-// funcPartValue is a partitioner of a type that == cannot compare.
-type funcPartValue struct{ f []func(int) int }
-
-func (funcPartValue) NumPartitions() int  { return 1 }
-func (p funcPartValue) Partition(int) int { return len(p.f) }
-
-func TestHashEqualSame(t *testing.T) {
-	a, b, c := shuffle.NewHash[string](4), shuffle.NewHash[string](4), shuffle.NewHash[string](5)
-	rng := shuffle.NewRange([]string{"m"}, true)
-	other := shuffle.NewHash[int](4)
+func TestPartitionerEqual(t *testing.T) {
+	a, b, c := shuffle.NewHash[int](4), shuffle.NewHash[int](4), shuffle.NewHash[int](5)
+	rng := shuffle.NewRange([]int{10}, true)
 	tests := []struct {
 		name string
-		x, y any
+		x, y shuffle.Partitioner[int]
 		want bool
 	}{
 		{"same pointer", a, a, true},
 		{"equal count", a, b, true},
 		{"other count", a, c, false},
-		{"other key type", a, other, false},
-		{"nil left", nil, a, false},
-		{"nil right", a, nil, false},
-		{"both nil", nil, nil, false},
-		{"not an Equaler", shuffle.NewRange([]string{"m"}, true), shuffle.NewRange([]string{"m"}, true), false},
+		{"nil", a, nil, false},
+		{"two Ranges over the same bounds", rng, shuffle.NewRange([]int{10}, true), false},
 		{"one Range", rng, rng, true},
 		{"equal values", modPart{3}, modPart{3}, true},
 		{"other values", modPart{3}, modPart{4}, false},
-		{"not comparable", funcPartValue{}, funcPartValue{}, false},
-		{"hash vs range", a, shuffle.NewRange([]string{"a", "b", "c"}, true), false},
+		{"hash vs range", a, shuffle.NewRange([]int{1, 2, 3}, true), false},
+		{"range vs hash", rng, a, false},
+		{"hash vs custom", a, modPart{4}, false},
 	}
 	for _, tt := range tests {
-		if got := shuffle.Same(tt.x, tt.y); got != tt.want {
-			t.Errorf("%s: Same = %v, want %v", tt.name, got, tt.want)
+		if got := tt.x.Equal(tt.y); got != tt.want {
+			t.Errorf("%s: Equal = %v, want %v", tt.name, got, tt.want)
 		}
-	}
-	if !a.Equal(b) || a.Equal(c) || a.Equal(other) || a.Equal("hash") {
-		t.Error("Equal disagrees with Same")
 	}
 	if got := a.String(); got != "shuffle.Hash(4)" {
 		t.Errorf("String() = %q", got)
-	}
-}
-
-func TestCheckPartition(t *testing.T) {
-	if err := shuffle.CheckPartition(0, 3, "k"); err != nil {
-		t.Errorf("CheckPartition(0, 3) = %v", err)
-	}
-	if err := shuffle.CheckPartition(2, 3, "k"); err != nil {
-		t.Errorf("CheckPartition(2, 3) = %v", err)
-	}
-	for _, p := range []int{-1, 3, 100} {
-		err := shuffle.CheckPartition(p, 3, "the-key")
-		if !errorsIs(err, shuffle.ErrPartition) {
-			t.Errorf("CheckPartition(%d, 3) = %v, want ErrPartition", p, err)
-			continue
-		}
-		if !contains(err.Error(), "the-key") || !contains(err.Error(), strconv.Itoa(p)) {
-			t.Errorf("CheckPartition(%d, 3) = %q, want the key and the partition named", p, err)
-		}
 	}
 }
 

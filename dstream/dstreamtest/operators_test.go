@@ -341,7 +341,7 @@ func TestOpCountByValue(t *testing.T) {
 	leakcheck.Check(t)
 	dstreamtest.Run(t, words,
 		func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int64]] {
-			return dstream.CountByValue(s, rdd.Partitions(3))
+			return dstream.CountByValue(s, rdd.Partitions[string](3))
 		},
 		perBatch(words, countValues[string]),
 		dstreamtest.Unordered())
@@ -402,7 +402,7 @@ func TestOpReduceByKey(t *testing.T) {
 			leakcheck.Check(t)
 			dstreamtest.Run(t, input,
 				func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
-					return dstream.ReduceByKey(s, sumInts, rdd.Partitions(3))
+					return dstream.ReduceByKey(s, sumInts, rdd.Partitions[string](3))
 				},
 				perBatch(input, func(b []pair) []pair { return reduceByKey(b, sumInts) }),
 				dstreamtest.Unordered())
@@ -447,7 +447,7 @@ func TestOpCombineByKey(t *testing.T) {
 			leakcheck.Check(t)
 			dstreamtest.Run(t, dense,
 				func(s *dstream.DStream[pair]) *dstream.DStream[ops.KV[string, ops.SumCount[int]]] {
-					return dstream.CombineByKey(s, ops.Mean[int](), rdd.Partitions(2))
+					return dstream.CombineByKey(s, ops.Mean[int](), rdd.Partitions[string](2))
 				},
 				want, dstreamtest.Unordered(), dstreamtest.Parallelism(par))
 		})
@@ -527,7 +527,7 @@ func TestOpJoins(t *testing.T) {
 		left, right bool
 	}{
 		{"Join", func(a *dstream.DStream[pair], b *dstream.DStream[ops.KV[string, string]]) *dstream.DStream[outerP] {
-			return asOuter(dstream.Join(a, b, rdd.Partitions(3)), func(j ops.Joined[int, string]) outer {
+			return asOuter(dstream.Join(a, b, rdd.Partitions[string](3)), func(j ops.Joined[int, string]) outer {
 				return outer{Left: ops.Some(j.Left), Right: ops.Some(j.Right)}
 			})
 		}, false, false},
@@ -537,12 +537,12 @@ func TestOpJoins(t *testing.T) {
 			})
 		}, true, false},
 		{"RightOuterJoin", func(a *dstream.DStream[pair], b *dstream.DStream[ops.KV[string, string]]) *dstream.DStream[outerP] {
-			return asOuter(dstream.RightOuterJoin(a, b, rdd.Partitions(1)), func(j ops.Joined[ops.Maybe[int], string]) outer {
+			return asOuter(dstream.RightOuterJoin(a, b, rdd.Partitions[string](1)), func(j ops.Joined[ops.Maybe[int], string]) outer {
 				return outer{Left: j.Left, Right: ops.Some(j.Right)}
 			})
 		}, false, true},
 		{"FullOuterJoin", func(a *dstream.DStream[pair], b *dstream.DStream[ops.KV[string, string]]) *dstream.DStream[outerP] {
-			return dstream.FullOuterJoin(a, b, rdd.Partitions(4))
+			return dstream.FullOuterJoin(a, b, rdd.Partitions[string](4))
 		}, true, true},
 	}
 	for _, tt := range tests {
@@ -586,7 +586,7 @@ func TestOpCoGroup(t *testing.T) {
 	dstreamtest.Run2(t, joinA, joinB,
 		func(a *dstream.DStream[pair], b *dstream.DStream[ops.KV[string, string]]) *dstream.DStream[grouped] {
 			// The order of a side's values is not defined: sort them.
-			return dstream.Map(dstream.CoGroup(a, b, rdd.Partitions(3)), func(kv grouped) grouped {
+			return dstream.Map(dstream.CoGroup(a, b, rdd.Partitions[string](3)), func(kv grouped) grouped {
 				return ops.Pair(kv.Key, ops.CoGrouped[int, string]{
 					Left:  slices.Sorted(slices.Values(kv.Value.Left)),
 					Right: slices.Sorted(slices.Values(kv.Value.Right)),
@@ -671,7 +671,7 @@ func TestOpReduceByKeyAndWindow(t *testing.T) {
 	forShapes(t, func(t *testing.T, sh shape) {
 		length, slide := sh.durations()
 		op := func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
-			return dstream.ReduceByKeyAndWindow(s, sumInts, length, slide, rdd.Partitions(3))
+			return dstream.ReduceByKeyAndWindow(s, sumInts, length, slide, rdd.Partitions[string](3))
 		}
 		want := windowed(pairs, len(pairs), sh.length, sh.slide, func(w []pair) []pair { return reduceByKey(w, sumInts) })
 		dstreamtest.Run(t, pairs, op, want, dstreamtest.Unordered())
@@ -687,7 +687,7 @@ func TestOpReduceByKeyAndWindowInv(t *testing.T) {
 		// With keep dropping exhausted keys: the plain window.
 		keep := func(kv pair) bool { return kv.Value != 0 }
 		filtered := func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
-			return dstream.ReduceByKeyAndWindowInv(s, ops.SumInv[int](), length, slide, keep, rdd.Partitions(3))
+			return dstream.ReduceByKeyAndWindowInv(s, ops.SumInv[int](), length, slide, keep, rdd.Partitions[string](3))
 		}
 		dstreamtest.Run(t, pairs, filtered, plain, dstreamtest.Unordered())
 		checkSlides(t, pairs, filtered, sh.slide, plain)
@@ -745,7 +745,7 @@ func TestOpCountByValueAndWindow(t *testing.T) {
 	forShapes(t, func(t *testing.T, sh shape) {
 		length, slide := sh.durations()
 		op := func(s *dstream.DStream[string]) *dstream.DStream[ops.KV[string, int64]] {
-			return dstream.CountByValueAndWindow(s, length, slide, rdd.Partitions(2))
+			return dstream.CountByValueAndWindow(s, length, slide, rdd.Partitions[string](2))
 		}
 		want := windowed(words, len(words), sh.length, sh.slide, countValues[string])
 		dstreamtest.Run(t, words, op, want, dstreamtest.Unordered())
@@ -832,7 +832,7 @@ func TestOpIncrementalEqualsPlainOnRandomInput(t *testing.T) {
 			}, n, dstreamtest.Parallelism(par))
 			inc := dstreamtest.RunBatches(t, input, func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
 				return dstream.ReduceByKeyAndWindowInv(s, ops.SumInv[int](), length, slide,
-					func(kv pair) bool { return kv.Value != 0 }, rdd.Partitions(parts))
+					func(kv pair) bool { return kv.Value != 0 }, rdd.Partitions[string](parts))
 			}, n, dstreamtest.Parallelism(par))
 			want := windowed(input, n, sh.length, sh.slide, func(w []pair) []pair { return reduceByKey(w, sumInts) })
 			for k := range n {
@@ -917,7 +917,7 @@ func TestOpUpdateStateByKey(t *testing.T) {
 	}
 	dstreamtest.Run(t, pairs,
 		func(s *dstream.DStream[pair]) *dstream.DStream[ops.KV[string, idleState]] {
-			return dstream.UpdateStateByKey(s, update, rdd.Partitions(3))
+			return dstream.UpdateStateByKey(s, update, rdd.Partitions[string](3))
 		},
 		want, dstreamtest.Unordered())
 }

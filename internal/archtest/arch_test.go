@@ -65,7 +65,7 @@ const (
 )
 
 // kafkaAllow is what source/kafka may import; kafkatest may import all of it too.
-var kafkaAllow = []string{"dstream", "rdd", "ops", "checkpoint", "state", kafkaGo, kgo, kgoSASL, kmsg, kerr, kversion, xsync}
+var kafkaAllow = []string{"dstream", "rdd", "ops", "shuffle", "checkpoint", "state", kafkaGo, kgo, kgoSASL, kmsg, kerr, kversion, xsync}
 
 // rules is the dependency direction of the README ("Design"). Every package of the module must be in
 // one of these layers.
@@ -74,12 +74,17 @@ var rules = []rule{
 	{layer: "checkpoint", allow: []string{msgpack}, design: "checkpoint is a leaf: stdlib and msgpack"},
 	{layer: "state", allow: []string{"checkpoint", bbolt}, testAllow: []string{gocmp}, design: "state → checkpoint, bbolt (the state store and its spill files)"},
 	{layer: "shuffle", allow: []string{"ops"}, design: "shuffle → ops"},
-	{layer: "rdd", allow: []string{"ops", "shuffle", xsync}, design: "rdd → ops, shuffle (+ x/sync)"},
+	{
+		layer:  "internal/shuffleexec",
+		allow:  []string{"ops", "shuffle"},
+		design: "internal/shuffleexec → ops, shuffle (the executor's shuffle machinery, rdd's alone)",
+	},
+	{layer: "rdd", allow: []string{"ops", "shuffle", "internal/shuffleexec", xsync}, design: "rdd → ops, shuffle, internal/shuffleexec (+ x/sync)"},
 	{
 		layer:     "dstream",
-		allow:     []string{"rdd", "ops", "checkpoint", "state", xsync},
+		allow:     []string{"rdd", "ops", "shuffle", "checkpoint", "state", xsync},
 		testAllow: []string{"dstream/dstreamtest", pprofProfile},
-		design:    "dstream → rdd, ops, checkpoint, state (+ x/sync)",
+		design:    "dstream → rdd, ops, shuffle (its partitioners), checkpoint, state (+ x/sync)",
 	},
 	{
 		layer:  "dstream/dstreamtest",
@@ -96,7 +101,7 @@ var rules = []rule{
 		layer:     "source/kafka",
 		allow:     kafkaAllow,
 		testAllow: []string{"source/kafka/kafkatest", "dstream/dstreamtest", sqlite},
-		design:    "source/kafka → dstream, rdd, ops, checkpoint, state, kafka-go, franz-go's kgo for producing (+ x/sync)",
+		design:    "source/kafka → dstream, rdd, ops, shuffle (its partitioners), checkpoint, state, kafka-go, franz-go's kgo for producing (+ x/sync)",
 	},
 	{
 		layer:     "source/kafka/kafkatest",
@@ -374,30 +379,30 @@ func TestCheckImport(t *testing.T) {
 		{m("ops"), m("rdd"), imports, "ops is a leaf: stdlib only"},
 		{m("ops"), "github.com/google/go-cmp/cmp", imports, "ops is a leaf: stdlib only"},
 		{m("shuffle"), m("rdd"), imports, "shuffle → ops"},
-		{m("rdd"), m("dstream"), imports, "rdd → ops, shuffle (+ x/sync)"},
-		{m("rdd/internal/exec"), m("checkpoint"), imports, "rdd → ops, shuffle (+ x/sync)"},
+		{m("rdd"), m("dstream"), imports, "rdd → ops, shuffle, internal/shuffleexec (+ x/sync)"},
+		{m("rdd/internal/exec"), m("checkpoint"), imports, "rdd → ops, shuffle, internal/shuffleexec (+ x/sync)"},
 		{m("checkpoint"), m("ops"), imports, "checkpoint is a leaf: stdlib and msgpack"},
-		{m("dstream"), m("dstream/dstreamtest"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
-		{m("dstream"), m("source/kafka"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
+		{m("dstream"), m("dstream/dstreamtest"), imports, "dstream → rdd, ops, shuffle (its partitioners), checkpoint, state (+ x/sync)"},
+		{m("dstream"), m("source/kafka"), imports, "dstream → rdd, ops, shuffle (its partitioners), checkpoint, state (+ x/sync)"},
 		{m("dstream"), "github.com/segmentio/kafka-go", imports, "only source/kafka and source/kafka/kafkatest import a Kafka client (bench: raw baseline)"},
 		{m("rdd"), "github.com/twmb/franz-go/pkg/kgo", imports, "only source/kafka and source/kafka/kafkatest import a Kafka client"},
 		{m("source/kafka"), "github.com/twmb/franz-go/pkg/kfake", imports, "nothing but source/kafka/kafkatest imports kfake"},
 		{m("source/kafka"), "github.com/twmb/franz-go/pkg/kfake", xtestImports, "nothing but source/kafka/kafkatest imports kfake"},
 		{m("examples/wordcount"), "github.com/twmb/franz-go/pkg/kfake", imports, "nothing but source/kafka/kafkatest imports kfake"},
-		{m("source/kafka"), m("source/kafka/kafkatest"), imports, "source/kafka → dstream, rdd, ops, checkpoint, state, kafka-go, franz-go's kgo for producing (+ x/sync)"},
+		{m("source/kafka"), m("source/kafka/kafkatest"), imports, "source/kafka → dstream, rdd, ops, shuffle (its partitioners), checkpoint, state, kafka-go, franz-go's kgo for producing (+ x/sync)"},
 		{m("rdd"), m("examples/wordcount"), imports, "nothing in the module imports examples/"},
 		{m("rdd"), m("bench"), xtestImports, "nothing in the module imports bench/"},
 		{m("examples/wordcount"), m("bench"), imports, "nothing in the module imports bench/"},
 		{m("internal/leakcheck"), m("rdd"), imports, "internal/ is importable by all, so it imports only stdlib, internal/ and x/sync"},
-		{m("rdd"), "github.com/some/thing", imports, "rdd → ops, shuffle (+ x/sync)"},
-		{m("rdd"), m("dstream/dstreamtest"), xtestImports, "rdd → ops, shuffle (+ x/sync)"},
+		{m("rdd"), "github.com/some/thing", imports, "rdd → ops, shuffle, internal/shuffleexec (+ x/sync)"},
+		{m("rdd"), m("dstream/dstreamtest"), xtestImports, "rdd → ops, shuffle, internal/shuffleexec (+ x/sync)"},
 		{m("dstream"), "github.com/prometheus/client_golang/prometheus", imports, "only metrics/prometheus (and examples/, to serve it) imports client_golang: the core does not"},
 		{m("source/kafka"), "github.com/prometheus/client_golang/prometheus", xtestImports, "only metrics/prometheus (and examples/, to serve it) imports client_golang: the core does not"},
 		{m("metrics/prometheus"), m("rdd"), imports, "metrics/prometheus → dstream, source/kafka (its commits), client_golang: a leaf that nothing in the library imports"},
-		{m("dstream"), m("metrics/prometheus"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
+		{m("dstream"), m("metrics/prometheus"), imports, "dstream → rdd, ops, shuffle (its partitioners), checkpoint, state (+ x/sync)"},
 		{m("dstream/ui"), m("rdd"), imports, "dstream/ui → dstream (stdlib only: the page's assets are embedded)"},
 		{m("dstream/ui"), "github.com/chromedp/chromedp", imports, "dstream/ui → dstream (stdlib only: the page's assets are embedded)"},
-		{m("dstream"), m("dstream/ui"), imports, "dstream → rdd, ops, checkpoint, state (+ x/sync)"},
+		{m("dstream"), m("dstream/ui"), imports, "dstream → rdd, ops, shuffle (its partitioners), checkpoint, state (+ x/sync)"},
 
 		// Allowed.
 		{m("ops"), "iter", imports, ""},

@@ -44,8 +44,8 @@ var markerKey = []byte("\xc1spate-batch")
 // committed) before the batch that first processes it, and a task lost is dropped.
 type changelogs struct {
 	s    *streamState
-	part func() any  // the task partitioner, set when Run starts (nil: no state)
-	tm   *txnManager // the Context's transaction
+	part func() dstream.TaskPartitioner // the task partitioner, set when Run starts (nil: no state)
+	tm   *txnManager                    // the Context's transaction
 
 	mu     sync.Mutex
 	reader *Client           // read_committed, for restores
@@ -538,7 +538,7 @@ func fetchStable(ctx context.Context, prod *kgo.Client, req *kmsg.OffsetFetchReq
 // joinTxn makes s commit its offsets (and, with part, the state of the stateful
 // streams over part) in the transaction of its Context's batches, if it reads under
 // Subscribe in a group. s.mu is held.
-func (s *DirectStream[K, V]) joinTxn(part func() any) {
+func (s *DirectStream[K, V]) joinTxn(part func() dstream.TaskPartitioner) {
 	if _, sub := s.strategy.(subscribe); !sub || s.cfg.groupID == "" {
 		return
 	}
@@ -549,7 +549,7 @@ func (s *DirectStream[K, V]) joinTxn(part func() any) {
 		return
 	}
 	if part == nil {
-		part = func() any { return nil }
+		part = func() dstream.TaskPartitioner { return nil }
 	}
 	s.changes = &changelogs{part: part, tm: txnOf(s.sctx, s.cfg), s: &streamState{
 		cfg: &s.cfg, sctx: s.sctx, name: s.stream.String,

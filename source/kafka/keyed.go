@@ -14,6 +14,7 @@ import (
 	"github.com/spatedev/spate/internal/errfmt"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // ErrMisplacedKey is wrapped by the error of a keyed stream's batch that read a
@@ -58,6 +59,12 @@ func (p *TaskPartitioner[K]) NumPartitions() int { return p.n }
 // Tasks returns the task count, the partition count: it marks the partitioner as a
 // dstream.TaskPartitioner, whose stateful streams keep their state per task.
 func (p *TaskPartitioner[K]) Tasks() int { return p.n }
+
+// Equal reports whether other is p itself (see the type's doc).
+func (p *TaskPartitioner[K]) Equal(other shuffle.Partitioner[K]) bool {
+	o, ok := other.(*TaskPartitioner[K])
+	return ok && o == p
+}
 
 // Partition returns the partition Kafka's default partitioner places key in, or -1
 // if the serializer fails on it.
@@ -162,7 +169,7 @@ func Keyed[K comparable, V any](s *DirectStream[K, V], keys Serializer[K], opts 
 	k := &keyed[K]{keys: keys, trust: c.trust}
 	s.mu.Lock()
 	s.onStart = append(s.onStart, k.start)
-	s.joinTxn(func() any { return k.part })
+	s.joinTxn(func() dstream.TaskPartitioner { return k.part })
 	s.mu.Unlock()
 	eng := s.sctx.Engine()
 	return dstream.Transform(s.stream, func(_ *rdd.RDD[Record[K, V]], t time.Time) *rdd.RDD[ops.KV[K, V]] {

@@ -12,6 +12,7 @@ import (
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
+	"github.com/spatedev/spate/shuffle"
 	"github.com/spatedev/spate/source/kafka"
 	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
@@ -70,13 +71,14 @@ func TestKeyedStreamKeepsStatePerTaskWithoutAShuffle(t *testing.T) {
 		mu      sync.Mutex
 		last    [][]ops.KV[string, int]
 		lineage string
-		part    any
+		part    shuffle.Partitioner[string]
 	)
 	dstream.ForeachRDD(counts, func(ctx context.Context, c *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
 		ps, err := rdd.CollectPartitions(ctx, c)
 		mu.Lock()
 		defer mu.Unlock()
-		last, lineage, part = ps, c.DebugString(), c.Partitioner()
+		last, lineage = ps, c.DebugString()
+		part, _ = rdd.PartitionerOf(c)
 		return err
 	})
 	keys := []string{"ann", "bob", "cid", "dan", "eve", "fay", "gus", "hal"}

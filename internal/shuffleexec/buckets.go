@@ -1,9 +1,10 @@
-package shuffle
+package shuffleexec
 
 import (
 	"unsafe"
 
 	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // Buckets is one map task's output: one bucket of records per output
@@ -263,7 +264,7 @@ func (b *Buckets[T]) Read(i int, f func(chunk []T) bool) error {
 
 // AddKeyed appends the pair kv to the bucket p assigns its key, checking the
 // partition p answers.
-func AddKeyed[K comparable, V any](b *Buckets[ops.KV[K, V]], p Partitioner[K], kv ops.KV[K, V]) error {
+func AddKeyed[K comparable, V any](b *Buckets[ops.KV[K, V]], p shuffle.Partitioner[K], kv ops.KV[K, V]) error {
 	q := p.Partition(kv.Key)
 	if err := CheckPartition(q, len(b.chunks), kv.Key); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package shuffle
+package shuffleexec
 
 import (
 	"encoding/binary"
@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"unsafe"
+
+	"github.com/spatedev/spate/shuffle"
 )
 
 // A spill file is written by one task and read by any (with ReadAt, which
@@ -27,29 +29,13 @@ const blockBytes = 32 << 10
 // no bytes).
 const maxBlockRecords = 1 << 16
 
-// SpillError is a failure to create, write or read a spill file or the
-// directory that holds them. Path names the file or directory.
-type SpillError struct {
-	Path string
-	Op   string // "create", "write", "read", …
-	Err  error
-}
-
-// Error names the path, the operation and the cause.
-func (e *SpillError) Error() string {
-	return "shuffle: spill to " + e.Path + ": " + e.Op + ": " + e.Err.Error()
-}
-
-// Unwrap returns the cause.
-func (e *SpillError) Unwrap() error { return e.Err }
-
 // spillErr wraps err, dropping the path an *fs.PathError repeats.
 func spillErr(path, op string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return &SpillError{Path: path, Op: op, Err: err}
+	return &shuffle.SpillError{Path: path, Op: op, Err: err}
 }
 
 // spillFile is one task's spill file.

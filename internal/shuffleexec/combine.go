@@ -1,6 +1,9 @@
-package shuffle
+package shuffleexec
 
-import "github.com/spatedev/spate/ops"
+import (
+	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
+)
 
 // Adaptive map-side combine: a map task combines its first CheckAfter
 // records; if they hold more than MaxDistinctRatio distinct keys per record,
@@ -22,8 +25,8 @@ const (
 // file.
 type MapSide[K comparable, V, C any] struct {
 	table *Table[K, V, C]
-	part  Partitioner[K]
-	hash  *Hash[K] // part, when it is the default partitioner
+	part  shuffle.Partitioner[K]
+	hash  *shuffle.Hash[K] // part, when it is the default partitioner
 	raw   *Buckets[ops.KV[K, V]]
 	// sketches estimate each bucket's distinct keys (hash partitioner
 	// only): combined keys are added by Finish or as runs are written,
@@ -42,9 +45,9 @@ type MapSide[K comparable, V, C any] struct {
 
 // NewMapSide returns a map task writer that combines with agg and buckets
 // by part.
-func NewMapSide[K comparable, V, C any](agg ops.Aggregator[V, C], part Partitioner[K]) *MapSide[K, V, C] {
+func NewMapSide[K comparable, V, C any](agg ops.Aggregator[V, C], part shuffle.Partitioner[K]) *MapSide[K, V, C] {
 	m := &MapSide[K, V, C]{table: NewTable[K](agg, 0), part: part}
-	m.hash, _ = part.(*Hash[K])
+	m.hash, _ = part.(*shuffle.Hash[K])
 	if m.hash != nil {
 		m.sketches = make([]Sketch, part.NumPartitions())
 	}
@@ -84,7 +87,7 @@ func (m *MapSide[K, V, C]) Add(k K, v V) error {
 	}
 	if m.hash != nil {
 		h := m.hash.Sum64(k)
-		q := int(h % uint64(m.hash.n))
+		q := int(h % uint64(m.hash.NumPartitions()))
 		m.sketches[q].Add(h)
 		return m.raw.Add(q, ops.KV[K, V]{Key: k, Value: v})
 	}
@@ -171,7 +174,7 @@ func (m *MapSide[K, V, C]) Finish() (*MapOutput[K, V, C], error) {
 	}
 	if m.hash != nil {
 		// One hash per key places it and feeds its bucket's sketch.
-		n := m.hash.n
+		n := m.hash.NumPartitions()
 		dest := make([]int32, len(m.table.entries))
 		codes := make([]uint16, len(m.table.entries))
 		counts := make([]int, n)

@@ -1,4 +1,4 @@
-package shuffle_test
+package shuffleexec_test
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -35,10 +36,10 @@ func spillFiles(t testing.TB, dir string) []string {
 // spaceIn returns a job's space in a pool of limit bytes, its files under a
 // new directory, and checks when the test ends that closing it deletes
 // every file and releases every byte.
-func spaceIn(t *testing.T, limit int64) (*shuffle.Pool, *shuffle.Space, string) {
+func spaceIn(t *testing.T, limit int64) (*shuffleexec.Pool, *shuffleexec.Space, string) {
 	t.Helper()
 	dir := t.TempDir()
-	pool := shuffle.NewPool(limit, nil)
+	pool := shuffleexec.NewPool(limit, nil)
 	space := pool.NewSpace(dir)
 	t.Cleanup(func() {
 		if err := space.Close(); err != nil {
@@ -56,12 +57,12 @@ func spaceIn(t *testing.T, limit int64) (*shuffle.Pool, *shuffle.Space, string) 
 
 // mapTasks runs one MapSide per input, each with its own Spiller of space,
 // and returns their outputs.
-func mapTasks[K comparable, V, C any](t *testing.T, space *shuffle.Space, agg ops.Aggregator[V, C], p shuffle.Partitioner[K], inputs [][]ops.KV[K, V]) []*shuffle.MapOutput[K, V, C] {
+func mapTasks[K comparable, V, C any](t *testing.T, space *shuffleexec.Space, agg ops.Aggregator[V, C], p shuffle.Partitioner[K], inputs [][]ops.KV[K, V]) []*shuffleexec.MapOutput[K, V, C] {
 	t.Helper()
-	outs := make([]*shuffle.MapOutput[K, V, C], len(inputs))
+	outs := make([]*shuffleexec.MapOutput[K, V, C], len(inputs))
 	for j, in := range inputs {
 		sp := space.Spiller("map-" + strconv.Itoa(j))
-		m := shuffle.NewMapSide(agg, p)
+		m := shuffleexec.NewMapSide(agg, p)
 		m.SpillTo(sp)
 		for _, kv := range in {
 			if err := m.Add(kv.Key, kv.Value); err != nil {
@@ -81,7 +82,7 @@ func mapTasks[K comparable, V, C any](t *testing.T, space *shuffle.Space, agg op
 
 // reduceSpilling reduces every bucket of outs, each with its own Spiller,
 // and returns the pairs by bucket.
-func reduceSpilling[K comparable, V, C any](t *testing.T, space *shuffle.Space, agg ops.Aggregator[V, C], outs []*shuffle.MapOutput[K, V, C], n int) [][]ops.KV[K, C] {
+func reduceSpilling[K comparable, V, C any](t *testing.T, space *shuffleexec.Space, agg ops.Aggregator[V, C], outs []*shuffleexec.MapOutput[K, V, C], n int) [][]ops.KV[K, C] {
 	t.Helper()
 	got := make([][]ops.KV[K, C], n)
 	for q := range n {
@@ -133,8 +134,8 @@ func asMap[K comparable, C any](t *testing.T, parts [][]ops.KV[K, C], p shuffle.
 // in-memory one, files were written, and closing the space deletes them.
 func TestSpillMapSideReduce(t *testing.T) {
 	inputs := [][]ops.KV[string, int]{
-		gen(3*shuffle.CheckAfter, func(i int) string { return "d" + strconv.Itoa(i) }), // distinct: passes through
-		gen(3*shuffle.CheckAfter, func(i int) string { return "r" + strconv.Itoa(i%5000) }),
+		gen(3*shuffleexec.CheckAfter, func(i int) string { return "d" + strconv.Itoa(i) }), // distinct: passes through
+		gen(3*shuffleexec.CheckAfter, func(i int) string { return "r" + strconv.Itoa(i%5000) }),
 		gen(2000, func(i int) string { return "d" + strconv.Itoa(i*7) }), // overlaps the first
 		nil,
 		gen(3, func(int) string { return "" }),
@@ -178,7 +179,7 @@ func TestSpillBuckets(t *testing.T) {
 	pool, space, _ := spaceIn(t, limit)
 	sp := space.Spiller("map-0")
 	defer sp.Close()
-	b := shuffle.NewBuckets[ops.KV[string, int]](3)
+	b := shuffleexec.NewBuckets[ops.KV[string, int]](3)
 	b.SpillTo(sp)
 	for i := range n {
 		if err := b.Add(i%3, ops.Pair(strconv.Itoa(i), i)); err != nil {
@@ -231,7 +232,7 @@ func TestSpillSorter(t *testing.T) {
 		Label string
 	}
 	byKey := func(a, b rec) int { return cmpInt(a.Key, b.Key) }
-	s := shuffle.NewSorter(byKey, 0, sp)
+	s := shuffleexec.NewSorter(byKey, 0, sp)
 	in := make([]rec, n)
 	for i := range in {
 		in[i] = rec{Key: i * 7919 % 1000, Label: strconv.Itoa(i)} // many equal keys
@@ -256,7 +257,7 @@ func TestSpillSorter(t *testing.T) {
 		t.Error("SpilledBytes() = 0")
 	}
 	// Without a Spiller, everything is sorted in memory and returned.
-	m := shuffle.NewSorter(byKey, 0, nil)
+	m := shuffleexec.NewSorter(byKey, 0, nil)
 	for _, r := range in {
 		if err := m.Add(r); err != nil {
 			t.Fatal(err)
@@ -276,7 +277,7 @@ func TestSpillReducerManyRuns(t *testing.T) {
 	_, space, _ := spaceIn(t, limit)
 	sp := space.Spiller("reduce-0")
 	defer sp.Close()
-	r := shuffle.NewReducer[int](ops.Grouping[int](), 0, sp)
+	r := shuffleexec.NewReducer[int](ops.Grouping[int](), 0, sp)
 	for i := range n {
 		if err := r.Add(i*7919%keys, i); err != nil {
 			t.Fatal(err)
@@ -309,7 +310,7 @@ func TestSpillReducerManyRuns(t *testing.T) {
 // then pass records through: a key's values keep their order within each
 // map task.
 func TestSpillGroupingOrderAcrossTheSwitch(t *testing.T) {
-	const n = 3 * shuffle.CheckAfter
+	const n = 3 * shuffleexec.CheckAfter
 	var inputs [][]ops.KV[int, int]
 	for j := range 2 {
 		in := make([]ops.KV[int, int], n)
@@ -347,13 +348,13 @@ func TestSpillGroupingOrderAcrossTheSwitch(t *testing.T) {
 // warns once for the type.
 func TestSpillUnencodable(t *testing.T) {
 	var logs strings.Builder
-	pool := shuffle.NewPool(4<<10, slog.New(slog.NewTextHandler(&logs, nil)))
+	pool := shuffleexec.NewPool(4<<10, slog.New(slog.NewTextHandler(&logs, nil)))
 	space := pool.NewSpace(t.TempDir())
 	defer space.Close()
 	type rec struct{ P *int }
 	for task := range 2 {
 		sp := space.Spiller("map-" + strconv.Itoa(task))
-		b := shuffle.NewBuckets[rec](2)
+		b := shuffleexec.NewBuckets[rec](2)
 		b.SpillTo(sp)
 		for i := range 10_000 {
 			if err := b.Add(i%2, rec{P: &i}); err != nil {
@@ -368,7 +369,7 @@ func TestSpillUnencodable(t *testing.T) {
 		}
 		sp.Close()
 	}
-	if n := strings.Count(logs.String(), "cannot spill"); n != 1 || !strings.Contains(logs.String(), "shuffle_test.rec") {
+	if n := strings.Count(logs.String(), "cannot spill"); n != 1 || !strings.Contains(logs.String(), "shuffleexec_test.rec") {
 		t.Errorf("%d warnings, want 1 naming the type:\n%s", n, logs.String())
 	}
 }
@@ -379,7 +380,7 @@ func TestSpillReadFails(t *testing.T) {
 	_, space, dir := spaceIn(t, 16<<10)
 	sp := space.Spiller("map-0")
 	defer sp.Close()
-	b := shuffle.NewBuckets[ops.KV[int, int]](1)
+	b := shuffleexec.NewBuckets[ops.KV[int, int]](1)
 	b.SpillTo(sp)
 	for i := range 20_000 {
 		if err := b.Add(0, ops.Pair(i, i)); err != nil {

@@ -1,9 +1,10 @@
-package shuffle
+package shuffleexec
 
 import (
 	"math/bits"
 
 	"github.com/spatedev/spate/ops"
+	"github.com/spatedev/spate/shuffle"
 )
 
 // Table combines values by key: the map-side combine of an aggregating
@@ -26,7 +27,7 @@ import (
 // table holds at most 2³¹ keys (an index of 2³² slots, 32 GiB).
 type Table[K comparable, V, C any] struct {
 	agg     ops.Aggregator[V, C]
-	hash    *Hash[K]
+	hash    *shuffle.Hash[K]
 	slots   []uint64 // hash>>32<<32 | entry index+1; 0: empty
 	shift   uint     // 64 - log2(len(slots)): a hash's home slot is hash>>shift
 	entries []ops.KV[K, C]
@@ -38,7 +39,7 @@ const minSlots = 8
 // NewTable returns an empty table sized for about hint distinct keys.
 func NewTable[K comparable, V, C any](agg ops.Aggregator[V, C], hint int) *Table[K, V, C] {
 	hint = max(hint, 0)
-	t := &Table[K, V, C]{agg: agg, hash: NewHash[K](1), entries: make([]ops.KV[K, C], 0, hint)}
+	t := &Table[K, V, C]{agg: agg, hash: shuffle.NewHash[K](1), entries: make([]ops.KV[K, C], 0, hint)}
 	n := minSlots
 	for n < 2*hint {
 		n *= 2
@@ -99,7 +100,7 @@ func (t *Table[K, V, C]) resize(n int) {
 func (t *Table[K, V, C]) Add(k K, v V) { t.AddHashed(t.hash.Sum64(k), k, v) }
 
 // AddHashed is Add for a caller that has hashed k already: h must be
-// k's [Hash.Sum64] (any Hash over K; the seed is the process's). A shuffle's
+// k's [Hash.Sum64] (any shuffle.Hash over K; the seed is the process's). A shuffle's
 // map side hashes each key to place it, so that its reduce side need not
 // hash it again.
 func (t *Table[K, V, C]) AddHashed(h uint64, k K, v V) {
@@ -144,9 +145,9 @@ func (t *Table[K, V, C]) Pairs() []ops.KV[K, C] { return t.entries }
 // Split buckets the table's pairs by p: bucket i holds the keys p assigns to
 // partition i, in first-seen order. It fails, naming the key, if p answers a
 // partition outside [0, p.NumPartitions()).
-func (t *Table[K, V, C]) Split(p Partitioner[K]) (*Buckets[ops.KV[K, C]], error) {
+func (t *Table[K, V, C]) Split(p shuffle.Partitioner[K]) (*Buckets[ops.KV[K, C]], error) {
 	n := p.NumPartitions()
-	h, isHash := p.(*Hash[K])
+	h, isHash := p.(*shuffle.Hash[K])
 	if n == 1 && isHash {
 		// One hash partition holds every key. A custom partitioner is
 		// asked even then, so that a bad answer fails.

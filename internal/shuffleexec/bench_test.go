@@ -1,9 +1,10 @@
-package shuffle_test
+package shuffleexec_test
 
 import (
 	"strconv"
 	"testing"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -75,7 +76,7 @@ func BenchmarkTableAdd(b *testing.B) {
 			b.Run("table", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					t := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+					t := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
 					for i, k := range data {
 						t.Add(k, i)
 					}
@@ -95,8 +96,8 @@ func BenchmarkTableAdd(b *testing.B) {
 }
 
 func BenchmarkMapSide(b *testing.B) {
-	for _, keys := range []int{100, 4 * shuffle.CheckAfter} {
-		data := make([]int, 2*shuffle.CheckAfter)
+	for _, keys := range []int{100, 4 * shuffleexec.CheckAfter} {
+		data := make([]int, 2*shuffleexec.CheckAfter)
 		for i := range data {
 			data[i] = (i * 7919) % keys
 		}
@@ -105,7 +106,7 @@ func BenchmarkMapSide(b *testing.B) {
 			part := shuffle.NewHash[int](8)
 			agg := ops.Reducing(ops.Sum[int])
 			for b.Loop() {
-				m := shuffle.NewMapSide(agg, part)
+				m := shuffleexec.NewMapSide(agg, part)
 				for _, k := range data {
 					_ = m.Add(k, 1)
 				}
@@ -113,9 +114,9 @@ func BenchmarkMapSide(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				outs := []*shuffle.MapOutput[int, int, int]{out}
+				outs := []*shuffleexec.MapOutput[int, int, int]{out}
 				for q := range 8 {
-					if _, err := shuffle.Reduce(agg, outs, q, nil, func() error { return nil }, func(ops.KV[int, int]) bool { return true }); err != nil {
+					if _, err := shuffleexec.Reduce(agg, outs, q, nil, func() error { return nil }, func(ops.KV[int, int]) bool { return true }); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -135,10 +136,10 @@ func BenchmarkManySmallMapTasks(b *testing.B) {
 		b.Run("partitions="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			part := shuffle.NewHash[int](n)
-			outs := make([]*shuffle.MapOutput[int, int, int], tasks)
+			outs := make([]*shuffleexec.MapOutput[int, int, int], tasks)
 			for b.Loop() {
 				for j := range outs {
-					m := shuffle.NewMapSide(agg, part)
+					m := shuffleexec.NewMapSide(agg, part)
 					for i := range per {
 						_ = m.Add((j*per+i*7919)%10_000, 1)
 					}
@@ -148,7 +149,7 @@ func BenchmarkManySmallMapTasks(b *testing.B) {
 					}
 				}
 				for q := range n {
-					if _, err := shuffle.Reduce(agg, outs, q, nil, func() error { return nil }, func(ops.KV[int, int]) bool { return true }); err != nil {
+					if _, err := shuffleexec.Reduce(agg, outs, q, nil, func() error { return nil }, func(ops.KV[int, int]) bool { return true }); err != nil {
 						b.Fatal(err)
 					}
 				}

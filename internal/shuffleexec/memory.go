@@ -1,4 +1,4 @@
-package shuffle
+package shuffleexec
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/spatedev/spate/shuffle"
 )
 
 // Pool is the memory budget of an engine's shuffles, shared by the tasks
@@ -116,7 +118,7 @@ func (s *Space) create(name string) (*spillFile, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, &SpillError{Path: s.parent, Op: "create", Err: errors.New("the job has ended")}
+		return nil, &shuffle.SpillError{Path: s.parent, Op: "create", Err: errors.New("the job has ended")}
 	}
 	if s.dir == "" {
 		err := os.MkdirAll(s.parent, 0o755)

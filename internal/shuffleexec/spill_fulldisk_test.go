@@ -1,6 +1,6 @@
 //go:build unix
 
-package shuffle_test
+package shuffleexec_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spatedev/spate/internal/fulldisk"
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -18,7 +19,7 @@ func TestSpillWriteFails(t *testing.T) {
 	_, space, dir := spaceIn(t, 16<<10)
 	sp := space.Spiller("map-0")
 	defer sp.Close()
-	b := shuffle.NewBuckets[ops.KV[int, int]](2)
+	b := shuffleexec.NewBuckets[ops.KV[int, int]](2)
 	b.SpillTo(sp)
 	fulldisk.Limit(t, 1024)
 	var err error

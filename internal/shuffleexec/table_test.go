@@ -1,4 +1,4 @@
-package shuffle_test
+package shuffleexec_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -24,13 +25,17 @@ type funcPart[K any] struct {
 
 func (p *funcPart[K]) NumPartitions() int  { return p.n }
 func (p *funcPart[K]) Partition(key K) int { return p.f(key) }
+func (p *funcPart[K]) Equal(other shuffle.Partitioner[K]) bool {
+	o, ok := other.(*funcPart[K])
+	return ok && o == p
+}
 
 func byLen(n int) *funcPart[string] {
 	return &funcPart[string]{n: n, f: func(k string) int { return len(k) % n }}
 }
 
 func TestTableAddMergeGet(t *testing.T) {
-	tab := shuffle.NewTable[string](ops.Grouping[int](), 0)
+	tab := shuffleexec.NewTable[string](ops.Grouping[int](), 0)
 	if tab.Len() != 0 || len(tab.Pairs()) != 0 {
 		t.Fatalf("new table: Len %d, Pairs %v", tab.Len(), tab.Pairs())
 	}
@@ -66,9 +71,9 @@ func TestTableAddMergeGet(t *testing.T) {
 
 func TestTableAggregators(t *testing.T) {
 	in := []kv{ops.Pair("x", 3), ops.Pair("y", -1), ops.Pair("x", 5), ops.Pair("x", 1), ops.Pair("y", 4)}
-	sum := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 2)
-	cnt := shuffle.NewTable[string](ops.Count[int](), -1) // negative hint is fine
-	minT := shuffle.NewTable[string](ops.MinOf[int](), 0)
+	sum := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 2)
+	cnt := shuffleexec.NewTable[string](ops.Count[int](), -1) // negative hint is fine
+	minT := shuffleexec.NewTable[string](ops.MinOf[int](), 0)
 	for _, p := range in {
 		sum.Add(p.Key, p.Value)
 		cnt.Add(p.Key, p.Value)
@@ -106,7 +111,7 @@ func TestTableManyKeys(t *testing.T) {
 func checkManyKeys[K comparable](t *testing.T, hint int, key func(int) K) {
 	t.Helper()
 	const n = 100_000
-	tab := shuffle.NewTable[K](ops.Reducing(ops.Sum[int]), hint)
+	tab := shuffleexec.NewTable[K](ops.Reducing(ops.Sum[int]), hint)
 	for round := range 3 {
 		for i := range n {
 			if round == 2 {
@@ -138,8 +143,8 @@ func checkManyKeys[K comparable](t *testing.T, hint int, key func(int) K) {
 // each key and Add build the same table, and find each other's keys.
 func TestTableAddHashed(t *testing.T) {
 	h := shuffle.NewHash[string](7)
-	a := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
-	b := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	a := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	b := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
 	for i := range 5000 {
 		k := "k" + strconv.Itoa(i%1000)
 		a.Add(k, i)
@@ -157,7 +162,7 @@ func TestTableAddHashed(t *testing.T) {
 // TestTableNaN checks that a key not equal to itself behaves as in a Go
 // map: each Add of a NaN makes a new entry, and Get never finds it.
 func TestTableNaN(t *testing.T) {
-	tab := shuffle.NewTable[float64](ops.Reducing(ops.Sum[int]), 0)
+	tab := shuffleexec.NewTable[float64](ops.Reducing(ops.Sum[int]), 0)
 	nan := math.NaN()
 	for range 3 {
 		tab.Add(nan, 1)
@@ -175,7 +180,7 @@ func TestTableNaN(t *testing.T) {
 }
 
 // splitAll returns every bucket of b flattened.
-func splitAll[T any](b *shuffle.Buckets[T]) [][]T {
+func splitAll[T any](b *shuffleexec.Buckets[T]) [][]T {
 	out := make([][]T, b.Len())
 	for i := range out {
 		for _, c := range b.Chunks(i) {
@@ -189,7 +194,7 @@ func splitAll[T any](b *shuffle.Buckets[T]) [][]T {
 }
 
 func TestTableSplit(t *testing.T) {
-	tab := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	tab := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
 	var order []string
 	for i := range 1000 {
 		k := strconv.Itoa(i % 300 * 7)
@@ -220,7 +225,7 @@ func TestTableSplit(t *testing.T) {
 			}
 		})
 	}
-	empty := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+	empty := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
 	b, err := empty.Split(shuffle.NewHash[string](3))
 	if err != nil || b.Len() != 3 || b.Size(0)+b.Size(1)+b.Size(2) != 0 {
 		t.Errorf("empty Split: %v, %d buckets", err, b.Len())
@@ -231,7 +236,7 @@ func TestTableSplitBadPartitioner(t *testing.T) {
 	for _, n := range []int{1, 4} {
 		for _, bad := range []int{-1, n} {
 			t.Run(fmt.Sprintf("n=%d/p=%d", n, bad), func(t *testing.T) {
-				tab := shuffle.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
+				tab := shuffleexec.NewTable[string](ops.Reducing(ops.Sum[int]), 0)
 				tab.Add("fine", 1)
 				tab.Add("evil-key", 2)
 				p := &funcPart[string]{n: n, f: func(k string) int {
@@ -254,7 +259,7 @@ func TestTableSplitBadPartitioner(t *testing.T) {
 
 func TestBucketsChunks(t *testing.T) {
 	const n = 40_000
-	b := shuffle.NewBuckets[int](3)
+	b := shuffleexec.NewBuckets[int](3)
 	if b.Len() != 3 {
 		t.Fatalf("Len() = %d", b.Len())
 	}
@@ -304,10 +309,10 @@ func TestBucketsChunks(t *testing.T) {
 }
 
 func TestAddKeyed(t *testing.T) {
-	b := shuffle.NewBuckets[kv](3)
+	b := shuffleexec.NewBuckets[kv](3)
 	p := byLen(3)
 	for _, k := range []string{"", "a", "bb", "ccc", "dd"} {
-		if err := shuffle.AddKeyed(b, p, ops.Pair(k, len(k))); err != nil {
+		if err := shuffleexec.AddKeyed(b, p, ops.Pair(k, len(k))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -316,7 +321,7 @@ func TestAddKeyed(t *testing.T) {
 		t.Errorf("buckets (-want +got):\n%s", diff)
 	}
 	bad := &funcPart[string]{n: 3, f: func(string) int { return 7 }}
-	err := shuffle.AddKeyed(b, bad, ops.Pair("key-x", 1))
+	err := shuffleexec.AddKeyed(b, bad, ops.Pair("key-x", 1))
 	if !errors.Is(err, shuffle.ErrPartition) || !contains(err.Error(), "key-x") {
 		t.Errorf("AddKeyed with a bad partitioner = %v, want ErrPartition naming key-x", err)
 	}
@@ -325,7 +330,7 @@ func TestAddKeyed(t *testing.T) {
 	}
 	// A partitioner with fewer partitions than the buckets is checked
 	// against the buckets.
-	if err := shuffle.AddKeyed(b, &funcPart[string]{n: 10, f: func(string) int { return 5 }}, ops.Pair("k", 1)); !errors.Is(err, shuffle.ErrPartition) {
+	if err := shuffleexec.AddKeyed(b, &funcPart[string]{n: 10, f: func(string) int { return 5 }}, ops.Pair("k", 1)); !errors.Is(err, shuffle.ErrPartition) {
 		t.Errorf("partition 5 of 3 buckets: %v, want ErrPartition", err)
 	}
 }

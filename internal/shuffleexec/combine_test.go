@@ -1,4 +1,4 @@
-package shuffle_test
+package shuffleexec_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
@@ -22,20 +23,20 @@ func TestMapSideSwitch(t *testing.T) {
 		records  int
 		want     bool // still combining at the end
 	}{
-		{"few keys", 10, 3 * shuffle.CheckAfter, true},
-		{"exactly half distinct", shuffle.CheckAfter / 2, 2 * shuffle.CheckAfter, true},
-		{"just over half distinct", shuffle.CheckAfter/2 + 1, 2 * shuffle.CheckAfter, false},
-		{"all distinct", math.MaxInt, shuffle.CheckAfter + 10, false},
-		{"all distinct, too few to judge", math.MaxInt, shuffle.CheckAfter - 1, true},
+		{"few keys", 10, 3 * shuffleexec.CheckAfter, true},
+		{"exactly half distinct", shuffleexec.CheckAfter / 2, 2 * shuffleexec.CheckAfter, true},
+		{"just over half distinct", shuffleexec.CheckAfter/2 + 1, 2 * shuffleexec.CheckAfter, false},
+		{"all distinct", math.MaxInt, shuffleexec.CheckAfter + 10, false},
+		{"all distinct, too few to judge", math.MaxInt, shuffleexec.CheckAfter - 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](4))
+			m := shuffleexec.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](4))
 			for i := range tt.records {
 				if err := m.Add(i%tt.distinct, 1); err != nil {
 					t.Fatal(err)
 				}
-				if i < shuffle.CheckAfter-1 && !m.Combining() {
+				if i < shuffleexec.CheckAfter-1 && !m.Combining() {
 					t.Fatalf("stopped combining after %d records, before CheckAfter", i+1)
 				}
 			}
@@ -70,9 +71,9 @@ func TestMapSideSwitch(t *testing.T) {
 
 // reduceAll returns bucket q of outs reduced, whether Reduce returns it or
 // streams it.
-func reduceAll[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*shuffle.MapOutput[K, V, C], q int, sp *shuffle.Spiller) ([]ops.KV[K, C], error) {
+func reduceAll[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*shuffleexec.MapOutput[K, V, C], q int, sp *shuffleexec.Spiller) ([]ops.KV[K, C], error) {
 	var streamed []ops.KV[K, C]
-	pairs, err := shuffle.Reduce(agg, outs, q, sp, func() error { return nil }, func(kv ops.KV[K, C]) bool {
+	pairs, err := shuffleexec.Reduce(agg, outs, q, sp, func() error { return nil }, func(kv ops.KV[K, C]) bool {
 		streamed = append(streamed, kv)
 		return true
 	})
@@ -90,9 +91,9 @@ type task struct {
 
 func TestMapSideReduce(t *testing.T) {
 	tasks := []task{
-		{2 * shuffle.CheckAfter, func(i int) string { return "d" + strconv.Itoa(i) }},    // distinct: passes through
-		{2 * shuffle.CheckAfter, func(i int) string { return "r" + strconv.Itoa(i%97) }}, // repetitive: combines
-		{100, func(i int) string { return "d" + strconv.Itoa(i*3) }},                     // overlaps the first
+		{2 * shuffleexec.CheckAfter, func(i int) string { return "d" + strconv.Itoa(i) }},    // distinct: passes through
+		{2 * shuffleexec.CheckAfter, func(i int) string { return "r" + strconv.Itoa(i%97) }}, // repetitive: combines
+		{100, func(i int) string { return "d" + strconv.Itoa(i*3) }},                         // overlaps the first
 		{0, nil},                              // empty
 		{3, func(i int) string { return "" }}, // zero key
 	}
@@ -106,9 +107,9 @@ func TestMapSideReduce(t *testing.T) {
 	for _, p := range parts {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {
 			agg := ops.Reducing(ops.Sum[int])
-			outs := make([]*shuffle.MapOutput[string, int, int], len(tasks)+1) // last one nil: a task with no output
+			outs := make([]*shuffleexec.MapOutput[string, int, int], len(tasks)+1) // last one nil: a task with no output
 			for j, tk := range tasks {
-				m := shuffle.NewMapSide(agg, p)
+				m := shuffleexec.NewMapSide(agg, p)
 				for i := range tk.n {
 					if err := m.Add(tk.key(i), i%5); err != nil {
 						t.Fatal(err)
@@ -145,7 +146,7 @@ func TestMapSideReduce(t *testing.T) {
 				// Distinct sizes the reduce table: within 10% (plus its 5%
 				// headroom) when every map task kept sketches (hash), else
 				// the count of combined records.
-				est := shuffle.Distinct(outs, q)
+				est := shuffleexec.Distinct(outs, q)
 				if _, isHash := p.(*shuffle.Hash[string]); isHash {
 					if float64(est) < 0.9*float64(actual) || float64(est) > 1.2*float64(actual)+5 {
 						t.Errorf("bucket %d: Distinct = %d, actual %d", q, est, actual)
@@ -175,8 +176,8 @@ func TestMapSideReduce(t *testing.T) {
 func TestMapSideGroupingOrder(t *testing.T) {
 	// Grouped values keep their order across the switch to pass-through:
 	// the combined part of a key comes before its raw records.
-	m := shuffle.NewMapSide(ops.Grouping[int](), shuffle.NewHash[int](3))
-	n := shuffle.CheckAfter + 1000
+	m := shuffleexec.NewMapSide(ops.Grouping[int](), shuffle.NewHash[int](3))
+	n := shuffleexec.CheckAfter + 1000
 	for i := range n {
 		k := i
 		if i%100 == 0 {
@@ -193,7 +194,7 @@ func TestMapSideGroupingOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs := []*shuffle.MapOutput[int, int, []int]{out}
+	outs := []*shuffleexec.MapOutput[int, int, []int]{out}
 	var got []int
 	for q := range 3 {
 		pairs, err := reduceAll(ops.Grouping[int](), outs, q, nil)
@@ -223,7 +224,7 @@ func TestMapSideBadPartitioner(t *testing.T) {
 		return k & 1
 	}}
 	// Combining: the error comes from Finish.
-	m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), bad)
+	m := shuffleexec.NewMapSide(ops.Reducing(ops.Sum[int]), bad)
 	for i := range 5000 {
 		if err := m.Add(i, 1); err != nil {
 			t.Fatalf("Add while combining: %v", err)
@@ -233,11 +234,11 @@ func TestMapSideBadPartitioner(t *testing.T) {
 		t.Errorf("Finish = %v, want ErrPartition naming 4242", err)
 	}
 	// Passing through: the error comes from Add.
-	m = shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), bad)
+	m = shuffleexec.NewMapSide(ops.Reducing(ops.Sum[int]), bad)
 	var err error
-	for i := 0; err == nil && i < 2*shuffle.CheckAfter; i++ {
+	for i := 0; err == nil && i < 2*shuffleexec.CheckAfter; i++ {
 		k := i + 10_000
-		if i == shuffle.CheckAfter+5 {
+		if i == shuffleexec.CheckAfter+5 {
 			k = 4242
 		}
 		err = m.Add(k, 1)
@@ -253,9 +254,9 @@ func TestMapSideBadPartitioner(t *testing.T) {
 func TestReduceTickError(t *testing.T) {
 	// Two map outputs: one alone, all combined, would be the partition as
 	// it is, with no record to tick.
-	outs := make([]*shuffle.MapOutput[int, int, int], 2)
+	outs := make([]*shuffleexec.MapOutput[int, int, int], 2)
 	for j := range outs {
-		m := shuffle.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](1))
+		m := shuffleexec.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[int](1))
 		for i := range 100 {
 			_ = m.Add(i, i)
 		}
@@ -263,7 +264,7 @@ func TestReduceTickError(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	calls := 0
-	_, err := shuffle.Reduce(ops.Reducing(ops.Sum[int]), outs, 0, nil, func() error {
+	_, err := shuffleexec.Reduce(ops.Reducing(ops.Sum[int]), outs, 0, nil, func() error {
 		if calls++; calls == 10 {
 			return stop
 		}
@@ -277,7 +278,7 @@ func TestReduceTickError(t *testing.T) {
 func TestSketchEstimate(t *testing.T) {
 	h := shuffle.NewHash[int](2) // its Sum64 is the hash the map side feeds
 	for _, n := range []int{1_000, 100_000, 1_000_000} {
-		var s shuffle.Sketch
+		var s shuffleexec.Sketch
 		for i := range n {
 			s.Add(h.Sum64(i))
 		}
@@ -290,11 +291,11 @@ func TestSketchEstimate(t *testing.T) {
 			t.Errorf("%d distinct: Estimate() = %d, more than 10%% off", n, est)
 		}
 	}
-	var empty shuffle.Sketch
+	var empty shuffleexec.Sketch
 	if e := empty.Estimate(); e != 0 {
 		t.Errorf("empty sketch: Estimate() = %d", e)
 	}
-	var one shuffle.Sketch
+	var one shuffleexec.Sketch
 	one.Add(h.Sum64(7))
 	one.Add(h.Sum64(7))
 	if e := one.Estimate(); e != 1 {
@@ -305,8 +306,8 @@ func TestSketchEstimate(t *testing.T) {
 func TestSketchMerge(t *testing.T) {
 	h := shuffle.NewHash[int](2)
 	// sketch returns the sketch of the integers [from, to).
-	sketch := func(from, to int) *shuffle.Sketch {
-		var s shuffle.Sketch
+	sketch := func(from, to int) *shuffleexec.Sketch {
+		var s shuffleexec.Sketch
 		for i := from; i < to; i++ {
 			s.Add(h.Sum64(i))
 		}
@@ -339,7 +340,7 @@ func TestSketchMerge(t *testing.T) {
 	for _, n := range []int{0, 10, 10_000} {
 		b := sketch(0, n)
 		before := b.Estimate()
-		b.Merge(&shuffle.Sketch{})
+		b.Merge(&shuffleexec.Sketch{})
 		if after := b.Estimate(); after != before {
 			t.Errorf("merging an empty sketch into one of %d changed its estimate from %d to %d", n, before, after)
 		}
@@ -352,7 +353,7 @@ func TestSketchMerge(t *testing.T) {
 // made a shuffle's memory grow with partitions².)
 func TestSketchSize(t *testing.T) {
 	h := shuffle.NewHash[int](2)
-	var s shuffle.Sketch
+	var s shuffleexec.Sketch
 	if b := s.Bytes(); b != 0 {
 		t.Errorf("empty sketch: Bytes() = %d, want 0", b)
 	}
@@ -372,12 +373,12 @@ func TestMapSideMemoryLinearInPartitions(t *testing.T) {
 	agg := ops.Reducing(ops.Sum[int])
 	for _, n := range []int{100, 1000} {
 		part := shuffle.NewHash[int](n)
-		outs := make([]*shuffle.MapOutput[int, int, int], 20)
+		outs := make([]*shuffleexec.MapOutput[int, int, int], 20)
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for j := range outs {
-			m := shuffle.NewMapSide(agg, part)
+			m := shuffleexec.NewMapSide(agg, part)
 			for i := range 50 {
 				if err := m.Add(j*50+i, 1); err != nil {
 					t.Fatal(err)

@@ -1,4 +1,4 @@
-package shuffle
+package shuffleexec
 
 import (
 	"github.com/spatedev/spate/ops"
