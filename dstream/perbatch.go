@@ -141,7 +141,7 @@ func Repartition[T any](s *DStream[T], n int, opts ...rdd.ShuffleOpt[T]) *DStrea
 // distinct elements across batches, keep them in state (UpdateStateByKey). The
 // order within a batch is not the input order. Spark's DStream has no
 // distinct; it is its transform(_.distinct()).
-func Distinct[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt) *DStream[T] {
+func Distinct[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt[T]) *DStream[T] {
 	return derive("dstream.Distinct", s, func(r *rdd.RDD[T]) *rdd.RDD[T] { return rdd.Distinct(r, opts...) })
 }
 

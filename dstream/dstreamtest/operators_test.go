@@ -1129,7 +1129,7 @@ func TestOpDistinct(t *testing.T) {
 	// Per batch: a word of an earlier batch comes again.
 	dstreamtest.Run(t, words,
 		func(s *dstream.DStream[string]) *dstream.DStream[string] {
-			return dstream.Distinct(s, rdd.Partitions(3))
+			return dstream.Distinct(s, rdd.Partitions[string](3))
 		},
 		perBatch(words, func(b []string) []string {
 			out := slices.Clone(b)
