@@ -173,12 +173,17 @@ func ExampleKeyed() {
 		kafka.Brokers(b.Addrs()...), kafka.GroupID("example"), kafka.OffsetReset(kafka.Earliest))
 	clicks := dstream.UpdateStateByKey(kafka.Keyed(stream, kafka.StringSerializer()),
 		func(pages []string, n ops.Maybe[int]) ops.Maybe[int] { return ops.Some(n.Value + len(pages)) })
+	var done bool // (batches run one at a time)
 	dstream.ForeachRDD(clicks, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
 		parts, err := rdd.CollectPartitions(ctx, r)
+		if done || len(parts) != 2 || len(parts[0]) == 0 || len(parts[1]) == 0 {
+			return err // printed already, or the group has not assigned the tasks yet
+		}
 		for task, kvs := range parts {
 			fmt.Println("task", task, kvs)
 		}
-		ssc.Stop()
+		done = true
+		ssc.Stop() // the batches already generated still run
 		return err
 	})
 	if err := ssc.Run(ctx); err != nil {
