@@ -22,6 +22,16 @@
 // duration). Transformations are top-level generic functions, named as in Spark and in
 // package rdd: dstream.Map(s, f) applies rdd.Map to every batch.
 //
+// The rule for names: a dstream operator named as an rdd operator is that operator
+// lifted per batch, a transformation of streams, even where the rdd one is an action.
+// rdd.Count returns a number; dstream.Count returns a stream of one count per batch
+// (as Spark's DStream.count does); so do Reduce, CountByValue, Glom and Distinct. What
+// is a stream's own — windows, state, outputs — has no rdd counterpart. Outputs are
+// functions over any stream (ForeachRDD, Print); a source whose batches carry more
+// than an RDD offers its own output as a method on its stream, where that extra lives
+// (a Kafka direct stream's ForeachBatch hands out the offset ranges, which no
+// transformed stream has).
+//
 // # Windows
 //
 // A windowed stream covers the last window length of batches and produces a result every
