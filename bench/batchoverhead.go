@@ -49,7 +49,7 @@ func batchOverhead(scale float64, rounds int) (string, error) {
 	stream := func(ctx context.Context) error {
 		clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng))
-		in, _ := dstream.QueueStream(c, true, batches...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, batches...)
 		out := dstream.Transform(in, func(r *rdd.RDD[int], _ time.Time) *rdd.RDD[string] { return stages(r) })
 		var bad error
 		dstream.ForeachRDD(out, func(ctx context.Context, r *rdd.RDD[string], t time.Time) error {

@@ -36,7 +36,7 @@ func catchupBench(scale float64, rounds int) (string, error) {
 	drain := func() (first, last time.Duration, err error) {
 		clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng))
-		in, _ := dstream.QueueStream(c, true, batches...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, batches...)
 		pairs := dstream.Map(in, func(x int) ops.KV[int, int] { return ops.Pair(x%10, 1) })
 		sums := dstream.ReduceByKey(pairs, ops.Sum[int])
 		done := make([]time.Time, 0, nbatches)

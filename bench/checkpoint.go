@@ -48,7 +48,7 @@ func checkpointBench(scale float64, rounds int) (string, error) {
 	}
 	build := func(push [][]ops.KV[int, int]) func(c *dstream.Context) error {
 		return func(c *dstream.Context) error {
-			in, _ := dstream.QueueStream(c, true, push...)
+			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			mapped, _ := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
 				Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
 					n, _ := st.Get()

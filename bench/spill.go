@@ -50,7 +50,7 @@ func spillState(scale float64, rounds int) (string, error) {
 	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	timer := &batchTimer{done: make(chan struct{}, batches)}
 	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng), dstream.WithListener(timer))
-	in, _ := dstream.QueueStream(c, true, input...)
+	in, _ := dstream.QueueStream(c, dstream.OneAtATime, input...)
 	mapped, _ := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
 		Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
 			n, _ := st.Get()

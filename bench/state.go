@@ -154,7 +154,7 @@ func timeStateJob(keys, batches int, read bool, build func(in *dstream.DStream[o
 	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	timer := &batchTimer{done: make(chan struct{}, batches+1)}
 	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng), dstream.WithListener(timer))
-	in, _ := dstream.QueueStream(c, true, stateBatches(batches+1)...)
+	in, _ := dstream.QueueStream(c, dstream.OneAtATime, stateBatches(batches+1)...)
 	out := build(in, initial)
 	var heap int64
 	seen := 0

@@ -150,7 +150,7 @@ func windowSlides(ctx context.Context, batches [][]string, length int, window wi
 	eng := rdd.NewEngine(rdd.Parallelism(2))
 	clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng))
-	in, _ := dstream.QueueStream(c, true, batches[:length+windowMeasured]...)
+	in, _ := dstream.QueueStream(c, dstream.OneAtATime, batches[:length+windowMeasured]...)
 	kv := dstream.Transform(in, func(r *rdd.RDD[string], _ time.Time) *rdd.RDD[ops.KV[string, int]] { return windowWords(r) })
 	counts := window(kv, time.Duration(length)*time.Second)
 	var done []time.Time

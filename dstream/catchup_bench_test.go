@@ -26,7 +26,7 @@ func BenchmarkCatchUp(b *testing.B) {
 			for b.Loop() {
 				clock := dstream.NewManualClock(epoch)
 				c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(clock), dstream.WithEngine(eng))
-				in, _ := dstream.QueueStream(c, true, batches...)
+				in, _ := dstream.QueueStream(c, dstream.OneAtATime, batches...)
 				sums := dstream.ReduceByKey(dstream.Map(in, func(x int) ops.KV[int, int] { return ops.Pair(x%2, x) }), ops.Sum[int])
 				done := make(chan struct{})
 				left := n

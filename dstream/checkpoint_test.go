@@ -64,7 +64,7 @@ func (j *ckptJob) run(batches [][]string, n int, crash bool) error {
 	var q *dstream.Queue[string]
 	done := make(chan int, 100) // batches completed, their checkpoint written
 	c, err := dstream.GetOrCreate(j.dir, func(c *dstream.Context) error {
-		in, queue := dstream.QueueStream[string](c, true)
+		in, queue := dstream.QueueStream[string](c, dstream.OneAtATime)
 		q = queue
 		pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 		counts := dstream.UpdateStateByKey(pairs, sumUpdate)
@@ -185,7 +185,7 @@ func TestCheckpointRejectsAChangedGraph(t *testing.T) {
 	}
 	h := newHarness(t)
 	_, err := dstream.GetOrCreate(j.dir, func(c *dstream.Context) error {
-		in, _ := dstream.QueueStream[string](c, true)
+		in, _ := dstream.QueueStream[string](c, dstream.OneAtATime)
 		pairs := dstream.Map(in, func(w string) ops.KV[string, int64] { return ops.Pair(w, int64(1)) })
 		counts := dstream.Named(dstream.UpdateStateByKey(pairs, func(v []int64, s ops.Maybe[int64]) ops.Maybe[int64] { return s }), "totals")
 		dstream.ForeachRDD(counts, func(context.Context, *rdd.RDD[ops.KV[string, int64]], time.Time) error { return nil })
@@ -202,7 +202,7 @@ func TestCheckpointRejectsAChangedGraph(t *testing.T) {
 
 	// Run over a directory with a checkpoint, without GetOrCreate: refused.
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(h.clock), dstream.CheckpointDir(j.dir))
-	in, _ := dstream.QueueStream[string](c, true)
+	in, _ := dstream.QueueStream[string](c, dstream.OneAtATime)
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[string], time.Time) error { return nil })
 	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "GetOrCreate") {
 		t.Errorf("Run over a checkpoint = %v, want an error pointing to GetOrCreate", err)
@@ -218,7 +218,7 @@ func TestCheckpointWindowsReadTheirHistoryAgain(t *testing.T) {
 		h := newHarness(t)
 		var q *dstream.Queue[string]
 		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
-			in, queue := dstream.QueueStream[string](c, true)
+			in, queue := dstream.QueueStream[string](c, dstream.OneAtATime)
 			q = queue
 			w := dstream.Window(in, 3*interval, interval)
 			counts := dstream.ReduceByKeyAndWindowInv(dstream.Map(in, func(s string) ops.KV[string, int] { return ops.Pair(s, 1) }),
@@ -273,7 +273,7 @@ func TestCheckpointResumesAfterACompatibleCodeChange(t *testing.T) {
 	h := newHarness(t)
 	got := map[string]int{}
 	c, err := dstream.GetOrCreate(j.dir, func(c *dstream.Context) error {
-		in, q := dstream.QueueStream[string](c, true)
+		in, q := dstream.QueueStream[string](c, dstream.OneAtATime)
 		q.Push([]string{"A", "skip", "c"})
 		upper := dstream.Map(dstream.Filter(in, func(w string) bool { return w != "skip" }), strings.ToLower)
 		pairs := dstream.Map(upper, func(w string) ops.KV[string, int] { return ops.Pair(w, 10) })

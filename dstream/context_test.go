@@ -111,7 +111,7 @@ func batchTimes(n int) []time.Time {
 func TestRunProcessesQueuedBatchesInOrder(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1, 2, 3}, []int{4}, nil, []int{5, 6})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1, 2, 3}, []int{4}, nil, []int{5, 6})
 	doubled := dstream.Map(dstream.Filter(in, func(x int) bool { return x != 4 }), func(x int) int { return 2 * x })
 	var got collector[int]
 	dstream.ForeachRDD(doubled, got.foreach)
@@ -133,7 +133,7 @@ func TestRunProcessesQueuedBatchesInOrder(t *testing.T) {
 func TestQueueAllAtOnceAndPushWhileRunning(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, q := dstream.QueueStream(h.c, false, []string{"a"}, []string{"b", "c"})
+	in, q := dstream.QueueStream(h.c, dstream.AllAtOnce, []string{"a"}, []string{"b", "c"})
 	var got collector[string]
 	dstream.ForeachRDD(in, got.foreach)
 	h.start(context.Background())
@@ -154,7 +154,7 @@ func TestQueueAllAtOnceAndPushWhileRunning(t *testing.T) {
 func TestOutputsRunInRegistrationOrderAndShareTheBatchRDD(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2})
 	var mu sync.Mutex
 	var order []string
 	rdds := map[time.Time][]*rdd.RDD[int]{}
@@ -181,7 +181,7 @@ func TestOutputsRunInRegistrationOrderAndShareTheBatchRDD(t *testing.T) {
 func TestFailingBatchStopsRun(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2}, []int{3})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2}, []int{3})
 	boom := errors.New("boom")
 	var seen []time.Time
 	dstream.ForeachRDD(in, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {
@@ -212,7 +212,7 @@ func TestFailingBatchStopsRun(t *testing.T) {
 func TestCancelEndsRun(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream[int](h.c, true)
+	in, _ := dstream.QueueStream[int](h.c, dstream.OneAtATime)
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	h.start(ctx)
@@ -226,7 +226,7 @@ func TestCancelEndsRun(t *testing.T) {
 func TestStopFinishesGeneratedBatches(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2}, []int{3})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2}, []int{3})
 	release := make(chan struct{})
 	var got collector[int]
 	dstream.ForeachRDD(in, func(ctx context.Context, r *rdd.RDD[int], bt time.Time) error {
@@ -258,14 +258,14 @@ func TestRunValidates(t *testing.T) {
 		}, []string{"batch interval", "no output operation"}},
 		{"nil functions", func() *dstream.Context {
 			c := dstream.NewContext(dstream.BatchInterval(interval))
-			in, _ := dstream.QueueStream[int](c, true)
+			in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 			dstream.ForeachRDD(dstream.Map[int, int](in, nil), nil)
 			dstream.ForeachRDD(dstream.Filter(in, nil), func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 			return c
 		}, []string{"dstream.Map: invalid argument: nil function", "dstream.ForeachRDD: invalid argument: nil function", "dstream.Filter: invalid argument: nil function"}},
 		{"bad print", func() *dstream.Context {
 			c := dstream.NewContext(dstream.BatchInterval(interval))
-			in, _ := dstream.QueueStream[int](c, true)
+			in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 			dstream.PrintTo(in, nil, 0)
 			return c
 		}, []string{"dstream.Print"}},
@@ -288,7 +288,7 @@ func TestRunValidates(t *testing.T) {
 func TestRunTwice(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream[int](h.c, true)
+	in, _ := dstream.QueueStream[int](h.c, dstream.OneAtATime)
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	h.c.Stop() // before Run: Run returns at once
 	if err := h.c.Run(context.Background()); err != nil {
@@ -302,7 +302,7 @@ func TestRunTwice(t *testing.T) {
 func TestPrint(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1, 2, 3}, []int{4})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1, 2, 3}, []int{4})
 	var buf bytes.Buffer
 	dstream.PrintTo(in, &buf, 2)
 	h.runBatches(2)
@@ -317,7 +317,7 @@ func TestPrint(t *testing.T) {
 func TestTransform(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []string{"a b", "b"})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []string{"a b", "b"})
 	words := dstream.FlatMap(in, strings.Fields)
 	counted := dstream.Transform(words, func(r *rdd.RDD[string], bt time.Time) *rdd.RDD[string] {
 		return rdd.Map(rdd.Distinct(r), func(w string) string { return w + "@" + bt.Format("05") })

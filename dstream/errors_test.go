@@ -33,7 +33,7 @@ func TestBatchErrorsNameTheOutputOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			in, _ := dstream.QueueStream(h.c, true, []int{1})
+			in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 			dstream.ForeachRDD(in, tt.f)
 			h.start(context.Background())
 			h.batches(1)
@@ -47,7 +47,7 @@ func TestBatchErrorsNameTheOutputOnce(t *testing.T) {
 // Times in errors are RFC 3339, as in BatchError.
 func TestErrorsPrintTimesInRFC3339(t *testing.T) {
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 	from, to := epoch.Add(2*time.Second), epoch.Add(time.Second)
 	_, err := dstream.Slice(in, from, to)
 	if want := "dstream.Slice: invalid argument: from 2026-01-01T00:00:02Z is after to 2026-01-01T00:00:01Z"; err == nil || err.Error() != want {
@@ -62,7 +62,7 @@ func TestReportInvalid(t *testing.T) {
 	cause := errors.New("empty topic")
 	for _, nilContext := range []bool{false, true} {
 		h := newHarness(t)
-		in, _ := dstream.QueueStream(h.c, true, []int{1})
+		in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 		dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 		c := h.c
 		if nilContext {

@@ -28,7 +28,7 @@ func TestForgetDuringCatchUp(t *testing.T) {
 		batches[i] = []int{i}
 	}
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, batches...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, batches...)
 	doubled := dstream.Map(in, func(x int) int { return 2 * x })
 	release := make(chan struct{})
 	var bad []string
@@ -85,7 +85,7 @@ func TestForgetARestoredState(t *testing.T) {
 		var q *dstream.Queue[string]
 		var bad []string
 		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
-			in, queue := dstream.QueueStream[string](c, true)
+			in, queue := dstream.QueueStream[string](c, dstream.OneAtATime)
 			q = queue
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 			counts := dstream.UpdateStateByKey(pairs, sumUpdate)

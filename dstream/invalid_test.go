@@ -27,16 +27,16 @@ func TestANilRDDFailsTheBatch(t *testing.T) {
 		op    string // the stream the error names
 	}{
 		{"Transform returns nil", func(c *dstream.Context) *dstream.DStream[int] {
-			in, _ := dstream.QueueStream(c, true, []int{1})
+			in, _ := dstream.QueueStream(c, dstream.OneAtATime, []int{1})
 			return dstream.Transform(in, func(*rdd.RDD[int], time.Time) *rdd.RDD[int] { return nil })
 		}, "dstream.Transform#2"},
 		{"TransformWith returns nil", func(c *dstream.Context) *dstream.DStream[int] {
-			a, _ := dstream.QueueStream(c, true, []int{1})
-			b, _ := dstream.QueueStream(c, true, []int{2})
+			a, _ := dstream.QueueStream(c, dstream.OneAtATime, []int{1})
+			b, _ := dstream.QueueStream(c, dstream.OneAtATime, []int{2})
 			return dstream.TransformWith(a, b, func(*rdd.RDD[int], *rdd.RDD[int], time.Time) *rdd.RDD[int] { return nil })
 		}, "dstream.TransformWith#3"},
 		{"a source of a union returns nil", func(c *dstream.Context) *dstream.DStream[int] {
-			a, _ := dstream.QueueStream(c, true, []int{1})
+			a, _ := dstream.QueueStream(c, dstream.OneAtATime, []int{1})
 			b := dstream.FromSource(c, "test.Nil", dstream.Source[int](nilSource{}))
 			return dstream.Union(a, b)
 		}, "test.Nil#2"},
@@ -73,7 +73,7 @@ func TestAnOutputOnANilStreamIsReportedByTheNextRun(t *testing.T) {
 		}, "nil"},
 		{"Print on a Map of nil", func() { dstream.Print(dstream.Map(nilStream, func(x int) int { return x }), 1) }, "dstream.Map"},
 		{"QueueStream of a nil Context", func() {
-			in, _ := dstream.QueueStream[int](nil, true, []int{1})
+			in, _ := dstream.QueueStream[int](nil, dstream.OneAtATime, []int{1})
 			dstream.ForeachRDD(dstream.Filter(in, func(int) bool { return true }), func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 		}, "dstream.Filter"},
 	}
@@ -81,7 +81,7 @@ func TestAnOutputOnANilStreamIsReportedByTheNextRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.register()
 			h := newHarness(t)
-			in, _ := dstream.QueueStream(h.c, true, []int{1})
+			in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 			dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 			err := h.c.Run(context.Background())
 			if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "("+tt.stream+")") ||
@@ -90,7 +90,7 @@ func TestAnOutputOnANilStreamIsReportedByTheNextRun(t *testing.T) {
 			}
 			// Reported once: the next Context runs.
 			h = newHarness(t)
-			in, _ = dstream.QueueStream(h.c, true, []int{1})
+			in, _ = dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 			dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 			h.runBatches(1)
 		})
@@ -99,7 +99,7 @@ func TestAnOutputOnANilStreamIsReportedByTheNextRun(t *testing.T) {
 
 func TestAnOutputAddedWhileRunningFailsRun(t *testing.T) {
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2})
 	added := make(chan struct{})
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error {
 		select {

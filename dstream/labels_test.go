@@ -35,7 +35,7 @@ func ctxLabels(ctx context.Context) map[string]string {
 // map tasks take the wide operator's), and every task with its partition.
 func TestBatchesRunUnderProfilerLabels(t *testing.T) {
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1, 2, 3, 4}, []int{5, 6, 7, 8})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1, 2, 3, 4}, []int{5, 6, 7, 8})
 	var mu sync.Mutex
 	got := map[string]map[string]bool{} // what ran → the labels seen, as "operator batch partition"
 	record := func(what string, l map[string]string, err error) {
@@ -117,7 +117,7 @@ func TestCPUProfileSplitsByOperator(t *testing.T) {
 			t.Fatalf("this test needs the CPU profiler, which is in use (go test -cpuprofile?): %v", err)
 		}
 		h := newHarness(t)
-		in, _ := dstream.QueueStream(h.c, true, []int{1, 2})
+		in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1, 2})
 		pairs := dstream.Map(in, func(x int) ops.KV[int, int] { return ops.Pair(x, burn(d)) })
 		dstream.ForeachRDD(dstream.ReduceByKey(pairs, ops.Sum[int], rdd.Partitions[int](2)), func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
 			_, err := rdd.Count(ctx, r)

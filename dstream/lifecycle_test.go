@@ -218,7 +218,7 @@ func TestFailurePropagation(t *testing.T) {
 func TestPanicInForeachRDD(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2})
 	dstream.ForeachRDD(in, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {
 		if sec(bt) == 2 {
 			panic("output broke")
@@ -245,7 +245,7 @@ func TestListenerDelaysUnderManualClock(t *testing.T) {
 	l := newBatchListener()
 	var outs outputRecorder
 	h := newHarness(t, dstream.WithListener(l), dstream.WithListener(&outs))
-	in, q := dstream.QueueStream(h.c, true, []int{1, 2}, []int{3}, nil)
+	in, q := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1, 2}, []int{3}, nil)
 	q.PushRDD(rdd.Parallelize(h.c.Engine(), []int{4, 5}, 1)) // batch 4: records unknown
 	started, release := make(chan struct{}), make(chan struct{})
 	dstream.ForeachRDD(in, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {
@@ -424,7 +424,7 @@ func TestStatefulStreamsUnderHoppingWindow(t *testing.T) {
 			leakcheck.Check(t)
 			l := newBatchListener()
 			h := newHarness(t, dstream.WithListener(l))
-			in, _ := dstream.QueueStream(h.c, true, windowInput...)
+			in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, windowInput...)
 			pairs := dstream.Map(in, func(w string) kv { return ops.Pair(w, 1) })
 			got := map[int]map[string]int{}
 			dstream.ForeachRDD(dstream.Window(tt.build(pairs), interval, slide*interval),
@@ -469,7 +469,7 @@ func TestStateComputedOnceUnderHoppingWindow(t *testing.T) {
 	leakcheck.Check(t)
 	const slide = 4
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, windowInput...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, windowInput...)
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	var mu sync.Mutex
 	calls := map[string]int{} // by "batch key"
@@ -535,7 +535,7 @@ func TestOutputIndexIsRegistrationOrder(t *testing.T) {
 	var outs outputRecorder
 	l := newBatchListener()
 	h := newHarness(t, dstream.WithListener(&outs), dstream.WithListener(l))
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2})
 	discard(dstream.Window(in, 2*interval, 2*interval)) // output 0: every other batch
 	discard(in)                                         // output 1: every batch
 	h.start(context.Background())

@@ -65,8 +65,8 @@ func TestListenersSeeMetricsInOrder(t *testing.T) {
 	rec := recorder{done: make(chan struct{}, 2)}
 	var logs bytes.Buffer
 	h := newHarness(t, dstream.WithListener(&rec), dstream.WithListener(dstream.SlogListener(slog.New(slog.NewTextHandler(&logs, nil)))))
-	a, _ := dstream.QueueStream(h.c, true, []int{1, 2, 3}, []int{4})
-	b, _ := dstream.QueueStream(h.c, true, []int{5})
+	a, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1, 2, 3}, []int{4})
+	b, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{5})
 	const work = 300 * time.Millisecond
 	dstream.ForeachRDD(a, func(context.Context, *rdd.RDD[int], time.Time) error {
 		h.clock.Advance(work) // the output takes 300ms of clock time
@@ -183,7 +183,7 @@ func TestAPanickingListenerIsLoggedAndTheJobGoesOn(t *testing.T) {
 	var after infos
 	h := newHarness(t, dstream.WithListener(panicky{}), dstream.WithListener(&after),
 		dstream.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2})
 	var got collector[int]
 	dstream.ForeachRDD(in, got.foreach)
 	h.runBatches(2)
@@ -224,7 +224,7 @@ func TestNilLoggersMeanTheDefault(t *testing.T) {
 // completed batch says how many keys each stateful stream holds, by its name.
 func TestAListenerAddedWhileRunningHearsTheStateKeys(t *testing.T) {
 	h := newHarness(t)
-	in, q := dstream.QueueStream[string](h.c, true)
+	in, q := dstream.QueueStream[string](h.c, dstream.OneAtATime)
 	counts := dstream.UpdateStateByKey(dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }),
 		func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.Value + len(vs)) })
 	dstream.ForeachRDD(dstream.Named(counts, "counts"), func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error { return nil })

@@ -22,7 +22,7 @@ import (
 func TestMapWithState(t *testing.T) {
 	const timeout = 2 * interval
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, windowInput...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, windowInput...)
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	initial := rdd.Parallelize(h.c.Engine(), []ops.KV[string, int]{{Key: "z", Value: 10}}, 1)
 	var mu sync.Mutex // Func runs in parallel tasks
@@ -110,7 +110,7 @@ func TestMapWithState(t *testing.T) {
 func stateUse(t *testing.T, batches [][]string, f func(key string, v ops.Maybe[int], st *dstream.State[int]) string) (map[int][]string, map[int]map[string]int) {
 	t.Helper()
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, batches...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, batches...)
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
 		Func: func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
@@ -255,7 +255,7 @@ func runStateSaves(t *testing.T, every time.Duration, n int, configure func(mapp
 	saves := &stateSaves{t: t, store: store, every: every}
 	clock := dstream.NewManualClock(epoch)
 	c := dstream.NewContext(dstream.BatchInterval(every), dstream.WithClock(clock), dstream.CheckpointDir(dir), dstream.WithListener(saves))
-	in, q := dstream.QueueStream[string](c, true)
+	in, q := dstream.QueueStream[string](c, dstream.OneAtATime)
 	for k := range n {
 		q.Push([]string{"a", fmt.Sprint(k)})
 	}
@@ -329,7 +329,7 @@ func TestMapWithStateDefaultCheckpointInterval(t *testing.T) {
 // ignored).
 func TestCheckpointEveryNeedsState(t *testing.T) {
 	h := newHarness(t)
-	in, _ := dstream.QueueStream[ops.KV[string, int]](h.c, true)
+	in, _ := dstream.QueueStream[ops.KV[string, int]](h.c, dstream.OneAtATime)
 	counts := dstream.UpdateStateByKey(in, sumUpdate)
 	doubled := dstream.CheckpointEvery(dstream.Map(counts, func(kv ops.KV[string, int]) int { return 2 * kv.Value }), interval)
 	dstream.ForeachRDD(doubled, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })

@@ -60,7 +60,7 @@ func kvMap[K comparable, V any](t *testing.T, kvs []ops.KV[K, V]) map[K]V {
 func TestReduceByKey(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, pairInput...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, pairInput...)
 	var parts []int
 	var got collector[kv]
 	dstream.ForeachRDD(dstream.ReduceByKey(in, ops.Sum[int], rdd.Partitions[string](3)), func(ctx context.Context, r *rdd.RDD[kv], bt time.Time) error {
@@ -88,7 +88,7 @@ func TestReduceByKey(t *testing.T) {
 func TestGroupByKey(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(pairInput), func(c *dstream.Context) *dstream.DStream[ops.KV[string, []int]] {
-		in, _ := dstream.QueueStream(c, true, pairInput...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, pairInput...)
 		return dstream.GroupByKey(in)
 	})
 	for i, b := range pairInput {
@@ -106,7 +106,7 @@ func TestGroupByKey(t *testing.T) {
 func TestCombineByKey(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(pairInput), func(c *dstream.Context) *dstream.DStream[ops.KV[string, ops.SumCount[int]]] {
-		in, _ := dstream.QueueStream(c, true, pairInput...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, pairInput...)
 		return dstream.CombineByKey(in, ops.Mean[int]())
 	})
 	for i, b := range pairInput {
@@ -128,8 +128,8 @@ func TestCombineByKey(t *testing.T) {
 func joinBatches[U any](t *testing.T, op func(a *dstream.DStream[kv], b *dstream.DStream[ops.KV[string, string]], opts ...rdd.ShuffleOpt[string]) *dstream.DStream[U]) [][]U {
 	t.Helper()
 	return collectPerBatch(t, len(joinLeft), func(c *dstream.Context) *dstream.DStream[U] {
-		a, _ := dstream.QueueStream(c, true, joinLeft...)
-		b, _ := dstream.QueueStream(c, true, joinRight...)
+		a, _ := dstream.QueueStream(c, dstream.OneAtATime, joinLeft...)
+		b, _ := dstream.QueueStream(c, dstream.OneAtATime, joinRight...)
 		return op(a, b, rdd.Partitions[string](3))
 	})
 }
@@ -251,7 +251,7 @@ func TestCoGroup(t *testing.T) {
 
 func TestPairsValidation(t *testing.T) {
 	pairs := func(c *dstream.Context) *dstream.DStream[kv] {
-		s, _ := dstream.QueueStream[kv](c, true)
+		s, _ := dstream.QueueStream[kv](c, dstream.OneAtATime)
 		return s
 	}
 	checkValidation(t, []validationCase{

@@ -52,7 +52,7 @@ var equateEmpty = cmpopts.EquateEmpty()
 func TestMapPartitions(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[string] {
-		in, _ := dstream.QueueStream(c, true, perBatchInput...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
 		return dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], emit func(string)) error {
 			for x := range in {
 				emit(strconv.Itoa(10 * x))
@@ -74,7 +74,7 @@ func TestMapPartitions(t *testing.T) {
 func TestMapPartitionsErrorFailsTheBatch(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, []int{1})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 	boom := errors.New("boom")
 	out := dstream.MapPartitions(in, func(context.Context, int, iter.Seq[int], func(int)) error { return boom })
 	var got collector[int]
@@ -89,7 +89,7 @@ func TestMapPartitionsErrorFailsTheBatch(t *testing.T) {
 func TestRepartition(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, perBatchInput...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, perBatchInput...)
 	var parts []int
 	var got collector[int]
 	dstream.ForeachRDD(dstream.Repartition(in, 3), func(ctx context.Context, r *rdd.RDD[int], bt time.Time) error {
@@ -117,7 +117,7 @@ func TestUnionOfThreeStreams(t *testing.T) {
 	got := collectPerBatch(t, 4, func(c *dstream.Context) *dstream.DStream[string] {
 		var ss []*dstream.DStream[string]
 		for _, in := range inputs {
-			s, _ := dstream.QueueStream(c, true, in...)
+			s, _ := dstream.QueueStream(c, dstream.OneAtATime, in...)
 			ss = append(ss, s)
 		}
 		return dstream.Union(ss...)
@@ -139,8 +139,8 @@ func TestUnionAcrossContexts(t *testing.T) {
 	leakcheck.Check(t)
 	c1 := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)))
 	c2 := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)))
-	a, _ := dstream.QueueStream(c1, true, []int{1})
-	b, _ := dstream.QueueStream(c2, true, []int{2})
+	a, _ := dstream.QueueStream(c1, dstream.OneAtATime, []int{1})
+	b, _ := dstream.QueueStream(c2, dstream.OneAtATime, []int{2})
 	dstream.ForeachRDD(dstream.Union(a, b), func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	for i, c := range []*dstream.Context{c1, c2} {
 		err := c.Run(context.Background())
@@ -155,7 +155,7 @@ func TestCount(t *testing.T) {
 	// One batch more than queued: the drained queue gives an RDD with no
 	// partitions at all, which still counts 0.
 	got := collectPerBatch(t, len(perBatchInput)+1, func(c *dstream.Context) *dstream.DStream[int64] {
-		in, _ := dstream.QueueStream(c, true, perBatchInput...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
 		return dstream.Count(in)
 	})
 	var want [][]int64
@@ -171,7 +171,7 @@ func TestReduce(t *testing.T) {
 	leakcheck.Check(t)
 	// One batch more than queued: the drained queue's RDD has no partitions.
 	got := collectPerBatch(t, len(perBatchInput)+1, func(c *dstream.Context) *dstream.DStream[int] {
-		in, _ := dstream.QueueStream(c, true, perBatchInput...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
 		return dstream.Reduce(in, ops.Sum[int])
 	})
 	want := make([][]int, len(perBatchInput)+1)
@@ -193,7 +193,7 @@ func TestReduce(t *testing.T) {
 func TestCountByValue(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[ops.KV[int, int64]] {
-		in, _ := dstream.QueueStream(c, true, perBatchInput...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
 		return dstream.CountByValue(in, rdd.Partitions[int](3))
 	})
 	for i, b := range perBatchInput {
@@ -212,8 +212,8 @@ func TestTransformWith(t *testing.T) {
 	nums := [][]int{{1, 2}, nil, {3}}
 	words := [][]string{{"x"}, {"y", "z"}, nil}
 	got := collectPerBatch(t, 3, func(c *dstream.Context) *dstream.DStream[string] {
-		a, _ := dstream.QueueStream(c, true, nums...)
-		b, _ := dstream.QueueStream(c, true, words...)
+		a, _ := dstream.QueueStream(c, dstream.OneAtATime, nums...)
+		b, _ := dstream.QueueStream(c, dstream.OneAtATime, words...)
 		return dstream.TransformWith(a, b, func(ra *rdd.RDD[int], rb *rdd.RDD[string], bt time.Time) *rdd.RDD[string] {
 			stamp := func(s string) string { return s + "@" + bt.Format("05") }
 			return rdd.Map(rdd.Union(rdd.Map(ra, strconv.Itoa), rb), stamp)
@@ -268,7 +268,7 @@ func discard[T any](s *dstream.DStream[T]) {
 
 func TestPerBatchValidation(t *testing.T) {
 	ints := func(c *dstream.Context) *dstream.DStream[int] {
-		s, _ := dstream.QueueStream[int](c, true)
+		s, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 		return s
 	}
 	checkValidation(t, []validationCase{

@@ -157,7 +157,7 @@ func TestProgressOfFailedUnknownAndShortWork(t *testing.T) {
 // ProgressInterval must be positive.
 func TestProgressIntervalMustBePositive(t *testing.T) {
 	h := newHarness(t, dstream.ProgressInterval(0))
-	in, _ := dstream.QueueStream[int](h.c, true)
+	in, _ := dstream.QueueStream[int](h.c, dstream.OneAtATime)
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	err := h.c.Run(context.Background())
 	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.ProgressInterval") {
@@ -174,7 +174,7 @@ func TestAResumedContextReportsItsRestoreAndCatchUp(t *testing.T) {
 	var clock *dstream.ManualClock
 	catchingUp := false
 	build := func(c *dstream.Context) error {
-		in, q := dstream.QueueStream[string](c, true)
+		in, q := dstream.QueueStream[string](c, dstream.OneAtATime)
 		q.Push([]string{"a", "b"})
 		q.Push([]string{"a"})
 		counts := dstream.UpdateStateByKey(dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }), sumUpdate)
@@ -283,7 +283,7 @@ func TestACheckpointRestoreReportsItsProgressAsItLoadsKeys(t *testing.T) {
 		words[i] = fmt.Sprintf("w%05d", i)
 	}
 	build := func(c *dstream.Context) error {
-		in, q := dstream.QueueStream[string](c, true)
+		in, q := dstream.QueueStream[string](c, dstream.OneAtATime)
 		q.Push(words)
 		counts := dstream.UpdateStateByKey(dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }), sumUpdate)
 		dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {

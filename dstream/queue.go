@@ -13,8 +13,8 @@ import (
 )
 
 // Queue is an in-memory source of batches (Spark's queueStream): each batch
-// takes the next queued slice or RDD, or, when created with oneAtATime
-// false, everything queued, as one RDD; an empty queue gives an empty batch.
+// takes the next queued slice or RDD (OneAtATime), or everything queued, as one
+// RDD (AllAtOnce); an empty queue gives an empty batch.
 // Push may be called while the Context runs.
 //
 // A batch that takes several queued items is one RDD of a bounded partition
@@ -49,13 +49,28 @@ type servedBatch[T any] struct {
 	RDD   bool // pushed as an RDD: cannot be checkpointed
 }
 
+// QueueMode is what each batch of a QueueStream takes: OneAtATime or AllAtOnce (a
+// named constant where Spark passes a boolean oneAtATime).
+type QueueMode int
+
+const (
+	// OneAtATime: each batch takes the next queued slice or RDD.
+	OneAtATime QueueMode = iota
+	// AllAtOnce: each batch takes everything queued.
+	AllAtOnce
+)
+
 // QueueStream returns an input stream reading from a new Queue, and the
 // queue, initially holding batches (each becomes an RDD with the engine's
 // default partitioning).
 //
 // A nil c gives a stream of no Context (see ErrInvalid) and a queue that works
 // but feeds nothing.
-func QueueStream[T any](c *Context, oneAtATime bool, batches ...[]T) (*DStream[T], *Queue[T]) {
+func QueueStream[T any](c *Context, mode QueueMode, batches ...[]T) (*DStream[T], *Queue[T]) {
+	oneAtATime := mode == OneAtATime
+	if mode != OneAtATime && mode != AllAtOnce {
+		c.ReportInvalid("dstream.QueueStream", fmt.Errorf("QueueMode(%d), want OneAtATime or AllAtOnce", int(mode)))
+	}
 	if c == nil {
 		q := &Queue[T]{oneAtATime: oneAtATime, eng: rdd.NewEngine()}
 		for _, b := range batches {

@@ -1,7 +1,11 @@
 package dstream_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -44,7 +48,7 @@ func TestQueueBatchOfManyPushes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, q := dstream.QueueStream[int](h.c, false)
+			_, q := dstream.QueueStream[int](h.c, dstream.AllAtOnce)
 			tt.push(q)
 			r, info, err := q.Batch(t.Context(), epoch.Add(interval))
 			if err != nil {
@@ -70,7 +74,7 @@ func TestQueueBatchOfManyPushes(t *testing.T) {
 	}
 	// A batch of one pushed RDD is that RDD, partitions and partitioner
 	// kept.
-	_, q := dstream.QueueStream[ops.KV[int, int]](h.c, false)
+	_, q := dstream.QueueStream[ops.KV[int, int]](h.c, dstream.AllAtOnce)
 	pushed := rdd.PartitionBy(rdd.Parallelize(eng, []ops.KV[int, int]{ops.Pair(1, 1), ops.Pair(2, 2)}, 1), rdd.Partitions[int](5))
 	q.PushRDD(pushed)
 	if r, _, err := q.Batch(t.Context(), epoch.Add(interval)); err != nil || r != pushed {
@@ -85,4 +89,15 @@ func seq(lo, hi int) []int {
 		s = append(s, i)
 	}
 	return s
+}
+
+// A QueueMode that is neither constant fails Run, naming it.
+func TestAnInvalidQueueModeFailsRun(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(time.Second))
+	s, _ := dstream.QueueStream[int](c, dstream.QueueMode(5))
+	dstream.ForeachRDD(s, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	err := c.Run(context.Background())
+	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "QueueMode(5), want OneAtATime or AllAtOnce") {
+		t.Errorf("Run = %v, want the queue mode refused", err)
+	}
 }

@@ -108,7 +108,7 @@ func TestCheckpointKeepsTheBatchGeneratedWhileItIsWritten(t *testing.T) {
 	// The queue comes from a Context that only lends it (one that checkpoints,
 	// so that the queue records its batches); the job reads it through q.
 	queue := func(batches ...[]string) *dstream.Queue[string] {
-		_, q := dstream.QueueStream(dstream.NewContext(dstream.CheckpointDir(t.TempDir())), true, batches...)
+		_, q := dstream.QueueStream(dstream.NewContext(dstream.CheckpointDir(t.TempDir())), dstream.OneAtATime, batches...)
 		return q
 	}
 	q := &racingQueue{Queue: queue([]string{"a"}, []string{"b"}), clock: h.clock, generated: make(chan time.Time, 10)}
@@ -157,7 +157,7 @@ func TestAStateThatCannotBeSavedLeavesARecoverableCheckpoint(t *testing.T) {
 	var out seen
 	build := func(push [][]string, q **dstream.Queue[string]) func(c *dstream.Context) error {
 		return func(c *dstream.Context) error {
-			in, queue := dstream.QueueStream(c, true, push...)
+			in, queue := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			*q = queue
 			pairs := dstream.Map(in, func(w string) ops.KV[string, unsaveable] { return ops.Pair(w, unsaveable{N: 1}) })
 			counts := dstream.UpdateStateByKey(pairs, func(vs []unsaveable, st ops.Maybe[unsaveable]) ops.Maybe[unsaveable] {
@@ -208,7 +208,7 @@ func TestAStateThatCannotBeSavedLeavesARecoverableCheckpoint(t *testing.T) {
 func TestASecondJobOnACheckpointDirectoryIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	build := func(c *dstream.Context) error {
-		in, _ := dstream.QueueStream[int](c, true)
+		in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 		dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 		return nil
 	}
@@ -263,7 +263,7 @@ func TestAStateWithNoOutputIsNotComputedNorCheckpointed(t *testing.T) {
 	var states seen
 	build := func(push [][]string) func(c *dstream.Context) error {
 		return func(c *dstream.Context) error {
-			in, _ := dstream.QueueStream(c, true, push...)
+			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 			dstream.Named(dstream.UpdateStateByKey(pairs, sumUpdate), "unused")
 			counts := dstream.Named(dstream.UpdateStateByKey(pairs, sumUpdate), "counts")
@@ -308,7 +308,7 @@ func TestRunFailsAfterMaxCheckpointFailuresInARow(t *testing.T) {
 	var l infos
 	h := newHarness(t, dstream.CheckpointDir(dir), dstream.CheckpointInterval(interval),
 		dstream.MaxCheckpointFailures(2), dstream.WithListener(&l))
-	in, _ := dstream.QueueStream(h.c, true, []string{"a"}, []string{"b"}, []string{"c"})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []string{"a"}, []string{"b"}, []string{"c"})
 	pairs := dstream.Map(in, func(w string) ops.KV[string, unsaveable] { return ops.Pair(w, unsaveable{N: 1}) })
 	counts := dstream.UpdateStateByKey(pairs, func(vs []unsaveable, st ops.Maybe[unsaveable]) ops.Maybe[unsaveable] {
 		return ops.Some(unsaveable{N: st.OrElse(unsaveable{}).N + len(vs)})
@@ -335,7 +335,7 @@ func TestRunFailsAfterMaxCheckpointFailuresInARow(t *testing.T) {
 
 func TestMaxCheckpointFailuresMustBePositive(t *testing.T) {
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.MaxCheckpointFailures(0))
-	in, _ := dstream.QueueStream[int](c, true)
+	in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	if err := c.Run(context.Background()); !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "MaxCheckpointFailures") {
 		t.Fatalf("Run: %v; want ErrInvalid naming MaxCheckpointFailures", err)
@@ -350,7 +350,7 @@ func TestResumedBatchTimesAreInTheClocksLocation(t *testing.T) {
 		clock := dstream.NewManualClock(epoch.In(zone))
 		h := &harness{t: t, clock: clock, done: make(chan error, 1)}
 		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
-			in, _ := dstream.QueueStream(c, true, []int{1})
+			in, _ := dstream.QueueStream(c, dstream.OneAtATime, []int{1})
 			dstream.ForeachRDD(in, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {
 				locs = append(locs, bt.Location())
 				return nil
@@ -375,7 +375,7 @@ func TestNamedOnMapWithStateNamesItsState(t *testing.T) {
 	var out seen
 	build := func(push [][]string, name string) func(c *dstream.Context) error {
 		return func(c *dstream.Context) error {
-			in, _ := dstream.QueueStream(c, true, push...)
+			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 			mapped, _ := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
 				Func: func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
@@ -422,7 +422,7 @@ func TestNamedOnMapWithStateNamesItsState(t *testing.T) {
 
 func TestNamedOnAStreamWithoutStateIsAnError(t *testing.T) {
 	c := dstream.NewContext(dstream.BatchInterval(interval))
-	in, _ := dstream.QueueStream[int](c, true)
+	in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 	dstream.ForeachRDD(dstream.Named(dstream.Map(in, func(x int) int { return x }), "doubled"),
 		func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	if err := c.Run(context.Background()); !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), `dstream.Named: invalid argument: dstream.Map#2 is neither a source nor a stream with state`) {

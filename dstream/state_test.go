@@ -105,7 +105,7 @@ func TestStateLineageStaysShort(t *testing.T) {
 	for name, build := range cases {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
-			in, q := dstream.QueueStream[kv](h.c, true)
+			in, q := dstream.QueueStream[kv](h.c, dstream.OneAtATime)
 			processed := make(chan int, 1)
 			var depth []int
 			dstream.ForeachRDD(build(in), func(ctx context.Context, r *rdd.RDD[kv], _ time.Time) error {
@@ -137,7 +137,7 @@ func TestStateLineageStaysShort(t *testing.T) {
 
 func TestSlice(t *testing.T) {
 	h := newHarness(t, dstream.Remember(3*interval))
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2}, []int{3}, []int{4}, []int{5})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2}, []int{3}, []int{4}, []int{5})
 	got := map[int][]int{}
 	var sliceErr error
 	dstream.ForeachRDD(in, func(ctx context.Context, _ *rdd.RDD[int], bt time.Time) error {
@@ -400,7 +400,7 @@ func TestUpdateStateByKeyWithRepartitionState(t *testing.T) {
 func runStateFailure(t *testing.T, build func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]]) error {
 	t.Helper()
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, stateInput...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, stateInput...)
 	dstream.ForeachRDD(build(in), func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {
 		_, err := rdd.Count(ctx, r)
 		return err
@@ -418,7 +418,7 @@ func runStateFailure(t *testing.T, build func(s *dstream.DStream[ops.KV[string, 
 func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 	t.Run("key of another partition", func(t *testing.T) {
 		h := newHarness(t)
-		in, _ := dstream.QueueStream(h.c, true, agedInput()...)
+		in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, agedInput()...)
 		state := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[aged, int, int]{
 			PartitionFunc: ageing, Partitioning: []rdd.ShuffleOpt[aged]{rdd.WithPartitioner[aged](byAge{3})}})
 		dstream.ForeachRDD(state, func(context.Context, *rdd.RDD[ops.KV[aged, int]], time.Time) error { return nil })
@@ -476,7 +476,7 @@ func TestUpdateStateByKeyWithInvalidSpec(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
-			in, _ := dstream.QueueStream[ops.KV[string, int]](h.c, true)
+			in, _ := dstream.QueueStream[ops.KV[string, int]](h.c, dstream.OneAtATime)
 			dstream.ForeachRDD(dstream.UpdateStateByKeyWith(in, spec), func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error { return nil })
 			err := runRefused(t, h)
 			if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.UpdateStateByKeyWith") {
@@ -517,7 +517,7 @@ func TestUpdateStateByKeyInitialStateResumes(t *testing.T) {
 		h := newHarness(t)
 		var q *dstream.Queue[string]
 		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
-			in, queue := dstream.QueueStream[string](c, true)
+			in, queue := dstream.QueueStream[string](c, dstream.OneAtATime)
 			q = queue
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 			counts := dstream.UpdateStateByKeyWith(pairs, dstream.UpdateSpec[string, int, int]{

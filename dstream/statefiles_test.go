@@ -65,7 +65,7 @@ func stateFiles(t *testing.T, dir, name string) (names []string, kinds []savedKi
 // each batch.
 func countingJob(push [][]string, out *seen) func(c *dstream.Context) error {
 	return func(c *dstream.Context) error {
-		in, _ := dstream.QueueStream(c, true, push...)
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 		pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 		mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, int]{
 			Func: func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {

@@ -18,7 +18,7 @@ import (
 // each batch, so that generated batches queue up behind it.
 func slowJob(t *testing.T, opts ...dstream.Opt) (h *harness, release chan struct{}, got *collector[int]) {
 	h = newHarness(t, opts...)
-	in, _ := dstream.QueueStream(h.c, true, []int{1}, []int{2}, []int{3})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2}, []int{3})
 	release = make(chan struct{})
 	got = &collector[int]{}
 	dstream.ForeachRDD(in, func(ctx context.Context, r *rdd.RDD[int], bt time.Time) error {

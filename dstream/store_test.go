@@ -57,7 +57,7 @@ func TestUpdateStateByKeyOnlyValues(t *testing.T) {
 // state moved on (Slice from a later batch) is a clear error, not the later state.
 func TestAStatesRDDIsReadInItsBatch(t *testing.T) {
 	h := newHarness(t, dstream.Remember(3*interval))
-	in, _ := dstream.QueueStream(h.c, true, []ops.KV[string, int]{ops.Pair("a", 1)}, []ops.KV[string, int]{ops.Pair("a", 1)})
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []ops.KV[string, int]{ops.Pair("a", 1)}, []ops.KV[string, int]{ops.Pair("a", 1)})
 	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.OrElse(0) + len(vs)) })
 	dstream.ForeachRDD(counts, func(ctx context.Context, _ *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 		if batchNo(bt) != 2 {
@@ -88,7 +88,7 @@ func TestAFailedBatchLeavesNoTraceInTheCheckpoint(t *testing.T) {
 	failAt := 2
 	build := func(push [][]string) func(c *dstream.Context) error {
 		return func(c *dstream.Context) error {
-			in, _ := dstream.QueueStream(c, true, push...)
+			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 			mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, int]{
 				Func: func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
@@ -148,7 +148,7 @@ func TestUpdateStateByKeyPassesOverSpilledKeysOnce(t *testing.T) {
 	for k := range first {
 		first[k] = ops.Pair(k, 1)
 	}
-	in, _ := dstream.QueueStream(h.c, true, first, nil, nil, nil)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, first, nil, nil, nil)
 	var mu sync.Mutex
 	calls := map[int]map[int]int{} // batch → key → calls
 	counts := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[int, int, int]{
@@ -207,7 +207,7 @@ func TestStateBeyondTheMemoryBudgetSpills(t *testing.T) {
 		}
 		batches = append(batches, batch)
 	}
-	in, _ := dstream.QueueStream(h.c, true, batches...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, batches...)
 	_, snaps := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
 		Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
 			n, _ := st.Get()

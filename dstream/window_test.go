@@ -34,7 +34,7 @@ var windowInput = [][]string{
 func runBatches[T, U any](t *testing.T, input [][]T, build func(*dstream.DStream[T]) *dstream.DStream[U]) map[int][]U {
 	t.Helper()
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, input...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, input...)
 	got := map[int][]U{}
 	dstream.ForeachRDD(build(in), func(ctx context.Context, r *rdd.RDD[U], bt time.Time) error {
 		out, err := rdd.Collect(ctx, r)
@@ -203,7 +203,7 @@ func TestCountByValueAndGroupByKeyAndWindow(t *testing.T) {
 
 func TestWindowValidation(t *testing.T) {
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(dstream.NewManualClock(epoch)))
-	in, _ := dstream.QueueStream[int](c, true)
+	in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 	w := dstream.Window(in, 1500*time.Millisecond, interval)
 	dstream.ForeachRDD(w, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	dstream.ForeachRDD(dstream.Window(dstream.Window(in, 2*interval, 2*interval), 3*interval, 2*interval),
@@ -302,7 +302,7 @@ func TestIncrementalWindowMatchesPlainAsKeysComeAndGo(t *testing.T) {
 func TestIncrementalWindowCatchesUpUnreadPartitions(t *testing.T) {
 	const length, slide = 3, 1
 	h := newHarness(t)
-	in, _ := dstream.QueueStream(h.c, true, windowInput...)
+	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, windowInput...)
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	inc := dstream.ReduceByKeyAndWindowInv(pairs, ops.SumInv[int](), length*interval, slide*interval,
 		func(kv ops.KV[string, int]) bool { return kv.Value != 0 }, rdd.Partitions[string](4))

@@ -266,7 +266,7 @@ func TestByKeyEmptyRDD(t *testing.T) {
 		rdd.ReduceByKey(e, ops.Sum[int]),
 		rdd.FoldByKey(e, 0, ops.Sum[int]),
 		rdd.PartitionBy(e),
-		rdd.SortByKey(e, true),
+		rdd.SortByKey(e, rdd.Ascending),
 		rdd.SubtractByKey(e, e),
 	} {
 		if r.NumPartitions() != 1 {
@@ -379,10 +379,10 @@ func wKeyedOps() []wOp {
 			return wRun(t, rdd.PartitionBy(in, o...))
 		}},
 		{"rdd.SortByKey", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
-			return wRun(t, rdd.SortByKey(in, false, o...))
+			return wRun(t, rdd.SortByKey(in, rdd.Descending, o...))
 		}},
 		{"rdd.SortBy", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
-			return wRun(t, rdd.SortBy(in, func(kv wKV) string { return kv.Key }, true, o...))
+			return wRun(t, rdd.SortBy(in, func(kv wKV) string { return kv.Key }, rdd.Ascending, o...))
 		}},
 		{"rdd.SortByFunc", func(t *testing.T, in *rdd.RDD[wKV], o ...rdd.ShuffleOpt[string]) error {
 			return wRun(t, rdd.SortByFunc(in, func(kv wKV) string { return kv.Key }, strings.Compare, o...))

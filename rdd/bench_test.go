@@ -130,7 +130,7 @@ func BenchmarkSortByKey(b *testing.B) {
 	data := wBenchPairs(wBenchN, wBenchN)
 	b.Run("spate", func(b *testing.B) {
 		b.ReportAllocs()
-		r := rdd.SortByKey(rdd.Parallelize(wEng(), data, 4), true)
+		r := rdd.SortByKey(rdd.Parallelize(wEng(), data, 4), rdd.Ascending)
 		for b.Loop() {
 			got, err := rdd.Collect(b.Context(), r)
 			if err != nil || len(got) != wBenchN {

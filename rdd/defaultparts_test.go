@@ -35,7 +35,7 @@ func TestDefaultPartitionsBounded(t *testing.T) {
 		{"GroupByKey", rdd.GroupByKey(many), 8},
 		{"Distinct", rdd.Distinct(many), 8},
 		{"PartitionBy", rdd.PartitionBy(many), 8},
-		{"SortByKey", rdd.SortByKey(many, true), 8},
+		{"SortByKey", rdd.SortByKey(many, rdd.Ascending), 8},
 		{"Join", rdd.Join(many, few), 8},
 		{"CoGroup, small first", rdd.CoGroup(few, many), 8},
 		{"fewer partitions than the bound", rdd.ReduceByKey(few, ops.Sum[int]), 3},

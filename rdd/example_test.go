@@ -27,7 +27,7 @@ func ExampleReduceByKey() {
 	words := rdd.FlatMap(lines, strings.Fields)
 	pairs := rdd.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	counts := rdd.ReduceByKey(pairs, ops.Sum[int])
-	got, err := rdd.Collect(ctx, rdd.SortByKey(counts, true))
+	got, err := rdd.Collect(ctx, rdd.SortByKey(counts, rdd.Ascending))
 	fmt.Println(got, err)
 	// Output: [(be, 2) (not, 1) (or, 1) (to, 2)] <nil>
 }
@@ -50,7 +50,7 @@ func ExampleJoin() {
 func ExampleSortBy() {
 	ctx := context.Background()
 	words := rdd.Parallelize(rdd.NewEngine(), []string{"pear", "fig", "banana", "kiwi"}, 2)
-	byLen := rdd.SortBy(words, func(w string) int { return len(w) }, true)
+	byLen := rdd.SortBy(words, func(w string) int { return len(w) }, rdd.Ascending)
 	got, _ := rdd.Collect(ctx, byLen)
 	fmt.Println(got)
 	// Output: [fig pear kiwi banana]

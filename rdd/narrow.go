@@ -362,14 +362,27 @@ func Values[K comparable, V any](r *RDD[ops.KV[K, V]]) *RDD[V] {
 	return out
 }
 
+// Replacement says whether Sample draws with replacement (a named constant where
+// Spark passes a boolean withReplacement).
+type Replacement int
+
+const (
+	// WithoutReplacement keeps each element at most once.
+	WithoutReplacement Replacement = iota
+	// WithReplacement may repeat an element.
+	WithReplacement
+)
+
 // Sample returns a random sample of r, reproducible for a given seed and
-// partitioning. Without replacement each element is kept with probability
-// fraction (in [0, 1]); with replacement each element appears a
-// Poisson(fraction) number of times (a finite fraction >= 0 is the expected
-// count).
-func Sample[T any](r *RDD[T], withReplacement bool, fraction float64, seed uint64) *RDD[T] {
+// partitioning. WithoutReplacement keeps each element with probability fraction
+// (in [0, 1]); WithReplacement repeats each element a Poisson(fraction) number of
+// times (a finite fraction >= 0 is the expected count).
+func Sample[T any](r *RDD[T], how Replacement, fraction float64, seed uint64) *RDD[T] {
 	out := narrow[T]("rdd.Sample", r)
+	withReplacement := how == WithReplacement
 	switch {
+	case how != WithoutReplacement && how != WithReplacement:
+		return out.fail(invalid("rdd.Sample", "Replacement(%d), want WithoutReplacement or WithReplacement", int(how)))
 	case math.IsNaN(fraction) || fraction < 0 || math.IsInf(fraction, 1):
 		return out.fail(invalid(out.name, "fraction %v is not a finite number >= 0", fraction))
 	case !withReplacement && fraction > 1:

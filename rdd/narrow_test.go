@@ -507,7 +507,7 @@ func TestLazy(t *testing.T) {
 		}
 		return nil
 	})
-	s := rdd.Sample(mp, false, 1, 1)
+	s := rdd.Sample(mp, rdd.WithoutReplacement, 1, 1)
 	if calls.Load() != 0 {
 		t.Fatalf("building the graph ran user code %d times", calls.Load())
 	}
@@ -525,9 +525,9 @@ func TestSampleBounds(t *testing.T) {
 	hEach(t, hIntCases(), func(t *testing.T, eng *rdd.Engine, c hCase[int]) {
 		r := rdd.FromPartitions(eng, c.parts)
 		none := hPerPart(c.parts, func(int, []int) []int { return nil })
-		hCheckParts(t, rdd.Sample(r, false, 0, 7), none)
-		hCheckParts(t, rdd.Sample(r, true, 0, 7), none)
-		all := rdd.Sample(r, false, 1, 7)
+		hCheckParts(t, rdd.Sample(r, rdd.WithoutReplacement, 0, 7), none)
+		hCheckParts(t, rdd.Sample(r, rdd.WithReplacement, 0, 7), none)
+		all := rdd.Sample(r, rdd.WithoutReplacement, 1, 7)
 		if all.Name() != "rdd.Sample" {
 			t.Errorf("Name() = %q", all.Name())
 		}
@@ -538,7 +538,7 @@ func TestSampleBounds(t *testing.T) {
 func TestSampleReproducible(t *testing.T) {
 	ctx := context.Background()
 	for _, e := range hEngines() {
-		for _, repl := range []bool{false, true} {
+		for _, repl := range []rdd.Replacement{rdd.WithoutReplacement, rdd.WithReplacement} {
 			src := rdd.Range(e.eng, 0, 20_000, 1, 4)
 			a, err := rdd.CollectPartitions(ctx, rdd.Sample(src, repl, 0.3, 42))
 			if err != nil {
@@ -581,7 +581,7 @@ func TestSampleReproducible(t *testing.T) {
 					if !slices.Contains(in[p], x) {
 						t.Fatalf("partition %d: sampled %d is not in the partition", p, x)
 					}
-					if i > 0 && (x < part[i-1] || !repl && x == part[i-1]) {
+					if i > 0 && (x < part[i-1] || repl == rdd.WithoutReplacement && x == part[i-1]) {
 						t.Fatalf("withReplacement=%v: partition %d out of order at %d: %d after %d", repl, p, i, x, part[i-1])
 					}
 				}
@@ -596,15 +596,15 @@ func TestSampleSize(t *testing.T) {
 	const n = 200_000
 	src := rdd.Range(rdd.NewEngine(), 0, n, 1, 4)
 	for _, tc := range []struct {
-		repl     bool
+		repl     rdd.Replacement
 		fraction float64
 		tol      float64
 	}{
-		{false, 0.25, 2_500},
-		{false, 0.9, 2_000},
-		{true, 0.5, 3_500},
-		{true, 1, 5_000},
-		{true, 2, 8_000},
+		{rdd.WithoutReplacement, 0.25, 2_500},
+		{rdd.WithoutReplacement, 0.9, 2_000},
+		{rdd.WithReplacement, 0.5, 3_500},
+		{rdd.WithReplacement, 1, 5_000},
+		{rdd.WithReplacement, 2, 8_000},
 	} {
 		got, err := rdd.Count(context.Background(), rdd.Sample(src, tc.repl, tc.fraction, 1234))
 		if err != nil {
@@ -616,7 +616,7 @@ func TestSampleSize(t *testing.T) {
 		}
 	}
 	// With replacement, some elements must appear more than once.
-	got, err := rdd.CountByValue(context.Background(), rdd.Sample(src, true, 1, 99))
+	got, err := rdd.CountByValue(context.Background(), rdd.Sample(src, rdd.WithReplacement, 1, 99))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,17 +634,17 @@ func TestSampleSize(t *testing.T) {
 func TestSampleInvalid(t *testing.T) {
 	src := rdd.Parallelize(rdd.NewEngine(), hSeq(0, 10), 2)
 	for _, tc := range []struct {
-		repl     bool
+		repl     rdd.Replacement
 		fraction float64
 	}{
-		{false, -0.1},
-		{false, 1.5},
-		{false, math.NaN()},
-		{false, math.Inf(1)},
-		{true, -1},
-		{true, math.NaN()},
-		{true, math.Inf(1)},
-		{true, math.Inf(-1)},
+		{rdd.WithoutReplacement, -0.1},
+		{rdd.WithoutReplacement, 1.5},
+		{rdd.WithoutReplacement, math.NaN()},
+		{rdd.WithoutReplacement, math.Inf(1)},
+		{rdd.WithReplacement, -1},
+		{rdd.WithReplacement, math.NaN()},
+		{rdd.WithReplacement, math.Inf(1)},
+		{rdd.WithReplacement, math.Inf(-1)},
 	} {
 		r := rdd.Sample(src, tc.repl, tc.fraction, 1)
 		hCheckInvalid(t, r.Err(), "rdd.Sample")

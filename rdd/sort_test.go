@@ -2,6 +2,7 @@ package rdd_test
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,13 +38,13 @@ func TestSortByKey(t *testing.T) {
 	asc, desc := strings.Compare, func(a, b string) int { return strings.Compare(b, a) }
 	for _, in := range wInputs() {
 		for _, dir := range []struct {
-			name      string
-			ascending bool
-			compare   func(a, b string) int
-			bounds    *shuffle.Range[string]
+			name    string
+			order   rdd.Order
+			compare func(a, b string) int
+			bounds  *shuffle.Range[string]
 		}{
-			{"ascending", true, asc, shuffle.NewRange([]string{"d", "k3", "r"}, true)},
-			{"descending", false, desc, shuffle.NewRange([]string{"r", "k3", "d"}, false)},
+			{"ascending", rdd.Ascending, asc, shuffle.NewRange([]string{"d", "k3", "r"}, true)},
+			{"descending", rdd.Descending, desc, shuffle.NewRange([]string{"r", "k3", "d"}, false)},
 		} {
 			for _, o := range []struct {
 				name   string
@@ -56,11 +57,11 @@ func TestSortByKey(t *testing.T) {
 				{"Partitions(50)", []rdd.ShuffleOpt[string]{rdd.Partitions[string](50)}, 50},
 				{"WithPartitioner(Range)", []rdd.ShuffleOpt[string]{rdd.WithPartitioner(dir.bounds)}, 4},
 			} {
-				if wLarge(len(in.data)) && (o.name != "Partitions(3)" || !dir.ascending || in.name != "many distinct") {
+				if wLarge(len(in.data)) && (o.name != "Partitions(3)" || dir.order != rdd.Ascending || in.name != "many distinct") {
 					continue // large inputs add little to sorting but time
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", in.name, dir.name, o.name), func(t *testing.T) {
-					r := rdd.SortByKey(in.rdd(eng), dir.ascending, o.opts...)
+					r := rdd.SortByKey(in.rdd(eng), dir.order, o.opts...)
 					if r.Name() != "rdd.SortByKey" {
 						t.Errorf("Name() = %q", r.Name())
 					}
@@ -86,7 +87,7 @@ func TestSortByKeyBalanced(t *testing.T) {
 	// Uniform distinct keys: the sampled bounds split them about evenly.
 	in := wGen("uniform", 20_000, 3, func(i int) string { return fmt.Sprintf("%08d", (i*7919)%20_000) })
 	for _, n := range []int{2, 4, 7} {
-		r := rdd.SortByKey(in.rdd(wEng()), true, rdd.Partitions[string](n))
+		r := rdd.SortByKey(in.rdd(wEng()), rdd.Ascending, rdd.Partitions[string](n))
 		parts := wParts(t, r)
 		wCheckSorted(t, in, parts, strings.Compare)
 		avg := len(in.data) / n
@@ -101,16 +102,16 @@ func TestSortByKeyBalanced(t *testing.T) {
 func TestSortByKeyIntKeys(t *testing.T) {
 	eng := wEng()
 	for _, in := range wIntInputs() {
-		for _, ascending := range []bool{true, false} {
-			r := rdd.SortByKey(in.rdd(eng), ascending, rdd.Partitions[int](4))
+		for _, order := range []rdd.Order{rdd.Ascending, rdd.Descending} {
+			r := rdd.SortByKey(in.rdd(eng), order, rdd.Partitions[int](4))
 			parts := wParts(t, r)
 			compare := cmp.Compare[int]
-			if !ascending {
+			if order == rdd.Descending {
 				compare = func(a, b int) int { return cmp.Compare(b, a) }
 			}
 			wCheckTotalOrder(t, parts, func(a, b ops.KV[int, int]) int { return compare(a.Key, b.Key) })
 			if d := wDiff(in.data, slices.Concat(parts...), wCmpKV); d != "" {
-				t.Errorf("%s ascending=%v: %s", in.name, ascending, d)
+				t.Errorf("%s %v: %s", in.name, order, d)
 			}
 		}
 	}
@@ -119,9 +120,9 @@ func TestSortByKeyIntKeys(t *testing.T) {
 func TestSortBy(t *testing.T) {
 	eng := wEng()
 	words := strings.Fields("pear fig banana kiwi apple plum date cherry elderberry grape lime nectarine")
-	for _, ascending := range []bool{true, false} {
+	for _, order := range []rdd.Order{rdd.Ascending, rdd.Descending} {
 		for _, n := range []int{1, 3, 20} {
-			r := rdd.SortBy(rdd.Parallelize(eng, words, 4), func(w string) int { return len(w) }, ascending, rdd.Partitions[int](n))
+			r := rdd.SortBy(rdd.Parallelize(eng, words, 4), func(w string) int { return len(w) }, order, rdd.Partitions[int](n))
 			if r.Name() != "rdd.SortBy" || r.NumPartitions() != n {
 				t.Errorf("%s with %d partitions, want rdd.SortBy with %d", r.Name(), r.NumPartitions(), n)
 			}
@@ -132,7 +133,7 @@ func TestSortBy(t *testing.T) {
 			}
 			parts := wParts(t, r)
 			byLen := func(a, b string) int { return cmp.Compare(len(a), len(b)) }
-			if !ascending {
+			if order == rdd.Descending {
 				byLen = func(a, b string) int { return cmp.Compare(len(b), len(a)) }
 			}
 			wCheckTotalOrder(t, parts, byLen)
@@ -141,12 +142,12 @@ func TestSortBy(t *testing.T) {
 			want := slices.Clone(words)
 			slices.SortStableFunc(want, byLen)
 			if d := wDiffOrdered(want, slices.Concat(parts...), strings.Compare); d != "" {
-				t.Errorf("ascending=%v n=%d: %s", ascending, n, d)
+				t.Errorf("%v n=%d: %s", order, n, d)
 			}
 		}
 	}
 	// Numbers of a Range source sorted by their last digit, descending.
-	r := rdd.SortBy(rdd.Range(eng, 0, 100, 1, 3), func(v int64) int64 { return v % 10 }, false)
+	r := rdd.SortBy(rdd.Range(eng, 0, 100, 1, 3), func(v int64) int64 { return v % 10 }, rdd.Descending)
 	got := wCollect(t, r)
 	if len(got) != 100 || got[0] != 9 || got[1] != 19 || got[99] != 90 {
 		t.Errorf("SortBy(last digit, descending) = %v", got)
@@ -195,7 +196,7 @@ func TestSortByFunc(t *testing.T) {
 func TestSortPanics(t *testing.T) {
 	eng := wEng()
 	in := rdd.Parallelize(eng, []string{"b", "a", "c", "d", "e", "f"}, 3)
-	wPanics(t, rdd.SortBy(in, func(string) int { panic("boom") }, true), "rdd.SortBy")
+	wPanics(t, rdd.SortBy(in, func(string) int { panic("boom") }, rdd.Ascending), "rdd.SortBy")
 	boom := func(a, b string) int { panic("boom") }
 	// With several output partitions the compare function first runs to
 	// pick the range bounds; with one, to sort the partition.
@@ -206,12 +207,31 @@ func TestSortPanics(t *testing.T) {
 func TestSortInvalid(t *testing.T) {
 	in := rdd.Parallelize(wEng(), []wKV{ops.Pair("a", 1)}, 1)
 	for name, err := range map[string]error{
-		"SortBy nil key":         rdd.SortBy[wKV, string](in, nil, true).Err(),
+		"SortBy nil key":         rdd.SortBy[wKV, string](in, nil, rdd.Ascending).Err(),
 		"SortByFunc nil compare": rdd.SortByFunc(in, func(kv wKV) string { return kv.Key }, nil).Err(),
-		"SortByKey nil RDD":      rdd.SortByKey[string, int](nil, true).Err(),
+		"SortByKey nil RDD":      rdd.SortByKey[string, int](nil, rdd.Ascending).Err(),
 	} {
 		if !errors.Is(err, rdd.ErrInvalid) {
 			t.Errorf("%s: Err() = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// An Order or a Replacement that is neither constant is an invalid argument,
+// named.
+func TestInvalidOrderAndReplacement(t *testing.T) {
+	eng := rdd.NewEngine()
+	r := rdd.Parallelize(eng, []int{3, 1, 2}, 2)
+	_, err := rdd.Collect(context.Background(), rdd.SortBy(r, func(x int) int { return x }, rdd.Order(2)))
+	if !errors.Is(err, rdd.ErrInvalid) || !strings.Contains(err.Error(), "Order(2), want Ascending or Descending") {
+		t.Errorf("SortBy(Order(2)) = %v", err)
+	}
+	_, err = rdd.Collect(context.Background(), rdd.Sample(r, rdd.Replacement(-1), 0.5, 1))
+	if !errors.Is(err, rdd.ErrInvalid) || !strings.Contains(err.Error(), "Replacement(-1)") {
+		t.Errorf("Sample(Replacement(-1)) = %v", err)
+	}
+	got, err := rdd.Collect(context.Background(), rdd.SortBy(r, func(x int) int { return x }, rdd.Descending))
+	if err != nil || fmt.Sprint(got) != "[3 2 1]" {
+		t.Errorf("SortBy(Descending) = %v, %v", got, err)
 	}
 }

@@ -151,12 +151,12 @@ func sCases() []sCase {
 		}},
 		{"SortByKey", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
 			// Equal keys keep their input order: the order is total.
-			got, err := rdd.Collect(ctx, rdd.SortByKey(sKeyed(e, n, n/4, 3), true))
+			got, err := rdd.Collect(ctx, rdd.SortByKey(sKeyed(e, n, n/4, 3), rdd.Ascending))
 			return sLines(got, false), err
 		}},
 		{"SortBy descending", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
 			r := rdd.Map(rdd.Range(e, 0, n, 1, 3), func(i int64) int64 { return i * 7919 % 100_003 })
-			got, err := rdd.Collect(ctx, rdd.SortBy(r, func(i int64) int64 { return i / 3 }, false, rdd.Partitions[int64](4)))
+			got, err := rdd.Collect(ctx, rdd.SortBy(r, func(i int64) int64 { return i / 3 }, rdd.Descending, rdd.Partitions[int64](4)))
 			return sLines(got, false), err
 		}},
 		{"PartitionBy", func(ctx context.Context, e *rdd.Engine) ([]string, error) {
@@ -262,7 +262,7 @@ func TestShuffleSpillFilesRemovedOnFailure(t *testing.T) {
 		e, dir := sSpillEngine(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		sorted := rdd.SortByKey(sKeyed(e, n, n, 3), true)
+		sorted := rdd.SortByKey(sKeyed(e, n, n, 3), rdd.Ascending)
 		err := rdd.Foreach(ctx, sorted, func(context.Context, ops.KV[string, int]) error {
 			cancel()
 			return nil

@@ -20,6 +20,6 @@ type Queue[T any] = dstream.Queue[T]
 
 // QueueStream returns an input stream of c reading from a new Queue, and
 // the queue, initially holding batches; it is [dstream.QueueStream].
-func QueueStream[T any](c *dstream.Context, oneAtATime bool, batches ...[]T) (*dstream.DStream[T], *Queue[T]) {
-	return dstream.QueueStream(c, oneAtATime, batches...)
+func QueueStream[T any](c *dstream.Context, mode dstream.QueueMode, batches ...[]T) (*dstream.DStream[T], *Queue[T]) {
+	return dstream.QueueStream(c, mode, batches...)
 }

@@ -165,7 +165,7 @@ func (l driverListener) OnBatchCompleted(b dstream.BatchInfo) {
 // reads the oldest batch pushed (Queue.Push, or batches) and not read yet,
 // or nothing. Push a batch before the [Driver.Step] that should read it.
 func Input[T any](c *dstream.Context, batches ...[]T) (*dstream.DStream[T], *Queue[T]) {
-	return dstream.QueueStream(c, true, batches...)
+	return dstream.QueueStream(c, dstream.OneAtATime, batches...)
 }
 
 // Output holds the batches of a stream collected by [Collect].

@@ -99,7 +99,7 @@ func TestRun2ReadsBothInputs(t *testing.T) {
 func TestReexports(t *testing.T) {
 	clock := dstreamtest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock))
-	in, q := dstreamtest.QueueStream(c, true, []int{1})
+	in, q := dstreamtest.QueueStream(c, dstream.OneAtATime, []int{1})
 	var mu sync.Mutex
 	var got [][]int
 	dstream.ForeachRDD(in, func(ctx context.Context, r *rdd.RDD[int], _ time.Time) error {

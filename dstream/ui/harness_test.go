@@ -82,7 +82,7 @@ func newJob(t *testing.T, opts ...ui.Opt) *job {
 	j.c = dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(j.clock),
 		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))))
 	log := dstream.FromSource[string](j.c, "events", &fakeLog{eng: j.c.Engine()})
-	words, q := dstream.QueueStream[string](j.c, true)
+	words, q := dstream.QueueStream[string](j.c, dstream.OneAtATime)
 	j.words = q
 	counts := dstream.UpdateStateByKey(dstream.Map(words, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) }),
 		func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.Value + len(vs)) })

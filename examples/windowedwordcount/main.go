@@ -42,7 +42,7 @@ func run(batches, perBatch, window, slide int, interval time.Duration, top int) 
 		return fmt.Errorf("every flag must be positive")
 	}
 	c := dstream.NewContext(dstream.BatchInterval(interval))
-	lines, queue := dstream.QueueStream[string](c, true)
+	lines, queue := dstream.QueueStream[string](c, dstream.OneAtATime)
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := []string{"spark", "stream", "kafka", "batch", "window", "state", "offset", "topic"}
 	for range batches {

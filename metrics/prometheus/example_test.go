@@ -28,7 +28,7 @@ func ExampleNew() {
 	reg.MustRegister(col)
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 
-	words, _ := dstream.QueueStream(c, true, []string{"to", "be", "or", "not"})
+	words, _ := dstream.QueueStream(c, dstream.OneAtATime, []string{"to", "be", "or", "not"})
 	processed := make(chan struct{})
 	dstream.ForeachRDD(words, func(ctx context.Context, r *rdd.RDD[string], _ time.Time) error {
 		_, err := rdd.Count(ctx, r)

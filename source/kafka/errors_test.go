@@ -18,7 +18,7 @@ import (
 // naming the operator and what was wrong.
 func TestConstructionErrorsNameTheOperatorAndWrapErrInvalid(t *testing.T) {
 	pairs := func(c *dstream.Context) *dstream.DStream[ops.KV[string, string]] {
-		s, _ := dstream.QueueStream(c, true, []ops.KV[string, string]{{Key: "k", Value: "v"}})
+		s, _ := dstream.QueueStream(c, dstream.OneAtATime, []ops.KV[string, string]{{Key: "k", Value: "v"}})
 		return s
 	}
 	tests := []struct {

@@ -130,7 +130,7 @@ func ExampleWriteToKafka() {
 	defer b.Close()
 
 	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
-	in, q := dstream.QueueStream[ops.KV[string, string]](ssc, true)
+	in, q := dstream.QueueStream[ops.KV[string, string]](ssc, dstream.OneAtATime)
 	q.Push([]ops.KV[string, string]{{Key: "en", Value: "hello"}, {Key: "fr", Value: "bonjour"}})
 	kafka.WriteToKafka(in, "out", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[ops.KV[string, string]], time.Time) error {
@@ -156,7 +156,7 @@ func ExampleKeyed() {
 
 	// Write some clicks by user.
 	w := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
-	in, q := dstream.QueueStream[ops.KV[string, string]](w, true)
+	in, q := dstream.QueueStream[ops.KV[string, string]](w, dstream.OneAtATime)
 	q.Push([]ops.KV[string, string]{{Key: "ann", Value: "/a"}, {Key: "dan", Value: "/b"}, {Key: "ann", Value: "/c"}})
 	kafka.WriteToKafka(in, "clicks", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[ops.KV[string, string]], time.Time) error {
@@ -202,7 +202,7 @@ func ExampleNewSink() {
 	defer b.Close()
 
 	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
-	temps, q := dstream.QueueStream[ops.KV[string, int]](ssc, true)
+	temps, q := dstream.QueueStream[ops.KV[string, int]](ssc, dstream.OneAtATime)
 	q.Push([]ops.KV[string, int]{{Key: "oven", Value: 250}, {Key: "fridge", Value: 4}, {Key: "kiln", Value: 1200}})
 	hot := dstream.Filter(temps, func(kv ops.KV[string, int]) bool { return kv.Value > 200 })
 	alerts := dstream.Map(hot, func(kv ops.KV[string, int]) kafka.ProducerRecord[string, string] {

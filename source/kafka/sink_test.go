@@ -47,7 +47,7 @@ func readAll(t *testing.T, b *kafkatest.Broker, topic string, partitions int) []
 func TestWriteToKafkaThenReadBack(t *testing.T) {
 	b := kafkatest.New(t, kafkatest.Topic("out", 3))
 	h := newRun(t)
-	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, true)
+	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, dstream.OneAtATime)
 	q.Push([]ops.KV[string, string]{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}, {Key: "a", Value: "3"}})
 	q.Push([]ops.KV[string, string]{{Key: "c", Value: "4"}})
 	kafka.WriteToKafka(in, "out", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...))
@@ -81,7 +81,7 @@ func TestWriteToKafkaFailureFailsTheBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newRun(t)
-	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, true)
+	in, q := dstream.QueueStream[ops.KV[string, string]](h.c, dstream.OneAtATime)
 	q.Push([]ops.KV[string, string]{{Key: "a", Value: "1"}})
 	kafka.WriteToKafka(in, "out", kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...), kafka.PollTimeout(time.Second))
 	h.start()
@@ -160,7 +160,7 @@ func TestClientPartitions(t *testing.T) {
 func TestNewSinkWritesKeysHeadersAndTimes(t *testing.T) {
 	b := kafkatest.New(t, kafkatest.Topic("a", 3), kafkatest.Topic("b", 1))
 	h := newRun(t)
-	in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, true)
+	in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, dstream.OneAtATime)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	q.Push([]kafka.ProducerRecord[string, string]{
 		{Topic: "a", Key: "ann", Value: "1", Time: at, Headers: []kafka.Header{{Key: "trace", Value: []byte("x1")}}},
@@ -223,7 +223,7 @@ func TestNewSinkFailureFailsTheBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := newRun(t)
-			in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, true)
+			in, q := dstream.QueueStream[kafka.ProducerRecord[string, string]](h.c, dstream.OneAtATime)
 			q.Push([]kafka.ProducerRecord[string, string]{{Topic: tc.topic, Key: "a", Value: "1"}})
 			kafka.NewSink(in, kafka.StringSerializer(), kafka.StringSerializer(), kafka.Brokers(b.Addrs()...),
 				kafka.PollTimeout(time.Second), kafka.UnavailableTimeout(2*time.Second))
