@@ -28,9 +28,6 @@ type Checkpoint struct {
 	Sources []Entry `msgpack:"sources"`
 	// States holds each stateful operator's state, by stable operator name.
 	States []Entry `msgpack:"states"`
-	// Pending lists the batch times generated but not completed, which recovery runs
-	// again.
-	Pending []time.Time `msgpack:"pending"`
 }
 
 // An Entry is one named piece of a checkpoint: a source's position or an operator's
@@ -210,8 +207,5 @@ func parse(data []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
 	cp.Time = cp.Time.UTC()
-	for i, t := range cp.Pending {
-		cp.Pending[i] = t.UTC()
-	}
 	return cp, nil
 }

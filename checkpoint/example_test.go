@@ -40,7 +40,6 @@ func ExampleStore() {
 		Interval: 2 * time.Second,
 		Sources:  []checkpoint.Entry{offsets},
 		States:   []checkpoint.Entry{counts},
-		Pending:  []time.Time{batch.Add(2 * time.Second)},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -57,12 +56,10 @@ func ExampleStore() {
 		log.Fatal(err)
 	}
 	fmt.Println("last batch:", cp.Time.Format(time.TimeOnly), "every", cp.Interval)
-	fmt.Println("rerun:", cp.Pending[0].Format(time.TimeOnly))
 	fmt.Println("state:", state.Type, restored)
 	// Output:
 	// no checkpoint yet: start fresh
 	// last batch: 10:30:00 every 2s
-	// rerun: 10:30:02
 	// state: map[string]int64 map[spark:2 spate:3]
 }
 
