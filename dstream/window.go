@@ -480,7 +480,7 @@ func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy t
 			return err
 		}
 		idx := w.ks.timeoutsOf(p)
-		var checks []K // keys keep may drop, once every batch moved
+		var checks []K // keys keep would drop, checked again once every batch moved
 		for i, in := range ins {
 			bt := entering[i].UnixNano()
 			for kv := range warmed(st, in) {
@@ -496,11 +496,11 @@ func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy t
 					// Appending never writes over the values of the entry before
 					// (which a rollback restores): only past their length.
 					cur.setParts(append(cur.parts(), winPart[V]{bt, kv.Value}))
+					if w.keep != nil && !w.keep(ops.Pair(kv.Key, cur.V)) {
+						checks = append(checks, kv.Key)
+					}
 					return cur, true
 				})
-				if w.keep != nil {
-					checks = append(checks, kv.Key)
-				}
 			}
 		}
 		type touch struct {
@@ -536,11 +536,11 @@ func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy t
 				if len(ps) > 0 {
 					touches = append(touches, touch{k, ps[0].T})
 				}
+				if w.keep != nil && !w.keep(ops.Pair(k, cur.V)) {
+					checks = append(checks, k)
+				}
 				return cur, true
 			})
-			if w.keep != nil {
-				checks = append(checks, k)
-			}
 		}
 		for _, c := range touches {
 			idx.Touch(c.k, c.at)
