@@ -17,9 +17,9 @@ func ExampleReduceByKey() {
 	words := dstream.FlatMap(lines, strings.Fields)
 	counts := dstreamtest.Collect(dstream.ReduceByKey(ones(words), ops.Sum[int]))
 	for range 3 {
-		t, _ := d.Step()
+		b, _ := d.Step()
 		// A batch's pairs come in no particular order: byKey sorts them.
-		fmt.Println(t.Format(time.TimeOnly), byKey(counts.At(t)))
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(counts.At(b.Time)))
 	}
 	// Output:
 	// 00:00:01 [(be, 2) (not, 1) (or, 1) (to, 2)]
@@ -33,8 +33,8 @@ func ExampleMapValues() {
 	orders, _ := dstreamtest.Input(d.Context(), []ops.KV[string, string]{{Key: "ann", Value: "3 apples"}, {Key: "bob", Value: "10 pears"}})
 	// The keys stay where they are: a keyed stream stays partitioned by key.
 	lengths := dstreamtest.Collect(dstream.MapValues(orders, func(s string) int { return len(s) }))
-	t, _ := d.Step()
-	fmt.Println(byKey(lengths.At(t)))
+	b, _ := d.Step()
+	fmt.Println(byKey(lengths.At(b.Time)))
 	// Output:
 	// [(ann, 8) (bob, 8)]
 }
@@ -46,8 +46,8 @@ func ExampleReduceByKeyAndWindow() {
 	// Counts over the last two batches, every batch.
 	counts := dstreamtest.Collect(dstream.ReduceByKeyAndWindow(ones(words), ops.Sum[int], 2*time.Second, time.Second))
 	for range 4 {
-		t, _ := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), byKey(counts.At(t)))
+		b, _ := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(counts.At(b.Time)))
 	}
 	// Output:
 	// 00:00:01 [(go, 1) (rust, 1)]

@@ -37,8 +37,8 @@ func ExampleUpdateStateByKeyWith() {
 	})
 	out := dstreamtest.Collect(counts)
 	for range 3 {
-		t, _ := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), byKey(out.At(t)))
+		b, _ := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(out.At(b.Time)))
 	}
 	// Output:
 	// 00:00:01 [(go, {12 00:00:01}) (spark, {1 00:00:01})]
@@ -76,8 +76,8 @@ func ExampleUpdateStateByKeyWith_partitionFunc() {
 	})
 	out := dstreamtest.Collect(sessions)
 	for range 3 {
-		t, _ := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), byKey(out.At(t)))
+		b, _ := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(out.At(b.Time)))
 	}
 	// Output:
 	// 00:00:01 [(ann, 1) (bob, 2)]

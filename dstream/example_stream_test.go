@@ -32,8 +32,8 @@ func ExampleWindow() {
 	windows := dstreamtest.Collect(dstream.Window(nums, 3*time.Second, 2*time.Second))
 	for i := range 5 {
 		q.Push([]int{i + 1})
-		t, _ := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), windows.At(t))
+		b, _ := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), windows.At(b.Time))
 	}
 	// Output:
 	// 00:00:01 []
@@ -53,8 +53,8 @@ func ExampleReduceByKeyAndWindowInv() {
 	counts := dstreamtest.Collect(dstream.ReduceByKeyAndWindowInv(ones(words), ops.SumInv[int](),
 		2*time.Second, time.Second, func(kv ops.KV[string, int]) bool { return kv.Value > 0 }))
 	for range 4 {
-		t, _ := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), byKey(counts.At(t)))
+		b, _ := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(counts.At(b.Time)))
 	}
 	// Output:
 	// 00:00:01 [(go, 1) (zig, 1)]
@@ -73,8 +73,8 @@ func ExampleUpdateStateByKey() {
 			return ops.Some(count.OrElse(0) + len(values))
 		}))
 	for range 3 {
-		t, _ := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), byKey(counts.At(t)))
+		b, _ := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(counts.At(b.Time)))
 	}
 	// Output:
 	// 00:00:01 [(go, 2) (zig, 1)]
@@ -102,10 +102,10 @@ func ExampleMapWithState() {
 	})
 	out := dstreamtest.Collect(balances)
 	for range 2 {
-		t, _ := d.Step()
-		got := out.At(t)
+		b, _ := d.Step()
+		got := out.At(b.Time)
 		slices.Sort(got)
-		fmt.Println(t.Format(time.TimeOnly), got)
+		fmt.Println(b.Time.Format(time.TimeOnly), got)
 	}
 	// Output:
 	// 00:00:01 [ann has 5 bob has 3]
@@ -134,8 +134,8 @@ func ExampleGetOrCreate() {
 		}
 		d := dstreamtest.Drive(c, clock)
 		defer d.Close()
-		t, err := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), byKey(counts.At(t)), err)
+		b, err := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), byKey(counts.At(b.Time)), err)
 		fmt.Println(d.Stop())
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

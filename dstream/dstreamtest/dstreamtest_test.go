@@ -272,10 +272,11 @@ func TestDriverOutputIsThereWhenStepReturns(t *testing.T) {
 		if k == 2 {
 			q.Push([]int{3})
 		}
-		bt, err := d.Step()
+		b, err := d.Step()
 		if err != nil {
 			t.Fatalf("Step %d: %v", k+1, err)
 		}
+		bt := b.Time
 		if wantT := epoch.Add(time.Duration(k+1) * time.Second); !bt.Equal(wantT) {
 			t.Errorf("Step %d returned %v, want %v", k+1, bt, wantT)
 		}
@@ -321,10 +322,11 @@ func TestDrive(t *testing.T) {
 	out := dstreamtest.Collect(in)
 	d := dstreamtest.Drive(c, clock)
 	defer d.Close()
-	bt, err := d.Step()
+	b, err := d.Step()
 	if err != nil {
 		t.Fatal(err)
 	}
+	bt := b.Time
 	if got := out.At(bt); !bt.Equal(clock.Now()) || len(got) != 1 {
 		t.Errorf("batch %v (clock %v) = %q, want [x] at the clock's time", bt, clock.Now(), got)
 	}

@@ -20,12 +20,12 @@ func ExampleDriver() {
 	// Feed a batch, run it, read its output: one batch at a time.
 	for _, in := range []string{"to be", "", "or not"} {
 		q.Push([]string{in})
-		t, err := d.Step()
+		b, err := d.Step()
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		fmt.Println(t.Format(time.TimeOnly), words.At(t))
+		fmt.Println(b.Time.Format(time.TimeOnly), words.At(b.Time))
 	}
 	fmt.Println(d.Stop())
 	// Output:
@@ -53,8 +53,8 @@ func ExampleDriver_customSource() {
 	in := dstream.FromSource[int](c, "ticks", ticks{c.Engine()})
 	sums := dstreamtest.Collect(dstream.Reduce(dstream.Window(in, 4*time.Second, 2*time.Second), func(a, b int) int { return a + b }))
 	for range 3 {
-		t, err := d.Step()
-		fmt.Println(t.Format(time.TimeOnly), sums.At(t), err)
+		b, err := d.Step()
+		fmt.Println(b.Time.Format(time.TimeOnly), sums.At(b.Time), err)
 	}
 	// Output:
 	// 00:00:02 [2] <nil>

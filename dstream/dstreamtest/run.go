@@ -1,7 +1,6 @@
 package dstreamtest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -17,12 +16,7 @@ import (
 // interval so that batch times are multiples of it.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// timeout bounds every wait of the helpers: for the scheduler to reach its
-// next batch, and for Run to return after Stop. It is a deadline for a
-// hung test, never a measure of speed.
-const timeout = 10 * time.Second
-
-// Opt configures [Run], [Run2] and [RunBatches].
+// Opt configures [Run], [Run2], [RunBatches] and a [Driver].
 type Opt func(*config)
 
 type config struct {
@@ -31,10 +25,11 @@ type config struct {
 	unordered   bool
 	cmpOpts     []cmp.Option
 	ctxOpts     []dstream.Opt
+	timeout     time.Duration
 }
 
 func newConfig(opts []Opt) config {
-	cfg := config{interval: time.Second, parallelism: 2}
+	cfg := config{interval: time.Second, parallelism: 2, timeout: 10 * time.Second}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -78,6 +73,13 @@ func CmpOptions(opts ...cmp.Option) Opt {
 func ContextOptions(opts ...dstream.Opt) Opt {
 	return func(c *config) { c.ctxOpts = append(c.ctxOpts, opts...) }
 }
+
+// Timeout bounds every wait of [Run], [RunBatches] and a [Driver]: for
+// the scheduler to wait for its next batch, for a batch to complete, for
+// Run to return. It is a deadline for a hung test, never a measure of
+// speed: a wait past it fails with [ErrTimeout]. Default: 10s. A value
+// that is not positive makes the Driver's first Step (or Start) fail.
+func Timeout(d time.Duration) Opt { return func(c *config) { c.timeout = d } }
 
 // Run tests op batch by batch: it feeds input[k] as batch k+1 of a queue
 // stream, applies op, runs max(len(input), len(want)) batches on a manual
@@ -168,52 +170,6 @@ func runBatches[U any](t testing.TB, cfg config, nbatches int, build func(*dstre
 		batches[k] = out.At(cfg.batchTime(k + 1))
 	}
 	return batches
-}
-
-// running is a Context's Run in its own goroutine.
-type running struct {
-	cancel   context.CancelFunc
-	returned context.Context // done once Run has returned
-	done     chan struct{}   // closed once err is set
-	err      error
-}
-
-func startRun(c *dstream.Context) *running {
-	ctx, cancel := context.WithCancel(context.Background())
-	returned, setReturned := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, returned: returned, done: make(chan struct{})}
-	go func() {
-		defer setReturned()
-		r.err = c.Run(ctx)
-		close(r.done)
-	}()
-	return r
-}
-
-// awaitScheduler waits, bounded, until the scheduler waits for its next
-// batch; it fails early if Run returns meanwhile.
-func (r *running) awaitScheduler(clock *ManualClock) error {
-	ctx, cancel := context.WithTimeout(r.returned, timeout)
-	defer cancel()
-	return clock.AwaitWaiters(ctx, 1)
-}
-
-// wait waits, bounded, for Run to return and returns its error.
-func (r *running) wait() error {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-r.done:
-		return r.err
-	case <-timer.C:
-		return fmt.Errorf("did not return within %v of Stop", timeout)
-	}
-}
-
-// abandon cancels Run and waits, bounded, for it to return.
-func (r *running) abandon() {
-	r.cancel()
-	_ = r.wait()
 }
 
 // compare reports, with t.Errorf, every batch of got that differs from
