@@ -12,49 +12,71 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/internal/leakcheck"
 	"github.com/spatedev/spate/rdd"
 )
 
 const interval = time.Second
 
-// harness runs a Context on a manual clock in a goroutine.
+// harness drives a Context on a manual clock with a dstreamtest.Driver,
+// and fails the test where the Driver's waits fail. The Driver is made
+// when Run starts, so that a test may first replace c with a Context it
+// built on clock (with GetOrCreate, say).
 type harness struct {
 	t     *testing.T
 	clock *dstream.ManualClock
 	c     *dstream.Context
-	done  chan error
+	d     *dstreamtest.Driver // nil until start
 }
 
 func newHarness(t *testing.T, opts ...dstream.Opt) *harness {
 	clock := dstream.NewManualClock(epoch)
 	opts = append([]dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(clock),
 		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2)))}, opts...)
-	return &harness{t: t, clock: clock, c: dstream.NewContext(opts...), done: make(chan error, 1)}
+	return &harness{t: t, clock: clock, c: dstream.NewContext(opts...)}
 }
 
+// start starts Run under ctx; nothing it starts outlives the test.
 func (h *harness) start(ctx context.Context) {
-	go func() { h.done <- h.c.Run(ctx) }()
-}
-
-// batches advances the clock one interval at a time, n times, each time
-// once the generator waits for its next batch (so batch k is generated
-// before the clock moves on). A batch whose time has come is generated even
-// if Stop follows at once.
-func (h *harness) batches(n int) {
 	h.t.Helper()
-	for range n {
-		h.awaitGenerator()
-		h.clock.Advance(interval)
+	h.d = dstreamtest.Drive(h.c, h.clock)
+	h.t.Cleanup(h.d.Close)
+	if err := h.d.Start(ctx); err != nil {
+		h.t.Fatal(err)
 	}
 }
 
+// batches moves the clock to the next batch time, n times, each time once
+// the generator waits for its next batch (so batch k is generated before
+// the clock moves on); it does not wait for the batches to complete. A
+// batch whose time has come is generated even if Stop follows at once.
+func (h *harness) batches(n int) {
+	h.t.Helper()
+	for range n {
+		if _, err := h.d.Advance(); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+// step runs the next batch and returns what listeners heard of it, failing
+// the test if it fails.
+func (h *harness) step() dstream.BatchInfo {
+	h.t.Helper()
+	b, err := h.d.Step()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return b
+}
+
+// awaitGenerator waits until the generator waits for its next batch: every
+// batch due is generated.
 func (h *harness) awaitGenerator() {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.clock.AwaitWaiters(ctx, 1); err != nil {
-		h.t.Fatalf("the scheduler did not wait for the next batch: %v", err)
+	if err := h.d.AwaitScheduler(); err != nil {
+		h.t.Fatal(err)
 	}
 }
 
@@ -70,16 +92,15 @@ func (h *harness) runBatches(n int) {
 	}
 }
 
-// result waits (bounded) for Run to return.
+// result waits (bounded) for Run to return, and returns its error; Run not
+// returning fails the test.
 func (h *harness) result() error {
 	h.t.Helper()
-	select {
-	case err := <-h.done:
-		return err
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("Run did not return within 10s")
-		return nil
+	err := h.d.Wait()
+	if errors.Is(err, dstreamtest.ErrTimeout) {
+		h.t.Fatal(err)
 	}
+	return err
 }
 
 // collector records the batches an output operation sees.

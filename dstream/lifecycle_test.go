@@ -422,8 +422,7 @@ func TestStatefulStreamsUnderHoppingWindow(t *testing.T) {
 	for _, tt := range statefulCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			leakcheck.Check(t)
-			l := newBatchListener()
-			h := newHarness(t, dstream.WithListener(l))
+			h := newHarness(t)
 			in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, windowInput...)
 			pairs := dstream.Map(in, func(w string) kv { return ops.Pair(w, 1) })
 			got := map[int]map[string]int{}
@@ -435,14 +434,7 @@ func TestStatefulStreamsUnderHoppingWindow(t *testing.T) {
 				})
 			h.start(context.Background())
 			for range windowInput {
-				h.batches(1)
-				select {
-				case <-l.completed:
-				case err := <-h.done:
-					t.Fatalf("Run returned before the batch completed: %v", err)
-				case <-time.After(10 * time.Second):
-					t.Fatal("no batch completed within 10s")
-				}
+				h.step()
 			}
 			h.c.Stop()
 			if err := h.result(); err != nil {
@@ -533,15 +525,13 @@ func TestStateComputedOnceUnderHoppingWindow(t *testing.T) {
 func TestOutputIndexIsRegistrationOrder(t *testing.T) {
 	leakcheck.Check(t)
 	var outs outputRecorder
-	l := newBatchListener()
-	h := newHarness(t, dstream.WithListener(&outs), dstream.WithListener(l))
+	h := newHarness(t, dstream.WithListener(&outs))
 	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1}, []int{2})
 	discard(dstream.Window(in, 2*interval, 2*interval)) // output 0: every other batch
 	discard(in)                                         // output 1: every batch
 	h.start(context.Background())
 	for range 2 {
-		h.batches(1)
-		l.await(t)
+		h.step()
 	}
 	h.c.Stop()
 	if err := h.result(); err != nil {

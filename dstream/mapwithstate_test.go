@@ -271,26 +271,8 @@ func runStateSaves(t *testing.T, every time.Duration, n int, configure func(mapp
 		_, err := rdd.Count(ctx, r)
 		return err
 	})
-	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background()) }()
-	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := clock.AwaitWaiters(ctx, 1)
-		cancel()
-		if err != nil {
-			t.Fatalf("the scheduler did not wait for the next batch: %v", err)
-		}
-		clock.Advance(every)
-	}
-	c.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return within 10s")
-	}
+	h := &harness{t: t, clock: clock, c: c}
+	h.runBatches(n)
 	return saves.saved
 }
 

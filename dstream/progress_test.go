@@ -199,7 +199,7 @@ func TestAResumedContextReportsItsRestoreAndCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clock, c: c, done: make(chan error, 1)}
+	h := &harness{t: t, clock: clock, c: c}
 	h.runBatches(3)
 	if got := first.reports(); len(got) != 0 {
 		t.Errorf("a fresh start reported progress: %+v", got)
@@ -231,7 +231,7 @@ func TestAResumedContextReportsItsRestoreAndCatchUp(t *testing.T) {
 			close(caughtUp)
 		}
 	}
-	h = &harness{t: t, clock: clock, c: c, done: make(chan error, 1)}
+	h = &harness{t: t, clock: clock, c: c}
 	h.start(context.Background())
 	select {
 	case <-caughtUp:
@@ -299,7 +299,7 @@ func TestACheckpointRestoreReportsItsProgressAsItLoadsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clock, c: c, done: make(chan error, 1)}
+	h := &harness{t: t, clock: clock, c: c}
 	h.runBatches(1)
 
 	// Each report takes the pace: every count of keys loaded is reported.

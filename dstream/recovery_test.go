@@ -348,7 +348,7 @@ func TestResumedBatchTimesAreInTheClocksLocation(t *testing.T) {
 	var locs []*time.Location
 	run := func(n int) {
 		clock := dstream.NewManualClock(epoch.In(zone))
-		h := &harness{t: t, clock: clock, done: make(chan error, 1)}
+		h := &harness{t: t, clock: clock}
 		c, err := dstream.GetOrCreate(dir, func(c *dstream.Context) error {
 			in, _ := dstream.QueueStream(c, dstream.OneAtATime, []int{1})
 			dstream.ForeachRDD(in, func(_ context.Context, _ *rdd.RDD[int], bt time.Time) error {

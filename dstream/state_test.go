@@ -490,19 +490,12 @@ func TestUpdateStateByKeyWithInvalidSpec(t *testing.T) {
 // error, or fails the test if Run starts generating batches.
 func runRefused(t *testing.T, h *harness) error {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h.start(ctx)
-	waiting := make(chan error, 1)
-	go func() { waiting <- h.clock.AwaitWaiters(ctx, 1) }()
-	select {
-	case err := <-h.done:
-		return err
-	case <-waiting:
-		cancel()
+	h.start(context.Background())
+	if err := h.d.AwaitScheduler(); err == nil {
+		h.d.Close()
 		t.Fatalf("Run accepted the graph and waits for its first batch (then %v)", h.result())
-		return nil
 	}
+	return h.result()
 }
 
 // TestUpdateStateByKeyInitialStateResumes runs a job with an initial state

@@ -110,24 +110,15 @@ func TestReexports(t *testing.T) {
 		return err
 	})
 	q.Push([]int{2})
-	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background()) }()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	d := dstreamtest.Drive(c, clock)
+	defer d.Close()
 	for range 2 {
-		if err := clock.AwaitWaiters(ctx, 1); err != nil {
+		if _, err := d.Advance(); err != nil {
 			t.Fatal(err)
 		}
-		clock.Advance(time.Second)
 	}
-	c.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-ctx.Done():
-		t.Fatal("Run did not return after Stop")
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
