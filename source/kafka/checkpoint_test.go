@@ -59,19 +59,18 @@ func TestCheckpointedDirectStreamResumesStateExactlyOnce(t *testing.T) {
 				return err
 			})
 			return nil
-		}, dstream.BatchInterval(interval), dstream.WithClock(r.clock), dstream.WithListener(completedListener{ch: r.completed}),
-			dstream.CheckpointInterval(2*interval))
+		}, dstream.BatchInterval(interval), dstream.WithClock(r.clock), dstream.CheckpointInterval(2*interval))
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.c = c
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go func() { r.done <- r.c.Run(ctx) }()
+		r.startCtx(ctx)
 		r.batches(batches)
 		if crash {
 			cancel()
-			if err := <-r.done; !errors.Is(err, context.Canceled) {
+			if err := r.wait(); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Run after cancel = %v", err)
 			}
 			return
@@ -105,12 +104,7 @@ func TestACheckpointDirIsRefusedWhereTheGroupHoldsTheOffsets(t *testing.T) {
 	r := newRun(t, dstream.CheckpointDir(dir))
 	keyedCounts(t, r, b)
 	r.start()
-	var err error
-	select {
-	case err = <-r.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not fail within 30s")
-	}
+	err := r.wait()
 	if err == nil || !strings.Contains(err.Error(), `group "g" commits the stream's offsets in Kafka transactions`) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("Run = %v, want the checkpoint directory refused", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,16 +32,13 @@ func TestUnreachableBrokersFailRunAtStartNamingThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRun(t)
+	completed := &batchCounter{}
+	r := newRun(t, dstream.WithListener(completed))
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(addr), kafka.GroupID("g"), kafka.PollTimeout(500*time.Millisecond))
 	s.ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
 	r.start()
-	select {
-	case err = <-r.done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	err = r.wait()
 	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "dstream: starting kafka.DirectStream") {
 		t.Fatalf("Run = %v, want an error from the stream's start naming the broker %s", err, addr)
 	}
@@ -50,10 +48,18 @@ func TestUnreachableBrokersFailRunAtStartNamingThem(t *testing.T) {
 	} else if _, err := fmt.Sscan(err.Error()[strings.LastIndex(err.Error()[:i], " ")+1:i], &attempts); err != nil || attempts < 2 {
 		t.Errorf("Run = %v: %d attempts (%v), want retries", err, attempts, err)
 	}
-	if len(r.completed) != 0 {
-		t.Errorf("%d batches completed, want none", len(r.completed))
+	if n := completed.n.Load(); n != 0 {
+		t.Errorf("%d batches completed, want none", n)
 	}
 }
+
+// batchCounter counts the batches that complete.
+type batchCounter struct {
+	dstream.BaseListener
+	n atomic.Int64
+}
+
+func (l *batchCounter) OnBatchCompleted(dstream.BatchInfo) { l.n.Add(1) }
 
 // TestRetriableErrorsAndLeaderMovesAreRetried answers fetches and offset lookups with
 // an error a retry can get past, then moves the partitions' leaders: every record is
@@ -265,21 +271,16 @@ func TestStopWhileAFetchHangs(t *testing.T) {
 	hung := b.Hang(kafkatest.Fetch)
 	defer hung.Release()
 	r.start()
-	r.awaitStarted()
-	r.clock.Advance(interval) // the batch is generated; its fetches hang
+	if _, err := r.d.Advance(); err != nil { // the batch is generated; its fetches hang
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hung.Wait(ctx, 2); err != nil { // a fetch per partition
 		t.Fatal(err)
 	}
-	r.c.Stop()
-	select {
-	case err := <-r.done:
-		if err == nil || !strings.Contains(err.Error(), "fetching events/") {
-			t.Errorf("Run = %v, want the hanging fetch's error", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("Run did not return after Stop while a fetch hangs")
+	if err := r.stop(); err == nil || !strings.Contains(err.Error(), "fetching events/") {
+		t.Errorf("Run = %v, want the hanging fetch's error", err)
 	}
 	if n := hung.Hits(); n != 2 {
 		t.Errorf("%d fetches reached the broker, want 2: a stopping stream does not retry", n)

@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/internal/leakcheck"
 	"github.com/spatedev/spate/rdd"
 	"github.com/spatedev/spate/source/kafka"
@@ -41,107 +43,71 @@ func produce(t *testing.T, b *kafkatest.Broker, topic string, partitions, first,
 	}
 }
 
-// run drives a Context on a manual clock, one batch at a time.
+// run drives a Context on a manual clock, one batch at a time, with a
+// dstreamtest.Driver, and fails the test where the Driver's waits fail. The
+// Driver is made when Run starts, so that a test may first replace c and clock
+// with a Context it built (with GetOrCreate, say) on a clock of its own.
 type run struct {
 	t     *testing.T
 	clock *dstream.ManualClock
 	c     *dstream.Context
-	done  chan error
-	// completed receives each completed batch.
-	completed chan dstream.BatchInfo
+	d     *dstreamtest.Driver // nil until start
 }
 
-type completedListener struct {
-	dstream.BaseListener
-	ch chan dstream.BatchInfo
-}
-
-func (l completedListener) OnBatchCompleted(b dstream.BatchInfo) { l.ch <- b }
+// runTimeout bounds every wait of a run: a deadline for a hung test (the broker
+// answers in real time, with retries), never a measure of speed.
+const runTimeout = 60 * time.Second
 
 func newRun(t *testing.T, opts ...dstream.Opt) *run { return newRunAt(t, epoch, opts...) }
 
 // newRunAt is newRun on a manual clock that starts at start.
 func newRunAt(t *testing.T, start time.Time, opts ...dstream.Opt) *run {
-	r := &run{t: t, clock: dstream.NewManualClock(start), done: make(chan error, 1), completed: make(chan dstream.BatchInfo, 1000)}
+	r := &run{t: t, clock: dstream.NewManualClock(start)}
 	opts = append([]dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(r.clock),
-		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))),
-		dstream.WithListener(completedListener{ch: r.completed})}, opts...)
+		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2)))}, opts...)
 	r.c = dstream.NewContext(opts...)
 	return r
 }
 
+// start starts Run.
 func (r *run) start() {
-	go func() { r.done <- r.c.Run(context.Background()) }()
+	r.t.Helper()
+	r.startCtx(context.Background())
 }
 
-// batch moves the clock one interval and waits until that batch completed (or Run
-// ended, whose error it returns).
+// startCtx starts Run under ctx: cancelling ctx is a crash. Nothing Run starts
+// outlives the test.
+func (r *run) startCtx(ctx context.Context) {
+	r.t.Helper()
+	r.d = dstreamtest.Drive(r.c, r.clock, dstreamtest.Timeout(runTimeout))
+	r.t.Cleanup(r.d.Close)
+	if err := r.d.Start(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// batch moves the clock to the next batch time and waits until that batch
+// completed; it returns the batch's error, or Run's if Run ended first.
 func (r *run) batch() error {
 	r.t.Helper()
-	return r.step(interval)
-}
-
-// step moves the clock by d, which must reach the next batch time, and waits until
-// that batch completed (or Run ended, whose error it returns).
-func (r *run) step(d time.Duration) error {
-	r.t.Helper()
-	_, err := r.stepInfo(d)
+	_, err := r.batchInfo()
 	return err
 }
 
 // batchInfo is batch, returning what listeners heard of the batch.
 func (r *run) batchInfo() (dstream.BatchInfo, error) {
 	r.t.Helper()
-	return r.stepInfo(interval)
-}
-
-// stepInfo is step, returning what listeners heard of the batch.
-func (r *run) stepInfo(d time.Duration) (dstream.BatchInfo, error) {
-	r.t.Helper()
-	if ended, err := r.awaitScheduler(); ended {
-		return dstream.BatchInfo{}, fmt.Errorf("run ended: %w", err)
-	}
-	r.clock.Advance(d)
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	select {
-	case b := <-r.completed:
-		return b, b.Err
-	case err := <-r.done:
-		r.done <- err
-		return dstream.BatchInfo{}, fmt.Errorf("run ended: %w", err)
-	case <-deadline.C:
-		r.t.Fatal("the batch did not complete within 30s")
-		return dstream.BatchInfo{}, nil
-	}
+	b, err := r.d.Step()
+	r.fatalOnTimeout(err)
+	return b, err
 }
 
 // awaitStarted waits until Run has started every source and waits for the first
 // batch time.
 func (r *run) awaitStarted() {
 	r.t.Helper()
-	if ended, err := r.awaitScheduler(); ended {
-		r.t.Fatalf("Run ended: %v", err)
-	}
-}
-
-// awaitScheduler waits until the scheduler waits for its next batch time, or Run
-// ended (ended is true, with Run's error, which stays in r.done).
-func (r *run) awaitScheduler() (ended bool, err error) {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	waiting := make(chan error, 1)
-	go func() { waiting <- r.clock.AwaitWaiters(ctx, 1) }()
-	select {
-	case err := <-waiting:
-		if err != nil {
-			r.t.Fatalf("the scheduler did not wait for the next batch: %v", err)
-		}
-		return false, nil
-	case err := <-r.done:
-		r.done <- err
-		return true, err
+	if err := r.d.AwaitScheduler(); err != nil {
+		r.t.Fatal(err)
 	}
 }
 
@@ -158,13 +124,25 @@ func (r *run) batches(n int) {
 // stop stops gracefully and returns Run's result.
 func (r *run) stop() error {
 	r.t.Helper()
-	r.c.Stop()
-	select {
-	case err := <-r.done:
-		return err
-	case <-time.After(60 * time.Second):
-		r.t.Fatal("Run did not return within 60s of Stop")
-		return nil
+	err := r.d.Stop()
+	r.fatalOnTimeout(err)
+	return err
+}
+
+// wait waits for Run to return, without stopping it, and returns its result.
+func (r *run) wait() error {
+	r.t.Helper()
+	err := r.d.Wait()
+	r.fatalOnTimeout(err)
+	return err
+}
+
+// fatalOnTimeout fails the test if err is a wait of the Driver that passed its
+// bound: a test that wants an error must not take a hang for it.
+func (r *run) fatalOnTimeout(err error) {
+	r.t.Helper()
+	if errors.Is(err, dstreamtest.ErrTimeout) {
+		r.t.Fatal(err)
 	}
 }
 

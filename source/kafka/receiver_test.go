@@ -72,8 +72,7 @@ func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock 
 		})
 		return nil
 	}
-	copts := []dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(clock), dstream.WithListener(completedListener{ch: r.completed}),
-		dstream.WithListener(unavailableListener{r: r})}
+	copts := []dstream.Opt{dstream.BatchInterval(interval), dstream.WithClock(clock), dstream.WithListener(unavailableListener{r: r})}
 	if dir == "" {
 		r.c = dstream.NewContext(copts...)
 		if err := build(r.c); err != nil {
@@ -123,8 +122,7 @@ func (r *receiverRun) untilRunFails() error {
 	r.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		next := r.clock.Now().Truncate(interval).Add(interval)
-		if err := r.step(next.Sub(r.clock.Now())); err != nil {
+		if err := r.batch(); err != nil {
 			return err
 		}
 	}
@@ -146,7 +144,7 @@ func (r *receiverRun) advance() {
 	for r.clock.Now().Add(200 * time.Millisecond).Before(next) {
 		r.clock.Advance(200 * time.Millisecond)
 	}
-	if err := r.step(next.Sub(r.clock.Now())); err != nil {
+	if err := r.batch(); err != nil { // the rest of the way to the next batch time
 		r.t.Fatal(err)
 	}
 }
@@ -257,7 +255,7 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 			produce(t, b, "events", 4, 0, 100, "v")
 			r := newReceiverRun(t, b, "g", dir, clock)
 			ctx, cancel := context.WithCancel(context.Background())
-			go func() { r.done <- r.c.Run(ctx) }()
+			r.startCtx(ctx)
 			r.until(func() bool { return r.count() >= 100 })
 
 			produce(t, b, "events", 4, 100, 50, "v")
@@ -302,7 +300,7 @@ func TestReceiverWriteAheadLogLosesNothing(t *testing.T) {
 				t.Fatalf("%d records processed before the crash, want 100", n)
 			}
 			cancel() // the crash
-			<-r.done
+			_ = r.wait()
 			first := r.read
 
 			r = newReceiverRun(t, b, "g", dir, clock)
