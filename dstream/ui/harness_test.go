@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/dstream/ui"
 	"github.com/spatedev/spate/internal/leakcheck"
 	"github.com/spatedev/spate/ops"
@@ -59,14 +60,15 @@ func (f *fakeLog) Batch(_ context.Context, t time.Time) (*rdd.RDD[string], dstre
 // ("events#1") and a queue of words ("dstream.QueueStream#…") — a running word
 // count kept by UpdateStateByKey (named "counts"), and two outputs. The first
 // output of batch k holds until hold[k] is closed, if there is one, then moves
-// the clock by proc[k] (its processing time) and fails with fail[k].
+// the clock by proc[k] (its processing time) and fails with fail[k]. A
+// dstreamtest.Driver runs it.
 type job struct {
 	t       *testing.T
 	clock   *dstream.ManualClock
 	c       *dstream.Context
+	d       *dstreamtest.Driver
 	words   *dstream.Queue[string]
 	page    http.Handler
-	done    chan error
 	events  chan string // "submitted <k>", "started <k>", "output <k>.<i>", "completed <k>", from a listener after the page's
 	mu      sync.Mutex
 	proc    map[int]time.Duration
@@ -77,7 +79,7 @@ type job struct {
 
 func newJob(t *testing.T, opts ...ui.Opt) *job {
 	t.Helper()
-	j := &job{t: t, clock: dstream.NewManualClock(epoch), done: make(chan error, 1), events: make(chan string, 1000),
+	j := &job{t: t, clock: dstream.NewManualClock(epoch), events: make(chan string, 1000),
 		proc: map[int]time.Duration{}, hold: map[int]chan struct{}{}, fail: map[int]error{}}
 	j.c = dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(j.clock),
 		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))))
@@ -110,6 +112,7 @@ func newJob(t *testing.T, opts ...ui.Opt) *job {
 	})
 	j.page = ui.Handler(j.c, opts...)
 	j.c.AddListener(eventListener{ch: j.events}) // after the page's: it has heard what this hears
+	j.d = dstreamtest.Drive(j.c, j.clock, dstreamtest.Timeout(20*time.Second))
 	t.Cleanup(j.stop)
 	return j
 }
@@ -142,7 +145,10 @@ func (j *job) plan(k int, proc time.Duration, hold chan struct{}, fail error) {
 }
 
 func (j *job) start() {
-	go func() { j.done <- j.c.Run(context.Background()) }()
+	j.t.Helper()
+	if err := j.d.Start(context.Background()); err != nil {
+		j.t.Fatal(err)
+	}
 }
 
 // await waits for the listener's event want ("completed 3"), skipping others.
@@ -155,25 +161,30 @@ func (j *job) await(want string) {
 			if e == want {
 				return
 			}
-		case err := <-j.done:
-			j.done <- err
-			j.t.Fatalf("Run ended (%v) before %q", err, want)
+		case <-j.d.Done():
+			for len(j.events) > 0 { // what listeners heard before Run returned
+				if <-j.events == want {
+					return
+				}
+			}
+			j.t.Fatalf("Run ended (%v) before %q", j.d.Wait(), want)
 		case <-deadline:
 			j.t.Fatalf("no %q within 20s", want)
 		}
 	}
 }
 
-// generate moves the clock to batch k's time once the scheduler waits for it, and
-// waits until the batch is submitted.
+// generate moves the clock to batch k's time, which must be the next batch
+// time, once the scheduler waits for it, and waits until the batch is submitted.
 func (j *job) generate(k int) {
 	j.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := j.clock.AwaitWaiters(ctx, 1); err != nil {
-		j.t.Fatalf("the scheduler did not wait for batch %d: %v", k, err)
+	bt, err := j.d.Advance()
+	if err != nil {
+		j.t.Fatalf("batch %d: %v", k, err)
 	}
-	j.clock.Set(at(k))
+	if !bt.Equal(at(k)) {
+		j.t.Fatalf("the next batch is at %v, want batch %d at %v", bt, k, at(k))
+	}
 	j.await(fmt.Sprint("submitted ", k))
 }
 
@@ -204,12 +215,8 @@ func (j *job) stop() {
 	if stopped {
 		return
 	}
-	j.c.Stop()
-	select {
-	case err := <-j.done:
-		j.done <- err
-	case <-time.After(20 * time.Second):
-		j.t.Error("Run did not return within 20s of Stop")
+	if err := j.d.Stop(); errors.Is(err, dstreamtest.ErrTimeout) {
+		j.t.Error(err)
 	}
 }
 
@@ -217,9 +224,8 @@ func (j *job) stop() {
 func (j *job) result() error {
 	j.stop()
 	select {
-	case err := <-j.done:
-		j.done <- err
-		return err
+	case <-j.d.Done():
+		return j.d.Wait()
 	default:
 		return errors.New("Run did not return")
 	}

@@ -94,7 +94,7 @@ var rules = []rule{
 	{
 		layer:     "dstream/ui",
 		allow:     []string{"dstream"},
-		testAllow: []string{"rdd", "ops", chromedp},
+		testAllow: []string{"rdd", "ops", "dstream/dstreamtest", chromedp},
 		design:    "dstream/ui → dstream (stdlib only: the page's assets are embedded)",
 	},
 	{
