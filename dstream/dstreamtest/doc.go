@@ -30,7 +30,12 @@
 // For tests that feed or check a stream batch by batch, or read a source
 // of their own, a [Driver] runs a Context one batch at a time: build the
 // graph on its Context, [Collect] the streams to read, and call
-// [Driver.Step], which returns once the batch has completed, so its output
-// is there to read ([Output.At]). [Run] is built on it. [Drive] drives a
+// [Driver.Step], which returns once the batch has completed, with what the
+// Context's listeners heard of it (a dstream.BatchInfo), so its output is
+// there to read ([Output.At]). [Run] is built on it. [Drive] drives a
 // Context built elsewhere (by dstream.GetOrCreate, say) on a [ManualClock].
+// The Driver is also the harness of the tests of Spate's own packages:
+// [Driver.Start] runs the Context under a context a test cancels,
+// [Driver.Advance] moves to the next batch without waiting for it, and
+// every wait is bounded by [Timeout].
 package dstreamtest

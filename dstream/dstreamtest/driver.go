@@ -321,9 +321,9 @@ func Collect[T any](s *dstream.DStream[T]) *Output[T] {
 	return o
 }
 
-// At returns the output of the batch at t (the time [Driver.Step]
-// returns): nil when it was empty, the stream had no RDD at t (a window
-// between slides) or the batch has not run.
+// At returns the output of the batch at t (the Time of the BatchInfo
+// [Driver.Step] returns): nil when it was empty, the stream had no RDD at
+// t (a window between slides) or the batch has not run.
 func (o *Output[T]) At(t time.Time) []T {
 	o.mu.Lock()
 	defer o.mu.Unlock()
