@@ -98,7 +98,7 @@ func ExampleOffsetTable() {
 	db, _ := sql.Open("sqlite", "file:offsets?mode=memory")
 	defer db.Close()
 	db.SetMaxOpenConns(1) // one connection: the in-memory database lives in it
-	offsets := kafka.NewOffsetTable(db, "totals")
+	offsets, _ := kafka.NewOffsetTable(db, "totals")
 	_ = offsets.Create(ctx)
 	_, _ = db.ExecContext(ctx, `CREATE TABLE totals (n INTEGER)`)
 
