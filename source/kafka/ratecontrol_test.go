@@ -15,11 +15,11 @@ import (
 )
 
 // rangeTotals runs a stream over a backlog and returns each batch's total range size.
-func rangeTotals(t *testing.T, b *kafkatest.Broker, batches int, slow time.Duration, opts ...kafka.Opt) []int64 {
+func rangeTotals(t *testing.T, b *kafkatest.Broker, batches int, slow time.Duration, opts ...kafka.StreamOpt) []int64 {
 	t.Helper()
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID(t.Name()), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
+		append([]kafka.StreamOpt{kafka.Brokers(b.Addrs()...), kafka.GroupID(t.Name()), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
 	var totals []int64
 	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
 		n := int64(0)
