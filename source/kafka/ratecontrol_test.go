@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -110,8 +111,8 @@ func TestMaxRatePerPartitionFunc(t *testing.T) {
 	}
 }
 
-// TestMaxRatePerPartitionFuncMistakes checks that a negative rate from the function
-// fails the batch naming the partition, and that setting both max rate options
+// TestMaxRatePerPartitionFuncMistakes checks that a negative or infinite rate from
+// the function fails the batch naming the partition, and that setting both max rate options
 // fails Run at start.
 func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
 	b := kafkatest.New(t, kafkatest.Topic("events", 2))
@@ -124,6 +125,18 @@ func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
 	r.start()
 	if err := r.batch(); err == nil || !strings.Contains(err.Error(), "events/1") || !strings.Contains(err.Error(), "-1") {
 		t.Errorf("a negative rate: %v, want an error naming events/1 and -1", err)
+	}
+	r.stop()
+
+	// An infinite rate is no rate: it would be converted to a record count.
+	r = newRun(t)
+	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest),
+		kafka.MaxRatePerPartitionFunc(func(kafka.TopicPartition) float64 { return math.Inf(1) })).
+		ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	r.start()
+	if err := r.batch(); err == nil || !strings.Contains(err.Error(), "events/0") || !strings.Contains(err.Error(), "+Inf") {
+		t.Errorf("an infinite rate: %v, want an error naming events/0 and +Inf", err)
 	}
 	r.stop()
 
