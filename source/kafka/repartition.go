@@ -34,9 +34,9 @@ import (
 // Context's transaction of each batch, with the source offsets, and the topic is
 // read read_committed, so each pair is read back once, even across failures and
 // rebalances. opts take Brokers and GroupID (both required), RepartitionPartitions,
-// the options of the sink (with AcksAll: the writes are transactional) and those of
-// the direct stream (but for Isolation and OffsetReset, which are ReadCommitted and
-// Earliest).
+// and the options of the direct stream that reads the topic back, but for Isolation
+// and OffsetReset (it reads read_committed from the earliest offset); the writes,
+// transactional, are acknowledged by every in-sync replica.
 func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name string, keys Serde[K], values Serde[V], opts ...RepartitionOpt) *dstream.DStream[ops.KV[K, V]] {
 	op := fmt.Sprintf("kafka.Repartition %q", name)
 	cfg := newConfig(opts, RepartitionOpt.applyRepartition)
