@@ -96,7 +96,7 @@ func run(out io.Writer, o options) error {
 		defer stop()
 		o.brokers = addrs
 	}
-	// The options of the stream that also configure Repartition and the sink.
+	// Options of both the stream and Repartition (brokers: of the sink too).
 	brokers, group, session := kafka.Brokers(strings.Split(o.brokers, ",")...), kafka.GroupID(o.group), kafka.SessionTimeout(o.session)
 
 	ssc := dstream.NewContext(dstream.BatchInterval(o.batch), dstream.StopGracefullyOnShutdown())
