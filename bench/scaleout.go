@@ -51,13 +51,13 @@ func exactlyOnceBench(scale float64, rounds int) (string, error) {
 		clock := dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		timer := &batchTimer{done: make(chan struct{}, 4)}
 		c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithListener(timer))
-		opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID(group)}
+		brokers := kafka.Brokers(b.Addrs()...)
 		s := kafka.NewDirectStream(c, kafka.Subscribe("in"), kafka.StringDeserializer(), kafka.BytesDeserializer(),
-			append(opts, kafka.OffsetReset(kafka.Earliest))...)
+			brokers, kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest))
 		out := dstream.Map(s.Stream(), func(r kafka.Record[string, []byte]) kafka.ProducerRecord[string, []byte] {
 			return kafka.ProducerRecord[string, []byte]{Topic: "out", Key: r.Key, Value: r.Value}
 		})
-		sinkOpts := opts
+		sinkOpts := []kafka.SinkOpt{brokers}
 		if transactional {
 			sinkOpts = append(sinkOpts, kafka.Transactional())
 		}

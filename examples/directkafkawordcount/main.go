@@ -92,8 +92,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		return err
 	}
 	stream := kafka.NewDirectStream(ssc, kafka.Subscribe(topicList...), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append([]kafka.Opt{kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(o.group), kafka.OffsetReset(kafka.Earliest)},
-			w.KafkaOpts()...)...)
+		kafka.Brokers(strings.Split(brokers, ",")...), kafka.GroupID(o.group), kafka.OffsetReset(kafka.Earliest), w.KafkaCommits())
 
 	var records, batches atomic.Int64
 	// 1. Each batch's offset ranges, and its record count; the batch's RDD is kept for

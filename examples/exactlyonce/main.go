@@ -88,7 +88,10 @@ func run(out io.Writer, brokers, topics, group, dbPath, httpAddr string, batch, 
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS word_counts (word TEXT PRIMARY KEY, count INTEGER NOT NULL)`); err != nil {
 		return err
 	}
-	offsets := kafka.NewOffsetTable(db, group)
+	offsets, err := kafka.NewOffsetTable(db, group)
+	if err != nil {
+		return err
+	}
 	if err := offsets.Create(ctx); err != nil {
 		return err
 	}

@@ -96,11 +96,12 @@ func run(out io.Writer, o options) error {
 		defer stop()
 		o.brokers = addrs
 	}
-	opts := []kafka.Opt{kafka.Brokers(strings.Split(o.brokers, ",")...), kafka.GroupID(o.group), kafka.SessionTimeout(o.session)}
+	// Options of both the stream and Repartition (brokers: of the sink too).
+	brokers, group, session := kafka.Brokers(strings.Split(o.brokers, ",")...), kafka.GroupID(o.group), kafka.SessionTimeout(o.session)
 
 	ssc := dstream.NewContext(dstream.BatchInterval(o.batch), dstream.StopGracefullyOnShutdown())
 	lines := kafka.NewDirectStream(ssc, kafka.Subscribe(topics...), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append(opts, kafka.OffsetReset(kafka.Earliest))...)
+		brokers, group, session, kafka.OffsetReset(kafka.Earliest))
 	var records, written atomic.Int64
 	lines.ForeachBatch(func(ctx context.Context, b kafka.Batch[string, string]) error {
 		for _, r := range b.Ranges {
@@ -119,7 +120,7 @@ func run(out io.Writer, o options) error {
 		}
 		return kvs
 	})
-	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), opts...)
+	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), brokers, group, session)
 	counts := dstream.ReduceByKey(byWord, ops.Sum[int]) // per task: no shuffle
 
 	// The running totals, in a changelog topic; the words of this batch get their
@@ -135,7 +136,7 @@ func run(out io.Writer, o options) error {
 	})
 	totals = dstream.Named(totals, "totals")
 	changed := dstream.Join(totals, counts)
-	sinkOpts := opts
+	sinkOpts := []kafka.SinkOpt{brokers}
 	if o.transactional {
 		sinkOpts = append(sinkOpts, kafka.Transactional())
 	}

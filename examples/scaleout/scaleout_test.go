@@ -95,7 +95,7 @@ func TestScaleOut(t *testing.T) {
 func lastTotals(t *testing.T, b *kafkatest.Broker, committed bool) map[string]int {
 	t.Helper()
 	ctx := context.Background()
-	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...)}
+	opts := []kafka.ClientOpt{kafka.Brokers(b.Addrs()...)}
 	if committed {
 		opts = append(opts, kafka.Isolation(kafka.ReadCommitted))
 	}

@@ -89,10 +89,7 @@ var topicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
 func (c *changelogs) start() error {
 	rcfg := *c.s.cfg
 	rcfg.isolation = ReadCommitted
-	reader, err := newClient(rcfg)
-	if err != nil {
-		return err
-	}
+	reader := newClient(rcfg)
 	admin, err := newProducer(rcfg)
 	if err != nil {
 		reader.Close()

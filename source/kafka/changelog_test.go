@@ -21,9 +21,9 @@ import (
 // keyedCounts runs, on r, a keyed stream of "events" in group g whose
 // UpdateStateByKey (named "counts") counts the records of each key, and returns
 // the counts after each batch.
-func keyedCounts(t *testing.T, r *run, b *kafkatest.Broker, opts ...kafka.Opt) func() map[string]int {
+func keyedCounts(t *testing.T, r *run, b *kafkatest.Broker, opts ...kafka.StreamOpt) func() map[string]int {
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
+		append([]kafka.StreamOpt{kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
 	counts := dstream.UpdateStateByKey(kafka.Keyed(s, kafka.StringSerializer()), func(vs []string, st ops.Maybe[int]) ops.Maybe[int] {
 		return ops.Some(st.Value + len(vs))
 	})
@@ -314,7 +314,7 @@ func TestALocalCopySparesTheWholeChangelog(t *testing.T) {
 	produceByKey(t, b, "events", 2, "ann", "bob", "ann", "cid", "dan")
 	var mu sync.Mutex
 	var restores []kafka.RestoreInfo
-	opts := []kafka.Opt{kafka.StateDir(dir), kafka.OnRestore(func(i kafka.RestoreInfo) { mu.Lock(); restores = append(restores, i); mu.Unlock() })}
+	opts := []kafka.StreamOpt{kafka.StateDir(dir), kafka.OnRestore(func(i kafka.RestoreInfo) { mu.Lock(); restores = append(restores, i); mu.Unlock() })}
 	first := newRun(t)
 	keyedCounts(t, first, b, opts...)
 	first.start()

@@ -74,28 +74,25 @@ type Client struct {
 	refreshed time.Time
 }
 
-// NewClient returns a Client configured by opts (Brokers is required; the rate,
-// group and sink options do not apply).
-func NewClient(opts ...Opt) (*Client, error) {
-	return newClient(newConfig(opts))
+// NewClient returns a Client configured by opts (Brokers is required). An invalid
+// option value is an error wrapping dstream.ErrInvalid that names the option and the
+// value.
+func NewClient(opts ...ClientOpt) (*Client, error) {
+	cfg := newConfig(opts, ClientOpt.applyClient)
+	if errs := cfg.check(); len(errs) > 0 {
+		for i, err := range errs {
+			errs[i] = fmt.Errorf("kafka.NewClient: %w: %w", dstream.ErrInvalid, err)
+		}
+		return nil, errors.Join(errs...)
+	}
+	return newClient(cfg), nil
 }
 
-func newClient(cfg config) (*Client, error) {
-	if len(cfg.brokers) == 0 {
-		return nil, fmt.Errorf("kafka: %w: no brokers (set Brokers)", dstream.ErrInvalid)
-	}
-	if cfg.pollTimeout <= 0 {
-		return nil, fmt.Errorf("kafka: %w: PollTimeout %v, want > 0", dstream.ErrInvalid, cfg.pollTimeout)
-	}
-	if cfg.fetchMaxBytes < 1 {
-		return nil, fmt.Errorf("kafka: %w: FetchMaxBytes %d, want > 0", dstream.ErrInvalid, cfg.fetchMaxBytes)
-	}
-	if cfg.unavailable <= 0 {
-		return nil, fmt.Errorf("kafka: %w: UnavailableTimeout %v, want > 0", dstream.ErrInvalid, cfg.unavailable)
-	}
+// newClient returns a Client of cfg, which its constructor checked.
+func newClient(cfg config) *Client {
 	c := &Client{cfg: cfg}
 	c.tr, c.kc = c.connect()
-	return c, nil
+	return c
 }
 
 func (c *Client) connect() (*kafkago.Transport, *kafkago.Client) {

@@ -69,10 +69,17 @@ type DirectStream[K, V any] struct {
 // NewDirectStream returns a direct stream on c reading the partitions strategy says,
 // with keys and values deserialized by the given functions and configured by opts
 // (Brokers is required). It starts nothing: the Context's Run connects, checks the
-// brokers and joins the group; a bad argument or unreachable brokers make Run fail
-// before the first batch.
-func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...Opt) *DirectStream[K, V] {
-	s := &DirectStream[K, V]{cfg: newConfig(opts), strategy: strategy, keys: keys, values: values, sctx: c,
+// brokers and joins the group; an invalid option value (reported to c), a bad
+// argument or unreachable brokers make Run fail before the first batch.
+func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...StreamOpt) *DirectStream[K, V] {
+	cfg := newConfig(opts, StreamOpt.applyStream)
+	reportInvalid(c, "kafka.NewDirectStream", cfg.check())
+	return newDirectStream(c, strategy, keys, values, cfg)
+}
+
+// newDirectStream is NewDirectStream with its configuration checked.
+func newDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], cfg config) *DirectStream[K, V] {
+	s := &DirectStream[K, V]{cfg: cfg, strategy: strategy, keys: keys, values: values, sctx: c,
 		pos: map[TopicPartition]int64{}, ranges: map[time.Time][]OffsetRange{}, gens: map[time.Time]groupGen{}, held: map[time.Time]int32{},
 		planned: map[TopicPartition]plannedPart{}}
 	s.stream = dstream.FromSource(c, "kafka.DirectStream", dstream.Source[Record[K, V]](directSource[K, V]{s}))
@@ -186,9 +193,6 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 	case s.keys == nil || s.values == nil:
 		return fmt.Errorf("kafka.DirectStream: %w: nil key or value deserializer", dstream.ErrInvalid)
 	}
-	if err := s.cfg.validateStream(); err != nil {
-		return fmt.Errorf("kafka.DirectStream: %w", err)
-	}
 	s.cfg.instance = instanceOf(s.sctx)
 	s.mu.Lock()
 	if existingTxn(s.sctx) != nil { // a transactional sink: the offsets go in its transaction
@@ -203,10 +207,7 @@ func (d directSource[K, V]) Start(ctx context.Context) error {
 		return fmt.Errorf("kafka.DirectStream %v: group %q commits the stream's offsets in Kafka transactions (with its keyed state's changelogs or a transactional sink's records) and resumes from them and from the changelogs: a checkpoint directory (%s) would restore other positions and replay batches the group has committed; run the Context without one (kafka.StateDir keeps local copies of the state)",
 			s.strategy, s.cfg.groupID, dir)
 	}
-	cl, err := newClient(s.cfg)
-	if err != nil {
-		return err
-	}
+	cl := newClient(s.cfg)
 	asg, err := s.strategy.newAssigner(cl)
 	if err == nil {
 		// Fail within a bounded time if no broker answers.

@@ -156,7 +156,7 @@ func TestCommitThenRestartResumesAtTheCommittedOffsets(t *testing.T) {
 	const parts = 2
 	b := kafkatest.New(t, kafkatest.Topic("events", parts))
 	produce(t, b, "events", parts, 0, 40, "v")
-	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest)}
+	opts := []kafka.StreamOpt{kafka.Brokers(b.Addrs()...), kafka.GroupID("g"), kafka.OffsetReset(kafka.Earliest)}
 
 	first := func() (*collector, map[kafka.TopicPartition]int64) {
 		r := newRun(t)

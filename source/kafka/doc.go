@@ -79,6 +79,38 @@
 // and scheduling delay sets the rate, which is split across partitions in proportion
 // to their lag, so a lagging partition is not starved.
 //
+// # Options
+//
+// Each constructor takes options of its own type, as franz-go's kgo types its
+// options: NewDirectStream takes StreamOpts, NewReceiverStream ReceiverOpts,
+// NewClient ClientOpts, NewSink and WriteToKafka SinkOpts, Repartition
+// RepartitionOpts. An option's type satisfies the interfaces of the constructors it
+// has an effect on, so an option that would have none does not compile (a rate on a
+// Client, a block interval on a direct stream, RequiredAcks on a stream):
+//
+//	option type     NewDirectStream  NewReceiverStream  NewClient  NewSink  Repartition
+//	CommonOpt       yes              yes                yes        yes      yes
+//	ReadOpt         yes              yes                yes        -        yes
+//	GroupOpt        yes              yes                -          -        yes
+//	IsolationOpt    yes              yes                yes        -        -
+//	ResetOpt        yes              yes                -          -        -
+//	DirectOpt       yes              -                  -          -        yes
+//	StreamOpt       yes              -                  -          -        -
+//	ReceiverOpt     -                yes                -          -        -
+//	SinkOpt         -                -                  -          yes      -
+//	RepartitionOpt  -                -                  -          -        yes
+//
+// Brokers, ClientID, TLS, SASL, PollTimeout, UnavailableTimeout and WithLogger are
+// CommonOpts; Repartition reads its topic read_committed from the earliest offset,
+// so it takes neither Isolation nor OffsetReset. An option value is a plain value:
+// give the same one to a stream and to a sink (brokers := kafka.Brokers(addrs...)).
+// Each option's doc states its default and the values it accepts; any other value
+// is an error of the constructor, never ignored nor clamped: NewClient returns it,
+// and a stream or a sink reports it to its Context (dstream.Context.ReportInvalid),
+// whose Run then fails before the first batch with an error wrapping
+// dstream.ErrInvalid that names the constructor, the option and the value. A nil
+// option is skipped.
+//
 // # Faults and bad input
 //
 // Requests are bounded by PollTimeout and retried with backoff when the error is

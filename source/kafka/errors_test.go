@@ -74,16 +74,9 @@ func TestConstructionErrorsNameTheOperatorAndWrapErrInvalid(t *testing.T) {
 	}
 }
 
-// An invalid option is a configuration error wrapping ErrInvalid.
-func TestInvalidOptionsWrapErrInvalid(t *testing.T) {
-	for _, opts := range [][]kafka.Opt{
-		nil, // no brokers
-		{kafka.Brokers("localhost:1"), kafka.PollTimeout(-time.Second)},
-	} {
-		if _, err := kafka.NewClient(opts...); !errors.Is(err, dstream.ErrInvalid) {
-			t.Errorf("NewClient(%d options): %v; want an error wrapping ErrInvalid", len(opts), err)
-		}
-	}
+// CreateRDD's invalid arguments are errors wrapping ErrInvalid (for NewClient's
+// options, see TestNewClientRejectsInvalidOptions).
+func TestCreateRDDInvalidArgumentsWrapErrInvalid(t *testing.T) {
 	if _, err := kafka.CreateRDD[string, string](context.Background(), nil, rdd.NewEngine(), nil, nil, nil); !errors.Is(err, rdd.ErrInvalid) {
 		t.Errorf("CreateRDD(nil client): %v; want an error wrapping ErrInvalid", err)
 	}

@@ -98,7 +98,7 @@ func ExampleOffsetTable() {
 	db, _ := sql.Open("sqlite", "file:offsets?mode=memory")
 	defer db.Close()
 	db.SetMaxOpenConns(1) // one connection: the in-memory database lives in it
-	offsets := kafka.NewOffsetTable(db, "totals")
+	offsets, _ := kafka.NewOffsetTable(db, "totals")
 	_ = offsets.Create(ctx)
 	_, _ = db.ExecContext(ctx, `CREATE TABLE totals (n INTEGER)`)
 
@@ -234,8 +234,10 @@ func ExampleRepartition() {
 	_ = b.Produce(ctx, "lines", kafkatest.Message{Value: []byte("to be or")}, kafkatest.Message{Partition: 1, Value: []byte("not to be")})
 
 	ssc := dstream.NewContext(dstream.BatchInterval(50 * time.Millisecond))
-	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("example"), kafka.OffsetReset(kafka.Earliest)}
-	lines := kafka.NewDirectStream(ssc, kafka.Subscribe("lines"), kafka.StringDeserializer(), kafka.StringDeserializer(), opts...)
+	// Brokers and GroupID are options of both the stream and Repartition.
+	brokers, group := kafka.Brokers(b.Addrs()...), kafka.GroupID("example")
+	lines := kafka.NewDirectStream(ssc, kafka.Subscribe("lines"), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		brokers, group, kafka.OffsetReset(kafka.Earliest))
 	words := dstream.FlatMap(lines.Stream(), func(r kafka.Record[string, string]) []ops.KV[string, int] {
 		var out []ops.KV[string, int]
 		for _, w := range strings.Fields(r.Value) {
@@ -243,7 +245,7 @@ func ExampleRepartition() {
 		}
 		return out
 	})
-	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), opts...)
+	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), brokers, group)
 	totals := dstream.UpdateStateByKey(byWord, func(ones []int, n ops.Maybe[int]) ops.Maybe[int] {
 		return ops.Some(n.Value + len(ones))
 	})

@@ -19,9 +19,9 @@ import (
 var allEvents = []kafka.TopicPartition{{Topic: "events", Partition: 0}, {Topic: "events", Partition: 1}}
 
 // newStream returns a string stream of events/0 and events/1 from the start.
-func newStream(r *run, b *kafkatest.Broker, opts ...kafka.Opt) *kafka.DirectStream[string, string] {
+func newStream(r *run, b *kafkatest.Broker, opts ...kafka.StreamOpt) *kafka.DirectStream[string, string] {
 	return kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest), kafka.PollTimeout(time.Second)}, opts...)...)
+		append([]kafka.StreamOpt{kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest), kafka.PollTimeout(time.Second)}, opts...)...)
 }
 
 // TestUnreachableBrokersFailRunAtStartNamingThem checks that brokers no one answers
@@ -212,9 +212,9 @@ func TestBadRecords(t *testing.T) {
 		kafkatest.Message{Partition: 1, Value: []byte(`{"ID": 4}`)}); err != nil {
 		t.Fatal(err)
 	}
-	stream := func(r *run, opts ...kafka.Opt) *kafka.DirectStream[string, event] {
+	stream := func(r *run, opts ...kafka.StreamOpt) *kafka.DirectStream[string, event] {
 		return kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.JSONDeserializer[event](),
-			append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
+			append([]kafka.StreamOpt{kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
 	}
 	r := newRun(t)
 	stream(r).ForeachBatch(func(ctx context.Context, batch kafka.Batch[string, event]) error {

@@ -83,10 +83,15 @@ func (p *TaskPartitioner[K]) partitionOf(key []byte) int {
 	return kafkago.Murmur2Balancer{Consistent: true}.Balance(kafkago.Message{Key: key}, p.parts...)
 }
 
-// KeyedOpt configures Keyed.
-type KeyedOpt func(*keyedConfig)
+// A KeyedOpt configures Keyed.
+type KeyedOpt interface{ applyKeyed(*keyedConfig) }
 
 type keyedConfig struct{ trust bool }
+
+// keyedOpt is a KeyedOpt.
+type keyedOpt func(*keyedConfig)
+
+func (o keyedOpt) applyKeyed(c *keyedConfig) { o(c) }
 
 // TrustPartitioning turns off Keyed's check that each record is in the partition its
 // key hashes to. Use it when the producers place keys with another partitioner that
@@ -94,7 +99,7 @@ type keyedConfig struct{ trust bool }
 // producer): the stateful operators then keep each key's state in the task of the
 // partition its records are in, which is right as long as that holds. Default: off,
 // every record is checked.
-func TrustPartitioning() KeyedOpt { return func(c *keyedConfig) { c.trust = true } }
+func TrustPartitioning() KeyedOpt { return keyedOpt(func(c *keyedConfig) { c.trust = true }) }
 
 // keyed is what Keyed adds to its direct stream: the task partitioner, fixed when
 // Run starts.
@@ -164,7 +169,9 @@ func Keyed[K comparable, V any](s *DirectStream[K, V], keys Serializer[K], opts 
 	}
 	var c keyedConfig
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o.applyKeyed(&c)
+		}
 	}
 	k := &keyed[K]{keys: keys, trust: c.trust}
 	s.mu.Lock()

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+
+	"github.com/spatedev/spate/dstream"
 )
 
 // ErrOffsetMismatch is wrapped by OffsetTable.Apply's error when a batch does not start
@@ -32,27 +35,65 @@ type OffsetTable struct {
 	ph    func(i int) string
 }
 
-// TableOpt configures an OffsetTable.
-type TableOpt func(*OffsetTable)
+// A TableOpt configures an OffsetTable (NewOffsetTable).
+type TableOpt interface{ applyTable(*OffsetTable) error }
 
-// TableName sets the table's name. Default: "kafka_offsets".
-func TableName(name string) TableOpt { return func(o *OffsetTable) { o.table = name } }
+// tableOpt is a TableOpt: it sets an option, or says why it cannot.
+type tableOpt func(*OffsetTable) error
+
+func (o tableOpt) applyTable(t *OffsetTable) error { return o(t) }
+
+// sqlName is what TableName accepts: an SQL identifier, optionally qualified by a
+// schema, written into the queries as it is.
+var sqlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+
+// TableName sets the table's name: an SQL identifier (letters, digits and '_', not
+// starting with a digit), optionally qualified by a schema ("offsets.kafka"); any
+// other name is an error. Default: "kafka_offsets".
+func TableName(name string) TableOpt {
+	return tableOpt(func(o *OffsetTable) error {
+		if !sqlName.MatchString(name) {
+			return fmt.Errorf("TableName(%q), want an SQL identifier, optionally schema-qualified", name)
+		}
+		o.table = name
+		return nil
+	})
+}
 
 // DollarPlaceholders writes query parameters as $1, $2, … (PostgreSQL). Default: ?
 // (SQLite).
 func DollarPlaceholders() TableOpt {
-	return func(o *OffsetTable) { o.ph = func(i int) string { return fmt.Sprintf("$%d", i) } }
+	return tableOpt(func(o *OffsetTable) error {
+		o.ph = func(i int) string { return fmt.Sprintf("$%d", i) }
+		return nil
+	})
 }
 
-// NewOffsetTable returns the offsets of group in db.
-func NewOffsetTable(db *sql.DB, group string, opts ...TableOpt) *OffsetTable {
+// NewOffsetTable returns the offsets of group in db. A nil db, an empty group or an
+// invalid option value is an error wrapping dstream.ErrInvalid.
+func NewOffsetTable(db *sql.DB, group string, opts ...TableOpt) (*OffsetTable, error) {
+	var errs []error
+	if db == nil {
+		errs = append(errs, errors.New("nil db"))
+	}
+	if group == "" {
+		errs = append(errs, errors.New("empty group"))
+	}
 	o := &OffsetTable{db: db, group: group, table: "kafka_offsets", ph: func(int) string { return "?" }}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(o)
+			if err := opt.applyTable(o); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	return o
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("kafka.NewOffsetTable: %w: %w", dstream.ErrInvalid, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return o, nil
 }
 
 func (o *OffsetTable) query(q string) string {

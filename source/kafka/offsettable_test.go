@@ -6,10 +6,12 @@ import (
 	"errors"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
 
+	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/source/kafka"
 )
 
@@ -20,7 +22,10 @@ func TestOffsetTableAppliesEachRangeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	offsets := kafka.NewOffsetTable(db, "g")
+	offsets, err := kafka.NewOffsetTable(db, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := offsets.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +81,44 @@ func TestOffsetTableAppliesEachRangeOnce(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("Load = %v, want %v", got, want)
 	}
-	other, err := kafka.NewOffsetTable(db, "other").Load(ctx)
+	otherGroup, err := kafka.NewOffsetTable(db, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := otherGroup.Load(ctx)
 	if err != nil || len(other) != 0 {
 		t.Errorf("another group's offsets: %v, %v; want none", other, err)
+	}
+}
+
+// NewOffsetTable checks its arguments and options: the table name, written into the
+// queries, must be an SQL identifier (it was taken as it was).
+func TestNewOffsetTableRejectsInvalidArguments(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct {
+		db    *sql.DB
+		group string
+		opts  []kafka.TableOpt
+		want  string
+	}{
+		{db, "g", []kafka.TableOpt{kafka.TableName("")}, `TableName(""), want an SQL identifier`},
+		{db, "g", []kafka.TableOpt{kafka.TableName("offsets; DROP TABLE results")}, `TableName("offsets; DROP TABLE results")`},
+		{db, "g", []kafka.TableOpt{kafka.TableName("1st")}, `TableName("1st")`},
+		{nil, "g", nil, "nil db"},
+		{db, "", nil, "empty group"},
+	} {
+		o, err := kafka.NewOffsetTable(tc.db, tc.group, tc.opts...)
+		if o != nil || !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewOffsetTable = %v, %v; want an error wrapping ErrInvalid that says %q", o, err, tc.want)
+		}
+	}
+	for _, name := range []string{"kafka_offsets", "spate.offsets", "_t1"} {
+		if _, err := kafka.NewOffsetTable(db, "g", kafka.TableName(name), nil, kafka.DollarPlaceholders()); err != nil {
+			t.Errorf("TableName(%q): %v", name, err)
+		}
 	}
 }

@@ -2,16 +2,116 @@ package kafka
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/spatedev/spate/dstream"
 )
+
+// Options are typed by what they configure (see the package doc's "Options"): each
+// constructor takes its own option interface, and an option's type satisfies the
+// interfaces of the constructors it has an effect on.
+
+// A StreamOpt configures a direct stream (NewDirectStream).
+type StreamOpt interface{ applyStream(*config) }
+
+// A ReceiverOpt configures a receiver stream (NewReceiverStream).
+type ReceiverOpt interface{ applyReceiver(*config) }
+
+// A ClientOpt configures a Client (NewClient).
+type ClientOpt interface{ applyClient(*config) }
+
+// A SinkOpt configures a sink (NewSink, WriteToKafka).
+type SinkOpt interface{ applySink(*config) }
+
+// A RepartitionOpt configures Repartition: the sink that writes its topic and the
+// direct stream that reads it back.
+type RepartitionOpt interface{ applyRepartition(*config) }
+
+// setter sets an option in a config, recording an invalid value there (invalid).
+type setter func(*config)
+
+func (f setter) set(c *config) {
+	if f != nil { // the zero value of an option type
+		f(c)
+	}
+}
+
+// CommonOpt is an option of every constructor: the connection to the brokers, its
+// timeouts and the logger. It is a StreamOpt, a ReceiverOpt, a ClientOpt, a SinkOpt
+// and a RepartitionOpt.
+type CommonOpt struct{ f setter }
+
+func (o CommonOpt) applyStream(c *config)      { o.f.set(c) }
+func (o CommonOpt) applyReceiver(c *config)    { o.f.set(c) }
+func (o CommonOpt) applyClient(c *config)      { o.f.set(c) }
+func (o CommonOpt) applySink(c *config)        { o.f.set(c) }
+func (o CommonOpt) applyRepartition(c *config) { o.f.set(c) }
+
+// ReadOpt is an option of whatever reads records: how they are fetched, what is
+// done with lost offsets and records that cannot be deserialized. It is a
+// StreamOpt, a ReceiverOpt, a ClientOpt and a RepartitionOpt.
+type ReadOpt struct{ f setter }
+
+func (o ReadOpt) applyStream(c *config)      { o.f.set(c) }
+func (o ReadOpt) applyReceiver(c *config)    { o.f.set(c) }
+func (o ReadOpt) applyClient(c *config)      { o.f.set(c) }
+func (o ReadOpt) applyRepartition(c *config) { o.f.set(c) }
+
+// GroupOpt is an option of the streams that read as a member of a consumer group:
+// the group, its session and its commits. It is a StreamOpt, a ReceiverOpt and a
+// RepartitionOpt.
+type GroupOpt struct{ f setter }
+
+func (o GroupOpt) applyStream(c *config)      { o.f.set(c) }
+func (o GroupOpt) applyReceiver(c *config)    { o.f.set(c) }
+func (o GroupOpt) applyRepartition(c *config) { o.f.set(c) }
+
+// IsolationOpt is the Isolation option: a StreamOpt, a ReceiverOpt and a ClientOpt
+// (Repartition always reads read_committed).
+type IsolationOpt struct{ f setter }
+
+func (o IsolationOpt) applyStream(c *config)   { o.f.set(c) }
+func (o IsolationOpt) applyReceiver(c *config) { o.f.set(c) }
+func (o IsolationOpt) applyClient(c *config)   { o.f.set(c) }
+
+// ResetOpt is the OffsetReset option: a StreamOpt and a ReceiverOpt (Repartition
+// always starts at the earliest offset).
+type ResetOpt struct{ f setter }
+
+func (o ResetOpt) applyStream(c *config)   { o.f.set(c) }
+func (o ResetOpt) applyReceiver(c *config) { o.f.set(c) }
+
+// DirectOpt is an option of direct streams: rate control, and the state of the
+// keyed streams over a Subscribe stream. It is a StreamOpt and a RepartitionOpt
+// (Repartition reads its topic with a direct stream).
+type DirectOpt struct{ f setter }
+
+func (o DirectOpt) applyStream(c *config)      { o.f.set(c) }
+func (o DirectOpt) applyRepartition(c *config) { o.f.set(c) }
+
+// streamOnly, receiverOnly, sinkOnly and repartitionOnly are the options of one
+// constructor only.
+type (
+	streamOnly      setter
+	receiverOnly    setter
+	sinkOnly        setter
+	repartitionOnly setter
+)
+
+func (o streamOnly) applyStream(c *config)           { setter(o).set(c) }
+func (o receiverOnly) applyReceiver(c *config)       { setter(o).set(c) }
+func (o sinkOnly) applySink(c *config)               { setter(o).set(c) }
+func (o repartitionOnly) applyRepartition(c *config) { setter(o).set(c) }
 
 // Reset says where a partition with no committed offset starts (Kafka's
 // auto.offset.reset).
@@ -36,7 +136,7 @@ func (r Reset) String() string {
 	case None:
 		return "none"
 	}
-	return "Reset(?)"
+	return fmt.Sprintf("Reset(%d)", int(r))
 }
 
 // Acks is how many replicas must have a written record before a write succeeds.
@@ -50,6 +150,19 @@ const (
 	// AcksLeader waits for the partition leader only.
 	AcksLeader Acks = 1
 )
+
+// String returns "all", "none" or "leader".
+func (a Acks) String() string {
+	switch a {
+	case AcksAll:
+		return "all"
+	case AcksNone:
+		return "none"
+	case AcksLeader:
+		return "leader"
+	}
+	return fmt.Sprintf("Acks(%d)", int(a))
+}
 
 // PID holds the gains of the backpressure rate estimator (Spark's
 // spark.streaming.backpressure.pid.*).
@@ -69,10 +182,12 @@ type PID struct {
 // minimum rate 100 records per second.
 func DefaultPID() PID { return PID{Proportional: 1, Integral: 0.2, MinRate: 100} }
 
-// config is what the options set, for streams, clients and sinks alike.
+// config is what the options set, for streams, clients and sinks alike; each
+// constructor reads what its options can set.
 type config struct {
 	instance        string // the Context's, for the group balancer; set by the stream
 	brokers         []string
+	brokersSet      bool
 	groupID         string
 	clientID        string
 	reset           Reset
@@ -85,7 +200,7 @@ type config struct {
 	fetchMaxBytes   int
 	isolation       IsolationLevel
 	transactional   bool
-	repartitions    int
+	repartitions    int // 0: the default
 	onRestore       func(RestoreInfo)
 	stateDir        string
 	onRebalance     func(RebalanceInfo)
@@ -103,9 +218,13 @@ type config struct {
 	onBadRecord     func(r Record[[]byte, []byte], err error) error
 	acks            Acks
 	recv            receiverConfig
+
+	errs []error // the invalid option values
 }
 
-func newConfig(opts []Opt) config {
+// newConfig returns the defaults with opts applied, each by apply; a nil option is
+// skipped. Its check says what is wrong with it.
+func newConfig[O comparable](opts []O, apply func(O, *config)) config {
 	c := config{
 		clientID:        "spate",
 		reset:           Latest,
@@ -119,10 +238,12 @@ func newConfig(opts []Opt) config {
 		unavailable:     5 * time.Minute,
 		missingTopics:   time.Minute,
 		acks:            AcksAll,
+		recv:            receiverConfig{blockInterval: 200 * time.Millisecond, budget: 256 << 20},
 	}
+	var none O
 	for _, o := range opts {
-		if o != nil {
-			o(&c)
+		if o != none {
+			apply(o, &c)
 		}
 	}
 	if c.logger == nil { // WithLogger(nil), or none
@@ -131,126 +252,227 @@ func newConfig(opts []Opt) config {
 	return c
 }
 
-// validateStream checks the options a stream uses, for Run to fail at start on a
-// value it cannot use rather than ignore it.
-func (c *config) validateStream() error {
-	bad := func(name string, v any, want string) error {
-		return fmt.Errorf("kafka: %w: %s(%v), want %s", dstream.ErrInvalid, name, v, want)
+// invalid records that option name was given v, which it does not accept: want
+// says what it does.
+func (c *config) invalid(name string, v any, want string) {
+	c.errs = append(c.errs, fmt.Errorf("%s(%v), want %s", name, v, want))
+}
+
+// check returns what is wrong with c: the invalid option values, a missing Brokers,
+// and options that contradict each other. Each constructor reports them, wrapping
+// dstream.ErrInvalid, and adds what it needs more.
+func (c *config) check() []error {
+	errs := slices.Clone(c.errs)
+	if !c.brokersSet {
+		errs = append(errs, errors.New("no brokers (set Brokers)"))
 	}
-	switch {
-	case c.maxRate < 0 || math.IsNaN(c.maxRate):
-		return bad("MaxRatePerPartition", c.maxRate, ">= 0")
-	case c.minRate < 0 || math.IsNaN(c.minRate):
-		return bad("MinRatePerPartition", c.minRate, ">= 0")
-	case c.initialRate < 0 || math.IsNaN(c.initialRate):
-		return bad("InitialRate", c.initialRate, ">= 0")
-	case c.maxRate > 0 && c.maxRateFunc != nil:
-		return fmt.Errorf("kafka: %w: both MaxRatePerPartition and MaxRatePerPartitionFunc are set: set one (the function can return the common rate)", dstream.ErrInvalid)
-	case c.unavailable <= 0:
-		return bad("UnavailableTimeout", c.unavailable, "> 0")
-	case c.missingTopics <= 0:
-		return bad("MissingTopicTimeout", c.missingTopics, "> 0 (WaitForTopics(true) waits without a bound)")
-	case c.metadataRefresh <= 0:
-		return bad("MetadataRefresh", c.metadataRefresh, "> 0")
-	case c.sessionTimeout <= 0:
-		return bad("SessionTimeout", c.sessionTimeout, "> 0")
-	case c.isolation != ReadUncommitted && c.isolation != ReadCommitted:
-		return bad("Isolation", c.isolation, "ReadUncommitted or ReadCommitted")
+	if c.maxRate > 0 && c.maxRateFunc != nil {
+		errs = append(errs, errors.New("both MaxRatePerPartition and MaxRatePerPartitionFunc are set: set one (the function can return the common rate)"))
 	}
-	return nil
+	if c.transactional && c.acks != AcksAll {
+		errs = append(errs, fmt.Errorf("RequiredAcks(%v) with Transactional, want AcksAll (a transaction writes idempotently, acknowledged by every in-sync replica)", c.acks))
+	}
+	return errs
+}
+
+// reportInvalid reports errs, construction errors of op, to ctx (see
+// dstream.Context.ReportInvalid), and says whether there were any.
+func reportInvalid(ctx *dstream.Context, op string, errs []error) bool {
+	for _, err := range errs {
+		ctx.ReportInvalid(op, err)
+	}
+	return len(errs) > 0
+}
+
+// quoted returns ss quoted and separated by commas.
+func quoted(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// positive checks that the duration option name is > 0.
+func (c *config) positive(name string, d time.Duration) {
+	if d <= 0 {
+		c.invalid(name, d, "> 0")
+	}
+}
+
+// rate checks that the rate option name is a finite number >= 0.
+func (c *config) rate(name string, r float64) {
+	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		c.invalid(name, r, "a finite rate >= 0")
+	}
+}
+
+// notNil checks that the function option name is not nil.
+func (c *config) notNil(name string, isNil bool) {
+	if isNil {
+		c.invalid(name, "nil", "a function")
+	}
 }
 
 // maxRateOf returns the MaxRatePerPartition of tp, 0 for no cap; an error if
-// MaxRatePerPartitionFunc gives a negative rate or NaN.
+// MaxRatePerPartitionFunc gives a negative or infinite rate, or NaN.
 func (c *config) maxRateOf(tp TopicPartition) (float64, error) {
 	if c.maxRateFunc == nil {
 		return c.maxRate, nil
 	}
 	r := c.maxRateFunc(tp)
-	if r < 0 || math.IsNaN(r) {
-		return 0, fmt.Errorf("kafka: MaxRatePerPartitionFunc gives %v for %v, want >= 0", r, tp)
+	if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return 0, fmt.Errorf("kafka: MaxRatePerPartitionFunc gives %v for %v, want a finite rate >= 0", r, tp)
 	}
 	return r, nil
 }
 
-// Opt configures a Kafka stream, a Client or a sink.
-type Opt func(*config)
-
 // Brokers sets the bootstrap brokers, as host:port (Kafka's bootstrap.servers).
-// Required.
-func Brokers(addrs ...string) Opt { return func(c *config) { c.brokers = addrs } }
+// Required, with at least one address, none empty.
+func Brokers(addrs ...string) CommonOpt {
+	addrs = slices.Clone(addrs)
+	return CommonOpt{func(c *config) {
+		c.brokers, c.brokersSet = addrs, true
+		if len(addrs) == 0 || slices.Contains(addrs, "") {
+			c.errs = append(c.errs, fmt.Errorf("Brokers(%s), want at least one address, none empty", quoted(addrs)))
+		}
+	}}
+}
 
 // GroupID sets the consumer group (Kafka's group.id): Subscribe and SubscribePattern
 // share partitions among the group's members, offsets are committed and read back
-// under it. Required for Subscribe, SubscribePattern and CommitAsync. Default: none.
-// Use a separate group for each stream.
-func GroupID(id string) Opt { return func(c *config) { c.groupID = id } }
+// under it. Required for Subscribe, SubscribePattern, CommitAsync, a receiver stream
+// and Repartition; an empty id is an error. Default: none. Use a separate group for
+// each stream.
+func GroupID(id string) GroupOpt {
+	return GroupOpt{func(c *config) {
+		c.groupID = id
+		if id == "" {
+			c.invalid("GroupID", `""`, "a group id")
+		}
+	}}
+}
 
-// ClientID sets the client id the brokers see in their logs and quotas. Default:
-// "spate".
-func ClientID(id string) Opt { return func(c *config) { c.clientID = id } }
+// ClientID sets the client id the brokers see in their logs and quotas; an empty id
+// is an error. Default: "spate".
+func ClientID(id string) CommonOpt {
+	return CommonOpt{func(c *config) {
+		c.clientID = id
+		if id == "" {
+			c.invalid("ClientID", `""`, "a client id")
+		}
+	}}
+}
 
-// OffsetReset says where a partition with no committed (or given) offset starts.
-// Default: Latest, as Kafka's auto.offset.reset.
-func OffsetReset(r Reset) Opt { return func(c *config) { c.reset = r } }
+// OffsetReset says where a partition with no committed (or given) offset starts:
+// Latest, Earliest or None (any other value is an error). Default: Latest, as
+// Kafka's auto.offset.reset.
+func OffsetReset(r Reset) ResetOpt {
+	return ResetOpt{func(c *config) {
+		c.reset = r
+		if r != Latest && r != Earliest && r != None {
+			c.invalid("OffsetReset", r, "Latest, Earliest or None")
+		}
+	}}
+}
 
 // MaxRatePerPartition caps the records read per partition per second: a batch reads
 // at most rate × batch seconds from each partition (Spark's
-// spark.streaming.kafka.maxRatePerPartition). Default: 0, no cap. A negative rate
-// makes Run fail at start. For a cap that differs by partition, see
+// spark.streaming.kafka.maxRatePerPartition). It takes a finite rate >= 0, 0 for no
+// cap. Default: 0, no cap. For a cap that differs by partition, see
 // MaxRatePerPartitionFunc.
-func MaxRatePerPartition(rate float64) Opt { return func(c *config) { c.maxRate = rate } }
+func MaxRatePerPartition(rate float64) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.maxRate = rate
+		c.rate("MaxRatePerPartition", rate)
+	}}
+}
 
 // MaxRatePerPartitionFunc caps each partition's records per second with its own rate,
 // f(partition), asked for each partition at every batch (it must not block); 0 means
-// no cap for that partition (Spark's
-// PerPartitionConfig.maxRatePerPartition). It replaces MaxRatePerPartition: setting
-// both makes Run fail at start, and a negative rate (or NaN) from f fails the batch,
-// naming the partition. Default: none.
+// no cap for that partition (Spark's PerPartitionConfig.maxRatePerPartition). f must
+// not be nil. It replaces MaxRatePerPartition: setting both is an error, and a
+// negative or infinite rate (or NaN) from f fails the batch, naming the partition.
+// Default: none.
 //
 // Spark differs for a partition whose rate is 0 while others have one: without
 // backpressure it caps that partition to MinRatePerPartition records per batch; here
 // it reads with no cap.
-func MaxRatePerPartitionFunc(f func(TopicPartition) float64) Opt {
-	return func(c *config) { c.maxRateFunc = f }
+func MaxRatePerPartitionFunc(f func(TopicPartition) float64) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.maxRateFunc = f
+		c.notNil("MaxRatePerPartitionFunc", f == nil)
+	}}
 }
 
 // MinRatePerPartition is the least a rate limit lets a partition read per second:
 // when MaxRatePerPartition, InitialRate or backpressure limit a batch, each partition
 // may still read rate × batch seconds records (Spark's
-// spark.streaming.kafka.minRatePerPartition). Default: 1. A negative rate makes Run
-// fail at start.
+// spark.streaming.kafka.minRatePerPartition). It takes a finite rate >= 0. Default: 1.
 //
 // Spark's code applies this setting as a number of records per batch, whatever the
 // batch interval, although its name and documentation say a rate; here it is a rate,
 // as the name says: with 10-second batches, MinRatePerPartition(5) lets a partition
 // read at least 50 records a batch where Spark lets it read 5.
-func MinRatePerPartition(rate float64) Opt { return func(c *config) { c.minRate = rate } }
+func MinRatePerPartition(rate float64) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.minRate = rate
+		c.rate("MinRatePerPartition", rate)
+	}}
+}
 
 // InitialRate limits the first batch, and with backpressure every batch until the
 // estimator has a rate, to this many records per second over all partitions (Spark's
-// spark.streaming.backpressure.initialRate). Default: 0, no limit.
-func InitialRate(rate float64) Opt { return func(c *config) { c.initialRate = rate } }
+// spark.streaming.backpressure.initialRate). It takes a finite rate >= 0, 0 for no
+// limit. Default: 0, no limit.
+func InitialRate(rate float64) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.initialRate = rate
+		c.rate("InitialRate", rate)
+	}}
+}
 
 // Backpressure turns on rate control by a PID estimator fed with each batch's
 // processing and scheduling delay (Spark's spark.streaming.backpressure.enabled).
 // Default: off.
-func Backpressure(on bool) Opt { return func(c *config) { c.backpressure = on } }
+func Backpressure(on bool) DirectOpt { return DirectOpt{func(c *config) { c.backpressure = on }} }
 
-// BackpressurePID sets the backpressure estimator's gains. Default: DefaultPID().
-func BackpressurePID(p PID) Opt { return func(c *config) { c.pid = p } }
+// BackpressurePID sets the backpressure estimator's gains: as in Spark, the three
+// gains must be finite and >= 0, and MinRate finite and > 0. Default: DefaultPID().
+func BackpressurePID(p PID) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.pid = p
+		finite := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+		if !finite(p.Proportional) || !finite(p.Integral) || !finite(p.Derivative) || !finite(p.MinRate) ||
+			p.Proportional < 0 || p.Integral < 0 || p.Derivative < 0 || p.MinRate <= 0 {
+			c.invalid("BackpressurePID", fmt.Sprintf("%+v", p), "finite gains >= 0 and a finite MinRate > 0")
+		}
+	}}
+}
 
 // FetchMaxBytes caps the bytes one fetch request returns for a partition (Kafka's
-// max.partition.fetch.bytes); a range is read in as many fetches as it needs.
-// Default: 4 MiB.
-func FetchMaxBytes(n int) Opt { return func(c *config) { c.fetchMaxBytes = n } }
+// max.partition.fetch.bytes); a range is read in as many fetches as it needs. It
+// takes 1 to 2147483647 (math.MaxInt32). Default: 4 MiB.
+func FetchMaxBytes(n int) ReadOpt {
+	return ReadOpt{func(c *config) {
+		c.fetchMaxBytes = n
+		if n < 1 || n > math.MaxInt32 {
+			c.invalid("FetchMaxBytes", n, "1 to 2147483647")
+		}
+	}}
+}
 
 // PollTimeout bounds each request to the brokers (a fetch, an offset lookup, a
-// commit); failed requests are retried, with backoff, within a second PollTimeout
-// (the fetches of a planned batch, within UnavailableTimeout).
+// commit, a produce request); failed requests are retried, with backoff, within a
+// second PollTimeout (the fetches of a planned batch, within UnavailableTimeout).
 // It is also how long Run can take to return when Stop comes while a broker does not
-// answer. Default: 10s.
-func PollTimeout(d time.Duration) Opt { return func(c *config) { c.pollTimeout = d } }
+// answer. It takes a duration > 0. Default: 10s.
+func PollTimeout(d time.Duration) CommonOpt {
+	return CommonOpt{func(c *config) {
+		c.pollTimeout = d
+		c.positive("PollTimeout", d)
+	}}
+}
 
 // IsolationLevel says which records of transactional producers a read returns, as
 // Kafka's isolation.level does.
@@ -266,26 +488,52 @@ const (
 	ReadCommitted IsolationLevel = 1
 )
 
-// Isolation sets the isolation level of the stream's reads: its batches end at the
-// partition's end (ReadUncommitted) or its last stable offset (ReadCommitted), and
-// with ReadCommitted the records of aborted transactions are skipped (kafka-go's own
+// String returns "read_uncommitted" or "read_committed".
+func (l IsolationLevel) String() string {
+	switch l {
+	case ReadUncommitted:
+		return "read_uncommitted"
+	case ReadCommitted:
+		return "read_committed"
+	}
+	return fmt.Sprintf("IsolationLevel(%d)", int(l))
+}
+
+// Isolation sets the isolation level of the reads: ReadUncommitted or ReadCommitted
+// (any other value is an error). A stream's batches end at the partition's end
+// (ReadUncommitted) or its last stable offset (ReadCommitted), and with
+// ReadCommitted the records of aborted transactions are skipped (kafka-go's own
 // reader does not skip them: Spate does). Either way, the offsets of transaction
 // markers are passed over. Default: ReadUncommitted, as Kafka's consumer and Spark.
-func Isolation(l IsolationLevel) Opt { return func(c *config) { c.isolation = l } }
+func Isolation(l IsolationLevel) IsolationOpt {
+	return IsolationOpt{func(c *config) {
+		c.isolation = l
+		if l != ReadUncommitted && l != ReadCommitted {
+			c.invalid("Isolation", l, "ReadUncommitted or ReadCommitted")
+		}
+	}}
+}
 
 // Transactional makes NewSink write in the Kafka transaction of each batch of its
 // Context, with the batch's changelog records and the source offsets of the
 // Context's Subscribe streams (committed with their group's generation, so a member
 // that lost its partitions is fenced): the transaction commits once the batch's
 // outputs are written, or aborts if the batch fails, and consumers reading
-// read_committed see each batch's records exactly once. Default: off; the sink's
-// writes are at least once.
-func Transactional() Opt { return func(c *config) { c.transactional = true } }
+// read_committed see each batch's records exactly once. It needs RequiredAcks
+// AcksAll (the default). Default: off; the sink's writes are at least once.
+func Transactional() SinkOpt { return sinkOnly(func(c *config) { c.transactional = true }) }
 
-// RepartitionPartitions sets the partition count of the topic Repartition creates.
-// Default: the most partitions of the topics the Context's other Subscribe streams
-// read.
-func RepartitionPartitions(n int) Opt { return func(c *config) { c.repartitions = n } }
+// RepartitionPartitions sets the partition count of the topic Repartition creates:
+// 1 to 2147483647 (math.MaxInt32). Default: the most partitions of the topics the
+// Context's other Subscribe streams read.
+func RepartitionPartitions(n int) RepartitionOpt {
+	return repartitionOnly(func(c *config) {
+		c.repartitions = n
+		if n < 1 || n > math.MaxInt32 {
+			c.invalid("RepartitionPartitions", n, "1 to 2147483647")
+		}
+	})
+}
 
 // RestoreInfo describes the restore of one task's state from its changelog (see
 // Keyed), for OnRestore.
@@ -301,8 +549,13 @@ type RestoreInfo struct {
 
 // OnRestore calls f after each restore of a task's state from its changelog, from
 // the goroutine that processes batches (before the batch that needed it): f must
-// not block. The restores are logged too (Info). Default: none.
-func OnRestore(f func(RestoreInfo)) Opt { return func(c *config) { c.onRestore = f } }
+// not block, nor be nil. The restores are logged too (Info). Default: none.
+func OnRestore(f func(RestoreInfo)) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.onRestore = f
+		c.notNil("OnRestore", f == nil)
+	}}
+}
 
 // StateDir keeps, in dir, a local copy of the state of each task a keyed stream
 // stops owning (and of every task it owns when Run stops), with the changelog offset
@@ -311,9 +564,16 @@ func OnRestore(f func(RestoreInfo)) Opt { return func(c *config) { c.onRestore =
 // after it, instead of the whole changelog. A copy that the changelog no longer
 // covers (a recreated or truncated topic) is discarded with a warning. Caveat, as in
 // Kafka Streams: a key deleted after the copy whose tombstone compaction has removed
-// (delete.retention.ms, default a day) comes back from an old copy. Default: none,
-// every restore reads the whole changelog partition.
-func StateDir(dir string) Opt { return func(c *config) { c.stateDir = dir } }
+// (delete.retention.ms, default a day) comes back from an old copy. An empty dir is
+// an error. Default: none, every restore reads the whole changelog partition.
+func StateDir(dir string) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.stateDir = dir
+		if dir == "" {
+			c.invalid("StateDir", `""`, "a directory")
+		}
+	}}
+}
 
 // RebalanceInfo describes a rebalance of a Subscribe stream's consumer group as the
 // stream lived it, for OnRebalance.
@@ -330,8 +590,13 @@ type RebalanceInfo struct {
 
 // OnRebalance calls f once the first batch of each new generation of a keyed or
 // transactional Subscribe stream is processed (the pause of its rebalance), from
-// the goroutine that processes batches: f must not block. Default: none.
-func OnRebalance(f func(RebalanceInfo)) Opt { return func(c *config) { c.onRebalance = f } }
+// the goroutine that processes batches: f must not block, nor be nil. Default: none.
+func OnRebalance(f func(RebalanceInfo)) DirectOpt {
+	return DirectOpt{func(c *config) {
+		c.onRebalance = f
+		c.notNil("OnRebalance", f == nil)
+	}}
+}
 
 // CommitInfo describes offsets a consumer group committed, for OnCommit.
 type CommitInfo struct {
@@ -350,11 +615,16 @@ type CommitInfo struct {
 // per merged commit, after it and before CommitAsync's done functions), a batch's
 // transaction (from the goroutine that processes batches, once the transaction has
 // committed; not for an aborted one) or a receiver stream. f gets its own Offsets
-// map and must not block. Failed commits are not reported here: CommitAsync's done
-// function and the logs say them. Default: none. The Prometheus collector of
-// metrics/prometheus takes it (Collector.Committed). Spark has only commitAsync's
-// callback, one per call (here CommitAsync's done).
-func OnCommit(f func(CommitInfo)) Opt { return func(c *config) { c.onCommit = f } }
+// map and must not block, nor be nil. Failed commits are not reported here:
+// CommitAsync's done function and the logs say them. Default: none. The Prometheus
+// collector of metrics/prometheus takes it (Collector.Committed). Spark has only
+// commitAsync's callback, one per call (here CommitAsync's done).
+func OnCommit(f func(CommitInfo)) GroupOpt {
+	return GroupOpt{func(c *config) {
+		c.onCommit = f
+		c.notNil("OnCommit", f == nil)
+	}}
+}
 
 // tellCommit tells OnCommit's function, if any, that offsets were committed under
 // c's group.
@@ -364,30 +634,59 @@ func (c *config) tellCommit(offsets map[TopicPartition]int64, txn bool) {
 	}
 }
 
-// TLS sets the TLS configuration for connections to the brokers. Default: none,
-// plaintext.
-func TLS(cfg *tls.Config) Opt { return func(c *config) { c.tls = cfg } }
+// TLS sets the TLS configuration for connections to the brokers; nil is an error
+// (leave TLS out for plaintext). Default: none, plaintext.
+func TLS(cfg *tls.Config) CommonOpt {
+	return CommonOpt{func(c *config) {
+		c.tls = cfg
+		if cfg == nil {
+			c.invalid("TLS", "nil", "a *tls.Config (leave TLS out for plaintext)")
+		}
+	}}
+}
 
-// SASL sets the SASL mechanism to authenticate with, such as kafka-go's plain.Mechanism
-// or a scram.Mechanism. Default: none.
-func SASL(m sasl.Mechanism) Opt { return func(c *config) { c.sasl = m } }
+// SASL sets the SASL mechanism to authenticate with, such as kafka-go's
+// plain.Mechanism or a scram.Mechanism; nil is an error (leave SASL out for none).
+// Default: none.
+func SASL(m sasl.Mechanism) CommonOpt {
+	return CommonOpt{func(c *config) {
+		c.sasl = m
+		if m == nil {
+			c.invalid("SASL", "nil", "a mechanism (leave SASL out for none)")
+		}
+	}}
+}
 
-// FailOnDataLoss says what to do when offsets a stream still has to read are gone
-// (deleted by retention, or the partition was recreated): true fails the batch with
-// an error naming the partition and the lost offsets; false skips to the first offset
-// still there, with a warning, and counts the lost records (see LostRecords).
-// Default: true.
-func FailOnDataLoss(fail bool) Opt { return func(c *config) { c.failOnDataLoss = fail } }
+// FailOnDataLoss says what to do when offsets a stream or a Client still has to read
+// are gone (deleted by retention, or the partition was recreated): true fails the
+// batch (or the read) with an error naming the partition and the lost offsets; false
+// skips to the first offset still there, with a warning, and counts the lost records
+// (see LostRecords). Default: true.
+func FailOnDataLoss(fail bool) ReadOpt { return ReadOpt{func(c *config) { c.failOnDataLoss = fail }} }
 
 // MetadataRefresh sets how often a stream looks for new topics (SubscribePattern),
 // topics created or deleted (Subscribe) and new partitions (Subscribe,
-// SubscribePattern). Default: 5s. A value <= 0 makes Run fail at start.
-func MetadataRefresh(d time.Duration) Opt { return func(c *config) { c.metadataRefresh = d } }
+// SubscribePattern, a receiver stream), and how long the cluster's metadata (which
+// broker leads which partition) is cached, by a Client too. It takes a duration > 0.
+// Default: 5s.
+func MetadataRefresh(d time.Duration) ReadOpt {
+	return ReadOpt{func(c *config) {
+		c.metadataRefresh = d
+		c.positive("MetadataRefresh", d)
+	}}
+}
 
 // SessionTimeout sets how long the group coordinator waits for a member's heartbeat
 // before it rebalances the member's partitions to others (Kafka's
-// session.timeout.ms). Default: 10s. A value <= 0 makes Run fail at start.
-func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTimeout = d } }
+// session.timeout.ms). It takes a duration > 0, which the brokers may further bound
+// (group.min.session.timeout.ms, group.max.session.timeout.ms: a value out of their
+// bounds makes Run fail at start). Default: 10s.
+func SessionTimeout(d time.Duration) GroupOpt {
+	return GroupOpt{func(c *config) {
+		c.sessionTimeout = d
+		c.positive("SessionTimeout", d)
+	}}
+}
 
 // UnavailableTimeout bounds how long a stream goes on while it cannot read: brokers
 // unreachable, requests failing with retriable errors, a consumer group that assigns
@@ -395,7 +694,7 @@ func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTim
 // retried with backoff, batches read nothing (or only what could be read) and say why
 // in their dstream.InputInfo.Unavailable, which listeners see; once the stream has
 // been unable to read for this long, the batch fails with an error naming the brokers
-// and the partitions. Default: 5 minutes.
+// and the partitions. It takes a duration > 0. Default: 5 minutes.
 //
 // For a direct stream: the offset lookup that plans a batch is retried within the
 // batch for up to PollTimeout; if it still fails, the batch and the ones after it read
@@ -412,37 +711,65 @@ func SessionTimeout(d time.Duration) Opt { return func(c *config) { c.sessionTim
 // clock), retried, logged at most every 30 seconds, and named by every batch's
 // InputInfo.Unavailable; the first batch after one has lasted this long fails.
 //
+// For a sink: a write not acknowledged within it fails the batch.
+//
 // Either way the failure wraps ErrUnavailable. Spark has no such bound of its own: it
-// relies on the Kafka consumer's timeouts. A value <= 0 makes Run (or NewClient) fail.
-func UnavailableTimeout(d time.Duration) Opt { return func(c *config) { c.unavailable = d } }
+// relies on the Kafka consumer's timeouts.
+func UnavailableTimeout(d time.Duration) CommonOpt {
+	return CommonOpt{func(c *config) {
+		c.unavailable = d
+		c.positive("UnavailableTimeout", d)
+	}}
+}
 
 // MissingTopicTimeout bounds how long a Subscribe stream goes on while topics it
 // subscribes to do not exist: it reads the topics that exist, warns once per
 // MetadataRefresh naming the missing ones (which the batches' InputInfo.Unavailable
 // also names), joins the group again when they are created, and once they have been
 // missing for this long (the Context's clock) fails the batch with an error wrapping
-// ErrMissingTopic and naming them. Default: 1 minute. A value <= 0 makes Run fail at
-// start; to wait for the topics however long it takes, use WaitForTopics. Spark (the
-// Kafka consumer) waits for them silently.
-func MissingTopicTimeout(d time.Duration) Opt { return func(c *config) { c.missingTopics = d } }
+// ErrMissingTopic and naming them. It takes a duration > 0; to wait for the topics
+// however long it takes, use WaitForTopics. Default: 1 minute. Spark (the Kafka
+// consumer) waits for them silently.
+func MissingTopicTimeout(d time.Duration) StreamOpt {
+	return streamOnly(func(c *config) {
+		c.missingTopics = d
+		if d <= 0 {
+			c.invalid("MissingTopicTimeout", d, "> 0 (WaitForTopics(true) waits without a bound)")
+		}
+	})
+}
 
 // WaitForTopics, when true, makes a Subscribe stream wait for missing topics to be
 // created with no bound (MissingTopicTimeout does not apply), still warning once per
 // MetadataRefresh that they are missing. Default: false.
-func WaitForTopics(wait bool) Opt { return func(c *config) { c.waitForTopics = wait } }
+func WaitForTopics(wait bool) StreamOpt {
+	return streamOnly(func(c *config) { c.waitForTopics = wait })
+}
 
 // WithLogger sets the logger for rebalances, data loss, retries and commits. Default:
 // slog.Default(), also when l is nil.
-func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
+func WithLogger(l *slog.Logger) CommonOpt { return CommonOpt{func(c *config) { c.logger = l }} }
 
 // DeserializeErrorHandler decides what happens to a record whose key or value cannot
 // be deserialized: h gets the raw record and the error; returning nil skips the
-// record, returning an error fails the batch with it. Default: none, the batch fails
-// with an error naming the topic, partition and offset.
-func DeserializeErrorHandler(h func(raw Record[[]byte, []byte], err error) error) Opt {
-	return func(c *config) { c.onBadRecord = h }
+// record, returning an error fails the batch (or CreateRDD's read) with it. h must
+// not be nil. Default: none, the batch fails with an error naming the topic,
+// partition and offset.
+func DeserializeErrorHandler(h func(raw Record[[]byte, []byte], err error) error) ReadOpt {
+	return ReadOpt{func(c *config) {
+		c.onBadRecord = h
+		c.notNil("DeserializeErrorHandler", h == nil)
+	}}
 }
 
 // RequiredAcks sets how many replicas must acknowledge a write of NewSink or
-// WriteToKafka. Default: AcksAll.
-func RequiredAcks(a Acks) Opt { return func(c *config) { c.acks = a } }
+// WriteToKafka: AcksAll, AcksLeader or AcksNone (any other value is an error; with
+// Transactional, only AcksAll). Default: AcksAll.
+func RequiredAcks(a Acks) SinkOpt {
+	return sinkOnly(func(c *config) {
+		c.acks = a
+		if a != AcksAll && a != AcksLeader && a != AcksNone {
+			c.invalid("RequiredAcks", a, "AcksAll, AcksLeader or AcksNone")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +16,11 @@ import (
 )
 
 // rangeTotals runs a stream over a backlog and returns each batch's total range size.
-func rangeTotals(t *testing.T, b *kafkatest.Broker, batches int, slow time.Duration, opts ...kafka.Opt) []int64 {
+func rangeTotals(t *testing.T, b *kafkatest.Broker, batches int, slow time.Duration, opts ...kafka.StreamOpt) []int64 {
 	t.Helper()
 	r := newRun(t)
 	s := kafka.NewDirectStream(r.c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID(t.Name()), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
+		append([]kafka.StreamOpt{kafka.Brokers(b.Addrs()...), kafka.GroupID(t.Name()), kafka.OffsetReset(kafka.Earliest)}, opts...)...)
 	var totals []int64
 	s.ForeachBatch(func(_ context.Context, batch kafka.Batch[string, string]) error {
 		n := int64(0)
@@ -110,8 +111,8 @@ func TestMaxRatePerPartitionFunc(t *testing.T) {
 	}
 }
 
-// TestMaxRatePerPartitionFuncMistakes checks that a negative rate from the function
-// fails the batch naming the partition, and that setting both max rate options
+// TestMaxRatePerPartitionFuncMistakes checks that a negative or infinite rate from
+// the function fails the batch naming the partition, and that setting both max rate options
 // fails Run at start.
 func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
 	b := kafkatest.New(t, kafkatest.Topic("events", 2))
@@ -124,6 +125,18 @@ func TestMaxRatePerPartitionFuncMistakes(t *testing.T) {
 	r.start()
 	if err := r.batch(); err == nil || !strings.Contains(err.Error(), "events/1") || !strings.Contains(err.Error(), "-1") {
 		t.Errorf("a negative rate: %v, want an error naming events/1 and -1", err)
+	}
+	r.stop()
+
+	// An infinite rate is no rate: it would be converted to a record count.
+	r = newRun(t)
+	kafka.NewDirectStream(r.c, kafka.Assign(allEvents, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+		kafka.Brokers(b.Addrs()...), kafka.OffsetReset(kafka.Earliest),
+		kafka.MaxRatePerPartitionFunc(func(kafka.TopicPartition) float64 { return math.Inf(1) })).
+		ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	r.start()
+	if err := r.batch(); err == nil || !strings.Contains(err.Error(), "events/0") || !strings.Contains(err.Error(), "+Inf") {
+		t.Errorf("an infinite rate: %v, want an error naming events/0 and +Inf", err)
 	}
 	r.stop()
 

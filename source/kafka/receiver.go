@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -36,25 +35,48 @@ const (
 type receiverConfig struct {
 	blockInterval time.Duration
 	storage       Storage
+	storageSet    bool // BlockStorage was given
 	budget        int64
 }
 
 // BlockInterval sets how often a receiver stream cuts the records received into a
 // block; a batch's RDD has one partition per block (Spark's
-// spark.streaming.blockInterval). Default: 200ms. When the cutting falls behind (a
-// starved process), it cuts once for the block times it missed; Spark's block
-// generator cuts once per missed block time, back to back, which only adds small
-// blocks.
-func BlockInterval(d time.Duration) Opt { return func(c *config) { c.recv.blockInterval = d } }
+// spark.streaming.blockInterval). It takes a duration > 0. Default: 200ms. When the
+// cutting falls behind (a starved process), it cuts once for the block times it
+// missed; Spark's block generator cuts once per missed block time, back to back,
+// which only adds small blocks.
+func BlockInterval(d time.Duration) ReceiverOpt {
+	return receiverOnly(func(c *config) {
+		c.recv.blockInterval = d
+		c.positive("BlockInterval", d)
+	})
+}
 
-// BlockStorage sets how a receiver stream keeps its blocks until they are processed.
-// Default: StoreValues, or StoreSerialized with a write-ahead log.
-func BlockStorage(s Storage) Opt { return func(c *config) { c.recv.storage = s } }
+// BlockStorage sets how a receiver stream keeps its blocks until they are processed:
+// StoreValues or StoreSerialized (any other value is an error). With a write-ahead
+// log (a Context with a checkpoint directory) only StoreSerialized is possible, and
+// StoreValues is an error. Default: StoreValues, or StoreSerialized with a
+// write-ahead log.
+func BlockStorage(s Storage) ReceiverOpt {
+	return receiverOnly(func(c *config) {
+		c.recv.storage, c.recv.storageSet = s, true
+		if s != StoreValues && s != StoreSerialized {
+			c.invalid("BlockStorage", s, "StoreValues or StoreSerialized")
+		}
+	})
+}
 
 // MemoryBudget caps the bytes of received blocks a receiver stream holds before their
 // batch has taken them: when it is reached, the receivers stop fetching until batches
-// catch up. Default: 256 MiB.
-func MemoryBudget(bytes int64) Opt { return func(c *config) { c.recv.budget = bytes } }
+// catch up. It takes a size > 0. Default: 256 MiB.
+func MemoryBudget(bytes int64) ReceiverOpt {
+	return receiverOnly(func(c *config) {
+		c.recv.budget = bytes
+		if bytes <= 0 {
+			c.invalid("MemoryBudget", bytes, "> 0 bytes")
+		}
+	})
+}
 
 // ReceiverStream is Spark's receiver-based Kafka stream (KafkaUtils.createStream):
 // receivers fetch records continuously from the partitions the consumer group assigns
@@ -157,10 +179,20 @@ func (r *wireRecord) size() int64 { return int64(len(r.Key) + len(r.Value) + 64)
 // receivers for a topic only means more goroutines receiving in this stream, not more
 // parallelism in processing: for that, union several receiver streams
 // (dstream.Union). Brokers replace Spark's ZooKeeper quorum (the group protocol needs
-// no ZooKeeper); GroupID is required. Keys and values are deserialized when a batch
-// reads its blocks. It starts nothing: Run starts the receivers.
-func NewReceiverStream[K, V any](c *dstream.Context, topics map[string]int, keys Deserializer[K], values Deserializer[V], opts ...Opt) *ReceiverStream[K, V] {
-	cfg := newConfig(opts)
+// no ZooKeeper); Brokers and GroupID are required. Keys and values are deserialized
+// when a batch reads its blocks. It starts nothing: Run starts the receivers. An
+// invalid option value is reported to c (dstream.Context.ReportInvalid): Run fails
+// before the first batch, naming it.
+func NewReceiverStream[K, V any](c *dstream.Context, topics map[string]int, keys Deserializer[K], values Deserializer[V], opts ...ReceiverOpt) *ReceiverStream[K, V] {
+	cfg := newConfig(opts, ReceiverOpt.applyReceiver)
+	errs := cfg.check()
+	if cfg.groupID == "" {
+		errs = append(errs, errors.New("no consumer group (set GroupID)"))
+	}
+	if c != nil && c.CheckpointDir() != "" && cfg.recv.storageSet && cfg.recv.storage != StoreSerialized {
+		errs = append(errs, fmt.Errorf("BlockStorage(%v) with a write-ahead log (the Context has a checkpoint directory), want StoreSerialized", cfg.recv.storage))
+	}
+	reportInvalid(c, "kafka.NewReceiverStream", errs)
 	s := &ReceiverStream[K, V]{cfg: cfg, topics: maps.Clone(topics), keys: keys, values: values, sctx: c,
 		logged: map[uint64]*block{}, nextSeq: 1, changed: make(chan struct{}), commits: make(chan struct{}, 1),
 		pos: map[TopicPartition]int64{}, pending: map[TopicPartition]int64{}, outages: map[string]*recvOutage{}}
@@ -193,36 +225,17 @@ func (s *ReceiverStream[K, V]) topicList() []string { return slices.Sorted(maps.
 func (d receiverSource[K, V]) Start(ctx context.Context) (err error) {
 	s := d.s
 	switch {
-	case len(s.cfg.brokers) == 0:
-		return fmt.Errorf("kafka.ReceiverStream: %w: no brokers (set Brokers)", dstream.ErrInvalid)
-	case s.cfg.groupID == "":
-		return fmt.Errorf("kafka.ReceiverStream: %w: no consumer group (set GroupID)", dstream.ErrInvalid)
 	case len(s.topics) == 0:
 		return fmt.Errorf("kafka.ReceiverStream: %w: no topics", dstream.ErrInvalid)
 	case s.keys == nil || s.values == nil:
 		return fmt.Errorf("kafka.ReceiverStream: %w: nil key or value deserializer", dstream.ErrInvalid)
-	}
-	if err := s.cfg.validateStream(); err != nil {
-		return fmt.Errorf("kafka.ReceiverStream: %w", err)
 	}
 	for t, n := range s.topics {
 		if n < 1 {
 			return fmt.Errorf("kafka.ReceiverStream: %w: %d receivers for topic %q, want at least 1", dstream.ErrInvalid, n, t)
 		}
 	}
-	if s.cfg.recv.blockInterval <= 0 {
-		s.cfg.recv.blockInterval = 200 * time.Millisecond
-	}
-	if s.cfg.recv.budget <= 0 {
-		s.cfg.recv.budget = 256 << 20
-	}
-	if s.cfg.logger == nil {
-		s.cfg.logger = slog.Default()
-	}
-	cl, err := newClient(s.cfg)
-	if err != nil {
-		return fmt.Errorf("kafka.ReceiverStream: %w", err)
-	}
+	cl := newClient(s.cfg)
 	defer func() {
 		if err != nil {
 			cl.Close()

@@ -32,13 +32,13 @@ type receiverRun struct {
 
 // newReceiverRun builds the Context on clock, checkpointing into dir with
 // GetOrCreate (which turns the write-ahead log on) unless dir is "".
-func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock *dstream.ManualClock, opts ...kafka.Opt) *receiverRun {
+func newReceiverRun(t *testing.T, b *kafkatest.Broker, group, dir string, clock *dstream.ManualClock, opts ...kafka.ReceiverOpt) *receiverRun {
 	t.Helper()
 	r := &receiverRun{run: newRun(t), read: map[string]int{}}
 	r.clock = clock
 	build := func(c *dstream.Context) error {
 		s := kafka.NewReceiverStream(c, map[string]int{"events": 2}, kafka.StringDeserializer(), kafka.StringDeserializer(),
-			append([]kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest),
+			append([]kafka.ReceiverOpt{kafka.Brokers(b.Addrs()...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest),
 				kafka.SessionTimeout(6 * time.Second), kafka.BlockInterval(200 * time.Millisecond)}, opts...)...)
 		r.s = s
 		dstream.ForeachRDD(s.Stream(), func(ctx context.Context, rd *rdd.RDD[kafka.Record[string, string]], _ time.Time) error {

@@ -34,9 +34,12 @@ import (
 // Context's transaction of each batch, with the source offsets, and the topic is
 // read read_committed, so each pair is read back once, even across failures and
 // rebalances. opts take Brokers and GroupID (both required), RepartitionPartitions,
-// and what a direct stream and NewSink take.
-func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name string, keys Serde[K], values Serde[V], opts ...Opt) *dstream.DStream[ops.KV[K, V]] {
-	cfg := newConfig(opts)
+// and the options of the direct stream that reads the topic back, but for Isolation
+// and OffsetReset (it reads read_committed from the earliest offset); the writes,
+// transactional, are acknowledged by every in-sync replica.
+func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name string, keys Serde[K], values Serde[V], opts ...RepartitionOpt) *dstream.DStream[ops.KV[K, V]] {
+	op := fmt.Sprintf("kafka.Repartition %q", name)
+	cfg := newConfig(opts, RepartitionOpt.applyRepartition)
 	err := sinkArgs(s, false, false)
 	switch {
 	case err != nil:
@@ -46,17 +49,23 @@ func Repartition[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], name str
 		err = errors.New("an empty name or a nil serializer or deserializer")
 	}
 	if err != nil {
-		s.Context().ReportInvalid(fmt.Sprintf("kafka.Repartition %q", name), err)
+		s.Context().ReportInvalid(op, err)
 		return nil
 	}
 	c := s.Context()
+	if reportInvalid(c, op, cfg.check()) {
+		return nil
+	}
 	topic := topicChars.ReplaceAllString(cfg.groupID+"-"+name+"-repartition", "_")
 	records := dstream.Map(s, func(kv ops.KV[K, V]) ProducerRecord[K, V] {
 		return ProducerRecord[K, V]{Topic: topic, Key: kv.Key, Value: kv.Value}
 	})
-	NewSink(records, keys.Serializer, values.Serializer, append(opts, Transactional())...)
-	reader := NewDirectStream(c, Subscribe(topic), keys.Deserializer, values.Deserializer,
-		append(opts, OffsetReset(Earliest), Isolation(ReadCommitted))...)
+	wcfg := cfg
+	wcfg.transactional = true
+	sink("kafka.NewSink", records, keys.Serializer, values.Serializer, wcfg)
+	rcfg := cfg
+	rcfg.reset, rcfg.isolation = Earliest, ReadCommitted
+	reader := newDirectStream(c, Subscribe(topic), keys.Deserializer, values.Deserializer, rcfg)
 	reader.mu.Lock()
 	reader.onStart = append(reader.onStart, func(_ ConsumerStrategy, all map[string]int, cl *Client) error {
 		if _, ok := all[topic]; ok {

@@ -28,9 +28,9 @@ func TestRepartitionRekeysThroughKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRun(t)
-	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("wc")}
+	brokers, group := kafka.Brokers(b.Addrs()...), kafka.GroupID("wc")
 	lines := kafka.NewDirectStream(r.c, kafka.Subscribe("lines"), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append(opts, kafka.OffsetReset(kafka.Earliest))...)
+		brokers, group, kafka.OffsetReset(kafka.Earliest))
 	words := dstream.FlatMap(lines.Stream(), func(rec kafka.Record[string, string]) []ops.KV[string, int] {
 		var out []ops.KV[string, int]
 		for _, w := range strings.Fields(rec.Value) {
@@ -38,7 +38,7 @@ func TestRepartitionRekeysThroughKafka(t *testing.T) {
 		}
 		return out
 	})
-	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), opts...)
+	byWord := kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), brokers, group)
 	totals := dstream.UpdateStateByKey(byWord, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
 		for _, v := range vs {
 			st.Value += v
@@ -103,9 +103,10 @@ func TestAPartitionAddedToTheSourceIsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRun(t)
-	opts := []kafka.Opt{kafka.Brokers(b.Addrs()...), kafka.GroupID("wc"), kafka.MetadataRefresh(100 * time.Millisecond), kafka.UnavailableTimeout(time.Hour)}
+	brokers, group := kafka.Brokers(b.Addrs()...), kafka.GroupID("wc")
+	refresh, patient := kafka.MetadataRefresh(100*time.Millisecond), kafka.UnavailableTimeout(time.Hour)
 	lines := kafka.NewDirectStream(r.c, kafka.Subscribe("lines"), kafka.StringDeserializer(), kafka.StringDeserializer(),
-		append(opts, kafka.OffsetReset(kafka.Earliest))...)
+		brokers, group, refresh, patient, kafka.OffsetReset(kafka.Earliest))
 	words := dstream.FlatMap(lines.Stream(), func(rec kafka.Record[string, string]) []ops.KV[string, int] {
 		var out []ops.KV[string, int]
 		for _, w := range strings.Fields(rec.Value) {
@@ -113,7 +114,7 @@ func TestAPartitionAddedToTheSourceIsCounted(t *testing.T) {
 		}
 		return out
 	})
-	totals := dstream.UpdateStateByKey(kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), opts...),
+	totals := dstream.UpdateStateByKey(kafka.Repartition(words, "words", kafka.StringSerde(), kafka.JSONSerde[int](), brokers, group, refresh, patient),
 		func(vs []int, st ops.Maybe[int]) ops.Maybe[int] {
 			for _, v := range vs {
 				st.Value += v

@@ -25,18 +25,23 @@ import (
 // (default: every in-sync replica), a failed write failing the batch, so delivery is
 // at least once (a batch run again writes again), or exactly once with
 // Transactional. opts are NewSink's.
-func WriteToKafka[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], topic string, keys Serializer[K], values Serializer[V], opts ...Opt) {
+func WriteToKafka[K comparable, V any](s *dstream.DStream[ops.KV[K, V]], topic string, keys Serializer[K], values Serializer[V], opts ...SinkOpt) {
+	op := fmt.Sprintf("kafka.WriteToKafka(topic %q)", topic)
 	if err := sinkArgs(s, keys == nil, values == nil); err != nil || topic == "" {
 		if err == nil {
 			err = errors.New("empty topic")
 		}
-		s.Context().ReportInvalid(fmt.Sprintf("kafka.WriteToKafka(topic %q)", topic), err)
+		s.Context().ReportInvalid(op, err)
+		return
+	}
+	cfg := newConfig(opts, SinkOpt.applySink)
+	if reportInvalid(s.Context(), op, cfg.check()) {
 		return
 	}
 	recs := dstream.Map(s, func(kv ops.KV[K, V]) ProducerRecord[K, V] {
 		return ProducerRecord[K, V]{Topic: topic, Key: kv.Key, Value: kv.Value}
 	})
-	sink("kafka.WriteToKafka", recs, keys, values, opts)
+	sink("kafka.WriteToKafka", recs, keys, values, cfg)
 }
 
 // ProducerRecord is a record for NewSink to write.
@@ -66,13 +71,20 @@ type ProducerRecord[K, V any] struct {
 // retried for up to UnavailableTimeout (default 5 minutes). opts take Brokers
 // (required), RequiredAcks, PollTimeout (per produce request), UnavailableTimeout,
 // TLS, SASL, ClientID, WithLogger and Transactional, which writes each batch's
-// records in the Context's transaction of the batch instead, exactly once.
-func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts ...Opt) {
+// records in the Context's transaction of the batch instead, exactly once. A bad
+// argument or option value is reported to the Context (dstream.Context.ReportInvalid):
+// Run fails before the first batch, naming it.
+func NewSink[K, V any](s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts ...SinkOpt) {
+	const op = "kafka.NewSink"
 	if err := sinkArgs(s, keys == nil, values == nil); err != nil {
-		s.Context().ReportInvalid("kafka.NewSink", err)
+		s.Context().ReportInvalid(op, err)
 		return
 	}
-	sink("kafka.NewSink", s, keys, values, opts)
+	cfg := newConfig(opts, SinkOpt.applySink)
+	if reportInvalid(s.Context(), op, cfg.check()) {
+		return
+	}
+	sink(op, s, keys, values, cfg)
 }
 
 // sinkArgs says what is missing of a sink's arguments: s, its Context, the key or
@@ -89,9 +101,8 @@ func sinkArgs[T any](s *dstream.DStream[T], noKeys, noValues bool) error {
 	return nil
 }
 
-// sink is NewSink, whose errors name op.
-func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], opts []Opt) {
-	cfg := newConfig(opts)
+// sink is NewSink with its arguments and configuration checked, whose errors name op.
+func sink[K, V any](op string, s *dstream.DStream[ProducerRecord[K, V]], keys Serializer[K], values Serializer[V], cfg config) {
 	// write produces recs, and waits until they are acknowledged.
 	var write func(ctx context.Context, recs []*kgo.Record) error
 	if cfg.transactional {

@@ -92,7 +92,7 @@ func Run(out io.Writer, name string, cfg Config, multi bool) error {
 	}
 	var records, batches int64
 	build := func(ssc *dstream.Context) error {
-		opts := []kafka.Opt{kafka.Brokers(strings.Split(cfg.Brokers, ",")...), kafka.GroupID(cfg.Group), kafka.OffsetReset(kafka.Earliest)}
+		opts := []kafka.ReceiverOpt{kafka.Brokers(strings.Split(cfg.Brokers, ",")...), kafka.GroupID(cfg.Group), kafka.OffsetReset(kafka.Earliest)}
 		var stream *dstream.DStream[kafka.Record[string, string]]
 		if multi {
 			// The seeds' multiple receivers: one stream per topic, unioned.

@@ -57,9 +57,9 @@ func New(ssc *dstream.Context, title string) (*Watch, error) {
 	return w, nil
 }
 
-// KafkaOpts returns the options that give the metrics a Kafka stream's commits
+// KafkaCommits returns the option that gives the metrics a Kafka stream's commits
 // (spate_kafka_committed_offset).
-func (w *Watch) KafkaOpts() []kafka.Opt { return []kafka.Opt{kafka.OnCommit(w.col.Committed)} }
+func (w *Watch) KafkaCommits() kafka.GroupOpt { return kafka.OnCommit(w.col.Committed) }
 
 // Mux returns the examples' mux: the page at "/", the metrics at "/metrics" and
 // pprof at "/debug/pprof/".

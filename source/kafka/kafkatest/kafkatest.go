@@ -40,6 +40,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/spatedev/spate/dstream"
 )
 
 // Broker is a running in-process Kafka cluster of one or more brokers on loopback.
@@ -66,6 +68,8 @@ type config struct {
 	minSession time.Duration
 	ports      []int
 	logger     *slog.Logger
+
+	errs []error // the invalid option values
 }
 
 type topic struct {
@@ -73,47 +77,108 @@ type topic struct {
 	partitions int
 }
 
-// Opt configures Start.
-type Opt func(*config)
+// An Opt configures a cluster (Start, New). A value an option does not accept makes
+// Start fail with an error wrapping dstream.ErrInvalid that names the option.
+type Opt interface{ apply(*config) }
 
-// NumBrokers sets how many brokers the cluster has. Default: 1.
-func NumBrokers(n int) Opt { return func(c *config) { c.brokers = n } }
+// opt is an Opt.
+type opt func(*config)
 
-// Topic creates a topic with the given number of partitions at start. Default: no
-// topics.
+func (o opt) apply(c *config) { o(c) }
+
+// invalid records that option name was given v, which it does not accept: want says
+// what it does.
+func (c *config) invalid(name string, v any, want string) {
+	c.errs = append(c.errs, fmt.Errorf("kafkatest: %w: %s(%v), want %s", dstream.ErrInvalid, name, v, want))
+}
+
+// NumBrokers sets how many brokers the cluster has: at least 1. Default: 1.
+func NumBrokers(n int) Opt {
+	return opt(func(c *config) {
+		c.brokers = n
+		if n < 1 {
+			c.invalid("NumBrokers", n, "at least 1")
+		}
+	})
+}
+
+// Topic creates a topic with the given number of partitions (at least 1) at start;
+// the name must not be empty. Default: no topics.
 func Topic(name string, partitions int) Opt {
-	return func(c *config) { c.topics = append(c.topics, topic{name, partitions}) }
+	return opt(func(c *config) {
+		c.topics = append(c.topics, topic{name, partitions})
+		if name == "" || partitions < 1 {
+			c.invalid("Topic", fmt.Sprintf("%q, %d", name, partitions), "a name and at least 1 partition")
+		}
+	})
 }
 
 // AutoCreate lets producing to, or asking metadata for, an unknown topic create it with
-// the given number of partitions. Default: off (an unknown topic is an error, as on a
-// production cluster).
-func AutoCreate(partitions int) Opt { return func(c *config) { c.autoCreate = partitions } }
+// the given number of partitions, at least 1. Default: off (an unknown topic is an
+// error, as on a production cluster).
+func AutoCreate(partitions int) Opt {
+	return opt(func(c *config) {
+		c.autoCreate = partitions
+		if partitions < 1 {
+			c.invalid("AutoCreate", partitions, "at least 1 partition")
+		}
+	})
+}
 
 // DataDir keeps the cluster's data and offsets in dir, so that a broker started again
-// on the same directory finds them. Default: "", in memory only.
-func DataDir(dir string) Opt { return func(c *config) { c.dataDir = dir } }
+// on the same directory finds them; an empty dir is an error. Default: none, in
+// memory only.
+func DataDir(dir string) Opt {
+	return opt(func(c *config) {
+		c.dataDir = dir
+		if dir == "" {
+			c.invalid("DataDir", `""`, "a directory")
+		}
+	})
+}
 
 // MinSessionTimeout sets the shortest consumer group session timeout the brokers
 // accept (Kafka's group.min.session.timeout.ms), for tests of groups that must notice
-// a lost member quickly. Default: 6s, as Kafka's.
-func MinSessionTimeout(d time.Duration) Opt { return func(c *config) { c.minSession = d } }
+// a lost member quickly. It takes a duration > 0. Default: 6s, as Kafka's.
+func MinSessionTimeout(d time.Duration) Opt {
+	return opt(func(c *config) {
+		c.minSession = d
+		if d <= 0 {
+			c.invalid("MinSessionTimeout", d, "> 0")
+		}
+	})
+}
 
-// Ports sets the brokers' ports on 127.0.0.1, one per broker. Default: ports chosen by
-// the system.
-func Ports(ports ...int) Opt { return func(c *config) { c.ports = ports } }
+// Ports sets the brokers' ports on 127.0.0.1, one per broker (as many as NumBrokers
+// says), each from 0 (chosen by the system) to 65535. Default: ports chosen by the
+// system.
+func Ports(ports ...int) Opt {
+	ports = slices.Clone(ports)
+	return opt(func(c *config) {
+		c.ports = ports
+		if len(ports) == 0 || slices.ContainsFunc(ports, func(p int) bool { return p < 0 || p > 65535 }) {
+			c.invalid("Ports", ports, "one port from 0 to 65535 per broker")
+		}
+	})
+}
 
 // WithLogger sets the logger for the broker's own messages (at debug level). Default: the
-// broker logs nothing.
-func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
+// broker logs nothing, also when l is nil.
+func WithLogger(l *slog.Logger) Opt { return opt(func(c *config) { c.logger = l }) }
 
 type saslUser struct{ method, user, pass string }
 
 // SASL requires clients to authenticate with SASL, and creates the user (a superuser)
-// with the given mechanism: "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512". Produce
-// authenticates as that user. Default: no authentication.
+// with the given mechanism: "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512" (any other is
+// an error), and a user name that is not empty. Produce authenticates as that user.
+// Default: no authentication.
 func SASL(method, user, password string) Opt {
-	return func(c *config) { c.sasl = &saslUser{method, user, password} }
+	return opt(func(c *config) {
+		c.sasl = &saslUser{method, user, password}
+		if !slices.Contains([]string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, method) || user == "" {
+			c.invalid("SASL", fmt.Sprintf("%q, %q, …", method, user), `"PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512", and a user`)
+		}
+	})
 }
 
 // New starts a cluster configured by opts, as Start does, for the test t: a failure
@@ -134,14 +199,14 @@ func Start(opts ...Opt) (*Broker, error) {
 	cfg := config{brokers: 1}
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			o.apply(&cfg)
 		}
 	}
-	if cfg.brokers < 1 {
-		return nil, fmt.Errorf("kafkatest: %d brokers, want at least 1", cfg.brokers)
-	}
 	if len(cfg.ports) > 0 && len(cfg.ports) != cfg.brokers {
-		return nil, fmt.Errorf("kafkatest: %d ports for %d brokers", len(cfg.ports), cfg.brokers)
+		cfg.invalid("Ports", cfg.ports, fmt.Sprintf("one port per broker (%d)", cfg.brokers))
+	}
+	if len(cfg.errs) > 0 {
+		return nil, errors.Join(cfg.errs...)
 	}
 	kopts := []kfake.Opt{kfake.NumBrokers(cfg.brokers)}
 	if cfg.autoCreate > 0 {

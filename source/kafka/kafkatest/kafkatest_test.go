@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/source/kafka/kafkatest"
 )
 
@@ -110,12 +112,35 @@ func TestDataDirSurvivesRestart(t *testing.T) {
 	}
 }
 
+// Every option value Start cannot use is an error wrapping dstream.ErrInvalid that
+// names the option, before any broker starts: an AutoCreate or MinSessionTimeout
+// of 0 or less was ignored.
 func TestStartRejectsBadOptions(t *testing.T) {
-	if _, err := kafkatest.Start(kafkatest.NumBrokers(0)); err == nil {
-		t.Error("Start with 0 brokers succeeded")
-	}
-	if _, err := kafkatest.Start(kafkatest.Topic("t", 0)); err == nil {
-		t.Error("Start with a 0-partition topic succeeded")
+	for _, tc := range []struct {
+		opts []kafkatest.Opt
+		want string
+	}{
+		{[]kafkatest.Opt{kafkatest.NumBrokers(0)}, "NumBrokers(0), want at least 1"},
+		{[]kafkatest.Opt{kafkatest.Topic("t", 0)}, `Topic("t", 0), want a name and at least 1 partition`},
+		{[]kafkatest.Opt{kafkatest.Topic("", 1)}, `Topic("", 1)`},
+		{[]kafkatest.Opt{kafkatest.AutoCreate(0)}, "AutoCreate(0), want at least 1 partition"},
+		{[]kafkatest.Opt{kafkatest.MinSessionTimeout(-time.Second)}, "MinSessionTimeout(-1s), want > 0"},
+		{[]kafkatest.Opt{kafkatest.DataDir("")}, `DataDir(""), want a directory`},
+		{[]kafkatest.Opt{kafkatest.Ports(70000)}, "Ports([70000]), want one port from 0 to 65535 per broker"},
+		{[]kafkatest.Opt{kafkatest.Ports()}, "Ports([])"},
+		{[]kafkatest.Opt{kafkatest.NumBrokers(2), kafkatest.Ports(0)}, "Ports([0]), want one port per broker (2)"},
+		{[]kafkatest.Opt{kafkatest.SASL("GSSAPI", "u", "p")}, `SASL("GSSAPI", "u", …)`},
+		{[]kafkatest.Opt{kafkatest.SASL("PLAIN", "", "p")}, `SASL("PLAIN", "", …)`},
+	} {
+		b, err := kafkatest.Start(tc.opts...)
+		if err == nil {
+			b.Close()
+			t.Errorf("Start with %s succeeded", tc.want)
+			continue
+		}
+		if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start: %v; want an error wrapping ErrInvalid that says %q", err, tc.want)
+		}
 	}
 }
 
