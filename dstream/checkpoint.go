@@ -1,7 +1,6 @@
 package dstream
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,26 +157,6 @@ type stateCodec struct {
 	restore func(t time.Time, chain [][]byte, progress func(bytes int64)) error
 }
 
-// ckptMeta is the Context's own entry of a checkpoint.
-type ckptMeta struct {
-	Zero          time.Time
-	StateTimes    []time.Time // the state checkpoints this one can resume from, oldest first
-	LastGenerated time.Time
-	History       time.Duration // how far back before a resumed state the windows read
-}
-
-const ctxEntry = "dstream.Context"
-
-// ckptState is what a checkpointing Context keeps between batches.
-type ckptState struct {
-	meta, state *checkpoint.Store
-	lock        *checkpoint.DirLock // held from GetOrCreate (or Run) until Run returns
-	stateTimes  []time.Time
-	lastSave    time.Time  // the last state saved (a restart's restored state); zero: none yet
-	deltas      int        // deltas saved since the last snapshot
-	compactor   *compactor // while Run runs, with states to save
-}
-
 // recovery is what GetOrCreate found to resume from.
 type recovery struct {
 	zero    time.Time
@@ -215,43 +194,6 @@ func GetOrCreate(dir string, build func(c *Context) error, opts ...Opt) (*Contex
 		return nil, err
 	}
 	return c, nil
-}
-
-// openCheckpoints locks the Context's checkpoint directory, so that no other job
-// uses it meanwhile, and opens its checkpoint stores.
-func (c *Context) openCheckpoints() (err error) {
-	if c.ckpt != nil || c.ckptDir == "" {
-		return nil
-	}
-	lock, err := checkpoint.Lock(c.ckptDir)
-	if err != nil {
-		return fmt.Errorf("dstream: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			lock.Unlock()
-		}
-	}()
-	meta, err := checkpoint.Open(c.ckptDir+"/meta", checkpoint.WithLogger(c.logger))
-	if err != nil {
-		return err
-	}
-	state, err := checkpoint.Open(c.ckptDir+"/state", checkpoint.WithLogger(c.logger), checkpoint.KeepAll())
-	if err != nil {
-		return err
-	}
-	c.ckpt = &ckptState{meta: meta, state: state, lock: lock}
-	return nil
-}
-
-// closeCheckpoints releases the checkpoint directory, at the end of Run.
-func (c *Context) closeCheckpoints() {
-	if c.ckpt == nil {
-		return
-	}
-	if err := c.ckpt.lock.Unlock(); err != nil {
-		c.logger.Warn("dstream: releasing the checkpoint directory", "dir", c.ckptDir, "error", err)
-	}
 }
 
 // namedInput is a checkpointed source and its name.
@@ -464,10 +406,10 @@ func (c *Context) recover() error {
 	history = history.Add(-history.Sub(c.zero) % c.interval)
 	c.recovery = &recovery{zero: c.zero, state: stateTime, history: history}
 	if len(states) > 0 {
-		c.ckpt.stateTimes = slices.DeleteFunc(slices.Clone(cm.StateTimes), func(t time.Time) bool { return t.After(stateTime) })
+		c.ckpt.ledger.times = slices.DeleteFunc(slices.Clone(cm.StateTimes), func(t time.Time) bool { return t.After(stateTime) })
 	}
 	if chain != nil {
-		c.ckpt.lastSave, c.ckpt.deltas = stateTime, len(chain)-1
+		c.ckpt.ledger.base, c.ckpt.ledger.deltas = stateTime, len(chain)-1
 	}
 	c.logger.Info("dstream: resuming from a checkpoint", "dir", c.ckptDir, "last_completed", meta.Time,
 		"state", stateTime, "last_generated", cm.LastGenerated)
@@ -521,90 +463,4 @@ func (c *Context) startCatchup(now time.Time) (*ProgressReporter, time.Time) {
 // RDD starts afresh after it.
 func (c *Context) resumed(t time.Time) bool {
 	return c.recovery != nil && !t.After(c.recovery.state)
-}
-
-// writeCheckpoint saves the checkpoint after batch t: the sources' data for the
-// batches a restart may need, and, when due, the stateful streams' state.
-func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Time) error {
-	if err := c.openCheckpoints(); err != nil {
-		return err
-	}
-	inputs, states, err := c.checkpointNames()
-	if err != nil {
-		return err
-	}
-	ck := c.ckpt
-	interval := time.Duration(0)
-	for _, in := range states {
-		every := in.stateEvery(c.ckptInterval)
-		if interval == 0 || every < interval {
-			interval = every
-		}
-	}
-	stateTimes := ck.stateTimes
-	due := len(states) > 0 && (len(stateTimes) == 0 || t.Sub(stateTimes[len(stateTimes)-1]) >= interval)
-	for _, in := range states {
-		if !in.validAt(t) {
-			due = false // every state must have an RDD at a state checkpoint
-		}
-	}
-	// The state first: a metadata checkpoint never lists a state that is not on
-	// disk. If the state cannot be saved, the metadata is still saved, listing the
-	// states before (a restart resumes from them); the error is returned.
-	var stateErr error
-	if due {
-		base := ck.lastSave
-		if stateErr = c.saveState(ctx, t, base, states); stateErr == nil {
-			stateTimes = append(slices.Clone(stateTimes), t)
-			if len(stateTimes) > 3 { // a restart may fall back twice
-				stateTimes = stateTimes[len(stateTimes)-3:]
-			}
-			ck.stateTimes, ck.lastSave = stateTimes, t
-			if ck.deltas++; base.IsZero() {
-				ck.deltas = 0
-			}
-			if every := cmp.Or(c.snapshotEvery, defaultStateSnapshotEvery); ck.deltas >= every && ck.compactor != nil {
-				ck.deltas = 0
-				ck.compactor.request(compaction{at: t, keep: stateTimes[0]})
-			}
-		}
-	}
-	// A restart resumes from the oldest saved state (with states but none saved
-	// yet, from the first batch; with no state, after t) and reads again the
-	// batches after it, and the windows' history before it: the sources keep
-	// every batch from the first of these on, including batches generated while
-	// this checkpoint is written.
-	from := t
-	switch {
-	case len(states) > 0 && len(stateTimes) > 0:
-		from = stateTimes[0]
-	case len(states) > 0:
-		from = c.zero
-	}
-	from = from.Add(-c.history())
-	if from.Before(c.zero) {
-		from = c.zero
-	}
-	from = from.Add(c.interval)
-	cm, err := checkpoint.NewEntry(ctxEntry, ckptMeta{Zero: c.zero, StateTimes: stateTimes, LastGenerated: lastGenerated, History: c.history()})
-	if err != nil {
-		return errors.Join(stateErr, err)
-	}
-	meta := &checkpoint.Checkpoint{Time: t, Interval: c.interval, Sources: []checkpoint.Entry{cm}}
-	for _, in := range inputs {
-		data, err := in.src.Checkpoint(from)
-		if err != nil {
-			return errors.Join(stateErr, fmt.Errorf("checkpointing source %s: %w", in.name, err))
-		}
-		meta.Sources = append(meta.Sources, checkpoint.Entry{Name: in.name, Type: in.in.sourceType(), Data: data})
-	}
-	if err := ck.meta.Save(meta); err != nil {
-		return errors.Join(stateErr, err)
-	}
-	for _, in := range inputs {
-		if cl, ok := in.src.(CheckpointCleaner); ok {
-			cl.CheckpointSaved()
-		}
-	}
-	return stateErr
 }

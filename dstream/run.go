@@ -322,35 +322,6 @@ func as(ctx context.Context, batch, op string, f func(ctx context.Context) error
 // batchLabel is the value of LabelBatch for batch time t.
 func batchLabel(t time.Time) string { return errfmt.Time(t) }
 
-// checkpointBatch writes the checkpoint of a completed batch. A failure is
-// logged and recorded in the batch's CheckpointErr; it is the error of Run once
-// MaxCheckpointFailures batches in a row have failed to checkpoint.
-func (c *Context) checkpointBatch(ctx context.Context, info *BatchInfo) error {
-	c.mu.Lock()
-	last := c.lastGen
-	c.mu.Unlock()
-	start := time.Now()
-	err := c.writeCheckpoint(ctx, info.Time, last)
-	info.CheckpointDuration = time.Since(start)
-	if err == nil {
-		c.ckptFailures = 0
-		return nil
-	}
-	info.CheckpointErr = err
-	c.ckptFailures++
-	limit := c.maxCkptFailures
-	if limit == 0 {
-		limit = defaultMaxCheckpointFailures
-	}
-	if c.ckptFailures < limit {
-		c.logger.Error("dstream: writing the checkpoint failed; a restart would resume from an older one",
-			"batch", info.Time, "dir", c.ckptDir, "failures_in_a_row", c.ckptFailures, "limit", limit, "error", err)
-		return nil
-	}
-	return &BatchError{Time: info.Time, Op: "dstream.Checkpoint",
-		Err: fmt.Errorf("%d batches in a row could not be checkpointed into %s (MaxCheckpointFailures): the last: %w", c.ckptFailures, c.ckptDir, err)}
-}
-
 // notify calls f for every listener, in order. A listener that panics is
 // logged and skipped: a listener watches the job, it does not fail it.
 func (c *Context) notify(event string, f func(Listener)) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,28 +108,6 @@ func chainData(chain []*checkpoint.Checkpoint, name string) ([][]byte, error) {
 		out[i] = e.Data
 	}
 	return out, nil
-}
-
-// saveState saves the state of every stateful stream at batch t in the state store: a
-// snapshot if base is zero, else the changes since the save at base. Once the file is
-// durable, the streams forget which keys changed.
-func (c *Context) saveState(ctx context.Context, t, base time.Time, states map[string]*streamInfo) error {
-	state := &checkpoint.Checkpoint{Time: t, Interval: c.interval}
-	for n, in := range states {
-		data, err := in.codec.save(ctx, t, base)
-		if err != nil {
-			return fmt.Errorf("checkpointing the state of %s: %w", n, err)
-		}
-		state.States = append(state.States, checkpoint.Entry{Name: n, Type: in.codec.typ, Data: data})
-	}
-	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
-	if err := c.ckpt.state.Save(state); err != nil {
-		return err
-	}
-	for _, in := range states {
-		in.codec.saved()
-	}
-	return nil
 }
 
 // compactor merges state deltas into snapshots in the background (see
