@@ -41,6 +41,24 @@ func StateSnapshotEvery(n int) Opt {
 	}
 }
 
+// stateCodec saves and restores a stateful stream's state.
+type stateCodec struct {
+	typ string
+	// slides is the stream's default state checkpoint interval in slides
+	// (MapWithState: 10); 0: the larger of its slide and 10s.
+	slides int
+	// save returns the state at batch t: a snapshot if base is zero, else the
+	// keys changed since the save at base (see stateHeader); saved is called once
+	// that is durable.
+	save  func(ctx context.Context, t, base time.Time) ([]byte, error)
+	saved func()
+	// merge makes a snapshot of a snapshot and the deltas after it, oldest
+	// first; restore sets the state of batch t from them, telling progress how
+	// many more bytes of chain it has restored as it goes.
+	merge   func(chain [][]byte) ([]byte, error)
+	restore func(t time.Time, chain [][]byte, progress func(bytes int64)) error
+}
+
 // stateHeader is how every saved state entry starts: a snapshot, or the changes since
 // the state saved at Base.
 type stateHeader struct {
