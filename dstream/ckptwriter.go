@@ -139,10 +139,10 @@ func codecsOf(states map[string]*streamInfo) map[string]*stateCodec {
 }
 
 // write executes plan p, the checkpoint after batch t (interval: the batch
-// interval): the states, if due, then the metadata — cm, listing the states of the
-// outcome, and each input's data from the outcome's from — then tells the inputs
-// that clean up after checkpoints. If the states cannot be saved, the metadata is
-// still written, listing the states saved before; the error is returned.
+// interval), in the order "Order of a batch" in the package doc gives: the states,
+// if due, then the metadata — cm, listing the states of the outcome, and each
+// input's data from the outcome's from — then tells the inputs that clean up after
+// checkpoints. A failure to save the states is returned, after the metadata.
 func (ck *ckptState) write(ctx context.Context, p ckptPlan, t time.Time, interval time.Duration, cm ckptMeta, inputs []namedInput, states map[string]*stateCodec) error {
 	out := p.kept
 	var stateErr error

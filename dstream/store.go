@@ -21,9 +21,9 @@ import (
 
 // keyedStore is a stateful stream's state: one state.Store per partition of the
 // state's partitioner, each updated in place by the task of its partition when a
-// batch is applied (see storeStream). A batch is applied once, in batch order, by the
-// processing loop (begin, the update job, end), then committed as the batch's version
-// once the batch succeeded, or rolled back (settle).
+// batch is applied (see storeStream): by the processing loop (begin, the update job,
+// end), then kept as the batch's version or rolled back (settle), as steps 2 and 6 of
+// "Order of a batch" in the package doc say.
 type keyedStore[K comparable, E any] struct {
 	name string // the stream's, for errors
 
