@@ -12,12 +12,13 @@ import (
 	"github.com/spatedev/spate/checkpoint"
 )
 
-// ckptMeta is the Context's own entry of a checkpoint.
+// ckptMeta is the Context's own entry of a checkpoint. (Checkpoints written before
+// it lost its History field, which nothing read, decode into it: the field is
+// skipped.)
 type ckptMeta struct {
 	Zero          time.Time
 	StateTimes    []time.Time // the state checkpoints this one can resume from, oldest first
-	LastGenerated time.Time
-	History       time.Duration // how far back before a resumed state the windows read
+	LastGenerated time.Time   // logged when a Context resumes
 }
 
 const ctxEntry = "dstream.Context"
@@ -109,7 +110,7 @@ func (c *Context) writeCheckpoint(ctx context.Context, t, lastGenerated time.Tim
 		return err
 	}
 	p := planCheckpoint(c.planInput(t, states))
-	cm := ckptMeta{Zero: c.zero, LastGenerated: lastGenerated, History: c.history()}
+	cm := ckptMeta{Zero: c.zero, LastGenerated: lastGenerated}
 	return c.ckpt.write(ctx, p, t, c.interval, cm, inputs, codecsOf(states))
 }
 

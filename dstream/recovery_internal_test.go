@@ -171,3 +171,27 @@ func TestReadStateFallsBackToAnOlderState(t *testing.T) {
 		t.Errorf("readState of states that cannot be read = %v, want ErrCorrupt", err)
 	}
 }
+
+// The Context entry of a checkpoint written when it had a History field (which
+// nothing read) still decodes.
+func TestACkptMetaWithHistoryStillDecodes(t *testing.T) {
+	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	old := struct {
+		Zero          time.Time
+		StateTimes    []time.Time
+		LastGenerated time.Time
+		History       time.Duration
+	}{zero, []time.Time{zero.Add(time.Second)}, zero.Add(2 * time.Second), time.Minute}
+	data, err := checkpoint.Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm ckptMeta
+	if err := checkpoint.Decode(data, &cm); err != nil {
+		t.Fatalf("Decode = %v", err)
+	}
+	want := ckptMeta{Zero: old.Zero, StateTimes: old.StateTimes, LastGenerated: old.LastGenerated}
+	if diff := cmp.Diff(want, cm); diff != "" {
+		t.Errorf("decoded (-want +got):\n%s", diff)
+	}
+}
