@@ -8,15 +8,7 @@ import (
 )
 
 func TestPlanCheckpoint(t *testing.T) {
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(n int) time.Time { return zero.Add(time.Duration(n) * time.Second) }
-	times := func(ns ...int) []time.Time {
-		var out []time.Time
-		for _, n := range ns {
-			out = append(out, at(n))
-		}
-		return out
-	}
+	zero, at, times := testZero, sec, secs
 	// in is a batch at 20s of a graph with states saved every 5s, windows reading 3s
 	// back, a snapshot every 3 deltas, and a compactor: each case changes it.
 	in := func(f func(in *planInput)) planInput {

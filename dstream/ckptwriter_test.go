@@ -83,8 +83,26 @@ func (f *writerFixture) metaTimes(t *testing.T) (time.Time, []time.Time) {
 	return cp.Time, cm.StateTimes
 }
 
+// expect checks what a write at wAt did when its outcome was out: the metadata of
+// wAt lists out's states, the source was asked for its data from out.from and told
+// the metadata is saved, the ledger is out's, and the states were told saved times.
+func (f *writerFixture) expect(t *testing.T, out ckptOutcome, saved int) {
+	t.Helper()
+	at, times := f.metaTimes(t)
+	if !at.Equal(wAt) || !cmp.Equal(times, out.ledger.times) {
+		t.Errorf("the metadata of %v lists %v, want that of %v listing %v", at, times, wAt, out.ledger.times)
+	}
+	if !cmp.Equal(f.src.from, []time.Time{out.from}) || f.src.cleaned != 1 || f.saved != saved {
+		t.Errorf("source asked from %v, cleaned %d times; states told saved %d times: want from %v, 1, %d",
+			f.src.from, f.src.cleaned, f.saved, out.from, saved)
+	}
+	if diff := cmp.Diff(out.ledger, f.ck.ledger, cmp.AllowUnexported(stateLedger{})); diff != "" {
+		t.Errorf("the ledger after (-want +got):\n%s", diff)
+	}
+}
+
 var (
-	wZero = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	wZero = testZero
 	wAt   = wZero.Add(20 * time.Second)
 	// wPlan saves a delta at wAt on the state at 15s: once saved, the ledger lists
 	// it and the sources keep from 8s; else from 3s.
@@ -108,17 +126,7 @@ func TestCkptWriterSavesTheStatesThenTheMetadataListingThem(t *testing.T) {
 	if got := []string{st.States[0].Name, st.States[1].Name}; !cmp.Equal(got, []string{"a", "b"}) {
 		t.Errorf("the state file holds %v, want a and b, in order", got)
 	}
-	at, times := f.metaTimes(t)
-	if !at.Equal(wAt) || !cmp.Equal(times, wPlan.saved.ledger.times) {
-		t.Errorf("the metadata of %v lists %v, want that of %v listing %v", at, times, wAt, wPlan.saved.ledger.times)
-	}
-	if !cmp.Equal(f.src.from, []time.Time{wPlan.saved.from}) || f.src.cleaned != 1 || f.saved != 2 {
-		t.Errorf("source asked from %v, cleaned %d times; states told saved %d times: want from %v, 1, 2",
-			f.src.from, f.src.cleaned, f.saved, wPlan.saved.from)
-	}
-	if diff := cmp.Diff(wPlan.saved.ledger, f.ck.ledger, cmp.AllowUnexported(stateLedger{})); diff != "" {
-		t.Errorf("the ledger after (-want +got):\n%s", diff)
-	}
+	f.expect(t, wPlan.saved, 2)
 	select {
 	case job := <-f.ck.compactor.jobs:
 		if job != *wPlan.saved.compact {
@@ -140,17 +148,7 @@ func TestCkptWriterWritesTheMetadataWhenTheStatesCannotBeSaved(t *testing.T) {
 	if _, err := f.ck.state.At(wAt); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
 		t.Errorf("a state file of %v: %v", wAt, err)
 	}
-	at, times := f.metaTimes(t)
-	if !at.Equal(wAt) || !cmp.Equal(times, wPlan.kept.ledger.times) {
-		t.Errorf("the metadata of %v lists %v, want that of %v listing the states before, %v", at, times, wAt, wPlan.kept.ledger.times)
-	}
-	if !cmp.Equal(f.src.from, []time.Time{wPlan.kept.from}) || f.src.cleaned != 1 || f.saved != 0 {
-		t.Errorf("source asked from %v, cleaned %d times; states told saved %d times: want from %v, 1, 0",
-			f.src.from, f.src.cleaned, f.saved, wPlan.kept.from)
-	}
-	if diff := cmp.Diff(wPlan.kept.ledger, f.ck.ledger, cmp.AllowUnexported(stateLedger{})); diff != "" {
-		t.Errorf("the ledger after (-want +got):\n%s", diff)
-	}
+	f.expect(t, wPlan.kept, 0)
 	if len(f.ck.compactor.jobs) != 0 {
 		t.Error("a compaction was asked for a state that is not saved")
 	}
@@ -165,9 +163,7 @@ func TestCkptWriterWithoutStatesDue(t *testing.T) {
 	if _, err := f.ck.state.Latest(); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
 		t.Errorf("a state file: %v", err)
 	}
-	if _, times := f.metaTimes(t); !cmp.Equal(times, wPlan.kept.ledger.times) || f.saved != 0 {
-		t.Errorf("the metadata lists %v, states told saved %d times: want %v, 0", times, f.saved, wPlan.kept.ledger.times)
-	}
+	f.expect(t, wPlan.kept, 0)
 }
 
 // A source is told to clean up only once the metadata holding its data is durable.

@@ -2,7 +2,6 @@ package dstream
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,9 +11,8 @@ import (
 )
 
 func TestPrunePoint(t *testing.T) {
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(n int) time.Time { return zero.Add(time.Duration(n) * time.Second) }
-	snaps := []time.Time{at(4), at(7), at(10)}
+	at := sec
+	snaps := secs(4, 7, 10)
 	tests := []struct {
 		name   string
 		snaps  []time.Time
@@ -45,8 +43,7 @@ func TestPrunePoint(t *testing.T) {
 
 func TestCompactorRequestReplacesAPendingOne(t *testing.T) {
 	k := &compactor{jobs: make(chan compaction, 1)}
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	first, second := compaction{at: zero.Add(time.Second)}, compaction{at: zero.Add(2 * time.Second)}
+	first, second := compaction{at: sec(1)}, compaction{at: sec(2)}
 	k.request(first)
 	k.request(second)
 	if got := <-k.jobs; got != second {
@@ -65,22 +62,8 @@ type savedKeys struct {
 }
 
 func TestCompactorMergesDeltasAndPrunes(t *testing.T) {
-	store, err := checkpoint.Open(filepath.Join(t.TempDir(), "state"), checkpoint.KeepAll())
-	if err != nil {
-		t.Fatal(err)
-	}
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(n int) time.Time { return zero.Add(time.Duration(n) * time.Second) }
-	save := func(n int, s savedKeys) {
-		t.Helper()
-		e, err := checkpoint.NewEntry("s", s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.Save(&checkpoint.Checkpoint{Time: at(n), Interval: time.Second, States: []checkpoint.Entry{e}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store, at := newStateStore(t), sec
+	save := func(n int, s savedKeys) { t.Helper(); store.save(n, "s", s) }
 	read := func(n int) (savedKeys, error) {
 		var s savedKeys
 		cp, err := store.At(at(n))
@@ -100,7 +83,7 @@ func TestCompactorMergesDeltasAndPrunes(t *testing.T) {
 		}
 		return checkpoint.Encode(merged)
 	}}
-	k := &compactor{store: store, codecs: map[string]*stateCodec{"s": codec}}
+	k := &compactor{store: store.Store, codecs: map[string]*stateCodec{"s": codec}}
 
 	save(1, savedKeys{Snapshot: true, Keys: []string{"a"}})
 	save(2, savedKeys{Base: at(1), Keys: []string{"b"}})
@@ -132,25 +115,17 @@ func TestCompactorMergesDeltasAndPrunes(t *testing.T) {
 			t.Errorf("the state at %ds: %v, want it deleted: %v", n, err, gone)
 		}
 	}
-	if !cmp.Equal(k.snaps, []time.Time{at(3), at(4), at(5)}) {
+	if !cmp.Equal(k.snaps, secs(3, 4, 5)) {
 		t.Errorf("the snapshots remembered: %v", k.snaps)
 	}
 }
 
 func TestCompactorWithoutTheStatesCodec(t *testing.T) {
-	store, err := checkpoint.Open(filepath.Join(t.TempDir(), "state"), checkpoint.KeepAll())
-	if err != nil {
-		t.Fatal(err)
-	}
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i, s := range []savedKeys{{Snapshot: true}, {Base: zero.Add(time.Second)}} {
-		e, _ := checkpoint.NewEntry("unknown", s)
-		if err := store.Save(&checkpoint.Checkpoint{Time: zero.Add(time.Duration(i+1) * time.Second), States: []checkpoint.Entry{e}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	k := &compactor{store: store, codecs: map[string]*stateCodec{}}
-	if err := k.compact(compaction{at: zero.Add(2 * time.Second)}); err == nil {
+	store := newStateStore(t)
+	store.save(1, "unknown", savedKeys{Snapshot: true})
+	store.save(2, "unknown", savedKeys{Base: sec(1)})
+	k := &compactor{store: store.Store, codecs: map[string]*stateCodec{}}
+	if err := k.compact(compaction{at: sec(2)}); err == nil {
 		t.Error("compact of a state it has no codec for = nil, want an error")
 	}
 }

@@ -3,7 +3,6 @@ package dstream
 import (
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +12,7 @@ import (
 )
 
 func TestResumePoint(t *testing.T) {
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(n int) time.Time { return zero.Add(time.Duration(n) * time.Second) }
+	zero, at := testZero, sec
 	chain := func(ns ...int) []*checkpoint.Checkpoint {
 		var out []*checkpoint.Checkpoint
 		for _, n := range ns {
@@ -140,34 +138,20 @@ type typedInput struct {
 func (in typedInput) sourceType() string { return in.typ }
 
 func TestReadStateFallsBackToAnOlderState(t *testing.T) {
-	store, err := checkpoint.Open(filepath.Join(t.TempDir(), "state"), checkpoint.KeepAll())
-	if err != nil {
-		t.Fatal(err)
-	}
-	zero := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(n int) time.Time { return zero.Add(time.Duration(n) * time.Second) }
-	save := func(n int, h stateHeader) {
-		t.Helper()
-		e, err := checkpoint.NewEntry("s", h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.Save(&checkpoint.Checkpoint{Time: at(n), States: []checkpoint.Entry{e}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store, at := newStateStore(t), sec
+	save := func(n int, h stateHeader) { t.Helper(); store.save(n, "s", h) }
 	save(1, stateHeader{Snapshot: true})
 	save(2, stateHeader{Base: at(1)})
 	save(3, stateHeader{Base: at(9)}) // its base was never saved
-	c := &Context{logger: slog.New(slog.DiscardHandler), ckpt: &ckptState{state: store}}
-	chain, err := c.readState(at(3), []time.Time{at(1), at(2), at(3)})
+	c := &Context{logger: slog.New(slog.DiscardHandler), ckpt: &ckptState{state: store.Store}}
+	chain, err := c.readState(at(3), secs(1, 2, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(chain) != 2 || !chain[0].Time.Equal(at(1)) || !chain[1].Time.Equal(at(2)) {
 		t.Errorf("the chain read: %v, want the states of 1s and 2s", chain)
 	}
-	if _, err := c.readState(at(3), []time.Time{at(3), at(4)}); !errors.Is(err, checkpoint.ErrCorrupt) {
+	if _, err := c.readState(at(3), secs(3, 4)); !errors.Is(err, checkpoint.ErrCorrupt) {
 		t.Errorf("readState of states that cannot be read = %v, want ErrCorrupt", err)
 	}
 }
