@@ -102,21 +102,20 @@ func (f *writerFixture) expect(t *testing.T, out ckptOutcome, saved int) {
 }
 
 var (
-	wZero = testZero
-	wAt   = wZero.Add(20 * time.Second)
+	wAt = sec(20)
 	// wPlan saves a delta at wAt on the state at 15s: once saved, the ledger lists
 	// it and the sources keep from 8s; else from 3s.
-	wPlan = ckptPlan{state: saveDelta, base: wZero.Add(15 * time.Second),
-		saved: ckptOutcome{ledger: stateLedger{times: []time.Time{wZero.Add(10 * time.Second), wAt}, base: wAt, deltas: 1},
-			from: wZero.Add(8 * time.Second), compact: &compaction{at: wAt, keep: wZero.Add(10 * time.Second)}},
-		kept: ckptOutcome{ledger: stateLedger{times: []time.Time{wZero.Add(5 * time.Second), wZero.Add(10 * time.Second)}},
-			from: wZero.Add(3 * time.Second)}}
+	wPlan = ckptPlan{state: saveDelta, base: sec(15),
+		saved: ckptOutcome{ledger: stateLedger{times: []time.Time{sec(10), wAt}, base: wAt, deltas: 1},
+			from: sec(8), compact: &compaction{at: wAt, keep: sec(10)}},
+		kept: ckptOutcome{ledger: stateLedger{times: secs(5, 10)},
+			from: sec(3)}}
 )
 
 func TestCkptWriterSavesTheStatesThenTheMetadataListingThem(t *testing.T) {
 	f := newWriterFixture(t)
 	f.ck.compactor = &compactor{jobs: make(chan compaction, 1)}
-	if err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: wZero}, f.inputs, f.states(nil)); err != nil {
+	if err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: testZero}, f.inputs, f.states(nil)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := f.ck.state.At(wAt)
@@ -141,7 +140,7 @@ func TestCkptWriterWritesTheMetadataWhenTheStatesCannotBeSaved(t *testing.T) {
 	f := newWriterFixture(t)
 	f.ck.compactor = &compactor{jobs: make(chan compaction, 1)}
 	boom := errors.New("boom")
-	err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: wZero}, f.inputs, f.states(boom))
+	err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: testZero}, f.inputs, f.states(boom))
 	if !errors.Is(err, boom) {
 		t.Fatalf("write = %v, want the state's error", err)
 	}
@@ -157,7 +156,7 @@ func TestCkptWriterWritesTheMetadataWhenTheStatesCannotBeSaved(t *testing.T) {
 func TestCkptWriterWithoutStatesDue(t *testing.T) {
 	f := newWriterFixture(t)
 	p := ckptPlan{kept: wPlan.kept}
-	if err := f.ck.write(context.Background(), p, wAt, time.Second, ckptMeta{Zero: wZero}, f.inputs, f.states(nil)); err != nil {
+	if err := f.ck.write(context.Background(), p, wAt, time.Second, ckptMeta{Zero: testZero}, f.inputs, f.states(nil)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.ck.state.Latest(); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
@@ -171,7 +170,7 @@ func TestCkptWriterCleansUpOnlyAfterTheMetadataIsSaved(t *testing.T) {
 	t.Run("the source fails", func(t *testing.T) {
 		f := newWriterFixture(t)
 		f.src.fail = errors.New("boom")
-		err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: wZero}, f.inputs, f.states(nil))
+		err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: testZero}, f.inputs, f.states(nil))
 		if err == nil || !errors.Is(err, f.src.fail) {
 			t.Fatalf("write = %v, want the source's error", err)
 		}
@@ -184,7 +183,7 @@ func TestCkptWriterCleansUpOnlyAfterTheMetadataIsSaved(t *testing.T) {
 		if err := os.RemoveAll(f.ck.meta.Dir()); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: wZero}, f.inputs, f.states(nil)); err == nil {
+		if err := f.ck.write(context.Background(), wPlan, wAt, time.Second, ckptMeta{Zero: testZero}, f.inputs, f.states(nil)); err == nil {
 			t.Fatal("write = nil, want the metadata's error")
 		}
 		if f.src.cleaned != 0 {
