@@ -65,11 +65,10 @@
 // the timeouts due (found through an index of keys by the batch that last touched
 // them, not a scan), UpdateStateByKeyWith with OnlyValues the keys of the batch, and
 // UpdateStateByKey, whose function runs for every key as in Spark, the whole state.
-// The Context applies each batch to the stores once, in batch order, before the
-// batch's outputs run, and then commits the batch's changes as its version, or rolls
-// them back if the batch failed. A stream that reads the state (UpdateStateByKey's,
-// MapWithState's snapshots) reads the stores in its own batch: kept for a window, each
-// batch's is copied then.
+// Each batch is applied to the stores once, and its changes kept as the stores' version
+// or rolled back (see Order of a batch). A stream that reads the state
+// (UpdateStateByKey's, MapWithState's snapshots) reads the stores in its own batch:
+// kept for a window, each batch's is copied then.
 //
 // # Checkpoints and recovery
 //
@@ -90,16 +89,73 @@
 //	 windows, no output   (at least once)
 //
 // The state is exactly once; outputs of the batches after the saved state run again.
-// Every batch handed out is recoverable: a source saves every batch it produced from
-// the first one a restart may need, including batches generated while the checkpoint
-// is written. The state is saved before the metadata that lists it, and a job stopped
-// before its first state was saved resumes from its first batch. A stateful stream no
-// output reads is not computed (as in Spark), so it has no state to save; Run warns of
-// it. A source's own cleanup (the receiver's write-ahead log) waits until the
-// checkpoint that permits it is on disk (CheckpointCleaner). The directory is locked
-// while a job uses it: a second job, in any process, fails naming the holder's pid. A
-// checkpoint that cannot be written is reported to listeners (BatchInfo.CheckpointErr)
-// and, MaxCheckpointFailures batches in a row, fails Run.
+// A job stopped before its first state was saved resumes from its first batch. What a
+// checkpoint holds, and when it is written, is in Order of a batch. State checkpoints
+// are deltas, the keys changed since the last one; once there are StateSnapshotEvery
+// of them, the state is compacted into a snapshot in the background. A stateful stream
+// no output reads is not computed (as in Spark), so it has no state to save; Run warns
+// of it. The directory is locked while a job uses it: a second job, in any process,
+// fails naming the holder's pid. A checkpoint that cannot be written is reported to
+// listeners (BatchInfo.CheckpointErr) and, MaxCheckpointFailures batches in a row,
+// fails Run.
+//
+// # Order of a batch
+//
+// The order in which the Context does the work of a batch, which every part of this
+// package relies on, is stated here once.
+//
+// Generation. At each batch time, in time order, every source is read, whether or not
+// an output needs the batch, then each output operation's job is prepared, in
+// registration order: the RDD graph is built, and no job runs. A stateful stream's RDD
+// is built at each of its slides, even when the output's stream has none then (a window
+// between slides), so that it never has to go back to batches its parents have
+// forgotten. A batch whose time has come is generated whole, even if Stop comes
+// meanwhile. Generation runs ahead of processing: generated batches wait in a queue,
+// never dropped or reordered.
+//
+// Processing. Batches are processed one at a time, in time order. For batch t:
+//
+//  1. the sources that implement BatchPreparer prepare it;
+//  2. each stateful stream's RDD is computed, fully, in creation order (parents
+//     first): each is built on the stream's RDD of the slide before (its state store
+//     updated in place), so none may be computed late, partly or twice; the stores
+//     then hold batch t;
+//  3. the views of a state kept for windows are read, while the stores hold t;
+//  4. the output operations run, in registration order;
+//  5. the sources, then the services, that implement BatchCommitter commit it: a
+//     transaction of the batch's outputs, state changes and offsets commits here,
+//     after the outputs and before the state changes are kept;
+//  6. the state stores keep the batch's changes as their version t or, if a step
+//     before failed, roll them back to the batch before; then, over the engine's
+//     memory budget, they move cold entries to disk;
+//  7. if the batch succeeded, its checkpoint is written;
+//  8. the listeners (OnBatchCompleted), then the services and the sources that
+//     implement BatchCompleter, hear that t completed, failed or not.
+//
+// The first failure skips the steps after it up to step 6. The checkpoint of t is
+// written after t's outputs and commit, from the state kept for t: a restart that
+// resumes after t (a graph without state) does not lose t's outputs, one that resumes
+// from the state saved at t never resumes from a batch that failed, and a batch the
+// listeners hear is complete is in the checkpoint.
+//
+// Checkpoint. The state files are written first (when due), then the metadata that
+// lists them: a metadata checkpoint never lists a state that is not on disk; if the
+// state cannot be saved, the metadata is still written, listing the states saved
+// before. A stateful stream forgets which keys changed since its last save only once
+// the file is durable. With the metadata, each source (CheckpointedSource) saves, under
+// its own lock with where it goes on, every batch from the first a restart may need
+// (the windows' history before the oldest state listed) to the last generated, those
+// generated while the checkpoint is written included: every batch handed out is
+// recoverable. A source's own cleanup (CheckpointCleaner: the receiver's write-ahead
+// log) waits until the metadata that permits it is durable. The compactor, in the
+// background, rewrites a listed state as a snapshot, and deletes only the files before
+// the snapshot that precedes the oldest listed state's: a restart that cannot read the
+// newer snapshot falls back on the older.
+//
+// Offsets. A source that commits its positions does it in step 5 (a transaction), or
+// when an output has queued them (a Kafka stream's CommitAsync), in no order with the
+// checkpoint. A restart from a checkpoint resumes from the positions the checkpoint
+// holds.
 //
 // # Metrics and failures
 //

@@ -185,10 +185,8 @@ func (s *DStream[T]) record(t time.Time, r *rdd.RDD[T]) {
 }
 
 // markStateful marks s stateful and registers it with its Context, which
-// computes its RDD of every batch fully, in batch order, before the batch's
-// outputs run: each of its RDDs is built on the previous one (a table moved
-// in place, a state joined with the next batch), so none may be computed
-// late, partly or twice.
+// computes its RDD of every batch fully, before the batch's outputs (step 2 of
+// "Order of a batch" in the package doc).
 func markStateful[T any](s *DStream[T]) {
 	s.stateful = true
 	s.ctx.mu.Lock()
@@ -305,8 +303,9 @@ func (p PartitionInfo) Lag() int64 {
 // BatchCompleter is implemented by a Source that needs to know when each
 // batch has been processed, with its delays: rate control (a PID rate
 // estimator), offset bookkeeping. The Context calls BatchCompleted after
-// the listeners' OnBatchCompleted, in batch order, from the goroutine that
-// processes batches, so it must not block.
+// the listeners' OnBatchCompleted (step 8 of "Order of a batch" in the package
+// doc), in batch order, from the goroutine that processes batches, so it must
+// not block.
 type BatchCompleter interface {
 	BatchCompleted(info BatchInfo)
 }

@@ -47,10 +47,8 @@ func addOutput[T any](name string, s *DStream[T], run func(ctx context.Context, 
 	}
 	s.ctx.outputs = append(s.ctx.outputs, &output{name: name, states: states,
 		prepare: func(ctx context.Context, t time.Time) (func(context.Context) error, error) {
-			// A stateful stream builds each RDD on its previous one: build
-			// it at every one of its slides, even when s has no RDD at t (a
-			// window sliding less often), so that it never has to go back
-			// to batches its parents have forgotten.
+			// The stateful streams' RDDs at every one of their slides, even
+			// when s has none at t (see "Order of a batch", generation).
 			for _, st := range states {
 				if err := st.prepareAt(ctx, t); err != nil {
 					return nil, err
@@ -102,8 +100,8 @@ func statefulAncestors(s stream) []statefulStream {
 		for _, p := range in.parents {
 			walk(p)
 		}
-		// A view of a state is built at every batch too: kept for a window,
-		// it must be read in its own batch, before the state moves on.
+		// A view of a state too: kept for a window, it is read in its own
+		// batch (step 3 of "Order of a batch").
 		if p, ok := s.(statefulStream); ok && (in.stateful || in.stateOwner != nil) {
 			out = append(out, p)
 		}

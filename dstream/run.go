@@ -209,82 +209,15 @@ func (c *Context) Run(ctx context.Context) (err error) {
 	}
 }
 
-// process runs a batch's output operations in order, telling the
-// listeners, writes the batch's checkpoint, and returns the first failure as
-// a *BatchError.
+// process runs batch b (the steps of "Order of a batch" in the package doc),
+// telling the listeners, and returns the first failure as a *BatchError.
 func (c *Context) process(ctx context.Context, b *batch, inputs []input, services []Service) error {
-	bl := batchLabel(b.info.Time)
 	b.info.ProcessingStart = c.clock.Now()
 	c.notify("OnBatchStarted", func(l Listener) { l.OnBatchStarted(b.info) })
-	// The sources that must act before the batch (move tasks' state in or out).
-	for _, in := range inputs {
-		if err := in.prepare(ctx, b.info.Time); err != nil {
-			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
-			break
-		}
+	if err := c.runBatch(ctx, b, inputs, services); err != nil { // steps 1–5
+		b.info.Err = err
 	}
-	// The stateful streams' RDDs first, fully and in order: the next batch's
-	// are built on them.
-	for _, st := range c.statefuls {
-		if b.info.Err != nil {
-			break
-		}
-		if err := as(ctx, bl, st.info().name, func(ctx context.Context) error { return st.materializeAt(ctx, b.info.Time) }); err != nil {
-			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
-			break
-		}
-	}
-	// The views of states kept for windows: read while the stores hold the batch.
-	for _, v := range c.views {
-		if b.info.Err != nil {
-			break
-		}
-		if err := as(ctx, bl, v.info().name, func(ctx context.Context) error { return v.materializeView(ctx, b.info.Time) }); err != nil {
-			b.info.Err = &BatchError{Time: b.info.Time, Op: fmt.Sprint(v), Err: err}
-		}
-	}
-	for i, job := range b.jobs {
-		if b.info.Err != nil {
-			break
-		}
-		o := OutputInfo{Batch: b.info.Time, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
-		c.notify("OnOutputStarted", func(l Listener) { l.OnOutputStarted(o) })
-		err := as(ctx, bl, b.ops[i], job)
-		o.End, o.Err = c.clock.Now(), err
-		c.notify("OnOutputCompleted", func(l Listener) { l.OnOutputCompleted(o) })
-		if err != nil {
-			b.info.Err = &BatchError{Time: b.info.Time, Op: b.ops[i], Err: err}
-			break
-		}
-	}
-	// The sources, then the services, that take part in the commit (a
-	// transaction of the batch's outputs, state changes and offsets), before the
-	// stores keep the changes.
-	for _, in := range inputs {
-		if b.info.Err != nil {
-			break
-		}
-		if err := in.commit(ctx, b.info.Time); err != nil {
-			b.info.Err = &BatchError{Time: b.info.Time, Op: in.name(), Err: err}
-		}
-	}
-	for _, s := range services {
-		if bc, ok := s.(BatchCommitter); ok && b.info.Err == nil {
-			if err := bc.CommitBatch(ctx, b.info.Time); err != nil {
-				b.info.Err = &BatchError{Time: b.info.Time, Op: s.String(), Err: err}
-			}
-		}
-	}
-	// The state stores keep the batch's changes as its version, or roll them back.
-	for _, st := range c.statefuls {
-		h := st.info().store
-		if h == nil {
-			continue
-		}
-		if err := h.settle(b.info.Time, b.info.Err == nil); err != nil && b.info.Err == nil {
-			b.info.Err = &BatchError{Time: b.info.Time, Op: st.info().name, Err: err}
-		}
-	}
+	c.settleStores(&b.info) // step 6
 	b.info.StateKeys = c.stateKeys()
 	if b.info.Err == nil {
 		if err := c.fitStates(); err != nil {
@@ -292,24 +225,88 @@ func (c *Context) process(ctx context.Context, b *batch, inputs []input, service
 		}
 	}
 	b.info.ProcessingEnd = c.clock.Now()
-	// The checkpoint first: a batch the listeners hear is complete is in it.
 	var ckptFailed error
-	if b.info.Err == nil && c.ckptDir != "" {
-		ckptFailed = as(ctx, bl, "dstream.Checkpoint", func(ctx context.Context) error { return c.checkpointBatch(ctx, &b.info) })
+	if b.info.Err == nil && c.ckptDir != "" { // step 7
+		ckptFailed = as(ctx, batchLabel(b.info.Time), "dstream.Checkpoint", func(ctx context.Context) error { return c.checkpointBatch(ctx, &b.info) })
 	}
-	c.notify("OnBatchCompleted", func(l Listener) { l.OnBatchCompleted(b.info) })
-	for _, s := range services {
-		if bc, ok := s.(BatchCompleter); ok {
-			bc.BatchCompleted(b.info)
-		}
-	}
-	for _, in := range inputs {
-		in.completed(b.info)
-	}
+	c.completed(b.info, inputs, services) // step 8
 	if b.info.Err != nil {
 		return b.info.Err
 	}
 	return ckptFailed
+}
+
+// runBatch runs steps 1 to 5 of batch b (see "Order of a batch" in the package doc),
+// until the first failure, which it returns as a *BatchError.
+func (c *Context) runBatch(ctx context.Context, b *batch, inputs []input, services []Service) error {
+	t, bl := b.info.Time, batchLabel(b.info.Time)
+	for _, in := range inputs {
+		if err := in.prepare(ctx, t); err != nil {
+			return &BatchError{Time: t, Op: in.name(), Err: err}
+		}
+	}
+	for _, st := range c.statefuls {
+		if err := as(ctx, bl, st.info().name, func(ctx context.Context) error { return st.materializeAt(ctx, t) }); err != nil {
+			return &BatchError{Time: t, Op: st.info().name, Err: err}
+		}
+	}
+	for _, v := range c.views {
+		if err := as(ctx, bl, v.info().name, func(ctx context.Context) error { return v.materializeView(ctx, t) }); err != nil {
+			return &BatchError{Time: t, Op: fmt.Sprint(v), Err: err}
+		}
+	}
+	for i, job := range b.jobs {
+		o := OutputInfo{Batch: t, Index: b.idx[i], Op: b.ops[i], Start: c.clock.Now()}
+		c.notify("OnOutputStarted", func(l Listener) { l.OnOutputStarted(o) })
+		err := as(ctx, bl, b.ops[i], job)
+		o.End, o.Err = c.clock.Now(), err
+		c.notify("OnOutputCompleted", func(l Listener) { l.OnOutputCompleted(o) })
+		if err != nil {
+			return &BatchError{Time: t, Op: b.ops[i], Err: err}
+		}
+	}
+	for _, in := range inputs {
+		if err := in.commit(ctx, t); err != nil {
+			return &BatchError{Time: t, Op: in.name(), Err: err}
+		}
+	}
+	for _, s := range services {
+		if bc, ok := s.(BatchCommitter); ok {
+			if err := bc.CommitBatch(ctx, t); err != nil {
+				return &BatchError{Time: t, Op: s.String(), Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// settleStores has the state stores keep the batch's changes as its version if it has
+// not failed, else roll them back (step 6 of "Order of a batch"). A store that
+// fails to keep them fails the batch: the stores after it roll back.
+func (c *Context) settleStores(info *BatchInfo) {
+	for _, st := range c.statefuls {
+		h := st.info().store
+		if h == nil {
+			continue
+		}
+		if err := h.settle(info.Time, info.Err == nil); err != nil && info.Err == nil {
+			info.Err = &BatchError{Time: info.Time, Op: st.info().name, Err: err}
+		}
+	}
+}
+
+// completed tells the listeners, the services, then the sources that the batch
+// completed, failed or not (step 8 of "Order of a batch").
+func (c *Context) completed(info BatchInfo, inputs []input, services []Service) {
+	c.notify("OnBatchCompleted", func(l Listener) { l.OnBatchCompleted(info) })
+	for _, s := range services {
+		if bc, ok := s.(BatchCompleter); ok {
+			bc.BatchCompleted(info)
+		}
+	}
+	for _, in := range inputs {
+		in.completed(info)
+	}
 }
 
 // as runs f with ctx, and the goroutine, labelled for the profiler with the batch
@@ -321,35 +318,6 @@ func as(ctx context.Context, batch, op string, f func(ctx context.Context) error
 
 // batchLabel is the value of LabelBatch for batch time t.
 func batchLabel(t time.Time) string { return errfmt.Time(t) }
-
-// checkpointBatch writes the checkpoint of a completed batch. A failure is
-// logged and recorded in the batch's CheckpointErr; it is the error of Run once
-// MaxCheckpointFailures batches in a row have failed to checkpoint.
-func (c *Context) checkpointBatch(ctx context.Context, info *BatchInfo) error {
-	c.mu.Lock()
-	last := c.lastGen
-	c.mu.Unlock()
-	start := time.Now()
-	err := c.writeCheckpoint(ctx, info.Time, last)
-	info.CheckpointDuration = time.Since(start)
-	if err == nil {
-		c.ckptFailures = 0
-		return nil
-	}
-	info.CheckpointErr = err
-	c.ckptFailures++
-	limit := c.maxCkptFailures
-	if limit == 0 {
-		limit = defaultMaxCheckpointFailures
-	}
-	if c.ckptFailures < limit {
-		c.logger.Error("dstream: writing the checkpoint failed; a restart would resume from an older one",
-			"batch", info.Time, "dir", c.ckptDir, "failures_in_a_row", c.ckptFailures, "limit", limit, "error", err)
-		return nil
-	}
-	return &BatchError{Time: info.Time, Op: "dstream.Checkpoint",
-		Err: fmt.Errorf("%d batches in a row could not be checkpointed into %s (MaxCheckpointFailures): the last: %w", c.ckptFailures, c.ckptDir, err)}
-}
 
 // notify calls f for every listener, in order. A listener that panics is
 // logged and skipped: a listener watches the job, it does not fail it.
@@ -372,8 +340,8 @@ func (c *Context) notify(event string, f func(Listener)) {
 
 // generate produces a batch at every batch time until waitCtx ends (Stop),
 // and returns the error that stopped it, if a batch could not be generated.
-// A batch whose time has come is generated whole, with ctx (which only
-// Run's end cancels), even if Stop comes meanwhile.
+// A batch whose time has come is generated whole (see "Order of a batch" in
+// the package doc), with ctx, which only Run's end cancels.
 func (c *Context) generate(waitCtx, ctx context.Context, inputs []input, outputs []*output, q *batchQueue) error {
 	t := c.zero.Add(c.interval)
 	if c.recovery != nil {

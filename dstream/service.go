@@ -14,7 +14,8 @@ import (
 // A service may also implement BatchCommitter, called after the sources' CommitBatch
 // (a transaction that the sources and outputs wrote into is committed there), and
 // BatchCompleter, called before the sources' BatchCompleted with every batch, failed
-// ones included (where such a transaction is aborted).
+// ones included (where such a transaction is aborted): steps 5 and 8 of "Order of a
+// batch" in the package doc.
 type Service interface {
 	// Start is called by Run once the sources have started, before the first
 	// batch; ctx ends when Run ends. An error fails Run, naming the service.

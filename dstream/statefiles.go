@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spatedev/spate/checkpoint"
@@ -40,6 +38,24 @@ func StateSnapshotEvery(n int) Opt {
 		}
 		c.snapshotEvery = n
 	}
+}
+
+// stateCodec saves and restores a stateful stream's state.
+type stateCodec struct {
+	typ string
+	// slides is the stream's default state checkpoint interval in slides
+	// (MapWithState: 10); 0: the larger of its slide and 10s.
+	slides int
+	// save returns the state at batch t: a snapshot if base is zero, else the
+	// keys changed since the save at base (see stateHeader); saved is called once
+	// that is durable.
+	save  func(ctx context.Context, t, base time.Time) ([]byte, error)
+	saved func()
+	// merge makes a snapshot of a snapshot and the deltas after it, oldest
+	// first; restore sets the state of batch t from them, telling progress how
+	// many more bytes of chain it has restored as it goes.
+	merge   func(chain [][]byte) ([]byte, error)
+	restore func(t time.Time, chain [][]byte, progress func(bytes int64)) error
 }
 
 // stateHeader is how every saved state entry starts: a snapshot, or the changes since
@@ -109,192 +125,4 @@ func chainData(chain []*checkpoint.Checkpoint, name string) ([][]byte, error) {
 		out[i] = e.Data
 	}
 	return out, nil
-}
-
-// saveState saves the state of every stateful stream at batch t in the state store: a
-// snapshot if base is zero, else the changes since the save at base. Once the file is
-// durable, the streams forget which keys changed.
-func (c *Context) saveState(ctx context.Context, t, base time.Time, states map[string]*streamInfo) error {
-	state := &checkpoint.Checkpoint{Time: t, Interval: c.interval}
-	for n, in := range states {
-		data, err := in.codec.save(ctx, t, base)
-		if err != nil {
-			return fmt.Errorf("checkpointing the state of %s: %w", n, err)
-		}
-		state.States = append(state.States, checkpoint.Entry{Name: n, Type: in.codec.typ, Data: data})
-	}
-	slices.SortFunc(state.States, func(a, b checkpoint.Entry) int { return strings.Compare(a.Name, b.Name) })
-	if err := c.ckpt.state.Save(state); err != nil {
-		return err
-	}
-	for _, in := range states {
-		in.codec.saved()
-	}
-	return nil
-}
-
-// compactor merges state deltas into snapshots in the background (see
-// StateSnapshotEvery) and deletes the state files no restart needs.
-type compactor struct {
-	store  *checkpoint.Store
-	codecs map[string]*stateCodec
-	jobs   chan compaction
-	logger func(msg string, args ...any)
-
-	mu    sync.Mutex
-	snaps []time.Time // the snapshots this compactor wrote and has not deleted, oldest first
-	err   error       // of the last compaction
-}
-
-// compaction asks for the state saved at at to be made a snapshot; files before the
-// snapshot that the state saved at keep needs may go.
-type compaction struct{ at, keep time.Time }
-
-// newCompactor returns the compactor of a checkpointing Context with states to save,
-// and makes it the one writeCheckpoint asks; nil if there is none to run.
-func (c *Context) newCompactor() *compactor {
-	if c.ckpt == nil {
-		return nil
-	}
-	_, states, err := c.checkpointNames()
-	if err != nil || len(states) == 0 {
-		return nil
-	}
-	codecs := make(map[string]*stateCodec, len(states))
-	for n, in := range states {
-		codecs[n] = in.codec
-	}
-	k := &compactor{store: c.ckpt.state, codecs: codecs, jobs: make(chan compaction, 1), logger: c.logger.Warn}
-	c.ckpt.compactor = k
-	return k
-}
-
-// request queues a compaction, replacing one not started yet.
-func (k *compactor) request(job compaction) {
-	for {
-		select {
-		case k.jobs <- job:
-			return
-		default:
-		}
-		select {
-		case <-k.jobs: // superseded
-		default:
-		}
-	}
-}
-
-// run compacts until ctx ends.
-func (k *compactor) run(ctx context.Context) {
-	for {
-		select {
-		case job := <-k.jobs:
-			err := k.compact(job)
-			k.mu.Lock()
-			k.err = err
-			k.mu.Unlock()
-			if err != nil && ctx.Err() == nil {
-				k.logger("dstream: compacting the state checkpoints failed; the deltas stay, and the next compaction tries again",
-					"at", job.at, "error", err)
-			}
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// compact writes the state saved at job.at as a snapshot, then deletes the files
-// before the snapshot before it, if no restart needs them.
-func (k *compactor) compact(job compaction) error {
-	chain, err := stateChain(k.store, job.at)
-	if err != nil {
-		return err
-	}
-	if len(chain) > 1 {
-		snap := &checkpoint.Checkpoint{Time: job.at, Interval: chain[len(chain)-1].Interval}
-		for _, e := range chain[len(chain)-1].States {
-			codec, ok := k.codecs[e.Name]
-			if !ok {
-				return fmt.Errorf("no codec for the state %s", e.Name)
-			}
-			datas, err := chainData(chain, e.Name)
-			if err != nil {
-				return err
-			}
-			data, err := codec.merge(datas)
-			if err != nil {
-				return fmt.Errorf("merging the state of %s: %w", e.Name, err)
-			}
-			snap.States = append(snap.States, checkpoint.Entry{Name: e.Name, Type: e.Type, Data: data})
-		}
-		if err := k.store.Save(snap); err != nil {
-			return err
-		}
-	}
-	// The state saved at job.keep (the oldest a restart may resume from) is made
-	// of the files from the newest snapshot at or before it on. The files before
-	// the snapshot before that one go: one more chain stays, for a restart to fall
-	// back on if the newest snapshot cannot be read.
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.snaps = append(k.snaps, job.at)
-	i, _ := slices.BinarySearchFunc(k.snaps, job.keep, func(a, b time.Time) int { return a.Compare(b) })
-	if i < len(k.snaps) && k.snaps[i].Equal(job.keep) {
-		i++
-	}
-	if i > 1 {
-		k.store.PruneBefore(k.snaps[i-2])
-		k.snaps = k.snaps[i-2:]
-	}
-	return nil
-}
-
-// stateMemory is the untyped view of a stateful stream's stores, for the Context to
-// keep them within the memory budget and to delete their spill files.
-type stateMemory interface {
-	memBytes() int64
-	evictTo(share float64) error
-	close() error
-}
-
-// addStores registers a stateful stream's stores.
-func (c *Context) addStores(m stateMemory) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stores = append(c.stores, m)
-}
-
-// fitStates moves cold state to the stores' spill files once the stores hold more
-// than their part of the engine's memory budget (half of it: the rest is the
-// shuffles'): every store keeps the same share of what it holds.
-func (c *Context) fitStates() error {
-	budget := c.eng.MemoryBudget() / 2
-	if budget <= 0 || len(c.stores) == 0 {
-		return nil
-	}
-	var total int64
-	for _, m := range c.stores {
-		total += m.memBytes()
-	}
-	if total <= budget {
-		return nil
-	}
-	share := float64(budget) / float64(total)
-	c.logger.Debug("dstream: the state stores hold more than their memory budget: spilling cold entries",
-		"bytes", total, "budget", budget)
-	for _, m := range c.stores {
-		if err := m.evictTo(share); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// closeStores deletes the state stores' spill files, at the end of Run.
-func (c *Context) closeStores() {
-	for _, m := range c.stores {
-		if err := m.close(); err != nil {
-			c.logger.Warn("dstream: deleting a state store's spill file failed", "error", err)
-		}
-	}
 }

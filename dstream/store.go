@@ -21,9 +21,9 @@ import (
 
 // keyedStore is a stateful stream's state: one state.Store per partition of the
 // state's partitioner, each updated in place by the task of its partition when a
-// batch is applied (see storeStream). A batch is applied once, in batch order, by the
-// processing loop (begin, the update job, end), then committed as the batch's version
-// once the batch succeeded, or rolled back (settle).
+// batch is applied (see storeStream): by the processing loop (begin, the update job,
+// end), then kept as the batch's version or rolled back (settle), as steps 2 and 6 of
+// "Order of a batch" in the package doc say.
 type keyedStore[K comparable, E any] struct {
 	name string // the stream's, for errors
 
@@ -394,78 +394,6 @@ func (s *DStream[T]) materializeView(ctx context.Context, t time.Time) error {
 	return s.materializeAt(ctx, t)
 }
 
-// savedStore is a stateful stream's state as checkpointed (see stateHeader): every
-// key's value (a snapshot), or the keys changed since the save at Base, with their
-// values, and the keys deleted.
-type savedStore[K comparable, V any] struct {
-	Snapshot   bool
-	Base       time.Time
-	Partitions int
-	Keys       []K
-	Values     []V
-	Deleted    []K
-}
-
-// decodeStore decodes a saved state and checks its shape.
-func decodeStore[K comparable, V any](data []byte) (*savedStore[K, V], error) {
-	var st savedStore[K, V]
-	if err := checkpoint.Decode(data, &st); err != nil {
-		return nil, err
-	}
-	if len(st.Keys) != len(st.Values) || st.Partitions < 1 || st.Snapshot && len(st.Deleted) > 0 {
-		return nil, fmt.Errorf("%w: a saved state of %d keys, %d values, %d deleted keys, %d partitions",
-			checkpoint.ErrCorrupt, len(st.Keys), len(st.Values), len(st.Deleted), st.Partitions)
-	}
-	return &st, nil
-}
-
-// replay decodes a snapshot and the deltas after it, oldest first, and hands every
-// key's value (and, for the deltas, every deleted key) to set, in order; it returns
-// the snapshot's partition count. progress, if not nil, hears how many bytes of
-// chain are replayed as it goes: each entry's size in shares of its keys, every
-// progressKeys keys.
-func replay[K comparable, V any](chain [][]byte, set func(k K, v V, deleted bool), progress func(bytes int64)) (partitions int, err error) {
-	for i, data := range chain {
-		st, err := decodeStore[K, V](data)
-		if err != nil {
-			return 0, err
-		}
-		if st.Snapshot != (i == 0) {
-			return 0, fmt.Errorf("%w: a state chain whose entry %d is a snapshot: %v", checkpoint.ErrCorrupt, i, st.Snapshot)
-		}
-		if i == 0 {
-			partitions = st.Partitions
-		}
-		n, told := len(st.Keys)+len(st.Deleted), int64(0)
-		tell := func(done int) { // done of the entry's n keys are replayed
-			if progress != nil {
-				b := int64(len(data)) * int64(done) / int64(max(n, 1))
-				progress(b - told)
-				told = b
-			}
-		}
-		for j, k := range st.Keys {
-			set(k, st.Values[j], false)
-			if (j+1)%progressKeys == 0 {
-				tell(j + 1)
-			}
-		}
-		for j, k := range st.Deleted {
-			var zero V
-			set(k, zero, true)
-			if (len(st.Keys)+j+1)%progressKeys == 0 {
-				tell(len(st.Keys) + j + 1)
-			}
-		}
-		tell(max(n, 1))
-	}
-	return partitions, nil
-}
-
-// progressKeys is how many keys a restore replays between reports of its
-// progress.
-const progressKeys = 4096
-
 // setStoreCodec lets the state of s, kept in ks, be checkpointed: every key whose
 // entry save turns into a V (a snapshot), or those changed since the last save (a
 // delta); restored as load(V), partitioned by opts (default: as many hash partitions
@@ -491,38 +419,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 	s.codec = &stateCodec{
 		typ: fmt.Sprintf("%T", ops.KV[K, V]{}),
 		save: func(ctx context.Context, t, base time.Time) ([]byte, error) {
-			ks.mu.Lock()
-			defer ks.mu.Unlock()
-			if !ks.done.Equal(t) {
-				return nil, fmt.Errorf("%s: the state of batch %v is not what the stores hold (batch %v)", s, errfmt.Time(t), errfmt.Time(ks.done))
-			}
-			st := savedStore[K, V]{Snapshot: base.IsZero(), Base: base, Partitions: len(ks.stores)}
-			put := func(k K, e E) {
-				if v, ok := save(e); ok {
-					st.Keys, st.Values = append(st.Keys, k), append(st.Values, v)
-				} else if !st.Snapshot {
-					st.Deleted = append(st.Deleted, k)
-				}
-			}
-			for _, store := range ks.stores {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				if st.Snapshot {
-					for k, e := range store.All() {
-						put(k, e)
-					}
-					continue
-				}
-				for c := range store.Delta() {
-					if c.Deleted {
-						st.Deleted = append(st.Deleted, c.Key)
-					} else {
-						put(c.Key, c.Value)
-					}
-				}
-			}
-			return checkpoint.Encode(st)
+			return saveStores(ctx, ks, s, t, base, save)
 		},
 		saved: func() {
 			ks.mu.Lock()
@@ -531,24 +428,7 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 				store.MarkSaved()
 			}
 		},
-		merge: func(chain [][]byte) ([]byte, error) {
-			m := map[K]V{}
-			partitions, err := replay(chain, func(k K, v V, deleted bool) {
-				if deleted {
-					delete(m, k)
-				} else {
-					m[k] = v
-				}
-			}, nil)
-			if err != nil {
-				return nil, err
-			}
-			st := savedStore[K, V]{Snapshot: true, Partitions: partitions, Keys: make([]K, 0, len(m)), Values: make([]V, 0, len(m))}
-			for k, v := range m {
-				st.Keys, st.Values = append(st.Keys, k), append(st.Values, v)
-			}
-			return checkpoint.Encode(st)
-		},
+		merge: mergeSaved[K, V],
 		restore: func(t time.Time, chain [][]byte, progress func(bytes int64)) error {
 			if len(chain) == 0 {
 				return fmt.Errorf("%w: no saved state", checkpoint.ErrCorrupt)

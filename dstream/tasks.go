@@ -75,17 +75,17 @@ var ErrBatchAborted = errors.New("dstream: batch aborted")
 // processed, once the batches before it are complete, such as one that moves the
 // state of the tasks it gained or lost into or out of the stateful streams
 // (TaskStates). The Context calls PrepareBatch from the goroutine that processes
-// batches, before the batch's stateful streams are computed; an error fails the
-// batch, naming the source.
+// batches, before the batch's stateful streams are computed (step 1 of "Order of a
+// batch" in the package doc); an error fails the batch, naming the source.
 type BatchPreparer interface {
 	PrepareBatch(ctx context.Context, t time.Time) error
 }
 
 // BatchCommitter is implemented by a Source that takes part in each batch's
 // commit: the Context calls CommitBatch once the batch's outputs have succeeded and
-// before its state changes are kept as the stores' new version, from the goroutine
-// that processes batches. An error fails the batch: its state changes are rolled
-// back. A source writing the batch's state changes (TaskState.Changes) and its
+// before its state changes are kept as the stores' new version (step 5 of "Order of
+// a batch" in the package doc), from the goroutine that processes batches. An error
+// fails the batch: its state changes are rolled back. A source writing the batch's state changes (TaskState.Changes) and its
 // offsets in one transaction does it here.
 type BatchCommitter interface {
 	CommitBatch(ctx context.Context, t time.Time) error

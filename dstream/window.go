@@ -257,49 +257,6 @@ func reduceWindow[K comparable, V any](name string, s *DStream[ops.KV[K, V]], re
 	return newStoreView(self, name, ks, func(e winEntry[V]) V { return e.V })
 }
 
-// winEntry is a key's entry in a window's store: its value over the window and,
-// for a window that keeps them (one without an inverse, or over a task-partitioned
-// stream), its reduced value of each batch in the window, oldest first. Parts is a
-// pointer, so that the entries of a window that does not keep them stay small; it
-// is never written through (a rollback restores the entry before): setParts sets
-// another.
-type winEntry[V any] struct {
-	V     V
-	Parts *[]winPart[V] `msgpack:",omitempty"`
-}
-
-// parts returns e's values per batch.
-func (e winEntry[V]) parts() []winPart[V] {
-	if e.Parts == nil {
-		return nil
-	}
-	return *e.Parts
-}
-
-// setParts sets e's values per batch to ps (none if empty).
-func (e *winEntry[V]) setParts(ps []winPart[V]) {
-	if len(ps) == 0 {
-		e.Parts = nil
-		return
-	}
-	e.Parts = &ps
-}
-
-// winPart is a key's reduced value of the batch at T (Unix nanoseconds).
-type winPart[V any] struct {
-	T int64
-	V V
-}
-
-// oldestPart is when the oldest batch of e's values entered the window: when e
-// must next change as batches leave (noTouch for none).
-func oldestPart[V any](e winEntry[V]) int64 {
-	if e.Parts == nil {
-		return noTouch
-	}
-	return (*e.Parts)[0].T
-}
-
 // incWindow is a windowed reduce's state: the stores of its running values and,
 // unless the entries keep their batches' values (keepsParts), the batches in the
 // window, partitioned like the stores.
@@ -427,18 +384,9 @@ func (w *incWindow[K, V]) moveRefs(t time.Time, entering []time.Time, ins []*rdd
 				}
 				drop := false
 				r = st.UpdateRef(r, kv.Key, func(cur winEntry[V], ok bool) (winEntry[V], bool) {
-					switch {
-					case !ok && leave:
-						return cur, false // keep dropped the key: nothing is left to take out
-					case !ok:
-						cur.V = kv.Value
-					case leave:
-						cur.V = w.inverse(cur.V, kv.Value)
-					default:
-						cur.V = w.reduce(cur.V, kv.Value)
-					}
-					drop = w.keep != nil && !w.keep(ops.Pair(kv.Key, cur.V))
-					return cur, true
+					next, kept := w.fold(cur, ok, kv.Value, leave)
+					drop = kept && w.drops(kv.Key, next.V)
+					return next, kept
 				})
 				if drop {
 					checks = append(checks, check{kv.Key, r})
@@ -488,15 +436,8 @@ func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy t
 					if !ok || cur.Parts == nil {
 						idx.Touch(kv.Key, bt) // its oldest value now
 					}
-					if ok {
-						cur.V = w.reduce(cur.V, kv.Value)
-					} else {
-						cur.V = kv.Value
-					}
-					// Appending never writes over the values of the entry before
-					// (which a rollback restores): only past their length.
-					cur.setParts(append(cur.parts(), winPart[V]{bt, kv.Value}))
-					if w.keep != nil && !w.keep(ops.Pair(kv.Key, cur.V)) {
+					cur = w.addPart(cur, ok, winPart[V]{bt, kv.Value})
+					if w.drops(kv.Key, cur.V) {
 						checks = append(checks, kv.Key)
 					}
 					return cur, true
@@ -513,30 +454,14 @@ func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy t
 				continue // gone, or its values moved on since
 			}
 			st.Update(k, func(cur winEntry[V], _ bool) (winEntry[V], bool) {
-				ps := cur.parts()
-				n := 0
-				for n < len(ps) && ps[n].T <= until {
-					n++
-				}
-				left, ps := ps[:n], ps[n:] // (the values are not written over)
-				switch {
-				case w.inverse != nil:
-					for _, l := range left {
-						cur.V = w.inverse(cur.V, l.V)
-					}
-				case len(ps) == 0:
+				cur, kept := w.dropParts(cur, until)
+				if !kept {
 					return cur, false // nothing of the key is left in the window
-				default:
-					cur.V = ps[0].V
-					for _, r := range ps[1:] {
-						cur.V = w.reduce(cur.V, r.V)
-					}
 				}
-				cur.setParts(ps) // (none: let the values go)
-				if len(ps) > 0 {
+				if ps := cur.parts(); len(ps) > 0 {
 					touches = append(touches, touch{k, ps[0].T})
 				}
-				if w.keep != nil && !w.keep(ops.Pair(k, cur.V)) {
+				if w.drops(k, cur.V) {
 					checks = append(checks, k)
 				}
 				return cur, true
