@@ -200,6 +200,16 @@ func TestCheckpointRejectsAChangedGraph(t *testing.T) {
 		}
 	}
 
+	// A graph without any stateful stream: the saved state is not dropped silently.
+	_, err = dstream.GetOrCreate(j.dir, func(c *dstream.Context) error {
+		in, _ := dstream.QueueStream[string](c, dstream.OneAtATime)
+		dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[string], time.Time) error { return nil })
+		return nil
+	}, dstream.BatchInterval(interval), dstream.WithClock(h.clock))
+	if want := "stateful stream dstream.UpdateStateByKey#1 (ops.KV[string,int]) of the checkpoint is not in the graph"; !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Errorf("GetOrCreate with no stateful stream = %v, want ErrInvalid saying %q", err, want)
+	}
+
 	// Run over a directory with a checkpoint, without GetOrCreate: refused.
 	c := dstream.NewContext(dstream.BatchInterval(interval), dstream.WithClock(h.clock), dstream.CheckpointDir(j.dir))
 	in, _ := dstream.QueueStream[string](c, dstream.OneAtATime)

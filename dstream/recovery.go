@@ -41,10 +41,11 @@ func (c *Context) recover() error {
 	if err != nil {
 		return err
 	}
-	// The restored state: a snapshot and the deltas after it. None when the graph
-	// has no state, or the job stopped before the first was saved.
+	// The restored state: a snapshot and the deltas after it. None when the job
+	// stopped before the first was saved. It is read also when the graph has no
+	// stateful stream, so that graphDiffs names the saved states it would drop.
 	var chain []*checkpoint.Checkpoint
-	if len(states) > 0 && len(cm.StateTimes) > 0 {
+	if len(cm.StateTimes) > 0 {
 		if chain, err = c.readState(meta.Time, cm.StateTimes); err != nil {
 			return err
 		}
