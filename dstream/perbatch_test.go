@@ -53,9 +53,11 @@ func TestMapPartitions(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[string] {
 		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
-		return dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], emit func(string)) error {
+		return dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], yield func(string) bool) error {
 			for x := range in {
-				emit(strconv.Itoa(10 * x))
+				if !yield(strconv.Itoa(10 * x)) {
+					return nil
+				}
 			}
 			return nil
 		})
@@ -76,7 +78,7 @@ func TestMapPartitionsErrorFailsTheBatch(t *testing.T) {
 	h := newHarness(t)
 	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 	boom := errors.New("boom")
-	out := dstream.MapPartitions(in, func(context.Context, int, iter.Seq[int], func(int)) error { return boom })
+	out := dstream.MapPartitions(in, func(context.Context, int, iter.Seq[int], func(int) bool) error { return boom })
 	var got collector[int]
 	dstream.ForeachRDD(out, got.foreach)
 	h.start(context.Background())

@@ -44,7 +44,7 @@ func TestInvalidArguments(t *testing.T) {
 		{"FlatMap nil RDD", "rdd.FlatMap", rdd.FlatMap(nilInts, func(x int) []int { return nil })},
 		{"FlatMapSeq nil RDD", "rdd.FlatMapSeq", rdd.FlatMapSeq(nilInts, func(x int) iter.Seq[int] { return nil })},
 		{"Filter nil RDD", "rdd.Filter", rdd.Filter(nilInts, func(int) bool { return true })},
-		{"MapPartitions nil RDD", "rdd.MapPartitions", rdd.MapPartitions(nilInts, func(context.Context, int, iter.Seq[int], func(int)) error { return nil })},
+		{"MapPartitions nil RDD", "rdd.MapPartitions", rdd.MapPartitions(nilInts, func(context.Context, int, iter.Seq[int], func(int) bool) error { return nil })},
 		{"MapValues nil RDD", "rdd.MapValues", rdd.Values(rdd.MapValues(nilKVs, id))},
 		{"FlatMapValues nil RDD", "rdd.FlatMapValues", rdd.Values(rdd.FlatMapValues(nilKVs, func(v int) []int { return nil }))},
 		{"Keys nil RDD", "rdd.Keys", rdd.Map(rdd.Keys(nilKVs), func(string) int { return 0 })},
@@ -178,11 +178,13 @@ func TestPanics(t *testing.T) {
 			}), id))
 		}, "rdd.FlatMapSeq"},
 		{"MapPartitions after its loop", func(ctx context.Context, r *rdd.RDD[int]) error {
-			return collect(ctx, rdd.MapPartitions(rdd.Map(r, id), func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			return collect(ctx, rdd.MapPartitions(rdd.Map(r, id), func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				seen := false
 				for x := range in {
 					seen = seen || x == hBoom
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				if seen {
 					panic("boom")
@@ -305,7 +307,7 @@ func TestPanicCancelsOtherTasks(t *testing.T) {
 	started := hNewSignal()
 	var observed atomic.Bool
 	r := rdd.MapPartitions(rdd.FromPartitions(eng, [][]int{{0}, {1}, {2}, {3}}),
-		func(ctx context.Context, part int, in iter.Seq[int], emit func(int)) error {
+		func(ctx context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
 			switch part {
 			case 0:
 				started.Fire()
@@ -345,12 +347,14 @@ func TestTaskErrors(t *testing.T) {
 		op   string
 	}{
 		{"MapPartitions", func(ctx context.Context, r *rdd.RDD[int]) error {
-			_, err := rdd.Collect(ctx, rdd.Map(rdd.MapPartitions(r, func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			_, err := rdd.Collect(ctx, rdd.Map(rdd.MapPartitions(r, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				for x := range in {
 					if x == hBoom {
 						return errHBoom
 					}
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				return nil
 			}), id))
@@ -553,7 +557,7 @@ func TestParallelismBound(t *testing.T) {
 			t.Fatalf("Parallelism() = %d, want %d", eng.Parallelism(), par)
 		}
 		r := rdd.MapPartitions(rdd.Parallelize(eng, hSeq(0, 16_000), 16),
-			func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				n := running.Add(1)
 				for {
 					p := peak.Load()
@@ -562,7 +566,9 @@ func TestParallelismBound(t *testing.T) {
 					}
 				}
 				for x := range in {
-					emit(x)
+					if !yield(x) {
+						break
+					}
 					runtime.Gosched()
 				}
 				running.Add(-1)
@@ -807,9 +813,11 @@ func TestPersistAfterFailure(t *testing.T) {
 	t.Run("error", func(t *testing.T) {
 		var failed atomic.Bool
 		mp := rdd.MapPartitions(rdd.Parallelize(rdd.NewEngine(), hSeq(0, 100), 2),
-			func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				for x := range in {
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				if failed.CompareAndSwap(false, true) {
 					return errHBoom
