@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/internal/leakcheck"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
@@ -70,6 +72,43 @@ func TestMapPartitions(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, anyOrder[string](), equateEmpty); diff != "" {
 		t.Errorf("batches (-want +got):\n%s", diff)
+	}
+}
+
+// TestMapPartitionsStopsUnderPrint checks that f's yield returns false once
+// the output operation has what it wants (Print reads the first n+1
+// elements), and not before.
+func TestMapPartitionsStopsUnderPrint(t *testing.T) {
+	leakcheck.Check(t)
+	d := dstreamtest.NewDriver(dstreamtest.Parallelism(1))
+	defer d.Close()
+	in, _ := dstreamtest.Input(d.Context(), []int{1})
+	var calls, falseAt atomic.Int64
+	tens := dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
+		for x := range in {
+			for i := range 1000 {
+				c := calls.Add(1)
+				if !yield(10*x + i) {
+					falseAt.Store(c)
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	var out strings.Builder
+	dstream.PrintTo(tens, &out, 2)
+	if _, err := d.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "10\n11\n...\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("Print wrote %q, want %q after the header", out.String(), want)
+	}
+	if calls.Load() != 3 || falseAt.Load() != 3 {
+		t.Errorf("yield called %d times, false at call %d; want false at the 3rd, the last", calls.Load(), falseAt.Load())
 	}
 }
 

@@ -285,7 +285,7 @@ func TestMapPartitions(t *testing.T) {
 		// Take(3) stops the consumer: the input iterator ends early, so f's
 		// loop finishes without reading the whole partition, and what f
 		// yields after the stop, ignoring yield's false, is dropped.
-		var read atomic.Int64
+		var read, lateTrue atomic.Int64
 		var returned atomic.Bool
 		r := rdd.MapPartitions(rdd.Parallelize(rdd.NewEngine(), hSeq(0, 100_000), 1),
 			func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
@@ -294,7 +294,9 @@ func TestMapPartitions(t *testing.T) {
 					yield(x)
 				}
 				for i := range 1000 {
-					yield(-i)
+					if yield(-i) {
+						lateTrue.Add(1)
+					}
 				}
 				returned.Store(true)
 				return nil
@@ -309,6 +311,9 @@ func TestMapPartitions(t *testing.T) {
 		}
 		if n := read.Load(); n >= 100_000 {
 			t.Errorf("f read %d elements for Take(3): the input did not end early", n)
+		}
+		if n := lateTrue.Load(); n > 0 {
+			t.Errorf("yield returned true %d times after the consumer stopped", n)
 		}
 	})
 }
