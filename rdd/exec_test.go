@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,6 +193,90 @@ func TestPanics(t *testing.T) {
 				return nil
 			}))
 		}, "rdd.MapPartitions"},
+		{"MapPartitions before its loop", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.MapPartitions(rdd.Map(r, id), func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
+				if part == 2 {
+					boom(hBoom)
+				}
+				for x := range in {
+					if !yield(x) {
+						return nil
+					}
+				}
+				return nil
+			}))
+		}, "rdd.MapPartitions"},
+		{"MapPartitions after a yield, with a Map downstream", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.MapPartitions(r, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
+				for x := range in {
+					if !yield(x) {
+						return nil
+					}
+					boom(x)
+				}
+				return nil
+			}), id))
+		}, "rdd.MapPartitions"},
+		{"MapPartitions after its loop, over a Filter that dropped the last element", func(ctx context.Context, r *rdd.RDD[int]) error {
+			// Filter ran last in the task, for the 7 it dropped.
+			upstream := rdd.Filter(r, func(x int) bool { return x != 7 })
+			return collect(ctx, rdd.MapPartitions(upstream, func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
+				for x := range in {
+					if !yield(x) {
+						return nil
+					}
+				}
+				if part == 2 {
+					boom(hBoom)
+				}
+				return nil
+			}))
+		}, "rdd.MapPartitions"},
+		{"ZipPartitions between its inputs", func(ctx context.Context, r *rdd.RDD[int]) error {
+			upstream := rdd.Filter(r, func(x int) bool { return x != 7 })
+			return collect(ctx, rdd.ZipPartitions(upstream, r, func(_ context.Context, part int, a, b iter.Seq[int], yield func(int) bool) error {
+				for range a {
+				}
+				if part == 2 {
+					boom(hBoom)
+				}
+				for x := range b {
+					if !yield(x) {
+						return nil
+					}
+				}
+				return nil
+			}))
+		}, "rdd.ZipPartitions"},
+		{"ZipPartitionsN after a yield", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.ZipPartitionsN([]*rdd.RDD[int]{r, r}, func(_ context.Context, _ int, ins []iter.Seq[int], yield func(int) bool) error {
+				for x := range ins[1] {
+					if !yield(x) {
+						return nil
+					}
+					boom(x)
+				}
+				return nil
+			}), id))
+		}, "rdd.ZipPartitionsN"},
+		{"Generate after a yield", func(ctx context.Context, r *rdd.RDD[int]) error {
+			gen := rdd.Generate(r.Engine(), "test.Generate", 4, func(_ context.Context, part int, yield func(int) bool) error {
+				for _, x := range hFailParts()[part] {
+					if !yield(x) {
+						return nil
+					}
+					boom(x)
+				}
+				return nil
+			})
+			return collect(ctx, rdd.Map(gen, id))
+		}, "test.Generate"},
+		{"FlatMapSeq function", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.FlatMapSeq(rdd.Map(r, id), func(x int) iter.Seq[int] {
+				boom(x)
+				return slices.Values([]int{x})
+			}), id))
+		}, "rdd.FlatMapSeq"},
 		{"MapValues", func(ctx context.Context, r *rdd.RDD[int]) error {
 			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
 			return collect(ctx, rdd.Values(rdd.MapValues(kv, func(v int) int { boom(v); return v })))
@@ -200,6 +285,10 @@ func TestPanics(t *testing.T) {
 			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
 			return collect(ctx, rdd.Values(rdd.FlatMapValues(kv, func(v int) []int { boom(v); return nil })))
 		}, "rdd.FlatMapValues"},
+		{"MapValuesWithKey", func(ctx context.Context, r *rdd.RDD[int]) error {
+			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
+			return collect(ctx, rdd.Values(rdd.MapValuesWithKey(kv, func(_, v int) int { boom(v); return v })))
+		}, "rdd.MapValuesWithKey"},
 		{"Map under Count", func(ctx context.Context, r *rdd.RDD[int]) error {
 			_, err := rdd.Count(ctx, rdd.Map(r, func(x int) int { boom(x); return x }))
 			return err
@@ -215,6 +304,17 @@ func TestPanics(t *testing.T) {
 			return rdd.ForeachPartition(ctx, rdd.Map(r, id), func(_ context.Context, _ int, in iter.Seq[int]) error {
 				for x := range in {
 					boom(x)
+				}
+				return nil
+			})
+		}, "rdd.ForeachPartition"},
+		{"ForeachPartition after its loop, over a Filter that dropped the last element", func(ctx context.Context, r *rdd.RDD[int]) error {
+			upstream := rdd.Filter(r, func(x int) bool { return x != 7 })
+			return rdd.ForeachPartition(ctx, upstream, func(_ context.Context, part int, in iter.Seq[int]) error {
+				for range in {
+				}
+				if part == 2 {
+					boom(hBoom)
 				}
 				return nil
 			})
