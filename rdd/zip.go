@@ -17,7 +17,7 @@ import (
 // PartitionedLike), one partition at a time. An error from f fails the job
 // as a *TaskError naming the partition.
 //
-// The result has no partitioner, since f may emit any keys; wrap it in
+// The result has no partitioner, since f may yield any keys; wrap it in
 // PreservesPartitioning when f keeps every key in its partition.
 func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context, part int, a iter.Seq[A], b iter.Seq[B], yield func(U) bool) error) *RDD[U] {
 	const op = "rdd.ZipPartitions"
