@@ -15,7 +15,6 @@ import (
 type yieldProbe struct {
 	calls   atomic.Int64 // calls of yield
 	falseAt atomic.Int64 // the call that first returned false; 0: none
-	after   atomic.Int64 // calls after a false: push makes none, so any is the engine's
 	cancel  func()       // if set, called at the cancelAt-th call
 }
 
