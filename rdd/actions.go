@@ -219,7 +219,7 @@ func ForeachPartition[T any](ctx context.Context, r *RDD[T], f func(ctx context.
 		return invalid("rdd.ForeachPartition", "nil function")
 	}
 	_, err := perPartition(ctx, "rdd.ForeachPartition", r, func(tc *task, p int) (struct{}, error) {
-		run := newPartRun[struct{}](scope{tc, nil}, p, nil) // f is the action's
+		run := newPartRun[struct{}](scope{tc, nil}, p, nil, checkCancel) // f is the action's
 		return struct{}{}, run.finish(f(tc.ctx, p, in(run, r)))
 	})
 	return err

@@ -104,12 +104,14 @@
 // same convention, that of package iter: [MapPartitions], [ZipPartitions],
 // [ZipPartitionsN] and [Generate] hand their function the input partitions
 // as iter.Seq values, which can be ranged over once and only during the
-// call ([ForeachPartition] too), and a yield func(U) bool for the output;
-// [FlatMapSeq]'s iterators get the same yield. yield returns false when no
-// more is wanted: the consumer has stopped ([Take], [First] and [IsEmpty]
-// stop once they have enough) or the action is cancelled (checked every
-// 1024 elements). The function should then return; its input iterators end
-// too, and what it yields after that is dropped. Nothing is lost to an
+// call ([ForeachPartition] too), and a yield func(U) bool for the output.
+// yield returns false when no more is wanted: the consumer has stopped
+// ([Take], [First] and [IsEmpty] stop once they have enough) or the action
+// is cancelled (checked every 1024 elements). The function should then
+// return; its input iterators end too, and what it yields after that is
+// dropped. [FlatMapSeq]'s iterators get a yield too, which says false when
+// the consumer has stopped; cancellation is checked between their
+// parent's elements. Nothing is lost to an
 // early stop: a partition is cut short only for a consumer that asked for
 // no more, and a cancelled action fails with the context's error whatever
 // the function returns. A panic in any of these functions, before, between

@@ -61,9 +61,10 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 // strings.FieldsSeq, so that no slice is built per element. The engine
 // allocates nothing per element: what f's iterator allocates (a closure,
 // for strings.FieldsSeq) is all. The iterator's yield returns false once
-// the consumer has stopped (Take) or the action is cancelled: the iterator
-// should then return; if it calls yield again, it gets false again and its
-// elements go nowhere.
+// the consumer has stopped (Take): the iterator should then return; if it
+// calls yield again, it gets false again and its elements go nowhere.
+// Cancellation is checked between r's elements, not within an iterator,
+// which should therefore end.
 func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 	out := narrow[U]("rdd.FlatMapSeq", r)
 	if f == nil {
@@ -74,7 +75,7 @@ func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 		// One run and one yield per partition, called by each element's
 		// iterator: a range over f(t) here would allocate its loop body's
 		// closure for every element.
-		run := newPartRun(scope{tc, me}, p, yield)
+		run := newPartRun(scope{tc, me}, p, yield, parentChecks)
 		run.err = r.iter(tc, p, func(t T) bool {
 			call(run.scope, f, t)(run.yield)
 			return !run.stopped
@@ -124,7 +125,7 @@ func MapPartitions[T, U any](r *RDD[T], f func(ctx context.Context, part int, in
 	}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		run := newPartRun(scope{tc, me}, p, yield)
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
 		return run.finish(f(tc.ctx, p, in(run, r), run.yield))
 	}
 	return out

@@ -54,7 +54,7 @@ func Generate[T any](e *Engine, name string, n int, f func(ctx context.Context, 
 	}
 	me := &r.info
 	r.compute = func(tc *task, p int, yield func(T) bool) error {
-		run := newPartRun(scope{tc, me}, p, yield)
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
 		return run.finish(f(tc.ctx, p, run.yield))
 	}
 	return r

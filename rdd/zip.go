@@ -35,7 +35,7 @@ func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context
 	out.parents = []node{a, b}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		run := newPartRun(scope{tc, me}, p, yield)
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
 		return run.finish(f(tc.ctx, p, in(run, a), in(run, b), run.yield))
 	}
 	return out
@@ -69,7 +69,7 @@ func ZipPartitionsN[T, U any](rs []*RDD[T], f func(ctx context.Context, part int
 	out.parents = parents
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		run := newPartRun(scope{tc, me}, p, yield)
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
 		ins := make([]iter.Seq[T], len(rs))
 		for i, r := range rs {
 			ins[i] = in(run, r)
