@@ -152,6 +152,9 @@ func TestPanics(t *testing.T) {
 	}
 	id := func(x int) int { return x }
 	collect := func(ctx context.Context, r *rdd.RDD[int]) error { _, err := rdd.Collect(ctx, r); return err }
+	// dropLast drops the 7 that ends partition 2: its Filter's code runs
+	// last in the partition, after the element before it was passed on.
+	dropLast := func(r *rdd.RDD[int]) *rdd.RDD[int] { return rdd.Filter(r, func(x int) bool { return x != 7 }) }
 	tests := []struct {
 		name string
 		run  func(ctx context.Context, r *rdd.RDD[int]) error
@@ -218,9 +221,7 @@ func TestPanics(t *testing.T) {
 			}), id))
 		}, "rdd.MapPartitions"},
 		{"MapPartitions after its loop, over a Filter that dropped the last element", func(ctx context.Context, r *rdd.RDD[int]) error {
-			// Filter ran last in the task, for the 7 it dropped.
-			upstream := rdd.Filter(r, func(x int) bool { return x != 7 })
-			return collect(ctx, rdd.MapPartitions(upstream, func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
+			return collect(ctx, rdd.MapPartitions(dropLast(r), func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
 				for x := range in {
 					if !yield(x) {
 						return nil
@@ -233,8 +234,7 @@ func TestPanics(t *testing.T) {
 			}))
 		}, "rdd.MapPartitions"},
 		{"ZipPartitions between its inputs", func(ctx context.Context, r *rdd.RDD[int]) error {
-			upstream := rdd.Filter(r, func(x int) bool { return x != 7 })
-			return collect(ctx, rdd.ZipPartitions(upstream, r, func(_ context.Context, part int, a, b iter.Seq[int], yield func(int) bool) error {
+			return collect(ctx, rdd.ZipPartitions(dropLast(r), r, func(_ context.Context, part int, a, b iter.Seq[int], yield func(int) bool) error {
 				for range a {
 				}
 				if part == 2 {
@@ -309,8 +309,7 @@ func TestPanics(t *testing.T) {
 			})
 		}, "rdd.ForeachPartition"},
 		{"ForeachPartition after its loop, over a Filter that dropped the last element", func(ctx context.Context, r *rdd.RDD[int]) error {
-			upstream := rdd.Filter(r, func(x int) bool { return x != 7 })
-			return rdd.ForeachPartition(ctx, upstream, func(_ context.Context, part int, in iter.Seq[int]) error {
+			return rdd.ForeachPartition(ctx, dropLast(r), func(_ context.Context, part int, in iter.Seq[int]) error {
 				for range in {
 				}
 				if part == 2 {
