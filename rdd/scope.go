@@ -19,8 +19,9 @@ import "iter"
 //   - an element comes from its parent (call, in);
 //   - an element it passed downstream returns (partRun.yield): user code
 //     that produces elements runs on between them;
-//   - the parent's iteration ends (in): the parent's last code (a shuffle's
-//     reduce side, a Generate that yielded nothing) may have named itself.
+//   - the parent's iteration ends (in): the parent's last code (a Filter
+//     that dropped the last element, a shuffle's reduce side, a Generate
+//     that yielded nothing) may have named itself.
 type scope struct {
 	tc *task
 	me *info // nil: the action

@@ -42,8 +42,8 @@ func FromPartitions[T any](e *Engine, parts [][]T) *RDD[T] {
 // each element in order, returning as soon as yield returns false (the
 // consumer needs no more, as under Take, or the action is cancelled). An
 // error from f fails the job as a *TaskError naming the partition; a
-// cancelled action fails with the context's error. name names the RDD in errors and in
-// DebugString, e.g. "kafka.DirectStream".
+// cancelled action fails with the context's error. name names the RDD in
+// errors and in DebugString, e.g. "kafka.DirectStream".
 func Generate[T any](e *Engine, name string, n int, f func(ctx context.Context, part int, yield func(T) bool) error) *RDD[T] {
 	r := newRDD[T](name, e, max(n, 0))
 	if n < 0 {

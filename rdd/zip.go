@@ -11,9 +11,9 @@ import (
 // partition i of b together, for every i (Spark's zipPartitions): f gets the
 // action's context, the partition index, one single-use iterator over each
 // input's partition and a yield function, used as MapPartitions' f uses
-// its own (see there for when it returns false). Both inputs must have the same
-// number of partitions; no data moves. Use it to combine inputs that are
-// partitioned alike, such as keyed RDDs with an equal partitioner (see
+// its own (see there for when it returns false). Both inputs must have the
+// same number of partitions; no data moves. Use it to combine inputs that
+// are partitioned alike, such as keyed RDDs with an equal partitioner (see
 // PartitionedLike), one partition at a time. An error from f fails the job
 // as a *TaskError naming the partition.
 //
