@@ -59,16 +59,18 @@ func ExampleUpdateStateByKeyWith_partitionFunc() {
 	// for per-partition set-up, such as one connection for the partition's
 	// keys.
 	sessions := dstream.UpdateStateByKeyWith(clicks, dstream.UpdateSpec[string, int, int]{
-		PartitionFunc: func(ctx context.Context, _ time.Time, _ int, users iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
+		PartitionFunc: func(ctx context.Context, _ time.Time, _ int, users iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
 			for u := range users {
 				if len(u.Values) == 0 {
-					continue // not emitted: the key is dropped
+					continue // not yielded: the key is dropped
 				}
 				total := u.State.OrElse(0)
 				for _, n := range u.Values {
 					total += n
 				}
-				emit(ops.Pair(u.Key, total))
+				if !yield(ops.Pair(u.Key, total)) {
+					return nil // the update has failed (a key twice): the batch fails
+				}
 			}
 			return nil
 		},

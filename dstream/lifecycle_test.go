@@ -116,12 +116,14 @@ func TestFailurePropagation(t *testing.T) {
 			})
 		}, fail: 2, op: "dstream.ForeachRDD", cause: "rdd.Map", panicOp: "rdd.Map"},
 		{name: "error from a MapPartitions function", build: func(in *dstream.DStream[int]) *dstream.DStream[int] {
-			return dstream.MapPartitions(in, func(_ context.Context, _ int, xs iter.Seq[int], emit func(int)) error {
+			return dstream.MapPartitions(in, func(_ context.Context, _ int, xs iter.Seq[int], yield func(int) bool) error {
 				for x := range xs {
 					if x == 2 {
 						return boom
 					}
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				return nil
 			})

@@ -119,9 +119,11 @@ func checkFn2[A, B any](a *DStream[A], b *DStream[B], name string, isNil bool) {
 
 // MapPartitions applies f to each whole partition of every batch
 // (rdd.MapPartitions per batch): f gets the job's context, the partition
-// index and the partition's elements, and calls emit for each output
-// element. An error from f fails the batch.
-func MapPartitions[T, U any](s *DStream[T], f func(ctx context.Context, part int, in iter.Seq[T], emit func(U)) error) *DStream[U] {
+// index and the partition's elements, and calls yield for each output
+// element, returning when yield returns false (the output operation wants
+// no more, as Print, or the job is cancelled). An error from f fails the
+// batch.
+func MapPartitions[T, U any](s *DStream[T], f func(ctx context.Context, part int, in iter.Seq[T], yield func(U) bool) error) *DStream[U] {
 	checkFn(s, "dstream.MapPartitions", f == nil)
 	return derive("dstream.MapPartitions", s, func(r *rdd.RDD[T]) *rdd.RDD[U] { return rdd.MapPartitions(r, f) })
 }
@@ -195,12 +197,12 @@ func Count[T any](s *DStream[T]) *DStream[int64] {
 		ones := rdd.Map(r, ops.One[T])
 		// The zero keeps one partition even when the batch has none.
 		zero := rdd.Parallelize(r.Engine(), []int64{0}, 1)
-		return rdd.MapPartitions(rdd.Coalesce(rdd.Union(zero, ones), 1), func(_ context.Context, _ int, in iter.Seq[int64], emit func(int64)) error {
+		return rdd.MapPartitions(rdd.Coalesce(rdd.Union(zero, ones), 1), func(_ context.Context, _ int, in iter.Seq[int64], yield func(int64) bool) error {
 			var n int64
 			for x := range in {
 				n += x
 			}
-			emit(n)
+			yield(n)
 			return nil
 		})
 	})

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/spatedev/spate/dstream"
+	"github.com/spatedev/spate/dstream/dstreamtest"
 	"github.com/spatedev/spate/internal/leakcheck"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/rdd"
@@ -53,9 +55,11 @@ func TestMapPartitions(t *testing.T) {
 	leakcheck.Check(t)
 	got := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[string] {
 		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
-		return dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], emit func(string)) error {
+		return dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], yield func(string) bool) error {
 			for x := range in {
-				emit(strconv.Itoa(10 * x))
+				if !yield(strconv.Itoa(10 * x)) {
+					return nil
+				}
 			}
 			return nil
 		})
@@ -71,12 +75,49 @@ func TestMapPartitions(t *testing.T) {
 	}
 }
 
+// TestMapPartitionsStopsUnderPrint checks that f's yield returns false once
+// the output operation has what it wants (Print reads the first n+1
+// elements), and not before.
+func TestMapPartitionsStopsUnderPrint(t *testing.T) {
+	leakcheck.Check(t)
+	d := dstreamtest.NewDriver(dstreamtest.Parallelism(1))
+	defer d.Close()
+	in, _ := dstreamtest.Input(d.Context(), []int{1})
+	var calls, falseAt atomic.Int64
+	tens := dstream.MapPartitions(in, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
+		for x := range in {
+			for i := range 1000 {
+				c := calls.Add(1)
+				if !yield(10*x + i) {
+					falseAt.Store(c)
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	var out strings.Builder
+	dstream.PrintTo(tens, &out, 2)
+	if _, err := d.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "10\n11\n...\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("Print wrote %q, want %q after the header", out.String(), want)
+	}
+	if calls.Load() != 3 || falseAt.Load() != 3 {
+		t.Errorf("yield called %d times, false at call %d; want false at the 3rd, the last", calls.Load(), falseAt.Load())
+	}
+}
+
 func TestMapPartitionsErrorFailsTheBatch(t *testing.T) {
 	leakcheck.Check(t)
 	h := newHarness(t)
 	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, []int{1})
 	boom := errors.New("boom")
-	out := dstream.MapPartitions(in, func(context.Context, int, iter.Seq[int], func(int)) error { return boom })
+	out := dstream.MapPartitions(in, func(context.Context, int, iter.Seq[int], func(int) bool) error { return boom })
 	var got collector[int]
 	dstream.ForeachRDD(out, got.foreach)
 	h.start(context.Background())

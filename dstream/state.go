@@ -62,13 +62,15 @@ type UpdateSpec[K comparable, V, S any] struct {
 	// PartitionFunc, instead of Func, updates one state partition at a
 	// time (Spark's updateStateByKey with an iterator function): in yields,
 	// once each, every key of partition part with state or values this
-	// batch (a single-use iterator), and what PartitionFunc emits is the
-	// partition's new state: a key it does not emit is dropped. It must
-	// emit a key at most once (a key emitted twice fails the next batch),
-	// and, unless RepartitionState is set, only keys of its partition (the
-	// keys of in are): another key fails the batch. An error it returns
-	// fails the batch.
-	PartitionFunc func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, S]], emit func(ops.KV[K, S])) error
+	// batch (a single-use iterator), and what PartitionFunc passes to
+	// yield is the partition's new state: a key it does not yield is
+	// dropped. It must yield a key at most once, and, unless
+	// RepartitionState is set, only keys of its partition (the keys of in
+	// are): another key, or a key twice, fails the batch, and from then on
+	// yield returns false. PartitionFunc should then return: the batch
+	// fails either way. An error it returns fails the batch; ctx is done
+	// when the job is cancelled.
+	PartitionFunc func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, S]], yield func(ops.KV[K, S]) bool) error
 	// Initial is the state before the first batch: its keys go through the
 	// first batch's update with that batch's values (Spark's initialRDD).
 	// A job resumed from a checkpoint starts from the restored state and
@@ -77,7 +79,7 @@ type UpdateSpec[K comparable, V, S any] struct {
 	// Partitioning is how the state is hash-partitioned (rdd.Partitions,
 	// rdd.WithPartitioner). Default: like the first batch's data.
 	Partitioning []rdd.ShuffleOpt[K]
-	// RepartitionState lets PartitionFunc emit any key, such as keys it
+	// RepartitionState lets PartitionFunc yield any key, such as keys it
 	// renames: a key of another partition moves to that partition's store
 	// after the batch's update (Spark's rememberPartitioner = false). Only
 	// with PartitionFunc. Default false: the state never moves.
@@ -200,12 +202,12 @@ func putNew[K comparable, S any](st *state.Store[K, S], k K, v S) (dup bool) {
 }
 
 // partitionUpdate returns the update of a PartitionFunc: it gets every key of its
-// partition with state or values, and what it emits is the partition's new state. A
-// key emitted twice fails the batch; so does a key of another partition, unless
+// partition with state or values, and what it yields is the partition's new state. A
+// key yielded twice fails the batch; so does a key of another partition, unless
 // RepartitionState, when it moves to its partition's store once every partition is
 // updated (ks.afterApply).
 func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], spec UpdateSpec[K, V, S]) func(context.Context, time.Time, *state.Store[K, S], int, iter.Seq[ops.KV[K, []V]], func(struct{})) error {
-	var moved [][]ops.KV[K, S] // per partition: the keys it emitted for others
+	var moved [][]ops.KV[K, S] // per partition: the keys it yielded for others
 	var movedMu sync.Mutex
 	if spec.RepartitionState {
 		ks.afterApply = func(t time.Time) error {
@@ -219,7 +221,7 @@ func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], 
 						return err
 					}
 					if dup := putNew(st, kv.Key, kv.Value); dup {
-						return fmt.Errorf("%s: key %v was emitted twice, by two partitions", name, kv.Key)
+						return fmt.Errorf("%s: key %v was yielded twice, by two partitions", name, kv.Key)
 					}
 				}
 			}
@@ -248,21 +250,22 @@ func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], 
 		next := map[K]S{}
 		var foreign []ops.KV[K, S]
 		var bad error
-		emit := func(kv ops.KV[K, S]) {
+		yield := func(kv ops.KV[K, S]) bool {
 			switch _, dup := next[kv.Key]; {
 			case bad != nil:
 			case dup:
-				bad = fmt.Errorf("%s: the update of partition %d emitted key %v twice", name, p, kv.Key)
+				bad = fmt.Errorf("%s: the update of partition %d yielded key %v twice", name, p, kv.Key)
 			case part.Partition(kv.Key) != p && !spec.RepartitionState:
-				bad = fmt.Errorf("%s: the update of partition %d emitted key %v, of partition %d: emit only the keys of the partition, or set RepartitionState",
+				bad = fmt.Errorf("%s: the update of partition %d yielded key %v, of partition %d: yield only the keys of the partition, or set RepartitionState",
 					name, p, kv.Key, part.Partition(kv.Key))
 			case part.Partition(kv.Key) != p:
 				foreign = append(foreign, kv)
 			default:
 				next[kv.Key] = kv.Value
 			}
+			return bad == nil
 		}
-		if err := spec.PartitionFunc(ctx, t, p, inputs, emit); err != nil {
+		if err := spec.PartitionFunc(ctx, t, p, inputs, yield); err != nil {
 			return err
 		}
 		if bad != nil {

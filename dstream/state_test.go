@@ -278,7 +278,7 @@ func sortedPairs[V any](m map[string]V) []ops.KV[string, V] {
 // TestUpdateStateByKeyWithPartitionFunc checks UpdateSpec.PartitionFunc
 // (Spark's iterator form) with an initial state: it runs once per state
 // partition and batch, gets every key of its partition with state or
-// values once, and what it emits is the new state (a key not emitted is
+// values once, and what it yields is the new state (a key not yielded is
 // dropped).
 func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 	const parts = 3
@@ -291,7 +291,7 @@ func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 	calls := map[int][]int{}
 	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
 		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
-			PartitionFunc: func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
+			PartitionFunc: func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
 				mu.Lock()
 				calls[batchNo(t)] = append(calls[batchNo(t)], part)
 				mu.Unlock()
@@ -301,8 +301,8 @@ func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 						return fmt.Errorf("key %s given twice", g.Key)
 					}
 					seen[g.Key] = true
-					if st := update(0, g.Key, g.Values, g.State); st.Ok {
-						emit(ops.Pair(g.Key, st.Value))
+					if st := update(0, g.Key, g.Values, g.State); st.Ok && !yield(ops.Pair(g.Key, st.Value)) {
+						return nil
 					}
 				}
 				return nil
@@ -349,24 +349,26 @@ func agedInput() [][]ops.KV[aged, int] {
 
 // ageing is a PartitionFunc that moves every key: the sum of a word's new
 // values goes to age 1, and each state ages by one batch, up to 3.
-func ageing(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[aged, int, int]], emit func(ops.KV[aged, int])) error {
+func ageing(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[aged, int, int]], yield func(ops.KV[aged, int]) bool) error {
 	for g := range in {
-		if g.State.Ok && g.Key.Age < 3 {
-			emit(ops.Pair(aged{g.Key.Word, g.Key.Age + 1}, g.State.Value))
+		if g.State.Ok && g.Key.Age < 3 && !yield(ops.Pair(aged{g.Key.Word, g.Key.Age + 1}, g.State.Value)) {
+			return nil
 		}
 		if len(g.Values) > 0 {
 			sum := 0
 			for _, v := range g.Values {
 				sum += v
 			}
-			emit(ops.Pair(aged{g.Key.Word, 1}, sum))
+			if !yield(ops.Pair(aged{g.Key.Word, 1}, sum)) {
+				return nil
+			}
 		}
 	}
 	return nil
 }
 
 // TestUpdateStateByKeyWithRepartitionState checks a PartitionFunc that
-// emits keys other than those it is given (Spark's rememberPartitioner =
+// yields keys other than those it is given (Spark's rememberPartitioner =
 // false): the state is partitioned again for the next batch, so every key
 // meets its values and state.
 func TestUpdateStateByKeyWithRepartitionState(t *testing.T) {
@@ -413,8 +415,9 @@ func runStateFailure(t *testing.T, build func(s *dstream.DStream[ops.KV[string, 
 
 // TestUpdateStateByKeyWithMisuse checks that what would silently corrupt the
 // state fails the batch, naming the operator, the batch and the key: a
-// PartitionFunc emitting a key of another partition without
-// RepartitionState, a key emitted twice, an initial state with a key twice.
+// PartitionFunc yielding a key of another partition without
+// RepartitionState, a key yielded twice, an initial state with a key twice;
+// yield returns false once the update has failed, so that the function stops.
 func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 	t.Run("key of another partition", func(t *testing.T) {
 		h := newHarness(t)
@@ -432,21 +435,25 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 			}
 		}
 	})
-	t.Run("key emitted twice", func(t *testing.T) {
+	t.Run("key yielded twice", func(t *testing.T) {
 		err := runStateFailure(t, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
 			return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
-				PartitionFunc: func(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[string, int, int]], emit func(ops.KV[string, int])) error {
+				PartitionFunc: func(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
 					for g := range in {
-						emit(ops.Pair(g.Key, 1))
-						emit(ops.Pair(g.Key, 2))
+						if !yield(ops.Pair(g.Key, 1)) || !yield(ops.Pair(g.Key, 2)) {
+							return nil // the batch fails with the key twice
+						}
 					}
-					return nil
+					return errors.New("yield never returned false")
 				}})
 		})
-		for _, want := range []string{"dstream.UpdateStateByKey", "batch 2026-01-01T00:00:01Z", "emitted key", "twice"} {
+		for _, want := range []string{"dstream.UpdateStateByKey", "batch 2026-01-01T00:00:01Z", "yielded key", "twice"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Run = %v, want an error saying %q", err, want)
 			}
+		}
+		if err != nil && strings.Contains(err.Error(), "never returned false") {
+			t.Error("yield went on returning true after a key twice")
 		}
 	})
 	t.Run("initial state with a key twice", func(t *testing.T) {
@@ -466,7 +473,7 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 // any batch: no function, two functions, RepartitionState with Func.
 func TestUpdateStateByKeyWithInvalidSpec(t *testing.T) {
 	fn := func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st }
-	pfn := func(context.Context, time.Time, int, iter.Seq[dstream.StateInput[string, int, int]], func(ops.KV[string, int])) error {
+	pfn := func(context.Context, time.Time, int, iter.Seq[dstream.StateInput[string, int, int]], func(ops.KV[string, int]) bool) error {
 		return nil
 	}
 	for name, spec := range map[string]dstream.UpdateSpec[string, int, int]{

@@ -273,7 +273,10 @@ func (h storeStream[K, E]) keys() int64 {
 // hash-partitioned), the same one after — and apply updates the store of each
 // partition with its part of the batch, emitting what the stream's RDD holds. At the
 // first batch, if initial is not nil, each store first gets its keys of initial (a
-// key twice is an error). The RDD is persisted: it holds what apply emitted.
+// key twice is an error). The RDD is persisted: it holds what apply emitted. apply
+// gets emit, not a yield that may say stop: it must update the whole partition's
+// store whatever the consumer wants (a persisted RDD is computed whole anyway, and
+// a cancelled job fails its batch, so what emit then drops is never used).
 func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name string, ks *keyedStore[K, E], opts []rdd.ShuffleOpt[K],
 	initial func(t time.Time) *rdd.RDD[ops.KV[K, E]],
 	prepare func(batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *rdd.RDD[ops.KV[K, X]],
@@ -304,7 +307,7 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 		if first := !self.validAt(t.Add(-self.slideOr())); first && initial != nil {
 			part, _ := ks.partitioning()
 			init := rdd.PartitionBy(initial(t), rdd.WithPartitioner(part))
-			return rdd.ZipPartitions(data, init, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], init iter.Seq[ops.KV[K, E]], emit func(U)) error {
+			return rdd.ZipPartitions(data, init, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], init iter.Seq[ops.KV[K, E]], yield func(U) bool) error {
 				st, err := ks.store(p, t)
 				if err != nil {
 					return err
@@ -318,15 +321,15 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 						idx.Touch(kv.Key, ks.seen(kv.Value))
 					}
 				}
-				return cmp.Or(apply(ctx, t, st, p, in, emit), st.Err())
+				return cmp.Or(apply(ctx, t, st, p, in, emitTo(yield)), st.Err())
 			}).Persist(), nil
 		}
-		return rdd.MapPartitions(data, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], emit func(U)) error {
+		return rdd.MapPartitions(data, func(ctx context.Context, p int, in iter.Seq[ops.KV[K, X]], yield func(U) bool) error {
 			st, err := ks.store(p, t)
 			if err != nil {
 				return err
 			}
-			return cmp.Or(apply(ctx, t, st, p, in, emit), st.Err())
+			return cmp.Or(apply(ctx, t, st, p, in, emitTo(yield)), st.Err())
 		}).Persist(), nil
 	})
 	self.slide, self.parents = s.slide, []stream{s}
@@ -339,6 +342,11 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 	}}
 	markStateful(self)
 	return self
+}
+
+// emitTo returns yield as the emit of a store stream's apply, which does not stop.
+func emitTo[U any](yield func(U) bool) func(U) {
+	return func(u U) { yield(u) }
 }
 
 // newStoreView returns a stream named name whose RDD at a batch is every key's state

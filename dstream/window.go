@@ -125,7 +125,7 @@ func ReduceByWindow[T any](s *DStream[T], f func(a, b T) T, length, slide time.D
 // reduceToOne returns the RDD holding the reduction of r with f, or no
 // element if r is empty.
 func reduceToOne[T any](r *rdd.RDD[T], f func(a, b T) T) *rdd.RDD[T] {
-	return rdd.MapPartitions(rdd.Coalesce(r, 1), func(_ context.Context, _ int, in iter.Seq[T], emit func(T)) error {
+	return rdd.MapPartitions(rdd.Coalesce(r, 1), func(_ context.Context, _ int, in iter.Seq[T], yield func(T) bool) error {
 		var acc ops.Maybe[T]
 		for t := range in {
 			if acc.Ok {
@@ -135,7 +135,7 @@ func reduceToOne[T any](r *rdd.RDD[T], f func(a, b T) T) *rdd.RDD[T] {
 			}
 		}
 		if acc.Ok {
-			emit(acc.Value)
+			yield(acc.Value)
 		}
 		return nil
 	})
@@ -285,7 +285,7 @@ type enteredBatch[K comparable, V any] struct {
 
 // move updates partition p's store with the partitions ins of the RDDs a slide
 // zips.
-type move[K comparable, V any] func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error
+type move[K comparable, V any] func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{}) bool) error
 
 // slide returns the update of the window at t: an RDD whose partition p folds
 // the entering batches' pairs of partition p (oldest first) into its store and
@@ -325,8 +325,8 @@ func (w *incWindow[K, V]) slide(t time.Time, entering []time.Time, pairs []*rdd.
 		// Nothing enters or leaves (a window narrower than its slide, between
 		// batches): the stores only move to the new window.
 		empty := rdd.PartitionBy(rdd.Empty[ops.KV[K, V]](w.ks.like.Engine()), rdd.WithPartitioner(part))
-		out = rdd.MapPartitions(empty, func(ctx context.Context, p int, _ iter.Seq[ops.KV[K, V]], emit func(struct{})) error {
-			return f(ctx, p, nil, emit)
+		out = rdd.MapPartitions(empty, func(ctx context.Context, p int, _ iter.Seq[ops.KV[K, V]], yield func(struct{}) bool) error {
+			return f(ctx, p, nil, yield)
 		})
 	} else {
 		out = rdd.ZipPartitionsN(ins, f)
@@ -359,7 +359,7 @@ func (w *incWindow[K, V]) moveRefs(t time.Time, entering []time.Time, ins []*rdd
 		rdds[i] = b.pairs
 	}
 	var read atomic.Int32 // partitions done: the leaving batches are unpersisted after the last
-	return rdds, func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
+	return rdds, func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{}) bool) error {
 		st, err := w.ks.store(p, t)
 		if err != nil {
 			return err
@@ -422,7 +422,7 @@ func (w *incWindow[K, V]) moveRefs(t time.Time, entering []time.Time, ins []*rdd
 // is dropped with none left).
 func (w *incWindow[K, V]) moveParts(t time.Time, entering []time.Time, leaveBy time.Time) move[K, V] {
 	until := leaveBy.UnixNano()
-	return func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{})) error {
+	return func(ctx context.Context, p int, ins []iter.Seq[ops.KV[K, V]], _ func(struct{}) bool) error {
 		st, err := w.ks.store(p, t)
 		if err != nil {
 			return err

@@ -219,27 +219,8 @@ func ForeachPartition[T any](ctx context.Context, r *RDD[T], f func(ctx context.
 		return invalid("rdd.ForeachPartition", "nil function")
 	}
 	_, err := perPartition(ctx, "rdd.ForeachPartition", r, func(tc *task, p int) (struct{}, error) {
-		var upErr error
-		used := false
-		in := func(y func(T) bool) {
-			if used {
-				return
-			}
-			used = true
-			upErr = r.iter(tc, p, func(t T) bool {
-				tc.cur = nil
-				return y(t)
-			})
-		}
-		tc.cur = nil
-		ferr := f(tc.ctx, p, in)
-		if upErr != nil {
-			return struct{}{}, upErr
-		}
-		if ferr != nil {
-			return struct{}{}, &TaskError{Op: "rdd.ForeachPartition", Partition: p, Err: ferr}
-		}
-		return struct{}{}, nil
+		run := newPartRun[struct{}](scope{tc, nil}, p, nil, checkCancel) // f is the action's
+		return struct{}{}, run.finish(f(tc.ctx, p, in(run, r)))
 	})
 	return err
 }

@@ -303,10 +303,12 @@ func TestTakeScansMorePartitions(t *testing.T) {
 				parts[p] = []int{p * 10, p*10 + 1}
 			}
 			var computed [30]atomic.Bool
-			r := rdd.MapPartitions(rdd.FromPartitions(e.eng, parts), func(_ context.Context, part int, in iter.Seq[int], emit func(int)) error {
+			r := rdd.MapPartitions(rdd.FromPartitions(e.eng, parts), func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
 				computed[part].Store(true)
 				for x := range in {
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				return nil
 			})
@@ -453,12 +455,14 @@ func TestActionsReturnZeroOnFailure(t *testing.T) {
 	// when partition 2 fails.
 	eng := rdd.NewEngine(rdd.Parallelism(1))
 	r := rdd.MapPartitions(rdd.FromPartitions(eng, [][]int{{1, 2}, {3}, {4}}),
-		func(_ context.Context, part int, in iter.Seq[int], emit func(int)) error {
+		func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
 			if part == 2 {
 				return boom
 			}
 			for x := range in {
-				emit(x)
+				if !yield(x) {
+					return nil
+				}
 			}
 			return nil
 		})

@@ -95,9 +95,39 @@
 // spill file that cannot be written or read fails the task with a
 // [*TaskError] wrapping a *shuffle.SpillError that names it.
 //
-// # Iterators
+// # Inside a partition
 //
-// MapPartitions and ForeachPartition hand user code a partition as an
-// iter.Seq that can be ranged over once; it is only valid during the call.
+// Within a task, elements are pushed: each operator computes its partition
+// by calling the function of its consumer (the next operator, or the
+// action) with each element, and learns from its result whether the
+// consumer wants more. User code that works on whole partitions follows the
+// same convention, that of package iter: [MapPartitions], [ZipPartitions],
+// [ZipPartitionsN] and [Generate] hand their function the input partitions
+// as iter.Seq values, which can be ranged over once and only during the
+// call ([ForeachPartition] too), and a yield func(U) bool for the output.
+// yield returns false when no more is wanted: the consumer has stopped
+// ([Take], [First] and [IsEmpty] stop once they have enough) or the action
+// is cancelled (checked every 1024 elements). The function should then
+// return; its input iterators end too, and what it yields after that is
+// dropped. [FlatMapSeq]'s iterators get a yield too, which says false when
+// the consumer has stopped; cancellation is checked between their
+// parent's elements. Nothing is lost to an
+// early stop: a partition is cut short only for a consumer that asked for
+// no more, and a cancelled action fails with the context's error whatever
+// the function returns. A panic in any of these functions, before, between
+// or after its yields, is reported under its own operator's name.
+//
+// The function gets yield rather than returning an iter.Seq of its output
+// (Spark's mapPartitions returns an Iterator) because the engine already
+// pushes: calling the consumer through yield costs one call per element
+// and no goroutine. A returned iter.Seq would be ranged over by the engine
+// in the same way, but it has no place for an error but one per element
+// (iter.Seq2[U, error]), and the function's set-up and clean-up (a
+// connection per partition, closed by a defer) would have to move inside
+// the closure it returns, where a defer in the function itself runs too
+// early. Turning the push into a pull (iter.Pull) would cost a coroutine
+// switch per element; code that needs its inputs in lockstep can pull one
+// of them itself (see the ZipPartitions example).
+//
 // Slices passed to Parallelize and FromPartitions are not copied.
 package rdd

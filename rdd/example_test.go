@@ -59,12 +59,12 @@ func ExampleSortBy() {
 func ExampleMapPartitions() {
 	ctx := context.Background()
 	nums := rdd.Range(rdd.NewEngine(), 0, 10, 1, 3)
-	sums := rdd.MapPartitions(nums, func(_ context.Context, part int, in iter.Seq[int64], emit func(string)) error {
+	sums := rdd.MapPartitions(nums, func(_ context.Context, part int, in iter.Seq[int64], yield func(string) bool) error {
 		var sum int64
 		for n := range in {
 			sum += n
 		}
-		emit(fmt.Sprintf("partition %d: sum %d", part, sum))
+		yield(fmt.Sprintf("partition %d: sum %d", part, sum))
 		return nil
 	})
 	got, _ := rdd.Collect(ctx, sums)
@@ -81,12 +81,14 @@ func ExampleZipPartitions() {
 	names := rdd.Parallelize(eng, []string{"ann", "bob", "cid", "dee"}, 2)
 	scores := rdd.Parallelize(eng, []int{7, 9, 4, 8}, 2)
 	// Partition i of names goes with partition i of scores.
-	paired := rdd.ZipPartitions(names, scores, func(_ context.Context, _ int, ns iter.Seq[string], ss iter.Seq[int], emit func(string)) error {
+	paired := rdd.ZipPartitions(names, scores, func(_ context.Context, _ int, ns iter.Seq[string], ss iter.Seq[int], yield func(string) bool) error {
 		next, stop := iter.Pull(ss)
 		defer stop()
 		for n := range ns {
 			s, _ := next()
-			emit(fmt.Sprintf("%s=%d", n, s))
+			if !yield(fmt.Sprintf("%s=%d", n, s)) {
+				return nil
+			}
 		}
 		return nil
 	})

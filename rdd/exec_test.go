@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,7 @@ func TestInvalidArguments(t *testing.T) {
 		{"FlatMap nil RDD", "rdd.FlatMap", rdd.FlatMap(nilInts, func(x int) []int { return nil })},
 		{"FlatMapSeq nil RDD", "rdd.FlatMapSeq", rdd.FlatMapSeq(nilInts, func(x int) iter.Seq[int] { return nil })},
 		{"Filter nil RDD", "rdd.Filter", rdd.Filter(nilInts, func(int) bool { return true })},
-		{"MapPartitions nil RDD", "rdd.MapPartitions", rdd.MapPartitions(nilInts, func(context.Context, int, iter.Seq[int], func(int)) error { return nil })},
+		{"MapPartitions nil RDD", "rdd.MapPartitions", rdd.MapPartitions(nilInts, func(context.Context, int, iter.Seq[int], func(int) bool) error { return nil })},
 		{"MapValues nil RDD", "rdd.MapValues", rdd.Values(rdd.MapValues(nilKVs, id))},
 		{"FlatMapValues nil RDD", "rdd.FlatMapValues", rdd.Values(rdd.FlatMapValues(nilKVs, func(v int) []int { return nil }))},
 		{"Keys nil RDD", "rdd.Keys", rdd.Map(rdd.Keys(nilKVs), func(string) int { return 0 })},
@@ -151,6 +152,9 @@ func TestPanics(t *testing.T) {
 	}
 	id := func(x int) int { return x }
 	collect := func(ctx context.Context, r *rdd.RDD[int]) error { _, err := rdd.Collect(ctx, r); return err }
+	// dropLast drops the 7 that ends partition 2: its Filter's code runs
+	// last in the partition, after the element before it was passed on.
+	dropLast := func(r *rdd.RDD[int]) *rdd.RDD[int] { return rdd.Filter(r, func(x int) bool { return x != 7 }) }
 	tests := []struct {
 		name string
 		run  func(ctx context.Context, r *rdd.RDD[int]) error
@@ -178,11 +182,13 @@ func TestPanics(t *testing.T) {
 			}), id))
 		}, "rdd.FlatMapSeq"},
 		{"MapPartitions after its loop", func(ctx context.Context, r *rdd.RDD[int]) error {
-			return collect(ctx, rdd.MapPartitions(rdd.Map(r, id), func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			return collect(ctx, rdd.MapPartitions(rdd.Map(r, id), func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				seen := false
 				for x := range in {
 					seen = seen || x == hBoom
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				if seen {
 					panic("boom")
@@ -190,6 +196,87 @@ func TestPanics(t *testing.T) {
 				return nil
 			}))
 		}, "rdd.MapPartitions"},
+		{"MapPartitions before its loop", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.MapPartitions(rdd.Map(r, id), func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
+				if part == 2 {
+					boom(hBoom)
+				}
+				for x := range in {
+					if !yield(x) {
+						return nil
+					}
+				}
+				return nil
+			}))
+		}, "rdd.MapPartitions"},
+		{"MapPartitions after a yield, with a Map downstream", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.MapPartitions(r, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
+				for x := range in {
+					if !yield(x) {
+						return nil
+					}
+					boom(x)
+				}
+				return nil
+			}), id))
+		}, "rdd.MapPartitions"},
+		{"MapPartitions after its loop, over a Filter that dropped the last element", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.MapPartitions(dropLast(r), func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
+				for x := range in {
+					if !yield(x) {
+						return nil
+					}
+				}
+				if part == 2 {
+					boom(hBoom)
+				}
+				return nil
+			}))
+		}, "rdd.MapPartitions"},
+		{"ZipPartitions between its inputs", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.ZipPartitions(dropLast(r), r, func(_ context.Context, part int, a, b iter.Seq[int], yield func(int) bool) error {
+				for range a {
+				}
+				if part == 2 {
+					boom(hBoom)
+				}
+				for x := range b {
+					if !yield(x) {
+						return nil
+					}
+				}
+				return nil
+			}))
+		}, "rdd.ZipPartitions"},
+		{"ZipPartitionsN after a yield", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.ZipPartitionsN([]*rdd.RDD[int]{r, r}, func(_ context.Context, _ int, ins []iter.Seq[int], yield func(int) bool) error {
+				for x := range ins[1] {
+					if !yield(x) {
+						return nil
+					}
+					boom(x)
+				}
+				return nil
+			}), id))
+		}, "rdd.ZipPartitionsN"},
+		{"Generate after a yield", func(ctx context.Context, r *rdd.RDD[int]) error {
+			gen := rdd.Generate(r.Engine(), "test.Generate", 4, func(_ context.Context, part int, yield func(int) bool) error {
+				for _, x := range hFailParts()[part] {
+					if !yield(x) {
+						return nil
+					}
+					boom(x)
+				}
+				return nil
+			})
+			return collect(ctx, rdd.Map(gen, id))
+		}, "test.Generate"},
+		{"FlatMapSeq function", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.FlatMapSeq(rdd.Map(r, id), func(x int) iter.Seq[int] {
+				boom(x)
+				return slices.Values([]int{x})
+			}), id))
+		}, "rdd.FlatMapSeq"},
 		{"MapValues", func(ctx context.Context, r *rdd.RDD[int]) error {
 			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
 			return collect(ctx, rdd.Values(rdd.MapValues(kv, func(v int) int { boom(v); return v })))
@@ -198,6 +285,10 @@ func TestPanics(t *testing.T) {
 			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
 			return collect(ctx, rdd.Values(rdd.FlatMapValues(kv, func(v int) []int { boom(v); return nil })))
 		}, "rdd.FlatMapValues"},
+		{"MapValuesWithKey", func(ctx context.Context, r *rdd.RDD[int]) error {
+			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
+			return collect(ctx, rdd.Values(rdd.MapValuesWithKey(kv, func(_, v int) int { boom(v); return v })))
+		}, "rdd.MapValuesWithKey"},
 		{"Map under Count", func(ctx context.Context, r *rdd.RDD[int]) error {
 			_, err := rdd.Count(ctx, rdd.Map(r, func(x int) int { boom(x); return x }))
 			return err
@@ -213,6 +304,16 @@ func TestPanics(t *testing.T) {
 			return rdd.ForeachPartition(ctx, rdd.Map(r, id), func(_ context.Context, _ int, in iter.Seq[int]) error {
 				for x := range in {
 					boom(x)
+				}
+				return nil
+			})
+		}, "rdd.ForeachPartition"},
+		{"ForeachPartition after its loop, over a Filter that dropped the last element", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return rdd.ForeachPartition(ctx, dropLast(r), func(_ context.Context, part int, in iter.Seq[int]) error {
+				for range in {
+				}
+				if part == 2 {
+					boom(hBoom)
 				}
 				return nil
 			})
@@ -305,7 +406,7 @@ func TestPanicCancelsOtherTasks(t *testing.T) {
 	started := hNewSignal()
 	var observed atomic.Bool
 	r := rdd.MapPartitions(rdd.FromPartitions(eng, [][]int{{0}, {1}, {2}, {3}}),
-		func(ctx context.Context, part int, in iter.Seq[int], emit func(int)) error {
+		func(ctx context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
 			switch part {
 			case 0:
 				started.Fire()
@@ -345,12 +446,14 @@ func TestTaskErrors(t *testing.T) {
 		op   string
 	}{
 		{"MapPartitions", func(ctx context.Context, r *rdd.RDD[int]) error {
-			_, err := rdd.Collect(ctx, rdd.Map(rdd.MapPartitions(r, func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			_, err := rdd.Collect(ctx, rdd.Map(rdd.MapPartitions(r, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				for x := range in {
 					if x == hBoom {
 						return errHBoom
 					}
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				return nil
 			}), id))
@@ -553,7 +656,7 @@ func TestParallelismBound(t *testing.T) {
 			t.Fatalf("Parallelism() = %d, want %d", eng.Parallelism(), par)
 		}
 		r := rdd.MapPartitions(rdd.Parallelize(eng, hSeq(0, 16_000), 16),
-			func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				n := running.Add(1)
 				for {
 					p := peak.Load()
@@ -562,7 +665,9 @@ func TestParallelismBound(t *testing.T) {
 					}
 				}
 				for x := range in {
-					emit(x)
+					if !yield(x) {
+						break
+					}
 					runtime.Gosched()
 				}
 				running.Add(-1)
@@ -807,9 +912,11 @@ func TestPersistAfterFailure(t *testing.T) {
 	t.Run("error", func(t *testing.T) {
 		var failed atomic.Bool
 		mp := rdd.MapPartitions(rdd.Parallelize(rdd.NewEngine(), hSeq(0, 100), 2),
-			func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				for x := range in {
-					emit(x)
+					if !yield(x) {
+						return nil
+					}
 				}
 				if failed.CompareAndSwap(false, true) {
 					return errHBoom

@@ -29,10 +29,8 @@ func Map[T, U any](r *RDD[T], f func(T) U) *RDD[U] {
 	}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		return r.iter(tc, p, func(t T) bool {
-			tc.cur = me
-			return yield(f(t))
-		})
+		s := scope{tc, me}
+		return r.iter(tc, p, func(t T) bool { return yield(call(s, f, t)) })
 	}
 	return out
 }
@@ -46,9 +44,9 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 	}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
+		s := scope{tc, me}
 		return r.iter(tc, p, func(t T) bool {
-			tc.cur = me
-			for _, u := range f(t) {
+			for _, u := range call(s, f, t) {
 				if !yield(u) {
 					return false
 				}
@@ -62,9 +60,11 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 // FlatMapSeq is FlatMap for a function that returns an iterator, such as
 // strings.FieldsSeq, so that no slice is built per element. The engine
 // allocates nothing per element: what f's iterator allocates (a closure,
-// for strings.FieldsSeq) is all. Once the consumer has stopped (Take), an
-// iterator that still calls yield gets false again and its elements go
-// nowhere.
+// for strings.FieldsSeq) is all. The iterator's yield returns false once
+// the consumer has stopped (Take): the iterator should then return; if it
+// calls yield again, it gets false again and its elements go nowhere.
+// Cancellation is checked between r's elements, not within an iterator,
+// which should therefore end.
 func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 	out := narrow[U]("rdd.FlatMapSeq", r)
 	if f == nil {
@@ -72,23 +72,15 @@ func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 	}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		// One inner yield per partition, called by each element's
+		// One run and one yield per partition, called by each element's
 		// iterator: a range over f(t) here would allocate its loop body's
 		// closure for every element.
-		stopped := false
-		inner := func(u U) bool {
-			if stopped || !yield(u) {
-				stopped = true
-				return false
-			}
-			tc.cur = me
-			return true
-		}
-		return r.iter(tc, p, func(t T) bool {
-			tc.cur = me
-			f(t)(inner)
-			return !stopped
+		run := newPartRun(scope{tc, me}, p, yield, parentChecks)
+		run.err = r.iter(tc, p, func(t T) bool {
+			call(run.scope, f, t)(run.yield)
+			return !run.stopped
 		})
+		return run.finish(nil)
 	}
 	return out
 }
@@ -106,92 +98,37 @@ func Filter[T any](r *RDD[T], keep func(T) bool) *RDD[T] {
 	out.part = r.part
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(T) bool) error {
-		return r.iter(tc, p, func(t T) bool {
-			tc.cur = me
-			return !keep(t) || yield(t)
-		})
+		s := scope{tc, me}
+		return r.iter(tc, p, func(t T) bool { return !call(s, keep, t) || yield(t) })
 	}
 	return out
 }
 
 // MapPartitions returns the RDD made by f from each whole partition (Spark's
 // mapPartitionsWithIndex): f gets the action's context, the partition index
-// and the partition's elements as a single-use iterator, and calls emit for
-// each output element. An error from f fails the job as a *TaskError naming
-// the partition. Use it for per-partition set-up, such as one connection or
-// one buffer per partition.
+// and the partition's elements as a single-use iterator, and calls yield
+// for each output element, in order. An error from f fails the job as a
+// *TaskError naming the partition. Use it for per-partition set-up, such as
+// one connection or one buffer per partition.
 //
-// If the consumer stops early (Take), emit returns without effect and the
-// iterator ends, so f's loop finishes.
-func MapPartitions[T, U any](r *RDD[T], f func(ctx context.Context, part int, in iter.Seq[T], emit func(U)) error) *RDD[U] {
+// yield returns false when no more elements are wanted: the consumer has
+// stopped (Take, First), or the action is cancelled. f should then return
+// (nil, unless it failed); in ends too, so a loop over it finishes, and
+// anything f still yields is dropped. A cancelled action fails with the
+// context's error, whatever f returns. Spark's function returns an
+// iterator; this one pushes to yield, for the reasons in the package
+// documentation (Inside a partition).
+func MapPartitions[T, U any](r *RDD[T], f func(ctx context.Context, part int, in iter.Seq[T], yield func(U) bool) error) *RDD[U] {
 	out := narrow[U]("rdd.MapPartitions", r)
 	if f == nil {
 		return out.fail(invalid(out.name, "nil function"))
 	}
+	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		run := partitionRun(tc, &out.info, p, yield)
-		return run.finish(f(tc.ctx, p, seqOf(run, r), run.emit))
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
+		return run.finish(f(tc.ctx, p, in(run, r), run.yield))
 	}
 	return out
-}
-
-// partRun is one run of a user function over whole partitions
-// (MapPartitions, ZipPartitions): it hands the function single-use
-// iterators over the parents' partitions and an emit function, and stops
-// both when the consumer stops early.
-type partRun[U any] struct {
-	tc      *task
-	me      *info
-	p       int
-	stopped bool
-	upErr   error // the first error reading a parent
-	yield   func(U) bool
-}
-
-func partitionRun[U any](tc *task, me *info, p int, yield func(U) bool) *partRun[U] {
-	tc.cur = me
-	return &partRun[U]{tc: tc, me: me, p: p, yield: yield}
-}
-
-func (run *partRun[U]) emit(u U) {
-	if run.stopped {
-		return
-	}
-	if !run.yield(u) {
-		run.stopped = true
-	}
-	run.tc.cur = run.me
-}
-
-// seqOf returns a single-use iterator over partition p of r: a second
-// range over it yields nothing.
-func seqOf[T, U any](run *partRun[U], r *RDD[T]) iter.Seq[T] {
-	used := false
-	return func(y func(T) bool) {
-		if used || run.stopped {
-			return
-		}
-		used = true
-		err := r.iter(run.tc, run.p, func(t T) bool {
-			run.tc.cur = run.me
-			return !run.stopped && y(t)
-		})
-		if err != nil && run.upErr == nil {
-			run.upErr = err
-		}
-	}
-}
-
-// finish returns the run's error: a parent's first, else the function's
-// as a *TaskError naming the partition.
-func (run *partRun[U]) finish(err error) error {
-	if run.upErr != nil {
-		return run.upErr
-	}
-	if err != nil {
-		return &TaskError{Op: run.me.name, Partition: run.p, Err: err}
-	}
-	return nil
 }
 
 // Union returns the RDD of all of rs's partitions, in argument order (narrow:
@@ -310,9 +247,9 @@ func mapValuesWithKey[K comparable, V, W any](name string, r *RDD[ops.KV[K, V]],
 	out.part = r.part
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(ops.KV[K, W]) bool) error {
+		s := scope{tc, me}
 		return r.iter(tc, p, func(kv ops.KV[K, V]) bool {
-			tc.cur = me
-			return yield(ops.KV[K, W]{Key: kv.Key, Value: f(kv.Key, kv.Value)})
+			return yield(ops.KV[K, W]{Key: kv.Key, Value: call2(s, f, kv.Key, kv.Value)})
 		})
 	}
 	return out
@@ -331,9 +268,9 @@ func FlatMapValues[K comparable, V, W any](r *RDD[ops.KV[K, V]], f func(V) []W) 
 	out.part = r.part
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(ops.KV[K, W]) bool) error {
+		s := scope{tc, me}
 		return r.iter(tc, p, func(kv ops.KV[K, V]) bool {
-			tc.cur = me
-			for _, w := range f(kv.Value) {
+			for _, w := range call(s, f, kv.Value) {
 				if !yield(ops.KV[K, W]{Key: kv.Key, Value: w}) {
 					return false
 				}

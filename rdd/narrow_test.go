@@ -210,7 +210,7 @@ func TestPartitionerPropagation(t *testing.T) {
 	for name, got := range map[string]any{
 		"Map":           wAnyPart(rdd.Map(byKey, func(kv hKV) hKV { return kv })),
 		"FlatMap":       wAnyPart(rdd.FlatMap(byKey, func(kv hKV) []hKV { return []hKV{kv} })),
-		"MapPartitions": wAnyPart(rdd.MapPartitions(byKey, func(context.Context, int, iter.Seq[hKV], func(hKV)) error { return nil })),
+		"MapPartitions": wAnyPart(rdd.MapPartitions(byKey, func(context.Context, int, iter.Seq[hKV], func(hKV) bool) error { return nil })),
 	} {
 		if got != nil {
 			t.Errorf("%s: partitioner = %v, want nil", name, got)
@@ -224,13 +224,13 @@ func TestMapPartitions(t *testing.T) {
 	type summary struct{ Part, Len, Sum int }
 	hCheckNarrow(t, hIntCases(), "rdd.MapPartitions",
 		func(r *rdd.RDD[int]) *rdd.RDD[summary] {
-			return rdd.MapPartitions(r, func(_ context.Context, part int, in iter.Seq[int], emit func(summary)) error {
+			return rdd.MapPartitions(r, func(_ context.Context, part int, in iter.Seq[int], yield func(summary) bool) error {
 				s := summary{Part: part}
 				for x := range in {
 					s.Len++
 					s.Sum += x
 				}
-				emit(s)
+				yield(s)
 				return nil
 			})
 		},
@@ -244,11 +244,10 @@ func TestMapPartitions(t *testing.T) {
 	t.Run("element wise", func(t *testing.T) {
 		hCheckNarrow(t, hIntCases(), "rdd.MapPartitions",
 			func(r *rdd.RDD[int]) *rdd.RDD[int] {
-				return rdd.MapPartitions(r, func(_ context.Context, part int, in iter.Seq[int], emit func(int)) error {
+				return rdd.MapPartitions(r, func(_ context.Context, part int, in iter.Seq[int], yield func(int) bool) error {
 					for x := range in {
-						if x != 0 {
-							emit(x)
-							emit(part)
+						if x != 0 && (!yield(x) || !yield(part)) {
+							return nil
 						}
 					}
 					return nil
@@ -269,7 +268,7 @@ func TestMapPartitions(t *testing.T) {
 		ctx := context.WithValue(context.Background(), key{}, "v")
 		var seen atomic.Int64
 		r := rdd.MapPartitions(rdd.Parallelize(rdd.NewEngine(), hSeq(0, 4), 4),
-			func(ctx context.Context, _ int, _ iter.Seq[int], _ func(int)) error {
+			func(ctx context.Context, _ int, _ iter.Seq[int], _ func(int) bool) error {
 				if ctx.Value(key{}) == "v" {
 					seen.Add(1)
 				}
@@ -284,18 +283,20 @@ func TestMapPartitions(t *testing.T) {
 	})
 	t.Run("consumer stops early", func(t *testing.T) {
 		// Take(3) stops the consumer: the input iterator ends early, so f's
-		// loop finishes without reading the whole partition, and emits after
-		// the stop are ignored.
-		var read atomic.Int64
+		// loop finishes without reading the whole partition, and what f
+		// yields after the stop, ignoring yield's false, is dropped.
+		var read, lateTrue atomic.Int64
 		var returned atomic.Bool
 		r := rdd.MapPartitions(rdd.Parallelize(rdd.NewEngine(), hSeq(0, 100_000), 1),
-			func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+			func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 				for x := range in {
 					read.Add(1)
-					emit(x)
+					yield(x)
 				}
 				for i := range 1000 {
-					emit(-i)
+					if yield(-i) {
+						lateTrue.Add(1)
+					}
 				}
 				returned.Store(true)
 				return nil
@@ -310,6 +311,9 @@ func TestMapPartitions(t *testing.T) {
 		}
 		if n := read.Load(); n >= 100_000 {
 			t.Errorf("f read %d elements for Take(3): the input did not end early", n)
+		}
+		if n := lateTrue.Load(); n > 0 {
+			t.Errorf("yield returned true %d times after the consumer stopped", n)
 		}
 	})
 }
@@ -500,10 +504,12 @@ func TestLazy(t *testing.T) {
 	m := rdd.Map(src, func(x int) int { count(); return x })
 	f := rdd.Filter(m, func(int) bool { count(); return true })
 	fm := rdd.FlatMap(f, func(x int) []int { count(); return []int{x} })
-	mp := rdd.MapPartitions(fm, func(_ context.Context, _ int, in iter.Seq[int], emit func(int)) error {
+	mp := rdd.MapPartitions(fm, func(_ context.Context, _ int, in iter.Seq[int], yield func(int) bool) error {
 		count()
 		for x := range in {
-			emit(x)
+			if !yield(x) {
+				return nil
+			}
 		}
 		return nil
 	})

@@ -40,9 +40,10 @@ func FromPartitions[T any](e *Engine, parts [][]T) *RDD[T] {
 // Spark (the Kafka streams read one offset range per partition this way).
 // f gets the action's context and the partition index, and calls yield for
 // each element in order, returning as soon as yield returns false (the
-// consumer needs no more, as under Take). An error from f fails the job as
-// a *TaskError naming the partition. name names the RDD in errors and in
-// DebugString, e.g. "kafka.DirectStream".
+// consumer needs no more, as under Take, or the action is cancelled). An
+// error from f fails the job as a *TaskError naming the partition; a
+// cancelled action fails with the context's error. name names the RDD in
+// errors and in DebugString, e.g. "kafka.DirectStream".
 func Generate[T any](e *Engine, name string, n int, f func(ctx context.Context, part int, yield func(T) bool) error) *RDD[T] {
 	r := newRDD[T](name, e, max(n, 0))
 	if n < 0 {
@@ -53,22 +54,8 @@ func Generate[T any](e *Engine, name string, n int, f func(ctx context.Context, 
 	}
 	me := &r.info
 	r.compute = func(tc *task, p int, yield func(T) bool) error {
-		tc.cur = me
-		err := f(tc.ctx, p, func(t T) bool {
-			if tc.tick() != nil {
-				return false
-			}
-			ok := yield(t)
-			tc.cur = me
-			return ok
-		})
-		if err == nil {
-			err = tc.ctx.Err()
-		}
-		if err != nil {
-			return &TaskError{Op: name, Partition: p, Err: err}
-		}
-		return nil
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
+		return run.finish(f(tc.ctx, p, run.yield))
 	}
 	return r
 }

@@ -10,15 +10,16 @@ import (
 // ZipPartitions returns the RDD made by f from partition i of a and
 // partition i of b together, for every i (Spark's zipPartitions): f gets the
 // action's context, the partition index, one single-use iterator over each
-// input's partition and an emit function. Both inputs must have the same
-// number of partitions; no data moves. Use it to combine inputs that are
-// partitioned alike, such as keyed RDDs with an equal partitioner (see
+// input's partition and a yield function, used as MapPartitions' f uses
+// its own (see there for when it returns false). Both inputs must have the
+// same number of partitions; no data moves. Use it to combine inputs that
+// are partitioned alike, such as keyed RDDs with an equal partitioner (see
 // PartitionedLike), one partition at a time. An error from f fails the job
 // as a *TaskError naming the partition.
 //
-// The result has no partitioner, since f may emit any keys; wrap it in
+// The result has no partitioner, since f may yield any keys; wrap it in
 // PreservesPartitioning when f keeps every key in its partition.
-func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context, part int, a iter.Seq[A], b iter.Seq[B], emit func(U)) error) *RDD[U] {
+func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context, part int, a iter.Seq[A], b iter.Seq[B], yield func(U) bool) error) *RDD[U] {
 	const op = "rdd.ZipPartitions"
 	out := child[U](op, 0, a, b)
 	if out.err != nil {
@@ -32,9 +33,10 @@ func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context
 	}
 	out.nparts = a.nparts
 	out.parents = []node{a, b}
+	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		run := partitionRun(tc, &out.info, p, yield)
-		return run.finish(f(tc.ctx, p, seqOf(run, a), seqOf(run, b), run.emit))
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
+		return run.finish(f(tc.ctx, p, in(run, a), in(run, b), run.yield))
 	}
 	return out
 }
@@ -42,7 +44,7 @@ func ZipPartitions[A, B, U any](a *RDD[A], b *RDD[B], f func(ctx context.Context
 // ZipPartitionsN is ZipPartitions for any number of RDDs of one element type:
 // f gets partition i of each of rs, in argument order. All of rs must have
 // the same number of partitions.
-func ZipPartitionsN[T, U any](rs []*RDD[T], f func(ctx context.Context, part int, ins []iter.Seq[T], emit func(U)) error) *RDD[U] {
+func ZipPartitionsN[T, U any](rs []*RDD[T], f func(ctx context.Context, part int, ins []iter.Seq[T], yield func(U) bool) error) *RDD[U] {
 	const op = "rdd.ZipPartitionsN"
 	parents := make([]node, len(rs))
 	for i, r := range rs {
@@ -65,13 +67,14 @@ func ZipPartitionsN[T, U any](rs []*RDD[T], f func(ctx context.Context, part int
 	}
 	out.nparts = rs[0].nparts
 	out.parents = parents
+	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
-		run := partitionRun(tc, &out.info, p, yield)
+		run := newPartRun(scope{tc, me}, p, yield, checkCancel)
 		ins := make([]iter.Seq[T], len(rs))
 		for i, r := range rs {
-			ins[i] = seqOf(run, r)
+			ins[i] = in(run, r)
 		}
-		return run.finish(f(tc.ctx, p, ins, run.emit))
+		return run.finish(f(tc.ctx, p, ins, run.yield))
 	}
 	return out
 }

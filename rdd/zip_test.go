@@ -20,7 +20,7 @@ func TestZipPartitions(t *testing.T) {
 		B          string
 	}
 	zip := func(a *rdd.RDD[int], b *rdd.RDD[string]) *rdd.RDD[out] {
-		return rdd.ZipPartitions(a, b, func(_ context.Context, p int, as iter.Seq[int], bs iter.Seq[string], emit func(out)) error {
+		return rdd.ZipPartitions(a, b, func(_ context.Context, p int, as iter.Seq[int], bs iter.Seq[string], yield func(out) bool) error {
 			o := out{Part: p}
 			for x := range as {
 				o.SumA += x
@@ -30,7 +30,7 @@ func TestZipPartitions(t *testing.T) {
 				parts = append(parts, s)
 			}
 			o.B = strings.Join(parts, ",")
-			emit(o)
+			yield(o)
 			return nil
 		})
 	}
@@ -65,7 +65,7 @@ func TestZipPartitions(t *testing.T) {
 		hCheckInvalid(t, err, "rdd.ZipPartitions")
 
 		boom := errors.New("boom")
-		failing := rdd.ZipPartitions(a, a, func(_ context.Context, p int, _, _ iter.Seq[int], _ func(int)) error {
+		failing := rdd.ZipPartitions(a, a, func(_ context.Context, p int, _, _ iter.Seq[int], _ func(int) bool) error {
 			if p == 1 {
 				return boom
 			}
@@ -79,12 +79,16 @@ func TestZipPartitions(t *testing.T) {
 	})
 	t.Run("iterators are single-use", func(t *testing.T) {
 		a := rdd.Parallelize(rdd.NewEngine(), []int{1, 2}, 1)
-		twice := rdd.ZipPartitions(a, a, func(_ context.Context, _ int, as, _ iter.Seq[int], emit func(int)) error {
+		twice := rdd.ZipPartitions(a, a, func(_ context.Context, _ int, as, _ iter.Seq[int], yield func(int) bool) error {
 			for x := range as {
-				emit(x)
+				if !yield(x) {
+					return nil
+				}
 			}
 			for x := range as {
-				emit(x * 100)
+				if !yield(x * 100) {
+					return nil
+				}
 			}
 			return nil
 		})
@@ -102,9 +106,11 @@ func TestPreservesPartitioning(t *testing.T) {
 	pairs := rdd.Parallelize(eng, []hKV{{Key: "a", Value: 1}, {Key: "b", Value: 2}, {Key: "a", Value: 3}}, 2)
 	byKey := rdd.PartitionBy(pairs, rdd.Partitions[string](3))
 	// Doubling the values in place keeps every key in its partition.
-	doubled := rdd.MapPartitions(byKey, func(_ context.Context, _ int, in iter.Seq[hKV], emit func(hKV)) error {
+	doubled := rdd.MapPartitions(byKey, func(_ context.Context, _ int, in iter.Seq[hKV], yield func(hKV) bool) error {
 		for kv := range in {
-			emit(ops.Pair(kv.Key, 2*kv.Value))
+			if !yield(ops.Pair(kv.Key, 2*kv.Value)) {
+				return nil
+			}
 		}
 		return nil
 	})
@@ -140,7 +146,7 @@ func TestZipPartitionsN(t *testing.T) {
 	b := rdd.Parallelize(eng, []int{10, 20, 30, 40}, 2)
 	c := rdd.Parallelize(eng, []int{100, 200, 300, 400}, 2)
 	// Partition p: the sum of each input's partition p, in argument order.
-	sums := rdd.ZipPartitionsN([]*rdd.RDD[int]{a, b, c}, func(_ context.Context, p int, ins []iter.Seq[int], emit func(string)) error {
+	sums := rdd.ZipPartitionsN([]*rdd.RDD[int]{a, b, c}, func(_ context.Context, p int, ins []iter.Seq[int], yield func(string) bool) error {
 		var parts []string
 		for _, in := range ins {
 			n := 0
@@ -149,14 +155,14 @@ func TestZipPartitionsN(t *testing.T) {
 			}
 			parts = append(parts, fmt.Sprint(n))
 		}
-		emit(fmt.Sprintf("%d:%s", p, strings.Join(parts, ",")))
+		yield(fmt.Sprintf("%d:%s", p, strings.Join(parts, ",")))
 		return nil
 	})
 	hCheckParts(t, sums, [][]string{{"0:3,30,300"}, {"1:7,70,700"}})
 
-	_, err := rdd.Collect(ctx, rdd.ZipPartitionsN([]*rdd.RDD[int]{a, rdd.Parallelize(eng, []int{1}, 1)}, func(context.Context, int, []iter.Seq[int], func(int)) error { return nil }))
+	_, err := rdd.Collect(ctx, rdd.ZipPartitionsN([]*rdd.RDD[int]{a, rdd.Parallelize(eng, []int{1}, 1)}, func(context.Context, int, []iter.Seq[int], func(int) bool) error { return nil }))
 	hCheckInvalid(t, err, "rdd.ZipPartitionsN")
-	_, err = rdd.Collect(ctx, rdd.ZipPartitionsN[int, int](nil, func(context.Context, int, []iter.Seq[int], func(int)) error { return nil }))
+	_, err = rdd.Collect(ctx, rdd.ZipPartitionsN[int, int](nil, func(context.Context, int, []iter.Seq[int], func(int) bool) error { return nil }))
 	hCheckInvalid(t, err, "rdd.ZipPartitionsN")
 	_, err = rdd.Collect(ctx, rdd.ZipPartitionsN[int, int]([]*rdd.RDD[int]{a}, nil))
 	hCheckInvalid(t, err, "rdd.ZipPartitionsN")

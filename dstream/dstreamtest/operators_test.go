@@ -212,9 +212,11 @@ func TestOpMapPartitions(t *testing.T) {
 	// order: the batch keeps its order.
 	dstreamtest.Run(t, ints,
 		func(s *dstream.DStream[int]) *dstream.DStream[string] {
-			return dstream.MapPartitions(s, func(_ context.Context, _ int, in iter.Seq[int], emit func(string)) error {
+			return dstream.MapPartitions(s, func(_ context.Context, _ int, in iter.Seq[int], yield func(string) bool) error {
 				for x := range in {
-					emit(fmt.Sprint(x * x))
+					if !yield(fmt.Sprint(x * x)) {
+						return nil
+					}
 				}
 				return nil
 			})
@@ -232,13 +234,13 @@ func TestOpMapPartitions(t *testing.T) {
 	// non-empty partition, with the partition's size, adding up to the
 	// batch and at an index below the partition count.
 	sizes := dstreamtest.RunBatches(t, ints, func(s *dstream.DStream[int]) *dstream.DStream[[2]int] {
-		return dstream.MapPartitions(s, func(_ context.Context, part int, in iter.Seq[int], emit func([2]int)) error {
+		return dstream.MapPartitions(s, func(_ context.Context, part int, in iter.Seq[int], yield func([2]int) bool) error {
 			n := 0
 			for range in {
 				n++
 			}
 			if n > 0 {
-				emit([2]int{part, n})
+				yield([2]int{part, n})
 			}
 			return nil
 		})
