@@ -49,16 +49,26 @@ type servedBatch[T any] struct {
 	RDD   bool // pushed as an RDD: cannot be checkpointed
 }
 
-// QueueMode is what each batch of a QueueStream takes: OneAtATime or AllAtOnce (a
-// named constant where Spark passes a boolean oneAtATime).
-type QueueMode int
+// QueueMode is what each batch of a QueueStream takes: OneAtATime or
+// AllAtOnce, its only values (the zero QueueMode is OneAtATime); a named mode
+// where Spark passes a boolean oneAtATime.
+type QueueMode struct{ all bool }
 
-const (
-	// OneAtATime: each batch takes the next queued slice or RDD.
-	OneAtATime QueueMode = iota
+var (
+	// OneAtATime: each batch takes the next queued slice or RDD. It is the
+	// zero QueueMode.
+	OneAtATime = QueueMode{}
 	// AllAtOnce: each batch takes everything queued.
-	AllAtOnce
+	AllAtOnce = QueueMode{all: true}
 )
+
+// String returns "OneAtATime" or "AllAtOnce".
+func (m QueueMode) String() string {
+	if m.all {
+		return "AllAtOnce"
+	}
+	return "OneAtATime"
+}
 
 // QueueStream returns an input stream reading from a new Queue, and the
 // queue, initially holding batches (each becomes an RDD with the engine's
@@ -67,10 +77,7 @@ const (
 // A nil c gives a stream of no Context (see ErrInvalid) and a queue that works
 // but feeds nothing.
 func QueueStream[T any](c *Context, mode QueueMode, batches ...[]T) (*DStream[T], *Queue[T]) {
-	oneAtATime := mode == OneAtATime
-	if mode != OneAtATime && mode != AllAtOnce {
-		c.ReportInvalid("dstream.QueueStream", fmt.Errorf("QueueMode(%d), want OneAtATime or AllAtOnce", int(mode)))
-	}
+	oneAtATime := !mode.all
 	if c == nil {
 		q := &Queue[T]{oneAtATime: oneAtATime, eng: rdd.NewEngine()}
 		for _, b := range batches {

@@ -1,11 +1,7 @@
 package dstream_test
 
 import (
-	"context"
-	"errors"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -91,13 +87,3 @@ func seq(lo, hi int) []int {
 	return s
 }
 
-// A QueueMode that is neither constant fails Run, naming it.
-func TestAnInvalidQueueModeFailsRun(t *testing.T) {
-	c := dstream.NewContext(dstream.BatchInterval(time.Second))
-	s, _ := dstream.QueueStream[int](c, dstream.QueueMode(5))
-	dstream.ForeachRDD(s, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
-	err := c.Run(context.Background())
-	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "QueueMode(5), want OneAtATime or AllAtOnce") {
-		t.Errorf("Run = %v, want the queue mode refused", err)
-	}
-}

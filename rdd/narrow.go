@@ -299,16 +299,27 @@ func Values[K comparable, V any](r *RDD[ops.KV[K, V]]) *RDD[V] {
 	return out
 }
 
-// Replacement says whether Sample draws with replacement (a named constant where
-// Spark passes a boolean withReplacement).
-type Replacement int
+// Replacement says whether Sample draws with replacement: WithoutReplacement
+// or WithReplacement, its only values (the zero Replacement is
+// WithoutReplacement); a named choice where Spark passes a boolean
+// withReplacement.
+type Replacement struct{ with bool }
 
-const (
-	// WithoutReplacement keeps each element at most once.
-	WithoutReplacement Replacement = iota
+var (
+	// WithoutReplacement keeps each element at most once. It is the zero
+	// Replacement.
+	WithoutReplacement = Replacement{}
 	// WithReplacement may repeat an element.
-	WithReplacement
+	WithReplacement = Replacement{with: true}
 )
+
+// String returns "WithoutReplacement" or "WithReplacement".
+func (r Replacement) String() string {
+	if r.with {
+		return "WithReplacement"
+	}
+	return "WithoutReplacement"
+}
 
 // Sample returns a random sample of r, reproducible for a given seed and
 // partitioning. WithoutReplacement keeps each element with probability fraction
@@ -316,10 +327,8 @@ const (
 // times (a finite fraction >= 0 is the expected count).
 func Sample[T any](r *RDD[T], how Replacement, fraction float64, seed uint64) *RDD[T] {
 	out := narrow[T]("rdd.Sample", r)
-	withReplacement := how == WithReplacement
+	withReplacement := how.with
 	switch {
-	case how != WithoutReplacement && how != WithReplacement:
-		return out.fail(invalid("rdd.Sample", "Replacement(%d), want WithoutReplacement or WithReplacement", int(how)))
 	case math.IsNaN(fraction) || fraction < 0 || math.IsInf(fraction, 1):
 		return out.fail(invalid(out.name, "fraction %v is not a finite number >= 0", fraction))
 	case !withReplacement && fraction > 1:

@@ -2,7 +2,6 @@ package rdd
 
 import (
 	"cmp"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 
@@ -25,46 +24,28 @@ import (
 // order across partitions is total only if it is order-preserving, such as a
 // shuffle.Range.
 func SortBy[T any, K cmp.Ordered](r *RDD[T], key func(T) K, order Order, opts ...ShuffleOpt[K]) *RDD[T] {
-	if !order.valid() {
-		return failed[T]("rdd.SortBy", r, order.String())
-	}
 	return sortBy("rdd.SortBy", r, key, orderCompare[K](order), opts)
 }
 
-// Order is the order SortBy and SortByKey sort in: Ascending or Descending (a
-// named constant where Spark passes a boolean ascending).
-type Order int
+// Order is the order SortBy and SortByKey sort in: Ascending or Descending,
+// its only values (a named order where Spark passes a boolean ascending). It
+// is shuffle.Order, the order of a range partitioner's bounds too
+// (shuffle.NewRange).
+type Order = shuffle.Order
 
-const (
-	// Ascending sorts smallest first.
-	Ascending Order = iota
-	// Descending sorts largest first.
-	Descending
+var (
+	// Ascending sorts smallest first (shuffle.Ascending).
+	Ascending = shuffle.Ascending
+	// Descending sorts largest first (shuffle.Descending).
+	Descending = shuffle.Descending
 )
 
-func (o Order) valid() bool { return o == Ascending || o == Descending }
-
-// String returns "Ascending" or "Descending", or what is wrong with another value.
-func (o Order) String() string {
-	switch o {
-	case Ascending:
-		return "Ascending"
-	case Descending:
-		return "Descending"
-	}
-	return fmt.Sprintf("Order(%d), want Ascending or Descending", int(o))
-}
-
-// orderCompare returns cmp.Compare for Ascending, its reverse for Descending, and
-// nil for another value (which sortBy reports).
+// orderCompare returns cmp.Compare for Ascending, its reverse for Descending.
 func orderCompare[K cmp.Ordered](o Order) func(a, b K) int {
-	switch o {
-	case Ascending:
-		return cmp.Compare[K]
-	case Descending:
+	if o == Descending {
 		return func(a, b K) int { return cmp.Compare(b, a) }
 	}
-	return nil
+	return cmp.Compare[K]
 }
 
 // SortByFunc is SortBy with a comparison function for keys that are not
@@ -76,9 +57,6 @@ func SortByFunc[T, K any](r *RDD[T], key func(T) K, compare func(a, b K) int, op
 // SortByKey returns the pairs sorted by key, ascending or descending, with a
 // total order across partitions (see SortBy).
 func SortByKey[K cmp.Ordered, V any](r *RDD[ops.KV[K, V]], order Order, opts ...ShuffleOpt[K]) *RDD[ops.KV[K, V]] {
-	if !order.valid() {
-		return failed[ops.KV[K, V]]("rdd.SortByKey", r, order.String())
-	}
 	return sortBy("rdd.SortByKey", r, func(kv ops.KV[K, V]) K { return kv.Key }, orderCompare[K](order), opts)
 }
 

@@ -43,8 +43,8 @@ func TestSortByKey(t *testing.T) {
 			compare func(a, b string) int
 			bounds  *shuffle.Range[string]
 		}{
-			{"ascending", rdd.Ascending, asc, shuffle.NewRange([]string{"d", "k3", "r"}, true)},
-			{"descending", rdd.Descending, desc, shuffle.NewRange([]string{"r", "k3", "d"}, false)},
+			{"ascending", rdd.Ascending, asc, shuffle.NewRange([]string{"d", "k3", "r"}, shuffle.Ascending)},
+			{"descending", rdd.Descending, desc, shuffle.NewRange([]string{"r", "k3", "d"}, shuffle.Descending)},
 		} {
 			for _, o := range []struct {
 				name   string
@@ -217,21 +217,16 @@ func TestSortInvalid(t *testing.T) {
 	}
 }
 
-// An Order or a Replacement that is neither constant is an invalid argument,
-// named.
-func TestInvalidOrderAndReplacement(t *testing.T) {
-	eng := rdd.NewEngine()
-	r := rdd.Parallelize(eng, []int{3, 1, 2}, 2)
-	_, err := rdd.Collect(context.Background(), rdd.SortBy(r, func(x int) int { return x }, rdd.Order(2)))
-	if !errors.Is(err, rdd.ErrInvalid) || !strings.Contains(err.Error(), "Order(2), want Ascending or Descending") {
-		t.Errorf("SortBy(Order(2)) = %v", err)
-	}
-	_, err = rdd.Collect(context.Background(), rdd.Sample(r, rdd.Replacement(-1), 0.5, 1))
-	if !errors.Is(err, rdd.ErrInvalid) || !strings.Contains(err.Error(), "Replacement(-1)") {
-		t.Errorf("Sample(Replacement(-1)) = %v", err)
-	}
+// SortBy's order is one of two values (not a boolean, nor an int that could
+// be neither).
+func TestSortByDescending(t *testing.T) {
+	r := rdd.Parallelize(rdd.NewEngine(), []int{3, 1, 2}, 2)
 	got, err := rdd.Collect(context.Background(), rdd.SortBy(r, func(x int) int { return x }, rdd.Descending))
 	if err != nil || fmt.Sprint(got) != "[3 2 1]" {
 		t.Errorf("SortBy(Descending) = %v, %v", got, err)
+	}
+	if rdd.Descending.String() != "Descending" || (rdd.Order{}) != rdd.Ascending || rdd.Ascending != shuffle.Ascending {
+		t.Errorf("Order: Descending is %q; the zero Order is Ascending: %v; rdd's is shuffle's: %v",
+			rdd.Descending, rdd.Order{} == rdd.Ascending, rdd.Ascending == shuffle.Ascending)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func ExampleRange() {
-	r := shuffle.NewRange([]int{10, 20}, true)
+	r := shuffle.NewRange([]int{10, 20}, shuffle.Ascending)
 	for _, k := range []int{-5, 10, 11, 20, 99} {
 		fmt.Printf("%d -> partition %d\n", k, r.Partition(k))
 	}

@@ -82,12 +82,33 @@ type Range[K any] struct {
 	cmp    func(a, b K) int
 }
 
+// Order is the order of a range partitioner's keys, and of rdd.SortBy and
+// rdd.SortByKey (rdd.Order is this type): [Ascending] or [Descending], the
+// only two values (the zero Order is Ascending). Where Spark passes a boolean
+// ascending, Spate names the order.
+type Order struct{ descending bool }
+
+var (
+	// Ascending orders keys smallest first. It is the zero Order.
+	Ascending = Order{}
+	// Descending orders keys largest first.
+	Descending = Order{descending: true}
+)
+
+// String returns "Ascending" or "Descending".
+func (o Order) String() string {
+	if o.descending {
+		return "Descending"
+	}
+	return "Ascending"
+}
+
 // NewRange returns a range partitioner over sorted, distinct bounds for an
-// ordered key type, ascending or descending (for a descending sort the
-// bounds must be sorted in descending order).
-func NewRange[K cmp.Ordered](bounds []K, ascending bool) *Range[K] {
+// ordered key type, in order (for Descending the bounds must be sorted in
+// descending order).
+func NewRange[K cmp.Ordered](bounds []K, order Order) *Range[K] {
 	c := cmp.Compare[K]
-	if !ascending {
+	if order.descending {
 		c = func(a, b K) int { return cmp.Compare(b, a) }
 	}
 	return NewRangeFunc(bounds, c)

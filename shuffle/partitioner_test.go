@@ -153,7 +153,7 @@ func (p modPart) Equal(other shuffle.Partitioner[int]) bool {
 
 func TestPartitionerEqual(t *testing.T) {
 	a, b, c := shuffle.NewHash[int](4), shuffle.NewHash[int](4), shuffle.NewHash[int](5)
-	rng := shuffle.NewRange([]int{10}, true)
+	rng := shuffle.NewRange([]int{10}, shuffle.Ascending)
 	tests := []struct {
 		name string
 		x, y shuffle.Partitioner[int]
@@ -163,11 +163,11 @@ func TestPartitionerEqual(t *testing.T) {
 		{"equal count", a, b, true},
 		{"other count", a, c, false},
 		{"nil", a, nil, false},
-		{"two Ranges over the same bounds", rng, shuffle.NewRange([]int{10}, true), false},
+		{"two Ranges over the same bounds", rng, shuffle.NewRange([]int{10}, shuffle.Ascending), false},
 		{"one Range", rng, rng, true},
 		{"equal values", modPart{3}, modPart{3}, true},
 		{"other values", modPart{3}, modPart{4}, false},
-		{"hash vs range", a, shuffle.NewRange([]int{1, 2, 3}, true), false},
+		{"hash vs range", a, shuffle.NewRange([]int{1, 2, 3}, shuffle.Ascending), false},
 		{"range vs hash", rng, a, false},
 		{"hash vs custom", a, modPart{4}, false},
 	}
@@ -182,7 +182,7 @@ func TestPartitionerEqual(t *testing.T) {
 }
 
 func TestRangePartition(t *testing.T) {
-	r := shuffle.NewRange([]int{10, 20, 30}, true)
+	r := shuffle.NewRange([]int{10, 20, 30}, shuffle.Ascending)
 	if r.NumPartitions() != 4 {
 		t.Fatalf("NumPartitions() = %d, want 4", r.NumPartitions())
 	}
@@ -192,7 +192,7 @@ func TestRangePartition(t *testing.T) {
 			t.Errorf("ascending Partition(%d) = %d, want %d", k, got, want)
 		}
 	}
-	d := shuffle.NewRange([]int{30, 20, 10}, false)
+	d := shuffle.NewRange([]int{30, 20, 10}, shuffle.Descending)
 	tests = map[int]int{100: 0, 30: 0, 29: 1, 20: 1, 19: 2, 10: 2, 9: 3, -100: 3}
 	for k, want := range tests {
 		if got := d.Partition(k); got != want {
@@ -201,7 +201,7 @@ func TestRangePartition(t *testing.T) {
 	}
 	// Bounds is a copy, and so is what NewRange keeps.
 	bounds := []int{1, 2}
-	r = shuffle.NewRange(bounds, true)
+	r = shuffle.NewRange(bounds, shuffle.Ascending)
 	bounds[0] = 100
 	b := r.Bounds()
 	b[1] = -1
@@ -209,7 +209,7 @@ func TestRangePartition(t *testing.T) {
 		t.Errorf("Bounds() changed through an alias (-want +got):\n%s", diff)
 	}
 	// No bounds: one partition.
-	one := shuffle.NewRange[string](nil, true)
+	one := shuffle.NewRange[string](nil, shuffle.Ascending)
 	if one.NumPartitions() != 1 || one.Partition("x") != 0 {
 		t.Errorf("NewRange(nil): %d partitions, Partition = %d", one.NumPartitions(), one.Partition("x"))
 	}
