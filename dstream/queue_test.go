@@ -86,4 +86,3 @@ func seq(lo, hi int) []int {
 	}
 	return s
 }
-
