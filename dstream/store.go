@@ -459,7 +459,11 @@ func setStoreCodec[K comparable, E, V, U any](s *DStream[U], ks *keyedStore[K, E
 			ks.mu.Lock()
 			defer ks.mu.Unlock()
 			if _, err := replay(chain, func(k K, v V, deleted bool) {
-				ks.stores[p.Partition(k)].Load(k, load(v), deleted)
+				if st := ks.stores[p.Partition(k)]; deleted {
+					st.LoadDeleted(k)
+				} else {
+					st.Load(k, load(v))
+				}
 			}, progress); err != nil {
 				return err
 			}

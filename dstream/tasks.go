@@ -213,14 +213,14 @@ func (s taskState[K, E]) Restore(task int, entries iter.Seq2[[]byte, []byte]) er
 			return fmt.Errorf("%s: task %d: restoring entry %d: the key: %w", ks.name, task, n, err)
 		}
 		if vb == nil {
-			st.Load(k, *new(E), true)
+			st.LoadDeleted(k)
 			continue
 		}
 		e, err := ks.codec.decode(vb)
 		if err != nil {
 			return fmt.Errorf("%s: task %d: restoring entry %d: the value of key %v: %w", ks.name, task, n, k, err)
 		}
-		st.Load(k, e, false)
+		st.Load(k, e)
 	}
 	ks.reindex(task)
 	return st.Err()

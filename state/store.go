@@ -112,16 +112,14 @@ func (s *Store[K, V]) Put(k K, v V) {
 	s.Update(k, func(V, bool) (V, bool) { return v, true })
 }
 
-// Load sets the value of k, or removes it (deleted), as part of the committed state:
-// Rollback does not undo it and Delta does not hold it. It is how a saved state is
-// read back into a store, before the store's next version.
-func (s *Store[K, V]) Load(k K, v V, deleted bool) {
-	if deleted {
-		s.t.remove(k)
-		return
-	}
-	s.t.put(k, v)
-}
+// Load sets the value of k as part of the committed state: Rollback does not
+// undo it and Delta does not hold it. It is how a saved state is read back into
+// a store, before the store's next version.
+func (s *Store[K, V]) Load(k K, v V) { s.t.put(k, v) }
+
+// LoadDeleted removes k, if it has a value, as part of the committed state, as
+// Load sets one: a key a saved delta records as deleted.
+func (s *Store[K, V]) LoadDeleted(k K) { s.t.remove(k) }
 
 // Delete removes k, if it has a value.
 func (s *Store[K, V]) Delete(k K) {

@@ -168,9 +168,9 @@ func TestStoreWithoutTrackDirtyKeepsNoDelta(t *testing.T) {
 
 func TestStoreLoadIsCommittedState(t *testing.T) {
 	s := state.New[int, int](state.TrackDirty())
-	s.Load(1, 10, false)
-	s.Load(2, 20, false)
-	s.Load(2, 0, true)
+	s.Load(1, 10)
+	s.Load(2, 20)
+	s.LoadDeleted(2)
 	s.Rollback()
 	if diff := cmp.Diff(map[int]int{1: 10}, contents(s)); diff != "" {
 		t.Errorf("loaded, then rolled back (-want +got):\n%s", diff)
