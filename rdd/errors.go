@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/spatedev/spate/internal/argerr"
 )
 
-// ErrInvalid is wrapped by the error an action returns when an operator in
-// its lineage was built with an invalid argument: a nil function or RDD, a
-// partition count below 1, a sampling fraction out of range, a partitioner
-// for the wrong key type.
-var ErrInvalid = errors.New("invalid argument")
+// ErrInvalid is wrapped by every construction error of the module (see
+// "Invalid arguments and options" in the package doc): by the error an action
+// returns when an operator in its lineage was built with an invalid argument
+// or option (a nil function or RDD, a partition count below 1, a sampling
+// fraction out of range) or its Engine with an invalid option; by Run's when
+// a dstream graph was; by checkpoint.Open's for an invalid option.
+var ErrInvalid = argerr.ErrInvalid
 
 // ErrEmpty is returned (wrapped) by Reduce and First on an RDD with no
 // elements.
@@ -97,5 +101,5 @@ func named(op string, err error) error {
 }
 
 func invalid(op string, format string, args ...any) error {
-	return fmt.Errorf("%s: %w: %s", op, ErrInvalid, fmt.Sprintf(format, args...))
+	return argerr.Errorf(op, format, args...)
 }

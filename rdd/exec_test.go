@@ -681,9 +681,6 @@ func TestParallelismBound(t *testing.T) {
 			t.Errorf("Parallelism(%d): %d tasks ran at once", par, peak.Load())
 		}
 	}
-	if got := rdd.NewEngine(rdd.Parallelism(0)).Parallelism(); got != runtime.GOMAXPROCS(0) {
-		t.Errorf("Parallelism(0) gave %d, want the default GOMAXPROCS %d", got, runtime.GOMAXPROCS(0))
-	}
 	if got := rdd.NewEngine(nil).Parallelism(); got != runtime.GOMAXPROCS(0) {
 		t.Errorf("NewEngine(nil option).Parallelism() = %d", got)
 	}

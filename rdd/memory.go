@@ -2,6 +2,8 @@ package rdd
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -15,18 +17,33 @@ import (
 // is the shuffles': the records map tasks bucket and combine, the map outputs kept
 // until their job ends and the reduce side's tables, beyond which they spill to files
 // in SpillDir. Package dstream keeps the other half for
-// its state stores, which move their cold entries to files beyond that. Default: half
-// the memory the process may use (its cgroup's limit, else the machine's), or no
-// budget where neither can be read. 0: no budget, nothing spills.
+// its state stores, which move their cold entries to files beyond that. bytes must
+// not be negative; 0: no budget, nothing spills. Default: half the memory the
+// process may use (its cgroup's limit, else the machine's), or no budget where
+// neither can be read.
 func MemoryBudget(bytes int64) EngineOpt {
-	return func(e *Engine) { e.memoryBudget, e.budgetSet = max(bytes, 0), true }
+	return engineOpt(func(e *Engine) error {
+		if bytes < 0 {
+			return fmt.Errorf("MemoryBudget(%d): want at least 0 (0: no budget)", bytes)
+		}
+		e.memoryBudget, e.budgetSet = bytes, true
+		return nil
+	})
 }
 
 // SpillDir sets the directory where data beyond the memory budget goes, in files
 // deleted when they are no longer needed (a shuffle's, when the action that ran it
 // returns, however it ends: each action that spills makes a directory of its own
-// there). Default: os.TempDir().
-func SpillDir(dir string) EngineOpt { return func(e *Engine) { e.spillDir = dir } }
+// there). dir must not be empty. Default: os.TempDir().
+func SpillDir(dir string) EngineOpt {
+	return engineOpt(func(e *Engine) error {
+		if dir == "" {
+			return errors.New(`SpillDir(""): want a directory`)
+		}
+		e.spillDir = dir
+		return nil
+	})
+}
 
 // MemoryBudget returns the engine's memory budget in bytes; 0: none.
 func (e *Engine) MemoryBudget() int64 {

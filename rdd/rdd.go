@@ -132,7 +132,7 @@ func (r *RDD[T]) fullyCached() bool {
 // newRDD returns a node named name on eng with nparts partitions.
 func newRDD[T any](name string, eng *Engine, nparts int) *RDD[T] {
 	eng = orDefault(eng)
-	return &RDD[T]{info: info{id: eng.nextID.Add(1), name: name, eng: eng, nparts: nparts}}
+	return &RDD[T]{info: info{id: eng.nextID.Add(1), name: name, eng: eng, nparts: nparts, err: eng.err}}
 }
 
 // child returns a node named name that reads parents (the first non-nil one
@@ -150,7 +150,9 @@ func child[T any](name string, nparts int, parents ...node) *RDD[T] {
 		}
 	}
 	r := newRDD[T](name, eng, nparts)
-	r.err = err
+	if err != nil {
+		r.err = err
+	}
 	return r
 }
 

@@ -2,28 +2,37 @@ package rdd
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spatedev/spate/internal/shuffleexec"
 	"github.com/spatedev/spate/ops"
 	"github.com/spatedev/spate/shuffle"
 )
 
-// ShuffleOpt configures a wide operator (ReduceByKey, Join, SortBy, …) that
+// A ShuffleOpt configures a wide operator (ReduceByKey, Join, SortBy, …) that
 // partitions its output by a key of type K: the pairs' key for the keyed
 // operators, the sort key for SortBy, the element for Repartition and
 // Distinct. An option for another key type does not compile: a
 // WithPartitioner over string keys on an int-keyed RDD is a type error, not
-// an error at the action.
-type ShuffleOpt[K any] func(*shuffleConf[K])
+// an error at the action. ShuffleOpts are made only by this package's
+// functions: [Partitions], [WithPartitioner] and [PartitionedLike]. A nil
+// ShuffleOpt is no option; of two options that set the same thing, the last
+// applies.
+type ShuffleOpt[K any] interface{ applyShuffle(*shuffleConf[K]) }
+
+// shuffleOpt is a ShuffleOpt.
+type shuffleOpt[K any] func(*shuffleConf[K])
+
+func (o shuffleOpt[K]) applyShuffle(c *shuffleConf[K]) { o(c) }
 
 type shuffleConf[K any] struct {
 	n    int
 	part shuffle.Partitioner[K]
-	bad  string
+	bad  []string // what is wrong with the options, each naming its option
 }
 
-// Partitions sets the number of output partitions of a wide operator. Go
-// cannot infer K from a count: name it, as in
+// Partitions sets the number of output partitions of a wide operator. n must
+// be at least 1. Go cannot infer K from a count: name it, as in
 // rdd.ReduceByKey(pairs, add, rdd.Partitions[string](8)).
 //
 // Default: as many as the operator's input with the most, but at most 4
@@ -42,26 +51,41 @@ type shuffleConf[K any] struct {
 // partitions² buckets. A few partitions per task are enough to even out
 // skew.
 func Partitions[K any](n int) ShuffleOpt[K] {
-	return func(c *shuffleConf[K]) {
+	return shuffleOpt[K](func(c *shuffleConf[K]) {
 		if n < 1 {
-			c.bad = fmt.Sprintf("partition count %d < 1", n)
+			c.bad = append(c.bad, fmt.Sprintf("Partitions(%d): want at least 1", n))
 		}
 		c.n = n
-	}
+	})
 }
 
 // WithPartitioner sets the partitioner that places keys in output
-// partitions. Default: a partitioner an input already has, else a
-// shuffle.Hash over the partition count (see [Partitions]). Its key type is
-// the operator's (for SortBy, the sort key; for Repartition and Distinct,
-// the element): another does not compile.
+// partitions; it must not be nil and must have at least 1 partition.
+// Default: a partitioner an input already has, else a shuffle.Hash over the
+// partition count (see [Partitions]). Its key type is the operator's (for
+// SortBy, the sort key; for Repartition and Distinct, the element): another
+// does not compile.
 func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt[K] {
-	return func(c *shuffleConf[K]) {
-		if p == nil {
-			c.bad = "nil partitioner"
+	return shuffleOpt[K](func(c *shuffleConf[K]) {
+		switch {
+		case p == nil:
+			c.bad = append(c.bad, "WithPartitioner(nil): want a partitioner")
+		case p.NumPartitions() < 1:
+			c.bad = append(c.bad, fmt.Sprintf("WithPartitioner(%v): it has %d partitions, want at least 1", p, p.NumPartitions()))
 		}
 		c.part = p
-	}
+	})
+}
+
+// CheckShuffleOpts returns the construction error a wide operator given opts
+// would carry (an invalid option, or Partitions conflicting with
+// WithPartitioner's partition count), wrapping ErrInvalid and naming op and
+// the options, or nil. It is for code that keeps ShuffleOpts to apply to RDDs
+// it makes later, as dstream's operators do every batch, so that it can
+// report invalid options when it is built rather than at its first action.
+func CheckShuffleOpts[K any](op string, opts ...ShuffleOpt[K]) error {
+	_, _, err := shuffleOpts(op, 0, opts)
+	return err
 }
 
 // shuffleOpts resolves the options of a wide operator: the partition count
@@ -73,18 +97,16 @@ func shuffleOpts[K any](op string, n int, opts []ShuffleOpt[K]) (int, shuffle.Pa
 	var c shuffleConf[K]
 	for _, o := range opts {
 		if o != nil {
-			o(&c)
+			o.applyShuffle(&c)
 		}
 	}
 	switch {
-	case c.bad != "":
-		return 0, nil, invalid(op, "%s", c.bad)
+	case len(c.bad) > 0:
+		return 0, nil, invalid(op, "%s", strings.Join(c.bad, "; "))
 	case n != 0 && c.n != 0 && c.n != n:
 		return 0, nil, invalid(op, "Partitions(%d) conflicts with the partition count %d", c.n, n)
 	case c.part == nil:
 		return max(c.n, n), nil, nil
-	case c.part.NumPartitions() < 1:
-		return 0, nil, invalid(op, "partitioner has %d partitions", c.part.NumPartitions())
 	case c.n != 0 && c.n != c.part.NumPartitions():
 		return 0, nil, invalid(op, "Partitions(%d) conflicts with a partitioner of %d partitions", c.n, c.part.NumPartitions())
 	case n != 0 && n != c.part.NumPartitions():
@@ -312,13 +334,13 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 // PartitionedLike returns the option that partitions a keyed operator's
 // output the way r is partitioned: by r's partitioner when it has one over
 // K (so joining with r needs no shuffle of r), else hash over r's partition
-// count.
+// count. r must not be nil.
 func PartitionedLike[K comparable, V any](r *RDD[ops.KV[K, V]]) ShuffleOpt[K] {
-	if r != nil {
-		if p, ok := PartitionerOf(r); ok {
-			return WithPartitioner(p)
-		}
-		return Partitions[K](max(r.nparts, 1))
+	if r == nil {
+		return shuffleOpt[K](func(c *shuffleConf[K]) { c.bad = append(c.bad, "PartitionedLike(nil): want an RDD") })
 	}
-	return nil
+	if p, ok := PartitionerOf(r); ok {
+		return WithPartitioner(p)
+	}
+	return Partitions[K](max(r.nparts, 1))
 }

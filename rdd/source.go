@@ -9,13 +9,17 @@ import (
 )
 
 // Parallelize returns an RDD over data split into n contiguous partitions of
-// near-equal size (n < 1: the engine's parallelism; a nil engine: Default).
+// near-equal size (0: the engine's parallelism; a negative n is invalid; a nil
+// engine: Default).
 // Like Spark's parallelize it does not copy data: changes made to the slice
 // before an action are seen by the action, so do not modify it while the
 // RDD is in use.
 func Parallelize[T any](e *Engine, data []T, n int) *RDD[T] {
 	e = orDefault(e)
-	if n < 1 {
+	if n < 0 {
+		return newRDD[T]("rdd.Parallelize", e, 0).fail(invalid("rdd.Parallelize", "partition count %d < 0", n))
+	}
+	if n == 0 {
 		n = e.parallelism
 	}
 	parts := make([][]T, n)
@@ -86,11 +90,14 @@ func Empty[T any](e *Engine) *RDD[T] {
 
 // Range returns the RDD of start, start+step, start+2·step, … up to but
 // excluding end (Spark's sc.range), in n partitions of contiguous values
-// (n < 1: the engine's parallelism). step must not be 0; a negative step
+// (0: the engine's parallelism; a negative n is invalid). step must not be 0; a negative step
 // counts down. The range may not hold more than math.MaxInt64 values.
 func Range(e *Engine, start, end, step int64, n int) *RDD[int64] {
 	e = orDefault(e)
-	if n < 1 {
+	if n < 0 {
+		return newRDD[int64]("rdd.Range", e, 0).fail(invalid("rdd.Range", "partition count %d < 0", n))
+	}
+	if n == 0 {
 		n = e.parallelism
 	}
 	r := newRDD[int64]("rdd.Range", e, n)

@@ -75,13 +75,13 @@ func TestParallelize(t *testing.T) {
 
 func TestParallelizeDefaultPartitions(t *testing.T) {
 	eng := rdd.NewEngine(rdd.Parallelism(3))
-	for _, n := range []int{0, -1} {
-		if got := rdd.Parallelize(eng, hSeq(0, 10), n).NumPartitions(); got != 3 {
-			t.Errorf("Parallelize(n=%d).NumPartitions() = %d, want the parallelism 3", n, got)
-		}
-		if got := rdd.Range(eng, 0, 10, 1, n).NumPartitions(); got != 3 {
-			t.Errorf("Range(n=%d).NumPartitions() = %d, want the parallelism 3", n, got)
-		}
+	// 0 partitions: the parallelism (a negative count is invalid:
+	// TestNegativeSourcePartitions).
+	if got := rdd.Parallelize(eng, hSeq(0, 10), 0).NumPartitions(); got != 3 {
+		t.Errorf("Parallelize(n=0).NumPartitions() = %d, want the parallelism 3", got)
+	}
+	if got := rdd.Range(eng, 0, 10, 1, 0).NumPartitions(); got != 3 {
+		t.Errorf("Range(n=0).NumPartitions() = %d, want the parallelism 3", got)
 	}
 	// A nil engine means the default one.
 	r := rdd.Parallelize(nil, []string{"", "a"}, 0)

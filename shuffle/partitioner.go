@@ -43,10 +43,12 @@ type Hash[K comparable] struct {
 	h keyhash.Hasher[K]
 }
 
-// NewHash returns a hash partitioner over n partitions. n below 1 is treated
-// as 1.
+// NewHash returns a hash partitioner over n partitions. n must be at least
+// 1: a Hash over fewer says so (NumPartitions returns n), which rdd's wide
+// operators refuse as an invalid partitioner (rdd.WithPartitioner) rather
+// than partition by it; its Partition answers 0.
 func NewHash[K comparable](n int) *Hash[K] {
-	return &Hash[K]{n: max(n, 1), h: keyhash.New[K](seed)}
+	return &Hash[K]{n: n, h: keyhash.New[K](seed)}
 }
 
 // NumPartitions returns n.
@@ -54,7 +56,7 @@ func (h *Hash[K]) NumPartitions() int { return h.n }
 
 // Partition returns the partition of key.
 func (h *Hash[K]) Partition(key K) int {
-	if h.n == 1 {
+	if h.n <= 1 {
 		return 0
 	}
 	return int(h.Sum64(key) % uint64(h.n))

@@ -17,7 +17,7 @@ func ExampleTable() {
 	}
 	fmt.Println(t.Pairs())
 	// Keys up to "m" go to partition 0, the others to partition 1.
-	b, _ := t.Split(shuffle.NewRange([]string{"m"}, true))
+	b, _ := t.Split(shuffle.NewRange([]string{"m"}, shuffle.Ascending))
 	for q := range b.Len() {
 		fmt.Println(q, b.Chunks(q))
 	}
