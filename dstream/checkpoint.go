@@ -11,15 +11,32 @@ import (
 // checkpoint interval the state of its stateful streams. Resume from it with
 // GetOrCreate; Run refuses to start over a directory that already holds a checkpoint.
 // While Run runs, the directory is locked: another job on it fails to start.
-// Default: "", no checkpoints.
-func CheckpointDir(dir string) Opt { return func(c *Context) { c.ckptDir = dir } }
+// dir must not be empty. Default: none, no checkpoints.
+func CheckpointDir(dir string) Opt {
+	return ctxOpt(func(c *Context) {
+		if dir == "" {
+			c.invalidOpt(`CheckpointDir(""): want a directory`)
+			return
+		}
+		c.ckptDir = dir
+	})
+}
 
 // CheckpointInterval sets how often the state of the stateful streams
 // (UpdateStateByKey, MapWithState) is saved, for those that do not set their own with
 // CheckpointEvery; after a restart, the batches since the last saved state run again.
 // Default: each stream's own, as in Spark: for UpdateStateByKey the larger of its slide
-// (the batch interval) and 10s, for MapWithState 10 times its slide.
-func CheckpointInterval(d time.Duration) Opt { return func(c *Context) { c.ckptInterval = d } }
+// (the batch interval) and 10s, for MapWithState 10 times its slide. d must be
+// > 0.
+func CheckpointInterval(d time.Duration) Opt {
+	return ctxOpt(func(c *Context) {
+		if d <= 0 {
+			c.invalidOpt("CheckpointInterval(%v): want > 0", d)
+			return
+		}
+		c.ckptInterval = d
+	})
+}
 
 // defaultMaxCheckpointFailures is MaxCheckpointFailures' default.
 const defaultMaxCheckpointFailures = 3
@@ -31,13 +48,13 @@ const defaultMaxCheckpointFailures = 3
 // last cause. Spark only logs a failed checkpoint write, and a job can run for hours
 // with nothing to resume from; Spate stops it. n must be at least 1. Default: 3.
 func MaxCheckpointFailures(n int) Opt {
-	return func(c *Context) {
+	return ctxOpt(func(c *Context) {
 		if n < 1 {
-			c.invalidf("dstream.MaxCheckpointFailures", "%d, want at least 1", n)
+			c.invalidOpt("MaxCheckpointFailures(%d): want at least 1", n)
 			return
 		}
 		c.maxCkptFailures = n
-	}
+	})
 }
 
 // CheckpointEvery sets how often, at least, the state of the stateful stream s

@@ -36,12 +36,15 @@ var ErrAlreadyRan = errors.New("dstream: Context already ran")
 // transformations, output operations); nothing runs before Run. A Context
 // runs once.
 type Context struct {
-	interval  time.Duration
-	clock     Clock
-	eng       *rdd.Engine
-	logger    *slog.Logger
-	remember  time.Duration
-	listeners []Listener // under mu; appended to a clipped copy
+	interval time.Duration
+	clock    Clock
+	// intervalSet: BatchInterval was given (validate tells a missing interval
+	// from an invalid one).
+	intervalSet bool
+	eng         *rdd.Engine
+	logger      *slog.Logger
+	remember    time.Duration
+	listeners   []Listener // under mu; appended to a clipped copy
 	// startTime is when Run started; stateNames names the stateful streams with
 	// state, fixed when Run starts (stableNames). Under mu.
 	startTime  time.Time
@@ -81,36 +84,78 @@ type Context struct {
 	stopped         sync.Once
 }
 
-// Opt configures a Context.
-type Opt func(*Context)
+// An Opt configures a Context (see NewContext and GetOrCreate). Opts are made
+// only by this package's functions (BatchInterval, WithClock, WithEngine,
+// CheckpointDir, WithListener, …). A nil Opt is no option. An invalid value
+// (see each option) is a construction error: Run, and GetOrCreate, fail with
+// it before the first batch, naming the option and its value.
+type Opt interface{ applyContext(*Context) }
 
-// BatchInterval sets the time between batches. Required: there is no
-// default, and Run fails if it is not set to a positive duration.
-func BatchInterval(d time.Duration) Opt { return func(c *Context) { c.interval = d } }
+// ctxOpt is an Opt.
+type ctxOpt func(*Context)
 
-// WithClock sets the clock batches are scheduled by. Default: RealClock().
-// Tests pass a *ManualClock.
-func WithClock(clock Clock) Opt { return func(c *Context) { c.clock = clock } }
+func (o ctxOpt) applyContext(c *Context) { o(c) }
 
-// WithEngine sets the executor that runs every batch's RDDs. Default (and
-// nil): a new rdd.Engine with GOMAXPROCS parallelism.
-func WithEngine(e *rdd.Engine) Opt { return func(c *Context) { c.eng = e } }
+// invalidOpt records the invalid value of a Context option, e.g.
+// c.invalidOpt("Remember(%v): want > 0", d), for Run to fail with.
+func (c *Context) invalidOpt(format string, args ...any) {
+	c.invalidf("dstream.Context", format, args...)
+}
+
+// BatchInterval sets the time between batches. d must be > 0. Required: there
+// is no default, and Run fails if it is not set.
+func BatchInterval(d time.Duration) Opt {
+	return ctxOpt(func(c *Context) { c.interval, c.intervalSet = d, true })
+}
+
+// WithClock sets the clock batches are scheduled by; it must not be nil.
+// Default: RealClock(). Tests pass a *ManualClock.
+func WithClock(clock Clock) Opt {
+	return ctxOpt(func(c *Context) {
+		if clock == nil {
+			c.invalidOpt("WithClock(nil): want a clock")
+			return
+		}
+		c.clock = clock
+	})
+}
+
+// WithEngine sets the executor that runs every batch's RDDs. An Engine built
+// with an invalid option (see rdd.Engine.Err) is invalid. Default (and nil):
+// a new rdd.Engine with GOMAXPROCS parallelism and the Context's logger.
+func WithEngine(e *rdd.Engine) Opt {
+	return ctxOpt(func(c *Context) {
+		if e != nil && e.Err() != nil {
+			c.report(fmt.Errorf("dstream.Context: WithEngine: %w", e.Err()))
+		}
+		c.eng = e
+	})
+}
 
 // WithLogger sets the logger for batch events. Default (and nil):
 // slog.Default().
-func WithLogger(l *slog.Logger) Opt { return func(c *Context) { c.logger = l } }
+func WithLogger(l *slog.Logger) Opt { return ctxOpt(func(c *Context) { c.logger = l }) }
 
-// Remember sets how long every stream keeps the RDDs of past batches
-// (Spark's ssc.remember). Default: one batch interval, or what the graph's
-// windows need, whichever is longer.
-func Remember(d time.Duration) Opt { return func(c *Context) { c.remember = d } }
+// Remember sets how long, at least, every stream keeps the RDDs of past
+// batches (Spark's ssc.remember); d must be > 0. Default: one batch interval,
+// or what the graph's windows need, whichever is longer (a shorter d changes
+// nothing).
+func Remember(d time.Duration) Opt {
+	return ctxOpt(func(c *Context) {
+		if d <= 0 {
+			c.invalidOpt("Remember(%v): want > 0", d)
+			return
+		}
+		c.remember = d
+	})
+}
 
 // NewContext returns a Context configured by opts. It starts nothing.
 func NewContext(opts ...Opt) *Context {
 	c := &Context{clock: RealClock(), logger: slog.Default(), stop: make(chan struct{})}
 	for _, o := range opts {
 		if o != nil {
-			o(c)
+			o.applyContext(c)
 		}
 	}
 	if c.logger == nil {
@@ -196,11 +241,11 @@ func (c *Context) validate() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	errs := append(slices.Clone(c.errs), orphaned...)
-	if c.interval <= 0 {
-		errs = append(errs, fmt.Errorf("dstream.Context: %w: batch interval %v, want > 0 (set BatchInterval)", ErrInvalid, c.interval))
-	}
-	if c.clock == nil {
-		errs = append(errs, fmt.Errorf("dstream.Context: %w: nil clock", ErrInvalid))
+	switch {
+	case !c.intervalSet:
+		errs = append(errs, fmt.Errorf("dstream.Context: %w: no batch interval: set BatchInterval", ErrInvalid))
+	case c.interval <= 0:
+		errs = append(errs, fmt.Errorf("dstream.Context: %w: BatchInterval(%v): want > 0", ErrInvalid, c.interval))
 	}
 	if len(c.outputs) == 0 {
 		errs = append(errs, fmt.Errorf("dstream.Context: %w: no output operation (ForeachRDD, Print, …): nothing would run", ErrInvalid))

@@ -157,16 +157,25 @@ func (BaseListener) OnOutputStarted(OutputInfo) {}
 // OnOutputCompleted does nothing.
 func (BaseListener) OnOutputCompleted(OutputInfo) {}
 
-// WithListener adds a listener. Listeners are called in the order added.
+// WithListener adds a listener; it must not be nil. Listeners are called in
+// the order added. Default: none.
 func WithListener(l Listener) Opt {
-	return func(c *Context) { c.AddListener(l) }
+	return ctxOpt(func(c *Context) {
+		if l == nil {
+			c.invalidOpt("WithListener(nil): want a listener")
+			return
+		}
+		c.AddListener(l)
+	})
 }
 
 // AddListener adds a listener to c, before or while it runs (Spark's
 // addStreamingListener): it hears the events after it is added. Listeners are
-// called in the order added.
+// called in the order added. A nil l is a construction error (see
+// ReportInvalid).
 func (c *Context) AddListener(l Listener) {
 	if l == nil {
+		c.invalidf("dstream.Context.AddListener", "nil listener")
 		return
 	}
 	c.mu.Lock()

@@ -12,6 +12,7 @@ import (
 // opts): one pair per key present in the batch.
 func ReduceByKey[K comparable, V any](s *DStream[ops.KV[K, V]], f func(a, b V) V, opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, V]] {
 	checkFn(s, "dstream.ReduceByKey", f == nil)
+	checkShuffle(s, "dstream.ReduceByKey", opts)
 	return derive("dstream.ReduceByKey", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
 		return rdd.ReduceByKey(r, f, opts...)
 	})
@@ -53,6 +54,7 @@ func Values[K comparable, V any](s *DStream[ops.KV[K, V]]) *DStream[V] {
 // GroupByKey collects the values of each key in every batch into a slice
 // (rdd.GroupByKey per batch, with opts).
 func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, []V]] {
+	checkShuffle(s, "dstream.GroupByKey", opts)
 	return derive("dstream.GroupByKey", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, []V]] {
 		return rdd.GroupByKey(r, opts...)
 	})
@@ -63,6 +65,7 @@ func GroupByKey[K comparable, V any](s *DStream[ops.KV[K, V]], opts ...rdd.Shuff
 // function is a construction error reported by Run.
 func CombineByKey[K comparable, V, C any](s *DStream[ops.KV[K, V]], agg ops.Aggregator[V, C], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, C]] {
 	checkFn(s, "dstream.CombineByKey", !agg.Valid())
+	checkShuffle(s, "dstream.CombineByKey", opts)
 	return derive("dstream.CombineByKey", s, func(r *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, C]] {
 		return rdd.CombineByKey(r, agg, opts...)
 	})
@@ -72,6 +75,7 @@ func CombineByKey[K comparable, V, C any](s *DStream[ops.KV[K, V]], agg ops.Aggr
 // present in both streams' batches (rdd.Join per batch, with opts). The
 // streams must belong to the same Context.
 func Join[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[V, W]]] {
+	checkShuffle2(a, b, "dstream.Join", opts)
 	return derive2("dstream.Join", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[V, W]]] {
 		return rdd.Join(ra, rb, opts...)
 	})
@@ -82,6 +86,7 @@ func Join[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K,
 // key (rdd.LeftOuterJoin per batch, with opts). The streams must belong to
 // the same Context.
 func LeftOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
+	checkShuffle2(a, b, "dstream.LeftOuterJoin", opts)
 	return derive2("dstream.LeftOuterJoin", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[V, ops.Maybe[W]]]] {
 		return rdd.LeftOuterJoin(ra, rb, opts...)
 	})
@@ -92,6 +97,7 @@ func LeftOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[
 // key (rdd.RightOuterJoin per batch, with opts). The streams must belong to
 // the same Context.
 func RightOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
+	checkShuffle2(a, b, "dstream.RightOuterJoin", opts)
 	return derive2("dstream.RightOuterJoin", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[ops.Maybe[V], W]]] {
 		return rdd.RightOuterJoin(ra, rb, opts...)
 	})
@@ -102,6 +108,7 @@ func RightOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream
 // it (rdd.FullOuterJoin per batch, with opts). The streams must belong to
 // the same Context.
 func FullOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
+	checkShuffle2(a, b, "dstream.FullOuterJoin", opts)
 	return derive2("dstream.FullOuterJoin", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.Joined[ops.Maybe[V], ops.Maybe[W]]]] {
 		return rdd.FullOuterJoin(ra, rb, opts...)
 	})
@@ -111,6 +118,7 @@ func FullOuterJoin[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[
 // stream's batch with all its values on each side (rdd.CoGroup per batch,
 // with opts). The streams must belong to the same Context.
 func CoGroup[K comparable, V, W any](a *DStream[ops.KV[K, V]], b *DStream[ops.KV[K, W]], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, ops.CoGrouped[V, W]]] {
+	checkShuffle2(a, b, "dstream.CoGroup", opts)
 	return derive2("dstream.CoGroup", a, b, func(ra *rdd.RDD[ops.KV[K, V]], rb *rdd.RDD[ops.KV[K, W]], _ time.Time) *rdd.RDD[ops.KV[K, ops.CoGrouped[V, W]]] {
 		return rdd.CoGroup(ra, rb, opts...)
 	})

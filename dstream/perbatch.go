@@ -117,6 +117,15 @@ func checkFn2[A, B any](a *DStream[A], b *DStream[B], name string, isNil bool) {
 	}
 }
 
+// checkShuffle2 is checkShuffle for an operator of two streams.
+func checkShuffle2[A, B, K any](a *DStream[A], b *DStream[B], name string, opts []rdd.ShuffleOpt[K]) {
+	if a != nil && a.ctx != nil {
+		checkShuffle(a, name, opts)
+	} else {
+		checkShuffle(b, name, opts)
+	}
+}
+
 // MapPartitions applies f to each whole partition of every batch
 // (rdd.MapPartitions per batch): f gets the job's context, the partition
 // index and the partition's elements, and calls yield for each output
@@ -129,11 +138,20 @@ func MapPartitions[T, U any](s *DStream[T], f func(ctx context.Context, part int
 }
 
 // Repartition shuffles every batch into n partitions of near-equal size
-// (rdd.Repartition per batch). n < 1 is a construction error reported by
-// Run.
+// (rdd.Repartition per batch, with opts). n < 1, or opts invalid or in
+// conflict with n, is a construction error reported by Run.
 func Repartition[T any](s *DStream[T], n int, opts ...rdd.ShuffleOpt[T]) *DStream[T] {
-	if n < 1 && s != nil && s.ctx != nil {
+	switch {
+	case s == nil || s.ctx == nil:
+	case n < 1:
 		s.ctx.invalidf("dstream.Repartition", "partition count %d < 1", n)
+	case len(opts) > 0:
+		// The batches' Repartition, on an empty RDD: its construction error
+		// (an invalid option, or one in conflict with n) is what every batch
+		// would fail with.
+		if err := rdd.Repartition(rdd.Empty[T](s.ctx.eng), n, opts...).Err(); err != nil {
+			s.ctx.report(fmt.Errorf("dstream.Repartition: %w", err))
+		}
 	}
 	return derive("dstream.Repartition", s, func(r *rdd.RDD[T]) *rdd.RDD[T] { return rdd.Repartition(r, n, opts...) })
 }
@@ -144,6 +162,7 @@ func Repartition[T any](s *DStream[T], n int, opts ...rdd.ShuffleOpt[T]) *DStrea
 // order within a batch is not the input order. Spark's DStream has no
 // distinct; it is its transform(_.distinct()).
 func Distinct[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt[T]) *DStream[T] {
+	checkShuffle(s, "dstream.Distinct", opts)
 	return derive("dstream.Distinct", s, func(r *rdd.RDD[T]) *rdd.RDD[T] { return rdd.Distinct(r, opts...) })
 }
 
@@ -220,6 +239,7 @@ func Reduce[T any](s *DStream[T], f func(a, b T) T) *DStream[T] {
 // and how many times it occurs in the batch (rdd.CountByValue per batch,
 // computed lazily with a ReduceByKey that takes opts).
 func CountByValue[T comparable](s *DStream[T], opts ...rdd.ShuffleOpt[T]) *DStream[ops.KV[T, int64]] {
+	checkShuffle(s, "dstream.CountByValue", opts)
 	return derive("dstream.CountByValue", s, func(r *rdd.RDD[T]) *rdd.RDD[ops.KV[T, int64]] {
 		pairs := rdd.Map(r, func(t T) ops.KV[T, int64] { return ops.Pair(t, int64(1)) })
 		return rdd.ReduceByKey(pairs, ops.Sum[int64], opts...)

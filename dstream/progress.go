@@ -18,13 +18,13 @@ const defaultProgressInterval = 5 * time.Second
 // It always logs and reports when it starts and when it ends. d must be > 0.
 // Default: 5s.
 func ProgressInterval(d time.Duration) Opt {
-	return func(c *Context) {
+	return ctxOpt(func(c *Context) {
 		if d <= 0 {
-			c.invalidf("dstream.ProgressInterval", "%v, want > 0", d)
+			c.invalidOpt("ProgressInterval(%v): want > 0", d)
 			return
 		}
 		c.progressEvery = d
-	}
+	})
 }
 
 // ProgressReporter logs the progress of one piece of long work through the

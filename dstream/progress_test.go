@@ -160,8 +160,8 @@ func TestProgressIntervalMustBePositive(t *testing.T) {
 	in, _ := dstream.QueueStream[int](h.c, dstream.OneAtATime)
 	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 	err := h.c.Run(context.Background())
-	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.ProgressInterval") {
-		t.Errorf("Run: %v, want ErrInvalid naming dstream.ProgressInterval", err)
+	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "ProgressInterval(0s)") {
+		t.Errorf("Run: %v, want ErrInvalid naming ProgressInterval(0s)", err)
 	}
 }
 

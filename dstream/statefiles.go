@@ -31,13 +31,13 @@ const defaultStateSnapshotEvery = 10
 // changed since the last one, and a restart reads the newest snapshot and at most n
 // deltas. n must be at least 1. Default: 10.
 func StateSnapshotEvery(n int) Opt {
-	return func(c *Context) {
+	return ctxOpt(func(c *Context) {
 		if n < 1 {
-			c.invalidf("dstream.StateSnapshotEvery", "%d, want at least 1", n)
+			c.invalidOpt("StateSnapshotEvery(%d): want at least 1", n)
 			return
 		}
 		c.snapshotEvery = n
-	}
+	})
 }
 
 // stateCodec saves and restores a stateful stream's state.

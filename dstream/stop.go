@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -18,13 +19,19 @@ import (
 // returns an error naming the signal.
 //
 // The signals are caught only while Run runs (signal.Notify); before and after, they
-// have their default effect. Default: off — a signal has its default effect (the
-// process ends) unless the program handles it.
+// have their default effect. None of sigs may be nil. Default: off — a signal
+// has its default effect (the process ends) unless the program handles it.
 func StopGracefullyOnShutdown(sigs ...os.Signal) Opt {
 	if len(sigs) == 0 {
 		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
 	}
-	return func(c *Context) { c.stopSignals = sigs }
+	return ctxOpt(func(c *Context) {
+		if slices.Contains(sigs, nil) {
+			c.invalidOpt("StopGracefullyOnShutdown(%v): want signals, not nil", sigs)
+			return
+		}
+		c.stopSignals = sigs
+	})
 }
 
 // StopGracefullyWhen makes Run stop gracefully, as Stop does, once ctx is done: the
@@ -32,13 +39,13 @@ func StopGracefullyOnShutdown(sigs ...os.Signal) Opt {
 // returns nil. Cancelling the context given to Run instead abandons the queued
 // batches. Default: none.
 func StopGracefullyWhen(ctx context.Context) Opt {
-	return func(c *Context) {
+	return ctxOpt(func(c *Context) {
 		if ctx == nil {
-			c.invalidf("dstream.StopGracefullyWhen", "nil context")
+			c.invalidOpt("StopGracefullyWhen(nil): want a context")
 			return
 		}
 		c.stopWhen = append(c.stopWhen, ctx)
-	}
+	})
 }
 
 // watchStops watches, until ctx ends, for what stops Run gracefully: a context of

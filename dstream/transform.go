@@ -89,6 +89,16 @@ func checkFn[T any](s *DStream[T], name string, isNil bool) {
 	}
 }
 
+// checkShuffle reports invalid shuffle options of the operator name over s
+// when it is built (rdd.CheckShuffleOpts), not at its first batch.
+func checkShuffle[T, K any](s *DStream[T], name string, opts []rdd.ShuffleOpt[K]) {
+	if len(opts) > 0 && s != nil && s.ctx != nil {
+		if err := rdd.CheckShuffleOpts(name, opts...); err != nil {
+			s.ctx.report(err)
+		}
+	}
+}
+
 // Map applies f to every element of every batch (rdd.Map per batch).
 func Map[T, U any](s *DStream[T], f func(T) U) *DStream[U] {
 	checkFn(s, "dstream.Map", f == nil)

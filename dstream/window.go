@@ -198,6 +198,7 @@ func reduceWindow[K comparable, V any](name string, s *DStream[ops.KV[K, V]], re
 		return orphan[ops.KV[K, V]](name)
 	}
 	checkWindow(name, s, length, slide)
+	checkShuffle(s, name, opts)
 	perBatch := derive(name, s, func(b *rdd.RDD[ops.KV[K, V]]) *rdd.RDD[ops.KV[K, V]] {
 		if reduce == nil {
 			return b // (a construction error is recorded)
@@ -487,6 +488,7 @@ func CountByValueAndWindow[T comparable](s *DStream[T], length, slide time.Durat
 // GroupByKeyAndWindow returns, every slide, each key's values in the
 // window.
 func GroupByKeyAndWindow[K comparable, V any](s *DStream[ops.KV[K, V]], length, slide time.Duration, opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, []V]] {
+	checkShuffle(s, "dstream.GroupByKeyAndWindow", opts)
 	return windowed("dstream.GroupByKeyAndWindow", s, length, slide, func(_ context.Context, _ time.Time, in []*rdd.RDD[ops.KV[K, V]]) (*rdd.RDD[ops.KV[K, []V]], error) {
 		return rdd.GroupByKey(union(s.ctx.eng, in), opts...), nil
 	})
