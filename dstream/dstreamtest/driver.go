@@ -59,10 +59,11 @@ var ErrTimeout = errors.New("dstreamtest: timed out")
 // ([ContextOptions]) of opts, on a manual clock that starts at a fixed
 // epoch (2026-01-01T00:00:00Z) truncated to the batch interval: batch k
 // (from 1) has time start + k×interval. Its waits are bounded by
-// [Timeout]. Options of the comparison ([Unordered], [CmpOptions]) are
-// ignored.
-func NewDriver(opts ...Opt) *Driver {
-	cfg := newConfig(opts)
+// [Timeout].
+func NewDriver(opts ...Opt) *Driver { return newDriver(newConfig(opts)) }
+
+// newDriver is NewDriver of cfg.
+func newDriver(cfg config) *Driver {
 	clock := NewManualClock(cfg.start())
 	copts := append([]dstream.Opt{dstream.BatchInterval(cfg.interval),
 		dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(cfg.parallelism)))}, cfg.ctxOpts...)
@@ -72,14 +73,17 @@ func NewDriver(opts ...Opt) *Driver {
 
 // Drive returns a Driver of c, a Context built elsewhere (e.g. by
 // dstream.GetOrCreate) whose clock is clock; call it before c's Run
-// starts. Advance and Step move clock to c's next batch time. Of opts,
-// only [Timeout] applies: the others configure a Context Drive does not
-// build, or a comparison, and are ignored.
-func Drive(c *dstream.Context, clock *ManualClock, opts ...Opt) *Driver {
+// starts. Advance and Step move clock to c's next batch time. An invalid
+// option is a construction error of c (see [Opt]).
+func Drive(c *dstream.Context, clock *ManualClock, opts ...DriveOpt) *Driver {
 	return drive(c, clock, newConfig(opts))
 }
 
+// drive returns the Driver of c with cfg; c reports cfg's invalid options.
 func drive(c *dstream.Context, clock *ManualClock, cfg config) *Driver {
+	if len(cfg.errs) > 0 {
+		c.ReportInvalid("dstreamtest", errors.Join(cfg.errs...))
+	}
 	returned, setReturned := context.WithCancel(context.Background())
 	d := &Driver{interval: c.BatchInterval(), timeout: cfg.timeout, c: c, clock: clock,
 		returned: returned, setReturned: setReturned, notify: make(chan struct{}, 1)}
@@ -100,13 +104,10 @@ func (d *Driver) Clock() *ManualClock { return d.clock }
 // cancelling ctx ends Run (not gracefully), and [Driver.Wait] returns its
 // error. Step, Advance and AwaitScheduler start Run under
 // context.Background() if it has not started. Start fails if Run has
-// started already, or if [Timeout] is not positive.
+// started already.
 func (d *Driver) Start(ctx context.Context) error {
 	if d.cancel != nil {
 		return errors.New("dstreamtest: Run has started already")
-	}
-	if d.timeout <= 0 {
-		return fmt.Errorf("dstreamtest: Timeout %v, want > 0", d.timeout)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	d.cancel = cancel

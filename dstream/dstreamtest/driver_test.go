@@ -176,8 +176,8 @@ func TestDriverStartCancel(t *testing.T) {
 }
 
 // A batch that does not complete within Timeout fails Step with
-// ErrTimeout, naming the batch; a Timeout that is not positive fails the
-// first Step.
+// ErrTimeout, naming the batch; a Timeout that is not positive is a
+// construction error of the Context, which the first Step fails with.
 func TestDriverTimeout(t *testing.T) {
 	d := dstreamtest.NewDriver(dstreamtest.Timeout(50 * time.Millisecond))
 	defer d.Close()
@@ -200,7 +200,7 @@ func TestDriverTimeout(t *testing.T) {
 	defer d.Close()
 	in, _ = dstreamtest.Input[int](d.Context())
 	dstreamtest.Collect(in)
-	if _, err := d.Step(); err == nil || !strings.Contains(err.Error(), "Timeout 0s") {
+	if _, err := d.Step(); !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "Timeout(0s)") {
 		t.Errorf("Step with Timeout(0) = %v, want an error naming Timeout", err)
 	}
 }

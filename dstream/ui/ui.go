@@ -14,8 +14,16 @@ import (
 	"github.com/spatedev/spate/dstream"
 )
 
-// Opt configures Handler.
-type Opt func(*config)
+// An Opt configures Handler. Opts are made only by this package's functions:
+// RetainedBatches, Refresh and Title. A nil Opt is no option. An invalid value
+// is a construction error of the Context (see dstream.Context.ReportInvalid):
+// its Run fails before the first batch, naming Handler, the option and its value.
+type Opt interface{ applyHandler(*config) error }
+
+// handlerOpt is an Opt: it sets its value, or returns what is wrong with it.
+type handlerOpt func(*config) error
+
+func (o handlerOpt) applyHandler(c *config) error { return o(c) }
 
 type config struct {
 	retained int
@@ -25,32 +33,39 @@ type config struct {
 
 // RetainedBatches sets how many completed batches the page keeps for its charts,
 // its tables and the batches' pages (Spark's spark.streaming.ui.retainedBatches).
-// Default 1000, as Spark's; n < 1 means the default.
+// n must be at least 1. Default 1000, as Spark's.
 func RetainedBatches(n int) Opt {
-	return func(c *config) {
-		if n >= 1 {
-			c.retained = n
+	return handlerOpt(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("RetainedBatches(%d): want at least 1", n)
 		}
-	}
+		c.retained = n
+		return nil
+	})
 }
 
-// Refresh sets how often an open page asks the server for what changed. Default
-// 1s; d <= 0 means the default.
+// Refresh sets how often an open page asks the server for what changed. d must be
+// > 0. Default 1s.
 func Refresh(d time.Duration) Opt {
-	return func(c *config) {
-		if d > 0 {
-			c.refresh = d
+	return handlerOpt(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("Refresh(%v): want > 0", d)
 		}
-	}
+		c.refresh = d
+		return nil
+	})
 }
 
-// Title sets the page's title, e.g. the job's name. Default "Spate streaming".
+// Title sets the page's title, e.g. the job's name; it must not be empty.
+// Default "Spate streaming".
 func Title(s string) Opt {
-	return func(c *config) {
-		if s != "" {
-			c.title = s
+	return handlerOpt(func(c *config) error {
+		if s == "" {
+			return errors.New(`Title(""): want a title`)
 		}
-	}
+		c.title = s
+		return nil
+	})
 }
 
 // Handler returns the page of c: a summary, charts and tables of its batches, and a
@@ -66,16 +81,19 @@ func Handler(c *dstream.Context, opts ...Opt) http.Handler {
 		})
 	}
 	cfg := config{retained: 1000, refresh: time.Second, title: "Spate streaming"}
+	var errs []error
 	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
+		if o == nil {
+			continue
+		}
+		if err := o.applyHandler(&cfg); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	clock := c.Clock()
-	if clock == nil { // (WithClock(nil): Run will say so)
-		clock = dstream.RealClock()
+	if len(errs) > 0 {
+		c.ReportInvalid("ui.Handler", errors.Join(errs...))
 	}
-	h := &handler{c: c, cfg: cfg, st: newState(clock, cfg.retained)}
+	h := &handler{c: c, cfg: cfg, st: newState(c.Clock(), cfg.retained)}
 	c.AddListener(h.st)
 	h.mux.HandleFunc("GET /{$}", h.index)
 	h.mux.HandleFunc("GET /batch/{time}", h.batch)

@@ -13,6 +13,7 @@ import (
 	"github.com/spatedev/spate/dstream"
 	"github.com/spatedev/spate/dstream/ui"
 	"github.com/spatedev/spate/internal/leakcheck"
+	"github.com/spatedev/spate/rdd"
 )
 
 // section returns the part of body from the element with id id to the end of
@@ -307,6 +308,23 @@ func TestNilContext(t *testing.T) {
 	}
 	if _, err := ui.Serve(context.Background(), "127.0.0.1:0", nil); err == nil {
 		t.Error("Serve of a nil handler: no error")
+	}
+}
+
+// An invalid option is a construction error of the Context: Run fails before the
+// first batch, naming Handler and each option with its value. None is ignored.
+func TestInvalidOptionsFailRun(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(dstream.NewManualClock(time.Unix(0, 0))))
+	ui.Handler(c, ui.RetainedBatches(0), ui.Refresh(-time.Second), ui.Title(""), nil)
+	in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.Run(ctx)
+	for _, want := range []string{"ui.Handler: invalid argument: RetainedBatches(0): want at least 1", "Refresh(-1s): want > 0", `Title(""): want a title`} {
+		if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run = %v, want ErrInvalid with %q", err, want)
+		}
 	}
 }
 

@@ -58,8 +58,14 @@ type commitKey struct {
 
 type progressKey struct{ op, subject string }
 
-// Opt configures a Collector.
-type Opt func(*options)
+// An Opt configures a Collector (see New). Opts are made only by this package's
+// functions: ConstLabels and DelayBuckets. A nil Opt is no option.
+type Opt interface{ applyCollector(*options) }
+
+// collectorOpt is an Opt.
+type collectorOpt func(*options)
+
+func (f collectorOpt) applyCollector(o *options) { f(o) }
 
 type options struct {
 	labels     prometheus.Labels
@@ -69,17 +75,19 @@ type options struct {
 
 // ConstLabels adds labels with fixed values to every metric of the Collector, to tell
 // apart the Contexts of one process registered on one registry (two Collectors with
-// the same labels cannot both be registered). Default: none.
-func ConstLabels(l prometheus.Labels) Opt { return func(o *options) { o.labels = l } }
+// the same labels cannot both be registered). The names must be valid label names,
+// none of the Collector's own labels or le. Default: none.
+func ConstLabels(l prometheus.Labels) Opt { return collectorOpt(func(o *options) { o.labels = l }) }
 
 // DelayBuckets sets the upper bounds, in seconds, of the buckets of the batch delay
 // histograms (spate_batch_processing_seconds, spate_batch_scheduling_delay_seconds,
-// spate_batch_total_delay_seconds); they must increase. Default: the batch interval
+// spate_batch_total_delay_seconds); there must be at least one, and they must
+// increase. Default: the batch interval
 // times 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 5 and 10, so that the
 // bucket of le = the interval counts the batches that kept up (prometheus.DefBuckets
 // if the Context has no batch interval).
 func DelayBuckets(seconds ...float64) Opt {
-	return func(o *options) { o.buckets, o.bucketsSet = seconds, true }
+	return collectorOpt(func(o *options) { o.buckets, o.bucketsSet = seconds, true })
 }
 
 // intervalFactors are the default delay buckets, in batch intervals.
@@ -87,13 +95,14 @@ var intervalFactors = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5,
 
 // New returns a Collector of c's metrics and adds it to c's listeners (it may be
 // called before or while c runs: it hears the batches after it). Register it on a
-// registry to expose them. A nil c or invalid options are not a panic: the
-// Collector's registration fails, saying why.
+// registry to expose them. Invalid options are a construction error of c (see
+// dstream.Context.ReportInvalid): c's Run fails before its first batch, naming the
+// options; and, as for a nil c, the Collector's registration fails, saying why.
 func New(c *dstream.Context, opts ...Opt) *Collector {
 	var o options
 	for _, opt := range opts {
 		if opt != nil {
-			opt(&o)
+			opt.applyCollector(&o)
 		}
 	}
 	col := &Collector{
@@ -113,9 +122,6 @@ func New(c *dstream.Context, opts ...Opt) *Collector {
 	// Labels of the metrics, which constant labels must not repeat.
 	labels := []string{"status", "input", "state", "topic", "partition", "group", "op", "subject", "unit"}
 	var errs []error
-	if c == nil {
-		errs = append(errs, errors.New("nil dstream.Context"))
-	}
 	if _, le := o.labels["le"]; le || prometheus.NewDesc("spate", "", labels, o.labels).Err() != nil {
 		errs = append(errs, fmt.Errorf("ConstLabels(%v): want valid label names, none of %v or le", o.labels, labels))
 		o.labels = nil // the metrics are made, never collected
@@ -123,6 +129,12 @@ func New(c *dstream.Context, opts ...Opt) *Collector {
 	if len(buckets) == 0 || !slices.IsSorted(buckets) || slices.ContainsFunc(buckets, math.IsNaN) || len(slices.Compact(slices.Clone(buckets))) != len(buckets) {
 		errs = append(errs, fmt.Errorf("DelayBuckets(%v): want increasing upper bounds", buckets))
 		buckets = prometheus.DefBuckets // as above
+	}
+	if len(errs) > 0 && c != nil {
+		c.ReportInvalid("metrics/prometheus.New", errors.Join(errs...))
+	}
+	if c == nil {
+		errs = append([]error{errors.New("nil dstream.Context")}, errs...)
 	}
 	if len(errs) > 0 {
 		col.err = fmt.Errorf("metrics/prometheus.New: %w", errors.Join(errs...))

@@ -347,6 +347,21 @@ func TestBadArgumentsFailRegistration(t *testing.T) {
 	}
 }
 
+// Invalid options are a construction error of the Context: its Run fails before
+// the first batch, naming New and the option with its value.
+func TestBadOptionsFailRun(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(dstream.NewManualClock(time.Unix(0, 0))))
+	spateprom.New(c, spateprom.DelayBuckets(1, 0.5))
+	in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
+	dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.Run(ctx)
+	if want := "metrics/prometheus.New: invalid argument: DelayBuckets([1 0.5]): want increasing upper bounds"; !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Run = %v, want ErrInvalid with %q", err, want)
+	}
+}
+
 // The Collectors of two Contexts register on one registry with ConstLabels that
 // tell them apart, and not without.
 func TestConstLabelsTellContextsApart(t *testing.T) {
