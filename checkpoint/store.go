@@ -45,13 +45,12 @@ type Store struct {
 }
 
 // Open returns a Store that keeps its files in dir, creating the directory if needed.
+// An invalid option is an error naming it, wrapping the module's ErrInvalid
+// (rdd.ErrInvalid).
 func Open(dir string, opts ...Opt) (*Store, error) {
 	cfg := storeConfig{keep: 3}
-	for _, o := range opts {
-		o.applyStore(&cfg)
-	}
-	if cfg.keep < 1 && cfg.keep != -1 {
-		return nil, fmt.Errorf("checkpoint: Keep(%d): must keep at least 1 checkpoint", cfg.keep)
+	if err := applyOpts("checkpoint.Open", opts, func(o Opt) error { return o.applyStore(&cfg) }); err != nil {
+		return nil, err
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()

@@ -65,14 +65,12 @@ type WAL struct {
 // off with a warning: it was never acknowledged. Corruption anywhere else in that
 // segment is an error naming the segment and the offset; the other segments are checked
 // by Replay. A directory that another WAL holds (in this process or another) is an
-// error wrapping ErrLocked that names the holder's pid.
+// error wrapping ErrLocked that names the holder's pid. An invalid option is an error
+// naming it, wrapping the module's ErrInvalid (rdd.ErrInvalid).
 func OpenWAL(dir string, opts ...WALOpt) (w *WAL, err error) {
 	cfg := walConfig{segmentSize: 64 << 20}
-	for _, o := range opts {
-		o.applyWAL(&cfg)
-	}
-	if cfg.segmentSize < minSegmentSize {
-		return nil, fmt.Errorf("checkpoint: SegmentSize(%d): must be at least %d bytes", cfg.segmentSize, minSegmentSize)
+	if err := applyOpts("checkpoint.OpenWAL", opts, func(o WALOpt) error { return o.applyWAL(&cfg) }); err != nil {
+		return nil, err
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()

@@ -33,12 +33,22 @@ type spill[K comparable, V any] struct {
 }
 
 // Spill lets the store move cold entries to a file in dir (created when first
-// needed) with Evict. Default: none, every entry stays in memory.
-func Spill(dir string) Opt { return func(c *config) { c.spillDir = dir } }
+// needed) with Evict. dir must not be empty. Default: none, every entry stays
+// in memory.
+func Spill(dir string) Opt {
+	return storeOpt(func(c *config) error {
+		if dir == "" {
+			return errors.New(`Spill(""): want a directory`)
+		}
+		c.spillDir = dir
+		return nil
+	})
+}
 
-// Err returns the first error of the store's file tier (reading, writing or decoding
-// an entry); once it is set, the store's contents are not to be trusted, and the
-// batch that uses it must fail.
+// Err returns the store's construction error (an invalid option of New), or the
+// first error of its file tier (reading, writing or decoding an entry); once it is
+// set, the store's contents are not to be trusted, and the batch that uses it must
+// fail.
 func (s *Store[K, V]) Err() error { return s.err }
 
 // fail records the first error of the file tier.

@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/spatedev/spate/internal/argerr"
 	"github.com/spatedev/spate/state"
 )
 
@@ -208,5 +210,23 @@ func TestStringKeysKeepOnlyTheirBytes(t *testing.T) {
 	}
 	if s.Len() != 1000 {
 		t.Errorf("Len %d, want 1000", s.Len())
+	}
+}
+
+// Spill of an empty directory is the store's construction error, from the
+// start (not an error of the first Evict, nor a store that never spills), and
+// it wraps the module's ErrInvalid.
+func TestSpillEmptyDirIsInvalid(t *testing.T) {
+	s := state.New[int, int](state.Spill(""), nil)
+	err := s.Err()
+	if err == nil || err.Error() != `state.New: invalid argument: Spill(""): want a directory` || !errors.Is(err, argerr.ErrInvalid) {
+		t.Fatalf("Err() = %v, want the invalid Spill named, wrapping ErrInvalid", err)
+	}
+	s.Put(1, 1)
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Evict(0); !errors.Is(err, argerr.ErrInvalid) {
+		t.Errorf("Evict = %v, want the construction error", err)
 	}
 }

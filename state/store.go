@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"slices"
 	"unsafe"
+
+	"github.com/spatedev/spate/internal/argerr"
 )
 
 // ErrVersion is wrapped by the error of Commit when the version does not move
@@ -43,8 +45,14 @@ type Store[K comparable, V any] struct {
 	plain    bool  // values hold no references but strings (same)
 }
 
-// Opt configures a Store.
-type Opt func(*config)
+// An Opt configures a Store (see New). Opts are made only by this package's
+// functions: TrackDirty and Spill. A nil Opt is no option.
+type Opt interface{ applyStore(*config) error }
+
+// storeOpt is an Opt: it sets its value, or returns what is wrong with it.
+type storeOpt func(*config) error
+
+func (o storeOpt) applyStore(c *config) error { return o(c) }
 
 type config struct {
 	dirty    bool
@@ -54,7 +62,7 @@ type config struct {
 // TrackDirty makes the store track the keys changed since the last save, for Delta:
 // one more map entry per key changed between two saves. Default: off (Delta yields
 // nothing, and Dirty is 0).
-func TrackDirty() Opt { return func(c *config) { c.dirty = true } }
+func TrackDirty() Opt { return storeOpt(func(c *config) error { c.dirty = true; return nil }) }
 
 type undoEntry[K comparable, V any] struct {
 	k   K
@@ -62,15 +70,27 @@ type undoEntry[K comparable, V any] struct {
 	had bool
 }
 
-// New returns an empty store at version 0, configured by opts.
+// New returns an empty store at version 0, configured by opts. An invalid
+// option is the store's construction error, wrapping the module's ErrInvalid
+// (rdd.ErrInvalid): Err returns it from the start, and Evict fails with it;
+// the store is otherwise as if the option were not given.
 func New[K comparable, V any](opts ...Opt) *Store[K, V] {
 	var c config
+	var errs []error
 	for _, o := range opts {
-		o(&c)
+		if o == nil {
+			continue
+		}
+		if err := o.applyStore(&c); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	s := &Store[K, V]{t: newTable[K, V](), spillDir: c.spillDir,
 		varies: varies(reflect.TypeFor[K]()) || varies(reflect.TypeFor[V]()),
 		plain:  plain(reflect.TypeFor[V]())}
+	if len(errs) > 0 {
+		s.err = argerr.Errorf("state.New", "%w", errors.Join(errs...))
+	}
 	if c.dirty {
 		s.dirty = map[K]struct{}{}
 	}
