@@ -14,6 +14,14 @@
 // stopGracefullyOnShutdown), StopGracefullyWhen when a context ends. Cancelling ctx
 // abandons the queued batches.
 //
+// A mistake in building the graph (a nil function, an invalid option of the Context or
+// of an operator, a window that is not a multiple of the batch interval) is a
+// construction error: Run fails with every one of them, wrapping ErrInvalid and naming
+// the operator or option, before the first batch. Sources, sinks and other code built
+// on a Context outside this package report theirs with Context.ReportInvalid. The rule,
+// the same in every package, is in package rdd's documentation ("Invalid arguments and
+// options").
+//
 // # Batches
 //
 // Every batch interval the Context asks each output stream (ForeachRDD and the other

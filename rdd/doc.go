@@ -60,9 +60,44 @@
 // stack is its Stack field); an error returned by user code is a
 // [*TaskError]. Each layer of an error adds only what it knows: an action
 // does not repeat its name before a failure of its own function. An invalid
-// argument to a transformation (nil function, bad partition count) is
-// reported by the first action as an error wrapping [ErrInvalid]: building a
-// graph never panics.
+// argument or option is reported before any task runs (see the next
+// section).
+//
+// # Invalid arguments and options
+//
+// This is the rule of every package of the module. A mistake in building
+// something is a construction error, reported once and before anything runs:
+// an error wrapping [ErrInvalid] that names the constructor or operator and
+// the argument or option with its value, e.g. "rdd.NewEngine: invalid
+// argument: Parallelism(0): want at least 1". No invalid value is ignored,
+// clamped or replaced by a default, and building never panics. Where the
+// error goes depends on what is built:
+//
+//   - A constructor that returns an error returns it (checkpoint.Open,
+//     checkpoint.OpenWAL, dstream.GetOrCreate).
+//   - A value built without an error return carries it: an RDD built with
+//     an invalid argument or option, or on an invalid Engine ([RDD.Err], of
+//     it or of any RDD in its lineage); an [Engine] built with an invalid
+//     option ([Engine.Err]); a state.Store (its Err). Every action on such an
+//     RDD returns the error before running a task: a transformation returns
+//     only its RDD, so the action is the first point that can return an
+//     error. [CheckShuffleOpts] checks options kept for later.
+//   - Anything built on a dstream.Context reports it through
+//     dstream.Context.ReportInvalid, and the Context's Run (and GetOrCreate)
+//     fails with every such error before the first batch: the Context's
+//     options, its streams and operators (their shuffle options too), sources
+//     and sinks, and what attaches to a Context (dstream/ui.Handler,
+//     metrics/prometheus.New, dstreamtest's options).
+//
+// Options are opaque values made only by their package's functions (an
+// interface with an unexported method, as in franz-go's kgo); a nil option is
+// no option. An option that serves several constructors satisfies each one's
+// option interface (checkpoint.WithLogger is a checkpoint.Opt and a
+// checkpoint.WALOpt), and one that does not apply to a constructor does not
+// compile there. Each option's doc states its default and its valid values.
+// A choice between two modes is a named value, never a boolean positional
+// parameter: [Ascending] or [Descending], [WithReplacement] or
+// [WithoutReplacement].
 //
 // Shuffle outputs belong to the job that computed them; [RDD.Persist] keeps
 // a node's computed partitions for later jobs (windows over past batches
