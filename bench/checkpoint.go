@@ -49,14 +49,11 @@ func checkpointBench(scale float64, rounds int) (string, error) {
 	build := func(push [][]ops.KV[int, int]) func(c *dstream.Context) error {
 		return func(c *dstream.Context) error {
 			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
-			mapped, _ := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
-				Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-					n, _ := st.Get()
-					_ = st.Update(n + v.OrElse(0))
-					return ops.None[int]()
-				},
-				Initial: rdd.Parallelize(c.Engine(), pairs, 2),
-			})
+			mapped, _ := dstream.MapWithState(in, dstream.NewStateSpec(func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+				n, _ := st.Get()
+				_ = st.Update(n + v.OrElse(0))
+				return ops.None[int]()
+			}).InitialState(rdd.Parallelize(c.Engine(), pairs, 2)))
 			dstream.ForeachRDD(mapped, func(ctx context.Context, r *rdd.RDD[int], _ time.Time) error {
 				_, err := rdd.Count(ctx, r)
 				return err

@@ -145,12 +145,9 @@ func memberMain(spec string) error {
 	s := kafka.NewDirectStream(c, kafka.Subscribe(topic), kafka.StringDeserializer(), kafka.StringDeserializer(),
 		kafka.Brokers(brokers...), kafka.GroupID(group), kafka.OffsetReset(kafka.Earliest),
 		kafka.SessionTimeout(rebalanceSession), kafka.UnavailableTimeout(time.Hour))
-	counts := dstream.UpdateStateByKeyWith(kafka.Keyed(s, kafka.StringSerializer(), kafka.TrustPartitioning()), dstream.UpdateSpec[string, string, int]{
-		OnlyValues: true,
-		Func: func(_ time.Time, _ string, vs []string, st ops.Maybe[int]) ops.Maybe[int] {
-			return ops.Some(st.Value + len(vs))
-		},
-	})
+	counts := dstream.UpdateStateByKeyWith(kafka.Keyed(s, kafka.StringSerializer(), kafka.TrustPartitioning()), dstream.NewUpdateSpec(func(_ time.Time, _ string, vs []string, st ops.Maybe[int]) ops.Maybe[int] {
+		return ops.Some(st.Value + len(vs))
+	}).OnlyValues())
 	owned := -1
 	var read int64
 	s.ForeachBatch(func(_ context.Context, b kafka.Batch[string, string]) error {

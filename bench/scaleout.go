@@ -144,12 +144,9 @@ func restoreBench(scale float64, rounds int) (string, error) {
 			dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(2))))
 		s := kafka.NewDirectStream(c, kafka.Subscribe("keys"), kafka.StringDeserializer(), kafka.StringDeserializer(),
 			kafka.Brokers(b.Addrs()...), kafka.GroupID("restore"), kafka.OffsetReset(kafka.Earliest), kafka.OnRestore(onRestore))
-		counts := dstream.UpdateStateByKeyWith(kafka.Keyed(s, kafka.StringSerializer()), dstream.UpdateSpec[string, string, int]{
-			OnlyValues: true,
-			Func: func(_ time.Time, _ string, vs []string, st ops.Maybe[int]) ops.Maybe[int] {
-				return ops.Some(st.Value + len(vs))
-			},
-		})
+		counts := dstream.UpdateStateByKeyWith(kafka.Keyed(s, kafka.StringSerializer()), dstream.NewUpdateSpec(func(_ time.Time, _ string, vs []string, st ops.Maybe[int]) ops.Maybe[int] {
+			return ops.Some(st.Value + len(vs))
+		}).OnlyValues())
 		counts = dstream.Named(counts, "counts")
 		var held int64
 		dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], _ time.Time) error {

@@ -51,14 +51,11 @@ func spillState(scale float64, rounds int) (string, error) {
 	timer := &batchTimer{done: make(chan struct{}, batches)}
 	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(clock), dstream.WithEngine(eng), dstream.WithListener(timer))
 	in, _ := dstream.QueueStream(c, dstream.OneAtATime, input...)
-	mapped, _ := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
-		Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-			n, _ := st.Get()
-			_ = st.Update(n + v.OrElse(0))
-			return ops.Some(n)
-		},
-		Initial: rdd.Parallelize(eng, pairs, 2),
-	})
+	mapped, _ := dstream.MapWithState(in, dstream.NewStateSpec(func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+		n, _ := st.Get()
+		_ = st.Update(n + v.OrElse(0))
+		return ops.Some(n)
+	}).InitialState(rdd.Parallelize(eng, pairs, 2)))
 	spilled := 0
 	dstream.ForeachRDD(mapped, func(ctx context.Context, r *rdd.RDD[int], _ time.Time) error {
 		n, err := rdd.Count(ctx, r)

@@ -69,36 +69,26 @@ func stateLine(keys, batches int) (string, error) {
 		return ops.Some(n)
 	}
 	ustate, _, err := timeStateJob(keys, batches, false, func(in *dstream.DStream[ops.KV[int, int]], initial *rdd.RDD[ops.KV[int, int]]) *dstream.DStream[ops.KV[int, int]] {
-		return dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[int, int, int]{
-			Func:    func(_ time.Time, _ int, vs []int, st ops.Maybe[int]) ops.Maybe[int] { return sum(vs, st) },
-			Initial: initial,
-		})
+		return dstream.UpdateStateByKeyWith(in, dstream.NewUpdateSpec(func(_ time.Time, _ int, vs []int, st ops.Maybe[int]) ops.Maybe[int] { return sum(vs, st) }).InitialState(initial))
 	})
 	if err != nil {
 		return "", fmt.Errorf("UpdateStateByKey: %w", err)
 	}
 	ustateNew, _, err := timeStateJob(keys, batches, false, func(in *dstream.DStream[ops.KV[int, int]], initial *rdd.RDD[ops.KV[int, int]]) *dstream.DStream[ops.KV[int, int]] {
-		return dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[int, int, int]{
-			Func:       func(_ time.Time, _ int, vs []int, st ops.Maybe[int]) ops.Maybe[int] { return sum(vs, st) },
-			Initial:    initial,
-			OnlyValues: true,
-		})
+		return dstream.UpdateStateByKeyWith(in, dstream.NewUpdateSpec(func(_ time.Time, _ int, vs []int, st ops.Maybe[int]) ops.Maybe[int] { return sum(vs, st) }).InitialState(initial).OnlyValues())
 	})
 	if err != nil {
 		return "", fmt.Errorf("UpdateStateByKey (new values only): %w", err)
 	}
 	mws, heap, err := timeStateJob(keys, batches, true, func(in *dstream.DStream[ops.KV[int, int]], initial *rdd.RDD[ops.KV[int, int]]) *dstream.DStream[ops.KV[int, int]] {
-		mapped, _ := dstream.MapWithState(in, dstream.StateSpec[int, int, int, ops.KV[int, int]]{
-			Func: func(_ time.Time, k int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[ops.KV[int, int]] {
-				n, _ := st.Get()
-				n += v.OrElse(0)
-				if err := st.Update(n); err != nil {
-					return ops.None[ops.KV[int, int]]()
-				}
-				return ops.Some(ops.Pair(k, n))
-			},
-			Initial: initial,
-		})
+		mapped, _ := dstream.MapWithState(in, dstream.NewStateSpec(func(_ time.Time, k int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[ops.KV[int, int]] {
+			n, _ := st.Get()
+			n += v.OrElse(0)
+			if err := st.Update(n); err != nil {
+				return ops.None[ops.KV[int, int]]()
+			}
+			return ops.Some(ops.Pair(k, n))
+		}).InitialState(initial))
 		return mapped
 	})
 	if err != nil {

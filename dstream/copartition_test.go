@@ -30,12 +30,11 @@ func statefulCases() []statefulCase {
 			return dstream.UpdateStateByKey(s, sumUpdate)
 		}, running},
 		{"MapWithState", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
-			_, snaps := dstream.MapWithState(s, dstream.StateSpec[string, int, int, int]{
-				Func: func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-					n, _ := st.Get()
-					_ = st.Update(n + v.Value)
-					return ops.None[int]()
-				}})
+			_, snaps := dstream.MapWithState(s, dstream.NewStateSpec(func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+				n, _ := st.Get()
+				_ = st.Update(n + v.Value)
+				return ops.None[int]()
+			}))
 			return snaps
 		}, running},
 		{"ReduceByKeyAndWindowInv", func(s *dstream.DStream[kv]) *dstream.DStream[kv] {

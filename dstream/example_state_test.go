@@ -24,17 +24,14 @@ func ExampleUpdateStateByKeyWith() {
 		Last  string
 	}
 	earlier := rdd.Parallelize(d.Context().Engine(), []ops.KV[string, seen]{{Key: "go", Value: seen{10, "yesterday"}}}, 1)
-	counts := dstream.UpdateStateByKeyWith(ones(words), dstream.UpdateSpec[string, int, seen]{
-		Func: func(t time.Time, _ string, values []int, old ops.Maybe[seen]) ops.Maybe[seen] {
-			st := old.OrElse(seen{})
-			if len(values) > 0 {
-				st.Count += len(values)
-				st.Last = t.Format(time.TimeOnly)
-			}
-			return ops.Some(st)
-		},
-		Initial: earlier,
-	})
+	counts := dstream.UpdateStateByKeyWith(ones(words), dstream.NewUpdateSpec(func(t time.Time, _ string, values []int, old ops.Maybe[seen]) ops.Maybe[seen] {
+		st := old.OrElse(seen{})
+		if len(values) > 0 {
+			st.Count += len(values)
+			st.Last = t.Format(time.TimeOnly)
+		}
+		return ops.Some(st)
+	}).InitialState(earlier))
 	out := dstreamtest.Collect(counts)
 	for range 3 {
 		b, _ := d.Step()
@@ -58,24 +55,21 @@ func ExampleUpdateStateByKeyWith_partitionFunc() {
 	// clicks. The function runs once per state partition and batch: the place
 	// for per-partition set-up, such as one connection for the partition's
 	// keys.
-	sessions := dstream.UpdateStateByKeyWith(clicks, dstream.UpdateSpec[string, int, int]{
-		PartitionFunc: func(ctx context.Context, _ time.Time, _ int, users iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
-			for u := range users {
-				if len(u.Values) == 0 {
-					continue // not yielded: the key is dropped
-				}
-				total := u.State.OrElse(0)
-				for _, n := range u.Values {
-					total += n
-				}
-				if !yield(ops.Pair(u.Key, total)) {
-					return nil // the update has failed (a key twice): the batch fails
-				}
+	sessions := dstream.UpdateStateByKeyWith(clicks, dstream.NewPartitionUpdateSpec(func(ctx context.Context, _ time.Time, _ int, users iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
+		for u := range users {
+			if len(u.Values) == 0 {
+				continue // not yielded: the key is dropped
 			}
-			return nil
-		},
-		Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](4)},
-	})
+			total := u.State.OrElse(0)
+			for _, n := range u.Values {
+				total += n
+			}
+			if !yield(ops.Pair(u.Key, total)) {
+				return nil // the update has failed (a key twice): the batch fails
+			}
+		}
+		return nil
+	}), rdd.Partitions[string](4))
 	out := dstreamtest.Collect(sessions)
 	for range 3 {
 		b, _ := d.Step()

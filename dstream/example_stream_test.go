@@ -90,16 +90,14 @@ func ExampleMapWithState() {
 		[]ops.KV[string, int]{{Key: "ann", Value: 2}})
 	// Each deposit is mapped to the balance after it; the balances are the
 	// state.
-	balances, _ := dstream.MapWithState(deposits, dstream.StateSpec[string, int, int, string]{
-		Func: func(_ time.Time, who string, deposit ops.Maybe[int], balance *dstream.State[int]) ops.Maybe[string] {
-			b, _ := balance.Get()
-			b += deposit.OrElse(0)
-			if err := balance.Update(b); err != nil {
-				return ops.None[string]()
-			}
-			return ops.Some(fmt.Sprintf("%s has %d", who, b))
-		},
-	})
+	balances, _ := dstream.MapWithState(deposits, dstream.NewStateSpec(func(_ time.Time, who string, deposit ops.Maybe[int], balance *dstream.State[int]) ops.Maybe[string] {
+		b, _ := balance.Get()
+		b += deposit.OrElse(0)
+		if err := balance.Update(b); err != nil {
+			return ops.None[string]()
+		}
+		return ops.Some(fmt.Sprintf("%s has %d", who, b))
+	}))
 	out := dstreamtest.Collect(balances)
 	for range 2 {
 		b, _ := d.Step()

@@ -138,13 +138,12 @@ func TestFailurePropagation(t *testing.T) {
 		}, fail: 4, op: "dstream.ForeachRDD", cause: panicky},
 		{name: "panic in a MapWithState function", build: func(in *dstream.DStream[int]) *dstream.DStream[int] {
 			pairs := dstream.Map(in, func(x int) ops.KV[int, int] { return ops.Pair(x%2, x) })
-			mapped, _ := dstream.MapWithState(pairs, dstream.StateSpec[int, int, int, int]{
-				Func: func(_ time.Time, _ int, v ops.Maybe[int], _ *dstream.State[int]) ops.Maybe[int] {
-					if v.Value == 3 {
-						panic(panicky)
-					}
-					return v
-				}})
+			mapped, _ := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, _ int, v ops.Maybe[int], _ *dstream.State[int]) ops.Maybe[int] {
+				if v.Value == 3 {
+					panic(panicky)
+				}
+				return v
+			}))
 			return mapped
 			// The state is computed before the outputs: its operator fails.
 		}, fail: 3, op: "dstream.MapWithState", cause: panicky},
@@ -467,15 +466,14 @@ func TestStateComputedOnceUnderHoppingWindow(t *testing.T) {
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
 	var mu sync.Mutex
 	calls := map[string]int{} // by "batch key"
-	_, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, int]{
-		Func: func(bt time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-			mu.Lock()
-			calls[fmt.Sprintf("%d %s", sec(bt), key)]++
-			mu.Unlock()
-			n, _ := st.Get()
-			_ = st.Update(n + v.Value)
-			return ops.None[int]()
-		}})
+	_, snaps := dstream.MapWithState(pairs, dstream.NewStateSpec(func(bt time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+		mu.Lock()
+		calls[fmt.Sprintf("%d %s", sec(bt), key)]++
+		mu.Unlock()
+		n, _ := st.Get()
+		_ = st.Update(n + v.Value)
+		return ops.None[int]()
+	}))
 	started, release := make(chan struct{}), make(chan struct{})
 	got := map[int]map[string]int{}
 	dstream.ForeachRDD(dstream.Window(snaps, interval, slide*interval),

@@ -3,7 +3,9 @@ package dstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/spatedev/spate/ops"
@@ -77,21 +79,48 @@ func (s *State[S]) check() error {
 // state is removed after the call.
 func (s *State[S]) IsTimingOut() bool { return s.timingOut }
 
-// StateSpec configures MapWithState (Spark's StateSpec).
+// StateSpec is what MapWithState does with each key's state (Spark's
+// StateSpec): the mapping function, and optionally an idle timeout and an
+// initial state. Make one with NewStateSpec, which infers its types from the
+// function; Timeout and InitialState return a copy with that setting. How the
+// state is partitioned is given to MapWithState as ShuffleOpts, as to
+// UpdateStateByKey. A StateSpec is a value: setting a copy does not change
+// the original.
 type StateSpec[K comparable, V, S, U any] struct {
-	// Func is called once per record of the batch, with Some(value), and
-	// once for each key timing out, with None; what it returns, if Ok, is
-	// emitted on the mapped stream. Required.
-	Func func(t time.Time, key K, value ops.Maybe[V], state *State[S]) ops.Maybe[U]
-	// Timeout removes the state of a key that received no record for this
-	// long, after a last call with IsTimingOut. Default 0: never.
-	Timeout time.Duration
-	// Initial is the state before the first batch. Default: none.
-	Initial *rdd.RDD[ops.KV[K, S]]
-	// Partitions is the number of state partitions. Default: the first
-	// batch's partition count, at most 4 × the engine's parallelism (see
-	// rdd.Partitions).
-	Partitions int
+	fn      func(t time.Time, key K, value ops.Maybe[V], state *State[S]) ops.Maybe[U]
+	timeout time.Duration
+	initial *rdd.RDD[ops.KV[K, S]]
+	bad     []string // invalid settings, reported by MapWithState
+}
+
+// NewStateSpec returns the StateSpec of f, the function MapWithState calls
+// once per record of the batch, with Some(value), and once for each key
+// timing out, with None; what it returns, if Ok, is emitted on the mapped
+// stream. f must not be nil.
+func NewStateSpec[K comparable, V, S, U any](f func(t time.Time, key K, value ops.Maybe[V], state *State[S]) ops.Maybe[U]) StateSpec[K, V, S, U] {
+	return StateSpec[K, V, S, U]{fn: f}
+}
+
+// Timeout returns spec with an idle timeout: the state of a key that received
+// no record for d is removed, after a last call of the function with
+// IsTimingOut. d must be > 0. Default: none, a state never times out.
+func (spec StateSpec[K, V, S, U]) Timeout(d time.Duration) StateSpec[K, V, S, U] {
+	if d <= 0 {
+		spec.bad = append(slices.Clip(spec.bad), fmt.Sprintf("StateSpec.Timeout(%v): want > 0", d))
+	}
+	spec.timeout = d
+	return spec
+}
+
+// InitialState returns spec with the state before the first batch (Spark's
+// initialState); r must not be nil. A job resumed from a checkpoint starts
+// from the restored state instead. Default: none.
+func (spec StateSpec[K, V, S, U]) InitialState(r *rdd.RDD[ops.KV[K, S]]) StateSpec[K, V, S, U] {
+	if r == nil {
+		spec.bad = append(slices.Clip(spec.bad), "StateSpec.InitialState(nil): want an RDD")
+	}
+	spec.initial = r
+	return spec
 }
 
 // stateEntry is one key's stored state and when it last received data (a batch
@@ -102,45 +131,47 @@ type stateEntry[S any] struct {
 }
 
 // MapWithState keeps a state per key across batches and maps each record
-// with it (Spark's mapWithState). It returns the stream of what
-// spec.Func emitted and the stream of state snapshots (every key's state
+// with it (Spark's mapWithState). It returns the stream of what spec's
+// function emitted and the stream of state snapshots (every key's state
 // after each batch). Only keys with data call the function, and keys whose
-// state has been idle for spec.Timeout once more as they time out: a batch
-// costs its records and the timeouts due, not the whole state. Timeouts are
-// found without scanning the state: keys are indexed by the batch that last
-// touched them.
+// state has been idle for the spec's Timeout once more as they time out: a
+// batch costs its records and the timeouts due, not the whole state. Timeouts
+// are found without scanning the state: keys are indexed by the batch that
+// last touched them.
+//
+//	track := func(_ time.Time, user string, click ops.Maybe[int], session *dstream.State[int]) ops.Maybe[string] { … }
+//	mapped, snapshots := dstream.MapWithState(clicks, dstream.NewStateSpec(track).Timeout(30*time.Minute))
 //
 // The state lives in a state store (package state): one store per state
-// partition (spec.Partitions; default: see StateSpec.Partitions),
-// updated in place by the task that owns the partition; each batch's data is
-// partitioned the same way, so the state never moves. The snapshots are read
-// from the stores in their batch (a window over them copies each).
+// partition, hash-partitioned (Partitions, WithPartitioner; default: as for
+// rdd.ReduceByKey, the first batch's partition count, at most 4 × the
+// engine's parallelism), updated in place by the task that owns the
+// partition; each batch's data is partitioned the same way, so the state
+// never moves. The snapshots are read from the stores in their batch (a
+// window over them copies each).
 //
 // Both streams derive from one state: CheckpointEvery and Named on either
 // apply to it. Its state is saved in checkpoints (see CheckpointDir) every
 // CheckpointEvery; default: the Context's CheckpointInterval if set, else 10
 // times its slide (the batch interval), as Spark's mapWithState.
-func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec StateSpec[K, V, S, U]) (mapped *DStream[U], snapshots *DStream[ops.KV[K, S]]) {
+func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec StateSpec[K, V, S, U], opts ...rdd.ShuffleOpt[K]) (mapped *DStream[U], snapshots *DStream[ops.KV[K, S]]) {
 	const name = "dstream.MapWithState"
-	checkFn(s, name, spec.Func == nil)
+	checkFn(s, name, spec.fn == nil)
+	checkShuffle(s, name, opts)
 	if s == nil || s.ctx == nil {
 		return orphan[U](name), orphan[ops.KV[K, S]](name)
 	}
-	if spec.Partitions < 0 || spec.Timeout < 0 {
-		s.ctx.invalidf(name, "Partitions %d and Timeout %v must not be negative", spec.Partitions, spec.Timeout)
-	}
-	var opts []rdd.ShuffleOpt[K]
-	if spec.Partitions > 0 {
-		opts = []rdd.ShuffleOpt[K]{rdd.Partitions[K](spec.Partitions)}
+	for _, bad := range spec.bad {
+		s.ctx.invalidf(name, "%s", bad)
 	}
 	ks := &keyedStore[K, stateEntry[S]]{}
-	if spec.Timeout > 0 {
+	if spec.timeout > 0 {
 		ks.seen = func(e stateEntry[S]) int64 { return e.Seen }
 	}
 	var initial func(time.Time) *rdd.RDD[ops.KV[K, stateEntry[S]]]
-	if spec.Initial != nil {
+	if spec.initial != nil {
 		initial = func(t time.Time) *rdd.RDD[ops.KV[K, stateEntry[S]]] {
-			return rdd.MapValues(spec.Initial, func(v S) stateEntry[S] { return stateEntry[S]{Value: v, Seen: t.UnixNano()} })
+			return rdd.MapValues(spec.initial, func(v S) stateEntry[S] { return stateEntry[S]{Value: v, Seen: t.UnixNano()} })
 		}
 	}
 	apply := func(ctx context.Context, t time.Time, st *state.Store[K, stateEntry[S]], p int, in iter.Seq[ops.KV[K, V]], emit func(U)) error {
@@ -152,7 +183,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 				// The handle is fresh for each call (Spark's StateImpl.wrap): Remove
 				// in one call does not stop the next from setting a new state.
 				h := State[S]{value: e.Value, exists: ok}
-				if m := spec.Func(t, kv.Key, ops.Some(kv.Value), &h); m.Ok {
+				if m := spec.fn(t, kv.Key, ops.Some(kv.Value), &h); m.Ok {
 					emit(m.Value)
 				}
 				if h.exists && idx != nil && (!ok || e.Seen != tn) {
@@ -165,7 +196,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 			return nil
 		}
 		i := 0
-		for k, at := range idx.Due(tn - spec.Timeout.Nanoseconds()) {
+		for k, at := range idx.Due(tn - spec.timeout.Nanoseconds()) {
 			if i++; i%1024 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -174,7 +205,7 @@ func MapWithState[K comparable, V, S, U any](s *DStream[ops.KV[K, V]], spec Stat
 					return false // touched since
 				}
 				h := State[S]{value: e.Value, exists: true, timingOut: true}
-				if m := spec.Func(t, k, ops.None[V](), &h); m.Ok {
+				if m := spec.fn(t, k, ops.None[V](), &h); m.Ok {
 					emit(m.Value)
 				}
 				return true

@@ -32,29 +32,24 @@ func TestMapWithState(t *testing.T) {
 		defer mu.Unlock()
 		updateErr = errors.Join(updateErr, err)
 	}
-	mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
-		Func: func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
-			if st.IsTimingOut() {
-				if err := st.Update(0); !errors.Is(err, dstream.ErrStateTimingOut) {
-					fail(fmt.Errorf("Update while timing out = %v", err))
-				}
-				n, _ := st.Get()
-				return ops.Some(fmt.Sprintf("%s:timeout@%d", key, n))
+	mapped, snaps := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
+		if st.IsTimingOut() {
+			if err := st.Update(0); !errors.Is(err, dstream.ErrStateTimingOut) {
+				fail(fmt.Errorf("Update while timing out = %v", err))
 			}
 			n, _ := st.Get()
-			n += v.Value
-			if err := st.Update(n); err != nil {
-				fail(err)
-			}
-			if n == 3 && key == "a" {
-				st.Remove() // a restarts after reaching 3
-			}
-			return ops.Some(fmt.Sprintf("%s=%d", key, n))
-		},
-		Timeout:    timeout,
-		Initial:    initial,
-		Partitions: 2,
-	})
+			return ops.Some(fmt.Sprintf("%s:timeout@%d", key, n))
+		}
+		n, _ := st.Get()
+		n += v.Value
+		if err := st.Update(n); err != nil {
+			fail(err)
+		}
+		if n == 3 && key == "a" {
+			st.Remove() // a restarts after reaching 3
+		}
+		return ops.Some(fmt.Sprintf("%s=%d", key, n))
+	}).Timeout(timeout).InitialState(initial), rdd.Partitions[string](2))
 	gotMapped, gotSnaps := recordMapWithState(mapped, dstream.Transform(snaps, func(r *rdd.RDD[ops.KV[string, int]], _ time.Time) *rdd.RDD[ops.KV[string, int]] {
 		if r.NumPartitions() != 2 {
 			t.Errorf("snapshot has %d partitions, want 2", r.NumPartitions())
@@ -112,12 +107,9 @@ func stateUse(t *testing.T, batches [][]string, f func(key string, v ops.Maybe[i
 	h := newHarness(t)
 	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, batches...)
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-	mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
-		Func: func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
-			return ops.Some(f(key, v, st))
-		},
-		Timeout: interval,
-	})
+	mapped, snaps := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
+		return ops.Some(f(key, v, st))
+	}).Timeout(interval))
 	gotMapped, gotSnaps := recordMapWithState(mapped, snaps)
 	h.runBatches(len(batches))
 	return gotMapped, gotSnaps
@@ -260,12 +252,11 @@ func runStateSaves(t *testing.T, every time.Duration, n int, configure func(mapp
 		q.Push([]string{"a", fmt.Sprint(k)})
 	}
 	pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-	mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
-		Func: func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
-			n, _ := st.Get()
-			_ = st.Update(n + v.Value)
-			return ops.Some(key)
-		}})
+	mapped, snaps := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, key string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
+		n, _ := st.Get()
+		_ = st.Update(n + v.Value)
+		return ops.Some(key)
+	}))
 	configure(mapped, snaps)
 	dstream.ForeachRDD(mapped, func(ctx context.Context, r *rdd.RDD[string], _ time.Time) error {
 		_, err := rdd.Count(ctx, r)

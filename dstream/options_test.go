@@ -134,6 +134,13 @@ func TestInvalidShuffleOptionsFailRun(t *testing.T) {
 		{"dstream.UpdateStateByKey", func(c *dstream.Context) {
 			discard(dstream.UpdateStateByKey(pairs(c), func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return st }, zero))
 		}},
+		{"dstream.UpdateStateByKeyWith", func(c *dstream.Context) {
+			discard(dstream.UpdateStateByKeyWith(pairs(c), dstream.NewUpdateSpec(func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st }), zero))
+		}},
+		{"dstream.MapWithState", func(c *dstream.Context) {
+			mapped, _ := dstream.MapWithState(pairs(c), dstream.NewStateSpec(func(time.Time, string, ops.Maybe[int], *dstream.State[int]) ops.Maybe[int] { return ops.None[int]() }), zero)
+			discard(mapped)
+		}},
 		{"dstream.Repartition", func(c *dstream.Context) {
 			discard(dstream.Repartition(dstream.Keys(pairs(c)), 4, rdd.Partitions[string](3)))
 		}},
@@ -150,5 +157,41 @@ func TestInvalidShuffleOptionsFailRun(t *testing.T) {
 		if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), tt.op+": ") || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: Run = %v, want ErrInvalid naming it and %q", tt.op, err, want)
 		}
+	}
+}
+
+// A StateSpec's invalid settings are construction errors of MapWithState,
+// named; the zero StateSpec has no function.
+func TestMapWithStateInvalidSpec(t *testing.T) {
+	f := func(time.Time, string, ops.Maybe[int], *dstream.State[int]) ops.Maybe[int] { return ops.None[int]() }
+	run := func(spec dstream.StateSpec[string, int, int, int]) error {
+		c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
+		in, _ := dstream.QueueStream[ops.KV[string, int]](c, dstream.OneAtATime)
+		mapped, _ := dstream.MapWithState(in, spec)
+		discard(mapped)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return c.Run(ctx)
+	}
+	for _, tt := range []struct {
+		spec dstream.StateSpec[string, int, int, int]
+		want string
+	}{
+		{dstream.StateSpec[string, int, int, int]{}, "nil function"},
+		{dstream.NewStateSpec[string, int, int, int](nil), "nil function"},
+		{dstream.NewStateSpec(f).Timeout(0), "StateSpec.Timeout(0s): want > 0"},
+		{dstream.NewStateSpec(f).Timeout(-time.Second), "StateSpec.Timeout(-1s): want > 0"},
+		{dstream.NewStateSpec(f).InitialState(nil), "StateSpec.InitialState(nil): want an RDD"},
+	} {
+		err := run(tt.spec)
+		if want := "dstream.MapWithState: invalid argument: " + tt.want; !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run = %v, want ErrInvalid with %q", err, want)
+		}
+	}
+	// A spec is a value: setting a copy leaves the original as it was.
+	base := dstream.NewStateSpec(f)
+	_ = base.Timeout(-1)
+	if err := run(base.Timeout(time.Minute)); errors.Is(err, dstream.ErrInvalid) {
+		t.Errorf("Run = %v: the invalid copy's setting leaked into the original", err)
 	}
 }

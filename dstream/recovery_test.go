@@ -377,15 +377,14 @@ func TestNamedOnMapWithStateNamesItsState(t *testing.T) {
 		return func(c *dstream.Context) error {
 			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-			mapped, _ := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, string]{
-				Func: func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
-					n, _ := st.Get()
-					n += v.OrElse(0)
-					if err := st.Update(n); err != nil {
-						return ops.None[string]()
-					}
-					return ops.Some(k + "=" + strconv.Itoa(n))
-				}})
+			mapped, _ := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[string] {
+				n, _ := st.Get()
+				n += v.OrElse(0)
+				if err := st.Update(n); err != nil {
+					return ops.None[string]()
+				}
+				return ops.Some(k + "=" + strconv.Itoa(n))
+			}))
 			dstream.ForeachRDD(dstream.Named(mapped, name), func(ctx context.Context, r *rdd.RDD[string], bt time.Time) error {
 				got, err := rdd.Collect(ctx, r)
 				out.add(batchNo(bt), got)

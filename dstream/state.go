@@ -41,57 +41,96 @@ import (
 // For the batch time and the key, an initial state or a function over whole
 // partitions, use UpdateStateByKeyWith.
 func UpdateStateByKey[K comparable, V, S any](s *DStream[ops.KV[K, V]], update func(values []V, state ops.Maybe[S]) ops.Maybe[S], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, S]] {
-	spec := UpdateSpec[K, V, S]{Partitioning: opts}
+	var spec UpdateSpec[K, V, S]
 	if update != nil {
-		spec.Func = func(_ time.Time, _ K, values []V, state ops.Maybe[S]) ops.Maybe[S] { return update(values, state) }
+		spec.fn = func(_ time.Time, _ K, values []V, state ops.Maybe[S]) ops.Maybe[S] { return update(values, state) }
 	}
-	return updateStateByKey("dstream.UpdateStateByKey", s, spec)
+	return updateStateByKey("dstream.UpdateStateByKey", s, spec, opts)
 }
 
-// UpdateSpec configures UpdateStateByKeyWith: how a batch turns the keys'
-// values and previous states into their new states (exactly one of Func and
-// PartitionFunc), the state before the first batch, and the state's
-// partitioning.
+// UpdateSpec is how UpdateStateByKeyWith turns the keys' values and previous
+// states into their new states: a function per key (NewUpdateSpec) or per
+// state partition (NewPartitionUpdateSpec), and optionally an initial state
+// and the choices of each kind of function (OnlyValues, RepartitionState).
+// The constructors infer the spec's types from the function; the methods
+// return a copy with that setting. How the state is partitioned is given to
+// UpdateStateByKeyWith as ShuffleOpts, as to UpdateStateByKey and
+// MapWithState. An UpdateSpec is a value: setting a copy does not change the
+// original.
 type UpdateSpec[K comparable, V, S any] struct {
-	// Func returns a key's new state from the batch time, the key, its
-	// values of the batch (empty if it had none) and its previous state
-	// (None for a new key), or None to drop the key (Spark's
-	// updateStateByKey with a (Time, K, Seq[V], Option[S]) function). It
-	// runs for every key with state or values, every batch.
-	Func func(t time.Time, key K, values []V, state ops.Maybe[S]) ops.Maybe[S]
-	// PartitionFunc, instead of Func, updates one state partition at a
-	// time (Spark's updateStateByKey with an iterator function): in yields,
-	// once each, every key of partition part with state or values this
-	// batch (a single-use iterator), and what PartitionFunc passes to
-	// yield is the partition's new state: a key it does not yield is
-	// dropped. It must yield a key at most once, and, unless
-	// RepartitionState is set, only keys of its partition (the keys of in
-	// are): another key, or a key twice, fails the batch, and from then on
-	// yield returns false. PartitionFunc should then return: the batch
-	// fails either way. An error it returns fails the batch; ctx is done
-	// when the job is cancelled.
-	PartitionFunc func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, S]], yield func(ops.KV[K, S]) bool) error
-	// Initial is the state before the first batch: its keys go through the
-	// first batch's update with that batch's values (Spark's initialRDD).
-	// A job resumed from a checkpoint starts from the restored state and
-	// does not apply Initial again. Default: none.
-	Initial *rdd.RDD[ops.KV[K, S]]
-	// Partitioning is how the state is hash-partitioned (rdd.Partitions,
-	// rdd.WithPartitioner). Default: like the first batch's data.
-	Partitioning []rdd.ShuffleOpt[K]
-	// RepartitionState lets PartitionFunc yield any key, such as keys it
-	// renames: a key of another partition moves to that partition's store
-	// after the batch's update (Spark's rememberPartitioner = false). Only
-	// with PartitionFunc. Default false: the state never moves.
-	RepartitionState bool
-	// OnlyValues runs Func only for the keys with values in the batch: the
-	// other keys keep their state, and the batch costs its own keys, not the
-	// whole state (Spark has no such variant: its function runs for every
-	// key). Only with Func. Default false.
-	OnlyValues bool
+	fn          func(t time.Time, key K, values []V, state ops.Maybe[S]) ops.Maybe[S]
+	pfn         func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, S]], yield func(ops.KV[K, S]) bool) error
+	initial     *rdd.RDD[ops.KV[K, S]]
+	repartition bool
+	onlyValues  bool
+	bad         []string // invalid settings, reported by UpdateStateByKeyWith
 }
 
-// StateInput is one key's input to an UpdateSpec's PartitionFunc: its values
+// NewUpdateSpec returns the UpdateSpec of f, which returns a key's new state
+// from the batch time, the key, its values of the batch (empty if it had
+// none) and its previous state (None for a new key), or None to drop the key
+// (Spark's updateStateByKey with a (Time, K, Seq[V], Option[S]) function). It
+// runs for every key with state or values, every batch (see OnlyValues). f
+// must not be nil.
+func NewUpdateSpec[K comparable, V, S any](f func(t time.Time, key K, values []V, state ops.Maybe[S]) ops.Maybe[S]) UpdateSpec[K, V, S] {
+	return UpdateSpec[K, V, S]{fn: f}
+}
+
+// NewPartitionUpdateSpec returns the UpdateSpec of f, which updates one state
+// partition at a time (Spark's updateStateByKey with an iterator function):
+// in yields, once each, every key of partition part with state or values
+// this batch (a single-use iterator), and what f passes to yield is the
+// partition's new state: a key it does not yield is dropped. It must yield a
+// key at most once, and, unless RepartitionState is set, only keys of its
+// partition (the keys of in are): another key, or a key twice, fails the
+// batch, and from then on yield returns false. f should then return: the
+// batch fails either way. An error it returns fails the batch; ctx is done
+// when the job is cancelled. f must not be nil.
+func NewPartitionUpdateSpec[K comparable, V, S any](f func(ctx context.Context, t time.Time, part int, in iter.Seq[StateInput[K, V, S]], yield func(ops.KV[K, S]) bool) error) UpdateSpec[K, V, S] {
+	return UpdateSpec[K, V, S]{pfn: f}
+}
+
+// InitialState returns spec with the state before the first batch: its keys
+// go through the first batch's update with that batch's values (Spark's
+// initialRDD); r must not be nil. A job resumed from a checkpoint starts from
+// the restored state and does not apply it again. Default: none.
+func (spec UpdateSpec[K, V, S]) InitialState(r *rdd.RDD[ops.KV[K, S]]) UpdateSpec[K, V, S] {
+	if r == nil {
+		spec.bad = append(slices.Clip(spec.bad), "UpdateSpec.InitialState(nil), want an RDD")
+	}
+	spec.initial = r
+	return spec
+}
+
+// OnlyValues returns spec, of NewUpdateSpec, with its function run only for
+// the keys with values in the batch: the other keys keep their state, and
+// the batch costs its own keys, not the whole state (Spark has no such
+// variant: its function runs for every key). A partition function gets every
+// key of its partition: with one, OnlyValues is invalid. Default: off.
+func (spec UpdateSpec[K, V, S]) OnlyValues() UpdateSpec[K, V, S] {
+	if spec.pfn != nil {
+		spec.bad = append(slices.Clip(spec.bad), "UpdateSpec.OnlyValues is for the function of NewUpdateSpec: a partition function gets every key of its partition")
+	}
+	spec.onlyValues = true
+	return spec
+}
+
+// RepartitionState returns spec, of NewPartitionUpdateSpec, with its
+// partition function free to yield any key, such as keys it renames: a key
+// of another partition moves to that partition's store after the batch's
+// update (Spark's rememberPartitioner = false). The function of
+// NewUpdateSpec cannot change keys: with one, RepartitionState is invalid.
+// Default: off, the state never moves.
+func (spec UpdateSpec[K, V, S]) RepartitionState() UpdateSpec[K, V, S] {
+	if spec.fn != nil {
+		spec.bad = append(slices.Clip(spec.bad), "UpdateSpec.RepartitionState is for a partition function (NewPartitionUpdateSpec), which may change keys: the function of NewUpdateSpec cannot")
+	}
+	spec.repartition = true
+	return spec
+}
+
+// StateInput is one key's input to the partition function of an UpdateSpec
+// (NewPartitionUpdateSpec): its values
 // of the batch (empty if it had none) and its previous state (None for a new
 // key).
 type StateInput[K comparable, V, S any] struct {
@@ -102,50 +141,49 @@ type StateInput[K comparable, V, S any] struct {
 
 // UpdateStateByKeyWith is UpdateStateByKey with the choices Spark's
 // updateStateByKey offers (see UpdateSpec): a function of the batch time and
-// the key too, or one over whole partitions; an initial state. The stream
-// is named "dstream.UpdateStateByKey", like UpdateStateByKey's, so that a
-// job moving from one to the other resumes from its checkpoints.
-func UpdateStateByKeyWith[K comparable, V, S any](s *DStream[ops.KV[K, V]], spec UpdateSpec[K, V, S]) *DStream[ops.KV[K, S]] {
+// the key too, or one over whole partitions; an initial state. The state is
+// partitioned by opts, as UpdateStateByKey's. The stream is named
+// "dstream.UpdateStateByKey", like UpdateStateByKey's, so that a job moving
+// from one to the other resumes from its checkpoints.
+//
+//	counts := dstream.UpdateStateByKeyWith(pairs, dstream.NewUpdateSpec(update).OnlyValues(), rdd.Partitions[string](8))
+func UpdateStateByKeyWith[K comparable, V, S any](s *DStream[ops.KV[K, V]], spec UpdateSpec[K, V, S], opts ...rdd.ShuffleOpt[K]) *DStream[ops.KV[K, S]] {
 	const op = "dstream.UpdateStateByKeyWith"
 	if s != nil && s.ctx != nil {
-		switch {
-		case spec.Func != nil && spec.PartitionFunc != nil:
-			s.ctx.invalidf(op, "both Func and PartitionFunc are set: give one")
-		case spec.Func != nil && spec.RepartitionState:
-			s.ctx.invalidf(op, "RepartitionState is for a PartitionFunc, which may change keys: Func cannot")
-		case spec.PartitionFunc != nil && spec.OnlyValues:
-			s.ctx.invalidf(op, "OnlyValues is for a Func: a PartitionFunc gets every key of its partition")
+		for _, bad := range spec.bad {
+			s.ctx.invalidf(op, "%s", bad)
 		}
 	}
-	return updateStateByKey(op, s, spec)
+	return updateStateByKey(op, s, spec, opts)
 }
 
 // updateStateByKey is UpdateStateByKey and UpdateStateByKeyWith: op names the
 // function called, for construction errors.
-func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]], spec UpdateSpec[K, V, S]) *DStream[ops.KV[K, S]] {
+func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]], spec UpdateSpec[K, V, S], opts []rdd.ShuffleOpt[K]) *DStream[ops.KV[K, S]] {
 	const name = "dstream.UpdateStateByKey"
-	checkFn(s, op, spec.Func == nil && spec.PartitionFunc == nil)
+	checkFn(s, op, spec.fn == nil && spec.pfn == nil)
+	checkShuffle(s, op, opts)
 	if s == nil || s.ctx == nil {
 		return orphan[ops.KV[K, S]](name)
 	}
 	ks := &keyedStore[K, S]{}
 	var initial func(time.Time) *rdd.RDD[ops.KV[K, S]]
-	if spec.Initial != nil {
-		initial = func(time.Time) *rdd.RDD[ops.KV[K, S]] { return spec.Initial }
+	if spec.initial != nil {
+		initial = func(time.Time) *rdd.RDD[ops.KV[K, S]] { return spec.initial }
 	}
 	var apply func(ctx context.Context, t time.Time, st *state.Store[K, S], p int, in iter.Seq[ops.KV[K, []V]], emit func(struct{})) error
 	switch {
-	case spec.Func != nil && spec.OnlyValues:
+	case spec.fn != nil && spec.onlyValues:
 		apply = func(_ context.Context, t time.Time, st *state.Store[K, S], _ int, in iter.Seq[ops.KV[K, []V]], _ func(struct{})) error {
 			for kv := range warmed(st, in) {
 				st.Update(kv.Key, func(cur S, ok bool) (S, bool) {
-					next := spec.Func(t, kv.Key, kv.Value, maybe(cur, ok))
+					next := spec.fn(t, kv.Key, kv.Value, maybe(cur, ok))
 					return next.Value, next.Ok
 				})
 			}
 			return nil
 		}
-	case spec.Func != nil:
+	case spec.fn != nil:
 		// Every key of the state, joined with the batch's: the batch's keys are
 		// looked up once, the state's are updated where they are (UpdateAll), and
 		// a key whose (plain) state does not change costs no write.
@@ -164,15 +202,15 @@ func updateStateByKey[K comparable, V, S any](op string, s *DStream[ops.KV[K, V]
 				if i >= 0 {
 					vs = batch[i].Value
 				}
-				next := spec.Func(t, k, vs, maybe(cur, ok))
+				next := spec.fn(t, k, vs, maybe(cur, ok))
 				return next.Value, next.Ok, nil
 			})
 		}
 	default:
 		apply = partitionUpdate(name, ks, spec)
 	}
-	self := newStoreStream(s, name, ks, spec.Partitioning, initial, groupValues[K, V], apply)
-	setStoreCodec(self, ks, func(v S) (S, bool) { return v, true }, func(v S) S { return v }, spec.Partitioning)
+	self := newStoreStream(s, name, ks, opts, initial, groupValues[K, V], apply)
+	setStoreCodec(self, ks, func(v S) (S, bool) { return v, true }, func(v S) S { return v }, opts)
 	return newStoreView(self, name, ks, ops.Identity[S])
 }
 
@@ -201,15 +239,15 @@ func putNew[K comparable, S any](st *state.Store[K, S], k K, v S) (dup bool) {
 	return dup
 }
 
-// partitionUpdate returns the update of a PartitionFunc: it gets every key of its
-// partition with state or values, and what it yields is the partition's new state. A
+// partitionUpdate returns the update of a partition function: it gets every key of
+// its partition with state or values, and what it yields is the partition's new state. A
 // key yielded twice fails the batch; so does a key of another partition, unless
 // RepartitionState, when it moves to its partition's store once every partition is
 // updated (ks.afterApply).
 func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], spec UpdateSpec[K, V, S]) func(context.Context, time.Time, *state.Store[K, S], int, iter.Seq[ops.KV[K, []V]], func(struct{})) error {
 	var moved [][]ops.KV[K, S] // per partition: the keys it yielded for others
 	var movedMu sync.Mutex
-	if spec.RepartitionState {
+	if spec.repartition {
 		ks.afterApply = func(t time.Time) error {
 			movedMu.Lock()
 			defer movedMu.Unlock()
@@ -255,7 +293,7 @@ func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], 
 			case bad != nil:
 			case dup:
 				bad = fmt.Errorf("%s: the update of partition %d yielded key %v twice", name, p, kv.Key)
-			case part.Partition(kv.Key) != p && !spec.RepartitionState:
+			case part.Partition(kv.Key) != p && !spec.repartition:
 				bad = fmt.Errorf("%s: the update of partition %d yielded key %v, of partition %d: yield only the keys of the partition, or set RepartitionState",
 					name, p, kv.Key, part.Partition(kv.Key))
 			case part.Partition(kv.Key) != p:
@@ -265,7 +303,7 @@ func partitionUpdate[K comparable, V, S any](name string, ks *keyedStore[K, S], 
 			}
 			return bad == nil
 		}
-		if err := spec.PartitionFunc(ctx, t, p, inputs, yield); err != nil {
+		if err := spec.pfn(ctx, t, p, inputs, yield); err != nil {
 			return err
 		}
 		if bad != nil {

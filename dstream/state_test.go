@@ -84,14 +84,14 @@ func TestStateLineageStaysShort(t *testing.T) {
 		}
 		return ops.Some(n)
 	}
-	count := dstream.StateSpec[string, int, int, kv]{Func: func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[kv] {
+	count := dstream.NewStateSpec(func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[kv] {
 		n, _ := st.Get()
 		n += v.OrElse(0)
 		if err := st.Update(n); err != nil {
 			return ops.None[kv]()
 		}
 		return ops.Some(ops.Pair(k, n))
-	}}
+	})
 	cases := map[string]func(*dstream.DStream[kv]) *dstream.DStream[kv]{
 		"UpdateStateByKey": func(s *dstream.DStream[kv]) *dstream.DStream[kv] { return dstream.UpdateStateByKey(s, sum) },
 		"MapWithState": func(s *dstream.DStream[kv]) *dstream.DStream[kv] {
@@ -250,13 +250,9 @@ func TestUpdateStateByKeyWithTimeAndKey(t *testing.T) {
 	initial := map[string]tally{"a": {Key: "a", Total: 100}, "z": {Key: "z", Total: 50}}
 	want := refState(stateInput, len(stateInput)+3, initial, update)
 	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, tally]] {
-		state := dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, tally]{
-			Func: func(t time.Time, key string, values []int, old ops.Maybe[tally]) ops.Maybe[tally] {
-				return update(batchNo(t), key, values, old)
-			},
-			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 1),
-			Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](3)},
-		})
+		state := dstream.UpdateStateByKeyWith(s, dstream.NewUpdateSpec(func(t time.Time, key string, values []int, old ops.Maybe[tally]) ops.Maybe[tally] {
+			return update(batchNo(t), key, values, old)
+		}).InitialState(rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 1)), rdd.Partitions[string](3))
 		return dstream.Transform(state, func(r *rdd.RDD[ops.KV[string, tally]], _ time.Time) *rdd.RDD[ops.KV[string, tally]] {
 			if p, _ := rdd.PartitionerOf(r); r.NumPartitions() != 3 || p == nil {
 				t.Errorf("state RDD has %d partitions, partitioner %v; want 3, hash", r.NumPartitions(), p)
@@ -290,26 +286,22 @@ func TestUpdateStateByKeyWithPartitionFunc(t *testing.T) {
 	var mu sync.Mutex // PartitionFunc runs in parallel tasks
 	calls := map[int][]int{}
 	dstreamtest.Run(t, stateInput, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
-		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
-			PartitionFunc: func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
-				mu.Lock()
-				calls[batchNo(t)] = append(calls[batchNo(t)], part)
-				mu.Unlock()
-				seen := map[string]bool{}
-				for g := range in {
-					if seen[g.Key] {
-						return fmt.Errorf("key %s given twice", g.Key)
-					}
-					seen[g.Key] = true
-					if st := update(0, g.Key, g.Values, g.State); st.Ok && !yield(ops.Pair(g.Key, st.Value)) {
-						return nil
-					}
+		return dstream.UpdateStateByKeyWith(s, dstream.NewPartitionUpdateSpec(func(_ context.Context, t time.Time, part int, in iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
+			mu.Lock()
+			calls[batchNo(t)] = append(calls[batchNo(t)], part)
+			mu.Unlock()
+			seen := map[string]bool{}
+			for g := range in {
+				if seen[g.Key] {
+					return fmt.Errorf("key %s given twice", g.Key)
 				}
-				return nil
-			},
-			Initial:      rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 2),
-			Partitioning: []rdd.ShuffleOpt[string]{rdd.Partitions[string](parts)},
-		})
+				seen[g.Key] = true
+				if st := update(0, g.Key, g.Values, g.State); st.Ok && !yield(ops.Pair(g.Key, st.Value)) {
+					return nil
+				}
+			}
+			return nil
+		}).InitialState(rdd.Parallelize(s.Context().Engine(), sortedPairs(initial), 2)), rdd.Partitions[string](parts))
 	}, want, dstreamtest.Unordered())
 	for k := 1; k <= n; k++ {
 		slices.Sort(calls[k])
@@ -390,7 +382,7 @@ func TestUpdateStateByKeyWithRepartitionState(t *testing.T) {
 	for name, opts := range map[string][]rdd.ShuffleOpt[aged]{"hash": nil, "by age": {rdd.WithPartitioner[aged](byAge{3})}} {
 		t.Run(name, func(t *testing.T) {
 			dstreamtest.Run(t, agedInput(), func(s *dstream.DStream[ops.KV[aged, int]]) *dstream.DStream[ops.KV[aged, int]] {
-				return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[aged, int, int]{PartitionFunc: ageing, RepartitionState: true, Partitioning: opts})
+				return dstream.UpdateStateByKeyWith(s, dstream.NewPartitionUpdateSpec(ageing).RepartitionState(), opts...)
 			}, want, dstreamtest.Unordered())
 		})
 	}
@@ -422,8 +414,7 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 	t.Run("key of another partition", func(t *testing.T) {
 		h := newHarness(t)
 		in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, agedInput()...)
-		state := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[aged, int, int]{
-			PartitionFunc: ageing, Partitioning: []rdd.ShuffleOpt[aged]{rdd.WithPartitioner[aged](byAge{3})}})
+		state := dstream.UpdateStateByKeyWith(in, dstream.NewPartitionUpdateSpec(ageing), rdd.WithPartitioner[aged](byAge{3}))
 		dstream.ForeachRDD(state, func(context.Context, *rdd.RDD[ops.KV[aged, int]], time.Time) error { return nil })
 		h.start(context.Background())
 		h.batches(1)
@@ -437,15 +428,14 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 	})
 	t.Run("key yielded twice", func(t *testing.T) {
 		err := runStateFailure(t, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
-			return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
-				PartitionFunc: func(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
-					for g := range in {
-						if !yield(ops.Pair(g.Key, 1)) || !yield(ops.Pair(g.Key, 2)) {
-							return nil // the batch fails with the key twice
-						}
+			return dstream.UpdateStateByKeyWith(s, dstream.NewPartitionUpdateSpec(func(_ context.Context, _ time.Time, _ int, in iter.Seq[dstream.StateInput[string, int, int]], yield func(ops.KV[string, int]) bool) error {
+				for g := range in {
+					if !yield(ops.Pair(g.Key, 1)) || !yield(ops.Pair(g.Key, 2)) {
+						return nil // the batch fails with the key twice
 					}
-					return errors.New("yield never returned false")
-				}})
+				}
+				return errors.New("yield never returned false")
+			}))
 		})
 		for _, want := range []string{"dstream.UpdateStateByKey", "batch 2026-01-01T00:00:01Z", "yielded key", "twice"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -458,10 +448,7 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 	})
 	t.Run("initial state with a key twice", func(t *testing.T) {
 		err := runStateFailure(t, func(s *dstream.DStream[ops.KV[string, int]]) *dstream.DStream[ops.KV[string, int]] {
-			return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
-				Func:    func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st },
-				Initial: rdd.Parallelize(s.Context().Engine(), []ops.KV[string, int]{{Key: "q", Value: 1}, {Key: "q", Value: 2}}, 2),
-			})
+			return dstream.UpdateStateByKeyWith(s, dstream.NewUpdateSpec(func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st }).InitialState(rdd.Parallelize(s.Context().Engine(), []ops.KV[string, int]{{Key: "q", Value: 1}, {Key: "q", Value: 2}}, 2)))
 		})
 		if err == nil || !strings.Contains(err.Error(), "key q has two initial states") {
 			t.Errorf("Run = %v, want an error saying key q has two initial states", err)
@@ -470,24 +457,31 @@ func TestUpdateStateByKeyWithMisuse(t *testing.T) {
 }
 
 // TestUpdateStateByKeyWithInvalidSpec checks the specs Run refuses before
-// any batch: no function, two functions, RepartitionState with Func.
+// any batch: no function (the zero UpdateSpec), RepartitionState with the
+// function of NewUpdateSpec, OnlyValues with a partition function, a nil
+// initial state.
 func TestUpdateStateByKeyWithInvalidSpec(t *testing.T) {
 	fn := func(_ time.Time, _ string, _ []int, st ops.Maybe[int]) ops.Maybe[int] { return st }
 	pfn := func(context.Context, time.Time, int, iter.Seq[dstream.StateInput[string, int, int]], func(ops.KV[string, int]) bool) error {
 		return nil
 	}
-	for name, spec := range map[string]dstream.UpdateSpec[string, int, int]{
-		"no function":            {},
-		"two functions":          {Func: fn, PartitionFunc: pfn},
-		"RepartitionState, Func": {Func: fn, RepartitionState: true},
+	for name, tt := range map[string]struct {
+		spec dstream.UpdateSpec[string, int, int]
+		want string
+	}{
+		"no function":                    {dstream.UpdateSpec[string, int, int]{}, "nil function"},
+		"RepartitionState, Func":         {dstream.NewUpdateSpec(fn).RepartitionState(), "UpdateSpec.RepartitionState is for a partition function"},
+		"OnlyValues, partition function": {dstream.NewPartitionUpdateSpec(pfn).OnlyValues(), "UpdateSpec.OnlyValues is for the function of NewUpdateSpec"},
+		"nil initial state":              {dstream.NewUpdateSpec(fn).InitialState(nil), "UpdateSpec.InitialState(nil), want an RDD"},
+		"nil partition function":         {dstream.NewPartitionUpdateSpec[string, int, int](nil), "nil function"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			in, _ := dstream.QueueStream[ops.KV[string, int]](h.c, dstream.OneAtATime)
-			dstream.ForeachRDD(dstream.UpdateStateByKeyWith(in, spec), func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error { return nil })
+			dstream.ForeachRDD(dstream.UpdateStateByKeyWith(in, tt.spec), func(context.Context, *rdd.RDD[ops.KV[string, int]], time.Time) error { return nil })
 			err := runRefused(t, h)
-			if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.UpdateStateByKeyWith") {
-				t.Errorf("Run = %v, want ErrInvalid naming dstream.UpdateStateByKeyWith", err)
+			if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.UpdateStateByKeyWith: invalid argument: "+tt.want) {
+				t.Errorf("Run = %v, want ErrInvalid naming dstream.UpdateStateByKeyWith and %q", err, tt.want)
 			}
 		})
 	}
@@ -520,12 +514,9 @@ func TestUpdateStateByKeyInitialStateResumes(t *testing.T) {
 			in, queue := dstream.QueueStream[string](c, dstream.OneAtATime)
 			q = queue
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-			counts := dstream.UpdateStateByKeyWith(pairs, dstream.UpdateSpec[string, int, int]{
-				Func: func(_ time.Time, _ string, values []int, st ops.Maybe[int]) ops.Maybe[int] {
-					return sumUpdate(values, st)
-				},
-				Initial: rdd.Parallelize(c.Engine(), []ops.KV[string, int]{{Key: "a", Value: 100}, {Key: "z", Value: 7}}, 1),
-			})
+			counts := dstream.UpdateStateByKeyWith(pairs, dstream.NewUpdateSpec(func(_ time.Time, _ string, values []int, st ops.Maybe[int]) ops.Maybe[int] {
+				return sumUpdate(values, st)
+			}).InitialState(rdd.Parallelize(c.Engine(), []ops.KV[string, int]{{Key: "a", Value: 100}, {Key: "z", Value: 7}}, 1)))
 			dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 				m, err := rdd.CollectAsMap(ctx, r)
 				got[batchNo(bt)] = m

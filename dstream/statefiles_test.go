@@ -67,16 +67,15 @@ func countingJob(push [][]string, out *seen) func(c *dstream.Context) error {
 	return func(c *dstream.Context) error {
 		in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 		pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-		mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, int]{
-			Func: func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-				n, _ := st.Get()
-				if k == "drop" {
-					st.Remove()
-					return ops.None[int]()
-				}
-				_ = st.Update(n + v.OrElse(0))
+		mapped, snaps := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, k string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+			n, _ := st.Get()
+			if k == "drop" {
+				st.Remove()
 				return ops.None[int]()
-			}})
+			}
+			_ = st.Update(n + v.OrElse(0))
+			return ops.None[int]()
+		}))
 		dstream.Named(mapped, "counts")
 		dstream.ForeachRDD(snaps, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 			m, err := rdd.CollectAsMap(ctx, r)

@@ -281,7 +281,6 @@ func newStoreStream[K comparable, V, X, E, U any](s *DStream[ops.KV[K, V]], name
 	initial func(t time.Time) *rdd.RDD[ops.KV[K, E]],
 	prepare func(batch *rdd.RDD[ops.KV[K, V]], opts ...rdd.ShuffleOpt[K]) *rdd.RDD[ops.KV[K, X]],
 	apply func(ctx context.Context, t time.Time, st *state.Store[K, E], p int, in iter.Seq[ops.KV[K, X]], emit func(U)) error) *DStream[U] {
-	checkShuffle(s, name, opts)
 	eng := s.ctx.eng
 	ks.name = name
 	var self *DStream[U]

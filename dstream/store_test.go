@@ -27,18 +27,16 @@ func TestUpdateStateByKeyOnlyValues(t *testing.T) {
 	var mu sync.Mutex // the partitions' tasks call the function concurrently
 	var calls []string
 	op := func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
-		return dstream.UpdateStateByKeyWith(s, dstream.UpdateSpec[string, int, int]{
-			OnlyValues: true,
-			Func: func(t time.Time, k string, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
-				mu.Lock()
-				calls = append(calls, fmt.Sprintf("%d:%s", batchNo(t), k))
-				mu.Unlock()
-				n := st.OrElse(0)
-				for _, v := range vs {
-					n += v
-				}
-				return ops.Some(n)
-			}})
+		return dstream.UpdateStateByKeyWith(s, dstream.NewUpdateSpec(func(t time.Time, k string, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+			mu.Lock()
+			calls = append(calls, fmt.Sprintf("%d:%s", batchNo(t), k))
+			mu.Unlock()
+			n := st.OrElse(0)
+			for _, v := range vs {
+				n += v
+			}
+			return ops.Some(n)
+		}).OnlyValues())
 	}
 	want := [][]pair{
 		{ops.Pair("a", 1), ops.Pair("b", 1)},
@@ -90,12 +88,11 @@ func TestAFailedBatchLeavesNoTraceInTheCheckpoint(t *testing.T) {
 		return func(c *dstream.Context) error {
 			in, _ := dstream.QueueStream(c, dstream.OneAtATime, push...)
 			pairs := dstream.Map(in, func(w string) ops.KV[string, int] { return ops.Pair(w, 1) })
-			mapped, snaps := dstream.MapWithState(pairs, dstream.StateSpec[string, int, int, int]{
-				Func: func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-					n, _ := st.Get()
-					_ = st.Update(n + v.OrElse(0))
-					return ops.None[int]()
-				}})
+			mapped, snaps := dstream.MapWithState(pairs, dstream.NewStateSpec(func(_ time.Time, _ string, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+				n, _ := st.Get()
+				_ = st.Update(n + v.OrElse(0))
+				return ops.None[int]()
+			}))
 			dstream.ForeachRDD(mapped, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 			dstream.ForeachRDD(snaps, func(ctx context.Context, r *rdd.RDD[ops.KV[string, int]], bt time.Time) error {
 				m, err := rdd.CollectAsMap(ctx, r)
@@ -151,23 +148,22 @@ func TestUpdateStateByKeyPassesOverSpilledKeysOnce(t *testing.T) {
 	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, first, nil, nil, nil)
 	var mu sync.Mutex
 	calls := map[int]map[int]int{} // batch → key → calls
-	counts := dstream.UpdateStateByKeyWith(in, dstream.UpdateSpec[int, int, int]{
-		Func: func(t time.Time, k int, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
-			b := batchNo(t)
-			mu.Lock()
-			if calls[b] == nil {
-				calls[b] = map[int]int{}
-			}
-			calls[b][k]++
-			mu.Unlock()
-			switch b {
-			case 1:
-				return ops.Some(len(vs))
-			case 2:
-				return ops.Some(st.OrElse(0) + 1)
-			}
-			return ops.None[int]()
-		}})
+	counts := dstream.UpdateStateByKeyWith(in, dstream.NewUpdateSpec(func(t time.Time, k int, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+		b := batchNo(t)
+		mu.Lock()
+		if calls[b] == nil {
+			calls[b] = map[int]int{}
+		}
+		calls[b][k]++
+		mu.Unlock()
+		switch b {
+		case 1:
+			return ops.Some(len(vs))
+		case 2:
+			return ops.Some(st.OrElse(0) + 1)
+		}
+		return ops.None[int]()
+	}))
 	var sizes []int
 	dstream.ForeachRDD(counts, func(ctx context.Context, r *rdd.RDD[ops.KV[int, int]], _ time.Time) error {
 		m, err := rdd.CollectAsMap(ctx, r)
@@ -208,12 +204,11 @@ func TestStateBeyondTheMemoryBudgetSpills(t *testing.T) {
 		batches = append(batches, batch)
 	}
 	in, _ := dstream.QueueStream(h.c, dstream.OneAtATime, batches...)
-	_, snaps := dstream.MapWithState(in, dstream.StateSpec[int, int, int, int]{
-		Func: func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
-			n, _ := st.Get()
-			_ = st.Update(n + v.OrElse(0))
-			return ops.None[int]()
-		}})
+	_, snaps := dstream.MapWithState(in, dstream.NewStateSpec(func(_ time.Time, _ int, v ops.Maybe[int], st *dstream.State[int]) ops.Maybe[int] {
+		n, _ := st.Get()
+		_ = st.Update(n + v.OrElse(0))
+		return ops.None[int]()
+	}))
 	counts := dstream.UpdateStateByKey(in, func(vs []int, st ops.Maybe[int]) ops.Maybe[int] { return ops.Some(st.OrElse(0) + len(vs)) })
 	var mws, ustate []map[int]int
 	var spilled []int

@@ -977,29 +977,28 @@ func TestOpMapWithState(t *testing.T) {
 		for _, key := range slices.Sorted(maps.Keys(initial)) {
 			init = append(init, ops.Pair(key, st{Sum: initial[key]}))
 		}
-		return dstream.StateSpec[string, int, st, string]{
-			// Values of a key come in no defined order: what is emitted
-			// depends only on how many came.
-			Func: func(_ time.Time, key string, v ops.Maybe[int], state *dstream.State[st]) ops.Maybe[string] {
-				cur, _ := state.Get()
-				if state.IsTimingOut() {
-					err := state.Update(st{})
-					return ops.Some(fmt.Sprintf("%s timed out at %d refused=%v", key, cur.Sum, errors.Is(err, dstream.ErrStateTimingOut)))
-				}
-				cur.Sum += v.Value
-				cur.Count++
-				if err := state.Update(cur); err != nil {
-					return ops.Some("update failed: " + err.Error())
-				}
-				if cur.Count == 3 {
-					state.Remove()
-				}
-				return ops.Some(fmt.Sprintf("%s#%d", key, cur.Count))
-			},
-			Timeout:    timeout,
-			Initial:    rdd.Parallelize(c.Engine(), init, 1),
-			Partitions: 3,
+		// Values of a key come in no defined order: what is emitted depends
+		// only on how many came.
+		spec := dstream.NewStateSpec(func(_ time.Time, key string, v ops.Maybe[int], state *dstream.State[st]) ops.Maybe[string] {
+			cur, _ := state.Get()
+			if state.IsTimingOut() {
+				err := state.Update(st{})
+				return ops.Some(fmt.Sprintf("%s timed out at %d refused=%v", key, cur.Sum, errors.Is(err, dstream.ErrStateTimingOut)))
+			}
+			cur.Sum += v.Value
+			cur.Count++
+			if err := state.Update(cur); err != nil {
+				return ops.Some("update failed: " + err.Error())
+			}
+			if cur.Count == 3 {
+				state.Remove()
+			}
+			return ops.Some(fmt.Sprintf("%s#%d", key, cur.Count))
+		}).InitialState(rdd.Parallelize(c.Engine(), init, 1))
+		if timeout > 0 {
+			spec = spec.Timeout(timeout)
 		}
+		return spec
 	}
 	for _, timeout := range []time.Duration{0, sec, 1500 * time.Millisecond, 3 * sec} {
 		t.Run(fmt.Sprintf("timeout%v", timeout), func(t *testing.T) {
@@ -1007,11 +1006,11 @@ func TestOpMapWithState(t *testing.T) {
 			n := len(pairs) + 3
 			wantMapped, wantSnaps := mwsRef(pairs, n, initial, timeout)
 			dstreamtest.Run(t, pairs, func(s *dstream.DStream[pair]) *dstream.DStream[string] {
-				mapped, _ := dstream.MapWithState(s, spec(s.Context(), timeout))
+				mapped, _ := dstream.MapWithState(s, spec(s.Context(), timeout), rdd.Partitions[string](3))
 				return mapped
 			}, wantMapped, dstreamtest.Unordered())
 			dstreamtest.Run(t, pairs, func(s *dstream.DStream[pair]) *dstream.DStream[pair] {
-				_, snaps := dstream.MapWithState(s, spec(s.Context(), timeout))
+				_, snaps := dstream.MapWithState(s, spec(s.Context(), timeout), rdd.Partitions[string](3))
 				return dstream.Map(snaps, func(kv ops.KV[string, st]) pair { return ops.Pair(kv.Key, kv.Value.Sum) })
 			}, wantSnaps, dstreamtest.Unordered())
 		})
@@ -1031,12 +1030,11 @@ func TestOpStateUnderSparseWindows(t *testing.T) {
 		}
 		return ops.Some(sum)
 	}
-	summing := dstream.StateSpec[string, int, int, int]{
-		Func: func(_ time.Time, _ string, v ops.Maybe[int], state *dstream.State[int]) ops.Maybe[int] {
-			sum, _ := state.Get()
-			_ = state.Update(sum + v.Value)
-			return ops.None[int]()
-		}}
+	summing := dstream.NewStateSpec(func(_ time.Time, _ string, v ops.Maybe[int], state *dstream.State[int]) ops.Maybe[int] {
+		sum, _ := state.Get()
+		_ = state.Update(sum + v.Value)
+		return ops.None[int]()
+	})
 	keep := func(kv pair) bool { return kv.Value != 0 }
 	stateful := []struct {
 		name string

@@ -125,15 +125,12 @@ func run(out io.Writer, o options) error {
 
 	// The running totals, in a changelog topic; the words of this batch get their
 	// new total written out (a join of two streams partitioned by task: no shuffle).
-	totals := dstream.UpdateStateByKeyWith(counts, dstream.UpdateSpec[string, int, int]{
-		OnlyValues: true,
-		Func: func(_ time.Time, _ string, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
-			for _, v := range vs {
-				st.Value += v
-			}
-			return ops.Some(st.Value)
-		},
-	})
+	totals := dstream.UpdateStateByKeyWith(counts, dstream.NewUpdateSpec(func(_ time.Time, _ string, vs []int, st ops.Maybe[int]) ops.Maybe[int] {
+		for _, v := range vs {
+			st.Value += v
+		}
+		return ops.Some(st.Value)
+	}).OnlyValues())
 	totals = dstream.Named(totals, "totals")
 	changed := dstream.Join(totals, counts)
 	sinkOpts := []kafka.SinkOpt{brokers}
