@@ -32,6 +32,7 @@ func runWith(t *testing.T, opts ...dstream.Opt) error {
 // before the first batch with an error wrapping ErrInvalid that names the
 // option and its value. None is ignored or clamped.
 func TestInvalidContextOptions(t *testing.T) {
+	var noContext context.Context // (a nil one)
 	for _, tt := range []struct {
 		opt  dstream.Opt
 		want string
@@ -48,7 +49,7 @@ func TestInvalidContextOptions(t *testing.T) {
 		{dstream.ProgressInterval(-time.Second), "dstream.Context: invalid argument: ProgressInterval(-1s): want > 0"},
 		{dstream.StateSnapshotEvery(0), "dstream.Context: invalid argument: StateSnapshotEvery(0): want at least 1"},
 		{dstream.StopGracefullyOnShutdown(os.Interrupt, nil), "dstream.Context: invalid argument: StopGracefullyOnShutdown([interrupt <nil>]): want signals, not nil"},
-		{dstream.StopGracefullyWhen(nil), "dstream.Context: invalid argument: StopGracefullyWhen(nil): want a context"},
+		{dstream.StopGracefullyWhen(noContext), "dstream.Context: invalid argument: StopGracefullyWhen(nil): want a context"},
 	} {
 		err := runWith(t, tt.opt)
 		if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {

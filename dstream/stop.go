@@ -37,7 +37,7 @@ func StopGracefullyOnShutdown(sigs ...os.Signal) Opt {
 // StopGracefullyWhen makes Run stop gracefully, as Stop does, once ctx is done: the
 // batches already generated run with their output operations and commits, and Run
 // returns nil. Cancelling the context given to Run instead abandons the queued
-// batches. Default: none.
+// batches. ctx must not be nil. Default: none.
 func StopGracefullyWhen(ctx context.Context) Opt {
 	return ctxOpt(func(c *Context) {
 		if ctx == nil {
