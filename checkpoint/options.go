@@ -47,7 +47,7 @@ func KeepAll() Opt { return storeOpt(func(c *storeConfig) error { c.keep = -1; r
 func Keep(n int) Opt {
 	return storeOpt(func(c *storeConfig) error {
 		if n < 1 {
-			return fmt.Errorf("Keep(%d): want at least 1 (KeepAll to keep every file)", n)
+			return fmt.Errorf("Keep(%d), want at least 1 (KeepAll to keep every file)", n)
 		}
 		c.keep = n
 		return nil
@@ -61,7 +61,7 @@ func Keep(n int) Opt {
 func SegmentSize(bytes int64) WALOpt {
 	return walOpt(func(c *walConfig) error {
 		if bytes < minSegmentSize {
-			return fmt.Errorf("SegmentSize(%d): want at least %d bytes", bytes, minSegmentSize)
+			return fmt.Errorf("SegmentSize(%d), want at least %d bytes", bytes, minSegmentSize)
 		}
 		c.segmentSize = bytes
 		return nil

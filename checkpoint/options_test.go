@@ -16,9 +16,9 @@ func TestInvalidOptions(t *testing.T) {
 		err  error
 		want string
 	}{
-		{openErr(t, checkpoint.Keep(0)), "checkpoint.Open: invalid argument: Keep(0): want at least 1 (KeepAll to keep every file)"},
-		{openErr(t, checkpoint.Keep(-1)), "checkpoint.Open: invalid argument: Keep(-1): want at least 1 (KeepAll to keep every file)"},
-		{openWALErr(t, checkpoint.SegmentSize(10)), "checkpoint.OpenWAL: invalid argument: SegmentSize(10): want at least 64 bytes"},
+		{openErr(t, checkpoint.Keep(0)), "checkpoint.Open: invalid argument: Keep(0), want at least 1 (KeepAll to keep every file)"},
+		{openErr(t, checkpoint.Keep(-1)), "checkpoint.Open: invalid argument: Keep(-1), want at least 1 (KeepAll to keep every file)"},
+		{openWALErr(t, checkpoint.SegmentSize(10)), "checkpoint.OpenWAL: invalid argument: SegmentSize(10), want at least 64 bytes"},
 	} {
 		if tt.err == nil || tt.err.Error() != tt.want || !errors.Is(tt.err, argerr.ErrInvalid) {
 			t.Errorf("error %v, want %q wrapping ErrInvalid", tt.err, tt.want)

@@ -15,7 +15,7 @@ import (
 func CheckpointDir(dir string) Opt {
 	return ctxOpt(func(c *Context) {
 		if dir == "" {
-			c.invalidOpt(`CheckpointDir(""): want a directory`)
+			c.invalidOpt(`CheckpointDir(""), want a directory`)
 			return
 		}
 		c.ckptDir = dir
@@ -31,7 +31,7 @@ func CheckpointDir(dir string) Opt {
 func CheckpointInterval(d time.Duration) Opt {
 	return ctxOpt(func(c *Context) {
 		if d <= 0 {
-			c.invalidOpt("CheckpointInterval(%v): want > 0", d)
+			c.invalidOpt("CheckpointInterval(%v), want > 0", d)
 			return
 		}
 		c.ckptInterval = d
@@ -50,7 +50,7 @@ const defaultMaxCheckpointFailures = 3
 func MaxCheckpointFailures(n int) Opt {
 	return ctxOpt(func(c *Context) {
 		if n < 1 {
-			c.invalidOpt("MaxCheckpointFailures(%d): want at least 1", n)
+			c.invalidOpt("MaxCheckpointFailures(%d), want at least 1", n)
 			return
 		}
 		c.maxCkptFailures = n

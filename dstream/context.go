@@ -97,7 +97,7 @@ type ctxOpt func(*Context)
 func (o ctxOpt) applyContext(c *Context) { o(c) }
 
 // invalidOpt records the invalid value of a Context option, e.g.
-// c.invalidOpt("Remember(%v): want > 0", d), for Run to fail with.
+// c.invalidOpt("Remember(%v), want > 0", d), for Run to fail with.
 func (c *Context) invalidOpt(format string, args ...any) {
 	c.invalidf("dstream.Context", format, args...)
 }
@@ -113,7 +113,7 @@ func BatchInterval(d time.Duration) Opt {
 func WithClock(clock Clock) Opt {
 	return ctxOpt(func(c *Context) {
 		if clock == nil {
-			c.invalidOpt("WithClock(nil): want a clock")
+			c.invalidOpt("WithClock(nil), want a clock")
 			return
 		}
 		c.clock = clock
@@ -143,7 +143,7 @@ func WithLogger(l *slog.Logger) Opt { return ctxOpt(func(c *Context) { c.logger 
 func Remember(d time.Duration) Opt {
 	return ctxOpt(func(c *Context) {
 		if d <= 0 {
-			c.invalidOpt("Remember(%v): want > 0", d)
+			c.invalidOpt("Remember(%v), want > 0", d)
 			return
 		}
 		c.remember = d
@@ -245,7 +245,7 @@ func (c *Context) validate() error {
 	case !c.intervalSet:
 		errs = append(errs, fmt.Errorf("dstream.Context: %w: no batch interval: set BatchInterval", ErrInvalid))
 	case c.interval <= 0:
-		errs = append(errs, fmt.Errorf("dstream.Context: %w: BatchInterval(%v): want > 0", ErrInvalid, c.interval))
+		errs = append(errs, fmt.Errorf("dstream.Context: %w: BatchInterval(%v), want > 0", ErrInvalid, c.interval))
 	}
 	if len(c.outputs) == 0 {
 		errs = append(errs, fmt.Errorf("dstream.Context: %w: no output operation (ForeachRDD, Print, …): nothing would run", ErrInvalid))

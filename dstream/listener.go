@@ -162,7 +162,7 @@ func (BaseListener) OnOutputCompleted(OutputInfo) {}
 func WithListener(l Listener) Opt {
 	return ctxOpt(func(c *Context) {
 		if l == nil {
-			c.invalidOpt("WithListener(nil): want a listener")
+			c.invalidOpt("WithListener(nil), want a listener")
 			return
 		}
 		c.AddListener(l)

@@ -106,7 +106,7 @@ func NewStateSpec[K comparable, V, S, U any](f func(t time.Time, key K, value op
 // IsTimingOut. d must be > 0. Default: none, a state never times out.
 func (spec StateSpec[K, V, S, U]) Timeout(d time.Duration) StateSpec[K, V, S, U] {
 	if d <= 0 {
-		spec.bad = append(slices.Clip(spec.bad), fmt.Sprintf("StateSpec.Timeout(%v): want > 0", d))
+		spec.bad = append(slices.Clip(spec.bad), fmt.Sprintf("StateSpec.Timeout(%v), want > 0", d))
 	}
 	spec.timeout = d
 	return spec
@@ -117,7 +117,7 @@ func (spec StateSpec[K, V, S, U]) Timeout(d time.Duration) StateSpec[K, V, S, U]
 // from the restored state instead. Default: none.
 func (spec StateSpec[K, V, S, U]) InitialState(r *rdd.RDD[ops.KV[K, S]]) StateSpec[K, V, S, U] {
 	if r == nil {
-		spec.bad = append(slices.Clip(spec.bad), "StateSpec.InitialState(nil): want an RDD")
+		spec.bad = append(slices.Clip(spec.bad), "StateSpec.InitialState(nil), want an RDD")
 	}
 	spec.initial = r
 	return spec

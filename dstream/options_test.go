@@ -37,19 +37,19 @@ func TestInvalidContextOptions(t *testing.T) {
 		opt  dstream.Opt
 		want string
 	}{
-		{dstream.BatchInterval(-time.Second), "dstream.Context: invalid argument: BatchInterval(-1s): want > 0"},
-		{dstream.WithClock(nil), "dstream.Context: invalid argument: WithClock(nil): want a clock"},
-		{dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(0))), "dstream.Context: WithEngine: rdd.NewEngine: invalid argument: Parallelism(0): want at least 1"},
-		{dstream.Remember(0), "dstream.Context: invalid argument: Remember(0s): want > 0"},
-		{dstream.Remember(-time.Second), "dstream.Context: invalid argument: Remember(-1s): want > 0"},
-		{dstream.CheckpointDir(""), `dstream.Context: invalid argument: CheckpointDir(""): want a directory`},
-		{dstream.CheckpointInterval(0), "dstream.Context: invalid argument: CheckpointInterval(0s): want > 0"},
-		{dstream.MaxCheckpointFailures(0), "dstream.Context: invalid argument: MaxCheckpointFailures(0): want at least 1"},
-		{dstream.WithListener(nil), "dstream.Context: invalid argument: WithListener(nil): want a listener"},
-		{dstream.ProgressInterval(-time.Second), "dstream.Context: invalid argument: ProgressInterval(-1s): want > 0"},
-		{dstream.StateSnapshotEvery(0), "dstream.Context: invalid argument: StateSnapshotEvery(0): want at least 1"},
-		{dstream.StopGracefullyOnShutdown(os.Interrupt, nil), "dstream.Context: invalid argument: StopGracefullyOnShutdown([interrupt <nil>]): want signals, not nil"},
-		{dstream.StopGracefullyWhen(noContext), "dstream.Context: invalid argument: StopGracefullyWhen(nil): want a context"},
+		{dstream.BatchInterval(-time.Second), "dstream.Context: invalid argument: BatchInterval(-1s), want > 0"},
+		{dstream.WithClock(nil), "dstream.Context: invalid argument: WithClock(nil), want a clock"},
+		{dstream.WithEngine(rdd.NewEngine(rdd.Parallelism(0))), "dstream.Context: WithEngine: rdd.NewEngine: invalid argument: Parallelism(0), want at least 1"},
+		{dstream.Remember(0), "dstream.Context: invalid argument: Remember(0s), want > 0"},
+		{dstream.Remember(-time.Second), "dstream.Context: invalid argument: Remember(-1s), want > 0"},
+		{dstream.CheckpointDir(""), `dstream.Context: invalid argument: CheckpointDir(""), want a directory`},
+		{dstream.CheckpointInterval(0), "dstream.Context: invalid argument: CheckpointInterval(0s), want > 0"},
+		{dstream.MaxCheckpointFailures(0), "dstream.Context: invalid argument: MaxCheckpointFailures(0), want at least 1"},
+		{dstream.WithListener(nil), "dstream.Context: invalid argument: WithListener(nil), want a listener"},
+		{dstream.ProgressInterval(-time.Second), "dstream.Context: invalid argument: ProgressInterval(-1s), want > 0"},
+		{dstream.StateSnapshotEvery(0), "dstream.Context: invalid argument: StateSnapshotEvery(0), want at least 1"},
+		{dstream.StopGracefullyOnShutdown(os.Interrupt, nil), "dstream.Context: invalid argument: StopGracefullyOnShutdown([interrupt <nil>]), want signals, not nil"},
+		{dstream.StopGracefullyWhen(noContext), "dstream.Context: invalid argument: StopGracefullyWhen(nil), want a context"},
 	} {
 		err := runWith(t, tt.opt)
 		if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
@@ -82,7 +82,7 @@ func TestGetOrCreateEmptyDir(t *testing.T) {
 		dstream.ForeachRDD(in, func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
 		return nil
 	}, dstream.BatchInterval(time.Second))
-	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), `CheckpointDir(""): want a directory`) {
+	if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), `CheckpointDir(""), want a directory`) {
 		t.Errorf("GetOrCreate(\"\") = %v, want ErrInvalid naming the empty directory", err)
 	}
 }
@@ -151,7 +151,7 @@ func TestInvalidShuffleOptionsFailRun(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		err := c.Run(ctx)
-		want := "Partitions(0): want at least 1"
+		want := "Partitions(0), want at least 1"
 		if tt.op == "dstream.Repartition" {
 			want = "Partitions(3) conflicts with the partition count 4"
 		}
@@ -180,9 +180,9 @@ func TestMapWithStateInvalidSpec(t *testing.T) {
 	}{
 		{dstream.StateSpec[string, int, int, int]{}, "nil function"},
 		{dstream.NewStateSpec[string, int, int, int](nil), "nil function"},
-		{dstream.NewStateSpec(f).Timeout(0), "StateSpec.Timeout(0s): want > 0"},
-		{dstream.NewStateSpec(f).Timeout(-time.Second), "StateSpec.Timeout(-1s): want > 0"},
-		{dstream.NewStateSpec(f).InitialState(nil), "StateSpec.InitialState(nil): want an RDD"},
+		{dstream.NewStateSpec(f).Timeout(0), "StateSpec.Timeout(0s), want > 0"},
+		{dstream.NewStateSpec(f).Timeout(-time.Second), "StateSpec.Timeout(-1s), want > 0"},
+		{dstream.NewStateSpec(f).InitialState(nil), "StateSpec.InitialState(nil), want an RDD"},
 	} {
 		err := run(tt.spec)
 		if want := "dstream.MapWithState: invalid argument: " + tt.want; !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {

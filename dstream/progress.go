@@ -20,7 +20,7 @@ const defaultProgressInterval = 5 * time.Second
 func ProgressInterval(d time.Duration) Opt {
 	return ctxOpt(func(c *Context) {
 		if d <= 0 {
-			c.invalidOpt("ProgressInterval(%v): want > 0", d)
+			c.invalidOpt("ProgressInterval(%v), want > 0", d)
 			return
 		}
 		c.progressEvery = d

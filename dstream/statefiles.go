@@ -33,7 +33,7 @@ const defaultStateSnapshotEvery = 10
 func StateSnapshotEvery(n int) Opt {
 	return ctxOpt(func(c *Context) {
 		if n < 1 {
-			c.invalidOpt("StateSnapshotEvery(%d): want at least 1", n)
+			c.invalidOpt("StateSnapshotEvery(%d), want at least 1", n)
 			return
 		}
 		c.snapshotEvery = n

@@ -27,7 +27,7 @@ func StopGracefullyOnShutdown(sigs ...os.Signal) Opt {
 	}
 	return ctxOpt(func(c *Context) {
 		if slices.Contains(sigs, nil) {
-			c.invalidOpt("StopGracefullyOnShutdown(%v): want signals, not nil", sigs)
+			c.invalidOpt("StopGracefullyOnShutdown(%v), want signals, not nil", sigs)
 			return
 		}
 		c.stopSignals = sigs
@@ -41,7 +41,7 @@ func StopGracefullyOnShutdown(sigs ...os.Signal) Opt {
 func StopGracefullyWhen(ctx context.Context) Opt {
 	return ctxOpt(func(c *Context) {
 		if ctx == nil {
-			c.invalidOpt("StopGracefullyWhen(nil): want a context")
+			c.invalidOpt("StopGracefullyWhen(nil), want a context")
 			return
 		}
 		c.stopWhen = append(c.stopWhen, ctx)

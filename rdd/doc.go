@@ -69,7 +69,7 @@
 // something is a construction error, reported once and before anything runs:
 // an error wrapping [ErrInvalid] that names the constructor or operator and
 // the argument or option with its value, e.g. "rdd.NewEngine: invalid
-// argument: Parallelism(0): want at least 1". No invalid value is ignored,
+// argument: Parallelism(0), want at least 1". No invalid value is ignored,
 // clamped or replaced by a default, and building never panics. Where the
 // error goes depends on what is built:
 //

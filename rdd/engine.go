@@ -47,7 +47,7 @@ func (o engineOpt) applyEngine(e *Engine) error { return o(e) }
 func Parallelism(n int) EngineOpt {
 	return engineOpt(func(e *Engine) error {
 		if n < 1 {
-			return fmt.Errorf("Parallelism(%d): want at least 1", n)
+			return fmt.Errorf("Parallelism(%d), want at least 1", n)
 		}
 		e.parallelism = n
 		return nil

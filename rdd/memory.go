@@ -24,7 +24,7 @@ import (
 func MemoryBudget(bytes int64) EngineOpt {
 	return engineOpt(func(e *Engine) error {
 		if bytes < 0 {
-			return fmt.Errorf("MemoryBudget(%d): want at least 0 (0: no budget)", bytes)
+			return fmt.Errorf("MemoryBudget(%d), want at least 0 (0: no budget)", bytes)
 		}
 		e.memoryBudget, e.budgetSet = bytes, true
 		return nil
@@ -38,7 +38,7 @@ func MemoryBudget(bytes int64) EngineOpt {
 func SpillDir(dir string) EngineOpt {
 	return engineOpt(func(e *Engine) error {
 		if dir == "" {
-			return errors.New(`SpillDir(""): want a directory`)
+			return errors.New(`SpillDir(""), want a directory`)
 		}
 		e.spillDir = dir
 		return nil

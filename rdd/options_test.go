@@ -19,10 +19,10 @@ func TestInvalidEngineOptions(t *testing.T) {
 		opt  rdd.EngineOpt
 		want string
 	}{
-		{rdd.Parallelism(0), "Parallelism(0): want at least 1"},
-		{rdd.Parallelism(-2), "Parallelism(-2): want at least 1"},
-		{rdd.MemoryBudget(-1), "MemoryBudget(-1): want at least 0 (0: no budget)"},
-		{rdd.SpillDir(""), `SpillDir(""): want a directory`},
+		{rdd.Parallelism(0), "Parallelism(0), want at least 1"},
+		{rdd.Parallelism(-2), "Parallelism(-2), want at least 1"},
+		{rdd.MemoryBudget(-1), "MemoryBudget(-1), want at least 0 (0: no budget)"},
+		{rdd.SpillDir(""), `SpillDir(""), want a directory`},
 	} {
 		eng := rdd.NewEngine(rdd.Parallelism(2), tt.opt)
 		_, err := rdd.Collect(context.Background(), rdd.Map(rdd.Parallelize(eng, []int{1, 2, 3}, 0), func(x int) int { return x }))
@@ -70,10 +70,10 @@ func TestInvalidShuffleOptions(t *testing.T) {
 		opt  rdd.ShuffleOpt[string]
 		want string
 	}{
-		{rdd.Partitions[string](0), "Partitions(0): want at least 1"},
-		{rdd.WithPartitioner[string](nil), "WithPartitioner(nil): want a partitioner"},
+		{rdd.Partitions[string](0), "Partitions(0), want at least 1"},
+		{rdd.WithPartitioner[string](nil), "WithPartitioner(nil), want a partitioner"},
 		{rdd.WithPartitioner(shuffle.NewHash[string](0)), "WithPartitioner(shuffle.Hash(0)): it has 0 partitions, want at least 1"},
-		{rdd.PartitionedLike[string, int](nil), "PartitionedLike(nil): want an RDD"},
+		{rdd.PartitionedLike[string, int](nil), "PartitionedLike(nil), want an RDD"},
 	} {
 		_, err := rdd.Collect(context.Background(), rdd.ReduceByKey(pairs, ops.Sum[int], tt.opt))
 		if !errors.Is(err, rdd.ErrInvalid) || !strings.Contains(err.Error(), "rdd.ReduceByKey") || !strings.Contains(err.Error(), tt.want) {

@@ -53,7 +53,7 @@ type shuffleConf[K any] struct {
 func Partitions[K any](n int) ShuffleOpt[K] {
 	return shuffleOpt[K](func(c *shuffleConf[K]) {
 		if n < 1 {
-			c.bad = append(c.bad, fmt.Sprintf("Partitions(%d): want at least 1", n))
+			c.bad = append(c.bad, fmt.Sprintf("Partitions(%d), want at least 1", n))
 		}
 		c.n = n
 	})
@@ -69,7 +69,7 @@ func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt[K] {
 	return shuffleOpt[K](func(c *shuffleConf[K]) {
 		switch {
 		case p == nil:
-			c.bad = append(c.bad, "WithPartitioner(nil): want a partitioner")
+			c.bad = append(c.bad, "WithPartitioner(nil), want a partitioner")
 		case p.NumPartitions() < 1:
 			c.bad = append(c.bad, fmt.Sprintf("WithPartitioner(%v): it has %d partitions, want at least 1", p, p.NumPartitions()))
 		}
@@ -337,7 +337,7 @@ func keyedDep[K comparable, V any](owner *info, r *RDD[ops.KV[K, V]], p shuffle.
 // count. r must not be nil.
 func PartitionedLike[K comparable, V any](r *RDD[ops.KV[K, V]]) ShuffleOpt[K] {
 	if r == nil {
-		return shuffleOpt[K](func(c *shuffleConf[K]) { c.bad = append(c.bad, "PartitionedLike(nil): want an RDD") })
+		return shuffleOpt[K](func(c *shuffleConf[K]) { c.bad = append(c.bad, "PartitionedLike(nil), want an RDD") })
 	}
 	if p, ok := PartitionerOf(r); ok {
 		return WithPartitioner(p)

@@ -38,7 +38,7 @@ type spill[K comparable, V any] struct {
 func Spill(dir string) Opt {
 	return storeOpt(func(c *config) error {
 		if dir == "" {
-			return errors.New(`Spill(""): want a directory`)
+			return errors.New(`Spill(""), want a directory`)
 		}
 		c.spillDir = dir
 		return nil

@@ -219,7 +219,7 @@ func TestStringKeysKeepOnlyTheirBytes(t *testing.T) {
 func TestSpillEmptyDirIsInvalid(t *testing.T) {
 	s := state.New[int, int](state.Spill(""), nil)
 	err := s.Err()
-	if err == nil || err.Error() != `state.New: invalid argument: Spill(""): want a directory` || !errors.Is(err, argerr.ErrInvalid) {
+	if err == nil || err.Error() != `state.New: invalid argument: Spill(""), want a directory` || !errors.Is(err, argerr.ErrInvalid) {
 		t.Fatalf("Err() = %v, want the invalid Spill named, wrapping ErrInvalid", err)
 	}
 	s.Put(1, 1)

@@ -236,10 +236,10 @@ func TestRunFatal(t *testing.T) {
 		}, "dstreamtest: Run: dstream: batch 2026-01-01T00:00:02Z"},
 		{"bad interval", func(tb testing.TB) {
 			dstreamtest.Run(tb, [][]int{{1}}, double, nil, dstreamtest.Interval(0))
-		}, "dstreamtest: invalid argument: Interval(0s): want > 0"},
+		}, "dstreamtest: invalid argument: Interval(0s), want > 0"},
 		{"bad parallelism", func(tb testing.TB) {
 			dstreamtest.RunBatches(tb, [][]int{{1}}, double, 1, dstreamtest.Parallelism(0))
-		}, "dstreamtest: invalid argument: Parallelism(0): want at least 1"},
+		}, "dstreamtest: invalid argument: Parallelism(0), want at least 1"},
 		{"a clock in ContextOptions", func(tb testing.TB) {
 			dstreamtest.Run(tb, [][]int{{1}}, double, nil, dstreamtest.ContextOptions(dstream.WithClock(dstream.RealClock())))
 		}, "the Driver's manual clock is the Context's"},

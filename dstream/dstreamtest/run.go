@@ -98,7 +98,7 @@ func newConfig[O RunOpt](opts []O) config {
 func Interval(d time.Duration) Opt {
 	return ctxOpt(func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("Interval(%v): want > 0", d)
+			return fmt.Errorf("Interval(%v), want > 0", d)
 		}
 		c.interval = d
 		return nil
@@ -111,7 +111,7 @@ func Interval(d time.Duration) Opt {
 func Parallelism(n int) Opt {
 	return ctxOpt(func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("Parallelism(%d): want at least 1", n)
+			return fmt.Errorf("Parallelism(%d), want at least 1", n)
 		}
 		c.parallelism = n
 		return nil
@@ -157,7 +157,7 @@ func ContextOptions(opts ...dstream.Opt) Opt {
 func Timeout(d time.Duration) DriveOpt {
 	return driverOpt(func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("Timeout(%v): want > 0", d)
+			return fmt.Errorf("Timeout(%v), want > 0", d)
 		}
 		c.timeout = d
 		return nil

@@ -37,7 +37,7 @@ type config struct {
 func RetainedBatches(n int) Opt {
 	return handlerOpt(func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("RetainedBatches(%d): want at least 1", n)
+			return fmt.Errorf("RetainedBatches(%d), want at least 1", n)
 		}
 		c.retained = n
 		return nil
@@ -49,7 +49,7 @@ func RetainedBatches(n int) Opt {
 func Refresh(d time.Duration) Opt {
 	return handlerOpt(func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("Refresh(%v): want > 0", d)
+			return fmt.Errorf("Refresh(%v), want > 0", d)
 		}
 		c.refresh = d
 		return nil
@@ -61,7 +61,7 @@ func Refresh(d time.Duration) Opt {
 func Title(s string) Opt {
 	return handlerOpt(func(c *config) error {
 		if s == "" {
-			return errors.New(`Title(""): want a title`)
+			return errors.New(`Title(""), want a title`)
 		}
 		c.title = s
 		return nil

@@ -321,7 +321,7 @@ func TestInvalidOptionsFailRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := c.Run(ctx)
-	for _, want := range []string{"ui.Handler: invalid argument: RetainedBatches(0): want at least 1", "Refresh(-1s): want > 0", `Title(""): want a title`} {
+	for _, want := range []string{"ui.Handler: invalid argument: RetainedBatches(0), want at least 1", "Refresh(-1s), want > 0", `Title(""), want a title`} {
 		if !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
 			t.Errorf("Run = %v, want ErrInvalid with %q", err, want)
 		}

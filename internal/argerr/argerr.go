@@ -16,7 +16,7 @@ var ErrInvalid = errors.New("invalid argument")
 // Errorf returns the error "op: invalid argument: why", wrapping ErrInvalid, where
 // op names the constructor or operator and why (format and args, as for
 // fmt.Errorf: %w wraps) the option or argument and what is wrong with its
-// value, e.g. Errorf("rdd.NewEngine", "Parallelism(%d): want at least 1", n).
+// value, e.g. Errorf("rdd.NewEngine", "Parallelism(%d), want at least 1", n).
 func Errorf(op, format string, args ...any) error {
 	return fmt.Errorf("%s: %w: "+format, append([]any{op, ErrInvalid}, args...)...)
 }

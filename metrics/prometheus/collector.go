@@ -123,11 +123,11 @@ func New(c *dstream.Context, opts ...Opt) *Collector {
 	labels := []string{"status", "input", "state", "topic", "partition", "group", "op", "subject", "unit"}
 	var errs []error
 	if _, le := o.labels["le"]; le || prometheus.NewDesc("spate", "", labels, o.labels).Err() != nil {
-		errs = append(errs, fmt.Errorf("ConstLabels(%v): want valid label names, none of %v or le", o.labels, labels))
+		errs = append(errs, fmt.Errorf("ConstLabels(%v), want valid label names, none of %v or le", o.labels, labels))
 		o.labels = nil // the metrics are made, never collected
 	}
 	if len(buckets) == 0 || !slices.IsSorted(buckets) || slices.ContainsFunc(buckets, math.IsNaN) || len(slices.Compact(slices.Clone(buckets))) != len(buckets) {
-		errs = append(errs, fmt.Errorf("DelayBuckets(%v): want increasing upper bounds", buckets))
+		errs = append(errs, fmt.Errorf("DelayBuckets(%v), want increasing upper bounds", buckets))
 		buckets = prometheus.DefBuckets // as above
 	}
 	if len(errs) > 0 && c != nil {

@@ -357,7 +357,7 @@ func TestBadOptionsFailRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := c.Run(ctx)
-	if want := "metrics/prometheus.New: invalid argument: DelayBuckets([1 0.5]): want increasing upper bounds"; !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
+	if want := "metrics/prometheus.New: invalid argument: DelayBuckets([1 0.5]), want increasing upper bounds"; !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), want) {
 		t.Errorf("Run = %v, want ErrInvalid with %q", err, want)
 	}
 }
