@@ -38,4 +38,15 @@
 // [Driver.Start] runs the Context under a context a test cancels,
 // [Driver.Advance] moves to the next batch without waiting for it, and
 // every wait is bounded by [Timeout].
+//
+// # Options
+//
+// Options are typed by what they configure: [Run] and [Run2] take every
+// option ([RunOpt]); [NewDriver], [RunBatches] and [RunBatches2], which
+// compare nothing, take those of the Context and its waits ([Opt]); [Drive],
+// whose Context is built elsewhere, takes only [Timeout] ([DriveOpt]). An
+// option that would have no effect does not compile. An invalid value is a
+// construction error of the Context: its Run fails before the first batch,
+// so the first Step fails and Run calls t.Fatalf, naming the option and its
+// value.
 package dstreamtest

@@ -16,19 +16,10 @@ import (
 // interval so that batch times are multiples of it.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Options are typed by what they configure, each constructor taking its own
-// option interface: a RunOpt configures [Run] and [Run2] (all options); an
-// [Opt] the Context of [NewDriver], [RunBatches] and [RunBatches2] (all but
-// the comparison's); a [DriveOpt] a [Driver] of a Context built elsewhere
-// ([Drive]: only [Timeout]). An option that does not apply does not compile:
-// Unordered given to RunBatches, which compares nothing, is a type error.
-// Options are made only by this package's functions; a nil option is no
-// option. An invalid value is a construction error of the Context: its Run
-// fails before the first batch (so Driver.Step fails, and Run and RunBatches
-// call t.Fatalf), naming the option and its value.
-
 // A RunOpt configures [Run] and [Run2]: an [Opt], or an option of their
-// comparison ([Unordered], [CmpOptions]).
+// comparison ([Unordered], [CmpOptions]). Options are made only by this
+// package's functions; a nil option is no option (see the package doc,
+// "Options").
 type RunOpt interface{ applyRun(*config) error }
 
 // An Opt configures the Context of a [Driver] ([NewDriver]) and of the
