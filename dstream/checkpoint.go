@@ -94,12 +94,14 @@ func (c *Context) CheckpointDir() string { return c.ckptDir }
 // streams of that operator, in creation order ("dstream.UpdateStateByKey#1"), which
 // stays the same when stateless operators are added or changed. On either stream
 // MapWithState returns, it names their state. Naming another stream, which a
-// checkpoint does not hold, is an error reported by Run.
+// checkpoint does not hold, or naming it "", is an error reported by Run.
 func Named[T any](s *DStream[T], name string) *DStream[T] {
 	if s == nil || s.ctx == nil {
 		return s
 	}
 	switch st := stateOf(&s.streamInfo); {
+	case name == "":
+		s.ctx.invalidf("dstream.Named", "%v: empty name, want one (or no Named, for the default)", s)
 	case st != nil:
 		st.ckptName = name
 	case s.ctx.isInput(&s.streamInfo):

@@ -196,3 +196,16 @@ func TestMapWithStateInvalidSpec(t *testing.T) {
 		t.Errorf("Run = %v: the invalid copy's setting leaked into the original", err)
 	}
 }
+
+// Named with an empty name is an error reported by Run (it kept the default
+// name).
+func TestNamedEmpty(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(dstream.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
+	in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
+	discard(dstream.Named(in, ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Run(ctx); !errors.Is(err, dstream.ErrInvalid) || !strings.Contains(err.Error(), "dstream.Named: invalid argument: ") || !strings.Contains(err.Error(), "empty name") {
+		t.Errorf("Run = %v, want ErrInvalid naming dstream.Named and the empty name", err)
+	}
+}
