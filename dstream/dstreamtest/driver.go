@@ -46,6 +46,8 @@ type Driver struct {
 	completed time.Time         // the latest batch completed
 	failed    error             // the first failed batch's error
 	notify    chan struct{}     // signalled on every completed batch
+
+	invalid error // Drive's arguments are unusable: every Start fails with it
 }
 
 // ErrTimeout is wrapped by the error of a [Driver]'s wait that passed its
@@ -74,13 +76,20 @@ func newDriver(cfg config) *Driver {
 // Drive returns a Driver of c, a Context built elsewhere (e.g. by
 // dstream.GetOrCreate) whose clock is clock; call it before c's Run
 // starts. Advance and Step move clock to c's next batch time. An invalid
-// option is a construction error of c (see [Opt]).
+// option is a construction error of c (see [Opt]); a nil c or clock is the
+// error of every Start, Step and Advance, wrapping dstream.ErrInvalid.
 func Drive(c *dstream.Context, clock *ManualClock, opts ...DriveOpt) *Driver {
 	return drive(c, clock, newConfig(opts))
 }
 
 // drive returns the Driver of c with cfg; c reports cfg's invalid options.
 func drive(c *dstream.Context, clock *ManualClock, cfg config) *Driver {
+	if c == nil || clock == nil {
+		returned, setReturned := context.WithCancel(context.Background())
+		return &Driver{timeout: cfg.timeout, c: c, clock: clock, returned: returned, setReturned: setReturned,
+			notify:  make(chan struct{}, 1),
+			invalid: fmt.Errorf("dstreamtest.Drive: %w: nil Context (%t) or clock (%t), want both", dstream.ErrInvalid, c == nil, clock == nil)}
+	}
 	if len(cfg.errs) > 0 {
 		c.ReportInvalid("dstreamtest", errors.Join(cfg.errs...))
 	}
@@ -106,6 +115,9 @@ func (d *Driver) Clock() *ManualClock { return d.clock }
 // context.Background() if it has not started. Start fails if Run has
 // started already.
 func (d *Driver) Start(ctx context.Context) error {
+	if d.invalid != nil {
+		return d.invalid
+	}
 	if d.cancel != nil {
 		return errors.New("dstreamtest: Run has started already")
 	}
@@ -154,6 +166,9 @@ func (d *Driver) AwaitScheduler() error {
 // a test that acts while batches are queued or running (a Stop, a crash).
 // It starts Run if it has not started.
 func (d *Driver) Advance() (time.Time, error) {
+	if d.invalid != nil {
+		return time.Time{}, d.invalid
+	}
 	if d.interval <= 0 {
 		return time.Time{}, fmt.Errorf("dstreamtest: batch interval %v, want > 0", d.interval)
 	}
@@ -248,7 +263,9 @@ func (d *Driver) Done() <-chan struct{} { return d.returned.Done() }
 // returns its error. Stop before Run started returns nil; a second Stop
 // returns the first one's error.
 func (d *Driver) Stop() error {
-	d.c.Stop()
+	if d.c != nil {
+		d.c.Stop()
+	}
 	if d.cancel == nil {
 		return nil
 	}

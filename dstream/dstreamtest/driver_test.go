@@ -204,3 +204,27 @@ func TestDriverTimeout(t *testing.T) {
 		t.Errorf("Step with Timeout(0) = %v, want an error naming Timeout", err)
 	}
 }
+
+// Drive of a nil Context or clock is an error of every Start, Advance and
+// Step, never a nil dereference.
+func TestDriveOfNilIsAnError(t *testing.T) {
+	c := dstream.NewContext(dstream.BatchInterval(time.Second))
+	for name, d := range map[string]*dstreamtest.Driver{
+		"nil Context": dstreamtest.Drive(nil, dstreamtest.NewManualClock(time.Unix(0, 0))),
+		"nil clock":   dstreamtest.Drive(c, nil),
+	} {
+		if err := d.Start(context.Background()); !errors.Is(err, dstream.ErrInvalid) {
+			t.Errorf("%s: Start = %v, want ErrInvalid", name, err)
+		}
+		if _, err := d.Advance(); !errors.Is(err, dstream.ErrInvalid) {
+			t.Errorf("%s: Advance = %v, want ErrInvalid", name, err)
+		}
+		if _, err := d.Step(); !errors.Is(err, dstream.ErrInvalid) {
+			t.Errorf("%s: Step = %v, want ErrInvalid", name, err)
+		}
+		if err := d.Stop(); err != nil {
+			t.Errorf("%s: Stop = %v, want nil (Run never started)", name, err)
+		}
+		d.Close()
+	}
+}
