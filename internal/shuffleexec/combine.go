@@ -27,7 +27,7 @@ type MapSide[K comparable, V, C any] struct {
 	table *Table[K, V, C]
 	part  shuffle.Partitioner[K]
 	hash  *shuffle.Hash[K] // part, when it is the default partitioner
-	raw   *Buckets[ops.KV[K, V]]
+	raw   *Buckets[hashed[K, V]]
 	// sketches estimate each bucket's distinct keys (hash partitioner
 	// only): combined keys are added by Finish or as runs are written,
 	// raw ones as they pass. Each is sized by its bucket (see Sketch).
@@ -59,7 +59,7 @@ func NewMapSide[K comparable, V, C any](agg ops.Aggregator[V, C], part shuffle.P
 // that cannot be encoded (see the codec; a warning is logged), keep
 // everything in memory.
 func (m *MapSide[K, V, C]) SpillTo(sp *Spiller) {
-	sp = sp.usable(codecOf[ops.KV[K, C]]()).usable(codecOf[ops.KV[K, V]]())
+	sp = sp.usable(codecOf[ops.KV[K, C]]()).usable(codecOf[hashed[K, V]]())
 	if sp == nil {
 		return
 	}
@@ -80,18 +80,24 @@ func (m *MapSide[K, V, C]) Add(k K, v V) error {
 		m.table.Add(k, v)
 		// Keys in runs may repeat: with them, the count is an upper bound.
 		if m.seen++; m.seen == CheckAfter && float64(m.table.Len()+m.ran) > MaxDistinctRatio*float64(m.seen) {
-			m.raw = NewBuckets[ops.KV[K, V]](m.part.NumPartitions())
+			m.raw = NewBuckets[hashed[K, V]](m.part.NumPartitions())
 			m.raw.spillTo(m.sp, false)
 		}
 		return nil
 	}
+	// Each raw record carries its key's hash (the table's), so that the
+	// reduce side does not hash the key again.
 	if m.hash != nil {
 		h := m.hash.Sum64(k)
 		q := int(h % uint64(m.hash.NumPartitions()))
 		m.sketches[q].Add(h)
-		return m.raw.Add(q, ops.KV[K, V]{Key: k, Value: v})
+		return m.raw.Add(q, hashed[K, V]{h: h, kv: ops.KV[K, V]{Key: k, Value: v}})
 	}
-	return AddKeyed(m.raw, m.part, ops.KV[K, V]{Key: k, Value: v})
+	q := m.part.Partition(k)
+	if err := CheckPartition(q, m.raw.Len(), k); err != nil {
+		return err
+	}
+	return m.raw.Add(q, hashed[K, V]{h: m.table.hash.Sum64(k), kv: ops.KV[K, V]{Key: k, Value: v}})
 }
 
 // Combining reports whether the task still combines (false once it has
@@ -239,13 +245,14 @@ func (m *MapSide[K, V, C]) publish() {
 
 // MapOutput is one map task's output of an aggregating shuffle: combined
 // records (at most one per key and run) and, if the task stopped
-// combining, the raw records after that point. Raw is nil when every
-// record was combined. Combined holds the combined records in memory; a
-// task whose table spilled has them in sorted runs in its spill file
-// instead (Combined is then empty).
+// combining, the raw records after that point, each with its key's hash
+// (a [Table]'s, so that the reduce side need not hash it again). Raw is
+// nil when every record was combined. Combined holds the combined records
+// in memory; a task whose table spilled has them in sorted runs in its
+// spill file instead (Combined is then empty).
 type MapOutput[K comparable, V, C any] struct {
 	Combined *Buckets[ops.KV[K, C]]
-	Raw      *Buckets[ops.KV[K, V]]
+	Raw      *Buckets[hashed[K, V]]
 	sketches []Sketch // per bucket, nil unless hash-partitioned
 	file     *spillFile
 	runs     [][]segment // per bucket, nil if none spilled
@@ -338,10 +345,10 @@ func Reduce[K comparable, V, C any](agg ops.Aggregator[V, C], outs []*MapOutput[
 		if o.Raw == nil {
 			continue
 		}
-		rerr := o.Raw.Read(q, func(c []ops.KV[K, V]) bool {
-			for _, kv := range c {
+		rerr := o.Raw.Read(q, func(c []hashed[K, V]) bool {
+			for i := range c {
 				if err = tick(); err == nil {
-					err = r.Add(kv.Key, kv.Value)
+					err = r.addHashed(c[i].h, c[i].kv.Key, c[i].kv.Value)
 				}
 				if err != nil {
 					return false

@@ -51,12 +51,17 @@ func NewReducer[K comparable, V, C any](agg ops.Aggregator[V, C], hint int, sp *
 // Add folds value v into key k's combiner (see Table.Add). It fails only
 // when spilling fails.
 func (r *Reducer[K, V, C]) Add(k K, v V) error {
+	return r.addHashed(r.t.hash.Sum64(k), k, v)
+}
+
+// addHashed is Add of a key whose hash (see Table.AddHashed) is h.
+func (r *Reducer[K, V, C]) addHashed(h uint64, k K, v V) error {
 	if r.mem != nil {
 		if err := r.mem.before(); err != nil {
 			return err
 		}
 	}
-	r.t.Add(k, v)
+	r.t.AddHashed(h, k, v)
 	return nil
 }
 
