@@ -84,18 +84,17 @@ func Drive(c *dstream.Context, clock *ManualClock, opts ...DriveOpt) *Driver {
 
 // drive returns the Driver of c with cfg; c reports cfg's invalid options.
 func drive(c *dstream.Context, clock *ManualClock, cfg config) *Driver {
+	returned, setReturned := context.WithCancel(context.Background())
+	d := &Driver{timeout: cfg.timeout, c: c, clock: clock,
+		returned: returned, setReturned: setReturned, notify: make(chan struct{}, 1)}
 	if c == nil || clock == nil {
-		returned, setReturned := context.WithCancel(context.Background())
-		return &Driver{timeout: cfg.timeout, c: c, clock: clock, returned: returned, setReturned: setReturned,
-			notify:  make(chan struct{}, 1),
-			invalid: fmt.Errorf("dstreamtest.Drive: %w: nil Context (%t) or clock (%t), want both", dstream.ErrInvalid, c == nil, clock == nil)}
+		d.invalid = fmt.Errorf("dstreamtest.Drive: %w: nil Context (%t) or clock (%t), want both", dstream.ErrInvalid, c == nil, clock == nil)
+		return d
 	}
 	if len(cfg.errs) > 0 {
 		c.ReportInvalid("dstreamtest", errors.Join(cfg.errs...))
 	}
-	returned, setReturned := context.WithCancel(context.Background())
-	d := &Driver{interval: c.BatchInterval(), timeout: cfg.timeout, c: c, clock: clock,
-		returned: returned, setReturned: setReturned, notify: make(chan struct{}, 1)}
+	d.interval = c.BatchInterval()
 	c.AddListener(driverListener{d})
 	return d
 }
