@@ -47,6 +47,7 @@ type MapSide[K comparable, V, C any] struct {
 // by part.
 func NewMapSide[K comparable, V, C any](agg ops.Aggregator[V, C], part shuffle.Partitioner[K]) *MapSide[K, V, C] {
 	m := &MapSide[K, V, C]{table: NewTable[K](agg, 0), part: part}
+	m.table.copyKeys()
 	m.hash, _ = part.(*shuffle.Hash[K])
 	if m.hash != nil {
 		m.sketches = make([]Sketch, part.NumPartitions())
