@@ -3,11 +3,12 @@
 // cores (parallelism 2), on the same pre-generated data, in the same run,
 // and prints one line, e.g.
 //
-//	wordcount: spate=<Mrec/s> hand=<Mrec/s> ratio=<spate/hand> hand1=<Mrec/s> allocs_per_rec=<n> hand_allocs_per_rec=<n> rss_mb=<MB> hand_rss_mb=<MB> data_mb=<MB>
+//	wordcount: spate=<Mrec/s> hand=<Mrec/s> ratio=<spate/hand> hand1=<Mrec/s> allocs_per_rec=<n> hand_allocs_per_rec=<n> rss_mb=<MB> hand_rss_mb=<MB> data_mb=<MB> seq=<Mrec/s> seq_allocs_per_rec=<n>
 //
 // ratio is always Spate against the best baseline (above 1: Spate is
 // faster); hand1, where printed, is the single-goroutine loop that older
-// versions of this suite compared with. Throughputs are the median of the
+// versions of this suite compared with; seq (wordcount) is Spate with
+// FlatMapSeq instead of FlatMapYield. Throughputs are the median of the
 // timed rounds; the ratio compares the medians. allocs_per_rec counts heap
 // allocations per input record and round.
 //

@@ -282,8 +282,11 @@ func TestRunValidates(t *testing.T) {
 			in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)
 			dstream.ForeachRDD(dstream.Map[int, int](in, nil), nil)
 			dstream.ForeachRDD(dstream.Filter(in, nil), func(context.Context, *rdd.RDD[int], time.Time) error { return nil })
+			dstream.Print(dstream.FlatMapSeq[int, int](in, nil), 1)
+			dstream.Print(dstream.FlatMapYield[int, int](in, nil), 1)
 			return c
-		}, []string{"dstream.Map: invalid argument: nil function", "dstream.ForeachRDD: invalid argument: nil function", "dstream.Filter: invalid argument: nil function"}},
+		}, []string{"dstream.Map: invalid argument: nil function", "dstream.ForeachRDD: invalid argument: nil function", "dstream.Filter: invalid argument: nil function",
+			"dstream.FlatMapSeq: invalid argument: nil function", "dstream.FlatMapYield: invalid argument: nil function"}},
 		{"bad print", func() *dstream.Context {
 			c := dstream.NewContext(dstream.BatchInterval(interval))
 			in, _ := dstream.QueueStream[int](c, dstream.OneAtATime)

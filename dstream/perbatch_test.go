@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -72,6 +73,31 @@ func TestMapPartitions(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, anyOrder[string](), equateEmpty); diff != "" {
 		t.Errorf("batches (-want +got):\n%s", diff)
+	}
+}
+
+func TestFlatMapSeqAndYield(t *testing.T) {
+	leakcheck.Check(t)
+	// x gives x and 10x; the two operators must agree with each other and
+	// with the input.
+	want := make([][]int, len(perBatchInput))
+	for i, b := range perBatchInput {
+		for _, x := range b {
+			want[i] = append(want[i], x, 10*x)
+		}
+	}
+	seq := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[int] {
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
+		return dstream.FlatMapSeq(in, func(x int) iter.Seq[int] { return slices.Values([]int{x, 10 * x}) })
+	})
+	yielded := collectPerBatch(t, len(perBatchInput), func(c *dstream.Context) *dstream.DStream[int] {
+		in, _ := dstream.QueueStream(c, dstream.OneAtATime, perBatchInput...)
+		return dstream.FlatMapYield(in, func(x int, yield func(int) bool) { _ = yield(x) && yield(10*x) })
+	})
+	for name, got := range map[string][][]int{"FlatMapSeq": seq, "FlatMapYield": yielded} {
+		if diff := cmp.Diff(want, got, anyOrder[int](), equateEmpty); diff != "" {
+			t.Errorf("%s: batches (-want +got):\n%s", name, diff)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package dstream
 import (
 	"context"
 	"fmt"
+	"iter"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -110,6 +111,21 @@ func Map[T, U any](s *DStream[T], f func(T) U) *DStream[U] {
 func FlatMap[T, U any](s *DStream[T], f func(T) []U) *DStream[U] {
 	checkFn(s, "dstream.FlatMap", f == nil)
 	return derive("dstream.FlatMap", s, func(r *rdd.RDD[T]) *rdd.RDD[U] { return rdd.FlatMap(r, f) })
+}
+
+// FlatMapSeq applies f to every element and flattens the iterators it
+// returns (rdd.FlatMapSeq per batch).
+func FlatMapSeq[T, U any](s *DStream[T], f func(T) iter.Seq[U]) *DStream[U] {
+	checkFn(s, "dstream.FlatMapSeq", f == nil)
+	return derive("dstream.FlatMapSeq", s, func(r *rdd.RDD[T]) *rdd.RDD[U] { return rdd.FlatMapSeq(r, f) })
+}
+
+// FlatMapYield calls f with every element and a yield for what it gives
+// (rdd.FlatMapYield per batch): the flatMap that allocates nothing f does
+// not.
+func FlatMapYield[T, U any](s *DStream[T], f func(t T, yield func(U) bool)) *DStream[U] {
+	checkFn(s, "dstream.FlatMapYield", f == nil)
+	return derive("dstream.FlatMapYield", s, func(r *rdd.RDD[T]) *rdd.RDD[U] { return rdd.FlatMapYield(r, f) })
 }
 
 // Filter keeps the elements for which keep returns true (rdd.Filter per

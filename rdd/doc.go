@@ -20,12 +20,13 @@
 //
 // # Narrow and wide operators
 //
-// Narrow operators (Map, FlatMap, Filter, MapPartitions, MapValues,
-// FlatMapValues, Keys, Values, Sample, Glom, Union, Coalesce) compute
-// partition i from the parent's partition i (Union and Coalesce from a fixed
-// set of parent partitions) and are fused: a chain of them runs as one loop
-// per partition, each element pushed through nested function calls, with no
-// channel, goroutine or intermediate slice per element.
+// Narrow operators (Map, FlatMap, FlatMapSeq, FlatMapYield, Filter,
+// MapPartitions, MapValues, FlatMapValues, Keys, Values, Sample, Glom,
+// Union, Coalesce) compute partition i from the parent's partition i
+// (Union and Coalesce from a fixed set of parent partitions) and are fused:
+// a chain of them runs as one loop per partition, each element pushed
+// through nested function calls, with no channel, goroutine or
+// intermediate slice per element.
 //
 // Wide operators (ReduceByKey, FoldByKey, AggregateByKey, CombineByKey,
 // GroupByKey, Distinct, Repartition, PartitionBy, SortBy, SortByKey, Join,
@@ -144,7 +145,8 @@
 // ([Take], [First] and [IsEmpty] stop once they have enough) or the action
 // is cancelled (checked every 1024 elements). The function should then
 // return; its input iterators end too, and what it yields after that is
-// dropped. [FlatMapSeq]'s iterators get a yield too, which says false when
+// dropped. [FlatMapYield]'s function, the same form for one element at a
+// time, and [FlatMapSeq]'s iterators get a yield too, which says false when
 // the consumer has stopped; cancellation is checked between their
 // parent's elements. Nothing is lost to an
 // early stop: a partition is cut short only for a consumer that asked for

@@ -32,6 +32,24 @@ func ExampleReduceByKey() {
 	// Output: [(be, 2) (not, 1) (or, 1) (to, 2)] <nil>
 }
 
+func ExampleFlatMapYield() {
+	ctx := context.Background()
+	lines := rdd.Parallelize(rdd.NewEngine(), []string{"to be or", "not to be"}, 2)
+	// The loop runs inside the function: strings.FieldsSeq's iterator is
+	// not allocated per line, as it is when FlatMapSeq calls
+	// strings.FieldsSeq for each line.
+	words := rdd.FlatMapYield(lines, func(line string, yield func(string) bool) {
+		for w := range strings.FieldsSeq(line) {
+			if !yield(w) {
+				return
+			}
+		}
+	})
+	got, err := rdd.Collect(ctx, words)
+	fmt.Println(got, err)
+	// Output: [to be or not to be] <nil>
+}
+
 func ExampleJoin() {
 	ctx := context.Background()
 	eng := rdd.NewEngine()

@@ -37,6 +37,7 @@ func TestInvalidArguments(t *testing.T) {
 		{"Map nil function", "rdd.Map", rdd.Map[int, int](ints, nil)},
 		{"FlatMap nil function", "rdd.FlatMap", rdd.FlatMap[int, int](ints, nil)},
 		{"FlatMapSeq nil function", "rdd.FlatMapSeq", rdd.FlatMapSeq[int, int](ints, nil)},
+		{"FlatMapYield nil function", "rdd.FlatMapYield", rdd.FlatMapYield[int, int](ints, nil)},
 		{"Filter nil function", "rdd.Filter", rdd.Filter(ints, nil)},
 		{"MapPartitions nil function", "rdd.MapPartitions", rdd.MapPartitions[int, int](ints, nil)},
 		{"MapValues nil function", "rdd.MapValues", rdd.Values(rdd.MapValues[string, int, int](kvs, nil))},
@@ -44,6 +45,7 @@ func TestInvalidArguments(t *testing.T) {
 		{"Map nil RDD", "rdd.Map", rdd.Map(nilInts, id)},
 		{"FlatMap nil RDD", "rdd.FlatMap", rdd.FlatMap(nilInts, func(x int) []int { return nil })},
 		{"FlatMapSeq nil RDD", "rdd.FlatMapSeq", rdd.FlatMapSeq(nilInts, func(x int) iter.Seq[int] { return nil })},
+		{"FlatMapYield nil RDD", "rdd.FlatMapYield", rdd.FlatMapYield(nilInts, func(int, func(int) bool) {})},
 		{"Filter nil RDD", "rdd.Filter", rdd.Filter(nilInts, func(int) bool { return true })},
 		{"MapPartitions nil RDD", "rdd.MapPartitions", rdd.MapPartitions(nilInts, func(context.Context, int, iter.Seq[int], func(int) bool) error { return nil })},
 		{"MapValues nil RDD", "rdd.MapValues", rdd.Values(rdd.MapValues(nilKVs, id))},
@@ -277,6 +279,13 @@ func TestPanics(t *testing.T) {
 				return slices.Values([]int{x})
 			}), id))
 		}, "rdd.FlatMapSeq"},
+		{"FlatMapYield function", func(ctx context.Context, r *rdd.RDD[int]) error {
+			return collect(ctx, rdd.Map(rdd.FlatMapYield(rdd.Map(r, id), func(x int, yield func(int) bool) {
+				if yield(x) {
+					boom(x) // after the downstream Map ran
+				}
+			}), id))
+		}, "rdd.FlatMapYield"},
 		{"MapValues", func(ctx context.Context, r *rdd.RDD[int]) error {
 			kv := rdd.Map(r, func(x int) ops.KV[int, int] { return ops.Pair(x, x) })
 			return collect(ctx, rdd.Values(rdd.MapValues(kv, func(v int) int { boom(v); return v })))

@@ -59,25 +59,54 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 
 // FlatMapSeq is FlatMap for a function that returns an iterator, such as
 // strings.FieldsSeq, so that no slice is built per element. The engine
-// allocates nothing per element: what f's iterator allocates (a closure,
-// for strings.FieldsSeq) is all. The iterator's yield returns false once
+// allocates nothing per element, but an iterator such as strings.FieldsSeq's
+// is a closure made for each element, which escapes (f is called through a
+// function value): where that allocation counts, write the loop in a
+// [FlatMapYield] function instead. The iterator's yield returns false once
 // the consumer has stopped (Take): the iterator should then return; if it
 // calls yield again, it gets false again and its elements go nowhere.
 // Cancellation is checked between r's elements, not within an iterator,
 // which should therefore end.
 func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
-	out := narrow[U]("rdd.FlatMapSeq", r)
+	if f == nil {
+		return flatMapPush[T, U]("rdd.FlatMapSeq", r, nil)
+	}
+	return flatMapPush("rdd.FlatMapSeq", r, func(t T, yield func(U) bool) { f(t)(yield) })
+}
+
+// FlatMapYield is FlatMap for a function that pushes its elements: f calls
+// yield with each element t gives, in order, and returns. It is the form
+// of MapPartitions' function for one element at a time (see Inside a
+// partition in the package documentation), and the one that allocates
+// nothing the function does not: ranging over strings.FieldsSeq(line)
+// inside f builds no iterator on the heap, as it does when FlatMapSeq
+// calls strings.FieldsSeq through a function value (0.1 allocations per
+// word in a word count of ten words a line, none here). yield returns
+// false once the consumer has stopped (Take): f should then return; if it
+// calls yield again, it gets false again and its elements go nowhere.
+// Cancellation is checked between r's elements, not within f, which
+// should therefore return. Flink's FlatMapFunction has this form (an
+// element and a Collector); Spark's flatMap returns an iterator
+// (FlatMapSeq).
+func FlatMapYield[T, U any](r *RDD[T], f func(t T, yield func(U) bool)) *RDD[U] {
+	return flatMapPush("rdd.FlatMapYield", r, f)
+}
+
+// flatMapPush is the operator name over r that calls f with each element
+// and a yield for its output: FlatMapSeq and FlatMapYield.
+func flatMapPush[T, U any](name string, r *RDD[T], f func(T, func(U) bool)) *RDD[U] {
+	out := narrow[U](name, r)
 	if f == nil {
 		return out.fail(invalid(out.name, "nil function"))
 	}
 	me := &out.info
 	out.compute = func(tc *task, p int, yield func(U) bool) error {
 		// One run and one yield per partition, called by each element's
-		// iterator: a range over f(t) here would allocate its loop body's
-		// closure for every element.
+		// call of f: a range over an iterator here would allocate its loop
+		// body's closure for every element.
 		run := newPartRun(scope{tc, me}, p, yield, parentChecks)
 		run.err = r.iter(tc, p, func(t T) bool {
-			call(run.scope, f, t)(run.yield)
+			push(run, f, t)
 			return !run.stopped
 		})
 		return run.finish(nil)

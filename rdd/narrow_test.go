@@ -88,27 +88,52 @@ func TestFlatMap(t *testing.T) {
 	})
 }
 
+// hCheckAllocsPerElement checks that counting build(n), where each of the n
+// input elements gives per elements, allocates no more for 10,100 input
+// elements than for 100: nothing per element.
+func hCheckAllocsPerElement[T any](t *testing.T, per int, build func(n int) *rdd.RDD[T]) {
+	t.Helper()
+	allocs := func(n int) float64 {
+		r := build(n)
+		return testing.AllocsPerRun(5, func() {
+			if c, err := rdd.Count(context.Background(), r); err != nil || c != int64(per*n) {
+				t.Fatalf("Count = %d, %v, want %d", c, err, per*n)
+			}
+		})
+	}
+	small, large := allocs(100), allocs(10_100)
+	if got := (large - small) / 10_000; got > 0.01 {
+		t.Errorf("%.2f allocations per input element (%v for 100 elements, %v for 10100)", got, small, large)
+	}
+}
+
+// hOddTwice is the function of the FlatMapSeq and FlatMapYield tests: odd
+// x gives x, -x; even x gives nothing. hOddTwiceWant is what it makes of a
+// partition.
+func hOddTwice(x int, yield func(int) bool) {
+	if x%2 != 0 {
+		_ = yield(x) && yield(-x)
+	}
+}
+
+func hOddTwiceWant(_ int, part []int) []int {
+	var out []int
+	for _, x := range part {
+		if x%2 != 0 {
+			out = append(out, x, -x)
+		}
+	}
+	return out
+}
+
 func TestFlatMapSeq(t *testing.T) {
-	// Odd x gives x, -x; even x gives nothing.
 	hCheckNarrow(t, hIntCases(), "rdd.FlatMapSeq",
 		func(r *rdd.RDD[int]) *rdd.RDD[int] {
 			return rdd.FlatMapSeq(r, func(x int) iter.Seq[int] {
-				return func(yield func(int) bool) {
-					if x%2 != 0 {
-						_ = yield(x) && yield(-x)
-					}
-				}
+				return func(yield func(int) bool) { hOddTwice(x, yield) }
 			})
 		},
-		func(_ int, part []int) []int {
-			var out []int
-			for _, x := range part {
-				if x%2 != 0 {
-					out = append(out, x, -x)
-				}
-			}
-			return out
-		})
+		hOddTwiceWant)
 	t.Run("words", func(t *testing.T) {
 		lines := rdd.FromPartitions(rdd.NewEngine(), [][]string{{"to be", "", "  or not "}, {}, {"to   be"}})
 		hCheckParts(t, rdd.FlatMapSeq(lines, strings.FieldsSeq), [][]string{{"to", "be", "or", "not"}, {}, {"to", "be"}})
@@ -120,43 +145,72 @@ func TestFlatMapSeq(t *testing.T) {
 			func(yield func(int) bool) { _ = yield(1) && yield(2) },
 			func(func(int) bool) {},
 		}
-		allocs := func(n int) float64 {
+		hCheckAllocsPerElement(t, 2, func(n int) *rdd.RDD[int] {
 			data := make([]int, n)
-			r := rdd.FlatMapSeq(rdd.Parallelize(rdd.NewEngine(rdd.Parallelism(1)), data, 1), func(x int) iter.Seq[int] { return seqs[x%2] })
-			return testing.AllocsPerRun(5, func() {
-				if c, err := rdd.Count(context.Background(), r); err != nil || c != int64(2*n) {
-					t.Fatalf("Count = %d, %v, want %d", c, err, 2*n)
-				}
-			})
-		}
-		small, large := allocs(100), allocs(10_100)
-		if per := (large - small) / 10_000; per > 0.01 {
-			t.Errorf("%.2f allocations per element (%v for 100 elements, %v for 10100)", per, small, large)
-		}
+			return rdd.FlatMapSeq(rdd.Parallelize(rdd.NewEngine(rdd.Parallelism(1)), data, 1), func(x int) iter.Seq[int] { return seqs[x%2] })
+		})
 	})
-	t.Run("stops the inner iterator early", func(t *testing.T) {
-		// Take stops the consumer; the per-element iterator must see yield
-		// return false and not be driven further.
-		var produced atomic.Int64
-		r := rdd.FlatMapSeq(rdd.Parallelize(rdd.NewEngine(), []int{0}, 1), func(int) iter.Seq[int] {
-			return func(yield func(int) bool) {
-				for i := 0; i < 1_000_000; i++ {
-					produced.Add(1)
-					if !yield(i) {
-						return
-					}
+}
+
+func TestFlatMapYield(t *testing.T) {
+	hCheckNarrow(t, hIntCases(), "rdd.FlatMapYield",
+		func(r *rdd.RDD[int]) *rdd.RDD[int] { return rdd.FlatMapYield(r, hOddTwice) },
+		hOddTwiceWant)
+	fields := func(line string, yield func(string) bool) {
+		for w := range strings.FieldsSeq(line) {
+			if !yield(w) {
+				return
+			}
+		}
+	}
+	t.Run("words", func(t *testing.T) {
+		lines := rdd.FromPartitions(rdd.NewEngine(), [][]string{{"to be", "", "  or not "}, {}, {"to   be"}})
+		hCheckParts(t, rdd.FlatMapYield(lines, fields), [][]string{{"to", "be", "or", "not"}, {}, {"to", "be"}})
+	})
+	t.Run("allocates nothing per element", func(t *testing.T) {
+		// A range over strings.FieldsSeq inside the function: its iterator
+		// stays on the stack (through FlatMapSeq it is one allocation per
+		// line), and the job's allocations must not grow with the lines.
+		hCheckAllocsPerElement(t, 3, func(n int) *rdd.RDD[string] {
+			return rdd.FlatMapYield(rdd.Parallelize(rdd.NewEngine(rdd.Parallelism(1)), slices.Repeat([]string{"a bc  def"}, n), 1), fields)
+		})
+	})
+}
+
+// TestFlatMapStopsEarly checks that Take stops the function of
+// FlatMapYield and the iterator of FlatMapSeq: it sees yield return false,
+// and if it yields on, it gets false again and gives nothing more.
+func TestFlatMapStopsEarly(t *testing.T) {
+	var produced atomic.Int64
+	f := func(x int, yield func(int) bool) {
+		for i := range 1_000_000 {
+			produced.Add(1)
+			if !yield(x*10 + i) {
+				if yield(-1) {
+					t.Error("yield returned true after it returned false")
 				}
+				return
+			}
+		}
+	}
+	for name, build := range map[string]func(*rdd.RDD[int]) *rdd.RDD[int]{
+		"FlatMapYield": func(r *rdd.RDD[int]) *rdd.RDD[int] { return rdd.FlatMapYield(r, f) },
+		"FlatMapSeq": func(r *rdd.RDD[int]) *rdd.RDD[int] {
+			return rdd.FlatMapSeq(r, func(x int) iter.Seq[int] { return func(yield func(int) bool) { f(x, yield) } })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			produced.Store(0)
+			got, err := rdd.Take(context.Background(), build(rdd.Parallelize(rdd.NewEngine(), []int{0, 1}, 1)), 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hDiff(t, "Take", []int{0, 1, 2}, got)
+			if n := produced.Load(); n > 4 {
+				t.Errorf("produced %d elements for Take(3)", n)
 			}
 		})
-		got, err := rdd.Take(context.Background(), r, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hDiff(t, "Take", []int{0, 1, 2}, got)
-		if n := produced.Load(); n > 3 {
-			t.Errorf("inner iterator produced %d elements for Take(3)", n)
-		}
-	})
+	}
 }
 
 func TestFilter(t *testing.T) {

@@ -8,7 +8,7 @@ import "iter"
 // now, so that a panic is reported under its name (runTaskLabelled; nil
 // names the action). A scope owns that bookkeeping for one operator in one
 // task: narrow operators call user code only through call, call2 and a
-// partition run (newPartRun), and hand user code only iterators made by in,
+// partition run (newPartRun, push), and hand user code only iterators made by in,
 // which name the operator again whenever its code resumes. Nothing else
 // writes tc.cur for a narrow operator.
 //
@@ -40,10 +40,17 @@ func call2[A, B, U any](s scope, f func(A, B) U, a A, b B) U {
 	return f(a, b)
 }
 
+// push calls f with t and run's yield, as run's operator's code: the
+// function of FlatMapSeq or FlatMapYield, for one element of its parent.
+func push[T, U any](run *partRun[U], f func(T, func(U) bool), t T) {
+	run.tc.cur = run.me
+	f(t, run.yield)
+}
+
 // partRun is one run of user code that produces an operator's elements
-// (Generate's and MapPartitions' functions, FlatMapSeq's iterators) over
-// partition part, or of an action's function over a partition
-// (ForeachPartition). The code may read its parents' partitions through in.
+// (Generate's and MapPartitions' functions, FlatMapSeq's iterators,
+// FlatMapYield's functions) over partition part, or of an action's
+// function over a partition (ForeachPartition). The code may read its parents' partitions through in.
 type partRun[U any] struct {
 	scope
 	part int
@@ -68,8 +75,9 @@ const (
 	// for code that may produce without end (Generate, MapPartitions).
 	checkCancel cancelCheck = iota
 	// parentChecks: no check in yield, for code run once per parent
-	// element (FlatMapSeq's iterators), whose parent checks between
-	// elements. A check per element measured about 10% of a word count.
+	// element (FlatMapSeq's iterators, FlatMapYield's functions), whose
+	// parent checks between elements. A check per element measured about
+	// 10% of a word count.
 	parentChecks
 )
 
