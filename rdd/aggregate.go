@@ -162,11 +162,19 @@ func (d *combineDep[K, V, C]) runMap(j *job) error {
 			return perr == nil
 		}
 		// A materialized input (a source, a shuffle's output) is read in
-		// this loop: one call less per record than pushing it through iter.
+		// this loop, one call less per record than pushing it through
+		// iter, and the map side keeps the places of the records it
+		// passes through rather than copies: the input stays as it is
+		// until the job ends.
 		s, ok, err := d.from.materialized(tc, mp, add)
 		if ok {
+			m.SetSource(s)
+			tc.cur = d.owner
 			for i := range s {
-				if err = tc.tick(); err != nil || !add(s[i]) {
+				if err = tc.tick(); err != nil {
+					break
+				}
+				if perr = m.AddIndex(i); perr != nil {
 					break
 				}
 			}

@@ -166,5 +166,7 @@
 // switch per element; code that needs its inputs in lockstep can pull one
 // of them itself (see the ZipPartitions example).
 //
-// Slices passed to Parallelize and FromPartitions are not copied.
+// Slices passed to Parallelize and FromPartitions are not copied: they
+// must not change while a job reads them (an aggregating shuffle over one
+// refers to its records until the job ends).
 package rdd

@@ -110,6 +110,13 @@ func (b *Buckets[T]) newChunk(i int, t T) error {
 
 func (b *Buckets[T]) recordBytes() int64 { return b.z.bytes() }
 
+// heldBytes returns the memory reserved for the chunks in memory.
+func (b *Buckets[T]) heldBytes() int64 { return b.held }
+
+// handOver stops counting the chunks' memory as the buckets' own: the
+// output that holds them keeps it in the pool (a MapSide's, see Finish).
+func (b *Buckets[T]) handOver() { b.held = 0 }
+
 // spill appends every chunk in memory to the task's spill file, one
 // segment per bucket, drops them and releases their memory.
 func (b *Buckets[T]) spill() error {

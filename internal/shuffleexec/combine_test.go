@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -105,71 +106,80 @@ func TestMapSideReduce(t *testing.T) {
 	}
 	parts := []shuffle.Partitioner[string]{shuffle.NewHash[string](1), shuffle.NewHash[string](7), byLen(4)}
 	for _, p := range parts {
-		t.Run(fmt.Sprint(p), func(t *testing.T) {
-			agg := ops.Reducing(ops.Sum[int])
-			outs := make([]*shuffleexec.MapOutput[string, int, int], len(tasks)+1) // last one nil: a task with no output
-			for j, tk := range tasks {
-				m := shuffleexec.NewMapSide(agg, p)
-				for i := range tk.n {
-					if err := m.Add(tk.key(i), i%5); err != nil {
+		for _, bySource := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/bySource=%v", p, bySource), func(t *testing.T) {
+				agg := ops.Reducing(ops.Sum[int])
+				outs := make([]*shuffleexec.MapOutput[string, int, int], len(tasks)+1) // last one nil: a task with no output
+				passing := make([]bool, len(tasks))
+				for j, tk := range tasks {
+					m := shuffleexec.NewMapSide(agg, p)
+					in := make([]ops.KV[string, int], tk.n)
+					for i := range in {
+						in[i] = ops.Pair(tk.key(i), i%5)
+					}
+					feed(t, m, in, bySource)
+					passing[j] = !m.Combining()
+					var err error
+					if outs[j], err = m.Finish(); err != nil {
 						t.Fatal(err)
 					}
 				}
-				var err error
-				if outs[j], err = m.Finish(); err != nil {
-					t.Fatal(err)
+				if !passing[0] {
+					t.Fatal("distinct task never switched to pass-through")
 				}
-			}
-			if outs[0].Raw == nil {
-				t.Fatal("distinct task never switched to pass-through")
-			}
-			if outs[1].Raw != nil {
-				t.Fatal("repetitive task switched to pass-through")
-			}
-			got := map[string]int{}
-			for q := range p.NumPartitions() {
-				pairs, err := reduceAll(agg, outs, q, nil)
-				if err != nil {
-					t.Fatal(err)
+				if passing[1] {
+					t.Fatal("repetitive task switched to pass-through")
 				}
-				actual := 0
-				for _, kv := range pairs {
-					if _, dup := got[kv.Key]; dup {
-						t.Fatalf("key %q reduced twice", kv.Key)
-					}
-					if p.Partition(kv.Key) != q {
-						t.Fatalf("key %q reduced in bucket %d, partitioner says %d", kv.Key, q, p.Partition(kv.Key))
-					}
-					got[kv.Key] = kv.Value
-					actual++
+				// A task that reads a source passes records through as places
+				// in it, not as copies (Raw).
+				if (outs[0].Raw == nil) != bySource {
+					t.Errorf("Raw = %v", outs[0].Raw)
 				}
-				// Distinct sizes the reduce table: within 10% (plus its 5%
-				// headroom) when every map task kept sketches (hash), else
-				// the count of combined records.
-				est := shuffleexec.Distinct(outs, q)
-				if _, isHash := p.(*shuffle.Hash[string]); isHash {
-					if float64(est) < 0.9*float64(actual) || float64(est) > 1.2*float64(actual)+5 {
-						t.Errorf("bucket %d: Distinct = %d, actual %d", q, est, actual)
+				got := map[string]int{}
+				for q := range p.NumPartitions() {
+					pairs, err := reduceAll(agg, outs, q, nil)
+					if err != nil {
+						t.Fatal(err)
 					}
-				} else {
-					combined := 0
-					for _, o := range outs {
-						if o != nil {
-							combined += o.Combined.Size(q)
+					actual := 0
+					for _, kv := range pairs {
+						if _, dup := got[kv.Key]; dup {
+							t.Fatalf("key %q reduced twice", kv.Key)
+						}
+						if p.Partition(kv.Key) != q {
+							t.Fatalf("key %q reduced in bucket %d, partitioner says %d", kv.Key, q, p.Partition(kv.Key))
+						}
+						got[kv.Key] = kv.Value
+						actual++
+					}
+					// Distinct sizes the reduce table: within 10% (plus its 5%
+					// headroom) when every map task kept sketches (hash), else
+					// the count of combined records.
+					est := shuffleexec.Distinct(outs, q)
+					if _, isHash := p.(*shuffle.Hash[string]); isHash {
+						if float64(est) < 0.9*float64(actual) || float64(est) > 1.2*float64(actual)+5 {
+							t.Errorf("bucket %d: Distinct = %d, actual %d", q, est, actual)
+						}
+					} else {
+						combined := 0
+						for _, o := range outs {
+							if o != nil {
+								combined += o.Combined.Size(q)
+							}
+						}
+						if est != combined {
+							t.Errorf("bucket %d: Distinct = %d, want the %d combined records", q, est, combined)
 						}
 					}
-					if est != combined {
-						t.Errorf("bucket %d: Distinct = %d, want the %d combined records", q, est, combined)
-					}
 				}
-			}
-			if len(got) != len(want) {
-				t.Errorf("%d keys, want %d", len(got), len(want))
-			}
-			if !maps.Equal(got, want) {
-				t.Errorf("reduced sums differ from the reference")
-			}
-		})
+				if len(got) != len(want) {
+					t.Errorf("%d keys, want %d", len(got), len(want))
+				}
+				if !maps.Equal(got, want) {
+					t.Errorf("reduced sums differ from the reference")
+				}
+			})
+		}
 	}
 }
 
@@ -406,5 +416,20 @@ func TestMapSideMemoryLinearInPartitions(t *testing.T) {
 		if total != 50*len(outs) {
 			t.Errorf("%d partitions: %d keys reduced, want %d", n, total, 50*len(outs))
 		}
+	}
+}
+
+// A map side with a source takes its records by AddIndex: a record given
+// by Add once it passes records through as places is an error, not a
+// record lost.
+func TestMapSideAddAfterSetSource(t *testing.T) {
+	in := gen(shuffleexec.CheckAfter, func(i int) string { return "d" + strconv.Itoa(i) })
+	m := shuffleexec.NewMapSide(ops.Reducing(ops.Sum[int]), shuffle.NewHash[string](2))
+	feed(t, m, in, true)
+	if m.Combining() {
+		t.Fatal("distinct task never switched to pass-through")
+	}
+	if err := m.Add("other", 1); err == nil || !strings.Contains(err.Error(), "SetSource") {
+		t.Errorf("Add after SetSource = %v, want an error naming SetSource", err)
 	}
 }

@@ -13,7 +13,12 @@
 // combine — so that at most one record per distinct key and map task crosses
 // the shuffle; [Table.Split] then buckets the combined records. A
 // non-aggregating shuffle (PartitionBy, Repartition, Join, SortBy) appends
-// records straight into [Buckets]. Reduce task p reads bucket p of every map
+// records straight into [Buckets]. A map task whose first records hold
+// mostly distinct keys stops combining (see CheckAfter) and passes the rest
+// through uncombined, each with its key's hash; one that reads a
+// materialized input (a source's partition, a shuffle's output:
+// [MapSide.SetSource]) buckets the places of those records in it instead
+// of copies. Reduce task p reads bucket p of every map
 // task; an aggregating reduce task merges them again in a [Table] (a
 // [Reducer]'s), sized from the [Sketch] of distinct keys each
 // hash-partitioned map task keeps per bucket ([Distinct]); a cogroup's

@@ -57,18 +57,14 @@ func spaceIn(t *testing.T, limit int64) (*shuffleexec.Pool, *shuffleexec.Space, 
 
 // mapTasks runs one MapSide per input, each with its own Spiller of space,
 // and returns their outputs.
-func mapTasks[K comparable, V, C any](t *testing.T, space *shuffleexec.Space, agg ops.Aggregator[V, C], p shuffle.Partitioner[K], inputs [][]ops.KV[K, V]) []*shuffleexec.MapOutput[K, V, C] {
+func mapTasks[K comparable, V, C any](t *testing.T, space *shuffleexec.Space, agg ops.Aggregator[V, C], p shuffle.Partitioner[K], inputs [][]ops.KV[K, V], bySource bool) []*shuffleexec.MapOutput[K, V, C] {
 	t.Helper()
 	outs := make([]*shuffleexec.MapOutput[K, V, C], len(inputs))
 	for j, in := range inputs {
 		sp := space.Spiller("map-" + strconv.Itoa(j))
 		m := shuffleexec.NewMapSide(agg, p)
 		m.SpillTo(sp)
-		for _, kv := range in {
-			if err := m.Add(kv.Key, kv.Value); err != nil {
-				t.Fatal(err)
-			}
-		}
+		feed(t, m, in, bySource)
 		var err error
 		if outs[j], err = m.Finish(); err != nil {
 			t.Fatal(err)
@@ -78,6 +74,27 @@ func mapTasks[K comparable, V, C any](t *testing.T, space *shuffleexec.Space, ag
 		}
 	}
 	return outs
+}
+
+// feed adds in's records to m: by Add, or, bySource, as m's source
+// (SetSource, AddIndex), so that the records it passes through are kept
+// as places in in.
+func feed[K comparable, V, C any](t *testing.T, m *shuffleexec.MapSide[K, V, C], in []ops.KV[K, V], bySource bool) {
+	t.Helper()
+	if bySource {
+		m.SetSource(in)
+	}
+	for i, kv := range in {
+		var err error
+		if bySource {
+			err = m.AddIndex(i)
+		} else {
+			err = m.Add(kv.Key, kv.Value)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // reduceSpilling reduces every bucket of outs, each with its own Spiller,
@@ -142,24 +159,31 @@ func TestSpillMapSideReduce(t *testing.T) {
 	}
 	want := sumRef(inputs)
 	for _, p := range []shuffle.Partitioner[string]{shuffle.NewHash[string](1), shuffle.NewHash[string](5), byLen(3)} {
-		t.Run(fmt.Sprint(p), func(t *testing.T) {
-			pool, space, dir := spaceIn(t, 64<<10)
-			agg := ops.Reducing(ops.Sum[int])
-			outs := mapTasks(t, space, agg, p, inputs)
-			if !outs[0].Spilled() || !outs[1].Spilled() {
-				t.Errorf("map outputs spilled: %v, %v; want both", outs[0].Spilled(), outs[1].Spilled())
-			}
-			if len(spillFiles(t, dir)) == 0 {
-				t.Fatal("no spill file")
-			}
-			got := asMap(t, reduceSpilling(t, space, agg, outs, p.NumPartitions()), p)
-			if !maps.Equal(got, want) {
-				t.Errorf("%d keys reduced, want %d; sums differ from the reference", len(got), len(want))
-			}
-			if pool.SpilledBytes() == 0 {
-				t.Error("SpilledBytes() = 0")
-			}
-		})
+		for _, bySource := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/bySource=%v", p, bySource), func(t *testing.T) {
+				pool, space, dir := spaceIn(t, 64<<10)
+				agg := ops.Reducing(ops.Sum[int])
+				outs := mapTasks(t, space, agg, p, inputs, bySource)
+				if !outs[0].Spilled() || !outs[1].Spilled() {
+					t.Errorf("map outputs spilled: %v, %v; want both", outs[0].Spilled(), outs[1].Spilled())
+				}
+				// The distinct task passes records through: as places in its
+				// input (Raw is nil) when it reads a source, else as copies.
+				if (outs[0].Raw == nil) != bySource {
+					t.Errorf("bySource=%v: Raw = %v", bySource, outs[0].Raw)
+				}
+				if len(spillFiles(t, dir)) == 0 {
+					t.Fatal("no spill file")
+				}
+				got := asMap(t, reduceSpilling(t, space, agg, outs, p.NumPartitions()), p)
+				if !maps.Equal(got, want) {
+					t.Errorf("%d keys reduced, want %d; sums differ from the reference", len(got), len(want))
+				}
+				if pool.SpilledBytes() == 0 {
+					t.Error("SpilledBytes() = 0")
+				}
+			})
+		}
 	}
 }
 
@@ -325,8 +349,18 @@ func TestSpillGroupingOrderAcrossTheSwitch(t *testing.T) {
 	}
 	_, space, _ := spaceIn(t, 64<<10)
 	p := shuffle.NewHash[int](3)
-	outs := mapTasks(t, space, ops.Grouping[int](), p, inputs)
-	got := asMap(t, reduceSpilling(t, space, ops.Grouping[int](), outs, 3), p)
+	for _, bySource := range []bool{false, true} {
+		outs := mapTasks(t, space, ops.Grouping[int](), p, inputs, bySource)
+		got := asMap(t, reduceSpilling(t, space, ops.Grouping[int](), outs, 3), p)
+		checkGroupOrder(t, got, n)
+	}
+}
+
+// checkGroupOrder checks that the recurring keys -7…-1 of
+// TestSpillGroupingOrderAcrossTheSwitch have their values from each map
+// task in the order that task saw them.
+func checkGroupOrder(t *testing.T, got map[int][]int, n int) {
+	t.Helper()
 	for k := -7; k <= -1; k++ {
 		last := map[int]int{} // map task → last value
 		count := 0
