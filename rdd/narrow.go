@@ -58,7 +58,8 @@ func FlatMap[T, U any](r *RDD[T], f func(T) []U) *RDD[U] {
 }
 
 // FlatMapSeq is FlatMap for a function that returns an iterator, such as
-// strings.FieldsSeq, so that no slice is built per element. The engine
+// strings.FieldsSeq, so that no slice is built per element; f may return
+// nil for no elements, as FlatMap's f may return a nil slice. The engine
 // allocates nothing per element, but an iterator such as strings.FieldsSeq's
 // is a closure made for each element, which escapes (f is called through a
 // function value): where that allocation counts, write the loop in a
@@ -71,7 +72,11 @@ func FlatMapSeq[T, U any](r *RDD[T], f func(T) iter.Seq[U]) *RDD[U] {
 	if f == nil {
 		return flatMapPush[T, U]("rdd.FlatMapSeq", r, nil)
 	}
-	return flatMapPush("rdd.FlatMapSeq", r, func(t T, yield func(U) bool) { f(t)(yield) })
+	return flatMapPush("rdd.FlatMapSeq", r, func(t T, yield func(U) bool) {
+		if seq := f(t); seq != nil {
+			seq(yield)
+		}
+	})
 }
 
 // FlatMapYield is FlatMap for a function that pushes its elements: f calls

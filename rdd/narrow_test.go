@@ -138,6 +138,17 @@ func TestFlatMapSeq(t *testing.T) {
 		lines := rdd.FromPartitions(rdd.NewEngine(), [][]string{{"to be", "", "  or not "}, {}, {"to   be"}})
 		hCheckParts(t, rdd.FlatMapSeq(lines, strings.FieldsSeq), [][]string{{"to", "be", "or", "not"}, {}, {"to", "be"}})
 	})
+	t.Run("nil iterator", func(t *testing.T) {
+		// nil is no elements, as a nil slice is FlatMap's.
+		lines := rdd.FromPartitions(rdd.NewEngine(), [][]string{{"to be", "", "  or not "}, {}, {"to   be"}})
+		fields := func(line string) iter.Seq[string] {
+			if line == "" {
+				return nil
+			}
+			return strings.FieldsSeq(line)
+		}
+		hCheckParts(t, rdd.FlatMapSeq(lines, fields), [][]string{{"to", "be", "or", "not"}, {}, {"to", "be"}})
+	})
 	t.Run("allocates nothing per element", func(t *testing.T) {
 		// Iterators that allocate nothing themselves: whatever the job
 		// allocates must not grow with the number of elements.

@@ -60,7 +60,8 @@ func Partitions[K any](n int) ShuffleOpt[K] {
 }
 
 // WithPartitioner sets the partitioner that places keys in output
-// partitions; it must not be nil and must have at least 1 partition.
+// partitions; it must not be nil, must have at least 1 partition and, if it
+// has an Err method (shuffle.Range), must answer nil.
 // Default: a partitioner an input already has, else a shuffle.Hash over the
 // partition count (see [Partitions]). Its key type is the operator's (for
 // SortBy, the sort key; for Repartition and Distinct, the element): another
@@ -72,6 +73,10 @@ func WithPartitioner[K any](p shuffle.Partitioner[K]) ShuffleOpt[K] {
 			c.bad = append(c.bad, "WithPartitioner(nil), want a partitioner")
 		case p.NumPartitions() < 1:
 			c.bad = append(c.bad, fmt.Sprintf("WithPartitioner(%v): it has %d partitions, want at least 1", p, p.NumPartitions()))
+		default:
+			if v, ok := p.(interface{ Err() error }); ok && v.Err() != nil {
+				c.bad = append(c.bad, fmt.Sprintf("WithPartitioner: %v", v.Err()))
+			}
 		}
 		c.part = p
 	})

@@ -215,18 +215,19 @@ func (d *sortDep[T, K]) runMap(j *job) error {
 	}
 	part := d.part
 	if part == nil {
-		// Picking the bounds calls the user's compare: do it in a task so
-		// that a panic there is recovered and reported like any other.
-		var bounds []K
+		// Picking the bounds, and the partitioner's check of them, call
+		// the user's compare: do it in a task so that a panic there is
+		// recovered and reported like any other.
 		err = j.runTasks(d.owner.name, d.owner.name, []int{0}, func(tc *task, _ int) error {
 			tc.cur = d.owner
-			bounds = shuffle.RangeBounds(slices.Concat(samples...), d.n, d.cmp)
+			// RangeBounds keeps the bounds strictly increasing by compare:
+			// the partitioner is valid.
+			part = shuffle.NewRangeFunc(shuffle.RangeBounds(slices.Concat(samples...), d.n, d.cmp), d.cmp)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		part = shuffle.NewRangeFunc(bounds, d.cmp)
 	}
 	// Then each map task buckets its partition by range.
 	outs := make(mapOutput[keyed[K, T]], nm)

@@ -210,6 +210,8 @@ func TestSortInvalid(t *testing.T) {
 		"SortBy nil key":         rdd.SortBy[wKV, string](in, nil, rdd.Ascending).Err(),
 		"SortByFunc nil compare": rdd.SortByFunc(in, func(kv wKV) string { return kv.Key }, nil).Err(),
 		"SortByKey nil RDD":      rdd.SortByKey[string, int](nil, rdd.Ascending).Err(),
+		"SortByKey unsorted bounds": rdd.SortByKey(in, rdd.Ascending,
+			rdd.WithPartitioner[string](shuffle.NewRange([]string{"m", "c"}, shuffle.Ascending))).Err(),
 	} {
 		if !errors.Is(err, rdd.ErrInvalid) {
 			t.Errorf("%s: Err() = %v, want ErrInvalid", name, err)

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 
+	"github.com/spatedev/spate/internal/argerr"
 	"github.com/spatedev/spate/internal/keyhash"
 )
 
@@ -82,6 +83,7 @@ func (h *Hash[K]) String() string { return fmt.Sprintf("shuffle.Hash(%d)", h.n) 
 type Range[K any] struct {
 	bounds []K
 	cmp    func(a, b K) int
+	err    error
 }
 
 // Order is the order of a range partitioner's keys, and of rdd.SortBy and
@@ -107,25 +109,55 @@ func (o Order) String() string {
 
 // NewRange returns a range partitioner over sorted, distinct bounds for an
 // ordered key type, in order (for Descending the bounds must be sorted in
-// descending order).
+// descending order). Bounds that are not are an invalid partitioner (see
+// NewRangeFunc).
 func NewRange[K cmp.Ordered](bounds []K, order Order) *Range[K] {
 	c := cmp.Compare[K]
 	if order.descending {
 		c = func(a, b K) int { return cmp.Compare(b, a) }
 	}
-	return NewRangeFunc(bounds, c)
+	return newRange("shuffle.NewRange", bounds, c)
 }
 
-// NewRangeFunc returns a range partitioner over bounds sorted by compare.
+// NewRangeFunc returns a range partitioner over bounds sorted by compare,
+// each greater than the one before. Bounds out of order, repeated, or a nil
+// compare make an invalid partitioner: [Range.Err] says what is wrong, and
+// rdd's wide operators refuse it (rdd.WithPartitioner) rather than
+// partition by it; its Partition answers 0. compare is called here, for
+// each pair of neighbouring bounds.
 func NewRangeFunc[K any](bounds []K, compare func(a, b K) int) *Range[K] {
-	return &Range[K]{bounds: slices.Clone(bounds), cmp: compare}
+	return newRange("shuffle.NewRangeFunc", bounds, compare)
 }
+
+// newRange is NewRangeFunc, its errors naming op.
+func newRange[K any](op string, bounds []K, compare func(a, b K) int) *Range[K] {
+	r := &Range[K]{bounds: slices.Clone(bounds), cmp: compare}
+	if compare == nil {
+		r.err = argerr.Errorf(op, "nil compare")
+		return r
+	}
+	for i := 1; i < len(r.bounds); i++ {
+		if compare(r.bounds[i-1], r.bounds[i]) >= 0 {
+			r.err = argerr.Errorf(op, "bound %d (%v) is not after bound %d (%v) in the partitioner's order", i, r.bounds[i], i-1, r.bounds[i-1])
+			return r
+		}
+	}
+	return r
+}
+
+// Err returns why the partitioner is invalid (bounds out of order, a nil
+// compare), wrapping the module's invalid-argument error (rdd.ErrInvalid),
+// or nil.
+func (r *Range[K]) Err() error { return r.err }
 
 // NumPartitions returns len(bounds)+1.
 func (r *Range[K]) NumPartitions() int { return len(r.bounds) + 1 }
 
 // Partition returns the range key falls in, by binary search.
 func (r *Range[K]) Partition(key K) int {
+	if r.err != nil {
+		return 0
+	}
 	i, _ := slices.BinarySearchFunc(r.bounds, key, r.cmp)
 	return i
 }

@@ -1,6 +1,7 @@
 package shuffle_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/spatedev/spate/internal/argerr"
 	"github.com/spatedev/spate/shuffle"
 )
 
@@ -213,6 +215,23 @@ func TestRangePartition(t *testing.T) {
 	one := shuffle.NewRange[string](nil, shuffle.Ascending)
 	if one.NumPartitions() != 1 || one.Partition("x") != 0 {
 		t.Errorf("NewRange(nil): %d partitions, Partition = %d", one.NumPartitions(), one.Partition("x"))
+	}
+	// Bounds must each be after the one before, in the partitioner's order.
+	for name, r := range map[string]*shuffle.Range[int]{
+		"unsorted":              shuffle.NewRange([]int{10, 30, 20}, shuffle.Ascending),
+		"repeated":              shuffle.NewRange([]int{10, 10}, shuffle.Ascending),
+		"ascending, Descending": shuffle.NewRange([]int{10, 20}, shuffle.Descending),
+		"nil compare":           shuffle.NewRangeFunc([]int{10}, nil),
+	} {
+		if err := r.Err(); !errors.Is(err, argerr.ErrInvalid) {
+			t.Errorf("%s: Err() = %v, want ErrInvalid", name, err)
+		}
+		if got := r.Partition(25); got != 0 {
+			t.Errorf("%s: Partition = %d, want 0 for an invalid partitioner", name, got)
+		}
+	}
+	if err := shuffle.NewRange([]int{30, 20, 10}, shuffle.Descending).Err(); err != nil {
+		t.Errorf("descending bounds, Descending: Err() = %v", err)
 	}
 	// NewRangeFunc with a custom order (by length).
 	byLen := shuffle.NewRangeFunc([]string{"aa", "aaaa"}, func(a, b string) int { return len(a) - len(b) })
