@@ -6,7 +6,11 @@
 // file larger than the limit fails (EFBIG; the Go runtime ignores the SIGXFSZ that
 // comes with it). The limit holds for the whole process: a test that sets it must not
 // run in parallel with others that write larger files, and the test binary's output
-// must not go to a regular file (go test reads it through a pipe).
+// must not go to a regular file (go test reads it through a pipe). Run such tests
+// with -count=1, as make test does: a go test whose result may be cached has the
+// binary log the files and variables it reads to a file, which outgrows the limit
+// in a package with many tests ("testing: can't write …testlog.txt: file too
+// large", and the package fails).
 package fulldisk
 
 import (

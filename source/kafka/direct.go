@@ -73,7 +73,13 @@ type DirectStream[K, V any] struct {
 // argument or unreachable brokers make Run fail before the first batch.
 func NewDirectStream[K, V any](c *dstream.Context, strategy ConsumerStrategy, keys Deserializer[K], values Deserializer[V], opts ...StreamOpt) *DirectStream[K, V] {
 	cfg := newConfig(opts, StreamOpt.applyStream)
-	reportInvalid(c, "kafka.NewDirectStream", cfg.check())
+	errs := cfg.check()
+	if _, fixed := strategy.(assign); fixed {
+		for _, name := range cfg.groupOnly {
+			errs = append(errs, fmt.Errorf("%s with Assign, which reads as no group's member: it applies to Subscribe and SubscribePattern", name))
+		}
+	}
+	reportInvalid(c, "kafka.NewDirectStream", errs)
 	return newDirectStream(c, strategy, keys, values, cfg)
 }
 

@@ -220,6 +220,11 @@ type config struct {
 	recv            receiverConfig
 
 	errs []error // the invalid option values
+	// groupOnly names the options given that only a consumer group's member
+	// uses (a Subscribe stream's, whose state alone goes to changelogs; a
+	// receiver's): with Assign they would do nothing, which NewDirectStream
+	// refuses.
+	groupOnly []string
 }
 
 // newConfig returns the defaults with opts applied, each by apply; a nil option is
@@ -549,11 +554,13 @@ type RestoreInfo struct {
 
 // OnRestore calls f after each restore of a task's state from its changelog, from
 // the goroutine that processes batches (before the batch that needed it): f must
-// not block, nor be nil. The restores are logged too (Info). Default: none.
+// not block, nor be nil. The restores are logged too (Info). A direct stream under
+// Assign keeps no changelogs: OnRestore is an error there. Default: none.
 func OnRestore(f func(RestoreInfo)) DirectOpt {
 	return DirectOpt{func(c *config) {
 		c.onRestore = f
 		c.notNil("OnRestore", f == nil)
+		c.groupOnly = append(c.groupOnly, "OnRestore")
 	}}
 }
 
@@ -565,10 +572,12 @@ func OnRestore(f func(RestoreInfo)) DirectOpt {
 // covers (a recreated or truncated topic) is discarded with a warning. Caveat, as in
 // Kafka Streams: a key deleted after the copy whose tombstone compaction has removed
 // (delete.retention.ms, default a day) comes back from an old copy. An empty dir is
-// an error. Default: none, every restore reads the whole changelog partition.
+// an error, and so is StateDir on a direct stream under Assign, which keeps no
+// changelogs. Default: none, every restore reads the whole changelog partition.
 func StateDir(dir string) DirectOpt {
 	return DirectOpt{func(c *config) {
 		c.stateDir = dir
+		c.groupOnly = append(c.groupOnly, "StateDir")
 		if dir == "" {
 			c.invalid("StateDir", `""`, "a directory")
 		}
@@ -590,11 +599,13 @@ type RebalanceInfo struct {
 
 // OnRebalance calls f once the first batch of each new generation of a keyed or
 // transactional Subscribe stream is processed (the pause of its rebalance), from
-// the goroutine that processes batches: f must not block, nor be nil. Default: none.
+// the goroutine that processes batches: f must not block, nor be nil. Under Assign,
+// which has no group to rebalance, it is an error. Default: none.
 func OnRebalance(f func(RebalanceInfo)) DirectOpt {
 	return DirectOpt{func(c *config) {
 		c.onRebalance = f
 		c.notNil("OnRebalance", f == nil)
+		c.groupOnly = append(c.groupOnly, "OnRebalance")
 	}}
 }
 
@@ -680,11 +691,13 @@ func MetadataRefresh(d time.Duration) ReadOpt {
 // before it rebalances the member's partitions to others (Kafka's
 // session.timeout.ms). It takes a duration > 0, which the brokers may further bound
 // (group.min.session.timeout.ms, group.max.session.timeout.ms: a value out of their
-// bounds makes Run fail at start). Default: 10s.
+// bounds makes Run fail at start). A direct stream under Assign is no group's
+// member: SessionTimeout is an error there. Default: 10s.
 func SessionTimeout(d time.Duration) GroupOpt {
 	return GroupOpt{func(c *config) {
 		c.sessionTimeout = d
 		c.positive("SessionTimeout", d)
+		c.groupOnly = append(c.groupOnly, "SessionTimeout")
 	}}
 }
 
@@ -728,11 +741,13 @@ func UnavailableTimeout(d time.Duration) CommonOpt {
 // also names), joins the group again when they are created, and once they have been
 // missing for this long (the Context's clock) fails the batch with an error wrapping
 // ErrMissingTopic and naming them. It takes a duration > 0; to wait for the topics
-// however long it takes, use WaitForTopics. Default: 1 minute. Spark (the Kafka
+// however long it takes, use WaitForTopics. Under Assign, whose partitions must
+// exist when Run starts, it is an error. Default: 1 minute. Spark (the Kafka
 // consumer) waits for them silently.
 func MissingTopicTimeout(d time.Duration) StreamOpt {
 	return streamOnly(func(c *config) {
 		c.missingTopics = d
+		c.groupOnly = append(c.groupOnly, "MissingTopicTimeout")
 		if d <= 0 {
 			c.invalid("MissingTopicTimeout", d, "> 0 (WaitForTopics(true) waits without a bound)")
 		}
@@ -741,9 +756,13 @@ func MissingTopicTimeout(d time.Duration) StreamOpt {
 
 // WaitForTopics, when true, makes a Subscribe stream wait for missing topics to be
 // created with no bound (MissingTopicTimeout does not apply), still warning once per
-// MetadataRefresh that they are missing. Default: false.
+// MetadataRefresh that they are missing. Under Assign it is an error, as
+// MissingTopicTimeout is. Default: false.
 func WaitForTopics(wait bool) StreamOpt {
-	return streamOnly(func(c *config) { c.waitForTopics = wait })
+	return streamOnly(func(c *config) {
+		c.waitForTopics = wait
+		c.groupOnly = append(c.groupOnly, "WaitForTopics")
+	})
 }
 
 // WithLogger sets the logger for rebalances, data loss, retries and commits. Default:

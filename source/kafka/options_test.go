@@ -98,6 +98,42 @@ func TestInvalidStreamOptionsFailRunAtStart(t *testing.T) {
 	}
 }
 
+// The options only a group's member uses did nothing with Assign, silently: each
+// is a construction error there, naming it, and fine with Subscribe.
+func TestGroupOnlyOptionsWithAssignFailRunAtStart(t *testing.T) {
+	tp := kafka.TopicPartition{Topic: "events", Partition: 0}
+	cases := []struct {
+		opt  kafka.StreamOpt
+		name string
+	}{
+		{kafka.SessionTimeout(time.Second), "SessionTimeout"},
+		{kafka.MissingTopicTimeout(time.Second), "MissingTopicTimeout"},
+		{kafka.WaitForTopics(true), "WaitForTopics"},
+		{kafka.OnRebalance(func(kafka.RebalanceInfo) {}), "OnRebalance"},
+		{kafka.OnRestore(func(kafka.RestoreInfo) {}), "OnRestore"},
+		{kafka.StateDir(t.TempDir()), "StateDir"},
+	}
+	subscribed := []kafka.StreamOpt{kafka.Brokers(nowhere), kafka.GroupID("g")}
+	for _, tc := range cases {
+		subscribed = append(subscribed, tc.opt)
+		runInvalid(t, tc.name, func(c *dstream.Context) {
+			kafka.NewDirectStream(c, kafka.Assign([]kafka.TopicPartition{tp}, nil), kafka.StringDeserializer(), kafka.StringDeserializer(),
+				kafka.Brokers(nowhere), kafka.GroupID("g"), tc.opt).
+				ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+		}, "kafka.NewDirectStream", tc.name+" with Assign")
+	}
+	// With Subscribe, all of them are valid: Run gets past its checks and tries
+	// the broker, which is not there.
+	c := dstream.NewContext(dstream.BatchInterval(time.Second), dstream.WithClock(dstream.NewManualClock(epoch)))
+	kafka.NewDirectStream(c, kafka.Subscribe("events"), kafka.StringDeserializer(), kafka.StringDeserializer(), subscribed...).
+		ForeachBatch(func(context.Context, kafka.Batch[string, string]) error { return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Run(ctx); errors.Is(err, dstream.ErrInvalid) {
+		t.Errorf("with Subscribe: Run = %v, want no invalid option", err)
+	}
+}
+
 // A receiver stream's own options were clamped to their defaults (a block interval
 // or memory budget <= 0) or not checked: each invalid value, and a missing GroupID,
 // is a construction error of NewReceiverStream.
