@@ -99,33 +99,11 @@ func (c *Context) Run(ctx context.Context) (err error) {
 	}()
 	defer c.closeCheckpoints()
 	defer c.closeStores()
-	if err := c.validate(); err != nil {
+	g, err := c.prepareRun()
+	if err != nil {
 		return err
 	}
-	used := c.usedStatefuls()
-	for _, st := range c.statefuls {
-		if !used[st] {
-			c.logger.Warn("dstream: a stateful stream has no output operation: it is not computed, and its state is not kept",
-				"stream", fmt.Sprint(st))
-		}
-	}
-	_, names, _ := c.stableNames()
-	c.mu.Lock()
-	inputs, outputs, streams, services := c.inputs, c.outputs, c.streams, c.services
-	if c.recovery == nil {
-		c.zero = c.clock.Now().Truncate(c.interval)
-	}
-	c.startTime, c.stateNames = c.clock.Now(), names
-	c.mu.Unlock()
-	if c.ckptDir != "" && !c.ckptChecked {
-		// Starting afresh over a checkpoint would overwrite it.
-		if err := c.openCheckpoints(); err != nil {
-			return err
-		}
-		if _, err := c.ckpt.meta.Latest(); err == nil || !errors.Is(err, checkpoint.ErrNoCheckpoint) {
-			return fmt.Errorf("dstream: %w: %s holds a checkpoint: resume from it with GetOrCreate, or remove it (%v)", ErrInvalid, c.ckptDir, err)
-		}
-	}
+	inputs, services := g.inputs, g.services
 
 	// ended returns why Run ends early: ctx's end, or an abort's cause, else err.
 	ended := func(err error) error {
@@ -165,7 +143,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 	q := &batchQueue{ready: make(chan struct{}, 1)}
 	genCtx, stopGen := context.WithCancel(runCtx)
 	var wg sync.WaitGroup
-	wg.Go(func() { q.finish(c.generate(genCtx, runCtx, inputs, outputs, q)) })
+	wg.Go(func() { q.finish(c.generate(genCtx, runCtx, inputs, g.outputs, q)) })
 	defer wg.Wait()
 	defer stopGen()
 	if k := c.newCompactor(); k != nil {
@@ -182,18 +160,70 @@ func (c *Context) Run(ctx context.Context) (err error) {
 		}
 	})
 
-	// A resumed Context reports its catch-up of the batches due since its checkpoint.
+	// A resumed Context reports its catch-up of the batches due since its
+	// checkpoint, ending with Run's outcome.
 	catchup, caughtUp := c.startCatchup(c.StartTime())
 	defer func() { catchup.Done(err) }()
+	return ended(c.processAll(runCtx, q, g, catchup, caughtUp))
+}
+
+// runGraph is what Run runs: the graph as it was when Run started.
+type runGraph struct {
+	inputs   []input
+	outputs  []*output
+	streams  []stream
+	services []Service
+}
+
+// prepareRun checks the graph, warns of stateful streams nothing computes,
+// fixes the Context's start (and, unless it resumes, its time zero), and
+// refuses to start afresh over a checkpoint, which it would overwrite.
+func (c *Context) prepareRun() (runGraph, error) {
+	if err := c.validate(); err != nil {
+		return runGraph{}, err
+	}
+	used := c.usedStatefuls()
+	for _, st := range c.statefuls {
+		if !used[st] {
+			c.logger.Warn("dstream: a stateful stream has no output operation: it is not computed, and its state is not kept",
+				"stream", fmt.Sprint(st))
+		}
+	}
+	_, names, _ := c.stableNames()
+	c.mu.Lock()
+	g := runGraph{inputs: c.inputs, outputs: c.outputs, streams: c.streams, services: c.services}
+	if c.recovery == nil {
+		c.zero = c.clock.Now().Truncate(c.interval)
+	}
+	c.startTime, c.stateNames = c.clock.Now(), names
+	c.mu.Unlock()
+	if c.ckptDir != "" && !c.ckptChecked {
+		if err := c.openCheckpoints(); err != nil {
+			return runGraph{}, err
+		}
+		if _, err := c.ckpt.meta.Latest(); err == nil || !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			return runGraph{}, fmt.Errorf("dstream: %w: %s holds a checkpoint: resume from it with GetOrCreate, or remove it (%v)", ErrInvalid, c.ckptDir, err)
+		}
+	}
+	return g, nil
+}
+
+// processAll processes the batches of q in order until generation ends
+// (returning its error, nil after Stop) or a batch fails (returning its
+// error). An aborted batch (ErrBatchAborted) is logged and generated again.
+// After each batch, the streams forget what no later batch needs, and
+// catchup (nil unless the Context resumed) counts the batches up to
+// caughtUp.
+func (c *Context) processAll(runCtx context.Context, q *batchQueue, g runGraph, catchup *ProgressReporter, caughtUp time.Time) error {
 	remember := max(c.remember, c.interval)
 	for {
 		b, genErr, ok := q.next(runCtx)
 		if !ok {
-			return ended(genErr)
+			return genErr
 		}
-		if err := c.process(runCtx, &b, inputs, services); err != nil {
+		if err := c.process(runCtx, &b, g.inputs, g.services); err != nil {
 			if !errors.Is(err, ErrBatchAborted) || runCtx.Err() != nil {
-				return ended(err)
+				return err
 			}
 			c.logger.Warn("dstream: batch aborted: its state changes are rolled back; its records are processed again", "batch", b.info.Time, "error", err)
 		}
@@ -203,7 +233,7 @@ func (c *Context) Run(ctx context.Context) (err error) {
 				catchup.Done(nil)
 			}
 		}
-		for _, s := range streams {
+		for _, s := range g.streams {
 			s.forget(b.info.Time, remember)
 		}
 	}
