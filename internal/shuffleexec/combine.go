@@ -325,9 +325,9 @@ func (m *MapSide[K, V, C]) publish() {
 // combining, the raw records after that point, each with its key's hash
 // (a [Table]'s, so that the reduce side need not hash it again). Raw is
 // nil when every record was combined, or when the task had a source (see
-// SetSource): its raw records are then places in it. Combined holds the combined records
-// in memory; a task whose table spilled has them in sorted runs in its
-// spill file instead (Combined is then empty).
+// SetSource): its raw records are then places in it. Combined holds the
+// combined records in memory; a task whose table spilled has them in
+// sorted runs in its spill file instead (Combined is then empty).
 type MapOutput[K comparable, V, C any] struct {
 	Combined *Buckets[ops.KV[K, C]]
 	Raw      *Buckets[hashed[K, V]]
